@@ -1,0 +1,46 @@
+"""The CRM back office application factory."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_appbuilder import AppBuilder
+
+from app.database import resolve_database_url
+from app.extensions import db, migrate
+from app.instance import ensure_dir, read_or_create_secret
+from config import BASE_DIR, Config, from_environment
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: type = Config, **overrides: Any) -> Flask:
+    """Build the app: config from an object, then the environment, then overrides."""
+    app = Flask(__name__, template_folder="templates", static_folder="static",
+                static_url_path="/static/crm")
+    app.config.from_object(config)
+    app.config.update(from_environment())
+    app.config.update(overrides)
+    instance = ensure_dir(Path(app.config["INSTANCE_DIR"]))
+    app.instance_path = str(instance)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = read_or_create_secret(instance, "secret-key")[0]
+    app.config["SQLALCHEMY_DATABASE_URI"] = resolve_database_url(app.config)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), compare_type=True)
+    with app.app_context():
+        appbuilder = AppBuilder(base_template="crm/base.html", update_perms=False)
+        appbuilder.init_app(app, db.session)
+        from views import register_views
+
+        register_views(appbuilder)
+
+    from app.cli import crm
+    from app.health import bp as health_bp
+
+    app.register_blueprint(health_bp)
+    app.cli.add_command(crm)
+    return app

@@ -1,0 +1,70 @@
+"""Start-up tasks: sync roles and permissions, make sure the admin exists, demo data."""
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+
+from flask import Flask, current_app
+from flask_appbuilder.security.manager import BaseSecurityManager
+from sqlalchemy import func, select
+from werkzeug.security import generate_password_hash
+
+from app.extensions import db
+from app.instance import read_or_create_secret
+from app.models import Customer, User
+
+log = logging.getLogger(__name__)
+
+ADMIN_USERNAME = "admin"
+
+
+def sync_security(app: Flask) -> None:
+    """Create built-in roles and a permission for every screen; Admin gets them all."""
+    sm = app.appbuilder.sm
+    BaseSecurityManager.create_db(sm)  # Admin and Public roles (FAB_CREATE_DB stays off)
+    app.appbuilder.add_permissions(update_perms=True)
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(15)
+
+
+def set_password(user: User, password: str) -> None:
+    user.password_hash = generate_password_hash(
+        password, method=current_app.config.get("FAB_PASSWORD_HASH_METHOD", "scrypt")
+    )
+
+
+def ensure_admin(app: Flask, echo=print) -> User:
+    """The `admin` account exists; its first password comes from the env or is generated."""
+    existing = db.session.scalar(select(User).where(User.username == ADMIN_USERNAME))
+    if existing is not None:
+        return existing
+    instance = Path(app.config["INSTANCE_DIR"])
+    password = app.config.get("ADMIN_PASSWORD")
+    if not password:
+        password, created = read_or_create_secret(instance, "admin-password", generate_password)
+        if created:
+            echo(f"Admin account: username 'admin', password written to {instance / 'admin-password'}:")
+            echo(f"    {password}")
+    role = app.appbuilder.sm.find_role(app.config["AUTH_ROLE_ADMIN"])
+    user = app.appbuilder.sm.add_user(ADMIN_USERNAME, "Admin", "User", "admin@example.com", role,
+                                      password=password)
+    if not user:
+        raise RuntimeError("could not create the admin account")
+    return user
+
+
+def database_is_empty() -> bool:
+    return not db.session.scalar(select(func.count()).select_from(select(Customer.customer_id).limit(1).subquery()))
+
+
+def bootstrap(app: Flask, echo=print) -> None:
+    sync_security(app)
+    ensure_admin(app, echo)
+    if app.config.get("DEMO_DATA") and database_is_empty():
+        from app.demo_data import load_demo_data
+
+        counts = load_demo_data()
+        echo("Demo data loaded: " + ", ".join(f"{n} {t}" for t, n in counts.items()))

@@ -1,0 +1,126 @@
+"""`flask --app run crm ...`: the operator's command line (contract §4)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from app.bootstrap import bootstrap, generate_password, set_password
+from app.database import embedded_server, masked
+from app.extensions import db
+from app.models import Role, User
+from config import BASE_DIR
+
+crm = AppGroup("crm", help="CRM back-office operations.")
+
+
+@crm.command("db-url")
+def db_url() -> None:
+    """Print the database URL in use (password masked)."""
+    click.echo(masked(current_app.config["SQLALCHEMY_DATABASE_URI"]))
+
+
+@crm.command("bootstrap")
+def bootstrap_command() -> None:
+    """Apply migrations, sync roles and permissions, ensure admin, load demo data."""
+    from flask_migrate import upgrade
+
+    upgrade()
+    bootstrap(current_app, echo=click.echo)
+
+
+@crm.command("serve")
+@click.option("--workers", type=int, default=lambda: int(os.environ.get("CRM_WORKERS", "4")))
+def serve(workers: int) -> None:
+    """Bootstrap, then serve with gunicorn until Ctrl-C; stops the embedded database too."""
+    from flask_migrate import upgrade
+
+    app = current_app._get_current_object()
+    upgrade()
+    bootstrap(app, echo=click.echo)
+    host, port = app.config["HOST"], app.config["PORT"]
+    cmd = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"{host}:{port}",
+           "--access-logfile", "-", "--graceful-timeout", "10", "run:app"]
+    click.echo(f"Serving on http://{host}:{port}/ (Ctrl-C stops the app and the database)")
+    proc = subprocess.Popen(cmd, cwd=BASE_DIR)
+
+    def forward(signum, _frame):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    try:
+        code = proc.wait()
+    finally:
+        if not app.config.get("DATABASE_URL"):
+            embedded_server(app.config).stop()
+            click.echo("Embedded PostgreSQL stopped.")
+    sys.exit(0 if code in (0, -signal.SIGTERM, -signal.SIGINT) else code)
+
+
+def _role(name: str) -> Role:
+    role = db.session.scalar(select(Role).where(Role.role_name == name))
+    if role is None:
+        names = ", ".join(db.session.scalars(select(Role.role_name).order_by(Role.role_name)))
+        raise click.BadParameter(f"no role {name!r}; roles: {names}", param_hint="--role")
+    return role
+
+
+def _password(password: str | None) -> tuple[str, bool]:
+    """The given password, or a prompt on a terminal, or a generated one (then shown once)."""
+    if password:
+        return password, False
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True), False
+    return generate_password(), True
+
+
+@crm.command("create-admin")
+@click.option("--username", default="admin", show_default=True)
+@click.option("--email", default=None)
+@click.option("--password", default=None, help="Prompted (or generated) when not given.")
+def create_admin(username: str, email: str | None, password: str | None) -> None:
+    """Create an admin account, or reset its password and re-enable it."""
+    role = _role(current_app.config["AUTH_ROLE_ADMIN"])
+    password, generated = _password(password)
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        user = User(username=username, email=email or f"{username}@example.com",
+                    first_name=username, last_name="", role=role)
+        db.session.add(user)
+        verb = "created"
+    else:
+        user.role, user.active, user.fail_login_count = role, True, 0
+        verb = "reset"
+    set_password(user, password)
+    db.session.commit()
+    click.echo(f"Admin {username!r} {verb}." + (f" Password: {password}" if generated else ""))
+
+
+@crm.command("create-user")
+@click.option("--username", required=True)
+@click.option("--email", required=True)
+@click.option("--role", "role_name", required=True)
+@click.option("--password", default=None, help="Prompted (or generated) when not given.")
+@click.option("--first-name", default="")
+@click.option("--last-name", default="")
+def create_user(username: str, email: str, role_name: str, password: str | None,
+                first_name: str, last_name: str) -> None:
+    """Create a user with one of the roles."""
+    role = _role(role_name)
+    if db.session.scalar(select(User).where((User.username == username) | (User.email == email))):
+        raise click.ClickException(f"a user with username {username!r} or email {email!r} exists")
+    password, generated = _password(password)
+    user = User(username=username, email=email, first_name=first_name, last_name=last_name, role=role)
+    set_password(user, password)
+    db.session.add(user)
+    db.session.commit()
+    click.echo(f"User {username!r} created with role {role_name!r}."
+               + (f" Password: {password}" if generated else ""))

@@ -1,0 +1,84 @@
+"""FAB's SQLAInterface with database errors turned into messages people can act on."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import gettext as _
+from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm.exc import StaleDataError
+
+
+class UserFacingError(Exception):
+    """An error whose message is safe and useful to show in the UI."""
+
+
+def dependents(item: Any) -> list[tuple[str, int]]:
+    """(relationship, count>0) for each one-to-many whose rows block deleting `item`."""
+    from app.extensions import db
+
+    found = []
+    mapper = db.inspect(type(item))
+    for rel in mapper.relationships:
+        if rel.direction.name != "ONETOMANY" or rel.passive_deletes != "all":
+            continue
+        child = rel.mapper.class_
+        condition = [remote == getattr(item, local.key) for local, remote in rel.local_remote_pairs]
+        if db.session.scalar(select(exists().where(*condition).select_from(child))):
+            found.append(rel.key.replace("_", " "))
+    return found
+
+
+def friendly(exc: SQLAlchemyError) -> str:
+    """A short message for a database refusal, without SQL or internals."""
+    if isinstance(exc, StaleDataError):
+        return _("Someone else changed this record at the same time; nothing was saved. Reload and try again.")
+    orig = getattr(exc, "orig", None)
+    diag = getattr(orig, "diag", None)
+    constraint = getattr(diag, "constraint_name", None) or ""
+    if isinstance(exc, IntegrityError):
+        sqlstate = getattr(orig, "sqlstate", "")
+        if sqlstate == "23503":
+            return _("This record is still referenced by other records, or refers to one that does not exist.")
+        if sqlstate == "23505":
+            return _("A record with the same value already exists (%(c)s).", c=constraint)
+        if sqlstate == "23514":
+            return _("A value is not allowed (%(c)s).", c=constraint)
+        if sqlstate == "23502":
+            return _("A required value is missing.")
+    return _("The database refused the change; nothing was saved.")
+
+
+class CrmInterface(SQLAInterface):
+    """Adds a dependents check before delete and readable messages on refusal."""
+
+    def add(self, item: Any, commit: bool = True) -> None:
+        try:
+            super().add(item, commit)
+        except SQLAlchemyError as exc:
+            raise UserFacingError(friendly(exc)) from exc
+
+    def edit(self, item: Any, commit: bool = True) -> None:
+        try:
+            super().edit(item, commit)
+        except Exception as exc:
+            cause = exc.__cause__ if isinstance(exc.__cause__, SQLAlchemyError) else exc
+            message = friendly(cause) if isinstance(cause, SQLAlchemyError) else str(exc)
+            g.crm_db_error = message  # FAB's edit flashes `database_error_message`; see CrmModelView
+            raise UserFacingError(message) from exc
+
+    def delete(self, item: Any, commit: bool = True) -> None:
+        blocking = dependents(item)
+        if blocking:
+            raise UserFacingError(
+                _("Cannot delete %(item)s: it still has %(what)s. Delete or move those first.",
+                  item=str(item), what=", ".join(blocking))
+            )
+        try:
+            super().delete(item, commit)
+        except Exception as exc:
+            raise UserFacingError(
+                _("Cannot delete %(item)s: other records still refer to it.", item=str(item))
+            ) from exc

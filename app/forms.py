@@ -1,0 +1,115 @@
+"""Form fields and validators shared by every CRM screen."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import flash, request
+from flask_appbuilder.fieldwidgets import Select2Widget
+from flask_babel import lazy_gettext as _
+from markupsafe import Markup, escape
+from wtforms import Field, HiddenField, SelectField
+from wtforms.validators import ValidationError
+
+from app.extensions import db
+
+
+class NoControlCharacters:
+    """Refuse NUL and other control characters PostgreSQL or the UI cannot hold."""
+
+    pattern = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+    def __call__(self, form: Any, field: Field) -> None:
+        if isinstance(field.data, str) and self.pattern.search(field.data):
+            raise ValidationError(_("Contains control characters that cannot be stored."))
+
+
+class AjaxSelectWidget:
+    """A <select> filled on demand by select2 from the related screen's lookup URL."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+
+    def __call__(self, field: "AjaxRelatedField", **kwargs: Any) -> Markup:
+        selected = field.data
+        option = ""
+        if selected is not None:
+            option = f'<option value="{escape(field.pk_of(selected))}" selected>{escape(str(selected))}</option>'
+        return Markup(
+            f'<select id="{escape(field.id)}" name="{escape(field.name)}" '
+            f'class="form-control crm-ajax-select" data-endpoint="{escape(self.endpoint)}" '
+            f'data-placeholder="{escape(_("Type to search"))}" data-allow-clear="{str(field.allow_blank).lower()}">'
+            f'<option value=""></option>{option}</select>'
+        )
+
+
+class AjaxRelatedField(Field):
+    """A many-to-one field that holds one related row, chosen by AJAX search.
+
+    Unlike FAB's QuerySelectField it never loads the related table; the
+    posted primary key is parsed and looked up, and a missing row is a form error.
+    """
+
+    def __init__(self, label=None, validators=None, *, model: type, endpoint: str,
+                 allow_blank: bool = True, **kwargs: Any) -> None:
+        super().__init__(label, validators, widget=AjaxSelectWidget(endpoint), **kwargs)
+        self.model = model
+        self.allow_blank = allow_blank
+        self._invalid = False
+
+    def pk_of(self, obj: Any) -> Any:
+        return db.inspect(obj).identity[0]
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        self._invalid = False
+        raw = (valuelist[0] if valuelist else "").strip()
+        if not raw:
+            self.data = None
+            return
+        if not raw.isdigit() or len(raw) > 10:
+            self.data, self._invalid = None, True
+            return
+        self.data = db.session.get(self.model, int(raw))
+        self._invalid = self.data is None
+
+    def pre_validate(self, form: Any) -> None:
+        if self._invalid:
+            raise ValidationError(_("The selected record does not exist."))
+        if self.data is None and not self.allow_blank:
+            raise ValidationError(_("This field is required."))
+
+
+def choice_field(label: str, values: tuple[str, ...]) -> SelectField:
+    """A dropdown of the documented values; anything else is a form error."""
+    return SelectField(
+        label, choices=[(v, _(v.capitalize())) for v in values], widget=Select2Widget(),
+        default=values[0], validate_choice=True,
+    )
+
+
+class VersionField(HiddenField):
+    """The row version the edit form was opened with (optimistic locking).
+
+    Never written to the model: SQLAlchemy's version counter does that. On
+    submit it is compared with the row's current version; a stale form is refused.
+    """
+
+    def __init__(self, model: type, **kwargs: Any) -> None:
+        super().__init__(validators=[self._not_stale], **kwargs)
+        self.model = model
+
+    def populate_obj(self, obj: Any, name: str) -> None:
+        pass
+
+    def _not_stale(self, form: Any, field: Field) -> None:
+        pk = (request.view_args or {}).get("pk")
+        current = db.session.get(self.model, int(pk)) if pk and str(pk).isdigit() else None
+        if current is None:
+            return
+        if str(field.data or "") != str(current.version):
+            message = _(
+                "Someone else saved this record after you opened it. "
+                "Your changes were not saved: reload the page to see the current values."
+            )
+            flash(message, "danger")
+            raise ValidationError(message)

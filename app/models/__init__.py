@@ -1,0 +1,18 @@
+"""All mapped tables; importing this package registers them on FAB's metadata."""
+from app.models.base import Model
+from app.models.crm import (
+    Activity,
+    Contact,
+    Customer,
+    Lead,
+    Log,
+    Opportunity,
+    Report,
+    ServiceTicket,
+)
+from app.models.security import Action, Permission, Resource, Role, User, role_permissions
+
+__all__ = [
+    "Model", "Activity", "Contact", "Customer", "Lead", "Log", "Opportunity", "Report",
+    "ServiceTicket", "Action", "Permission", "Resource", "Role", "User", "role_permissions",
+]

@@ -1,0 +1,198 @@
+"""The CRM tables of the seed design, with exactly its table and column names."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Optional
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.choices import (
+    ACTIVITY_TYPES,
+    LEAD_STATUSES,
+    OPPORTUNITY_STAGES,
+    PRIORITIES,
+    TICKET_STATUSES,
+    check_sql,
+)
+from app.models.base import UTC_NOW, Model, TimestampMixin, VersionedMixin
+
+EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+PHONE_RE = r"^\+?[0-9][0-9 ()./-]{3,48}[0-9]$"
+
+
+def _fk(target: str, *, nullable: bool = True, index: bool = True):
+    """A foreign key that refuses to orphan rows (RESTRICT), always indexed (seed §3)."""
+    return mapped_column(
+        Integer, ForeignKey(target, ondelete="RESTRICT"), nullable=nullable, index=index
+    )
+
+
+def _children(target: str, back: str):
+    # passive_deletes="all": never let the ORM null out children; the
+    # database's RESTRICT decides, so a customer with contacts cannot vanish.
+    return relationship(target, back_populates=back, passive_deletes="all", lazy="dynamic")
+
+
+class Customer(VersionedMixin, Model):
+    __tablename__ = "customers"
+    __table_args__ = (CheckConstraint("revenue >= 0", name="revenue_nonneg"),)
+
+    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    industry: Mapped[Optional[str]] = mapped_column(String(255))
+    location: Mapped[Optional[str]] = mapped_column(String(255))
+    revenue: Mapped[Optional[Decimal]] = mapped_column(Numeric(18, 2))
+
+    contacts = _children("Contact", "customer")
+    opportunities = _children("Opportunity", "customer")
+    activities = _children("Activity", "customer")
+    service_tickets = _children("ServiceTicket", "customer")
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class Contact(VersionedMixin, Model):
+    __tablename__ = "contacts"
+    __table_args__ = (
+        CheckConstraint(f"email ~* '{EMAIL_RE}'", name="email_format"),
+        CheckConstraint(f"phone ~ '{PHONE_RE}'", name="phone_format"),
+    )
+
+    contact_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = _fk("customers.customer_id", nullable=False)
+    first_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    last_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    email: Mapped[Optional[str]] = mapped_column(String(255))
+    phone: Mapped[Optional[str]] = mapped_column(String(50))
+    position: Mapped[Optional[str]] = mapped_column(String(255))
+
+    customer = relationship("Customer", back_populates="contacts")
+    leads = _children("Lead", "contact")
+    activities = _children("Activity", "contact")
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def __repr__(self) -> str:
+        return self.full_name
+
+
+class Lead(VersionedMixin, Model):
+    __tablename__ = "leads"
+    __table_args__ = (CheckConstraint(check_sql("status", LEAD_STATUSES), name="status"),)
+
+    lead_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[Optional[str]] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(50), nullable=False, server_default="new")
+    contact_id: Mapped[Optional[int]] = _fk("contacts.contact_id")
+
+    contact = relationship("Contact", back_populates="leads")
+
+    def __repr__(self) -> str:
+        return f"Lead #{self.lead_id} ({self.source or '-'})"
+
+
+class Opportunity(VersionedMixin, Model):
+    __tablename__ = "opportunities"
+    __table_args__ = (
+        CheckConstraint(check_sql("stage", OPPORTUNITY_STAGES), name="stage"),
+        CheckConstraint("value >= 0", name="value_nonneg"),
+    )
+
+    opportunity_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = _fk("customers.customer_id", nullable=False)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    stage: Mapped[str] = mapped_column(String(50), nullable=False, server_default="initial")
+    value: Mapped[Optional[Decimal]] = mapped_column(Numeric(18, 2))
+    close_date: Mapped[Optional[dt.date]] = mapped_column(Date)
+
+    customer = relationship("Customer", back_populates="opportunities")
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class Activity(VersionedMixin, Model):
+    __tablename__ = "activities"
+    __table_args__ = (CheckConstraint(check_sql("type", ACTIVITY_TYPES), name="type"),)
+
+    activity_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[Optional[int]] = _fk("customers.customer_id")
+    contact_id: Mapped[Optional[int]] = _fk("contacts.contact_id")
+    type: Mapped[str] = mapped_column(String(50), nullable=False)
+    subject: Mapped[str] = mapped_column(String(255), nullable=False)
+    description: Mapped[Optional[str]] = mapped_column(Text)
+    activity_date: Mapped[dt.datetime] = mapped_column(
+        DateTime, nullable=False, server_default=UTC_NOW
+    )
+
+    customer = relationship("Customer", back_populates="activities")
+    contact = relationship("Contact", back_populates="activities")
+
+    def __repr__(self) -> str:
+        return self.subject
+
+
+class ServiceTicket(VersionedMixin, Model):
+    __tablename__ = "service_tickets"
+    __table_args__ = (
+        CheckConstraint(check_sql("status", TICKET_STATUSES), name="status"),
+        CheckConstraint(check_sql("priority", PRIORITIES), name="priority"),
+    )
+
+    ticket_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = _fk("customers.customer_id", nullable=False)
+    subject: Mapped[str] = mapped_column(String(255), nullable=False)
+    description: Mapped[Optional[str]] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(50), nullable=False, server_default="open")
+    priority: Mapped[str] = mapped_column(String(50), nullable=False, server_default="medium")
+
+    customer = relationship("Customer", back_populates="service_tickets")
+
+    def __repr__(self) -> str:
+        return self.subject
+
+
+class Report(TimestampMixin, Model):
+    __tablename__ = "reports"
+
+    report_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_type: Mapped[str] = mapped_column(String(255), nullable=False, index=True)
+    data: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default="{}")
+    generated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime, nullable=False, server_default=UTC_NOW, index=True
+    )
+
+    def __repr__(self) -> str:
+        return f"{self.report_type} @ {self.generated_at:%Y-%m-%d %H:%M}"
+
+
+class Log(Model):
+    __tablename__ = "logs"
+
+    log_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[Optional[int]] = _fk("users.user_id")
+    action: Mapped[str] = mapped_column(String(255), nullable=False)
+    description: Mapped[Optional[str]] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime, nullable=False, server_default=UTC_NOW, index=True
+    )
+
+    user = relationship("User")
+
+    def __repr__(self) -> str:
+        return f"{self.action} #{self.log_id}"

@@ -1,0 +1,136 @@
+"""Derive a FAB model view's configuration from its SQLAlchemy model (low-code).
+
+A screen gets readable list columns, search on every text column, filters on
+choices/dates/numbers, form fields with validators matching the database
+(lengths, required, formats, non-negative amounts, documented values) and
+AJAX selects for every foreign key. Views override only what differs.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import Date, DateTime, Integer, Numeric, String, Text, inspect
+from sqlalchemy.orm import RelationshipProperty
+from wtforms import validators as v
+
+from app.choices import CHOICE_COLUMNS
+from app.forms import AjaxRelatedField, NoControlCharacters, VersionField, choice_field
+from app.models.crm import EMAIL_RE, PHONE_RE
+
+SYSTEM_COLUMNS = {"created_at", "updated_at", "version"}
+TEXT_MAX = 100_000  # TEXT is unbounded in PostgreSQL; a form post is not
+NUMERIC_MAX = 10**16  # numeric(18, 2)
+
+# URL of each table's screen where it differs from /<table> (the contract's URLs)
+ROUTES: dict[str, str] = {"service_tickets": "/tickets"}
+
+
+def route_of(table: str) -> str:
+    return ROUTES.get(table, "/" + table)
+
+
+def label_for(name: str) -> str:
+    return name.replace("_id", " ID").replace("_", " ").strip().capitalize()
+
+
+def _nonneg_columns(table) -> set[str]:
+    found = set()
+    for constraint in table.constraints:
+        text = str(getattr(constraint, "sqltext", ""))
+        match = re.fullmatch(r"\s*(\w+)\s*>=\s*0\s*", text)
+        if match:
+            found.add(match.group(1))
+    return found
+
+
+def column_validators(table, column) -> list:
+    """Validators that refuse what the database would refuse for this column."""
+    checks: list = [v.DataRequired() if not column.nullable and column.server_default is None
+                    else v.Optional()]
+    kind = column.type
+    if isinstance(kind, String) and kind.length:
+        checks += [v.Length(max=kind.length), NoControlCharacters()]
+    elif isinstance(kind, Text):
+        checks += [v.Length(max=TEXT_MAX), NoControlCharacters()]
+    elif isinstance(kind, Numeric):
+        low = 0 if column.name in _nonneg_columns(table) else -NUMERIC_MAX
+        checks.append(v.NumberRange(min=low, max=NUMERIC_MAX - 0.01))
+    if column.name == "email":
+        checks.append(v.Regexp(EMAIL_RE, message="Not a valid email address."))
+    if column.name == "phone":
+        checks.append(v.Regexp(PHONE_RE, message="Not a valid phone number (digits, spaces, + ( ) - . /)."))
+    return checks
+
+
+def title_columns(model: type) -> list[str]:
+    """The short text columns that name a row (used by lookups and search)."""
+    table = inspect(model).local_table
+    return [c.name for c in table.columns
+            if isinstance(c.type, String) and c.name not in SYSTEM_COLUMNS
+            and (c.type.length or 0) >= 50 and (table.name, c.name) not in CHOICE_COLUMNS]
+
+
+def derive(model: type) -> dict[str, Any]:
+    """FAB ModelView attributes for `model`."""
+    mapper = inspect(model)
+    table = mapper.local_table
+    pk = {c.name for c in table.primary_key.columns}
+    many_to_one: dict[str, RelationshipProperty] = {}
+    for rel in mapper.relationships:
+        if rel.direction.name == "MANYTOONE":
+            for local in rel.local_columns:
+                many_to_one[local.name] = rel
+
+    list_columns, form_columns, search_columns, labels = [], [], [], {}
+    validators: dict[str, list] = {}
+    extra_fields: dict[str, Any] = {}
+    for column in table.columns:
+        name = column.name
+        labels[name] = label_for(name)
+        if name in pk:
+            continue
+        if name in many_to_one:
+            rel = many_to_one[name]
+            target = rel.mapper.class_
+            labels[rel.key] = label_for(rel.key)
+            form_columns.append(rel.key)
+            list_columns.append(rel.key)
+            search_columns.append(rel.key)
+            extra_fields[rel.key] = AjaxRelatedField(
+                labels[rel.key], model=target,
+                endpoint=f"{route_of(target.__tablename__)}/lookup/",
+                allow_blank=column.nullable,
+            )
+            continue
+        search_columns.append(name)
+        if name in SYSTEM_COLUMNS:
+            continue
+        form_columns.append(name)
+        if not isinstance(column.type, Text):
+            list_columns.append(name)
+        choices = CHOICE_COLUMNS.get((table.name, name))
+        if choices:
+            extra_fields[name] = choice_field(labels[name], choices)
+        else:
+            validators[name] = column_validators(table, column)
+    list_columns.append("updated_at") if "updated_at" in table.columns else None
+    edit_extra = dict(extra_fields)
+    edit_columns = list(form_columns)
+    if "version" in table.columns:
+        edit_extra["version"] = VersionField(model)
+        edit_columns.append("version")
+    return {
+        "route_base": route_of(table.name),
+        "list_columns": list_columns[:8],
+        "show_columns": [c.name for c in table.columns if c.name not in many_to_one]
+        + [r.key for r in many_to_one.values()],
+        "add_columns": form_columns,
+        "edit_columns": edit_columns,
+        "search_columns": search_columns,
+        "order_columns": [c for c in list_columns if c not in {r.key for r in many_to_one.values()}],
+        "label_columns": labels,
+        "validators_columns": validators,
+        "add_form_extra_fields": extra_fields,
+        "edit_form_extra_fields": edit_extra,
+    }

@@ -1,0 +1,159 @@
+"""CrmSecurityManager: FAB's SQLAlchemy security manager on the seed's tables.
+
+Follows Apache Superset's pattern: subclass FAB's SecurityManager, swap the
+model classes, and override only the queries that name FAB's own tables or
+its `PermissionView.permission_id` attribute (the seed uses that name for the
+primary key of `permissions`).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Tuple
+
+from flask import current_app
+from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_babel import lazy_gettext as _
+from sqlalchemy import select
+from werkzeug.security import generate_password_hash
+
+from app.models.security import Action, Permission, Resource, Role, User, role_permissions
+from views.security import PermissionView, RoleView, UserView
+
+log = logging.getLogger(__name__)
+
+ADMIN_CATEGORY = "Admin"
+
+
+class CrmSecurityManager(SecurityManager):
+    user_model = User
+    role_model = Role
+    permission_model = Action
+    viewmenu_model = Resource
+    permissionview_model = Permission
+
+    userdbmodelview = UserView
+    rolemodelview = RoleView
+    permissionviewmodelview = PermissionView
+    userstatschartview = None
+
+    # ---------------------------------------------------------------- views
+    def register_views(self) -> None:
+        """Register login, password and admin screens under one Admin menu."""
+        self.appbuilder.add_api(self.security_api)
+        self.appbuilder.add_view_no_menu(self.userinfoeditview())
+        self.user_view = self.userdbmodelview
+        self.auth_view = self.authdbview()
+        self.appbuilder.add_view_no_menu(self.resetpasswordview())
+        self.appbuilder.add_view_no_menu(self.resetmypasswordview())
+        self.appbuilder.add_view_no_menu(self.auth_view)
+        if self.is_auth_limited:
+            self.limiter.limit(self.auth_rate_limit, methods=["POST"])(self.auth_view.blueprint)
+        self.user_view = self.appbuilder.add_view(
+            self.user_view, "Users", icon="fa-user", label=_("Users"),
+            category=ADMIN_CATEGORY, category_icon="fa-cogs", category_label=_("Admin"),
+        )
+        role_view = self.appbuilder.add_view(
+            self.rolemodelview, "Roles", icon="fa-user-gear", label=_("Roles"),
+            category=ADMIN_CATEGORY,
+        )
+        role_view.related_views = [self.user_view.__class__]
+        self.appbuilder.add_view(
+            self.permissionviewmodelview, "Permissions", icon="fa-lock",
+            label=_("Permissions"), category=ADMIN_CATEGORY,
+        )
+
+    # ----------------------------------------------------------- users
+    def add_user(  # type: ignore[override]
+        self,
+        username: str,
+        first_name: str,
+        last_name: str,
+        email: str,
+        role: Any = None,
+        password: str = "",
+        hashed_password: str = "",
+        groups: Any = None,
+        commit: bool = True,
+    ) -> User | bool:
+        """Create a user with one role (users.role_id)."""
+        roles = role if isinstance(role, list) else [role]
+        roles = [r for r in roles if r is not None]
+        if not roles:
+            log.error("Cannot add user %s without a role", username)
+            return False
+        try:
+            user = User(
+                username=username, first_name=first_name, last_name=last_name,
+                email=email, active=True, role=roles[0],
+                password_hash=hashed_password or generate_password_hash(
+                    password,
+                    method=current_app.config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
+                    salt_length=current_app.config.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16),
+                ),
+            )
+            self.session.add(user)
+            if commit:
+                self.session.commit()
+            else:
+                self.session.flush()
+            return user
+        except Exception as exc:  # FAB's contract: False on failure
+            log.error("Error adding user %s: %s", username, exc)
+            self.session.rollback()
+            return False
+
+    # ----------------------------------------------------------- permission queries
+    def _role_permission_query(self):
+        return (
+            select(Permission)
+            .join(role_permissions, role_permissions.c.permission_id == Permission.permission_id)
+            .join(Action, Action.id == Permission.action_id)
+            .join(Resource, Resource.id == Permission.resource_id)
+        )
+
+    def exist_permission_on_roles(self, view_name: str, permission_name: str, role_ids: List[int]) -> bool:
+        query = self._role_permission_query().where(
+            Resource.name == view_name,
+            Action.name == permission_name,
+            role_permissions.c.role_id.in_(role_ids),
+        )
+        return bool(self.session.scalar(select(query.exists())))
+
+    def find_roles_permission_view_menus(self, permission_name: str, role_ids: List[int]):
+        query = self._role_permission_query().where(
+            Action.name == permission_name, role_permissions.c.role_id.in_(role_ids)
+        )
+        return self.session.scalars(query).unique().all()
+
+    def get_db_role_permissions(self, role_id: int) -> List[Permission]:
+        query = self._role_permission_query().where(role_permissions.c.role_id == role_id)
+        return self.session.scalars(query).unique().all()
+
+    def get_user_roles_permissions(self, user: User) -> Dict[str, List[Tuple[str, str]]]:
+        if not user.roles:
+            raise AttributeError("User object does not have roles")
+        result: Dict[str, List[Tuple[str, str]]] = {}
+        for role in self.get_user_roles(user):
+            result[role.name] = [
+                (p.permission.name, p.view_menu.name) for p in self.get_db_role_permissions(role.id)
+            ]
+        return result
+
+    def add_permission_view_menu(self, permission_name: str, view_menu_name: str):
+        if not (permission_name and view_menu_name):
+            return None
+        existing = self.find_permission_view_menu(permission_name, view_menu_name)
+        if existing:
+            return existing
+        permission = Permission(
+            permission=self.add_permission(permission_name),
+            view_menu=self.add_view_menu(view_menu_name),
+        )
+        try:
+            self.session.add(permission)
+            self.session.commit()
+            return permission
+        except Exception as exc:
+            log.error("Error adding permission %s on %s: %s", permission_name, view_menu_name, exc)
+            self.session.rollback()
+            return None

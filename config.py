@@ -1,0 +1,94 @@
+"""Application configuration: defaults here, overridden by the environment.
+
+Every value the contract names (DATABASE_URL, CRM_INSTANCE_DIR, ...) is read
+from the environment at start-up; secrets are never stored in this file.
+"""
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from flask_appbuilder.security.manager import AUTH_DB
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+class Config:
+    """Defaults for a production-like run; `create_app` layers env on top."""
+
+    APP_NAME = "CRM Back Office"
+    APP_THEME = ""
+    INSTANCE_DIR = BASE_DIR / "instance"
+    DATABASE_URL: str | None = None
+    MIGRATION_DATABASE_URL: str | None = None
+    DEMO_DATA = True
+    ADMIN_PASSWORD: str | None = None
+    EMBEDDED_AUTOSTART = True  # start the embedded server when a command needs it
+
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+
+    # Flask-AppBuilder: migrations own the schema; permissions are synced by
+    # `crm bootstrap` once per start, not by every gunicorn worker.
+    FAB_CREATE_DB = False
+    FAB_UPDATE_PERMS = False
+    FAB_SECURITY_MANAGER_CLASS = "app.security.CrmSecurityManager"
+    FAB_ADD_SECURITY_API = False
+    FAB_API_SWAGGER_UI = True
+    FAB_PASSWORD_HASH_METHOD = "scrypt"
+    AUTH_TYPE = AUTH_DB
+    AUTH_ROLE_ADMIN = "Admin"
+    AUTH_ROLE_PUBLIC = "Public"
+    AUTH_USER_REGISTRATION = False
+
+    WTF_CSRF_ENABLED = True
+    WTF_CSRF_TIME_LIMIT = None
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+
+    BABEL_DEFAULT_LOCALE = "en"
+    LANGUAGES = {
+        "en": {"flag": "gb", "name": "English"},
+        "zh": {"flag": "cn", "name": "Chinese"},
+    }
+
+    HOST = "127.0.0.1"
+    PORT = 8080
+
+
+def from_environment(environ: os._Environ | dict = os.environ) -> dict:
+    """The contract's environment variables, as config keys (only those set)."""
+    found: dict = {}
+    if environ.get("CRM_INSTANCE_DIR"):
+        found["INSTANCE_DIR"] = Path(environ["CRM_INSTANCE_DIR"]).resolve()
+    for env, key in (("DATABASE_URL", "DATABASE_URL"),
+                     ("MIGRATION_DATABASE_URL", "MIGRATION_DATABASE_URL"),
+                     ("SECRET_KEY", "SECRET_KEY"),
+                     ("CRM_ADMIN_PASSWORD", "ADMIN_PASSWORD"),
+                     ("HOST", "HOST")):
+        if environ.get(env):
+            found[key] = environ[env]
+    if environ.get("PORT"):
+        found["PORT"] = int(environ["PORT"])
+    if environ.get("CRM_DEMO_DATA") is not None:
+        found["DEMO_DATA"] = _env_bool(environ, "CRM_DEMO_DATA", True)
+    if environ.get("CRM_HTTPS") is not None:
+        found["SESSION_COOKIE_SECURE"] = _env_bool(environ, "CRM_HTTPS", False)
+    return found
+
+
+def _env_bool(environ, name: str, default: bool) -> bool:
+    value = environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class TestConfig(Config):
+    """Used by the test-suite; CSRF stays on so tests exercise it."""
+
+    TESTING = True
+    DEMO_DATA = False

@@ -1,0 +1,12 @@
+"""Registers every screen with Flask-AppBuilder (security screens come from the manager)."""
+from __future__ import annotations
+
+from flask_appbuilder import AppBuilder
+
+from views.crm import MENU
+
+
+def register_views(appbuilder: AppBuilder) -> None:
+    for view, name, icon, category in MENU:
+        appbuilder.add_view(view, name, icon=icon, category=category, label=name,
+                            category_label=category)

@@ -1,0 +1,60 @@
+"""CrmModelView: a FAB ModelView whose configuration is derived from its model."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, jsonify, request
+from flask_appbuilder import ModelView, expose
+from flask_appbuilder.security.decorators import has_access_api, permission_name
+from sqlalchemy import or_, select
+
+from app.datamodel import CrmInterface
+from app.extensions import db
+from app.screens import derive, title_columns
+
+LOOKUP_LIMIT = 20
+
+
+def escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class CrmModelView(ModelView):
+    """Subclasses set `model`; everything not set explicitly is derived from it."""
+
+    model: type | None = None
+    page_size = 25
+    list_template = "appbuilder/general/model/list.html"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("model") is None:
+            return
+        cls.datamodel = CrmInterface(cls.model)
+        for key, value in derive(cls.model).items():
+            if key not in cls.__dict__:
+                setattr(cls, key, value)
+
+    @property
+    def database_error_message(self) -> str:  # type: ignore[override]
+        return g.get("crm_db_error") or "The database refused the change; nothing was saved."
+
+    @expose("/lookup/")
+    @has_access_api
+    @permission_name("list")
+    def lookup(self):
+        """Up to 20 rows matching ?q=, for AJAX selects (select2's JSON shape)."""
+        model = self.model
+        pk = self.datamodel.get_pk_name()
+        pk_col = getattr(model, pk)
+        query = (request.args.get("q") or "").strip()[:100]
+        stmt = select(model)
+        if query:
+            pattern = f"%{escape_like(query)}%"
+            conditions = [getattr(model, c).ilike(pattern, escape="\\") for c in title_columns(model)]
+            if query.isdigit() and len(query) < 10:
+                conditions.append(pk_col == int(query))
+            stmt = stmt.where(or_(*conditions))
+        rows = db.session.scalars(stmt.order_by(pk_col).limit(LOOKUP_LIMIT)).all()
+        results = [{"id": getattr(r, pk), "text": f"{r} (#{getattr(r, pk)})"} for r in rows]
+        return jsonify(results=results)

@@ -1,0 +1,66 @@
+"""The CRM screens: one derived model view per table, with a few overrides each."""
+from __future__ import annotations
+
+from app.models import Activity, Contact, Customer, Lead, Log, Opportunity, Report, ServiceTicket
+from views.base import CrmModelView
+
+
+class ActivityView(CrmModelView):
+    model = Activity
+    list_columns = ["activity_date", "type", "subject", "customer", "contact", "updated_at"]
+    base_order = ("activity_date", "desc")
+
+
+class TicketView(CrmModelView):
+    model = ServiceTicket
+    list_title = "Service tickets"
+    base_order = ("ticket_id", "desc")
+
+
+class OpportunityView(CrmModelView):
+    model = Opportunity
+    base_order = ("opportunity_id", "desc")
+
+
+class LeadView(CrmModelView):
+    model = Lead
+    base_order = ("lead_id", "desc")
+
+
+class ContactView(CrmModelView):
+    model = Contact
+    list_columns = ["first_name", "last_name", "email", "phone", "position", "customer"]
+    related_views = [LeadView, ActivityView]
+    base_order = ("contact_id", "desc")
+
+
+class CustomerView(CrmModelView):
+    model = Customer
+    related_views = [ContactView, OpportunityView, ActivityView, TicketView]
+    base_order = ("customer_id", "desc")
+
+
+class ReportView(CrmModelView):
+    model = Report
+    list_columns = ["report_type", "generated_at"]
+    base_order = ("generated_at", "desc")
+
+
+class LogView(CrmModelView):
+    model = Log
+    base_permissions = ["can_list", "can_show"]
+    list_columns = ["created_at", "user", "action", "description"]
+    base_order = ("log_id", "desc")
+
+
+SALES = [CustomerView, ContactView, LeadView, OpportunityView, ActivityView]
+MENU = [
+    (CustomerView, "Customers", "fa-building", "Sales"),
+    (ContactView, "Contacts", "fa-address-book", "Sales"),
+    (LeadView, "Leads", "fa-bullseye", "Sales"),
+    (OpportunityView, "Opportunities", "fa-handshake", "Sales"),
+    (ActivityView, "Activities", "fa-calendar", "Sales"),
+    (TicketView, "Service tickets", "fa-life-ring", "Service"),
+    (ReportView, "Reports", "fa-chart-bar", "Analytics"),
+    (LogView, "Logs", "fa-history", "Admin"),
+]

@@ -1,0 +1,68 @@
+"""Admin screens over the seed's users, roles and permissions tables."""
+from __future__ import annotations
+
+from flask_appbuilder.security.views import (
+    PermissionViewModelView,
+    RoleModelView,
+    UserDBModelView,
+)
+from flask_babel import lazy_gettext as _
+
+from app.models.security import User
+from app.screens import column_validators
+
+_users = User.__table__
+
+
+class UserView(UserDBModelView):
+    route_base = "/users"
+    list_columns = ["username", "email", "first_name", "last_name", "role", "active", "last_login"]
+    search_columns = ["username", "email", "first_name", "last_name", "role", "active", "last_login",
+                      "created_at"]
+    order_columns = ["username", "email", "first_name", "last_name", "active", "last_login"]
+    add_columns = ["username", "first_name", "last_name", "email", "role", "active",
+                   "password", "conf_password"]
+    edit_columns = ["username", "first_name", "last_name", "email", "role", "active"]
+    show_fieldsets = [
+        (_("User"), {"fields": ["username", "email", "first_name", "last_name", "role", "active"]}),
+        (_("Sign-in"), {"fields": ["last_login", "login_count", "fail_login_count",
+                                   "created_at", "updated_at"]}),
+    ]
+    user_show_fieldsets = show_fieldsets[:1]
+    label_columns = {**UserDBModelView.label_columns, "role": _("Role"),
+                     "created_at": _("Created"), "updated_at": _("Updated")}
+    description_columns = {}
+    validators_columns = {
+        name: column_validators(_users, _users.c[name])
+        for name in ("username", "email", "first_name", "last_name")
+    }
+
+    def pre_delete(self, item: User) -> None:
+        from flask import g
+
+        if g.user is not None and item.user_id == g.user.id:
+            raise ValueError(_("You cannot delete your own account."))
+
+
+class RoleView(RoleModelView):
+    list_columns = ["role_name", "permissions"]
+    show_columns = ["role_name", "permissions"]
+    edit_columns = ["role_name", "permissions"]
+    add_columns = edit_columns
+    order_columns = ["role_name"]
+    search_columns = ["role_name"]
+    label_columns = {"role_name": _("Role"), "permissions": _("Permissions")}
+
+    def pre_delete(self, item) -> None:
+        if item.users:
+            raise ValueError(_("Users still have this role; give them another role first."))
+
+
+class PermissionView(PermissionViewModelView):
+    route_base = "/permissions"
+    list_columns = ["permission_name", "permission", "view_menu"]
+    show_columns = ["permission_name", "permission", "view_menu", "roles"]
+    search_columns = ["permission_name"]
+    base_permissions = ["can_list", "can_show"]
+    label_columns = {"permission_name": _("Permission"), "permission": _("Action"),
+                     "view_menu": _("Resource"), "roles": _("Roles")}

@@ -8,8 +8,10 @@ from typing import Any
 from flask import Flask
 from flask_appbuilder import AppBuilder
 
+from app.csrf import init_csrf
 from app.database import resolve_database_url
 from app.extensions import db, migrate
+from app.request_guard import init_request_guard
 from app.instance import ensure_dir, read_or_create_secret
 from config import BASE_DIR, Config, from_environment
 
@@ -30,6 +32,7 @@ def create_app(config: type = Config, **overrides: Any) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = resolve_database_url(app.config)
 
     db.init_app(app)
+    init_csrf(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), compare_type=True)
     with app.app_context():
         appbuilder = AppBuilder(base_template="crm/base.html", update_perms=False)
@@ -37,6 +40,7 @@ def create_app(config: type = Config, **overrides: Any) -> Flask:
         from views import register_views
 
         register_views(appbuilder)
+    init_request_guard(app)  # after FAB's before_request, which sets g.user for the error page
 
     from app.cli import crm
     from app.health import bp as health_bp

@@ -124,3 +124,20 @@ def create_user(username: str, email: str, role_name: str, password: str | None,
     db.session.commit()
     click.echo(f"User {username!r} created with role {role_name!r}."
                + (f" Password: {password}" if generated else ""))
+
+
+@crm.command("psql", context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def psql(args: tuple[str, ...]) -> None:
+    """Open psql on the database in use."""
+    from sqlalchemy.engine import make_url
+
+    from app.embedded_db import bin_path
+
+    url = make_url(current_app.config["SQLALCHEMY_DATABASE_URI"])
+    env = dict(os.environ)
+    env.update({k: str(v) for k, v in {
+        "PGHOST": url.query.get("host") or url.host, "PGPORT": url.port, "PGUSER": url.username,
+        "PGPASSWORD": url.password, "PGDATABASE": url.database}.items() if v})
+    # the embedded package's psql (PostgreSQL 18) also talks to any 15+ server
+    sys.exit(subprocess.run([bin_path("psql"), *args], env=env).returncode)

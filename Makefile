@@ -1,0 +1,38 @@
+# The README's two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell sha1sum requirements.txt 2>/dev/null | cut -c1-12)
+FLASK  := $(BIN)/flask --app run
+
+.PHONY: install run test test-fast browser psql bench clean
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+run: install
+	$(FLASK) crm serve
+
+test: install browser
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not browser"
+
+# Headless Chromium for the browser tests (Debian's package; never a downloaded build).
+browser:
+	@command -v chromium >/dev/null 2>&1 || .ci/install-chromium
+
+psql: install
+	$(FLASK) crm psql
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,51 @@
+"""Per-screen test data: what a valid form for each CRM screen looks like."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Screen:
+    url: str
+    table: str
+    pk: str
+    valid: dict[str, str]
+    edit_field: str
+    text_fields: list[str] = field(default_factory=list)
+
+
+def parents(sql) -> dict[str, str]:
+    """A customer and a contact that forms can point at."""
+    (customer,), = sql("INSERT INTO customers (name) VALUES ('Parent 父公司') RETURNING customer_id")
+    (contact,), = sql("INSERT INTO contacts (customer_id, first_name, last_name) "
+                      "VALUES (:c, '伟', '王') RETURNING contact_id", c=customer)
+    return {"customer": str(customer), "contact": str(contact)}
+
+
+def screens(ids: dict[str, str]) -> list[Screen]:
+    return [
+        Screen("/customers", "customers", "customer_id",
+               {"name": "测试客户 Test Customer", "industry": "Retail", "location": "深圳",
+                "revenue": "1200000.50"}, "name", ["name", "industry", "location"]),
+        Screen("/contacts", "contacts", "contact_id",
+               {"customer": ids["customer"], "first_name": "Ada", "last_name": "Lovelace",
+                "email": "ada@example.com", "phone": "+44 20 7946 0958", "position": "CTO"},
+               "position", ["first_name", "last_name", "position"]),
+        Screen("/leads", "leads", "lead_id",
+               {"source": "Trade show 展会", "status": "following up", "contact": ids["contact"]},
+               "source", ["source"]),
+        Screen("/opportunities", "opportunities", "opportunity_id",
+               {"customer": ids["customer"], "name": "Renewal 2027", "stage": "proposal",
+                "value": "50000", "close_date": "2027-03-31"}, "name", ["name"]),
+        Screen("/activities", "activities", "activity_id",
+               {"customer": ids["customer"], "contact": ids["contact"], "type": "meeting",
+                "subject": "Kick-off 启动会", "description": "Agenda: scope & plan",
+                "activity_date": "2026-11-20 10:30:00"}, "subject", ["subject", "description"]),
+        Screen("/tickets", "service_tickets", "ticket_id",
+               {"customer": ids["customer"], "subject": "Cannot log in 无法登录",
+                "description": "Since Monday", "status": "in progress", "priority": "high"},
+               "subject", ["subject", "description"]),
+        Screen("/reports", "reports", "report_id",
+               {"report_type": "manual_note", "data": '{"total": 3}',
+                "generated_at": "2026-11-01 08:00:00"}, "report_type", ["report_type"]),
+    ]

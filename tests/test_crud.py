@@ -1,0 +1,126 @@
+"""CRUD through every CRM screen, as an admin in a browser would do it (CSRF on)."""
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import csrf_token, post_form
+from tests.htmlforms import form_fields
+from tests.screens import parents, screens
+
+SCREEN_URLS = [s.url for s in screens({"customer": "0", "contact": "0"})]
+
+
+def _screen(sql, url):
+    ids = parents(sql)
+    return next(s for s in screens(ids) if s.url == url)
+
+
+def _add(admin, screen):
+    fields = form_fields(admin.get(f"{screen.url}/add").get_data(as_text=True))
+    fields.update(screen.valid)
+    return admin.post(f"{screen.url}/add", data=fields)
+
+
+@pytest.mark.parametrize("url", SCREEN_URLS)
+def test_add_list_show_edit_delete(admin, sql, url):
+    screen = _screen(sql, url)
+    before = sql(f"SELECT count(*) FROM {screen.table}")[0][0]
+    response = _add(admin, screen)
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    assert sql(f"SELECT count(*) FROM {screen.table}")[0][0] == before + 1
+    (pk,), = sql(f"SELECT max({screen.pk}) FROM {screen.table}")
+
+    listing = admin.get(f"{screen.url}/list/").get_data(as_text=True)
+    assert screen.valid[screen.edit_field] in listing or str(pk) in listing
+
+    shown = admin.get(f"{screen.url}/show/{pk}")
+    assert shown.status_code == 200
+    assert screen.valid[screen.edit_field] in shown.get_data(as_text=True)
+
+    page = admin.get(f"{screen.url}/edit/{pk}").get_data(as_text=True)
+    fields = form_fields(page)
+    fields[screen.edit_field] = "Edited 已编辑"
+    response = admin.post(f"{screen.url}/edit/{pk}", data=fields)
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    (value,), = sql(f"SELECT {screen.edit_field} FROM {screen.table} WHERE {screen.pk} = :pk", pk=pk)
+    assert value == "Edited 已编辑"
+
+    token = csrf_token(admin, f"{screen.url}/list/")
+    response = admin.post(f"{screen.url}/delete/{pk}", data={"csrf_token": token})
+    assert response.status_code == 302
+    assert sql(f"SELECT count(*) FROM {screen.table} WHERE {screen.pk} = :pk", pk=pk)[0][0] == 0
+
+
+def test_forms_use_ajax_selects_not_full_dropdowns(admin, sql):
+    for i in range(30):
+        sql("INSERT INTO customers (name) VALUES (:n)", n=f"Bulk customer {i}")
+    page = admin.get("/contacts/add").get_data(as_text=True)
+    assert 'class="form-control crm-ajax-select" data-endpoint="/customers/lookup/"' in page
+    assert "Bulk customer" not in page  # no related rows are rendered into the form
+
+
+def test_lookup_searches_and_limits(admin, sql):
+    for i in range(40):
+        sql("INSERT INTO customers (name) VALUES (:n)", n=f"华为 分部 {i}")
+    body = admin.get("/customers/lookup/?q=华为").get_json()
+    assert 0 < len(body["results"]) <= 20
+    assert all("华为" in r["text"] for r in body["results"])
+    assert admin.get("/customers/lookup/?q=%25_'\\").status_code == 200
+
+
+def test_lookup_requires_permission(client):
+    response = client.get("/customers/lookup/?q=a")
+    assert response.status_code in (401, 403)
+
+
+def test_customer_show_lists_related_records(admin, sql):
+    ids = parents(sql)
+    sql("INSERT INTO opportunities (customer_id, name) VALUES (:c, 'Big deal 大单')", c=int(ids["customer"]))
+    sql("INSERT INTO service_tickets (customer_id, subject) VALUES (:c, 'Broken 故障')", c=int(ids["customer"]))
+    sql("INSERT INTO activities (customer_id, type, subject) VALUES (:c, 'call', 'Intro call')",
+        c=int(ids["customer"]))
+    page = admin.get(f"/customers/show/{ids['customer']}").get_data(as_text=True)
+    for text in ("王", "Big deal 大单", "Broken 故障", "Intro call"):
+        assert text in page
+
+
+def test_refused_delete_shows_clear_message_and_keeps_row(admin, sql):
+    ids = parents(sql)
+    token = csrf_token(admin, "/customers/list/")
+    response = admin.post(f"/customers/delete/{ids['customer']}", data={"csrf_token": token},
+                          follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Cannot delete" in page and "contacts" in page
+    assert sql("SELECT count(*) FROM customers WHERE customer_id = :c", c=int(ids["customer"]))[0][0] == 1
+
+
+def test_post_without_csrf_token_is_refused(admin, sql):
+    response = admin.post("/customers/add", data={"name": "No token Ltd"})
+    assert response.status_code in (302, 400)
+    assert sql("SELECT count(*) FROM customers WHERE name = 'No token Ltd'")[0][0] == 0
+
+
+def test_menu_is_grouped_for_the_work(admin):
+    page = admin.get("/customers/list/").get_data(as_text=True)
+    for group in ("Sales", "Service", "Analytics", "Admin"):
+        assert group in page
+
+
+def test_filters_on_numbers_dates_and_choices(admin, sql):
+    sql("INSERT INTO customers (name, revenue) VALUES ('Small Co', 10), ('Big Co', 5000000)")
+    page = admin.get("/customers/list/?_flt_1_revenue=1000").get_data(as_text=True)
+    assert "Big Co" in page and "Small Co" not in page
+    ids = parents(sql)
+    sql("INSERT INTO opportunities (customer_id, name, stage, close_date) VALUES "
+        "(:c, 'Won deal', 'won', '2026-01-15'), (:c, 'Lost deal', 'lost', '2026-06-15')", c=int(ids["customer"]))
+    page = admin.get("/opportunities/list/?_flt_0_stage=won").get_data(as_text=True)
+    assert "Won deal" in page and "Lost deal" not in page
+    page = admin.get("/opportunities/list/?_flt_1_close_date=2026-03-01").get_data(as_text=True)
+    assert "Lost deal" in page and "Won deal" not in page
+
+
+def test_search_box_finds_text_columns(admin, sql):
+    sql("INSERT INTO customers (name, industry, location) VALUES ('深圳腾讯', '互联网', '深圳'), ('Acme', 'Retail', 'NYC')")
+    page = admin.get("/customers/list/?_flt_2_location=深").get_data(as_text=True)
+    assert "深圳腾讯" in page and "Acme" not in page

@@ -26,7 +26,7 @@ test-fast: install
 
 # Headless Chromium for the browser tests (Debian's package; never a downloaded build).
 browser:
-	@command -v chromium >/dev/null 2>&1 || .ci/install-chromium
+	@command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi wqy || .ci/install-chromium
 
 psql: install
 	$(FLASK) crm psql

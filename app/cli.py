@@ -44,9 +44,12 @@ def serve(workers: int) -> None:
     app = current_app._get_current_object()
     upgrade()
     bootstrap(app, echo=click.echo)
+    db.session.remove()
+    db.engine.dispose()  # workers open their own connections; none may outlive the server
     host, port = app.config["HOST"], app.config["PORT"]
+    # no control socket: its default path is shared by every gunicorn of this OS user
     cmd = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"{host}:{port}",
-           "--access-logfile", "-", "--graceful-timeout", "10", "run:app"]
+           "--access-logfile", "-", "--graceful-timeout", "10", "--no-control-socket", "run:app"]
     click.echo(f"Serving on http://{host}:{port}/ (Ctrl-C stops the app and the database)")
     proc = subprocess.Popen(cmd, cwd=BASE_DIR)
 

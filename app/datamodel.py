@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g
+from flask_appbuilder.exceptions import DatabaseException
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _
 from sqlalchemy import exists, select
@@ -11,8 +12,16 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 
 
-class UserFacingError(Exception):
-    """An error whose message is safe and useful to show in the UI."""
+class UserFacingError(DatabaseException):
+    """A refusal whose message is safe and useful to show (screens flash it, the API returns 422)."""
+
+
+def refuse(message: str) -> UserFacingError:
+    # FAB's API reports `Database exception occurred: {__cause__}`: make the cause the message
+    # itself rather than the SQL error (already logged by FAB's interface).
+    error = UserFacingError(message)
+    error.__cause__ = ValueError(message)
+    return error
 
 
 def dependents(item: Any) -> list[tuple[str, int]]:
@@ -73,7 +82,7 @@ class CrmInterface(SQLAInterface):
         try:
             super().add(item, commit)
         except SQLAlchemyError as exc:
-            raise UserFacingError(friendly(exc)) from exc
+            raise refuse(friendly(exc))
 
     def edit(self, item: Any, commit: bool = True) -> None:
         try:
@@ -82,18 +91,16 @@ class CrmInterface(SQLAInterface):
             cause = exc.__cause__ if isinstance(exc.__cause__, SQLAlchemyError) else exc
             message = friendly(cause) if isinstance(cause, SQLAlchemyError) else str(exc)
             g.crm_db_error = message  # FAB's edit flashes `database_error_message`; see CrmModelView
-            raise UserFacingError(message) from exc
+            raise refuse(message)
 
     def delete(self, item: Any, commit: bool = True) -> None:
         blocking = dependents(item)
         if blocking:
-            raise UserFacingError(
+            raise refuse(
                 _("Cannot delete %(item)s: it still has %(what)s. Delete or move those first.",
                   item=str(item), what=", ".join(blocking))
             )
         try:
             super().delete(item, commit)
-        except Exception as exc:
-            raise UserFacingError(
-                _("Cannot delete %(item)s: other records still refer to it.", item=str(item))
-            ) from exc
+        except Exception:
+            raise refuse(_("Cannot delete %(item)s: other records still refer to it.", item=str(item)))

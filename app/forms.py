@@ -11,7 +11,7 @@ from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_babel import lazy_gettext as _
 from markupsafe import Markup, escape
 from wtforms import Field, HiddenField, SelectField, TextAreaField
-from wtforms.validators import ValidationError
+from wtforms.validators import InputRequired, ValidationError
 
 from app.extensions import db
 
@@ -54,6 +54,8 @@ class AjaxRelatedField(Field):
 
     def __init__(self, label=None, validators=None, *, model: type, endpoint: str,
                  allow_blank: bool = True, **kwargs: Any) -> None:
+        if not allow_blank:
+            validators = [InputRequired(), *(validators or [])]  # also marks the label as required
         super().__init__(label, validators, widget=AjaxSelectWidget(endpoint), **kwargs)
         self.model = model
         self.allow_blank = allow_blank

@@ -7,6 +7,7 @@ AJAX selects for every foreign key. Views override only what differs.
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 from decimal import Decimal
 from typing import Any
@@ -30,6 +31,17 @@ ROUTES: dict[str, str] = {"service_tickets": "/tickets"}
 
 def route_of(table: str) -> str:
     return ROUTES.get(table, "/" + table)
+
+
+def show_value(value: Any) -> Any:
+    """How a value reads on list and show pages."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, Decimal):
+        return f"{value:,.2f}"
+    return value
 
 
 def label_for(name: str) -> str:
@@ -124,10 +136,14 @@ def derive(model: type) -> dict[str, Any]:
     if "version" in table.columns:
         edit_extra["version"] = VersionField(model)
         edit_columns.append("version")
+    title = label_for(table.name)
     return {
         "route_base": route_of(table.name),
+        "list_title": title,
+        "show_title": re.sub(r"(?<!^)(?=[A-Z])", " ", model.__name__).capitalize(),
+        "formatters_columns": {c.name: show_value for c in table.columns},
         "list_columns": list_columns[:8],
-        "show_columns": [c.name for c in table.columns if c.name not in many_to_one]
+        "show_columns": [c.name for c in table.columns if c.name not in many_to_one and c.name != "version"]
         + [r.key for r in many_to_one.values()],
         "add_columns": form_columns,
         "edit_columns": edit_columns,

@@ -138,7 +138,7 @@ def sql(app: Flask):
     return run
 
 
-CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+CSRF_RE = re.compile(r'name="csrf[_-]token"[^>]*(?:value|content)="([^"]+)"')
 
 
 def csrf_token(client: FlaskClient, url: str) -> str:

@@ -124,3 +124,12 @@ def test_search_box_finds_text_columns(admin, sql):
     sql("INSERT INTO customers (name, industry, location) VALUES ('深圳腾讯', '互联网', '深圳'), ('Acme', 'Retail', 'NYC')")
     page = admin.get("/customers/list/?_flt_2_location=深").get_data(as_text=True)
     assert "深圳腾讯" in page and "Acme" not in page
+
+
+def test_optional_fields_left_empty_are_stored_as_null(admin, sql):
+    ids = parents(sql)
+    data = form_fields(admin.get("/contacts/add").get_data(as_text=True))
+    data.update({"customer": ids["customer"], "first_name": "Only", "last_name": "Names",
+                 "email": "", "phone": "", "position": "  "})
+    assert admin.post("/contacts/add", data=data).status_code == 302
+    assert sql("SELECT email, phone, position FROM contacts WHERE first_name = 'Only'") == [(None, None, None)]

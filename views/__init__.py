@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask_appbuilder import AppBuilder
 
+from views.api import APIS
 from views.crm import MENU
 
 
@@ -10,3 +11,5 @@ def register_views(appbuilder: AppBuilder) -> None:
     for view, name, icon, category in MENU:
         appbuilder.add_view(view, name, icon=icon, category=category, label=name,
                             category_label=category)
+    for api in APIS:
+        appbuilder.add_api(api)

@@ -13,7 +13,6 @@ class ActivityView(CrmModelView):
 
 class TicketView(CrmModelView):
     model = ServiceTicket
-    list_title = "Service tickets"
     base_order = ("ticket_id", "desc")
 
 

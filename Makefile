@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha1sum requirements.txt 2>/dev/null | cut -c1-12)
 FLASK  := $(BIN)/flask --app run
 
-.PHONY: install run test test-fast browser psql bench clean
+.PHONY: install run test test-fast test-deps psql bench clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,15 +18,15 @@ install: $(STAMP)
 run: install
 	$(FLASK) crm serve
 
-test: install browser
+test: install test-deps
 	$(BIN)/python -m pytest
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not browser"
 
-# Headless Chromium for the browser tests (Debian's package; never a downloaded build).
-browser:
-	@command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi wqy || .ci/install-chromium
+# Debian packages the tests use: chromium (browser tests), postgresql-15 (external-server test).
+test-deps:
+	@.ci/install-test-deps
 
 psql: install
 	$(FLASK) crm psql

@@ -20,10 +20,13 @@ ADMIN_USERNAME = "admin"
 
 
 def sync_security(app: Flask) -> None:
-    """Create built-in roles and a permission for every screen; Admin gets them all."""
+    """Built-in and default roles, a permission for every screen; Admin gets them all."""
     sm = app.appbuilder.sm
     BaseSecurityManager.create_db(sm)  # Admin and Public roles (FAB_CREATE_DB stays off)
     app.appbuilder.add_permissions(update_perms=True)
+    from app.default_roles import sync_default_roles
+
+    sync_default_roles(app.appbuilder)
 
 
 def generate_password() -> str:

@@ -127,6 +127,12 @@ class CrmSecurityManager(SecurityManager):
             self.permissionviewmodelview, "Permissions", icon="fa-lock",
             label=_("Permissions"), category=ADMIN_CATEGORY,
         )
+        from views.permission_matrix import PermissionMatrixView
+
+        self.appbuilder.add_view(
+            PermissionMatrixView, "Permission matrix", icon="fa-table-cells",
+            label=_("Permission matrix"), category=ADMIN_CATEGORY,
+        )
 
     # ----------------------------------------------------------- users
     def add_user(  # type: ignore[override]

@@ -18,6 +18,14 @@ def common_passwords() -> frozenset[str]:
     return frozenset(line.strip().lower() for line in lines if line.strip() and not line.startswith("#"))
 
 
+def is_common(password: str) -> bool:
+    """On the list, also after dropping trailing digits and symbols ("password1234!")."""
+    word = password.strip().lower()
+    stem = word.rstrip("0123456789!@#$%^&*()-_=+.?~ ")
+    common = common_passwords()
+    return word in common or (len(stem) >= 4 and stem in common)
+
+
 def password_problems(password: str, username: str | None = None) -> list[str]:
     """What is wrong with a new password, in words; empty when it is acceptable."""
     min_length = current_app.config.get("PASSWORD_MIN_LENGTH", MIN_LENGTH)
@@ -28,7 +36,7 @@ def password_problems(password: str, username: str | None = None) -> list[str]:
         problems.append(f"Use at most {MAX_LENGTH} characters.")
     if username and password.strip().lower() == username.strip().lower():
         problems.append("The password must not be the username.")
-    if password.strip().lower() in common_passwords():
+    if is_common(password):
         problems.append("This password is on the list of commonly used passwords.")
     return problems
 

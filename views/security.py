@@ -11,7 +11,7 @@ from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget
 from flask_appbuilder.validators import PasswordComplexityValidator
 from flask_babel import lazy_gettext as _
 from sqlalchemy import inspect
-from wtforms import PasswordField
+from wtforms import BooleanField, PasswordField
 from wtforms.validators import DataRequired
 
 from app import sessions
@@ -46,12 +46,17 @@ class UserView(UserDBModelView):
         for name in ("username", "email", "first_name", "last_name")
     }
 
+    # FAB makes a NOT NULL boolean "required", so unticking Active could never be saved
+    _active = BooleanField(_("Active"), description=_("A disabled user cannot sign in; "
+                                                     "their open sessions end at once."))
     add_form_extra_fields = {
         **UserDBModelView.add_form_extra_fields,
         "password": PasswordField(_("Password"), description=PASSWORD_POLICY,
                                   validators=[DataRequired(), PasswordComplexityValidator()],
                                   widget=BS3PasswordFieldWidget()),
+        "active": _active,
     }
+    edit_form_extra_fields = {"active": _active}
 
     def pre_delete(self, item: User) -> None:
         if g.user is not None and item.user_id == g.user.id:

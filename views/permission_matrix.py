@@ -2,16 +2,20 @@
 and a user's effective permissions. Rules live in app/access.py."""
 from __future__ import annotations
 
+import logging
+
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from app import access
 from app.extensions import db
 from app.models import Role, User
 
 ROLE_NAME_MAX = 255
+log = logging.getLogger(__name__)
 
 
 class PermissionMatrixView(BaseView):
@@ -69,9 +73,15 @@ class PermissionMatrixView(BaseView):
                 shown[subject, action] = before
         checked = {tuple(k.partition(":")[::2]) for k in request.form.getlist("grant")}
         wanted = access.apply_matrix(cat, role_id, checked, shown)
-        added, removed = access.set_role_permissions(role_id, wanted)
-        db.session.commit()
-        flash(f"Role {role.role_name} saved: {added} permission(s) granted, {removed} revoked.", "success")
+        try:
+            added, removed = access.set_role_permissions(role_id, wanted)
+            db.session.commit()
+        except SQLAlchemyError:
+            db.session.rollback()
+            log.exception("saving the permissions of role %s failed", role_id)
+            flash("The database refused the change; nothing was saved.", "danger")
+        else:
+            flash(f"Role {role.role_name} saved: {added} permission(s) granted, {removed} revoked.", "success")
         return redirect(url_for(".role", role_id=role_id))
 
     @expose("/role/<int:role_id>/clone", methods=["POST"])

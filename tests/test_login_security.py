@@ -23,6 +23,15 @@ def make_user(app, username="rep", role="Sales Rep", password=USER_PASSWORD):
         db.session.remove()
 
 
+def rep_signed_in(app, sql):
+    """A Sales Rep signed in on their own client, and their user id."""
+    make_user(app)
+    rep = app.test_client()
+    login(rep, "rep", USER_PASSWORD)
+    assert signed_in(rep)
+    return rep, sql("SELECT user_id FROM users WHERE username = 'rep'")[0][0]
+
+
 def login_message(client) -> str:
     return client.get("/login/").get_data(as_text=True)
 
@@ -129,11 +138,7 @@ def test_password_policy_on_the_users_screen(admin, sql):
 
 
 def test_admin_resets_a_password_with_the_policy_and_ends_the_users_sessions(app, admin, sql):
-    make_user(app)
-    rep = app.test_client()
-    login(rep, "rep", USER_PASSWORD)
-    assert signed_in(rep)
-    (uid,), = sql("SELECT user_id FROM users WHERE username = 'rep'")
+    rep, uid = rep_signed_in(app, sql)
     url = f"/resetpassword/form?pk={uid}"
     token = csrf_token(admin, url)
     weak = admin.post(url, data={"password": "password1234", "conf_password": "password1234", "csrf_token": token})
@@ -219,11 +224,7 @@ def test_logout_ends_the_session_even_for_a_replayed_cookie(app, admin, sql):
 
 
 def test_disabled_user_is_signed_out_and_cannot_sign_in(app, admin, sql):
-    make_user(app)
-    rep = app.test_client()
-    login(rep, "rep", USER_PASSWORD)
-    assert signed_in(rep)
-    (uid,), = sql("SELECT user_id FROM users WHERE username = 'rep'")
+    rep, uid = rep_signed_in(app, sql)
     fields = form_fields(admin.get(f"/users/edit/{uid}").get_data(as_text=True))
     fields.pop("active")
     assert admin.post(f"/users/edit/{uid}", data=fields).status_code == 302

@@ -47,7 +47,19 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False
-    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)  # absolute session lifetime
+    SESSION_IDLE_TIMEOUT = timedelta(minutes=30)
+
+    # Login security (OWASP ASVS 4.0.3 level 2); counters live in PostgreSQL
+    AUTH_LOCKOUT_FAILURES = 5
+    AUTH_LOCKOUT_MINUTES = 15
+    AUTH_RATE_LIMIT_ATTEMPTS = 10  # sign-in attempts per client address ...
+    AUTH_RATE_LIMIT_SECONDS = 60  # ... per this many seconds
+    PASSWORD_MIN_LENGTH = 12
+    FAB_PASSWORD_COMPLEXITY_ENABLED = True
+    # FAB_PASSWORD_COMPLEXITY_VALIDATOR: app.passwords (set by CrmSecurityManager)
+    JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=15)
+    JWT_REFRESH_TOKEN_EXPIRES = timedelta(hours=12)
 
     BABEL_DEFAULT_LOCALE = "en"
     LANGUAGES = {
@@ -75,6 +87,10 @@ def from_environment(environ: os._Environ | dict = os.environ) -> dict:
         found["PORT"] = int(environ["PORT"])
     if environ.get("CRM_DEMO_DATA") is not None:
         found["DEMO_DATA"] = _env_bool(environ, "CRM_DEMO_DATA", True)
+    if environ.get("CRM_SESSION_IDLE_MINUTES"):
+        found["SESSION_IDLE_TIMEOUT"] = timedelta(minutes=float(environ["CRM_SESSION_IDLE_MINUTES"]))
+    if environ.get("CRM_SESSION_LIFETIME_HOURS"):
+        found["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=float(environ["CRM_SESSION_LIFETIME_HOURS"]))
     if environ.get("CRM_HTTPS") is not None:
         found["SESSION_COOKIE_SECURE"] = _env_bool(environ, "CRM_HTTPS", False)
     return found

@@ -13,6 +13,8 @@ from app.database import resolve_database_url
 from app.extensions import db, migrate
 from app.request_guard import init_request_guard
 from app.instance import ensure_dir, read_or_create_secret
+from app.login_rate import init_login_rate_limit
+from app.sessions import init_sessions
 from config import BASE_DIR, Config, from_environment
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,8 @@ def create_app(config: type = Config, **overrides: Any) -> Flask:
 
         register_views(appbuilder)
     init_request_guard(app)  # after FAB's before_request, which sets g.user for the error page
+    init_sessions(app)
+    init_login_rate_limit(app)
 
     from app.cli import crm
     from app.health import bp as health_bp

@@ -20,7 +20,7 @@ ADMIN_USERNAME = "admin"
 
 
 def sync_security(app: Flask) -> None:
-    """Create built-in roles and a permission for every screen; Admin gets them all."""
+    """Built-in and default roles, a permission for every screen; Admin gets them all."""
     sm = app.appbuilder.sm
     fab_log = logging.getLogger("flask_appbuilder.security.manager")
     level = fab_log.level
@@ -30,6 +30,9 @@ def sync_security(app: Flask) -> None:
     finally:
         fab_log.setLevel(level)
     app.appbuilder.add_permissions(update_perms=True)
+    from app.default_roles import sync_default_roles
+
+    sync_default_roles(app.appbuilder)
 
 
 def generate_password() -> str:

@@ -76,13 +76,19 @@ def _role(name: str) -> Role:
     return role
 
 
-def _password(password: str | None) -> tuple[str, bool]:
+def _password(password: str | None, username: str = "") -> tuple[str, bool]:
     """The given password, or a prompt on a terminal, or a generated one (then shown once)."""
-    if password:
-        return password, False
-    if sys.stdin.isatty():
-        return click.prompt("Password", hide_input=True, confirmation_prompt=True), False
-    return generate_password(), True
+    from app.passwords import password_problems
+
+    generated = not password and not sys.stdin.isatty()
+    if generated:
+        return generate_password(), True
+    if not password:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    problems = password_problems(password, username)
+    if problems:
+        raise click.BadParameter(" ".join(problems), param_hint="--password")
+    return password, False
 
 
 @crm.command("create-admin")
@@ -92,7 +98,7 @@ def _password(password: str | None) -> tuple[str, bool]:
 def create_admin(username: str, email: str | None, password: str | None) -> None:
     """Create an admin account, or reset its password and re-enable it."""
     role = _role(current_app.config["AUTH_ROLE_ADMIN"])
-    password, generated = _password(password)
+    password, generated = _password(password, username)
     user = db.session.scalar(select(User).where(User.username == username))
     if user is None:
         user = User(username=username, email=email or f"{username}@example.com",
@@ -100,7 +106,7 @@ def create_admin(username: str, email: str | None, password: str | None) -> None
         db.session.add(user)
         verb = "created"
     else:
-        user.role, user.active, user.fail_login_count = role, True, 0
+        user.role, user.active, user.fail_login_count, user.locked_until = role, True, 0, None
         verb = "reset"
     set_password(user, password)
     db.session.commit()
@@ -120,7 +126,7 @@ def create_user(username: str, email: str, role_name: str, password: str | None,
     role = _role(role_name)
     if db.session.scalar(select(User).where((User.username == username) | (User.email == email))):
         raise click.ClickException(f"a user with username {username!r} or email {email!r} exists")
-    password, generated = _password(password)
+    password, generated = _password(password, username)
     user = User(username=username, email=email, first_name=first_name, last_name=last_name, role=role)
     set_password(user, password)
     db.session.add(user)
@@ -144,3 +150,5 @@ def psql(args: tuple[str, ...]) -> None:
         "PGPASSWORD": url.password, "PGDATABASE": url.database}.items() if v})
     # the embedded package's psql (PostgreSQL 18) also talks to any 15+ server
     sys.exit(subprocess.run([bin_path("psql"), *args], env=env).returncode)
+
+import app.users_cli  # noqa: E402,F401

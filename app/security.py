@@ -12,11 +12,15 @@ from typing import Any, Dict, List, Tuple
 
 from flask import current_app
 from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_appbuilder.security.utils import is_null_password
+from flask_appbuilder.security.views import AuthDBView
 from flask_babel import lazy_gettext as _
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
+from app import lockout, sessions
 from app.models.security import Action, Permission, Resource, Role, User, role_permissions
+from app.passwords import fab_password_validator
 from views.security import PermissionView, RoleView, UserView
 
 log = logging.getLogger(__name__)
@@ -24,7 +28,17 @@ log = logging.getLogger(__name__)
 ADMIN_CATEGORY = "Admin"
 
 
+INVALID_LOGIN_MESSAGE = _(
+    "Wrong username or password. After 5 failed attempts in a row an account is locked for 15 minutes.")
+
+
+class CrmAuthDBView(AuthDBView):
+    # one message for unknown user, wrong password, disabled or locked account (no enumeration)
+    invalid_login_message = INVALID_LOGIN_MESSAGE
+
+
 class CrmSecurityManager(SecurityManager):
+    authdbview = CrmAuthDBView
     user_model = User
     role_model = Role
     permission_model = Action
@@ -35,6 +49,58 @@ class CrmSecurityManager(SecurityManager):
     rolemodelview = RoleView
     permissionviewmodelview = PermissionView
     userstatschartview = None
+
+    def __init__(self, appbuilder) -> None:
+        current_app.config.setdefault("FAB_PASSWORD_COMPLEXITY_VALIDATOR", fab_password_validator)
+        super().__init__(appbuilder)
+
+    # ---------------------------------------------------------------- sign-in
+    def auth_user_db(self, username: str, password: str) -> User | None:
+        """Check a sign-in (screens and the API's JWT login) with lockout; None when refused."""
+        if not username or is_null_password(password):
+            self.login_failed(username or "", None, "empty")
+            return None
+        user = self.find_user(username=username) or self.find_user(email=username)
+        if user is None or not user.is_active or lockout.is_locked(user):
+            # the same work as a real check, so timing does not tell which case it was
+            check_password_hash(current_app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"], "password")
+            reason = "unknown user" if user is None else ("disabled" if not user.is_active else "locked")
+            self.login_failed(username, user, reason)
+            return None
+        if check_password_hash(user.password, password):
+            self.login_succeeded(user)
+            return user
+        self.login_failed(username, user, "wrong password")
+        return None
+
+    def login_succeeded(self, user: User) -> None:
+        """The one place a successful sign-in is handled (audit logging hooks in here)."""
+        lockout.record_success(user.user_id)
+        self.session.refresh(user)
+        self.on_user_login(user)
+
+    def login_failed(self, username: str, user: User | None, reason: str) -> None:
+        """The one place a failed sign-in is handled (audit logging hooks in here)."""
+        locked_until = None
+        if user is not None and reason == "wrong password":
+            locked_until = lockout.record_failure(user.user_id)
+        log.info("sign-in refused for %r: %s%s", username[:100], reason,
+                 f", locked until {locked_until:%H:%M} UTC" if locked_until else "")
+        if user is not None:
+            self.on_user_login_failed(user)
+
+    def reset_password(self, userid: int, password: str) -> bool:
+        """Set a new password and end the user's other sessions (ASVS 3.3.3)."""
+        user = self.get_user_by_id(userid)
+        if user is None:
+            return False
+        user.password = generate_password_hash(
+            password, method=current_app.config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
+            salt_length=current_app.config.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16))
+        lockout.unlock(user.user_id)
+        sessions.end_all_of(user.user_id, keep_current=True)
+        self.session.commit()
+        return True
 
     # ---------------------------------------------------------------- views
     def register_views(self) -> None:
@@ -60,6 +126,12 @@ class CrmSecurityManager(SecurityManager):
         self.appbuilder.add_view(
             self.permissionviewmodelview, "Permissions", icon="fa-lock",
             label=_("Permissions"), category=ADMIN_CATEGORY,
+        )
+        from views.permission_matrix import PermissionMatrixView
+
+        self.appbuilder.add_view(
+            PermissionMatrixView, "Permission matrix", icon="fa-table-cells",
+            label=_("Permission matrix"), category=ADMIN_CATEGORY,
         )
 
     # ----------------------------------------------------------- users

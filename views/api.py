@@ -3,11 +3,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response, request
 from flask_appbuilder.api import ModelRestApi
+from sqlalchemy import inspect
 
-from app.datamodel import CrmInterface
+from app.datamodel import PK_MAX, CrmInterface
+from app.extensions import db
 from app.models import Activity, Contact, Customer, Lead, Opportunity, ServiceTicket
 from app.screens import derive, route_of
+
+
+def singular(table: str) -> str:
+    word = table.replace("_", " ")
+    return word[:-3] + "y" if word.endswith("ies") else word.removesuffix("s")
 
 
 class CrmRestApi(ModelRestApi):
@@ -32,6 +40,31 @@ class CrmRestApi(ModelRestApi):
         ]
         cls.order_columns = screen["order_columns"]
         cls.search_columns = screen["search_columns"]
+
+    def missing_related(self) -> dict[str, list[str]]:
+        """Errors for related ids in the JSON body that name no row (FAB would store NULL)."""
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return {}
+        errors = {}
+        for rel in inspect(self.model).relationships:
+            if rel.direction.name != "MANYTOONE" or body.get(rel.key) is None:
+                continue
+            value, target = body[rel.key], rel.mapper.class_
+            label = singular(target.__tablename__)
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= PK_MAX:
+                errors[rel.key] = [f"Must be the id (a positive whole number) of a {label}."]
+            elif db.session.get(target, value) is None:
+                errors[rel.key] = [f"There is no {label} with id {value}."]
+        return errors
+
+    def post_headless(self) -> Response:
+        errors = self.missing_related()
+        return self.response_422(message=errors) if errors else super().post_headless()
+
+    def put_headless(self, pk) -> Response:
+        errors = self.missing_related()
+        return self.response_422(message=errors) if errors else super().put_headless(pk)
 
 
 # One API class per resource; the class name is FAB's permission resource ("CustomerApi").

@@ -6,10 +6,19 @@ from flask_appbuilder.security.views import (
     RoleModelView,
     UserDBModelView,
 )
+from flask import g
+from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget
+from flask_appbuilder.validators import PasswordComplexityValidator
 from flask_babel import lazy_gettext as _
+from sqlalchemy import inspect
+from wtforms import BooleanField, PasswordField
+from wtforms.validators import DataRequired
 
+from app import sessions
 from app.models.security import User
 from app.screens import column_validators
+
+PASSWORD_POLICY = _("At least 12 characters, not the username, not a commonly used password.")
 
 _users = User.__table__
 
@@ -37,11 +46,35 @@ class UserView(UserDBModelView):
         for name in ("username", "email", "first_name", "last_name")
     }
 
-    def pre_delete(self, item: User) -> None:
-        from flask import g
+    # FAB makes a NOT NULL boolean "required", so unticking Active could never be saved
+    _active = BooleanField(_("Active"), description=_("A disabled user cannot sign in; "
+                                                     "their open sessions end at once."))
+    add_form_extra_fields = {
+        **UserDBModelView.add_form_extra_fields,
+        "password": PasswordField(_("Password"), description=PASSWORD_POLICY,
+                                  validators=[DataRequired(), PasswordComplexityValidator()],
+                                  widget=BS3PasswordFieldWidget()),
+        "active": _active,
+    }
+    edit_form_extra_fields = {"active": _active}
 
+    def pre_delete(self, item: User) -> None:
         if g.user is not None and item.user_id == g.user.id:
             raise ValueError(_("You cannot delete your own account."))
+
+    def pre_update(self, item: User) -> None:
+        # an admin must not lock themselves out by accident
+        if g.user is not None and item.user_id == g.user.id:
+            if not item.active:
+                raise ValueError(_("You cannot disable your own account."))
+            history = inspect(item).attrs.role.history
+            if history.added and history.deleted and history.added[0] is not history.deleted[0]:
+                raise ValueError(_("You cannot change your own role; ask another admin."))
+
+    def post_update(self, item: User) -> None:
+        if not item.active:  # a disabled user's open sessions end now
+            sessions.end_all_of(item.user_id)
+            self.datamodel.session.commit()
 
 
 class RoleView(RoleModelView):

@@ -11,8 +11,16 @@ from app.models.crm import (
     ServiceTicket,
 )
 from app.models.security import Action, Permission, Resource, Role, User, role_permissions
+from app.models.security_state import (
+    DefaultRole,
+    DefaultRoleGrant,
+    LoginRateWindow,
+    SyncedResource,
+    UserSession,
+)
 
 __all__ = [
     "Model", "Activity", "Contact", "Customer", "Lead", "Log", "Opportunity", "Report",
     "ServiceTicket", "Action", "Permission", "Resource", "Role", "User", "role_permissions",
+    "DefaultRole", "DefaultRoleGrant", "LoginRateWindow", "SyncedResource", "UserSession",
 ]

@@ -146,6 +146,8 @@ class User(TimestampMixin, Model):
     last_login: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
     login_count: Mapped[Optional[int]] = mapped_column(Integer)
     fail_login_count: Mapped[Optional[int]] = mapped_column(Integer)
+    # set after too many consecutive failed sign-ins; UTC
+    locked_until: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
 
     role: Mapped[Role] = relationship(Role, back_populates="users", lazy="joined")
 

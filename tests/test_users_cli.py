@@ -1,0 +1,88 @@
+"""`crm create-user` password policy and `crm user ...`: disable, enable, set-role, reset-password, unlock."""
+from __future__ import annotations
+
+from werkzeug.security import check_password_hash
+
+from tests.conftest import login
+
+PASSWORD = "Sales-rep-password-2026"
+
+
+def crm(app, *args):
+    return app.test_cli_runner().invoke(args=["crm", *args])
+
+
+def make_rep(app):
+    result = crm(app, "create-user", "--username", "rep", "--email", "rep@example.com", "--role", "Sales Rep",
+                 "--password", PASSWORD)
+    assert result.exit_code == 0, result.output
+
+
+def signed_in(client) -> bool:
+    return client.get("/customers/list/").status_code == 200
+
+
+def test_create_user_applies_the_password_policy(app, sql):
+    for password, message in (("short-pass", "at least 12"), ("qwerty123456", "commonly used"),
+                              ("Rep-Account-1", None)):
+        username = "rep-account-1" if message is None else "rep"
+        result = crm(app, "create-user", "--username", username, "--email", "r@example.com",
+                     "--role", "Sales Rep", "--password", password)
+        assert result.exit_code != 0 and (message or "must not be the username") in result.output
+    assert sql("SELECT count(*) FROM users WHERE username LIKE 'rep%'") == [(0,)]
+    result = crm(app, "create-admin", "--username", "boss", "--password", "password")
+    assert result.exit_code != 0 and sql("SELECT count(*) FROM users WHERE username = 'boss'") == [(0,)]
+
+
+def test_disable_ends_sessions_and_sign_in_then_enable(app, client, sql):
+    make_rep(app)
+    login(client, "rep", PASSWORD)
+    assert signed_in(client)
+    assert crm(app, "user", "disable", "rep").exit_code == 0
+    assert sql("SELECT active FROM users WHERE username = 'rep'") == [(False,)]
+    assert not signed_in(client)
+    login(client, "rep", PASSWORD)
+    assert not signed_in(client)
+    assert crm(app, "user", "enable", "rep").exit_code == 0
+    login(client, "rep", PASSWORD)
+    assert signed_in(client)
+
+
+def test_set_role(app, client, sql):
+    make_rep(app)
+    login(client, "rep", PASSWORD)
+    assert client.get("/tickets/list/").status_code == 403
+    result = crm(app, "user", "set-role", "rep", "Support Agent")
+    assert result.exit_code == 0, result.output
+    assert client.get("/tickets/list/").status_code == 200
+    bad = crm(app, "user", "set-role", "rep", "Nope")
+    assert bad.exit_code != 0 and "no role 'Nope'" in bad.output
+    assert sql("SELECT r.role_name FROM users JOIN roles r USING (role_id) WHERE username = 'rep'") == \
+        [("Support Agent",)]
+
+
+def test_reset_password_unlocks_and_ends_sessions(app, client, sql):
+    make_rep(app)
+    login(client, "rep", PASSWORD)
+    sql("UPDATE users SET fail_login_count = 5, locked_until = now() + interval '10 minutes' "
+        "WHERE username = 'rep'")
+    weak = crm(app, "user", "reset-password", "rep", "--password", "rep")
+    assert weak.exit_code != 0
+    result = crm(app, "user", "reset-password", "rep", "--password", "Another-good-password-1")
+    assert result.exit_code == 0, result.output
+    (hashed, fails, until), = sql("SELECT password_hash, fail_login_count, locked_until FROM users "
+                                  "WHERE username = 'rep'")
+    assert check_password_hash(hashed, "Another-good-password-1") and fails == 0 and until is None
+    assert not signed_in(client)
+    login(client, "rep", "Another-good-password-1")
+    assert signed_in(client)
+
+
+def test_unlock_and_unknown_user(app, sql):
+    make_rep(app)
+    sql("UPDATE users SET fail_login_count = 5, locked_until = now() + interval '10 minutes' "
+        "WHERE username = 'rep'")
+    assert crm(app, "user", "unlock", "rep").exit_code == 0
+    assert sql("SELECT fail_login_count, locked_until FROM users WHERE username = 'rep'") == [(0, None)]
+    result = crm(app, "user", "disable", "ghost")
+    assert result.exit_code != 0 and "no user 'ghost'" in result.output

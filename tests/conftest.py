@@ -82,8 +82,9 @@ def make_app(server: Server, database_url: str, **overrides) -> Flask:
     """The app as in production: requests use the runtime role, migrations the owner."""
     name = make_url(database_url).database
     overrides.setdefault("MIGRATION_DATABASE_URL", database_url)
-    return create_app(TestConfig, DATABASE_URL=server.url(name, RUNTIME_ROLE), INSTANCE_DIR=server.instance,
-                      SECRET_KEY="test-secret", **overrides)
+    overrides.setdefault("INSTANCE_DIR", server.instance)
+    return create_app(TestConfig, DATABASE_URL=server.url(name, RUNTIME_ROLE), SECRET_KEY="test-secret",
+                      **overrides)
 
 
 @pytest.fixture(scope="session")

@@ -4,10 +4,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask_appbuilder.api import ModelRestApi
+from marshmallow.validate import Range
 
 from app.datamodel import CrmInterface
 from app.models import Activity, Contact, Customer, Lead, Opportunity, ServiceTicket
-from app.screens import derive, route_of
+from app.encryption.columns import AMOUNT_MAX
+from app.screens import derive, encrypted_and_bands, route_of
 
 
 class CrmRestApi(ModelRestApi):
@@ -31,6 +33,9 @@ class CrmRestApi(ModelRestApi):
             c for c in screen["add_columns"] if c != "version"
         ]
         cls.order_columns = screen["order_columns"]
+        # the database cannot range-check a ciphertext, so the API does (the forms too)
+        cls.validators_columns = {name: Range(min=0, max=AMOUNT_MAX)
+                                  for name in encrypted_and_bands(cls.model.__table__)[0]}
         cls.search_columns = screen["search_columns"]
 
 

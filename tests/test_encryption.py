@@ -256,3 +256,15 @@ def test_key_ring_from_the_environment_is_used_and_never_written(pg, database, t
     assert result.exit_code != 0 and "CRM_DATA_KEYS" in result.output
     with app.app_context():
         db.engine.dispose()
+
+
+def test_plaintext_amount_never_reaches_sql(app):
+    from sqlalchemy import insert
+
+    with app.app_context():
+        with pytest.raises(Exception, match="reaches SQL only sealed"):
+            db.session.execute(insert(Customer).values(name="Core Co", revenue=Decimal("5")))
+        db.session.rollback()
+        with pytest.raises(Exception, match="never compare it in SQL"):
+            db.session.scalars(select(Customer).where(Customer.revenue > 5)).all()
+        db.session.rollback()

@@ -10,6 +10,7 @@ from flask_appbuilder.security.manager import BaseSecurityManager
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
+from app.encryption.columns import key_ring
 from app.extensions import db
 from app.instance import read_or_create_secret
 from app.models import Customer, User
@@ -70,6 +71,7 @@ def database_is_empty() -> bool:
 
 
 def bootstrap(app: Flask, echo=print) -> None:
+    key_ring(app.config["INSTANCE_DIR"])  # generated at first start, before any amount is written
     sync_security(app)
     ensure_admin(app, echo)
     if app.config.get("DEMO_DATA") and database_is_empty():

@@ -152,3 +152,4 @@ def psql(args: tuple[str, ...]) -> None:
     sys.exit(subprocess.run([bin_path("psql"), *args], env=env).returncode)
 
 import app.users_cli  # noqa: E402,F401
+import app.encryption.cli  # noqa: E402,F401

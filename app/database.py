@@ -7,7 +7,7 @@ from typing import Mapping
 
 from sqlalchemy.engine import make_url
 
-from app.embedded_db import EmbeddedPostgres
+from app.embedded_db import OWNER_ROLE, RUNTIME_ROLE, EmbeddedPostgres
 
 
 def normalize_url(url: str) -> str:
@@ -34,10 +34,13 @@ def resolve_database_url(config: Mapping) -> str:
     if config.get("EMBEDDED_AUTOSTART", True) and server.start():
         # We started it for this command (e.g. `flask db upgrade`): stop it on exit.
         atexit.register(server.stop)
-    return server.url()
+    return server.url(RUNTIME_ROLE)  # least privilege: migrations use the owner (below)
 
 
 def migration_database_url(config: Mapping) -> str:
+    """The schema owner's URL: MIGRATION_DATABASE_URL, else DATABASE_URL, else the embedded owner."""
     if config.get("MIGRATION_DATABASE_URL"):
         return normalize_url(config["MIGRATION_DATABASE_URL"])
-    return config["SQLALCHEMY_DATABASE_URI"]
+    if config.get("DATABASE_URL"):
+        return normalize_url(config["DATABASE_URL"])
+    return embedded_server(config).url(OWNER_ROLE)

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from sqlalchemy import insert, select
 
+from app.encryption.columns import seal_rows
 from app.choices import ACTIVITY_TYPES, LEAD_STATUSES, OPPORTUNITY_STAGES, PRIORITIES, TICKET_STATUSES
 from app.extensions import db
 from app.models import Activity, Contact, Customer, Lead, Log, Opportunity, Report, ServiceTicket, User
@@ -66,7 +67,7 @@ def load_demo_data(seed: int = 20261129) -> dict[str, int]:
             "revenue": Decimal(int(rng.lognormvariate(15, 1.5))) , "created_at": created,
             "updated_at": created + dt.timedelta(days=rng.uniform(0, (now - created).days or 1)),
         })
-    customer_ids = add_all(Customer, customers)
+    customer_ids = add_all(Customer, seal_rows(session.connection(), Customer, customers))
 
     contacts = []
     for i in range(130):
@@ -103,7 +104,7 @@ def load_demo_data(seed: int = 20261129) -> dict[str, int]:
             "close_date": (created + dt.timedelta(days=rng.randint(10, 180))).date(),
             "created_at": created, "updated_at": created,
         })
-    add_all(Opportunity, opportunities)
+    add_all(Opportunity, seal_rows(session.connection(), Opportunity, opportunities))
 
     activities = []
     for i in range(260):

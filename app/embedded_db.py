@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 
 SYSTEM_USER = "embedded_postgres"  # the account the server runs as when we are root
 SUPERUSER = "postgres"
-OWNER_ROLE = "crm_owner"
+OWNER_ROLE = "crm_owner"  # owns the schema, runs migrations
+RUNTIME_ROLE = "crm_app"  # what the running app uses: rows only, no DDL (grants: migration 0003)
 DATABASE = "crm"
 SOCKET_MAX = 100  # bytes; unix socket paths are limited to 107 on Linux
 
@@ -180,6 +181,7 @@ class EmbeddedPostgres:
         self.pg_ctl("-w", "-t", "60", "-l", str(log_file), "start")
         if fresh:
             self._create_roles()
+        self._ensure_runtime_role()  # also for instance dirs made before the role existed
         return True
 
     def stop(self) -> None:
@@ -201,6 +203,16 @@ class EmbeddedPostgres:
         self.psql(f"CREATE DATABASE {DATABASE} OWNER {OWNER_ROLE}", database="postgres")
         self.psql(f"REVOKE ALL ON DATABASE {DATABASE} FROM PUBLIC", database="postgres")
         self.psql(f"ALTER SCHEMA public OWNER TO {OWNER_ROLE}")
+
+    def _ensure_runtime_role(self) -> None:
+        password = self.password(RUNTIME_ROLE).replace("'", "''")
+        self.psql(
+            f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{RUNTIME_ROLE}') THEN "
+            f"CREATE ROLE {RUNTIME_ROLE} LOGIN PASSWORD '{password}' NOSUPERUSER NOCREATEDB NOCREATEROLE "
+            f"NOREPLICATION; END IF; END $$",
+            database="postgres",
+        )
+        self.psql(f"GRANT CONNECT ON DATABASE {DATABASE} TO {RUNTIME_ROLE}", database="postgres")
 
     def destroy(self) -> None:
         self.stop()

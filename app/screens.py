@@ -15,9 +15,12 @@ from typing import Any
 from sqlalchemy import Numeric, String, Text, inspect
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import RelationshipProperty
+from flask_appbuilder.fieldwidgets import Select2Widget
+from wtforms import SelectField
 from wtforms import validators as v
 
 from app.choices import CHOICE_COLUMNS
+from app.encryption.columns import AMOUNT_MAX, BAND_LABELS, EncryptedAmount, band_label
 from app.forms import AjaxRelatedField, Amount, JSONField, NoControlCharacters, VersionField, choice_field
 from app.models.crm import EMAIL_RE, PHONE_RE
 
@@ -63,7 +66,9 @@ def column_validators(table, column) -> list:
     checks: list = [v.DataRequired() if not column.nullable and column.server_default is None
                     else v.Optional()]
     kind = column.type
-    if isinstance(kind, String) and kind.length:
+    if isinstance(kind, EncryptedAmount):  # the database cannot check a ciphertext: the form does
+        checks.append(Amount(Decimal(0), AMOUNT_MAX))
+    elif isinstance(kind, String) and kind.length:
         checks += [v.Length(max=kind.length), NoControlCharacters()]
     elif isinstance(kind, Text):
         checks += [v.Length(max=TEXT_MAX), NoControlCharacters()]
@@ -75,6 +80,18 @@ def column_validators(table, column) -> list:
     if column.name == "phone":
         checks.append(v.Regexp(PHONE_RE, message="Not a valid phone number (digits, spaces, + ( ) - . /)."))
     return checks
+
+
+def band_filter_field(label: str) -> SelectField:
+    """Filter input for a band column: a dropdown of the bands, not a bare number."""
+    return SelectField(label, choices=[(str(i), text) for i, text in enumerate(BAND_LABELS)],
+                       widget=Select2Widget())
+
+
+def encrypted_and_bands(table) -> tuple[set[str], set[str]]:
+    """Names of the encrypted columns of a table, and of their band columns."""
+    encrypted = {c.name for c in table.columns if isinstance(c.type, EncryptedAmount)}
+    return encrypted, {f"{name}_band" for name in encrypted if f"{name}_band" in table.columns}
 
 
 def title_columns(model: type) -> list[str]:
@@ -99,6 +116,9 @@ def derive(model: type) -> dict[str, Any]:
     list_columns, form_columns, search_columns, labels = [], [], [], {}
     validators: dict[str, list] = {}
     extra_fields: dict[str, Any] = {}
+    encrypted, bands = encrypted_and_bands(table)
+    search_fields: dict[str, Any] = {}
+    descriptions: dict[str, str] = {}
     for column in table.columns:
         name = column.name
         labels[name] = label_for(name)
@@ -117,7 +137,18 @@ def derive(model: type) -> dict[str, Any]:
                 allow_blank=column.nullable,
             )
             continue
-        search_columns.append(name)
+        if name in encrypted:
+            # ciphertext: the database can neither compare nor sort it; the band can
+            descriptions[name] = (f"Stored encrypted. To sort or filter by size, use "
+                                  f"{label_for(name + '_band')} (order of magnitude).")
+        elif name in bands:
+            labels[name] = label_for(name)
+            search_fields[name] = band_filter_field(labels[name])
+            search_columns.append(name)
+            list_columns.append(name)
+            continue
+        else:
+            search_columns.append(name)
         if name in SYSTEM_COLUMNS:
             continue
         form_columns.append(name)
@@ -141,14 +172,17 @@ def derive(model: type) -> dict[str, Any]:
         "route_base": route_of(table.name),
         "list_title": title,
         "show_title": re.sub(r"(?<!^)(?=[A-Z])", " ", model.__name__).capitalize(),
-        "formatters_columns": {c.name: show_value for c in table.columns},
+        "formatters_columns": {c.name: band_label if c.name in bands else show_value for c in table.columns},
         "list_columns": list_columns[:8],
         "show_columns": [c.name for c in table.columns if c.name not in many_to_one and c.name != "version"]
         + [r.key for r in many_to_one.values()],
         "add_columns": form_columns,
         "edit_columns": edit_columns,
         "search_columns": search_columns,
-        "order_columns": [c for c in list_columns if c not in {r.key for r in many_to_one.values()}],
+        "order_columns": [c for c in list_columns
+                          if c not in {r.key for r in many_to_one.values()} | encrypted],
+        "description_columns": descriptions,
+        "search_form_extra_fields": search_fields,
         "label_columns": labels,
         "validators_columns": validators,
         "add_form_extra_fields": extra_fields,

@@ -4,7 +4,7 @@ from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, pool
 
 from app.database import migration_database_url
 
@@ -36,7 +36,7 @@ def run_migrations_online() -> None:
     conf_args = dict(current_app.extensions["migrate"].configure_args)
     conf_args.setdefault("process_revision_directives", process_revision_directives)
     url = migration_database_url(current_app.config)
-    engine = target_db.engine if url == current_app.config["SQLALCHEMY_DATABASE_URI"] else create_engine(url)
+    engine = target_db.engine if url == current_app.config["SQLALCHEMY_DATABASE_URI"] else create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
         with context.begin_transaction():

@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.engine import make_url
 
 from app import create_app
-from app.embedded_db import OWNER_ROLE, EmbeddedPostgres
+from app.embedded_db import OWNER_ROLE, RUNTIME_ROLE, EmbeddedPostgres
 from config import TestConfig
 
 ADMIN_PASSWORD = "Admin-test-password-42"
@@ -45,15 +45,18 @@ class Server:
     def libpq(self, database: str = "postgres", role: str | None = None) -> str:
         url = self.admin_url.set(drivername="postgresql", database=database)
         if role:
-            url = url.set(username=role, password=self.owner_password())
+            url = url.set(username=role, password=self.password(role))
         return url.render_as_string(hide_password=False)
 
-    def owner_password(self) -> str:
-        return self.embedded.password(OWNER_ROLE) if self.embedded else "crm-owner-test"
+    def password(self, role: str) -> str:
+        return self.embedded.password(role) if self.embedded else f"{role}-test-password"
 
-    def url(self, database: str) -> str:
-        return self.admin_url.set(database=database, username=OWNER_ROLE,
-                                  password=self.owner_password()).render_as_string(hide_password=False)
+    def owner_password(self) -> str:
+        return self.password(OWNER_ROLE)
+
+    def url(self, database: str, role: str = OWNER_ROLE) -> str:
+        return self.admin_url.set(database=database, username=role,
+                                  password=self.password(role)).render_as_string(hide_password=False)
 
     def execute(self, sql: str, database: str = "postgres") -> list[tuple]:
         with psycopg.connect(self.libpq(database), autocommit=True) as conn:
@@ -76,8 +79,12 @@ class Server:
 
 
 def make_app(server: Server, database_url: str, **overrides) -> Flask:
-    return create_app(TestConfig, DATABASE_URL=database_url, INSTANCE_DIR=server.instance,
-                      SECRET_KEY="test-secret", **overrides)
+    """The app as in production: requests use the runtime role, migrations the owner."""
+    name = make_url(database_url).database
+    overrides.setdefault("MIGRATION_DATABASE_URL", database_url)
+    overrides.setdefault("INSTANCE_DIR", server.instance)
+    return create_app(TestConfig, DATABASE_URL=server.url(name, RUNTIME_ROLE), SECRET_KEY="test-secret",
+                      **overrides)
 
 
 @pytest.fixture(scope="session")
@@ -86,6 +93,9 @@ def pg(tmp_path_factory) -> Iterator[Server]:
     if server.embedded is None and not server.execute(
             f"SELECT 1 FROM pg_roles WHERE rolname = '{OWNER_ROLE}'"):
         server.execute(f"CREATE ROLE {OWNER_ROLE} LOGIN PASSWORD '{server.owner_password()}'")
+    if server.embedded is None and not server.execute(
+            f"SELECT 1 FROM pg_roles WHERE rolname = '{RUNTIME_ROLE}'"):
+        server.execute(f"CREATE ROLE {RUNTIME_ROLE} LOGIN PASSWORD '{server.password(RUNTIME_ROLE)}'")
     url = server.create_database(TEMPLATE)
     app = make_app(server, url, ADMIN_PASSWORD=ADMIN_PASSWORD)
     with app.app_context():
@@ -175,3 +185,20 @@ def flashes(response_or_client) -> str:
     """Flashed messages rendered on the page the client lands on next."""
     client = response_or_client
     return client.get("/").get_data(as_text=True)
+
+
+@pytest.fixture
+def add_rows(app: Flask):
+    """Insert rows through the ORM (encrypted amounts cannot be written with plain SQL); returns ids."""
+    from sqlalchemy import inspect
+
+    from app.extensions import db
+
+    def run(model: type, *rows: dict) -> list[int]:
+        with app.app_context():
+            objects = [model(**row) for row in rows]
+            db.session.add_all(objects)
+            db.session.commit()
+            return [inspect(o).identity[0] for o in objects]
+
+    return run

@@ -9,7 +9,7 @@ from tests.conftest import ADMIN_PASSWORD
 pytestmark = pytest.mark.browser
 
 
-def test_login_list_and_add_customer_then_contact_via_ajax_select(browser_page, sql):
+def test_login_list_and_add_customer_then_contact_via_ajax_select(browser_page, sql, app):
     page = browser_page
     sql("INSERT INTO customers (name, industry) VALUES ('深圳腾达电子', 'Manufacturing')")
     page.login("admin", ADMIN_PASSWORD)
@@ -25,8 +25,19 @@ def test_login_list_and_add_customer_then_contact_via_ajax_select(browser_page, 
     page.page.click("button[type=submit]")
     page.page.wait_for_load_state("networkidle")
     assert "Added Row" in page.page.content()
-    assert sql("SELECT industry, revenue::text FROM customers WHERE name = 'Browser Test 浏览器测试'") == \
-        [("Retail", "1234.50")]
+    assert sql("SELECT industry, pg_typeof(revenue)::text FROM customers WHERE name = 'Browser Test 浏览器测试'") == \
+        [("Retail", "bytea")]  # revenue is stored encrypted, and reads back as the number typed
+    with app.app_context():
+        from decimal import Decimal
+
+        from sqlalchemy import select
+
+        from app.extensions import db
+        from app.models import Customer
+
+        assert db.session.scalar(select(Customer.revenue_band).where(Customer.name == "Browser Test 浏览器测试")) == 1
+        assert db.session.scalars(select(Customer).where(Customer.name == "Browser Test 浏览器测试")).one().revenue == \
+            Decimal("1234.50")
 
     page.goto("/contacts/add")
     page.page.click("#s2id_customer, .select2-container")  # open the AJAX select
@@ -45,12 +56,14 @@ def test_login_list_and_add_customer_then_contact_via_ajax_select(browser_page, 
     page.assert_clean()
 
 
-def test_customer_show_page_with_related_lists(browser_page, sql):
+def test_customer_show_page_with_related_lists(browser_page, sql, add_rows):
     page = browser_page
     (cid,), = sql("INSERT INTO customers (name, industry, location) VALUES ('华为技术', '互联网', '深圳') "
                   "RETURNING customer_id")
     sql("INSERT INTO contacts (customer_id, first_name, last_name, email) VALUES (:c, '伟', '王', 'w@example.cn')", c=cid)
-    sql("INSERT INTO opportunities (customer_id, name, stage, value) VALUES (:c, '年度采购', 'proposal', 250000)", c=cid)
+    from app.models import Opportunity
+
+    add_rows(Opportunity, {"customer_id": cid, "name": "年度采购", "stage": "proposal", "value": 250000})
     page.login("admin", ADMIN_PASSWORD)
     page.goto(f"/customers/show/{cid}")
     content = page.page.content()

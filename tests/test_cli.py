@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_db_url_is_printed_masked(app):
     result = app.test_cli_runner().invoke(args=["crm", "db-url"])
     assert result.exit_code == 0
-    assert result.output.startswith("postgresql+psycopg://crm_owner:***@")
+    assert result.output.startswith("postgresql+psycopg://crm_app:***@")  # the runtime role
 
 
 def test_create_user_with_role_and_given_password(app, sql):
@@ -69,7 +69,6 @@ def test_create_admin_resets_password_and_reenables(app, sql):
 def test_bootstrap_is_idempotent_and_loads_demo_data_once(app, sql):
     from app.bootstrap import bootstrap
 
-    sql("DELETE FROM logs")
     app.config["DEMO_DATA"] = True
     with app.app_context():
         bootstrap(app, echo=lambda *_: None)

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import psycopg
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PG15 = Path("/usr/lib/postgresql/15/bin")
@@ -18,7 +20,16 @@ def _run_as_server_user(args: list[str], **kwargs) -> subprocess.CompletedProces
     return subprocess.run(args, check=True, capture_output=True, text=True, user=user, **kwargs)
 
 
-def test_migrations_and_app_on_external_postgres_15(tmp_path):
+def readme_role_sql() -> tuple[list[str], list[str]]:
+    """The README's SQL for an external server: (server-level statements, statements in the crm database)."""
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"```sql\n(CREATE ROLE crm_owner.*?)```", readme, re.S).group(1)
+    server, database = block.split("\\c crm\n")
+    return ([s.strip() for s in server.split(";") if s.strip()],
+            [s.strip() for s in database.split(";") if s.strip()])
+
+
+def test_migrations_and_app_on_external_postgres_15_with_owner_and_runtime_roles(tmp_path):
     assert (PG15 / "postgres").exists(), "PostgreSQL 15 is missing: run `make test-deps`"
     data, sock = tmp_path / "pg15", tmp_path / "sock"
     data.mkdir(), sock.mkdir()
@@ -36,23 +47,39 @@ def test_migrations_and_app_on_external_postgres_15(tmp_path):
     _run_as_server_user([str(PG15 / "pg_ctl"), "-D", str(data), "-w", "-l", str(data / "log"),
                          "-o", f"-c listen_addresses='' -c unix_socket_directories='{sock}'", "start"])
     try:
+        server_sql, database_sql = readme_role_sql()
         with psycopg.connect(host=str(sock), user="postgres", dbname="postgres", autocommit=True) as conn:
             assert conn.info.server_version // 10000 == 15
-            conn.execute("CREATE ROLE crm LOGIN PASSWORD 'crm-pass'")
-            conn.execute("CREATE DATABASE crm OWNER crm")
-        url = f"postgresql://crm:crm-pass@/crm?host={sock}"
+            for statement in server_sql:
+                conn.execute(statement)
+        with psycopg.connect(host=str(sock), user="postgres", dbname="crm", autocommit=True) as conn:
+            for statement in database_sql:
+                conn.execute(statement)
+        owner = f"postgresql://crm_owner:change-me-owner@/crm?host={sock}"
+        runtime = f"postgresql://crm_app:change-me-app@/crm?host={sock}"
         instance = tmp_path / "instance"
-        env = {**os.environ, "DATABASE_URL": url, "CRM_INSTANCE_DIR": str(instance)}
+        env = {**os.environ, "DATABASE_URL": runtime, "MIGRATION_DATABASE_URL": owner,
+               "CRM_INSTANCE_DIR": str(instance)}
         flask = [sys.executable, "-m", "flask", "--app", "run"]
-        upgrade = subprocess.run(flask + ["db", "upgrade"], cwd=ROOT, env=env, capture_output=True, text=True)
-        assert upgrade.returncode == 0, upgrade.stderr
+        # migrations as the owner; roles, admin and demo data as the least-privilege runtime role
+        boot = subprocess.run(flask + ["crm", "bootstrap"], cwd=ROOT, env=env, capture_output=True, text=True)
+        assert boot.returncode == 0, boot.stderr
+        assert "Demo data loaded" in boot.stdout
         db_url = subprocess.run(flask + ["crm", "db-url"], cwd=ROOT, env=env, capture_output=True, text=True)
-        assert db_url.stdout.startswith("postgresql+psycopg://crm:***@/crm?host="), db_url.stdout
+        assert db_url.stdout.startswith("postgresql+psycopg://crm_app:***@/crm?host="), db_url.stdout
         assert not (instance / "pgdata").exists()  # nothing embedded was started
         with psycopg.connect(host=str(sock), user="postgres", dbname="crm") as conn:
             tables = {r[0] for r in conn.execute(
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")}
+            owners = {r[0] for r in conn.execute("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'")}
         assert {"customers", "contacts", "leads", "opportunities", "activities", "users", "roles",
                 "permissions", "role_permissions", "service_tickets", "reports", "logs"} <= tables
+        assert owners == {"crm_owner"}
+        with psycopg.connect(runtime, autocommit=True) as conn:
+            assert conn.execute("SELECT count(*) FROM customers WHERE revenue IS NOT NULL").fetchone()[0] > 0
+            for statement in ("DROP TABLE customers", "TRUNCATE logs", "CREATE TABLE x (y int)",
+                              "ALTER TABLE customers ADD COLUMN z int"):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute(statement)
     finally:
         _run_as_server_user([str(PG15 / "pg_ctl"), "-D", str(data), "-w", "-m", "fast", "stop"])

@@ -6,11 +6,13 @@ from typing import Any
 from flask import Response, request
 from flask_appbuilder.api import ModelRestApi
 from sqlalchemy import inspect
+from marshmallow.validate import Range
 
 from app.datamodel import PK_MAX, CrmInterface
 from app.extensions import db
 from app.models import Activity, Contact, Customer, Lead, Opportunity, ServiceTicket
-from app.screens import derive, route_of
+from app.encryption.columns import AMOUNT_MAX
+from app.screens import derive, encrypted_and_bands, route_of
 
 
 def singular(table: str) -> str:
@@ -39,6 +41,9 @@ class CrmRestApi(ModelRestApi):
             c for c in screen["add_columns"] if c != "version"
         ]
         cls.order_columns = screen["order_columns"]
+        # the database cannot range-check a ciphertext, so the API does (the forms too)
+        cls.validators_columns = {name: Range(min=0, max=AMOUNT_MAX)
+                                  for name in encrypted_and_bands(cls.model.__table__)[0]}
         cls.search_columns = screen["search_columns"]
 
     def missing_related(self) -> dict[str, list[str]]:

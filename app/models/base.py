@@ -67,3 +67,12 @@ def _blank_is_null(_mapper, _connection, target) -> None:
             value = target.__dict__.get(key)
             if isinstance(value, str) and not value.strip():
                 setattr(target, key, None)
+
+
+def _register_encryption() -> None:
+    from app.encryption.columns import register
+
+    register(Model)
+
+
+_register_encryption()

@@ -11,7 +11,6 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
-    Numeric,
     String,
     Text,
 )
@@ -26,10 +25,18 @@ from app.choices import (
     TICKET_STATUSES,
     check_sql,
 )
+from app.encryption.columns import BAND_LABELS, EncryptedAmount, band_column
 from app.models.base import UTC_NOW, Model, TimestampMixin, VersionedMixin
 
 EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 PHONE_RE = r"^\+?[0-9][0-9 ()./-]{3,48}[0-9]$"
+
+
+def band_checks(column: str) -> CheckConstraint:
+    """A band is set exactly when its amount is, and within the known bands."""
+    return CheckConstraint(
+        f"({column} IS NULL) = ({column}_band IS NULL) AND {column}_band BETWEEN 0 AND {len(BAND_LABELS) - 1}",
+        name=f"{column}_band")
 
 
 def _fk(target: str, *, nullable: bool = True, index: bool = True):
@@ -47,13 +54,14 @@ def _children(target: str, back: str):
 
 class Customer(VersionedMixin, Model):
     __tablename__ = "customers"
-    __table_args__ = (CheckConstraint("revenue >= 0", name="revenue_nonneg"),)
+    __table_args__ = (band_checks("revenue"),)
 
     customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), nullable=False)
     industry: Mapped[Optional[str]] = mapped_column(String(255))
     location: Mapped[Optional[str]] = mapped_column(String(255))
-    revenue: Mapped[Optional[Decimal]] = mapped_column(Numeric(18, 2))
+    revenue: Mapped[Optional[Decimal]] = mapped_column(EncryptedAmount())  # ciphertext in the database
+    revenue_band: Mapped[Optional[int]] = band_column()
 
     contacts = _children("Contact", "customer")
     opportunities = _children("Opportunity", "customer")
@@ -110,14 +118,15 @@ class Opportunity(VersionedMixin, Model):
     __tablename__ = "opportunities"
     __table_args__ = (
         CheckConstraint(check_sql("stage", OPPORTUNITY_STAGES), name="stage"),
-        CheckConstraint("value >= 0", name="value_nonneg"),
+        band_checks("value"),
     )
 
     opportunity_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     customer_id: Mapped[int] = _fk("customers.customer_id", nullable=False)
     name: Mapped[str] = mapped_column(String(255), nullable=False)
     stage: Mapped[str] = mapped_column(String(50), nullable=False, server_default="initial")
-    value: Mapped[Optional[Decimal]] = mapped_column(Numeric(18, 2))
+    value: Mapped[Optional[Decimal]] = mapped_column(EncryptedAmount())  # ciphertext in the database
+    value_band: Mapped[Optional[int]] = band_column()
     close_date: Mapped[Optional[dt.date]] = mapped_column(Date)
 
     customer = relationship("Customer", back_populates="opportunities")

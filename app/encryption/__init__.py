@@ -1,0 +1,1 @@
+"""Encryption at rest for financial columns (customers.revenue, opportunities.value)."""

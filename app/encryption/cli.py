@@ -1,0 +1,43 @@
+"""`flask --app run crm rotate-key`: a new data key, and every amount re-encrypted under it."""
+from __future__ import annotations
+
+import click
+from flask import current_app
+from tqdm import tqdm
+
+from app.cli import crm
+from app.encryption.columns import key_ring
+from app.encryption.rotation import count_pending, reencrypt
+from app.extensions import db
+
+
+@crm.command("rotate-key")
+@click.option("--batch-size", type=click.IntRange(1, 100_000), default=1000, show_default=True)
+def rotate_key(batch_size: int) -> None:
+    """Add a data key and re-encrypt every encrypted amount under it (safe to interrupt and re-run)."""
+    from app.audit_log import record
+
+    ring = key_ring()
+    pending = count_pending(db.engine, ring)
+    if pending:
+        click.echo(f"Finishing an unfinished rotation: {pending} values are not under key {ring.active} yet.")
+    elif ring.path is None:
+        raise click.ClickException(
+            "every value is under the active key, and the key ring comes from CRM_DATA_KEYS: add a key "
+            "with a higher id there, make it active, restart the app, then run rotate-key again")
+    else:
+        ring.add_key()
+        click.echo(f"New key {ring.active} added to {ring.path} (older keys stay, for older backups).")
+        pending = count_pending(db.engine, ring)
+    try:
+        with tqdm(total=pending, unit="value", desc=f"Re-encrypting under key {ring.active}") as bar:
+            done = reencrypt(db.engine, ring, batch_size, lambda _column, n: bar.update(n))
+    except KeyboardInterrupt:
+        raise click.ClickException("interrupted; every finished batch is saved: run rotate-key again "
+                                   "to finish") from None
+    left = count_pending(db.engine, ring)
+    record("data key rotated", {"key_id": ring.active, "values": done, "left": left})
+    if left:  # written meanwhile by an app process that had not yet seen the new key
+        raise click.ClickException(f"{left} values were written under an older key meanwhile: run "
+                                   "rotate-key again")
+    click.echo(f"Done: {done} values re-encrypted; every value is under key {ring.active}.")

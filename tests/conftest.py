@@ -83,7 +83,7 @@ def make_app(server: Server, database_url: str, **overrides) -> Flask:
     name = make_url(database_url).database
     overrides.setdefault("MIGRATION_DATABASE_URL", database_url)
     overrides.setdefault("INSTANCE_DIR", server.instance)
-    return create_app(TestConfig, DATABASE_URL=server.url(name, RUNTIME_ROLE), SECRET_KEY="test-secret",
+    return create_app(TestConfig, DATABASE_URL=server.url(name, RUNTIME_ROLE), SECRET_KEY="test-secret-key-of-at-least-32-bytes!",
                       **overrides)
 
 

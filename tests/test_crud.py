@@ -138,10 +138,12 @@ def test_optional_fields_left_empty_are_stored_as_null(admin, sql):
     assert sql("SELECT email, phone, position FROM contacts WHERE first_name = 'Only'") == [(None, None, None)]
 
 
-def test_home_page_links_the_screens_with_estimated_counts(admin, sql):
+def test_home_page_links_the_screens_with_estimated_counts(admin, sql, pg, database):
+    from sqlalchemy.engine import make_url
+
     sql("INSERT INTO customers (name) SELECT 'c' || g FROM generate_series(1, 15000) g")
     sql("INSERT INTO leads (source) SELECT 's' || g FROM generate_series(1, 42) g")
-    sql("ANALYZE customers")
+    pg.execute("ANALYZE customers", database=make_url(database).database)  # as autovacuum would
     page = admin.get("/").get_data(as_text=True)
     assert 'href="/customers/list/"' in page and 'href="/tickets/list/"' in page
     assert "about 15k" in page  # an estimate for large tables

@@ -1,0 +1,188 @@
+"""Backups on a real embedded PostgreSQL 18: full, incrementals, restore, drills, retention (issue 8)."""
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from app import create_app
+from app.backup.catalog import GOOD, Backup, Catalog
+from app.backup.crypto import encrypt_bytes, load_key, sha256_file
+from app.backup.server import throwaway_server
+from app.embedded_db import EmbeddedPostgres, bin_path
+from config import TestConfig
+
+
+@pytest.fixture
+def crm(tmp_path) -> tuple[Flask, EmbeddedPostgres]:
+    """A CRM of its own (not the shared test server): pg_basebackup needs the whole cluster."""
+    instance = tmp_path / "instance"
+    server = EmbeddedPostgres(instance)
+    server.start()
+    try:
+        app = create_app(TestConfig, INSTANCE_DIR=instance, SECRET_KEY="test", DEMO_DATA=True,
+                         ADMIN_PASSWORD="Backup-admin-42")
+        with app.app_context():
+            from flask_migrate import upgrade
+
+            from app.bootstrap import bootstrap
+
+            upgrade()
+            bootstrap(app, echo=lambda *_: None)
+        yield app, server
+    finally:
+        server.stop()
+
+
+def crm_cli(app: Flask, *args: str):
+    return app.test_cli_runner().invoke(args=["crm", *args])
+
+
+def dump(env: dict[str, str]) -> str:
+    """pg_dump of the crm database, minus PG18's per-run random \\restrict token."""
+    out = subprocess.run([bin_path("pg_dump"), "--no-password", "-d", "crm"], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    return "\n".join(line for line in out.splitlines() if not line.startswith(("\\restrict", "\\unrestrict")))
+
+
+def restored_dump(app: Flask, backup_id: str, target: Path) -> str:
+    result = crm_cli(app, "restore", backup_id, "--target", str(target))
+    assert result.exit_code == 0, result.output
+    assert (target / "PG_VERSION").exists() and stat.S_IMODE(target.stat().st_mode) == 0o700
+    with throwaway_server(target) as env:
+        return dump({**env, "PGUSER": "postgres"})
+
+
+def backup_ids(output: str) -> str:
+    return output.split("Backup ", 1)[1].split(":", 1)[0]
+
+
+def test_full_incrementals_restore_equal_source_and_corruption_fails_verify(crm, tmp_path, monkeypatch):
+    app, server = crm
+    source = server.libpq_env()
+    first = crm_cli(app, "backup", "full")
+    assert first.exit_code == 0, first.output
+    assert "full (physical)" in first.output
+    full_id = backup_ids(first.output)
+
+    server.psql("INSERT INTO customers (name, industry) VALUES ('恢复测试 Ltd', 'retail');"
+                "UPDATE leads SET status = 'lost' WHERE lead_id % 3 = 0;")
+    after_first_changes = dump(source)
+    second = crm_cli(app, "backup", "incremental")
+    assert second.exit_code == 0, second.output
+    assert f"on top of {full_id}" in second.output
+    inc1 = backup_ids(second.output)
+
+    server.psql("DELETE FROM activities WHERE activity_id % 2 = 0;"
+                "UPDATE customers SET location = 'moved' WHERE customer_id < 10;")
+    after_second_changes = dump(source)
+    third = crm_cli(app, "backup", "incremental")
+    assert third.exit_code == 0, third.output
+    inc2 = backup_ids(third.output)
+    assert after_first_changes != after_second_changes
+
+    # restore the chain: the database equals the source at that point, for `latest` and a given ID
+    assert restored_dump(app, "latest", tmp_path / "restored-latest") == after_second_changes
+    assert restored_dump(app, inc1, tmp_path / "restored-inc1") == after_first_changes
+
+    catalog = Catalog(Path(app.config["INSTANCE_DIR"]) / "backups")
+    assert [b.id for b in catalog.chain(catalog.get(inc2))] == [full_id, inc1, inc2]
+    for backup in catalog.good():  # encrypted at rest: no plaintext PostgreSQL file in the folder
+        data = (backup.path / "data.tar.enc").read_bytes()
+        assert b"PG_VERSION" not in data and b"backup_label" not in data
+        assert stat.S_IMODE((backup.path / "data.tar.enc").stat().st_mode) == 0o600
+    key_file = Path(app.config["INSTANCE_DIR"]) / "backup-key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600 and catalog.root not in key_file.parents
+
+    verified = crm_cli(app, "backup", "verify", inc2)
+    assert verified.exit_code == 0, verified.output
+    assert "pg_verifybackup: 3 backup(s) ok" in verified.output and "pg_amcheck ok" in verified.output
+    assert "counts and content hashes match" in verified.output
+    listing = crm_cli(app, "backup", "list").output
+    assert f"Chain {full_id}: 3 backup(s)" in listing and "passed" in listing
+
+    # a corrupted byte in the full backup: verify fails loudly and says which file
+    data_file = catalog.root / full_id / "data.tar.enc"
+    raw = bytearray(data_file.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    data_file.write_bytes(bytes(raw))
+    broken = crm_cli(app, "backup", "verify", "latest")
+    assert broken.exit_code != 0
+    assert "VERIFY FAILED" in broken.output and f"{full_id}: data.tar.enc is corrupted" in broken.output
+    assert "failed" in crm_cli(app, "backup", "list").output
+    # ... and also when the recorded checksum was rewritten to match: AES-GCM refuses the chunk
+    meta = json.loads((catalog.root / full_id / "backup.json").read_text())
+    meta["files"]["data.tar.enc"]["sha256"] = sha256_file(data_file)
+    (catalog.root / full_id / "backup.json").write_text(json.dumps(meta))
+    tampered = crm_cli(app, "backup", "verify", inc2)
+    assert tampered.exit_code != 0 and "failed authentication" in tampered.output
+    refused = crm_cli(app, "restore", "latest", "--target", str(tmp_path / "never"))
+    assert refused.exit_code != 0 and "restore failed" in refused.output
+
+    # every run left a logs entry
+    actions = server.psql("SELECT action FROM logs WHERE action LIKE 'backup%' OR action LIKE 'restore%' "
+                          "ORDER BY log_id").splitlines()
+    assert actions.count("backup") == 3 and actions.count("restore") == 2
+    logged = server.psql("SELECT count(*) FROM logs WHERE action = 'backup verify'")
+    assert int(logged) == 3
+
+    # retention: a new chain with keep=1 deletes the old chain whole, never just its full backup
+    monkeypatch.setenv("CRM_BACKUP_KEEP", "1")
+    newest = crm_cli(app, "backup", "full")
+    assert newest.exit_code == 0, newest.output
+    assert f"deleted {full_id}, {inc1}, {inc2}" in newest.output
+    assert [b.id for b in catalog.good()] == [backup_ids(newest.output)]
+
+
+def test_failed_backup_exits_nonzero_and_keeps_nothing(crm):
+    app, server = crm
+    assert crm_cli(app, "backup", "incremental").exit_code != 0  # nothing to build on
+    full = crm_cli(app, "backup", "full")
+    assert full.exit_code == 0, full.output
+    catalog = Catalog(Path(app.config["INSTANCE_DIR"]) / "backups")
+    parent = catalog.get("latest")
+    # the parent's manifest now names another cluster: pg_basebackup refuses mid-protocol
+    manifest = json.dumps({"PostgreSQL-Backup-Manifest-Version": 2, "System-Identifier": 1,
+                           "Files": [], "WAL-Ranges": []}).encode()
+    with open(parent.path / "manifest.enc", "wb") as out:
+        encrypt_bytes(manifest, load_key(Path(app.config["INSTANCE_DIR"])), out)
+    failed = crm_cli(app, "backup", "incremental")
+    assert failed.exit_code != 0
+    assert "backup failed, nothing was kept" in failed.output and "pg_basebackup failed" in failed.output
+    assert [b.id for b in catalog.backups()] == [parent.id]
+    assert sorted(p.name for p in catalog.root.iterdir() if not p.name.startswith(".")) == [parent.id]
+    assert "backup failed" in server.psql("SELECT action FROM logs ORDER BY log_id DESC LIMIT 1")
+
+
+def _fake(catalog: Catalog, backup_id: str, day: int, parent: str | None = None) -> None:
+    """A catalog entry (metadata only): the retention policy reads nothing else."""
+    path = catalog.root / backup_id
+    path.mkdir(parents=True)
+    Backup(id=backup_id, kind="incremental" if parent else "full", method="physical", parent=parent,
+           started_at=f"2026-01-{day:02d}T02:00:00+00:00", status=GOOD).save(path)
+
+
+def test_retention_keeps_newest_chains_and_never_orphans_an_incremental(tmp_path):
+    catalog = Catalog(tmp_path / "backups")
+    day = 1
+    for week in range(1, 7):
+        _fake(catalog, f"w{week}-full", day)
+        previous = f"w{week}-full"
+        for n in range(1, 4):
+            _fake(catalog, f"w{week}-inc{n}", day + n, previous)
+            previous = f"w{week}-inc{n}"
+        day += 7
+    # a late incremental built on an old chain keeps that chain's full and every link to it
+    _fake(catalog, "late-inc", 28, "w1-inc3")
+    kept, deleted = catalog.retention_plan(4)
+    assert {b.id for b in kept} >= {f"w{w}-{s}" for w in (3, 4, 5, 6) for s in ("full", "inc1", "inc2", "inc3")}
+    deleted_ids = {b.id for b in deleted}
+    assert deleted_ids == {f"w{w}-{s}" for w in (1, 2) for s in ("full", "inc1", "inc2", "inc3")} | {"late-inc"}
+    catalog.prune(4)
+    for backup in catalog.good():
+        assert catalog.chain(backup)[0].kind == "full"  # every kept incremental still restores
+    assert len(catalog.chains()) == 4

@@ -27,7 +27,7 @@ from tqdm import tqdm
 from app.backup.catalog import GOOD, PARTIAL, Backup, Catalog, CatalogError, utcnow
 from app.backup.crypto import (CHUNK, DecryptingReader, EncryptingWriter, decrypt_file, encrypt_bytes,
                                key_id, load_key, sha256_file)
-from app.backup.server import conninfo, hand_to_server_account, run, throwaway_server
+from app.backup.server import conninfo, hand_to_server_account, make_traversable, run, throwaway_server
 from app.backup.snapshot import consistent_stats, differences, table_stats
 from app.embedded_db import DATABASE, SUPERUSER, EmbeddedPostgres, bin_path
 
@@ -331,6 +331,7 @@ def scratch_dir(settings: Settings) -> Iterator[Path]:
     work.mkdir(mode=0o711, exist_ok=True)
     path = Path(tempfile.mkdtemp(prefix="drill-", dir=work))
     path.chmod(0o711)
+    make_traversable(path)
     try:
         yield path
     finally:

@@ -23,6 +23,16 @@ def hand_to_server_account(path: Path) -> None:
                 _chown(Path(root) / name, user)
 
 
+def make_traversable(path: Path) -> None:
+    """The server account may pass through (not list) every parent of `path` (when root)."""
+    if not _system_user():
+        return
+    for parent in path.parents:
+        mode = parent.stat().st_mode
+        if mode & 0o011 != 0o011:
+            parent.chmod(mode | 0o011)
+
+
 def run(args: list[str], *, as_server: bool = False, env: dict | None = None,
         what: str | None = None) -> str:
     """Run a PostgreSQL tool; a failure raises RuntimeError with the tool's own message."""

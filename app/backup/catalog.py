@@ -39,6 +39,7 @@ class Backup:
     files: dict[str, dict] = field(default_factory=dict)  # name -> {sha256, size}
     key_id: str = ""
     system_identifier: str | None = None
+    timeline: str | None = None
     server_version: str | None = None
     database: str | None = None
     tables: dict[str, dict] = field(default_factory=dict)  # table -> {rows, hash}

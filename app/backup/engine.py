@@ -178,7 +178,9 @@ def _physical(settings: Settings, backup: Backup, parent: Backup | None, work: P
             raise BackupError("pg_basebackup's output had no backup_manifest")
         with open(work / MANIFEST_FILE, "wb") as out:
             encrypt_bytes(manifest, settings.key, out)
-        backup.system_identifier = str(json.loads(manifest).get("System-Identifier"))
+        described = json.loads(manifest)
+        backup.system_identifier = str(described.get("System-Identifier"))
+        backup.timeline = str(described["WAL-Ranges"][-1]["Timeline"])
         after = table_stats_in_snapshot(conn)
     backup.tables = after
     backup.tables_changed_during_backup = sorted(t for t in after if before.get(t) != after[t])
@@ -256,18 +258,18 @@ def due_kind(settings: Settings, now=None) -> tuple[str, str]:
     age = now - fulls[-1].started
     if age.days >= FULL_EVERY_DAYS:
         return "full", f"last full backup is {age.days} days old"
-    current = _system_identifier(settings.server)
-    if current and physical[-1].system_identifier not in (None, current):
+    control = _control_data(settings.server)
+    if physical[-1].system_identifier not in (None, control.get("Database system identifier")):
         return "full", "the database cluster was re-created since the last backup"
+    if physical[-1].timeline not in (None, control.get("Latest checkpoint's TimeLineID")):
+        return "full", "the database was restored from a backup since the last backup"
     return "incremental", f"last full backup is {age.days} days old"
 
 
-def _system_identifier(server: EmbeddedPostgres) -> str | None:
+def _control_data(server: EmbeddedPostgres) -> dict[str, str]:
     result = subprocess.run([bin_path("pg_controldata"), str(server.pgdata)], capture_output=True, text=True)
-    for line in result.stdout.splitlines():
-        if line.startswith("Database system identifier:"):
-            return line.split(":", 1)[1].strip()
-    return None
+    return dict((k.strip(), v.strip()) for k, _, v in
+                (line.partition(":") for line in result.stdout.splitlines()) if v)
 
 
 # ---------------------------------------------------------------- restoring
@@ -321,6 +323,15 @@ def materialize(settings: Settings, backup: Backup, target: Path, scratch: Path,
     for part in parts:
         shutil.rmtree(part, ignore_errors=True)
     (target / "postmaster.pid").unlink(missing_ok=True)
+    # Archive recovery, not crash recovery: at the end of the backup's WAL the server switches
+    # to a new timeline, so PostgreSQL refuses an incremental that would mix the old history
+    # with the restored one, and `backup auto` starts a new chain.
+    (target / "recovery.signal").touch()
+    with open(target / "postgresql.auto.conf", "a") as conf:
+        # the WAL is inside the backup (pg_wal); an archive would be asked through this command
+        conf.write("# crm restore: replay the backup's own pg_wal (no WAL archive), and accept\n"
+                   "# connections only once recovery is over, so the app never meets a read-only database\n"
+                   "restore_command = 'false'\nhot_standby = off\n")
     hand_to_server_account(target)
     return chain
 

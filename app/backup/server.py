@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from app.embedded_db import SUPERUSER, _chown, _system_user, bin_path
+from app.embedded_db import SUPERUSER, _chown, _system_user, bin_path, wait_until_accepting
 
 
 def hand_to_server_account(path: Path) -> None:
@@ -66,6 +66,7 @@ def throwaway_server(pgdata: Path) -> Iterator[dict[str, str]]:
         except RuntimeError as exc:
             tail = log_file.read_text()[-2000:] if log_file.exists() else ""
             raise RuntimeError(f"{exc}\n{tail}") from exc
+        wait_until_accepting(socket_dir)
         yield {**os.environ, "PGHOST": str(socket_dir), "PGUSER": SUPERUSER, "PGDATABASE": "postgres"}
     finally:
         subprocess.run([bin_path("pg_ctl"), "-D", str(pgdata), "-w", "-m", "immediate", "stop"],

@@ -64,28 +64,31 @@ def backup_ids(output: str) -> str:
     return output.split("Backup ", 1)[1].split(":", 1)[0]
 
 
+def backup_ok(app: Flask, kind: str) -> tuple[str, str]:
+    result = crm_cli(app, "backup", kind)
+    assert result.exit_code == 0, result.output
+    return backup_ids(result.output), result.output
+
+
+def change_then_dump(server: EmbeddedPostgres, statements: str) -> str:
+    server.psql(statements)
+    return dump(server.libpq_env())
+
+
 def test_full_incrementals_restore_equal_source_and_corruption_fails_verify(crm, tmp_path, monkeypatch):
     app, server = crm
-    source = server.libpq_env()
-    first = crm_cli(app, "backup", "full")
-    assert first.exit_code == 0, first.output
-    assert "full (physical)" in first.output
-    full_id = backup_ids(first.output)
+    full_id, output = backup_ok(app, "full")
+    assert "full (physical)" in output
 
-    server.psql("INSERT INTO customers (name, industry) VALUES ('恢复测试 Ltd', 'retail');"
-                "UPDATE leads SET status = 'lost' WHERE lead_id % 3 = 0;")
-    after_first_changes = dump(source)
-    second = crm_cli(app, "backup", "incremental")
-    assert second.exit_code == 0, second.output
-    assert f"on top of {full_id}" in second.output
-    inc1 = backup_ids(second.output)
-
-    server.psql("DELETE FROM activities WHERE activity_id % 2 = 0;"
-                "UPDATE customers SET location = 'moved' WHERE customer_id < 10;")
-    after_second_changes = dump(source)
-    third = crm_cli(app, "backup", "incremental")
-    assert third.exit_code == 0, third.output
-    inc2 = backup_ids(third.output)
+    after_first_changes = change_then_dump(server, "INSERT INTO customers (name, industry) VALUES "
+                                           "('恢复测试 Ltd', 'retail'); UPDATE leads SET status = 'lost' "
+                                           "WHERE lead_id % 3 = 0;")
+    inc1, output = backup_ok(app, "incremental")
+    assert f"on top of {full_id}" in output
+    after_second_changes = change_then_dump(server, "DELETE FROM activities WHERE activity_id % 2 = 0;"
+                                            "UPDATE customers SET location = 'moved' WHERE customer_id < 10;")
+    inc2, output = backup_ok(app, "incremental")
+    assert f"on top of {inc1}" in output
     assert after_first_changes != after_second_changes
 
     # restore the chain: the database equals the source at that point, for `latest` and a given ID

@@ -94,6 +94,9 @@ def test_full_incrementals_restore_equal_source_and_corruption_fails_verify(crm,
     # restore the chain: the database equals the source at that point, for `latest` and a given ID
     assert restored_dump(app, "latest", tmp_path / "restored-latest") == after_second_changes
     assert restored_dump(app, inc1, tmp_path / "restored-inc1") == after_first_changes
+    secrets = {p.name for p in Path(app.config["INSTANCE_DIR"]).iterdir() if p.is_file()}
+    assert {"backup-key", "pg-postgres-password", "pg-crm_backup-password"} <= secrets
+    assert not [p for p in (tmp_path / "restored-latest").rglob("*") if p.name in secrets]  # cluster only
 
     catalog = Catalog(Path(app.config["INSTANCE_DIR"]) / "backups")
     assert [b.id for b in catalog.chain(catalog.get(inc2))] == [full_id, inc1, inc2]
@@ -144,7 +147,7 @@ def test_full_incrementals_restore_equal_source_and_corruption_fails_verify(crm,
     assert [b.id for b in catalog.good()] == [backup_ids(newest.output)]
 
 
-def test_auto_picks_full_or_incremental_and_a_failed_backup_keeps_nothing(crm):
+def test_auto_picks_full_or_incremental_and_a_failed_backup_keeps_nothing(crm, tmp_path):
     app, server = crm
     nothing = crm_cli(app, "backup", "incremental")
     assert nothing.exit_code != 0 and "run `crm backup full` first" in nothing.output
@@ -161,6 +164,19 @@ def test_auto_picks_full_or_incremental_and_a_failed_backup_keeps_nothing(crm):
     third = crm_cli(app, "backup", "auto", "--no-verify")
     assert third.exit_code == 0 and "full (physical)" in third.output, third.output
     assert "last full backup is 8 days old" in third.output
+
+    # the README's restore steps: restore, stop, swap the data dir, start; the next auto is a full one
+    server.psql("INSERT INTO customers (name) VALUES ('lost with the old data dir')")
+    restored = crm_cli(app, "restore", "latest", "--target", str(tmp_path / "restored"))
+    assert restored.exit_code == 0, restored.output
+    server.stop()
+    server.pgdata.rename(tmp_path / "pgdata.broken")
+    (tmp_path / "restored").rename(server.pgdata)
+    server.start()
+    assert server.psql("SELECT count(*) FROM customers WHERE name LIKE 'lost with%'").strip() == "0"
+    after_restore = crm_cli(app, "backup", "auto", "--no-verify")
+    assert after_restore.exit_code == 0, after_restore.output
+    assert "full (physical)" in after_restore.output and "restored from a backup" in after_restore.output
     before = [b.id for b in catalog.backups()]
 
     # the latest backup's manifest now names another cluster: pg_basebackup refuses
@@ -226,6 +242,13 @@ def test_external_server_falls_back_to_logical_dumps(app, pg, sql, tmp_path, mon
     assert "pg_restore into a fresh cluster ok" in verified.output
     assert "counts and content hashes match" in verified.output
 
+    unknown = crm_cli(app, "backup", "verify", "nope")
+    assert unknown.exit_code != 0 and "no backup 'nope'" in unknown.output
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "keep.txt").write_text("mine")
+    occupied = crm_cli(app, "restore", "latest", "--target", str(tmp_path / "busy"))
+    assert occupied.exit_code != 0 and "is not empty" in occupied.output
+    assert (tmp_path / "busy" / "keep.txt").read_text() == "mine"
     restored = crm_cli(app, "restore", "latest", "--target", str(tmp_path / "out"))
     assert restored.exit_code == 0, restored.output
     dump_file = tmp_path / "out" / f"{database}.dump"

@@ -130,17 +130,19 @@ class Catalog:
         return candidate
 
     @contextmanager
-    def lock(self) -> Iterator[None]:
-        """One backup/prune at a time; stale partial backups of a crashed run are removed."""
+    def lock(self, shared: bool = False) -> Iterator[None]:
+        """Backups and pruning exclusive; verifies and restores shared (they only read chains).
+        The exclusive holder removes partial backups left by a crashed run."""
         self.ensure()
-        with open(self.root / ".lock", "w") as handle:
+        with open(self.root / ".lock", "a") as handle:
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(handle, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
             except BlockingIOError as exc:
-                raise CatalogError("another backup is running (lock held on "
-                                   f"{self.root / '.lock'})") from exc
-            for stale in self.root.glob(PARTIAL + "*"):
-                shutil.rmtree(stale, ignore_errors=True)
+                raise CatalogError("another backup, verify or restore is running on "
+                                   f"{self.root} (try again when it is done)") from exc
+            if not shared:
+                for stale in self.root.glob(PARTIAL + "*"):
+                    shutil.rmtree(stale, ignore_errors=True)
             yield
 
     def retention_plan(self, keep_chains: int) -> tuple[list[Backup], list[Backup]]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -131,7 +132,7 @@ def list_backups() -> None:
         click.echo(f"\nChain {chain[0].id}: {len(chain)} backup(s), {_size(sum(b.size for b in chain))}")
         click.echo(f"  {'ID':<32} {'KIND':<12} {'STARTED (UTC)':<20} {'TOOK':>6} {'SIZE':>9}  VERIFIED")
         for b in chain:
-            took = (b.started.__class__.fromisoformat(b.finished_at) - b.started).seconds if b.finished_at else 0
+            took = (datetime.fromisoformat(b.finished_at) - b.started).seconds if b.finished_at else 0
             verified = "never"
             if b.verification:
                 verified = f"{b.verification['status']} {b.verification['at'][:16].replace('T', ' ')}"

@@ -107,8 +107,13 @@ class _Tee:
 
 
 def _bar(settings: Settings, total: int | None, desc: str) -> tqdm:
-    return tqdm(total=total, unit="B", unit_scale=True, desc=desc, disable=not settings.progress,
+    return tqdm(total=total, unit="B", unit_scale=True, desc=desc, disable=_no_bar(settings),
                 leave=True, dynamic_ncols=True)
+
+
+def _no_bar(settings: Settings) -> bool | None:
+    """None: a bar on a terminal, none in a cron log (the summary lines are printed anyway)."""
+    return None if settings.progress else True
 
 
 def take_backup(settings: Settings, kind: str, echo: Callable[[str], None] = print) -> Backup:
@@ -126,6 +131,8 @@ def take_backup(settings: Settings, kind: str, echo: Callable[[str], None] = pri
                 if not physical:
                     raise BackupError("no backup to build an incremental on: run `crm backup full` first")
                 parent = physical[-1]
+        echo(f"Taking {'an' if kind == 'incremental' else 'a'} {kind} {settings.method} backup "
+             f"into {catalog.root}")
         backup = Backup(id=catalog.new_id(kind), kind=kind, method=settings.method,
                         parent=parent.id if parent else None, started_at=utcnow().isoformat(),
                         key_id=key_id(settings.key), database=DATABASE)
@@ -302,7 +309,7 @@ def materialize(settings: Settings, backup: Backup, target: Path, scratch: Path,
     except CatalogError as exc:
         raise BackupError(str(exc)) from exc
     parts = []
-    for item in tqdm(chain, desc="decrypt + pg_verifybackup", unit="backup", disable=not settings.progress):
+    for item in tqdm(chain, desc="decrypt + pg_verifybackup", unit="backup", disable=_no_bar(settings)):
         check_files(item)
         part = scratch / item.id
         _extract(settings, item, part)
@@ -322,7 +329,9 @@ def materialize(settings: Settings, backup: Backup, target: Path, scratch: Path,
             raise BackupError(str(exc)) from exc
     for part in parts:
         shutil.rmtree(part, ignore_errors=True)
-    (target / "postmaster.pid").unlink(missing_ok=True)
+    # the socket dir is the data dir: its lock file came along, naming a PID that may be reused
+    for stale in [target / "postmaster.pid", *target.glob(".s.PGSQL.*.lock")]:
+        stale.unlink(missing_ok=True)
     # Archive recovery, not crash recovery: at the end of the backup's WAL the server switches
     # to a new timeline, so PostgreSQL refuses an incremental that would mix the old history
     # with the restored one, and `backup auto` starts a new chain.
@@ -363,7 +372,7 @@ def restore(settings: Settings, backup: Backup, target: Path, echo: Callable[[st
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists():
         target.rmdir()
-    with scratch_dir(settings) as scratch:
+    with settings.catalog.lock(shared=True), scratch_dir(settings) as scratch:
         return materialize(settings, backup, target, scratch, echo)
 
 
@@ -379,7 +388,7 @@ def verify(settings: Settings, backup: Backup, echo: Callable[[str], None] = pri
     """pg_verifybackup + a restore drill; records the result on the backup and returns it."""
     checks: list[str] = []
     try:
-        with scratch_dir(settings) as scratch:
+        with settings.catalog.lock(shared=True), scratch_dir(settings) as scratch:
             data = scratch / "pgdata"
             if backup.method == "physical":
                 chain = materialize(settings, backup, data, scratch, echo)

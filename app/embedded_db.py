@@ -70,6 +70,18 @@ def _chown(path: Path, user: str | None) -> None:
         os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
+def wait_until_accepting(socket_dir: Path, timeout: float = 600) -> None:
+    """Block until the server takes connections: `pg_ctl -w` returns as soon as a restored
+    data dir reaches consistency, before its recovery ends and the database is writable."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while subprocess.run([bin_path("pg_isready"), "-q", "-h", str(socket_dir), "-U", SUPERUSER]).returncode != 0:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"PostgreSQL on {socket_dir} did not accept connections in {timeout:.0f}s")
+        time.sleep(0.2)
+
+
 @dataclass
 class EmbeddedPostgres:
     instance_dir: Path
@@ -179,6 +191,7 @@ class EmbeddedPostgres:
             _chown(self.socket_dir, _system_user())
         log_file = self.pgdata / "server.log"
         self.pg_ctl("-w", "-t", "60", "-l", str(log_file), "start")
+        wait_until_accepting(self.socket_dir)
         if fresh:
             self._create_roles()
         self._ensure_runtime_role()  # also for instance dirs made before the role existed

@@ -20,8 +20,8 @@ from wtforms import validators as v
 from app.choices import CHOICE_COLUMNS
 from app.forms import AjaxRelatedField, Amount, JSONField, NoControlCharacters, VersionField, choice_field
 from app.models.crm import EMAIL_RE, PHONE_RE
+from app.search.fields import SYSTEM_COLUMNS, title_columns  # noqa: F401  (views import it from here)
 
-SYSTEM_COLUMNS = {"created_at", "updated_at", "version"}
 TEXT_MAX = 100_000  # TEXT is unbounded in PostgreSQL; a form post is not
 NUMERIC_MAX = Decimal("9999999999999999.99")  # numeric(18, 2)
 
@@ -75,14 +75,6 @@ def column_validators(table, column) -> list:
     if column.name == "phone":
         checks.append(v.Regexp(PHONE_RE, message="Not a valid phone number (digits, spaces, + ( ) - . /)."))
     return checks
-
-
-def title_columns(model: type) -> list[str]:
-    """The short text columns that name a row (used by lookups and search)."""
-    table = inspect(model).local_table
-    return [c.name for c in table.columns
-            if isinstance(c.type, String) and c.name not in SYSTEM_COLUMNS
-            and (c.type.length or 0) >= 50 and (table.name, c.name) not in CHOICE_COLUMNS]
 
 
 def derive(model: type) -> dict[str, Any]:

@@ -16,3 +16,5 @@ __all__ = [
     "Model", "Activity", "Contact", "Customer", "Lead", "Log", "Opportunity", "Report",
     "ServiceTicket", "Action", "Permission", "Resource", "Role", "User", "role_permissions",
 ]
+
+import app.models.search_indexes  # noqa: E402,F401  (search indexes of migration 0004)

@@ -46,9 +46,10 @@ def contains(column, query: str, word_indexed: bool = True) -> ColumnElement:
 
     Three or more characters: ILIKE, served by the trigram index. One or two CJK
     characters: the unigram word index narrows the rows to those with the
-    characters in sequence, and ILIKE keeps the exact meaning.
+    characters in sequence, and strpos keeps the exact meaning.
     """
-    condition = column.ilike(like_pattern(query), escape="\\")
     if needs_word_index(query) and is_cjk(query) and word_indexed:
-        return and_(matches_words(column, query), condition)
-    return condition
+        # strpos, not ILIKE, for the exact check: the planner must not pick the trigram
+        # index (useless without a trigram: it would return every row); CJK has no case.
+        return and_(matches_words(column, query), func.strpos(column, query) > 0)
+    return column.ilike(like_pattern(query), escape="\\")

@@ -88,10 +88,12 @@ def condition(entity: Entity, query: str) -> ColumnElement | None:
     if _short_latin(query):
         # one or two letters/digits: words starting with them (ILIKE '%ab%' has no index)
         return or_(*[starts_word(columns[c], query) for c in words]) if prefix_query(query) else None
-    found = [contains(columns[c], query, c in words) for c in substring_columns(entity.model)]
-    if not needs_word_index(query):
-        found += [matches_words(columns[c], query) for c in words]
-    return or_(*found)
+    if needs_word_index(query):
+        # one or two CJK characters: only the word-indexed columns can answer (an e-mail or
+        # phone column has no CJK index, and one unindexed OR branch would scan the table)
+        return or_(*[contains(columns[c], query) for c in words])
+    return or_(*[contains(columns[c], query, c in words) for c in substring_columns(entity.model)],
+               *[matches_words(columns[c], query) for c in words])
 
 
 def score(entity: Entity, query: str) -> ColumnElement:

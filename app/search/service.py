@@ -4,7 +4,7 @@ Per entity, the index conditions find up to CANDIDATES matching rows, which
 are ranked (title starts with the query, trigram word similarity, text-search
 rank) and the best PER_ENTITY returned. Ranking only a bounded set of
 candidates keeps a query that matches half a million activities as fast as
-one that matches ten: such a query is shown as "200+ matches" with a link to
+one that matches ten: such a query is shown as "100+ matches" with a link to
 the full, filtered list.
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ from app.search.fields import INDEXED_MODELS, substring_columns, word_columns
 from app.search.highlight import highlight, terms_pattern
 from app.search.text import is_cjk, like_pattern, needs_word_index, normalize, prefix_query
 
-CANDIDATES = 200
+CANDIDATES = 100
 PER_ENTITY = 10
 DETAIL_FIELDS = 3
 
@@ -81,49 +81,77 @@ def _short_latin(query: str) -> bool:
     return needs_word_index(query) and not is_cjk(query)
 
 
-def condition(entity: Entity, query: str) -> ColumnElement | None:
-    """Rows of `entity` matching `query`, in terms the search indexes serve."""
+def conditions(entity: Entity, query: str) -> list[ColumnElement]:
+    """Conditions for the rows of `entity` matching `query`, cheapest first, each served by indexes.
+
+    Whole words (tsvector) come first: a frequent word fills the candidates from the word
+    indexes alone, without building the far larger trigram bitmaps. Substrings (pg_trgm) are
+    looked up only when the words found too few rows.
+    """
     columns = entity.table.c
     words = word_columns(entity.model)
     if _short_latin(query):
         # one or two letters/digits: words starting with them (ILIKE '%ab%' has no index)
-        return or_(*[starts_word(columns[c], query) for c in words]) if prefix_query(query) else None
+        return [or_(*[starts_word(columns[c], query) for c in words])] if prefix_query(query) else []
     if needs_word_index(query):
         # one or two CJK characters: only the word-indexed columns can answer (an e-mail or
         # phone column has no CJK index, and one unindexed OR branch would scan the table)
-        return or_(*[contains(columns[c], query) for c in words])
-    return or_(*[contains(columns[c], query, c in words) for c in substring_columns(entity.model)],
-               *[matches_words(columns[c], query) for c in words])
+        return [or_(*[contains(columns[c], query) for c in words])]
+    found = [or_(*[matches_words(columns[c], query) for c in words])] if words else []
+    return found + [or_(*[contains(columns[c], query, c in words) for c in substring_columns(entity.model)])]
+
+
+def condition(entity: Entity, query: str) -> ColumnElement | None:
+    """All of `conditions` in one (for list links and EXPLAIN)."""
+    found = conditions(entity, query)
+    return or_(*found) if found else None
 
 
 def score(entity: Entity, query: str) -> ColumnElement:
-    """Relevance of a candidate row: title prefix, trigram similarity, text-search rank."""
-    columns = entity.table.c
-    names = substring_columns(entity.model)
-    title = columns[names[0]]
-    tsquery = prefix_tsquery(query) if _short_latin(query) else words_tsquery(query)
-    parts: list[ColumnElement] = [
-        case((title.ilike(like_pattern(query)[1:], escape="\\"), 2.0), else_=0.0)]
+    """Relevance of a candidate row, from its title column (name, subject...), the field people scan.
+
+    Title starts with the query (2), trigram word similarity (0-1), text-search rank. Matches in
+    other columns only make a row a candidate: recomputing their vectors would cost more than
+    the whole index lookup.
+    """
+    title = entity.table.c[substring_columns(entity.model)[0]]
+    parts: list[ColumnElement] = [case((title.ilike(like_pattern(query)[1:], escape="\\"), 2.0), else_=0.0)]
     if not needs_word_index(query):
-        parts += [func.coalesce(func.word_similarity(literal(query), columns[c]), 0) * (1.0 if i == 0 else 0.5)
-                  for i, c in enumerate(names)]
-    parts += [func.ts_rank(search_vector(columns[c]), tsquery) for c in word_columns(entity.model)]
+        parts.append(func.coalesce(func.word_similarity(literal(query), title), 0))
+    if title.name in word_columns(entity.model):
+        tsquery = prefix_tsquery(query) if _short_latin(query) else words_tsquery(query)
+        parts.append(func.ts_rank(search_vector(title), tsquery))
     return cast(sum(parts[1:], parts[0]), Float)
+
+
+def candidates(session: Session, entity: Entity, query: str) -> list[int]:
+    """Primary keys of up to CANDIDATES matching rows, from the cheapest conditions first."""
+    pk = entity.pk
+    # The planner, seeing "many" matches, may prefer reading the table until it has found
+    # CANDIDATES rows; every row read then recomputes the CJK/word vector. The indexes are
+    # always the better plan here.
+    session.execute(text("SET LOCAL enable_seqscan = off"))
+    found: list[int] = []
+    for where in conditions(entity, query):
+        stmt = select(pk).where(where)
+        if found:
+            stmt = stmt.where(pk.not_in(found))
+        found += session.scalars(stmt.limit(CANDIDATES - len(found))).all()
+        if len(found) >= CANDIDATES:
+            break
+    return found
 
 
 def search_entity(session: Session, entity: Entity, query: str, limit: int = PER_ENTITY) -> tuple[list, int]:
     """(rows as (object, score), number of candidates) for one entity."""
-    where = condition(entity, query)
-    if where is None:
+    keys = candidates(session, entity, query)
+    if not keys:
         return [], 0
     pk = entity.pk
-    candidates = select(pk.label("pk")).where(where).limit(CANDIDATES).subquery()
     relevance = score(entity, query).label("score")
-    stmt = (select(entity.model, relevance, func.count().over().label("total"))
-            .join(candidates, pk == candidates.c.pk)
+    stmt = (select(entity.model, relevance).where(pk.in_(keys))
             .order_by(relevance.desc(), pk.desc()).limit(limit))
-    rows = session.execute(stmt).all()
-    return [(r[0], r[1]) for r in rows], (rows[0][2] if rows else 0)
+    return [(r[0], r[1]) for r in session.execute(stmt).all()], len(keys)
 
 
 def query_stems(session: Session, query: str) -> list[str]:

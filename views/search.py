@@ -6,6 +6,7 @@ from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 
 from app.extensions import db
+from app.search.fields import substring_columns
 from app.search.service import ENTITIES, QueryError, search
 from app.search.text import normalize
 from views.crm import MENU
@@ -36,6 +37,4 @@ class SearchView(BaseView):
 
     def _title_filter(self, entity) -> str:
         """URL of the entity's list filtered on its title column ("contains" is filter 0)."""
-        from app.search.fields import substring_columns
-
         return f"{entity.route}/list/?_flt_0_{substring_columns(entity.model)[0]}="

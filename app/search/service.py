@@ -139,6 +139,8 @@ def candidates(session: Session, entity: Entity, query: str) -> list[int]:
         found += session.scalars(stmt.limit(CANDIDATES - len(found))).all()
         if len(found) >= CANDIDATES:
             break
+    # back to normal planning for the rest of the transaction (an error rolls it back anyway)
+    session.execute(text("RESET enable_seqscan"))
     return found
 
 

@@ -11,6 +11,8 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.search.filters import SearchFilterConverter
+
 
 class UserFacingError(DatabaseException):
     """A refusal whose message is safe and useful to show (screens flash it, the API returns 422)."""
@@ -64,7 +66,9 @@ PK_MAX = 2**31 - 1  # SERIAL
 
 
 class CrmInterface(SQLAInterface):
-    """Adds a dependents check before delete and readable messages on refusal."""
+    """Adds a dependents check before delete, readable messages on refusal, indexed search filters."""
+
+    filter_converter_class = SearchFilterConverter
 
     def get(self, id: Any, *args: Any, **kwargs: Any) -> Any:
         """A malformed or out-of-range key is simply not found (404), not a database error."""

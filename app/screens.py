@@ -23,8 +23,8 @@ from app.choices import CHOICE_COLUMNS
 from app.encryption.columns import AMOUNT_MAX, BAND_LABELS, EncryptedAmount, band_label
 from app.forms import AjaxRelatedField, Amount, JSONField, NoControlCharacters, VersionField, choice_field
 from app.models.crm import EMAIL_RE, PHONE_RE
+from app.search.fields import SYSTEM_COLUMNS, title_columns  # noqa: F401  (views import it from here)
 
-SYSTEM_COLUMNS = {"created_at", "updated_at", "version"}
 TEXT_MAX = 100_000  # TEXT is unbounded in PostgreSQL; a form post is not
 NUMERIC_MAX = Decimal("9999999999999999.99")  # numeric(18, 2)
 
@@ -92,14 +92,6 @@ def encrypted_and_bands(table) -> tuple[set[str], set[str]]:
     """Names of the encrypted columns of a table, and of their band columns."""
     encrypted = {c.name for c in table.columns if isinstance(c.type, EncryptedAmount)}
     return encrypted, {f"{name}_band" for name in encrypted if f"{name}_band" in table.columns}
-
-
-def title_columns(model: type) -> list[str]:
-    """The short text columns that name a row (used by lookups and search)."""
-    table = inspect(model).local_table
-    return [c.name for c in table.columns
-            if isinstance(c.type, String) and c.name not in SYSTEM_COLUMNS
-            and (c.type.length or 0) >= 50 and (table.name, c.name) not in CHOICE_COLUMNS]
 
 
 def derive(model: type) -> dict[str, Any]:

@@ -70,3 +70,23 @@ def test_customer_show_page_with_related_lists(browser_page, sql, add_rows):
     assert "华为技术" in content and "年度采购" in content and "w@example.cn" in content
     page.screenshot("customer-show")
     page.assert_clean()
+
+
+def test_top_bar_search_finds_highlights_and_opens_a_customer(browser_page, sql):
+    page = browser_page
+    (cid,), = sql("INSERT INTO customers (name, location) VALUES ('华为技术有限公司', '深圳') RETURNING customer_id")
+    sql("INSERT INTO customers (name) VALUES ('Acme Corporation')")
+    page.login("admin", ADMIN_PASSWORD)
+    page.goto("/customers/list/")
+    page.page.fill("#crm-topbar-search input[name=q]", "华为")
+    page.page.keyboard.press("Enter")
+    page.page.wait_for_load_state("networkidle")
+    assert "/search/?q=" in page.page.url
+    group = page.page.locator('[data-entity="customers"]')
+    assert group.locator("mark", has_text="华为").count() == 1
+    assert "Acme" not in group.inner_text()
+    page.screenshot("search-results")
+    group.locator("a", has_text="华为技术有限公司").click()
+    page.page.wait_for_load_state("networkidle")
+    assert page.page.url.endswith(f"/customers/show/{cid}")
+    page.assert_clean()

@@ -5,11 +5,13 @@ from flask_appbuilder import AppBuilder
 
 from views.api import APIS
 from views.crm import MENU
+from views.search import SearchView
 
 
 def register_views(appbuilder: AppBuilder) -> None:
     for view, name, icon, category in MENU:
         appbuilder.add_view(view, name, icon=icon, category=category, label=name,
                             category_label=category)
+    appbuilder.add_view_no_menu(SearchView())
     for api in APIS:
         appbuilder.add_api(api)

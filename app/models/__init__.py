@@ -24,3 +24,5 @@ __all__ = [
     "ServiceTicket", "Action", "Permission", "Resource", "Role", "User", "role_permissions",
     "DefaultRole", "DefaultRoleGrant", "LoginRateWindow", "SyncedResource", "UserSession",
 ]
+
+import app.models.search_indexes  # noqa: E402,F401  (search indexes of migration 0004)

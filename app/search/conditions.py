@@ -1,0 +1,55 @@
+"""SQL conditions for "contains" (pg_trgm) and "matches words" (tsvector) that the indexes serve.
+
+The expressions here are exactly the indexed ones (migration 0004):
+`column gin_trgm_ops` and `crm_search_vector(column)`.
+"""
+from __future__ import annotations
+
+from sqlalchemy import and_, cast, func, literal
+from sqlalchemy.dialects.postgresql import REGCONFIG
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.search.text import is_cjk, like_pattern, needs_word_index, prefix_query, spaced, word_query
+
+WORDS_CONFIG = "english"  # stemming: "renewals" finds "renewal"
+
+
+def search_vector(column) -> ColumnElement:
+    return func.crm_search_vector(column)
+
+
+def _config(name: str = WORDS_CONFIG):
+    return cast(literal(name), REGCONFIG)
+
+
+def words_tsquery(query: str) -> ColumnElement:
+    return func.websearch_to_tsquery(_config(), literal(spaced(word_query(query))))
+
+
+def prefix_tsquery(query: str) -> ColumnElement:
+    # 'simple': no stop words ("a" is one in English) and no stemming of the typed prefix
+    return func.to_tsquery(_config("simple"), literal(prefix_query(query)))
+
+
+def matches_words(column, query: str) -> ColumnElement:
+    """The column's words match the query's (English stemming; CJK as character phrases)."""
+    return search_vector(column).op("@@")(words_tsquery(query))
+
+
+def starts_word(column, query: str) -> ColumnElement:
+    """A word of the column starts with the (short) query: indexed where ILIKE cannot be."""
+    return search_vector(column).op("@@")(prefix_tsquery(query))
+
+
+def contains(column, query: str, word_indexed: bool = True) -> ColumnElement:
+    """Case-insensitive substring match.
+
+    Three or more characters: ILIKE, served by the trigram index. One or two CJK
+    characters: the unigram word index narrows the rows to those with the
+    characters in sequence, and strpos keeps the exact meaning.
+    """
+    if needs_word_index(query) and is_cjk(query) and word_indexed:
+        # strpos, not ILIKE, for the exact check: the planner must not pick the trigram
+        # index (useless without a trigram: it would return every row); CJK has no case.
+        return and_(matches_words(column, query), func.strpos(column, query) > 0)
+    return column.ilike(like_pattern(query), escape="\\")

@@ -1,0 +1,47 @@
+"""Which columns are searchable, derived from the models (one rule for indexes, filters and /search/)."""
+from __future__ import annotations
+
+from sqlalchemy import String, Text, inspect
+
+from app.choices import CHOICE_COLUMNS
+from app.models import Activity, Contact, Customer, Lead, Opportunity, ServiceTicket
+
+SYSTEM_COLUMNS = {"created_at", "updated_at", "version"}
+
+# Tables with search indexes (migration 0004) and in the CRM-wide search, in display order.
+INDEXED_MODELS: tuple[type, ...] = (Customer, Contact, Lead, Opportunity, Activity, ServiceTicket)
+
+# Formatted identifiers: searched as substrings only (words/stemming mean nothing in them).
+IDENTIFIER_COLUMNS = {"email", "phone"}
+
+
+def title_columns(model: type) -> list[str]:
+    """The short text columns that name a row (used by lookups and search)."""
+    table = inspect(model).local_table
+    return [c.name for c in table.columns
+            if isinstance(c.type, String) and c.name not in SYSTEM_COLUMNS
+            and (c.type.length or 0) >= 50 and (table.name, c.name) not in CHOICE_COLUMNS]
+
+
+def substring_columns(model: type) -> list[str]:
+    """Columns with a trigram index: the naming text columns and the long-text columns."""
+    table = inspect(model).local_table
+    texts = [c.name for c in table.columns if isinstance(c.type, Text)]
+    return title_columns(model) + [name for name in texts if name not in title_columns(model)]
+
+
+def word_columns(model: type) -> list[str]:
+    """Columns with a word (tsvector) index: the substring columns that hold words."""
+    return [name for name in substring_columns(model) if name not in IDENTIFIER_COLUMNS]
+
+
+def is_text_column(model: type, name: str) -> bool:
+    column = inspect(model).local_table.columns.get(name)
+    return column is not None and isinstance(column.type, (String, Text))
+
+
+def index_names(model: type) -> set[str]:
+    """Names of the search indexes a model's table must have."""
+    table = model.__tablename__
+    return ({f"ix_{table}_{c}_trgm" for c in substring_columns(model)}
+            | {f"ix_{table}_{c}_words" for c in word_columns(model)})

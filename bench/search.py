@@ -1,0 +1,128 @@
+"""Search latency at bench scale: `python -m bench.search [--scale S | --customers N --activities M]`.
+
+Fills a benchmark database (embedded PostgreSQL in --instance, default
+/tmp/crm-bench) with synthetic data (app.synthetic_data, COPY), then times
+  - the CRM-wide search (/search/'s service: all six entities, ranked), and
+  - the list screens' "contains" filter (first page of 25, newest first),
+for queries of 3+ characters (English, Chinese, e-mail, phone) and for 1-2
+character Chinese queries, and prints medians and p95 as a Markdown table.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import time
+from pathlib import Path
+
+from sqlalchemy import select, text
+
+from app.synthetic_data import PER_SCALE, counts_for_scale
+from bench.setup import DEFAULT_INSTANCE, bench_app, fill
+
+FIXED_LONG = ["renewal", "contract renewal", "Logistics", "invoice", "Smith", "Holdings", "single sign-on",
+              "合同续签", "科技有限公司", "系统无法登录", "深圳腾", "报价方案", "+86 13", "james.smith"]
+FIXED_SHORT_CJK = ["华为", "深圳", "续签", "登录", "华", "科", "王", "伟"]
+
+
+def sampled_queries(session, rng: random.Random, n: int = 10) -> tuple[list[str], list[str]]:
+    """Substrings of real rows: 5-8 characters of names and e-mails, 2 CJK characters of Chinese names."""
+    names = session.scalars(text("SELECT name FROM customers TABLESAMPLE SYSTEM (0.1) LIMIT 200")).all()
+    emails = session.scalars(text("SELECT email FROM contacts TABLESAMPLE SYSTEM (0.1) LIMIT 50")).all()
+    long, short = [], []
+    for value in rng.sample(names, min(n, len(names))) + rng.sample(emails, min(n // 2, len(emails))):
+        size = rng.randint(5, 8)
+        start = rng.randrange(max(1, len(value) - size))
+        long.append(value[start:start + size].strip())
+    chinese = [v for v in names if not v.isascii()]
+    for value in rng.sample(chinese, min(n, len(chinese))):
+        start = rng.randrange(len(value) - 2)
+        short.append(value[start:start + 2])
+    return long, short
+
+
+def timed(fn, repeat: int) -> list[float]:
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+
+
+def run(app, repeat: int, seed: int) -> list[tuple[str, str, int, float, float, float]]:
+    from app.extensions import db
+    from app.models import Activity, Customer
+    from app.search.conditions import contains
+    from app.search.fields import word_columns
+    from app.search.service import ENTITIES, search, search_entity
+
+    rows = []
+    with app.app_context():
+        session = db.session
+        long_sampled, short_sampled = sampled_queries(session, random.Random(seed))
+        classes = {"3+ characters": FIXED_LONG + long_sampled, "1-2 CJK characters": FIXED_SHORT_CJK + short_sampled}
+
+        def list_page(model, column, query):
+            col = model.__table__.c[column]
+            pk = list(model.__table__.primary_key.columns)[0]
+            stmt = (select(pk, col).where(contains(col, query, column in word_columns(model)))
+                    .order_by(pk.desc()).limit(25))
+            return lambda: session.execute(stmt).all()
+
+        by_table = {e.model.__tablename__: e for e in ENTITIES}
+        workloads = {
+            "CRM-wide search (/search/, 6 entities)": lambda q: (lambda: search(session, q)),
+            "one entity's search: customers": lambda q: (lambda: search_entity(session, by_table["customers"], q)),
+            "one entity's search: activities": lambda q: (lambda: search_entity(session, by_table["activities"], q)),
+            "customers list, name contains": lambda q: list_page(Customer, "name", q),
+            "activities list, subject contains": lambda q: list_page(Activity, "subject", q),
+        }
+        for label, make in workloads.items():
+            for kind, queries in classes.items():
+                samples = []
+                for query in queries:
+                    work = make(query)
+                    work()  # warm the cache once; the numbers are for a warm server
+                    samples += timed(work, repeat)
+                    session.rollback()
+                rows.append((label, kind, len(queries), statistics.median(samples), p95(samples), max(samples)))
+        db.session.remove()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--instance", type=Path, default=DEFAULT_INSTANCE)
+    parser.add_argument("--scale", type=float, default=None, help="1 = 1M customers, 10M activities")
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--activities", type=int, default=None, help="default: as many as customers")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    if args.scale is not None:
+        wanted = counts_for_scale(args.scale)
+    else:
+        ratio = args.customers / PER_SCALE["customers"]
+        wanted = counts_for_scale(ratio)
+        wanted["activities"] = args.activities or args.customers
+    app = bench_app(args.instance)
+    sizes = fill(app, wanted)
+    print("\nData: " + ", ".join(f"{n:,} {t}" for t, n in sizes.items()))
+    print(f"Machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
+    print(f"Timings in ms, warm server, {args.repeat} runs per query\n")
+    print("| workload | queries | n | median | p95 | max |")
+    print("|---|---|---:|---:|---:|---:|")
+    for label, kind, n, median, p, worst in run(app, args.repeat, args.seed):
+        print(f"| {label} | {kind} | {n} | {median:.1f} | {p:.1f} | {worst:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

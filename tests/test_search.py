@@ -1,0 +1,277 @@
+"""Search: /search/ across the CRM, the list screens' indexed filters, the indexes themselves."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import login
+
+CUSTOMERS = ["华为技术有限公司", "深圳腾达电子", "Acme Corporation", "Global Acme Holdings",
+             "O'Brien & Sons", "100% Organic Foods", "Under_score Ltd", "华为云 Cloud Services"]
+
+
+@pytest.fixture
+def crm(sql) -> dict[str, int]:
+    """A few customers, a contact, activities and a ticket, in Chinese and English."""
+    ids = {}
+    for name in CUSTOMERS:
+        (ids[name],), = sql("INSERT INTO customers (name, location) VALUES (:n, :l) RETURNING customer_id",
+                            n=name, l="深圳" if "腾达" in name else "London")
+    (ids["contact"],), = sql(
+        "INSERT INTO contacts (customer_id, first_name, last_name, email, phone) "
+        "VALUES (:c, '伟', '王', 'wang.wei@huawei.example.cn', '+86 138 1234 5678') RETURNING contact_id",
+        c=ids["华为技术有限公司"])
+    (ids["activity"],), = sql(
+        "INSERT INTO activities (customer_id, type, subject, description) VALUES "
+        "(:c, 'meeting', 'Contract renewal', 'Discussed the licence renewal and a 5% discount. 续签合同。') "
+        "RETURNING activity_id", c=ids["Acme Corporation"])
+    (ids["ticket"],), = sql(
+        "INSERT INTO service_tickets (customer_id, subject, description) VALUES "
+        "(:c, '系统无法登录', 'Login fails for the Acme admin since Monday') RETURNING ticket_id",
+        c=ids["Acme Corporation"])
+    return ids
+
+
+def _groups(html: str) -> dict[str, str]:
+    """Entity table name -> the HTML of its result group."""
+    return dict(re.findall(r'data-entity="(\w+)">(.*?)</ul>', html, re.S))
+
+
+def _search(client, query: str) -> tuple[int, str]:
+    response = client.get("/search/", query_string={"q": query})
+    return response.status_code, response.get_data(as_text=True)
+
+
+def test_two_character_chinese_finds_highlights_and_links(admin, crm):
+    status, html = _search(admin, "华为")
+    assert status == 200
+    groups = _groups(html)
+    customers = groups["customers"]
+    assert f'href="/customers/show/{crm["华为技术有限公司"]}"' in customers
+    assert "<mark>华为</mark>技术有限公司" in customers
+    assert "Acme" not in customers
+    # the contact matches by its e-mail (substring "huawei" is not "华为": not found by it)
+    assert "contacts" not in groups
+
+
+def test_one_character_chinese_and_location(admin, crm):
+    assert "<mark>腾</mark>达电子" in _groups(_search(admin, "腾")[1])["customers"]
+    groups = _groups(_search(admin, "深圳")[1])
+    assert f'/customers/show/{crm["深圳腾达电子"]}' in groups["customers"]
+    assert "Location: <mark>深圳</mark>" in groups["customers"]
+
+
+def test_english_stemming_and_ranking(admin, crm):
+    groups = _groups(_search(admin, "renewals")[1])
+    assert f'/activities/show/{crm["activity"]}' in groups["activities"]
+    assert "Contract <mark>renewal</mark>" in groups["activities"]
+    acme = _groups(_search(admin, "acme")[1])["customers"]
+    # the title that starts with the query ranks first
+    assert acme.index("Corporation") < acme.index("Global")
+
+
+def test_mixed_chinese_english_email_and_phone(admin, crm):
+    groups = _groups(_search(admin, "华为云 Cloud")[1])
+    assert f'/customers/show/{crm["华为云 Cloud Services"]}' in groups["customers"]
+    assert f'/customers/show/{crm["华为技术有限公司"]}' not in groups["customers"]
+    contacts = _groups(_search(admin, "wang.wei@huawei")[1])["contacts"]
+    assert f'/contacts/show/{crm["contact"]}' in contacts and "<mark>wang.wei@huawei</mark>" in contacts
+    assert f'/contacts/show/{crm["contact"]}' in _groups(_search(admin, "1234 5678")[1])["contacts"]
+
+
+def test_punctuation_and_like_wildcards_are_literal(admin, crm):
+    groups = _groups(_search(admin, "O'Brien")[1])
+    assert "O&#39;Brien &amp; Sons" in groups["customers"].replace("<mark>", "").replace("</mark>", "")
+    customers = _groups(_search(admin, "100%")[1])["customers"]
+    assert "Organic" in customers and "Acme" not in customers
+    customers = _groups(_search(admin, "r_sc")[1])["customers"]
+    assert "Under_score" in customers.replace("<mark>", "").replace("</mark>", "")
+    status, html = _search(admin, "!!! ???")
+    assert status == 200 and "Type some letters" in html
+
+
+def test_sql_looking_and_html_queries_are_just_text(admin, crm, sql):
+    for query in ["'; DROP TABLE customers; --", "华为' OR '1'='1", "<script>alert(1)</script>"]:
+        status, html = _search(admin, query)
+        assert status == 200
+        assert "<script>alert(1)</script>" not in html
+    assert sql("SELECT count(*) FROM customers")[0][0] == len(CUSTOMERS)
+    sql("INSERT INTO customers (name) VALUES ('<b>Bold</b> 华为 <script>x()</script>')")
+    html = _search(admin, "华为")[1]
+    assert "&lt;b&gt;Bold&lt;/b&gt; <mark>华为</mark> &lt;script&gt;x()&lt;/script&gt;" in html
+    assert "<script>x()" not in html
+
+
+def test_empty_and_blank_queries_show_the_form(admin, crm):
+    for query in ["", "   ", "\t\n"]:
+        status, html = _search(admin, query)
+        assert status == 200 and 'name="q"' in html
+        assert "crm-search-hit" not in html and "No matches" not in html
+    assert admin.get("/search/").status_code == 200
+    status, html = _search(admin, "华为\x00")  # the request guard refuses NUL characters
+    assert status == 400 and "NUL" in html
+
+
+def test_results_only_from_entities_the_role_may_list(app, client, crm, sql):
+    sql("INSERT INTO roles (role_name) VALUES ('Support')")
+    sql("INSERT INTO role_permissions (role_id, permission_id) "
+        "SELECT r.role_id, p.permission_id FROM roles r, permissions p WHERE r.role_name = 'Support' "
+        "AND p.permission_name IN ('can_list on TicketView', 'can_show on TicketView', "
+        "'can_search on SearchView')")
+    with app.app_context():
+        from app.extensions import db
+
+        assert app.appbuilder.sm.add_user("support", "Sup", "Port", "support@example.com",
+                                          app.appbuilder.sm.find_role("Support"), password="Support-pass-1234")
+        db.session.remove()
+    login(client, "support", "Support-pass-1234")
+    status, html = _search(client, "acme")
+    assert status == 200
+    groups = _groups(html)
+    assert set(groups) == {"service_tickets"}  # Acme is also a customer and in an activity
+    assert "Acme Corporation" not in html and "Contract renewal" not in html
+    assert "Searching Service tickets." in html
+    assert 'id="crm-topbar-search"' in client.get("/tickets/list/").get_data(as_text=True)
+
+
+def test_search_needs_its_permission_and_a_login(app, client, crm, sql):
+    assert client.get("/search/?q=acme").status_code == 302  # anonymous: to the login page
+    sql("INSERT INTO roles (role_name) VALUES ('Lister')")
+    sql("INSERT INTO role_permissions (role_id, permission_id) SELECT r.role_id, p.permission_id "
+        "FROM roles r, permissions p WHERE r.role_name = 'Lister' AND p.permission_name = 'can_list on CustomerView'")
+    with app.app_context():
+        from app.extensions import db
+
+        assert app.appbuilder.sm.add_user("lister", "Li", "St", "lister@example.com",
+                                          app.appbuilder.sm.find_role("Lister"), password="Lister-pass-1234")
+        db.session.remove()
+    login(client, "lister", "Lister-pass-1234")
+    response = client.get("/search/?q=acme")
+    assert response.status_code in (302, 403) and "Acme" not in response.get_data(as_text=True)
+    assert 'id="crm-topbar-search"' not in client.get("/customers/list/").get_data(as_text=True)
+
+
+def test_top_bar_search_box_on_every_page(admin):
+    html = admin.get("/customers/list/").get_data(as_text=True)
+    assert re.search(r'<form id="crm-topbar-search"[^>]*action="/search/"', html)
+    assert 'value="华为"' in admin.get("/search/?q=华为").get_data(as_text=True)
+
+
+# ------------------------------------------------------------------ list screens
+
+
+def _list(client, url: str) -> str:
+    response = client.get(url)
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    return response.get_data(as_text=True)
+
+
+def test_list_contains_filter_chinese_english_and_wildcards(admin, crm):
+    html = _list(admin, "/customers/list/?_flt_0_name=华为")
+    assert "华为技术有限公司" in html and "华为云 Cloud Services" in html and "深圳腾达电子" not in html
+    html = _list(admin, "/customers/list/?_flt_0_name=腾达电")
+    assert "深圳腾达电子" in html and "华为技术" not in html
+    html = _list(admin, "/customers/list/?_flt_0_name=%25")  # a literal %
+    assert "100% Organic Foods" in html and "Acme Corporation" not in html
+    html = _list(admin, "/customers/list/?_flt_0_name=")  # empty: no filtering
+    assert "Acme Corporation" in html and "深圳腾达电子" in html
+    html = _list(admin, "/contacts/list/?_flt_0_phone=138 1234")
+    assert "wang.wei@huawei.example.cn" in html
+
+
+def test_list_matches_words_filter_stems_english(admin, crm):
+    html = _list(admin, "/activities/list/?_flt_1_subject=renewals")
+    assert "Contract renewal" in html
+    html = _list(admin, "/activities/list/?_flt_1_description=discounts renewing")
+    assert "Contract renewal" in html
+    assert "Contract renewal" not in _list(admin, "/activities/list/?_flt_1_subject=contracting sales")
+    html = _list(admin, "/tickets/list/?_flt_1_subject=登录")
+    assert "系统无法登录" in html
+    assert "Matches words" in _list(admin, "/customers/list/")
+    assert "系统无法登录" not in _list(admin, "/tickets/list/?_flt_1_subject=录登")
+
+
+def test_rest_api_filters_use_the_same_search(admin, crm):
+    import json
+
+    query = json.dumps({"filters": [{"col": "name", "opr": "ct", "value": "华为"}]})
+    response = admin.get("/api/v1/customers/", query_string={"q": query})
+    assert response.status_code == 200
+    names = {row["name"] for row in response.get_json()["result"]}
+    assert names == {"华为技术有限公司", "华为云 Cloud Services"}
+
+
+# ------------------------------------------------------------------ indexes
+
+
+def test_every_searchable_column_has_its_indexes(sql):
+    from app.search.fields import INDEXED_MODELS, index_names
+
+    present = {r[0] for r in sql("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")}
+    for model in INDEXED_MODELS:
+        assert index_names(model) <= present, model.__tablename__
+    assert sql("SELECT extname FROM pg_extension WHERE extname = 'pg_trgm'") == [("pg_trgm",)]
+
+
+def test_database_and_python_agree_on_cjk_characters(sql):
+    from app.search.text import spaced
+
+    sample = "华为abc カナ 한국 㐀 豈 Ünïcode 123"
+    (db_spaced,), = sql("SELECT crm_cjk_spaced(:t)", t=sample)[0:1]
+    assert db_spaced.split() == spaced(sample).split()
+
+
+def _plan(app, statement) -> str:
+    """EXPLAIN of `statement`, with sequential scans made a last resort (the table here is small)."""
+    from sqlalchemy.dialects import postgresql
+
+    from app.extensions import db
+
+    compiled = statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    with app.app_context(), db.engine.begin() as conn:
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        rows = conn.exec_driver_sql(f"EXPLAIN {compiled}".replace("%", "%%")).fetchall()
+    return "\n".join(r[0] for r in rows)
+
+
+@pytest.fixture
+def many_rows(sql):
+    """Some thousands of rows, so that plans are not those of an empty table."""
+    sql("INSERT INTO customers (name, location) SELECT "
+        "CASE WHEN i % 2 = 0 THEN 'Company ' || md5(i::text) ELSE '公司' || chr(19968 + i % 2000) || "
+        "chr(19968 + (i * 7) % 2000) || chr(19968 + (i * 13) % 2000) END, 'City ' || (i % 50) "
+        "FROM generate_series(1, 5000) i")
+    sql("INSERT INTO activities (type, subject, description) SELECT 'call', 'Call ' || md5(i::text), "
+        "'Notes ' || md5((i * 3)::text) || ' 客户' || chr(19968 + i % 3000) || chr(19968 + (i * 11) % 3000) "
+        "FROM generate_series(1, 5000) i")
+    sql("ANALYZE customers")
+    sql("ANALYZE activities")
+
+
+def test_explain_shows_the_search_indexes(app, many_rows):
+    from sqlalchemy import select
+
+    from app.models import Activity, Customer
+    from app.search.service import ENTITIES, condition
+
+    customers = Customer.__table__.c
+    activities = Activity.__table__.c
+    from app.search.conditions import contains, matches_words
+
+    cases = [
+        (select(customers.customer_id).where(contains(customers.name, "c4ca4238a0")), "ix_customers_name_trgm"),
+        (select(customers.customer_id).where(contains(customers.name, "一丁")), "ix_customers_name_words"),
+        (select(activities.activity_id).where(contains(activities.description, "a87ff679")),
+         "ix_activities_description_trgm"),
+        (select(activities.activity_id).where(matches_words(activities.subject, "calls")),
+         "ix_activities_subject_words"),
+    ]
+    for statement, index in cases:
+        assert index in _plan(app, statement), index
+    # the CRM-wide search's own statements: 3+ characters, 1-2 CJK characters, short Latin prefix
+    entity = next(e for e in ENTITIES if e.model is Customer)
+    for query, index in [("c4ca4238", "ix_customers_name_trgm"), ("一丁", "ix_customers_name_words"),
+                         ("co", "ix_customers_name_words")]:
+        plan = _plan(app, select(customers.customer_id).where(condition(entity, query)).limit(200))
+        assert index in plan and "Seq Scan" not in plan, plan

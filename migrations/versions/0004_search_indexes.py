@@ -18,7 +18,7 @@ The column list is a frozen copy of app.search.fields (a test keeps them in step
 from alembic import op
 
 revision = "0004"
-down_revision = "0001"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

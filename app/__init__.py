@@ -35,7 +35,9 @@ def create_app(config: type = Config, **overrides: Any) -> Flask:
     init_csrf(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), compare_type=True)
     with app.app_context():
-        appbuilder = AppBuilder(base_template="crm/base.html", update_perms=False)
+        from views.home import HomeView
+
+        appbuilder = AppBuilder(base_template="crm/base.html", indexview=HomeView, update_perms=False)
         appbuilder.init_app(app, db.session)
         from views import register_views
 

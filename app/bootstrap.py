@@ -23,7 +23,13 @@ ADMIN_USERNAME = "admin"
 def sync_security(app: Flask) -> None:
     """Create built-in roles and a permission for every screen; Admin gets them all."""
     sm = app.appbuilder.sm
-    BaseSecurityManager.create_db(sm)  # Admin and Public roles (FAB_CREATE_DB stays off)
+    fab_log = logging.getLogger("flask_appbuilder.security.manager")
+    level = fab_log.level
+    fab_log.setLevel(logging.ERROR)  # FAB warns "no user yet, use flask fab": ensure_admin follows
+    try:
+        BaseSecurityManager.create_db(sm)  # Admin and Public roles (FAB_CREATE_DB stays off)
+    finally:
+        fab_log.setLevel(level)
     app.appbuilder.add_permissions(update_perms=True)
 
 

@@ -66,12 +66,13 @@ PK_MAX = 2**31 - 1  # SERIAL
 class CrmInterface(SQLAInterface):
     """Adds a dependents check before delete and readable messages on refusal."""
 
-    def get(self, id: Any, filters: Any = None, outer_default_load: bool = False) -> Any:
+    def get(self, id: Any, filters: Any = None, select_columns: list[str] | None = None,
+            outer_default_load: bool = False) -> Any:
         """A malformed or out-of-range key is simply not found (404), not a database error."""
         text = str(id)
         if not text.isdigit() or int(text) > PK_MAX:
             return None
-        return super().get(int(text), filters, outer_default_load)
+        return super().get(int(text), filters, select_columns, outer_default_load)
 
     def is_float(self, col_name: str) -> bool:
         # FAB converts filter values only for Integer/Float columns; without this a

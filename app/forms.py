@@ -86,8 +86,8 @@ class AjaxRelatedField(Field):
 def choice_field(label: str, values: tuple[str, ...]) -> SelectField:
     """A dropdown of the documented values; anything else is a form error."""
     return SelectField(
-        label, choices=[(v, _(v.capitalize())) for v in values], widget=Select2Widget(),
-        default=values[0], validate_choice=True,
+        label, [InputRequired()], choices=[(v, _(v.capitalize())) for v in values],
+        widget=Select2Widget(), default=values[0], validate_choice=True,
     )
 
 

@@ -136,3 +136,13 @@ def test_optional_fields_left_empty_are_stored_as_null(admin, sql):
                  "email": "", "phone": "", "position": "  "})
     assert admin.post("/contacts/add", data=data).status_code == 302
     assert sql("SELECT email, phone, position FROM contacts WHERE first_name = 'Only'") == [(None, None, None)]
+
+
+def test_home_page_links_the_screens_with_estimated_counts(admin, sql):
+    sql("INSERT INTO customers (name) SELECT 'c' || g FROM generate_series(1, 15000) g")
+    sql("INSERT INTO leads (source) SELECT 's' || g FROM generate_series(1, 42) g")
+    sql("ANALYZE customers")
+    page = admin.get("/").get_data(as_text=True)
+    assert 'href="/customers/list/"' in page and 'href="/tickets/list/"' in page
+    assert "about 15k" in page  # an estimate for large tables
+    assert ">42<" in page  # exact for small ones

@@ -34,28 +34,9 @@ class CrmRestApi(ModelRestApi):
         cls.search_columns = screen["search_columns"]
 
 
-class CustomerApi(CrmRestApi):
-    model = Customer
-
-
-class ContactApi(CrmRestApi):
-    model = Contact
-
-
-class LeadApi(CrmRestApi):
-    model = Lead
-
-
-class OpportunityApi(CrmRestApi):
-    model = Opportunity
-
-
-class ActivityApi(CrmRestApi):
-    model = Activity
-
-
-class TicketApi(CrmRestApi):
-    model = ServiceTicket
-
-
-APIS = [CustomerApi, ContactApi, LeadApi, OpportunityApi, ActivityApi, TicketApi]
+# One API class per resource; the class name is FAB's permission resource ("CustomerApi").
+APIS = [
+    type(f"{name}Api", (CrmRestApi,), {"model": model, "__module__": __name__})
+    for name, model in (("Customer", Customer), ("Contact", Contact), ("Lead", Lead),
+                        ("Opportunity", Opportunity), ("Activity", Activity), ("Ticket", ServiceTicket))
+]

@@ -145,3 +145,4 @@ def psql(args: tuple[str, ...]) -> None:
     # the embedded package's psql (PostgreSQL 18) also talks to any 15+ server
     sys.exit(subprocess.run([bin_path("psql"), *args], env=env).returncode)
 import app.encryption.cli  # noqa: E402,F401
+import app.reports.cli  # noqa: E402,F401

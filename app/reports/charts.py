@@ -103,6 +103,7 @@ def won_lost_chart(data: dict, at: dt.datetime) -> list[Figure]:
                  "y": [m["win_rate"] for m in months], "yaxis": "y2",
                  "hovertemplate": "%{x}: win rate %{y:.0%}<extra></extra>"}
     return [figure(bars + [rate_line], barmode="group", legend={"orientation": "h", "y": -0.25},
+                   xaxis={"type": "category"},
                    yaxis={"title": {"text": "opportunities"}},
                    yaxis2={"overlaying": "y", "side": "right", "range": [0, 1], "tickformat": ".0%"})]
 

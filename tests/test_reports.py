@@ -226,7 +226,7 @@ def _user_with(app, name: str, permissions: list[tuple[str, str]]) -> None:
 
 
 def test_roles_decide_who_sees_and_refreshes_the_dashboard(app, snapshots, sql):
-    _user_with(app, "viewer", [("can_read", "Dashboard"), ("menu_access", "Dashboard"),
+    _user_with(app, "viewer", [("can_read", "DashboardView"), ("menu_access", "Dashboard"),
                                ("menu_access", "Analytics")])
     _user_with(app, "clerk", [("can_list", "CustomerView"), ("menu_access", "Customers")])
     viewer, clerk = app.test_client(), app.test_client()

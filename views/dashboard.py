@@ -31,11 +31,10 @@ def _generate_in_background(app) -> None:
 
 
 class DashboardView(BaseView):
-    """Permissions: `can_read on Dashboard` (see it), `can_refresh on Dashboard` (Refresh now)."""
+    """Permissions: `can_read on DashboardView` (see it), `can_refresh on DashboardView` (Refresh now)."""
 
     route_base = "/dashboard"
     default_view = "index"
-    class_permission_name = "Dashboard"
     method_permission_name = {"index": "read", "history": "read", "refresh": "refresh"}
     base_permissions = ["can_read", "can_refresh"]
 

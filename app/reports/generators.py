@@ -1,8 +1,8 @@
 """One generator per report type; each computes its numbers and writes one snapshot row.
 
 Counts are aggregated in SQL. Money (customers.revenue, opportunities.value) is
-ciphertext in the database, so it is loaded through the ORM in batches, where it
-decrypts, and summed in Python; SQL never sums, averages or sorts it.
+ciphertext in the database, so it is streamed in batches, decrypted with the
+app's key ring and summed in Python; SQL never sums, averages or sorts it.
 """
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import jsonschema
-from sqlalchemy import ARRAY, DateTime, Numeric, bindparam, func, select, text
-from sqlalchemy.orm import load_only
+from sqlalchemy import ARRAY, DateTime, Numeric, bindparam, func, inspect, select, text
 
 from app.choices import ACTIVITY_TYPES, LEAD_STATUSES, OPPORTUNITY_STAGES, PRIORITIES, TICKET_STATUSES
+from app.encryption.columns import encrypted_columns, key_ring, primary_key_of
 from app.extensions import db
 from app.models import Activity, Customer, Lead, Opportunity, Report, ServiceTicket
 
@@ -73,21 +73,27 @@ def grouped_counts(*columns, where=None) -> dict[tuple, int]:
 
 
 def summed_amounts(model: type, amount: str, keys: Iterable[str], where=None) -> dict[tuple, Decimal]:
-    """Sum of a decrypted amount per key, streaming the rows through the ORM in batches."""
+    """Sum of a decrypted amount per key, streaming (id, ciphertext, keys) rows in batches.
+
+    Rows are read as columns, not entities: building an ORM object per row costs
+    more than the decryption itself (about 10x at millions of rows). The values
+    are opened with the same key ring and associated data the ORM's load event uses.
+    """
     keys = list(keys)
-    pk = model.__mapper__.primary_key[0].key
-    attrs = [getattr(model, k) for k in [pk, amount, *keys]]
-    stmt = (select(model).options(load_only(*attrs, raiseload=True))
+    mapper = inspect(model)
+    pk = primary_key_of(mapper)
+    column = next(c for attr, c, _band in encrypted_columns(mapper) if attr == amount)
+    table = mapper.local_table.name
+    stmt = (select(getattr(model, pk), getattr(model, amount), *(getattr(model, k) for k in keys))
             .where(getattr(model, f"{amount}_band").is_not(None))  # band is set exactly when the amount is
             .execution_options(yield_per=BATCH))
     if where is not None:
         stmt = stmt.where(where)
     totals: dict[tuple, Decimal] = defaultdict(Decimal)
-    session = db.session
-    for partition in session.scalars(stmt).partitions():
-        for row in partition:
-            totals[tuple(getattr(row, k) for k in keys)] += getattr(row, amount)
-        session.expunge_all()  # keep memory flat over millions of rows
+    for partition in db.session.execute(stmt).partitions():
+        decrypt = key_ring().decrypt  # once per batch: notices a key rotation between batches
+        for row_id, sealed, *key in partition:
+            totals[tuple(key)] += decrypt(sealed, table, column, row_id)
     return totals
 
 

@@ -7,6 +7,7 @@ registered view rather than hard-coded, so they follow FAB's converter.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Iterable
 from urllib.parse import urlencode
 
@@ -21,16 +22,19 @@ from flask_appbuilder.models.sqla.filters import (
 EQ, GT, LT, IN = FilterEqual, FilterGreater, FilterSmaller, FilterIn
 
 
-def _view(route_base: str) -> Any:
-    for view in current_app.appbuilder.baseviews:
-        if getattr(view, "route_base", None) == route_base and hasattr(view, "_filters"):
-            return view
-    raise LookupError(f"no list screen at {route_base}")
+@lru_cache(maxsize=256)
+def _filter_index(appbuilder: Any, route_base: str, column: str, kind: type) -> int:
+    view = next((v for v in appbuilder.baseviews
+                 if getattr(v, "route_base", None) == route_base and hasattr(v, "_filters")), None)
+    if view is None:
+        raise LookupError(f"no list screen at {route_base}")
+    filters = view._filters.get_search_filters()[column]
+    return next(i for i, f in enumerate(filters) if type(f) is kind)
 
 
 def filter_index(route_base: str, column: str, kind: type) -> int:
-    filters = _view(route_base)._filters.get_search_filters()[column]
-    return next(i for i, f in enumerate(filters) if type(f) is kind)
+    """Position of filter `kind` among the list screen's filters on `column` (fixed once views are registered)."""
+    return _filter_index(current_app.appbuilder, route_base, column, kind)
 
 
 def list_url(route_base: str, *conditions: tuple[str, type, Any]) -> str:

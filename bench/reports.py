@@ -114,6 +114,17 @@ def load(app, scale: float, echo=print) -> dict[str, int]:
     return sizes
 
 
+def timed_requests(client, url: str, n: int) -> list[float]:
+    """Milliseconds per GET (after one warm-up request)."""
+    assert client.get(url).status_code == 200
+    latencies = []
+    for _ in range(n):
+        started = time.perf_counter()
+        assert client.get(url).status_code == 200
+        latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
+
+
 def counts(app) -> dict[str, int]:
     from app.extensions import db
 
@@ -169,19 +180,27 @@ def main() -> None:
     from tests.conftest import login  # the same CSRF-token login a browser does
 
     login(client, "admin", ADMIN_PASSWORD)
-    assert client.get("/dashboard/").status_code == 200
-    latencies = []
-    for _ in range(args.requests):
-        started = time.perf_counter()
-        response = client.get("/dashboard/")
-        latencies.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200
+    pages = {url: timed_requests(client, url, args.requests) for url in ("/dashboard/", "/")}
+    from app.reports.charts import figures
+    from app.reports.snapshots import latest
+
+    own = []
+    with app.test_request_context():
+        for _ in range(args.requests):
+            started = time.perf_counter()
+            for snap in latest().values():
+                figures(snap.report_type, snap.data, snap.generated_at)
+            own.append((time.perf_counter() - started) * 1000)
+            db.session.remove()
     print(f"\n| report ({args.repeat} runs) | median s | p95 s |\n|---|---:|---:|")
     for name, values in per_type.items():
         print(f"| {name} | {statistics.median(values):.2f} | {percentile(values, 95):.2f} |")
     print(f"| **all reports** | **{statistics.median(totals):.1f}** | **{percentile(totals, 95):.1f}** |")
-    print(f"\ndashboard page /dashboard/ ({args.requests} requests, logged in): "
-          f"median {statistics.median(latencies):.1f} ms, p95 {percentile(latencies, 95):.1f} ms")
+    print(f"\n| page ({args.requests} requests, logged in as admin) | median ms | p95 ms |\n|---|---:|---:|")
+    for label, values in (("/dashboard/", pages["/dashboard/"]), ("/ (home: FAB layout and menu only)", pages["/"]),
+                          ("dashboard's own work: read latest snapshots + build charts", own)):
+        print(f"| {label} | {statistics.median(values):.1f} | {percentile(values, 95):.1f} |")
+    print(f"\nload average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

@@ -23,18 +23,17 @@ CHARTS: dict[str, Callable[[dict, dt.datetime], list[Figure]]] = {}
 TRENDS: dict[str, Callable[[dict], dict[str, float | None]]] = {}
 
 
-def chart(report_type: str):
-    def register(build: Callable[[dict, dt.datetime], list[Figure]]):
-        CHARTS[report_type] = build
-        return build
-    return register
+def _registrar(table: dict[str, Callable]) -> Callable[[str], Callable]:
+    def for_type(report_type: str) -> Callable:
+        def register(function: Callable) -> Callable:
+            table[report_type] = function
+            return function
+        return register
+    return for_type
 
 
-def trend(report_type: str):
-    def register(metrics: Callable[[dict], dict[str, float | None]]):
-        TRENDS[report_type] = metrics
-        return metrics
-    return register
+chart = _registrar(CHARTS)  # @chart("type"): (data, generated_at) -> figures
+trend = _registrar(TRENDS)  # @trend("type"): data -> {metric: number}
 
 
 def figure(traces: list[dict], title: str = "", **layout: Any) -> Figure:

@@ -91,8 +91,9 @@ def summed_amounts(model: type, amount: str, keys: Iterable[str], where=None) ->
     if where is not None:
         stmt = stmt.where(where)
     totals: dict[tuple, Decimal] = defaultdict(Decimal)
-    connection = db.session.connection().execution_options(stream_results=True, max_row_buffer=BATCH)
-    for partition in connection.execute(stmt).partitions(BATCH):
+    # a server-side cursor in the session's transaction; the options go on the statement, not the connection
+    stmt = stmt.execution_options(stream_results=True, max_row_buffer=BATCH)
+    for partition in db.session.connection().execute(stmt).partitions(BATCH):
         decrypt = key_ring().decrypt  # once per batch: notices a key rotation between batches
         for row_id, sealed, *key in partition:
             totals[tuple(key)] += decrypt(sealed, table, column, row_id)

@@ -6,7 +6,7 @@ import threading
 
 from flask import abort, current_app, flash, redirect, send_file, url_for
 from flask_appbuilder import BaseView, expose
-from flask_appbuilder.security.decorators import has_access, permission_name
+from flask_appbuilder.security.decorators import has_access
 
 from app.audit_log import record
 from app.extensions import db

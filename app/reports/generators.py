@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 import jsonschema
 from sqlalchemy import ARRAY, DateTime, LargeBinary, Numeric, bindparam, func, inspect, select, text, type_coerce
 
-from app.choices import ACTIVITY_TYPES, LEAD_STATUSES, OPPORTUNITY_STAGES, PRIORITIES, TICKET_STATUSES
+from app.choices import ACTIVITY_TYPES, LEAD_STATUSES, OPPORTUNITY_STAGES, PRIORITIES
 from app.encryption.columns import encrypted_columns, key_ring, primary_key_of
 from app.extensions import db
 from app.models import Activity, Customer, Lead, Opportunity, Report, ServiceTicket

@@ -154,3 +154,4 @@ def psql(args: tuple[str, ...]) -> None:
 import app.users_cli  # noqa: E402,F401
 import app.encryption.cli  # noqa: E402,F401
 import app.backup.cli  # noqa: E402,F401
+import app.reports.cli  # noqa: E402,F401

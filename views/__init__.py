@@ -6,6 +6,7 @@ from flask_appbuilder import AppBuilder
 from views.api import APIS
 from views.crm import MENU
 from views.search import SearchView
+from views.dashboard import DashboardView
 
 
 def register_views(appbuilder: AppBuilder) -> None:
@@ -13,5 +14,7 @@ def register_views(appbuilder: AppBuilder) -> None:
         appbuilder.add_view(view, name, icon=icon, category=category, label=name,
                             category_label=category)
     appbuilder.add_view_no_menu(SearchView())
+    appbuilder.add_view(DashboardView, "Dashboard", icon="fa-chart-line", category="Analytics",
+                        label="Dashboard", category_label="Analytics")
     for api in APIS:
         appbuilder.add_api(api)

@@ -1,0 +1,51 @@
+"""What the dashboard reads: the latest snapshot of each report type and a type's history."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import plotly
+from sqlalchemy import select, text
+
+from app.extensions import db
+from app.models import Report
+from app.reports.generators import LOCK_KEY
+
+HISTORY_LIMIT = 90
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+@dataclass
+class Snapshot:
+    report_id: int
+    report_type: str
+    generated_at: dt.datetime
+    data: dict
+
+
+def latest() -> dict[str, Snapshot]:
+    """Newest snapshot per type: one index-backed DISTINCT ON, independent of the size of the CRM tables."""
+    rows = db.session.execute(select(Report.report_id, Report.report_type, Report.generated_at, Report.data)
+                              .distinct(Report.report_type)
+                              .order_by(Report.report_type, Report.generated_at.desc(), Report.report_id.desc()))
+    return {r.report_type: Snapshot(*r) for r in rows}
+
+
+def history(report_type: str, limit: int = HISTORY_LIMIT) -> list[Snapshot]:
+    """The type's last `limit` snapshots, oldest first."""
+    rows = db.session.execute(select(Report.report_id, Report.report_type, Report.generated_at, Report.data)
+                              .where(Report.report_type == report_type)
+                              .order_by(Report.generated_at.desc(), Report.report_id.desc()).limit(limit)).all()
+    return [Snapshot(*r) for r in reversed(rows)]
+
+
+def generation_running() -> bool:
+    """True while some process holds the generators' advisory lock."""
+    return bool(db.session.scalar(text(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = :k AND granted)"),
+        {"k": LOCK_KEY}))
+
+
+def plotly_version() -> str:
+    return plotly.__version__

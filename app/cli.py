@@ -144,3 +144,4 @@ def psql(args: tuple[str, ...]) -> None:
         "PGPASSWORD": url.password, "PGDATABASE": url.database}.items() if v})
     # the embedded package's psql (PostgreSQL 18) also talks to any 15+ server
     sys.exit(subprocess.run([bin_path("psql"), *args], env=env).returncode)
+import app.audit.cli  # noqa: E402,F401

@@ -1,0 +1,59 @@
+"""Tell the audit triggers who is acting: `crm.user_id` and `crm.via`, set per transaction.
+
+`set_config(..., true)` lasts until the transaction ends, so the value can never leak
+to the next user of a pooled connection. A transaction may begin before the user is
+known (Flask-Login loads the user with a query), so the values are refreshed before
+every flush and every ORM-level write, when they changed.
+"""
+from __future__ import annotations
+
+import click
+from flask import g, has_request_context, request
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+KEY = "crm_audit_actor"
+SET_ACTOR = "SELECT set_config('crm.user_id', %s, true), set_config('crm.via', %s, true)"
+
+
+def current_actor() -> tuple[str, str]:
+    """(application user id or '', how the change arrives: 'web POST /customers/add', 'cli crm seed')."""
+    if has_request_context():
+        user = g.get("user")
+        user_id = getattr(user, "user_id", None) if getattr(user, "is_authenticated", False) else None
+        kind = "api" if request.path.startswith("/api/") else "web"
+        return (str(user_id) if user_id else "", f"{kind} {request.method} {request.path}"[:200])
+    ctx = click.get_current_context(silent=True)
+    return ("", f"cli {ctx.command_path}"[:200] if ctx else "")
+
+
+def bind(conn: Connection) -> None:
+    actor = current_actor()
+    if conn.info.get(KEY) != actor:
+        conn.exec_driver_sql(SET_ACTOR, actor)
+        conn.info[KEY] = actor
+
+
+def _before_flush(session: Session, _context, _instances) -> None:
+    bind(session.connection())
+
+
+def _before_write(state) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        bind(state.session.connection())
+
+
+def _begin(conn: Connection) -> None:
+    conn.info.pop(KEY, None)
+    actor = current_actor()
+    if any(actor):
+        conn.exec_driver_sql(SET_ACTOR, actor)
+        conn.info[KEY] = actor
+
+
+def init_audit_context(engine) -> None:
+    event.listen(engine, "begin", _begin)
+    for name, listener in (("before_flush", _before_flush), ("do_orm_execute", _before_write)):
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)

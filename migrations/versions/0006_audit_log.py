@@ -1,0 +1,259 @@
+"""Audit log: logs partitioned by month, audit triggers on every table, append-only logs.
+
+Revision ID: 0006
+Revises: 0001
+Create Date: 2026-11-29
+
+* `logs` becomes `PARTITION BY RANGE (created_at)`, one partition per month in the
+  `audit` schema (kept out of `public`, so the runtime role and Alembic never see
+  them), plus a default partition as a safety net that `crm logs maintain` empties.
+* `logs.user_id` loses its foreign key: an audit log outlives the users it names
+  (RESTRICT would forbid deleting anyone who ever logged in, SET NULL would rewrite
+  history). Two columns are added for filtering: `table_name`, `record_key`.
+* Statement-level AFTER triggers with transition tables write one log row per
+  changed row (set-based, so bulk statements stay cheap). They are generic:
+  `to_jsonb(OLD/NEW)` diffs, primary key looked up at `crm_audit_enable()` time,
+  secrets recorded only as "changed".
+* Append-only: UPDATE/DELETE/TRUNCATE on logs raise for every role; privileges
+  for them are revoked from PUBLIC and from the owner.
+"""
+from alembic import op
+
+revision = "0006"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+SCHEMA = "audit"
+NOT_AUDITED = ("logs", "alembic_version")
+
+FUNCTIONS = [
+    # Columns whose values never go into logs (sensitive by name or by design).
+    """
+CREATE FUNCTION crm_audit_secret(tbl text, col text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT (tbl, col) IN (('users', 'password_hash'), ('customers', 'revenue'),
+                          ('opportunities', 'value'))
+        OR col ~* '(passw|secret|token|salt|hash|cipher|encrypt|credential|private|otp|(^|_)keys?($|_))'
+$$""",
+    # A row as logged: without bookkeeping columns, secrets replaced.
+    """
+CREATE FUNCTION crm_audit_snapshot(tbl text, r jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(jsonb_object_agg(e.key, CASE WHEN e.value <> 'null'::jsonb AND crm_audit_secret(tbl, e.key)
+                                                 THEN '"[redacted]"'::jsonb ELSE e.value END), '{}'::jsonb)
+    FROM jsonb_each(r) AS e WHERE e.key NOT IN ('created_at', 'updated_at', 'version')
+$$""",
+    # {column: [old, new]} for changed columns ("changed" for secrets); NULL when nothing changed.
+    """
+CREATE FUNCTION crm_audit_diff(tbl text, o jsonb, n jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT jsonb_object_agg(ne.key, CASE WHEN crm_audit_secret(tbl, ne.key) THEN '"changed"'::jsonb
+                                         ELSE jsonb_build_array(o -> ne.key, ne.value) END)
+    FROM jsonb_each(n) AS ne
+    WHERE ne.value IS DISTINCT FROM o -> ne.key AND ne.key NOT IN ('updated_at', 'version')
+$$""",
+    """
+CREATE FUNCTION crm_audit_key(r jsonb, pk text[]) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT string_agg(r ->> k, ',' ORDER BY i) FROM unnest(pk) WITH ORDINALITY AS u(k, i)
+$$""",
+    """
+CREATE FUNCTION crm_audit_key_object(r jsonb, pk text[]) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT jsonb_object_agg(k, r -> k) FROM unnest(pk) AS k
+$$""",
+    # One trigger function for every table and operation. SECURITY DEFINER: whoever may
+    # change a row gets it logged, without needing INSERT on logs themselves.
+    """
+CREATE FUNCTION crm_audit_statement() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+    app_user integer := nullif(current_setting('crm.user_id', true), '')::integer;
+    via text := nullif(current_setting('crm.via', true), '');
+    tbl text := TG_TABLE_NAME;
+    pk text[] := TG_ARGV;
+    who jsonb := jsonb_strip_nulls(jsonb_build_object('db_role', session_user::text, 'via', via));
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO logs (user_id, action, table_name, record_key, description)
+        SELECT app_user, 'insert ' || tbl, tbl, crm_audit_key(s.j, pk),
+               (jsonb_build_object('key', crm_audit_key_object(s.j, pk),
+                                   'new', crm_audit_snapshot(tbl, s.j)) || who)::text
+        FROM (SELECT to_jsonb(r) AS j FROM crm_new AS r) AS s;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO logs (user_id, action, table_name, record_key, description)
+        SELECT app_user, 'delete ' || tbl, tbl, crm_audit_key(s.j, pk),
+               (jsonb_build_object('key', crm_audit_key_object(s.j, pk),
+                                   'old', crm_audit_snapshot(tbl, s.j)) || who)::text
+        FROM (SELECT to_jsonb(r) AS j FROM crm_old AS r) AS s;
+    ELSIF TG_OP = 'UPDATE' THEN
+        -- pair old and new rows by primary key; a changed key shows as old/new snapshots
+        INSERT INTO logs (user_id, action, table_name, record_key, description)
+        SELECT app_user, 'update ' || tbl, tbl, coalesce(p.nk, p.ok),
+               (CASE WHEN p.nj IS NULL THEN jsonb_build_object('key', crm_audit_key_object(p.oj, pk),
+                                                               'old', crm_audit_snapshot(tbl, p.oj))
+                     WHEN p.oj IS NULL THEN jsonb_build_object('key', crm_audit_key_object(p.nj, pk),
+                                                               'new', crm_audit_snapshot(tbl, p.nj))
+                     ELSE jsonb_build_object('key', crm_audit_key_object(p.nj, pk), 'changes', p.d)
+                END || who)::text
+        FROM (SELECT n.k AS nk, o.k AS ok, n.j AS nj, o.j AS oj,
+                     CASE WHEN n.j IS NOT NULL AND o.j IS NOT NULL THEN crm_audit_diff(tbl, o.j, n.j) END AS d
+              FROM (SELECT to_jsonb(r) AS j, crm_audit_key(to_jsonb(r), pk) AS k FROM crm_new AS r) AS n
+              FULL JOIN (SELECT to_jsonb(r) AS j, crm_audit_key(to_jsonb(r), pk) AS k FROM crm_old AS r) AS o
+                ON n.k = o.k) AS p
+        WHERE p.d IS NOT NULL OR p.nj IS NULL OR p.oj IS NULL;
+    ELSE
+        INSERT INTO logs (user_id, action, table_name, description)
+        VALUES (app_user, 'truncate ' || tbl, tbl, who::text);
+    END IF;
+    RETURN NULL;
+END
+$$""",
+    # Attach the audit triggers to a table (idempotent); `crm logs maintain` calls it for
+    # tables added after this migration.
+    """
+CREATE FUNCTION crm_audit_enable(tbl regclass) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+    name text := (SELECT relname FROM pg_class WHERE oid = tbl);
+    args text;
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = name || '_audit_insert') THEN
+        RETURN false;
+    END IF;
+    SELECT string_agg(quote_literal(a.attname), ', ' ORDER BY k.i) INTO args
+    FROM pg_index AS x
+    CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, i)
+    JOIN pg_attribute AS a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
+    WHERE x.indrelid = tbl AND x.indisprimary;
+    args := coalesce(args, '');
+    EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS crm_new '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION crm_audit_statement(%s)', name || '_audit_insert', tbl, args);
+    EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s REFERENCING OLD TABLE AS crm_old NEW TABLE AS crm_new '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION crm_audit_statement(%s)', name || '_audit_update', tbl, args);
+    EXECUTE format('CREATE TRIGGER %I AFTER DELETE ON %s REFERENCING OLD TABLE AS crm_old '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION crm_audit_statement(%s)', name || '_audit_delete', tbl, args);
+    EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION crm_audit_statement(%s)', name || '_audit_truncate', tbl, args);
+    RETURN true;
+END
+$$""",
+    """
+CREATE FUNCTION crm_logs_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'logs is append-only: % is not allowed (old months leave by dropping partitions)', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$""",
+    # Protect one partition: TRUNCATE statement triggers are not inherited from the parent.
+    """
+CREATE FUNCTION crm_logs_protect(part regclass) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = part AND tgname = 'logs_no_truncate') THEN
+        EXECUTE format('CREATE TRIGGER logs_no_truncate BEFORE TRUNCATE ON %s '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION crm_logs_append_only()', part);
+    END IF;
+    EXECUTE format('REVOKE ALL ON %s FROM PUBLIC', part);
+    EXECUTE format('REVOKE UPDATE, DELETE, TRUNCATE ON %s FROM CURRENT_USER', part);
+END
+$$""",
+    # Create the monthly partition holding `month` (idempotent); returns its name.
+    """
+CREATE FUNCTION crm_logs_partition(month date) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    start date := date_trunc('month', month)::date;
+    name text := 'logs_' || to_char(start, 'YYYY_MM');
+BEGIN
+    IF to_regclass('audit.' || name) IS NULL THEN
+        EXECUTE format('CREATE TABLE audit.%I PARTITION OF logs FOR VALUES FROM (%L) TO (%L)',
+                       name, start::timestamp, (start + interval '1 month')::timestamp);
+        PERFORM crm_logs_protect(('audit.' || quote_ident(name))::regclass);
+    END IF;
+    RETURN name;
+END
+$$""",
+]
+
+
+def upgrade():
+    op.execute(f"CREATE SCHEMA {SCHEMA}")
+    for function in FUNCTIONS:
+        op.execute(function)
+    # keep the id sequence (and so every existing log_id) across the table swap
+    op.execute("ALTER SEQUENCE logs_log_id_seq OWNED BY NONE")
+    op.execute("ALTER TABLE logs RENAME TO logs_unpartitioned")
+    op.execute("ALTER TABLE logs_unpartitioned RENAME CONSTRAINT pk_logs TO pk_logs_unpartitioned")
+    op.execute("DROP INDEX ix_logs_user_id, ix_logs_created_at")
+    op.execute("""
+        CREATE TABLE logs (
+            log_id integer NOT NULL DEFAULT nextval('logs_log_id_seq'),
+            user_id integer,
+            action varchar(255) NOT NULL,
+            description text,
+            created_at timestamp without time zone NOT NULL DEFAULT (now() AT TIME ZONE 'utc'),
+            table_name varchar(63),
+            record_key varchar(255),
+            CONSTRAINT pk_logs PRIMARY KEY (log_id, created_at)
+        ) PARTITION BY RANGE (created_at)""")
+    op.execute("ALTER SEQUENCE logs_log_id_seq OWNED BY logs.log_id")
+    op.execute("CREATE INDEX ix_logs_created_at_log_id ON logs (created_at, log_id)")
+    op.execute("CREATE INDEX ix_logs_user_id ON logs (user_id, created_at, log_id)")
+    op.execute("CREATE INDEX ix_logs_table_name_record_key ON logs (table_name, record_key, created_at, log_id)")
+    op.execute("CREATE INDEX ix_logs_action ON logs (action, created_at, log_id)")
+    op.execute(f"CREATE TABLE {SCHEMA}.logs_default PARTITION OF logs DEFAULT")
+    # every month that holds old rows, and this month + 3 ahead
+    op.execute("""
+        SELECT crm_logs_partition(m::date) FROM generate_series(
+            date_trunc('month', least((SELECT min(created_at) FROM logs_unpartitioned), now() AT TIME ZONE 'utc')),
+            date_trunc('month', now() AT TIME ZONE 'utc') + interval '3 months', interval '1 month') AS m""")
+    op.execute("INSERT INTO logs (log_id, user_id, action, description, created_at) "
+               "SELECT log_id, user_id, action, description, created_at FROM logs_unpartitioned")
+    op.execute("DROP TABLE logs_unpartitioned")
+
+    op.execute("CREATE TRIGGER logs_append_only BEFORE UPDATE OR DELETE ON logs "
+               "FOR EACH ROW EXECUTE FUNCTION crm_logs_append_only()")
+    op.execute("SELECT crm_logs_protect('logs'::regclass)")
+    op.execute(f"SELECT crm_logs_protect('{SCHEMA}.logs_default'::regclass)")
+    op.execute(f"REVOKE ALL ON SCHEMA {SCHEMA} FROM PUBLIC")
+
+    op.execute(f"""
+        SELECT crm_audit_enable(c.oid) FROM pg_class AS c
+        WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'
+          AND c.relname NOT IN {NOT_AUDITED!r}""")
+
+
+def downgrade():
+    op.execute("""
+        DO $$ DECLARE t record; BEGIN
+            FOR t IN SELECT tgname, tgrelid::regclass AS rel FROM pg_trigger
+                     WHERE tgname ~ '_audit_(insert|update|delete|truncate)$' LOOP
+                EXECUTE format('DROP TRIGGER %I ON %s', t.tgname, t.rel);
+            END LOOP;
+        END $$""")
+    op.execute("ALTER SEQUENCE logs_log_id_seq OWNED BY NONE")
+    op.execute("ALTER TABLE logs RENAME TO logs_partitioned")
+    op.execute("ALTER TABLE logs_partitioned RENAME CONSTRAINT pk_logs TO pk_logs_partitioned")
+    op.execute("DROP INDEX ix_logs_user_id")
+    op.execute("""
+        CREATE TABLE logs (
+            log_id integer NOT NULL DEFAULT nextval('logs_log_id_seq'),
+            user_id integer,
+            action varchar(255) NOT NULL,
+            description text,
+            created_at timestamp without time zone NOT NULL DEFAULT (now() AT TIME ZONE 'utc'),
+            CONSTRAINT pk_logs PRIMARY KEY (log_id)
+        )""")
+    op.execute("ALTER SEQUENCE logs_log_id_seq OWNED BY logs.log_id")
+    op.execute("INSERT INTO logs SELECT log_id, user_id, action, description, created_at FROM logs_partitioned")
+    op.execute("DROP TABLE logs_partitioned CASCADE")
+    # rows may name deleted users: keep them, check only new rows
+    op.execute("ALTER TABLE logs ADD CONSTRAINT fk_logs_user_id_users FOREIGN KEY (user_id) "
+               "REFERENCES users (user_id) ON DELETE RESTRICT NOT VALID")
+    op.execute("CREATE INDEX ix_logs_created_at ON logs (created_at)")
+    op.execute("CREATE INDEX ix_logs_user_id ON logs (user_id)")
+    op.execute(f"DROP SCHEMA {SCHEMA} CASCADE")
+    for name in ("crm_logs_partition(date)", "crm_logs_protect(regclass)", "crm_logs_append_only()",
+                 "crm_audit_enable(regclass)", "crm_audit_statement()", "crm_audit_key_object(jsonb, text[])",
+                 "crm_audit_key(jsonb, text[])", "crm_audit_diff(text, jsonb, jsonb)",
+                 "crm_audit_snapshot(text, jsonb)", "crm_audit_secret(text, text)"):
+        op.execute(f"DROP FUNCTION {name}")

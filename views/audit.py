@@ -36,6 +36,13 @@ class HistoryMixin:
         return widgets
 
 
+class ReadOnlyMixin:
+    """No add, edit, delete, download or action routes at all (not merely forbidden)."""
+
+    exclude_route_methods = {"add", "edit", "delete", "download", "action", "action_post"}
+    base_permissions = ["can_list", "can_show"]
+
+
 def _page_url(**cursor: str) -> str:
     args = request.args.to_dict(flat=False)
     for name in CURSOR_ARGS:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from app.models import Activity, Contact, Customer, Lead, Log, Opportunity, Report, ServiceTicket
 from app.audit.history import LogInterface, describe
 from app.screens import derive
-from views.audit import KeysetListMixin
+from views.audit import KeysetListMixin, ReadOnlyMixin
 from views.base import CrmModelView
 
 
@@ -48,17 +48,16 @@ class ReportView(CrmModelView):
     base_order = ("generated_at", "desc")
 
 
-class LogView(KeysetListMixin, CrmModelView):
+class LogView(ReadOnlyMixin, KeysetListMixin, CrmModelView):
     """Read-only; newest first, paged by keyset (created_at, log_id)."""
 
     model = Log
     interface = LogInterface
     history = False
-    base_permissions = ["can_list", "can_show"]
     list_columns = ["created_at", "user", "action", "table_name", "record_key", "description"]
     show_columns = ["log_id", "created_at", "user", "user_id", "action", "table_name", "record_key",
                     "description"]
-    search_columns = ["created_at", "user", "action", "table_name", "record_key"]
+    search_columns = ["created_at", "user", "user_id", "action", "table_name", "record_key"]
     label_columns = {**derive(Log)["label_columns"], "table_name": "Table", "record_key": "Record",
                      "user": "User", "created_at": "When (UTC)"}
     formatters_columns = {**derive(Log)["formatters_columns"], "description": describe}

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import click
 from flask import g, has_request_context, request
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
+from werkzeug.local import LocalProxy
 
 KEY = "crm_audit_actor"
 SET_ACTOR = "SELECT set_config('crm.user_id', %s, true), set_config('crm.via', %s, true)"
@@ -20,8 +21,14 @@ SET_ACTOR = "SELECT set_config('crm.user_id', %s, true), set_config('crm.via', %
 def current_actor() -> tuple[str, str]:
     """(application user id or '', how the change arrives: 'web POST /customers/add', 'cli crm seed')."""
     if has_request_context():
-        user = g.get("user")
-        user_id = getattr(user, "user_id", None) if getattr(user, "is_authenticated", False) else None
+        # the user Flask-Login has already loaded; never load it here (we may be inside
+        # the session's connection set-up, where a query is not allowed)
+        user = g.get("user")  # FAB sets the JWT user here; for sessions, Flask-Login's proxy
+        if type(user) is LocalProxy:
+            user = g.get("_login_user")  # loaded by Flask-Login, or not yet
+        # the identity key needs no query, even when the instance is expired after a commit
+        state = inspect(user, raiseerr=False) if user is not None else None
+        user_id = state.identity[0] if state is not None and state.identity else None
         kind = "api" if request.path.startswith("/api/") else "web"
         return (str(user_id) if user_id else "", f"{kind} {request.method} {request.path}"[:200])
     ctx = click.get_current_context(silent=True)

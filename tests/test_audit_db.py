@@ -148,3 +148,54 @@ def test_app_role_may_only_insert_and_select_logs(sql):
     public = sql("SELECT count(*) FROM information_schema.role_table_grants "
                  "WHERE table_name = 'logs' AND grantee = 'PUBLIC'")
     assert public == [(0,)]
+
+
+def _partition_names(sql) -> set[str]:
+    return {r[0] for r in sql("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                              "WHERE i.inhparent = 'logs'::regclass")}
+
+
+def test_maintain_creates_partitions_ahead_and_drops_old_months_only(app, sql):
+    this = month_start(utc_today())
+    old, kept = add_months(this, -14), add_months(this, -2)
+    for month in (old, kept):
+        sql("SELECT crm_logs_partition(:m)", m=month)
+        sql("INSERT INTO logs (action, created_at) VALUES ('old entry', :t)", t=dt.datetime.combine(month, dt.time()))
+    result = app.test_cli_runner().invoke(args=["crm", "logs", "maintain", "--ahead", "6", "--retention-months", "12"])
+    assert result.exit_code == 0, result.output
+    names = _partition_names(sql)
+    assert f"logs_{old:%Y_%m}" not in names and f"logs_{kept:%Y_%m}" in names
+    assert {f"logs_{add_months(this, n):%Y_%m}" for n in range(7)} <= names
+    assert sql("SELECT created_at FROM logs WHERE action = 'old entry'") == [(dt.datetime.combine(kept, dt.time()),)]
+    maintained, = _logs(sql, "action = 'logs maintain'")
+    assert json.loads(maintained.description)["dropped"] == [f"logs_{old:%Y_%m}"]
+    assert f"dropped logs_{old:%Y_%m}" in result.output
+
+
+def test_maintain_keeps_everything_by_default(app, sql):
+    month = add_months(month_start(utc_today()), -60)
+    sql("SELECT crm_logs_partition(:m)", m=month)
+    assert app.test_cli_runner().invoke(args=["crm", "logs", "maintain"]).exit_code == 0
+    assert f"logs_{month:%Y_%m}" in _partition_names(sql)
+
+
+def test_maintain_moves_rows_out_of_the_default_partition(app, sql):
+    far = add_months(month_start(utc_today()), 30)
+    (log_id,), = sql("INSERT INTO logs (action, created_at) VALUES ('far future', :t) RETURNING log_id",
+                     t=dt.datetime.combine(far, dt.time(12)))
+    assert sql("SELECT count(*) FROM audit.logs_default")[0][0] == 1
+    result = app.test_cli_runner().invoke(args=["crm", "logs", "maintain"])
+    assert result.exit_code == 0, result.output
+    assert sql("SELECT count(*) FROM audit.logs_default")[0][0] == 0
+    assert sql("SELECT log_id, tableoid::regclass::text FROM logs WHERE action = 'far future'") == [
+        (log_id, f"audit.logs_{far:%Y_%m}")]
+    with pytest.raises(sqlalchemy.exc.ProgrammingError, match="append-only|permission denied"):
+        sql("TRUNCATE audit.logs_default")  # the new default partition is protected too
+
+
+def test_maintain_audits_tables_added_later(app, sql):
+    sql("CREATE TABLE public.newcomers (newcomer_id serial PRIMARY KEY, api_key text, label text)")
+    assert app.test_cli_runner().invoke(args=["crm", "logs", "maintain"]).exit_code == 0
+    sql("INSERT INTO newcomers (api_key, label) VALUES ('sk-very-secret', 'first')")
+    entry, = _logs(sql, "action = 'insert newcomers'")
+    assert json.loads(entry.description)["new"] == {"newcomer_id": 1, "api_key": "[redacted]", "label": "first"}

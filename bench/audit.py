@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psycopg
 
-AUDIT_TRIGGERS = ("customers_audit_insert", "customers_audit_update")
+AUDIT_TRIGGERS = ("customers_audit",)
 SET_ACTOR = "SELECT set_config('crm.user_id', '1', true), set_config('crm.via', 'web POST /customers/add', true)"
 
 

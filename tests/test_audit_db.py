@@ -69,7 +69,7 @@ def test_every_crm_and_security_table_is_audited(sql):
     tables = {r[0] for r in sql("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
                                 "AND tablename NOT IN ('logs', 'alembic_version')")}
     audited = {r[0] for r in sql("SELECT DISTINCT tgrelid::regclass::text FROM pg_trigger "
-                                 "WHERE tgname LIKE '%\\_audit\\_%' AND NOT tgisinternal")}
+                                 "WHERE tgname LIKE '%\\_audit' AND NOT tgisinternal")}
     assert {"customers", "contacts", "leads", "opportunities", "activities", "service_tickets", "reports",
             "users", "roles", "permissions", "role_permissions"} <= tables
     assert tables <= audited

@@ -10,10 +10,9 @@ Create Date: 2026-11-29
 * `logs.user_id` loses its foreign key: an audit log outlives the users it names
   (RESTRICT would forbid deleting anyone who ever logged in, SET NULL would rewrite
   history). Two columns are added for filtering: `table_name`, `record_key`.
-* Statement-level AFTER triggers with transition tables write one log row per
-  changed row (set-based, so bulk statements stay cheap). They are generic:
-  `to_jsonb(OLD/NEW)` diffs, primary key looked up at `crm_audit_enable()` time,
-  secrets recorded only as "changed".
+* AFTER ROW triggers write one log row per changed row, generically: `to_jsonb(OLD/NEW)`
+  diffs; key and secret columns are looked up by `crm_audit_enable()` (re-run at every
+  start-up by `crm logs maintain`); secrets are recorded only as "changed"/"[redacted]".
 * Append-only: UPDATE/DELETE/TRUNCATE on logs raise for every role; privileges
   for them are revoked from PUBLIC and from the owner.
 """
@@ -36,92 +35,96 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                           ('opportunities', 'value'))
         OR col ~* '(passw|secret|token|salt|hash|cipher|encrypt|credential|private|otp|(^|_)keys?($|_))'
 $$""",
-    # One trigger function for every table and operation, set-based over the statement's
-    # transition tables; only native jsonb operators per row (SQL helper functions per row
-    # cost ~10x), and `OFFSET 0` so to_jsonb() runs once per row, not once per use. SECURITY DEFINER: whoever may change a row gets it logged, without
-    # needing INSERT on logs themselves.
+    # One trigger function for every table: AFTER ... FOR EACH ROW for INSERT/UPDATE/DELETE,
+    # FOR EACH STATEMENT for TRUNCATE. Arguments: primary-key columns and secret columns
+    # (array literals, computed by crm_audit_enable). SECURITY DEFINER: whoever may change a
+    # row gets it logged, without needing INSERT on logs themselves.
     """
-CREATE FUNCTION crm_audit_statement() RETURNS trigger
+CREATE FUNCTION crm_audit() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
-    app_user integer := nullif(current_setting('crm.user_id', true), '')::integer;
-    via text := nullif(current_setting('crm.via', true), '');
-    tbl text := TG_TABLE_NAME;
-    pk text[] := ARRAY(SELECT unnest(TG_ARGV));  -- TG_ARGV is 0-based
-    one_key boolean := cardinality(TG_ARGV) = 1;
-    bookkeeping text[] := ARRAY['created_at', 'updated_at', 'version'];
-    secret text[];
-    who jsonb := jsonb_strip_nulls(jsonb_build_object('db_role', session_user::text, 'via', via));
+    pk text[] := TG_ARGV[0]::text[];
+    secret text[] := TG_ARGV[1]::text[];
+    bookkeeping constant text[] := '{created_at,updated_at,version}';
+    who jsonb := jsonb_strip_nulls(jsonb_build_object(
+        'db_role', session_user::text, 'via', nullif(current_setting('crm.via', true), '')));
+    o jsonb;
+    n jsonb;
+    r jsonb;
+    body jsonb;
+    hidden jsonb := '{}';
+    c text;
+    record_key text;
 BEGIN
-    IF TG_OP = 'TRUNCATE' THEN
+    IF TG_LEVEL = 'STATEMENT' THEN
         INSERT INTO logs (user_id, action, table_name, description)
-        VALUES (app_user, 'truncate ' || tbl, tbl, who::text);
+        VALUES (nullif(current_setting('crm.user_id', true), '')::integer, 'truncate ' || TG_TABLE_NAME,
+                TG_TABLE_NAME, who::text);
         RETURN NULL;
     END IF;
-    secret := ARRAY(SELECT attname::text FROM pg_attribute WHERE attrelid = TG_RELID AND attnum > 0
-                    AND NOT attisdropped AND crm_audit_secret(tbl, attname::text));
-    IF TG_OP = 'INSERT' OR TG_OP = 'DELETE' THEN
-        -- a snapshot of each row: bookkeeping columns left out, secrets replaced
-        INSERT INTO logs (user_id, action, table_name, record_key, description)
-        SELECT app_user, lower(TG_OP) || ' ' || tbl, tbl, s.k,
-               (jsonb_build_object('key', s.ko, CASE TG_OP WHEN 'INSERT' THEN 'new' ELSE 'old' END,
-                                   (s.j - bookkeeping - secret) || CASE WHEN secret = '{}' THEN '{}'::jsonb ELSE
-                                       (SELECT coalesce(jsonb_object_agg(c, '"[redacted]"'::jsonb), '{}') FROM unnest(secret) c
-                                        WHERE s.j -> c <> 'null') END) || who)::text
-        FROM (SELECT r.j,
-                     CASE WHEN one_key THEN r.j ->> pk[1]
-                          ELSE (SELECT string_agg(r.j ->> c, ',') FROM unnest(pk) c) END AS k,
-                     CASE WHEN one_key THEN jsonb_build_object(pk[1], r.j -> pk[1])
-                          ELSE (SELECT jsonb_object_agg(c, r.j -> c) FROM unnest(pk) c) END AS ko
-              FROM (SELECT to_jsonb(t) AS j FROM crm_changed AS t OFFSET 0) AS r) AS s;
-        RETURN NULL;
-    END IF;
-    -- UPDATE: pair old and new rows by primary key; {column: [old, new]} per changed column
-    INSERT INTO logs (user_id, action, table_name, record_key, description)
-    SELECT app_user, 'update ' || tbl, tbl, coalesce(n.k, o.k),
-           (CASE WHEN n.j IS NULL THEN jsonb_build_object('key', o.k, 'old', o.j - bookkeeping - secret)
-                 WHEN o.j IS NULL THEN jsonb_build_object('key', n.k, 'new', n.j - bookkeeping - secret)
-                 ELSE jsonb_build_object('key', n.ko, 'changes', d.changes) END || who)::text
-    FROM (SELECT j, CASE WHEN one_key THEN j ->> pk[1] ELSE (SELECT string_agg(j ->> c, ',') FROM unnest(pk) c) END AS k,
-                 CASE WHEN one_key THEN jsonb_build_object(pk[1], j -> pk[1])
-                      ELSE (SELECT jsonb_object_agg(c, j -> c) FROM unnest(pk) c) END AS ko
-          FROM (SELECT to_jsonb(t) AS j FROM crm_new AS t OFFSET 0) AS x) AS n
-    FULL JOIN (SELECT j, CASE WHEN one_key THEN j ->> pk[1] ELSE (SELECT string_agg(j ->> c, ',') FROM unnest(pk) c) END AS k
-               FROM (SELECT to_jsonb(t) AS j FROM crm_old AS t OFFSET 0) AS x) AS o ON n.k = o.k
-    LEFT JOIN LATERAL (
+    IF TG_OP <> 'INSERT' THEN o := to_jsonb(OLD); END IF;
+    IF TG_OP <> 'DELETE' THEN n := to_jsonb(NEW); END IF;
+    r := coalesce(n, o);
+    IF TG_OP = 'UPDATE' THEN
         SELECT jsonb_object_agg(e.key, CASE WHEN e.key = ANY (secret) THEN '"changed"'::jsonb
-                                            ELSE jsonb_build_array(o.j -> e.key, e.value) END) AS changes
-        FROM jsonb_each(n.j) AS e
-        WHERE e.value IS DISTINCT FROM o.j -> e.key AND e.key <> ALL (bookkeeping)) AS d ON n.j IS NOT NULL AND o.j IS NOT NULL
-    WHERE d.changes IS NOT NULL OR n.j IS NULL OR o.j IS NULL;
+                                            ELSE jsonb_build_array(o -> e.key, e.value) END)
+        INTO body
+        FROM jsonb_each(n) AS e
+        WHERE e.value IS DISTINCT FROM o -> e.key AND e.key <> ALL (bookkeeping);
+        IF body IS NULL THEN
+            RETURN NULL;  -- nothing but bookkeeping changed
+        END IF;
+        body := jsonb_build_object('changes', body);
+    ELSE
+        FOREACH c IN ARRAY secret LOOP
+            IF r -> c <> 'null'::jsonb THEN
+                hidden := hidden || jsonb_build_object(c, '[redacted]');
+            END IF;
+        END LOOP;
+        body := jsonb_build_object(CASE TG_OP WHEN 'INSERT' THEN 'new' ELSE 'old' END,
+                                   (r - bookkeeping - secret) || hidden);
+    END IF;
+    IF cardinality(pk) = 1 THEN
+        record_key := r ->> pk[1];
+        body := jsonb_build_object('key', jsonb_build_object(pk[1], r -> pk[1])) || body;
+    ELSIF cardinality(pk) > 1 THEN
+        record_key := (SELECT string_agg(r ->> k, ',' ORDER BY i) FROM unnest(pk) WITH ORDINALITY AS u(k, i));
+        body := jsonb_build_object('key', (SELECT jsonb_object_agg(k, r -> k) FROM unnest(pk) AS k)) || body;
+    END IF;
+    INSERT INTO logs (user_id, action, table_name, record_key, description)
+    VALUES (nullif(current_setting('crm.user_id', true), '')::integer, lower(TG_OP) || ' ' || TG_TABLE_NAME,
+            TG_TABLE_NAME, record_key, (body || who)::text);
     RETURN NULL;
 END
 $$""",
-    # Attach the audit triggers to a table (idempotent); `crm logs maintain` calls it for
-    # tables added after this migration.
+    # Attach (or refresh, when its key or secret columns changed) the audit triggers of a
+    # table; `crm logs maintain` calls it at start-up for every table, old and new.
     """
 CREATE FUNCTION crm_audit_enable(tbl regclass) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
     name text := (SELECT relname FROM pg_class WHERE oid = tbl);
+    pk text[];
+    secret text[];
     args text;
 BEGIN
-    IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = name || '_audit_insert') THEN
-        RETURN false;
-    END IF;
-    SELECT string_agg(quote_literal(a.attname), ', ' ORDER BY k.i) INTO args
+    SELECT coalesce(array_agg(a.attname::text ORDER BY k.i), '{}') INTO pk
     FROM pg_index AS x
     CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, i)
     JOIN pg_attribute AS a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
     WHERE x.indrelid = tbl AND x.indisprimary;
-    args := coalesce(args, '');
-    EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS crm_changed '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION crm_audit_statement(%s)', name || '_audit_insert', tbl, args);
-    EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s REFERENCING OLD TABLE AS crm_old NEW TABLE AS crm_new '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION crm_audit_statement(%s)', name || '_audit_update', tbl, args);
-    EXECUTE format('CREATE TRIGGER %I AFTER DELETE ON %s REFERENCING OLD TABLE AS crm_changed '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION crm_audit_statement(%s)', name || '_audit_delete', tbl, args);
+    secret := ARRAY(SELECT attname::text FROM pg_attribute WHERE attrelid = tbl AND attnum > 0
+                    AND NOT attisdropped AND crm_audit_secret(name, attname::text) ORDER BY attnum);
+    args := format('%L, %L', pk, secret);
+    IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = name || '_audit'
+               AND encode(tgargs, 'escape') = pk::text || '\\000' || secret::text || '\\000') THEN
+        RETURN false;
+    END IF;
+    EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', name || '_audit', tbl);
+    EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', name || '_audit_truncate', tbl);
+    EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION crm_audit(%s)', name || '_audit', tbl, args);
     EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON %s '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION crm_audit_statement(%s)', name || '_audit_truncate', tbl, args);
+                   'FOR EACH STATEMENT EXECUTE FUNCTION crm_audit(%s)', name || '_audit_truncate', tbl, args);
     RETURN true;
 END
 $$""",
@@ -213,7 +216,7 @@ def downgrade():
     op.execute("""
         DO $$ DECLARE t record; BEGIN
             FOR t IN SELECT tgname, tgrelid::regclass AS rel FROM pg_trigger
-                     WHERE tgname ~ '_audit_(insert|update|delete|truncate)$' LOOP
+                     WHERE tgname ~ '_audit(_truncate)?$' AND NOT tgisinternal LOOP
                 EXECUTE format('DROP TRIGGER %I ON %s', t.tgname, t.rel);
             END LOOP;
         END $$""")
@@ -240,5 +243,5 @@ def downgrade():
     op.execute("CREATE INDEX ix_logs_user_id ON logs (user_id)")
     op.execute(f"DROP SCHEMA {SCHEMA} CASCADE")
     for name in ("crm_logs_partition(date)", "crm_logs_protect(regclass)", "crm_logs_append_only()",
-                 "crm_audit_enable(regclass)", "crm_audit_statement()", "crm_audit_secret(text, text)"):
+                 "crm_audit_enable(regclass)", "crm_audit()", "crm_audit_secret(text, text)"):
         op.execute(f"DROP FUNCTION {name}")

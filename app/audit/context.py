@@ -2,8 +2,8 @@
 
 `set_config(..., true)` lasts until the transaction ends, so the value can never leak
 to the next user of a pooled connection. A transaction may begin before the user is
-known (Flask-Login loads the user with a query), so the values are refreshed before
-every flush and every ORM-level write, when they changed.
+known (Flask-Login loads the user with a query), so the values are (re)set before
+every flush and every non-SELECT statement of the session, when they changed.
 """
 from __future__ import annotations
 
@@ -46,21 +46,26 @@ def _before_flush(session: Session, _context, _instances) -> None:
     bind(session.connection())
 
 
-def _before_write(state) -> None:
-    if state.is_insert or state.is_update or state.is_delete:
+def _before_statement(state) -> None:
+    if not state.is_select:  # ORM writes, and text() which may write
         bind(state.session.connection())
 
 
 def _begin(conn: Connection) -> None:
+    """Bind at once outside requests and for known users; else wait for the first write.
+
+    A request's first transaction starts while Flask-Login loads the user: binding then
+    would cost a round trip on every page view and name nobody.
+    """
     conn.info.pop(KEY, None)
     actor = current_actor()
-    if any(actor):
+    if actor[0] or not has_request_context():
         conn.exec_driver_sql(SET_ACTOR, actor)
         conn.info[KEY] = actor
 
 
 def init_audit_context(engine) -> None:
     event.listen(engine, "begin", _begin)
-    for name, listener in (("before_flush", _before_flush), ("do_orm_execute", _before_write)):
+    for name, listener in (("before_flush", _before_flush), ("do_orm_execute", _before_statement)):
         if not event.contains(Session, name, listener):
             event.listen(Session, name, listener)

@@ -182,3 +182,14 @@ def test_every_show_page_has_a_history_panel_with_its_own_entries(admin, sql, sc
     other = sql(f"SELECT count(*) FROM logs WHERE table_name = '{screen.table}' AND record_key <> :k", k=str(pk))
     if other[0][0]:
         assert history.count("<tr>") == 3  # header + this record's two entries, not the others'
+
+
+def test_user_and_role_pages_show_their_history(admin, sql):
+    admin_id = _admin_id(sql)
+    login(admin.application.test_client(), "admin", "Bad-guess-123")
+    page = admin.get(f"/users/show/{admin_id}").get_data(as_text=True)
+    history = page[page.index("crm-history"):]
+    assert "login failed" in history and "wrong password" in history
+    (role_id,), = sql("SELECT role_id FROM roles WHERE role_name = 'Admin'")
+    page = admin.get(f"/roles/show/{role_id}").get_data(as_text=True)
+    assert "permissions change" in page[page.index("crm-history"):]

@@ -10,11 +10,12 @@ from flask_babel import lazy_gettext as _
 
 from app.models.security import User
 from app.screens import column_validators
+from views.audit import HistoryMixin
 
 _users = User.__table__
 
 
-class UserView(UserDBModelView):
+class UserView(HistoryMixin, UserDBModelView):
     route_base = "/users"
     list_columns = ["username", "email", "first_name", "last_name", "role", "active", "last_login"]
     search_columns = ["username", "email", "first_name", "last_name", "role", "active", "last_login",
@@ -44,7 +45,7 @@ class UserView(UserDBModelView):
             raise ValueError(_("You cannot delete your own account."))
 
 
-class RoleView(RoleModelView):
+class RoleView(HistoryMixin, RoleModelView):
     list_columns = ["role_name", "permissions"]
     show_columns = ["role_name", "permissions"]
     edit_columns = ["role_name", "permissions"]

@@ -165,27 +165,34 @@ $$""",
 ]
 
 
-def upgrade():
-    op.execute(f"CREATE SCHEMA {SCHEMA}")
-    for function in FUNCTIONS:
-        op.execute(function)
-    # keep the id sequence (and so every existing log_id) across the table swap
-    op.execute("ALTER SEQUENCE logs_log_id_seq OWNED BY NONE")
-    op.execute("ALTER TABLE logs RENAME TO logs_unpartitioned")
-    op.execute("ALTER TABLE logs_unpartitioned RENAME CONSTRAINT pk_logs TO pk_logs_unpartitioned")
-    op.execute("DROP INDEX ix_logs_user_id, ix_logs_created_at")
-    op.execute("""
-        CREATE TABLE logs (
+SEED_COLUMNS = """
             log_id integer NOT NULL DEFAULT nextval('logs_log_id_seq'),
             user_id integer,
             action varchar(255) NOT NULL,
             description text,
-            created_at timestamp without time zone NOT NULL DEFAULT (now() AT TIME ZONE 'utc'),
+            created_at timestamp without time zone NOT NULL DEFAULT (now() AT TIME ZONE 'utc'),"""
+
+
+def _replace_logs(keep_as: str, drop_indexes: str, rest: str) -> None:
+    """Rename logs to `keep_as` and create a new logs table; the id sequence (and so every
+    existing log_id) survives the swap."""
+    op.execute("ALTER SEQUENCE logs_log_id_seq OWNED BY NONE")
+    op.execute(f"ALTER TABLE logs RENAME TO {keep_as}")
+    op.execute(f"ALTER TABLE {keep_as} RENAME CONSTRAINT pk_logs TO pk_{keep_as}")
+    op.execute(f"DROP INDEX {drop_indexes}")
+    op.execute(f"CREATE TABLE logs ({SEED_COLUMNS}{rest}")
+    op.execute("ALTER SEQUENCE logs_log_id_seq OWNED BY logs.log_id")
+
+
+def upgrade():
+    op.execute(f"CREATE SCHEMA {SCHEMA}")
+    for function in FUNCTIONS:
+        op.execute(function)
+    _replace_logs("logs_unpartitioned", "ix_logs_user_id, ix_logs_created_at", """
             table_name varchar(63),
             record_key varchar(255),
             CONSTRAINT pk_logs PRIMARY KEY (log_id, created_at)
         ) PARTITION BY RANGE (created_at)""")
-    op.execute("ALTER SEQUENCE logs_log_id_seq OWNED BY logs.log_id")
     op.execute("CREATE INDEX ix_logs_created_at_log_id ON logs (created_at, log_id)")
     op.execute("CREATE INDEX ix_logs_user_id ON logs (user_id, created_at, log_id)")
     op.execute("CREATE INDEX ix_logs_table_name_record_key ON logs (table_name, record_key, created_at, log_id)")
@@ -220,20 +227,9 @@ def downgrade():
                 EXECUTE format('DROP TRIGGER %I ON %s', t.tgname, t.rel);
             END LOOP;
         END $$""")
-    op.execute("ALTER SEQUENCE logs_log_id_seq OWNED BY NONE")
-    op.execute("ALTER TABLE logs RENAME TO logs_partitioned")
-    op.execute("ALTER TABLE logs_partitioned RENAME CONSTRAINT pk_logs TO pk_logs_partitioned")
-    op.execute("DROP INDEX ix_logs_user_id")
-    op.execute("""
-        CREATE TABLE logs (
-            log_id integer NOT NULL DEFAULT nextval('logs_log_id_seq'),
-            user_id integer,
-            action varchar(255) NOT NULL,
-            description text,
-            created_at timestamp without time zone NOT NULL DEFAULT (now() AT TIME ZONE 'utc'),
+    _replace_logs("logs_partitioned", "ix_logs_user_id", """
             CONSTRAINT pk_logs PRIMARY KEY (log_id)
         )""")
-    op.execute("ALTER SEQUENCE logs_log_id_seq OWNED BY logs.log_id")
     op.execute("INSERT INTO logs SELECT log_id, user_id, action, description, created_at FROM logs_partitioned")
     op.execute("DROP TABLE logs_partitioned CASCADE")
     # rows may name deleted users: keep them, check only new rows

@@ -1,6 +1,6 @@
 """Write cost of the audit triggers: customers insert/update throughput with and without them.
 
-    python -m bench.audit [--rows 100000] [--single 200] [--batch 5000] [--rounds 10]
+    python -m bench.audit [--rows 100000] [--single 100] [--batch 5000] [--rounds 20]
 
 Starts a throw-away embedded PostgreSQL (or uses BENCH_DATABASE_URL, an owner URL of an
 empty database), migrates it, preloads `--rows` customers (audited, so logs holds as many
@@ -94,9 +94,9 @@ def pct(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000, help="customers preloaded")
-    parser.add_argument("--single", type=int, default=200, help="one-row transactions per round and kind")
+    parser.add_argument("--single", type=int, default=100, help="one-row transactions per round and kind")
     parser.add_argument("--batch", type=int, default=5_000, help="rows per bulk statement")
-    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="audit-bench-") as tmp:

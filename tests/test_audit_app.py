@@ -109,7 +109,7 @@ def test_logs_screen_needs_a_log_reading_role(client, sql):
 def _seed_logs(sql, n: int, start: dt.datetime) -> None:
     sql("INSERT INTO logs (action, description, created_at, user_id, table_name, record_key) "
         "SELECT 'page probe', 'entry ' || g, CAST(:s AS timestamp) + g * interval '1 minute', "
-        "CASE WHEN g % 10 = 0 THEN 1 END, 'contacts', (g % 5)::text FROM generate_series(1, :n) g",
+        "CASE WHEN g % 10 = 0 THEN 1 END, 'contacts', (g % 15)::text FROM generate_series(1, :n) g",
         s=start, n=n)
 
 
@@ -155,7 +155,8 @@ def test_logs_filters_by_user_table_record_action_and_dates(admin, sql):
     assert _admin_id(sql) == 1
     assert entries("_flt_0_action=page+probe&_flt_0_user=1") == {10, 20, 30, 40, 50}
     assert entries("_flt_0_user_id=1&_flt_0_action=page+probe") == {10, 20, 30, 40, 50}
-    assert entries("_flt_0_table_name=contacts&_flt_0_record_key=3") == {3, 8, 13, 18, 23, 28, 33, 38, 43, 48}
+    # "equal to" (filter 3 on text): record 1 is not records 10-14
+    assert entries("_flt_3_table_name=contacts&_flt_3_record_key=1") == {1, 16, 31, 46}
     assert entries("_flt_0_action=page+probe&_flt_1_created_at=2026-02-01+00:40:30"
                    "&_flt_2_created_at=2026-02-01+00:45:30") == {41, 42, 43, 44, 45}
     assert entries("_flt_0_table_name=customers") == set()
@@ -179,6 +180,9 @@ def test_every_show_page_has_a_history_panel_with_its_own_entries(admin, sql, sc
     history = page[page.index('class="panel panel-default crm-history"'):]
     assert f"insert {screen.table}" in history and f"update {screen.table}" in history
     assert "Changed in psql" in history and "admin" in history and "database" in history
+    link = re.search(r'href="(/logs/list/\?[^"]+)"', history).group(1).replace("&amp;", "&")
+    assert link == f"/logs/list/?_flt_3_table_name={screen.table}&_flt_3_record_key={pk}"
+    assert f"insert {screen.table}" in admin.get(link).get_data(as_text=True)
     other = sql(f"SELECT count(*) FROM logs WHERE table_name = '{screen.table}' AND record_key <> :k", k=str(pk))
     if other[0][0]:
         assert history.count("<tr>") == 3  # header + this record's two entries, not the others'

@@ -1,6 +1,7 @@
 """Application events the database cannot see: logins, failed logins, logouts, permission changes."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Flask
@@ -59,8 +60,6 @@ def _permission_changes(session: Session) -> list[dict[str, Any]]:
 
 
 def _after_flush(session: Session, _context) -> None:
-    import json
-
     changes = _permission_changes(session)
     if changes:
         user_id = current_user_id()

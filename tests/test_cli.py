@@ -69,7 +69,6 @@ def test_create_admin_resets_password_and_reenables(app, sql):
 def test_bootstrap_is_idempotent_and_loads_demo_data_once(app, sql):
     from app.bootstrap import bootstrap
 
-    sql("DELETE FROM logs")
     app.config["DEMO_DATA"] = True
     with app.app_context():
         bootstrap(app, echo=lambda *_: None)

@@ -8,6 +8,8 @@ rows), then alternates rounds with the audit triggers enabled and disabled:
   * single-row INSERT / UPDATE, one transaction each, as the app does it (with the app's
     per-transaction set_config when audited): median and p95 latency, rows/s;
   * one statement writing `--batch` rows (bulk import / bulk action): rows/s.
+Then loads `--log-rows` log entries over 13 monthly partitions and times the /logs/
+list query (keyset on created_at, log_id) at page 1 and deep pages, against OFFSET.
 """
 from __future__ import annotations
 
@@ -97,12 +99,14 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=100, help="one-row transactions per round and kind")
     parser.add_argument("--batch", type=int, default=5_000, help="rows per bulk statement")
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--log-rows", type=int, default=1_000_000, help="log entries for the paging test")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="audit-bench-") as tmp:
         url, server = migrated_database(Path(tmp))
         try:
             run(url, args)
+            paging(url, args.log_rows)
         finally:
             if server is not None:
                 server.stop()
@@ -142,6 +146,45 @@ def run(url: str, args: argparse.Namespace) -> None:
         off, on = statistics.median(bulk[(kind, False)]), statistics.median(bulk[(kind, True)])
         print(f"{f'{args.batch:,}-row {kind} statement, rows/s':34} {args.batch / off:22,.0f} "
               f"{args.batch / on:22,.0f} {on / off - 1:8.1%}")
+
+
+
+def timed_ms(conn: psycopg.Connection, sql: str, params: tuple = (), repeat: int = 30) -> tuple[float, float]:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        conn.execute(sql, params).fetchall()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times), pct(times, 95)
+
+
+def paging(url: str, log_rows: int) -> None:
+    """The /logs/ list's query at page 1 and deep pages (keyset), and OFFSET for comparison."""
+    page = 25
+    keyset = ("SELECT log_id, created_at FROM logs WHERE (created_at, log_id) < (%s, %s) "
+              "ORDER BY created_at DESC, log_id DESC LIMIT 26")
+    with psycopg.connect(url, autocommit=True) as conn:
+        for month in range(-12, 1):
+            conn.execute("SELECT crm_logs_partition((date_trunc('month', now()) + make_interval(months => %s))::date)",
+                         (month,))
+        step = 365 * 86400 / log_rows  # spread over a year
+        conn.execute("INSERT INTO logs (action, description, created_at, table_name, record_key) "
+                     "SELECT 'update customers', 'x', (now() AT TIME ZONE 'utc') - g * make_interval(secs => %s), "
+                     "'customers', (g %% 50000)::text FROM generate_series(1, %s) g", (step, log_rows))
+        conn.execute("VACUUM ANALYZE logs")
+        total = conn.execute("SELECT count(*) FROM logs").fetchone()[0]
+        print(f"\n/logs/ list query, {total:,} log rows in 13+ monthly partitions, {page} rows per page, median/p95 ms")
+        first = timed_ms(conn, "SELECT log_id, created_at FROM logs ORDER BY created_at DESC, log_id DESC LIMIT 26")
+        print(f"{'keyset, page 1':34} {first[0]:9.2f} / {first[1]:8.2f}")
+        for number in (1_000, 10_000, total // page - 1):
+            cursor = conn.execute("SELECT created_at, log_id FROM logs ORDER BY created_at DESC, log_id DESC "
+                                  "OFFSET %s LIMIT 1", (number * page,)).fetchone()
+            deep = timed_ms(conn, keyset, cursor)
+            print(f"{f'keyset, page {number:,}':34} {deep[0]:9.2f} / {deep[1]:8.2f}")
+        for number in (1_000, 10_000):
+            offset = timed_ms(conn, "SELECT log_id FROM logs ORDER BY created_at DESC, log_id DESC "
+                                    "OFFSET %s LIMIT 25", (number * page,), repeat=5)
+            print(f"{f'OFFSET (not used), page {number:,}':34} {offset[0]:9.2f} / {offset[1]:8.2f}")
 
 
 if __name__ == "__main__":

@@ -70,6 +70,9 @@ class Config:
     HOST = "127.0.0.1"
     PORT = 8080
 
+    LOG_PARTITIONS_AHEAD = 3  # months of logs partitions kept ready
+    LOG_RETENTION_MONTHS: int | None = None  # None keeps every month
+
 
 def from_environment(environ: os._Environ | dict = os.environ) -> dict:
     """The contract's environment variables, as config keys (only those set)."""
@@ -91,6 +94,8 @@ def from_environment(environ: os._Environ | dict = os.environ) -> dict:
         found["SESSION_IDLE_TIMEOUT"] = timedelta(minutes=float(environ["CRM_SESSION_IDLE_MINUTES"]))
     if environ.get("CRM_SESSION_LIFETIME_HOURS"):
         found["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=float(environ["CRM_SESSION_LIFETIME_HOURS"]))
+    if environ.get("CRM_LOG_RETENTION_MONTHS"):
+        found["LOG_RETENTION_MONTHS"] = int(environ["CRM_LOG_RETENTION_MONTHS"])
     if environ.get("CRM_HTTPS") is not None:
         found["SESSION_COOKIE_SECURE"] = _env_bool(environ, "CRM_HTTPS", False)
     return found

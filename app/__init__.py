@@ -38,8 +38,10 @@ def create_app(config: type = Config, **overrides: Any) -> Flask:
     init_csrf(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), compare_type=True)
     with app.app_context():
+        from app.audit.setup import init_audit
         from views.home import HomeView
 
+        init_audit(app, db.engine)
         appbuilder = AppBuilder(base_template="crm/base.html", indexview=HomeView, update_perms=False)
         appbuilder.init_app(app, db.session)
         from views import register_views

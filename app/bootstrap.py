@@ -72,6 +72,9 @@ def database_is_empty() -> bool:
 
 def bootstrap(app: Flask, echo=print) -> None:
     key_ring(app.config["INSTANCE_DIR"])  # generated at first start, before any amount is written
+    from app.audit.cli import maintain_logs
+
+    maintain_logs(app)  # logs partitions ahead, retention, audit triggers on new tables
     sync_security(app)
     ensure_admin(app, echo)
     if app.config.get("DEMO_DATA") and database_is_empty():

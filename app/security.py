@@ -134,6 +134,17 @@ class CrmSecurityManager(SecurityManager):
             label=_("Permission matrix"), category=ADMIN_CATEGORY,
         )
 
+    # ----------------------------------------------------------- audit
+    def auth_user_db(self, username, password):
+        """FAB's check, plus a `login` / `login failed` entry in logs (form and API alike)."""
+        user = super().auth_user_db(username, password)
+        from app.audit.events import login_attempt
+
+        known = None if user or not username else (self.find_user(username=username)
+                                                   or self.find_user(email=username))
+        login_attempt(username, user, known)
+        return user
+
     # ----------------------------------------------------------- users
     def add_user(  # type: ignore[override]
         self,

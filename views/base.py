@@ -11,6 +11,7 @@ from sqlalchemy import or_, select
 from app.datamodel import CrmInterface
 from app.extensions import db
 from app.screens import derive, title_columns
+from views.audit import HistoryMixin
 
 LOOKUP_LIMIT = 20
 
@@ -19,10 +20,11 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-class CrmModelView(ModelView):
+class CrmModelView(HistoryMixin, ModelView):
     """Subclasses set `model`; everything not set explicitly is derived from it."""
 
     model: type | None = None
+    interface: type = CrmInterface  # the datamodel class
     page_size = 25
     list_template = "appbuilder/general/model/list.html"
 
@@ -30,7 +32,7 @@ class CrmModelView(ModelView):
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("model") is None:
             return
-        cls.datamodel = CrmInterface(cls.model)
+        cls.datamodel = cls.interface(cls.model)
         for key, value in derive(cls.model).items():
             if key not in cls.__dict__:
                 setattr(cls, key, value)

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 from app.models import Activity, Contact, Customer, Lead, Log, Opportunity, Report, ServiceTicket
+from app.audit.history import LogInterface, describe
+from app.screens import derive
+from views.audit import KeysetListMixin, ReadOnlyMixin
 from views.base import CrmModelView
 
 
@@ -45,11 +48,19 @@ class ReportView(CrmModelView):
     base_order = ("generated_at", "desc")
 
 
-class LogView(CrmModelView):
+class LogView(ReadOnlyMixin, KeysetListMixin, CrmModelView):
+    """Read-only; newest first, paged by keyset (created_at, log_id)."""
+
     model = Log
-    base_permissions = ["can_list", "can_show"]
-    list_columns = ["created_at", "user", "action", "description"]
-    base_order = ("log_id", "desc")
+    interface = LogInterface
+    history = False
+    list_columns = ["created_at", "user", "action", "table_name", "record_key", "description"]
+    show_columns = ["log_id", "created_at", "user", "user_id", "action", "table_name", "record_key",
+                    "description"]
+    search_columns = ["created_at", "user", "user_id", "action", "table_name", "record_key"]
+    label_columns = {**derive(Log)["label_columns"], "table_name": "Table", "record_key": "Record",
+                     "user": "User", "created_at": "When (UTC)"}
+    formatters_columns = {**derive(Log)["formatters_columns"], "description": describe}
 
 
 SALES = [CustomerView, ContactView, LeadView, OpportunityView, ActivityView]

@@ -17,13 +17,14 @@ from wtforms.validators import DataRequired
 from app import sessions
 from app.models.security import User
 from app.screens import column_validators
+from views.audit import HistoryMixin
 
 PASSWORD_POLICY = _("At least 12 characters, not the username, not a commonly used password.")
 
 _users = User.__table__
 
 
-class UserView(UserDBModelView):
+class UserView(HistoryMixin, UserDBModelView):
     route_base = "/users"
     list_columns = ["username", "email", "first_name", "last_name", "role", "active", "last_login"]
     search_columns = ["username", "email", "first_name", "last_name", "role", "active", "last_login",
@@ -77,7 +78,7 @@ class UserView(UserDBModelView):
             self.datamodel.session.commit()
 
 
-class RoleView(RoleModelView):
+class RoleView(HistoryMixin, RoleModelView):
     list_columns = ["role_name", "permissions"]
     show_columns = ["role_name", "permissions"]
     edit_columns = ["role_name", "permissions"]

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -191,17 +192,36 @@ class Report(TimestampMixin, Model):
 
 
 class Log(Model):
-    __tablename__ = "logs"
+    """The audit log: partitioned by month on created_at (see migration 0006), append-only.
 
-    log_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[Optional[int]] = _fk("users.user_id")
+    user_id names the application user but is not a foreign key: the log must
+    outlive the users it names. The mapper's key is log_id alone (the table's is
+    (log_id, created_at), as partitioning requires) so screens address rows by id.
+    """
+
+    __tablename__ = "logs"
+    __table_args__ = (
+        Index("ix_logs_created_at_log_id", "created_at", "log_id"),
+        Index("ix_logs_user_id", "user_id", "created_at", "log_id"),
+        Index("ix_logs_table_name_record_key", "table_name", "record_key", "created_at", "log_id"),
+        Index("ix_logs_action", "action", "created_at", "log_id"),
+        {"postgresql_partition_by": "RANGE (created_at)"},
+    )
+
+    log_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[Optional[int]] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(255), nullable=False)
     description: Mapped[Optional[str]] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(
-        DateTime, nullable=False, server_default=UTC_NOW, index=True
+        DateTime, primary_key=True, nullable=False, server_default=UTC_NOW
     )
+    table_name: Mapped[Optional[str]] = mapped_column(String(63))
+    record_key: Mapped[Optional[str]] = mapped_column(String(255))
 
-    user = relationship("User")
+    user = relationship("User", primaryjoin="foreign(Log.user_id) == User.user_id", viewonly=True,
+                        lazy="joined")
+
+    __mapper_args__ = {"primary_key": [log_id]}
 
     def __repr__(self) -> str:
         return f"{self.action} #{self.log_id}"

@@ -1,0 +1,71 @@
+"""Tell the audit triggers who is acting: `crm.user_id` and `crm.via`, set per transaction.
+
+`set_config(..., true)` lasts until the transaction ends, so the value can never leak
+to the next user of a pooled connection. A transaction may begin before the user is
+known (Flask-Login loads the user with a query), so the values are (re)set before
+every flush and every non-SELECT statement of the session, when they changed.
+"""
+from __future__ import annotations
+
+import click
+from flask import g, has_request_context, request
+from sqlalchemy import event, inspect
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+from werkzeug.local import LocalProxy
+
+KEY = "crm_audit_actor"
+SET_ACTOR = "SELECT set_config('crm.user_id', %s, true), set_config('crm.via', %s, true)"
+
+
+def current_actor() -> tuple[str, str]:
+    """(application user id or '', how the change arrives: 'web POST /customers/add', 'cli crm seed')."""
+    if has_request_context():
+        # the user Flask-Login has already loaded; never load it here (we may be inside
+        # the session's connection set-up, where a query is not allowed)
+        user = g.get("user")  # FAB sets the JWT user here; for sessions, Flask-Login's proxy
+        if type(user) is LocalProxy:
+            user = g.get("_login_user")  # loaded by Flask-Login, or not yet
+        # the identity key needs no query, even when the instance is expired after a commit
+        state = inspect(user, raiseerr=False) if user is not None else None
+        user_id = state.identity[0] if state is not None and state.identity else None
+        kind = "api" if request.path.startswith("/api/") else "web"
+        return (str(user_id) if user_id else "", f"{kind} {request.method} {request.path}"[:200])
+    ctx = click.get_current_context(silent=True)
+    return ("", f"cli {ctx.command_path}"[:200] if ctx else "")
+
+
+def bind(conn: Connection) -> None:
+    actor = current_actor()
+    if conn.info.get(KEY) != actor:
+        conn.exec_driver_sql(SET_ACTOR, actor)
+        conn.info[KEY] = actor
+
+
+def _before_flush(session: Session, _context, _instances) -> None:
+    bind(session.connection())
+
+
+def _before_statement(state) -> None:
+    if not state.is_select:  # ORM writes, and text() which may write
+        bind(state.session.connection())
+
+
+def _begin(conn: Connection) -> None:
+    """Bind at once outside requests and for known users; else wait for the first write.
+
+    A request's first transaction starts while Flask-Login loads the user: binding then
+    would cost a round trip on every page view and name nobody.
+    """
+    conn.info.pop(KEY, None)
+    actor = current_actor()
+    if actor[0] or not has_request_context():
+        conn.exec_driver_sql(SET_ACTOR, actor)
+        conn.info[KEY] = actor
+
+
+def init_audit_context(engine) -> None:
+    event.listen(engine, "begin", _begin)
+    for name, listener in (("before_flush", _before_flush), ("do_orm_execute", _before_statement)):
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)

@@ -1,0 +1,74 @@
+"""Application events the database cannot see: logins, failed logins, logouts, permission changes."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Flask
+from flask_login import user_logged_out
+from sqlalchemy import event, inspect, insert
+from sqlalchemy.orm import Session
+
+from app.audit_log import client_address, current_user_id, record
+from app.models import Log, Role, User
+
+
+def login_attempt(username: str | None, user: User | None, known: User | None) -> None:
+    """Log a sign-in (`user`) or a refused one (`known`: the account the name matched, if any)."""
+    if user is not None:
+        record("login", {"username": user.username, "ip": client_address()}, user_id=user.user_id,
+               table="users", record_key=user.user_id)
+        return
+    if known is None:
+        reason = "unknown user"
+    elif not known.is_active:
+        reason = "inactive user"
+    else:
+        reason = "wrong password"
+    record("login failed", {"username": (username or "")[:255], "reason": reason, "ip": client_address()},
+           table="users" if known else None, record_key=known.user_id if known else None)
+
+
+def _logged_out(_app: Flask, user: Any = None) -> None:
+    user_id = getattr(user, "user_id", None)
+    record("logout", {"username": getattr(user, "username", None), "ip": client_address()},
+           user_id=user_id, table="users" if user_id else None, record_key=user_id)
+
+
+def _names(items) -> list[str]:
+    return sorted(str(item) for item in items)
+
+
+def _permission_changes(session: Session) -> list[dict[str, Any]]:
+    """Role grants and revocations, and users moved to another role, in this flush."""
+    rows = []
+    for obj in list(session.new) + list(session.dirty):
+        state = inspect(obj)
+        if isinstance(obj, Role):
+            history = state.attrs.permissions.history
+            if history.added or history.deleted:
+                rows.append({"action": "permissions change", "table_name": "roles", "record_key": str(obj.role_id),
+                             "description": {"role": obj.role_name, "granted": _names(history.added),
+                                             "revoked": _names(history.deleted)}})
+        elif isinstance(obj, User) and obj in session.dirty:
+            history = state.attrs.role.history
+            if history.added and history.deleted:
+                rows.append({"action": "role change", "table_name": "users", "record_key": str(obj.user_id),
+                             "description": {"user": obj.username, "from": _names(history.deleted),
+                                             "to": _names(history.added)}})
+    return rows
+
+
+def _after_flush(session: Session, _context) -> None:
+    changes = _permission_changes(session)
+    if changes:
+        user_id = current_user_id()
+        session.connection().execute(insert(Log), [
+            {**c, "user_id": user_id, "description": json.dumps(c["description"], ensure_ascii=False)}
+            for c in changes])
+
+
+def init_audit_events(app: Flask) -> None:
+    user_logged_out.connect(_logged_out, app)
+    if not event.contains(Session, "after_flush", _after_flush):
+        event.listen(Session, "after_flush", _after_flush)

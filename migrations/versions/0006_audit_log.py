@@ -19,7 +19,7 @@ Create Date: 2026-11-29
 from alembic import op
 
 revision = "0006"
-down_revision = "0001"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

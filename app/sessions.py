@@ -64,6 +64,18 @@ def end_all_of(user_id: int, keep_current: bool = False) -> None:
                        {"u": user_id, "keep": _hash(token) if token else ""})
 
 
+def purge_expired() -> int:
+    """Forget sessions past their lifetime or idle timeout (run at start-up)."""
+    result = db.session.execute(text(
+        "DELETE FROM user_sessions WHERE created_at <= now() AT TIME ZONE 'utc' - make_interval(secs => :life) "
+        "OR last_seen_at <= now() AT TIME ZONE 'utc' - make_interval(secs => :idle)"),
+        {"life": lifetime_seconds(), "idle": idle_seconds()})
+    db.session.execute(text("DELETE FROM login_rate_windows "
+                            "WHERE window_start < now() AT TIME ZONE 'utc' - interval '1 day'"))
+    db.session.commit()
+    return result.rowcount
+
+
 def _check_session() -> None:
     user_id = session.get("_user_id")
     if user_id is None or (request.endpoint or "").endswith("static"):

@@ -34,6 +34,9 @@ def sync_security(app: Flask) -> None:
     from app.default_roles import sync_default_roles
 
     sync_default_roles(app.appbuilder)
+    from app.sessions import purge_expired
+
+    purge_expired()
 
 
 def generate_password() -> str:

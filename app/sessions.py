@@ -18,14 +18,15 @@ from app.extensions import db
 
 TOKEN_KEY = "_crm_session"
 
-_TOUCH = text("""
-UPDATE user_sessions s SET last_seen_at = now() AT TIME ZONE 'utc'
-FROM users u
-WHERE s.token_hash = :token_hash AND s.user_id = :user_id AND u.user_id = s.user_id AND u.active
+_CHECK = text("""
+SELECT s.last_seen_at < now() AT TIME ZONE 'utc' - interval '60 seconds' AS stale
+FROM user_sessions s JOIN users u ON u.user_id = s.user_id
+WHERE s.token_hash = :token_hash AND s.user_id = :user_id AND u.active
   AND s.last_seen_at > now() AT TIME ZONE 'utc' - make_interval(secs => :idle)
   AND s.created_at > now() AT TIME ZONE 'utc' - make_interval(secs => :lifetime)
-RETURNING s.user_id
 """)
+# last_seen_at is written at most once a minute per session: most requests only read
+_TOUCH = text("UPDATE user_sessions SET last_seen_at = now() AT TIME ZONE 'utc' WHERE token_hash = :token_hash")
 
 
 def _hash(token: str) -> str:
@@ -64,15 +65,29 @@ def end_all_of(user_id: int, keep_current: bool = False) -> None:
                        {"u": user_id, "keep": _hash(token) if token else ""})
 
 
+def purge_expired() -> int:
+    """Forget sessions past their lifetime or idle timeout (run at start-up)."""
+    result = db.session.execute(text(
+        "DELETE FROM user_sessions WHERE created_at <= now() AT TIME ZONE 'utc' - make_interval(secs => :life) "
+        "OR last_seen_at <= now() AT TIME ZONE 'utc' - make_interval(secs => :idle)"),
+        {"life": lifetime_seconds(), "idle": idle_seconds()})
+    db.session.execute(text("DELETE FROM login_rate_windows "
+                            "WHERE window_start < now() AT TIME ZONE 'utc' - interval '1 day'"))
+    db.session.commit()
+    return result.rowcount
+
+
 def _check_session() -> None:
     user_id = session.get("_user_id")
     if user_id is None or (request.endpoint or "").endswith("static"):
         return
     token = session.get(TOKEN_KEY)
-    alive = token and str(user_id).isdigit() and db.session.execute(_TOUCH, {
+    alive = token and str(user_id).isdigit() and db.session.execute(_CHECK, {
         "token_hash": _hash(token), "user_id": int(user_id),
         "idle": idle_seconds(), "lifetime": lifetime_seconds()}).first()
     if alive:
+        if alive.stale:
+            db.session.execute(_TOUCH, {"token_hash": _hash(token)})
         db.session.commit()
         return
     db.session.rollback()

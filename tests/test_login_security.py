@@ -194,6 +194,17 @@ def test_idle_timeout_ends_the_session(admin, sql):
     assert sql("SELECT count(*) FROM user_sessions") == [(0,)]
 
 
+def test_startup_forgets_expired_sessions(app, admin, sql):
+    from app.bootstrap import sync_security
+
+    login(app.test_client())
+    sql("UPDATE user_sessions SET last_seen_at = last_seen_at - interval '31 minutes' "
+        "WHERE token_hash = (SELECT min(token_hash) FROM user_sessions)")
+    with app.app_context():
+        sync_security(app)
+    assert sql("SELECT count(*) FROM user_sessions") == [(1,)]
+
+
 def test_activity_keeps_the_session_alive(admin, sql):
     sql("UPDATE user_sessions SET last_seen_at = last_seen_at - interval '29 minutes'")
     assert signed_in(admin)

@@ -33,7 +33,9 @@ def test_screen_edit_is_logged_with_the_app_user_and_the_route(admin, sql):
         sql, "action = 'update customers' AND record_key = :k", k=cid)
     detail = json.loads(description)
     assert (user_id, table) == (_admin_id(sql), "customers")
-    assert detail["changes"] == {"industry": [None, "Logistics"], "revenue": "changed"}
+    # the ciphertext only as "changed"; its coarse band (non-sensitive by design) in full
+    assert detail["changes"] == {"industry": [None, "Logistics"], "revenue": "changed",
+                                 "revenue_band": [None, 1]}
     assert detail["via"] == f"web POST /customers/edit/{cid}"
 
 

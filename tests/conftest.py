@@ -202,3 +202,20 @@ def add_rows(app: Flask):
             return [inspect(o).identity[0] for o in objects]
 
     return run
+
+
+@pytest.fixture
+def owner_sql(pg: Server, database: str):
+    """Plain SQL as the schema owner (what an operator in psql or a migration may do)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    engine = create_engine(pg.url(make_url(database).database))
+
+    def run(statement: str, **params):
+        with engine.begin() as conn:
+            result = conn.execute(text(statement), params)
+            return result.fetchall() if result.returns_rows else []
+
+    yield run
+    engine.dispose()

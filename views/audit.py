@@ -8,6 +8,7 @@ from flask_appbuilder.widgets import ListWidget, RenderTemplateWidget
 from werkzeug.exceptions import BadRequest
 
 from app.audit.history import Cursor, record_history
+from app.list_links import EQ, list_url
 
 LOG_VIEW = "LogView"
 CURSOR_ARGS = ("after", "before")
@@ -32,7 +33,8 @@ class HistoryMixin:
         if self.history and self.appbuilder.sm.has_access("can_list", LOG_VIEW):
             table = self.datamodel.obj.__tablename__
             widgets["history"] = HistoryWidget(
-                entries=record_history(table, pk), table=table, record_key=str(pk))
+                entries=record_history(table, pk), table=table, record_key=str(pk),
+                all_url=list_url("/logs", ("table_name", EQ, table), ("record_key", EQ, str(pk))))
         return widgets
 
 

@@ -212,6 +212,11 @@ def upgrade():
     op.execute("SELECT crm_logs_protect('logs'::regclass)")
     op.execute(f"SELECT crm_logs_protect('{SCHEMA}.logs_default'::regclass)")
     op.execute(f"REVOKE ALL ON SCHEMA {SCHEMA} FROM PUBLIC")
+    # the rebuilt table got the default privileges of migration 0003: the runtime role may
+    # only append to and read the audit log
+    op.execute("DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'crm_app') THEN "
+               "REVOKE ALL ON logs FROM crm_app; GRANT SELECT, INSERT ON logs TO crm_app; "
+               "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO crm_app; END IF; END $$")
 
     op.execute(f"""
         SELECT crm_audit_enable(c.oid) FROM pg_class AS c

@@ -27,9 +27,10 @@ ACTION_HELP = {
 }
 READABLE = {
     "can_list": "read", "can_show": "read", "can_get": "read", "can_info": "read",
-    "menu_access": "read", "can_read": "read", "can_this_form_get": "read",
+    "menu_access": "read", "can_read": "read", "can_this_form_get": "read", "can_search": "read",
     "can_add": "create", "can_post": "create",
     "can_edit": "edit", "can_put": "edit", "can_this_form_post": "edit",
+    "can_refresh": "edit",  # the dashboard's "Refresh now"
     "can_delete": "delete",
     "can_download": "export", "can_export": "export", "can_csv": "export",
 }

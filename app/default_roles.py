@@ -28,7 +28,7 @@ DEFAULT_ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         **{t: ALL for t in SALES_TABLES},
         "service_tickets": ("read",),
         "reports": ("read", "export"),
-        "dashboard": ("read",),
+        "dashboard": ("read", "edit"),  # edit = "Refresh now"
         "search": ("read",),
         "account": ("read", "edit"),
     },

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 
-from flask import Flask, current_app, jsonify, render_template_string, request
+from flask import Flask, current_app, g, jsonify, render_template_string, request
 from sqlalchemy.exc import DataError
 
 from app.extensions import db
@@ -48,6 +48,8 @@ def problem_with_args() -> str | None:
 def _bad_request(message: str):
     if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
         return jsonify(message=message), 400
+    if "user" not in g:  # refused before FAB's own before_request ran: no layout to render
+        return message, 400
     page = render_template_string(
         "{% extends appbuilder.base_template %}{% block content %}"
         "<div class='alert alert-danger'>{{ message }}</div>"
@@ -57,6 +59,14 @@ def _bad_request(message: str):
 
 
 def init_request_guard(app: Flask) -> None:
+    def guard_path() -> tuple[str, int] | None:
+        # first of all hooks: a NUL in the path would reach PostgreSQL (sessions, audit context)
+        if "\x00" in request.path:
+            return "Malformed address.", 400
+        return None
+
+    app.before_request_funcs.setdefault(None, []).insert(0, guard_path)
+
     @app.before_request
     def guard_list_args():
         message = problem_with_args()

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app import lockout, sessions
+from app.audit import events as audit_events
 from app.models.security import Action, Permission, Resource, Role, User, role_permissions
 from app.passwords import fab_password_validator
 from views.security import PermissionView, RoleView, UserView
@@ -78,6 +79,7 @@ class CrmSecurityManager(SecurityManager):
         lockout.record_success(user.user_id)
         self.session.refresh(user)
         self.on_user_login(user)
+        audit_events.login_succeeded(user)
 
     def login_failed(self, username: str, user: User | None, reason: str) -> None:
         """The one place a failed sign-in is handled (audit logging hooks in here)."""
@@ -88,6 +90,7 @@ class CrmSecurityManager(SecurityManager):
                  f", locked until {locked_until:%H:%M} UTC" if locked_until else "")
         if user is not None:
             self.on_user_login_failed(user)
+        audit_events.login_failed(username, user, reason)
 
     def reset_password(self, userid: int, password: str) -> bool:
         """Set a new password and end the user's other sessions (ASVS 3.3.3)."""
@@ -133,17 +136,6 @@ class CrmSecurityManager(SecurityManager):
             PermissionMatrixView, "Permission matrix", icon="fa-table-cells",
             label=_("Permission matrix"), category=ADMIN_CATEGORY,
         )
-
-    # ----------------------------------------------------------- audit
-    def auth_user_db(self, username, password):
-        """FAB's check, plus a `login` / `login failed` entry in logs (form and API alike)."""
-        user = super().auth_user_db(username, password)
-        from app.audit.events import login_attempt
-
-        known = None if user or not username else (self.find_user(username=username)
-                                                   or self.find_user(email=username))
-        login_attempt(username, user, known)
-        return user
 
     # ----------------------------------------------------------- users
     def add_user(  # type: ignore[override]

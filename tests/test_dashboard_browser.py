@@ -1,6 +1,7 @@
 """The dashboard in headless Chromium: every chart drawn from the app's own plotly.js, click to drill down."""
 from __future__ import annotations
 
+import re
 import pytest
 
 from tests.browser import browser_page  # noqa: F401  (fixture)
@@ -38,7 +39,7 @@ def test_dashboard_draws_every_chart_offline_and_a_bar_opens_its_list(browser_pa
     page.page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # as a user would
     page.page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.page.wait_for_url("**/opportunities/list/**")
-    assert "_flt_3_stage=won" in page.page.url
+    assert re.search(r"_flt_\d_stage=won", page.page.url)  # equal-to, position from the converter
     won = snapshots["pipeline_by_stage"][1]["stages"][4]
     assert won["stage"] == "won"
     assert f"Record Count:</strong> {won['count']}" in page.page.content()

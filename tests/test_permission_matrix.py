@@ -74,13 +74,13 @@ def test_menu_category_follows_its_entries(admin, sql):
     assert not {"menu_access on Service", "menu_access on Service tickets"} & grants(sql, "Support Agent")
 
 
-def test_saving_is_one_transaction(admin, sql):
+def test_saving_is_one_transaction(admin, sql, owner_sql):
     """If the database refuses one grant, the revocations of the same save are undone too."""
     rid = role_id(sql, "Sales Rep")
     before = grants(sql, "Sales Rep")
-    sql("""CREATE FUNCTION refuse_grant() RETURNS trigger LANGUAGE plpgsql AS $$
+    owner_sql("""CREATE FUNCTION refuse_grant() RETURNS trigger LANGUAGE plpgsql AS $$
            BEGIN RAISE EXCEPTION 'refused for the test'; END $$""")
-    sql("CREATE TRIGGER refuse_grant BEFORE INSERT ON role_permissions FOR EACH ROW EXECUTE FUNCTION refuse_grant()")
+    owner_sql("CREATE TRIGGER refuse_grant BEFORE INSERT ON role_permissions FOR EACH ROW EXECUTE FUNCTION refuse_grant()")
     response = save(admin, rid, form_of(admin, rid), tick=["customers:delete"], untick=["leads:read"])
     assert response.status_code == 302
     assert "nothing was saved" in admin.get(response.headers["Location"]).get_data(as_text=True)

@@ -274,3 +274,18 @@ def test_a_second_run_is_refused_while_one_is_generating(app, admin, pg, databas
         post_form(admin, "/dashboard/refresh", {}, form_url="/dashboard/")
         assert "already being generated" in admin.get("/dashboard/").get_data(as_text=True)
     assert sql("SELECT count(*) FROM reports") == [(0,)]
+
+
+@pytest.mark.parametrize("role,can_read,can_refresh,can_search", [
+    ("Sales Manager", True, True, True), ("Sales Rep", True, False, True),
+    ("Support Agent", False, False, True), ("Auditor", True, False, True)])
+def test_default_roles_get_the_dashboard_and_search_as_their_table_says(sql, role, can_read, can_refresh,
+                                                                         can_search):
+    def has(permission: str) -> bool:
+        return bool(sql("SELECT 1 FROM role_permissions rp JOIN roles r USING (role_id) "
+                        "JOIN permissions p USING (permission_id) "
+                        "WHERE r.role_name = :r AND p.permission_name = :p", r=role, p=permission))
+
+    assert has("can_read on DashboardView") == can_read
+    assert has("can_refresh on DashboardView") == can_refresh
+    assert has("can_search on SearchView") == can_search

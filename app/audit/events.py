@@ -13,20 +13,15 @@ from app.audit_log import client_address, current_user_id, record
 from app.models import Log, Role, User
 
 
-def login_attempt(username: str | None, user: User | None, known: User | None) -> None:
-    """Log a sign-in (`user`) or a refused one (`known`: the account the name matched, if any)."""
-    if user is not None:
-        record("login", {"username": user.username, "ip": client_address()}, user_id=user.user_id,
-               table="users", record_key=user.user_id)
-        return
-    if known is None:
-        reason = "unknown user"
-    elif not known.is_active:
-        reason = "inactive user"
-    else:
-        reason = "wrong password"
+def login_succeeded(user: User) -> None:
+    record("login", {"username": user.username, "ip": client_address()}, user_id=user.user_id,
+           table="users", record_key=user.user_id)
+
+
+def login_failed(username: str | None, user: User | None, reason: str) -> None:
+    """A refused sign-in; `user` is the account the name matched, if any (never the password)."""
     record("login failed", {"username": (username or "")[:255], "reason": reason, "ip": client_address()},
-           table="users" if known else None, record_key=known.user_id if known else None)
+           table="users" if user else None, record_key=user.user_id if user else None)
 
 
 def _logged_out(_app: Flask, user: Any = None) -> None:

@@ -42,6 +42,12 @@ class MaintenanceResult:
         return "; ".join(parts)
 
 
+
+# Not audited: the log itself, Alembic's bookkeeping, and sign-in state that changes on
+# every request (sessions, rate-limit windows); sign-ins and sign-outs are logged as events.
+NOT_AUDITED = ("logs", "alembic_version", "user_sessions", "login_rate_windows")
+
+
 def month_start(day: dt.date | dt.datetime) -> dt.date:
     return dt.date(day.year, day.month, 1)
 
@@ -101,7 +107,7 @@ def maintain(conn: Connection, *, ahead: int = 3, retention_months: int | None =
     tables = conn.scalars(text("""
         SELECT c.oid::regclass::text FROM pg_class c
         WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'
-          AND c.relname NOT IN ('logs', 'alembic_version') ORDER BY 1""")).all()
+          AND c.relname <> ALL(:skip) ORDER BY 1"""), {"skip": list(NOT_AUDITED)}).all()
     result.audited_tables = [t for t in tables
                              if conn.scalar(text("SELECT crm_audit_enable(CAST(:t AS regclass))"), {"t": t})]
     result.rescued_rows = _rescue_default(conn)

@@ -24,7 +24,8 @@ branch_labels = None
 depends_on = None
 
 SCHEMA = "audit"
-NOT_AUDITED = ("logs", "alembic_version")
+# sign-in state changes on every request; sign-ins/outs are logged as events instead
+NOT_AUDITED = ("logs", "alembic_version", "user_sessions", "login_rate_windows")
 
 FUNCTIONS = [
     # Columns whose values never go into logs (sensitive by name or by design).

@@ -7,10 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 from flask import flash, request
-from flask_appbuilder.fieldwidgets import Select2Widget
+from flask_appbuilder.fieldwidgets import DateTimePickerWidget, Select2Widget
 from flask_babel import lazy_gettext as _
 from markupsafe import Markup, escape
-from wtforms import Field, HiddenField, SelectField, TextAreaField
+from wtforms import DateTimeField, Field, HiddenField, SelectField, TextAreaField
+from wtforms.widgets import html_params
 from wtforms.validators import InputRequired, ValidationError
 
 from app.extensions import db
@@ -158,3 +159,22 @@ class Amount:
         if not self.minimum <= value <= self.maximum:
             raise ValidationError(_("Enter a number between %(lo)s and %(hi)s.",
                                     lo=f"{self.minimum:,}", hi=f"{self.maximum:,}"))
+
+
+class DateTimeInput(DateTimePickerWidget):
+    """FAB's date-time picker, showing the field's formatted value.
+
+    FAB's widget prints the raw datetime, microseconds included, which its own
+    field then refuses on submit: a record could not be re-saved unchanged.
+    """
+
+    def __call__(self, field: Field, **kwargs: Any) -> Markup:
+        kwargs.setdefault("id", field.id)
+        kwargs.setdefault("name", field.name)
+        return Markup(self.data_template % {"text": html_params(type="text", value=field._value(), **kwargs)})
+
+
+def datetime_field(label: str, validators: list) -> DateTimeField:
+    """Seconds are enough for a CRM; also accepts minutes or a bare date when typed by hand."""
+    return DateTimeField(label, validators, format=["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
+                         widget=DateTimeInput())

@@ -12,7 +12,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Numeric, String, Text, inspect
+from sqlalchemy import DateTime, Numeric, String, Text, inspect
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import RelationshipProperty
 from flask_appbuilder.fieldwidgets import Select2Widget
@@ -21,7 +21,7 @@ from wtforms import validators as v
 
 from app.choices import CHOICE_COLUMNS
 from app.encryption.columns import AMOUNT_MAX, BAND_LABELS, EncryptedAmount, band_label
-from app.forms import AjaxRelatedField, Amount, JSONField, NoControlCharacters, VersionField, choice_field
+from app.forms import AjaxRelatedField, Amount, JSONField, datetime_field, NoControlCharacters, VersionField, choice_field
 from app.models.crm import EMAIL_RE, PHONE_RE
 from app.search.fields import SYSTEM_COLUMNS, title_columns  # noqa: F401  (views import it from here)
 
@@ -151,6 +151,8 @@ def derive(model: type) -> dict[str, Any]:
             extra_fields[name] = choice_field(labels[name], choices)
         elif isinstance(column.type, JSONB):
             extra_fields[name] = JSONField(labels[name], [v.InputRequired()])
+        elif isinstance(column.type, DateTime):
+            extra_fields[name] = datetime_field(labels[name], column_validators(table, column))
         else:
             validators[name] = column_validators(table, column)
     list_columns.append("updated_at") if "updated_at" in table.columns else None

@@ -148,3 +148,16 @@ def test_home_page_links_the_screens_with_estimated_counts(admin, sql, pg, datab
     assert 'href="/customers/list/"' in page and 'href="/tickets/list/"' in page
     assert "about 15k" in page  # an estimate for large tables
     assert ">42<" in page  # exact for small ones
+
+
+def test_record_with_sub_second_timestamp_can_be_resaved(admin, sql):
+    """Timestamps filled by the database carry microseconds; the edit form must round-trip them."""
+    ids = parents(sql)
+    (aid,), = sql("INSERT INTO activities (customer_id, type, subject, activity_date) VALUES "
+                  "(:c, 'call', 'usec', '2026-11-29 01:42:50.489402') RETURNING activity_id", c=int(ids["customer"]))
+    fields = form_fields(admin.get(f"/activities/edit/{aid}").get_data(as_text=True))
+    assert fields["activity_date"] == "2026-11-29 01:42:50"
+    fields["subject"] = "changed"
+    assert admin.post(f"/activities/edit/{aid}", data=fields).status_code == 302
+    assert sql("SELECT subject, activity_date::text FROM activities WHERE activity_id = :a", a=aid) == \
+        [("changed", "2026-11-29 01:42:50")]

@@ -88,3 +88,22 @@ def test_logout_ends_session(admin):
     admin.get("/logout/")
     response = admin.get("/customers/list/")
     assert response.status_code == 302 and "/login/" in response.headers["Location"]
+
+
+def test_permission_checks_cost_one_query_per_request(app, admin):
+    """FAB checks a permission per menu entry and button; they are answered from one query."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+    listener = lambda *args: statements.append(args[2])  # noqa: E731  (conn, cursor, statement, ...)
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        assert admin.get("/customers/list/").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    permission_queries = [s for s in statements if "role_permissions" in s]
+    assert 1 <= len(permission_queries) <= 2, permission_queries  # the check, and the menu's own query

@@ -185,6 +185,7 @@ class EmbeddedPostgres:
         else:
             fresh = False
         if self.is_running():
+            self._ensure_runtime_role()  # a server started by older code lacks it
             return False
         if self.socket_dir != self.pgdata:
             ensure_dir(self.socket_dir).chmod(0o700)

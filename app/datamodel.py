@@ -63,6 +63,31 @@ def friendly(exc: SQLAlchemyError) -> str:
 
 
 PK_MAX = 2**31 - 1  # SERIAL
+COUNT_CAP = 10_000  # lists count exactly up to here; beyond, "10,000+" or the planner's estimate
+
+
+class AtLeastCount(int):
+    """A capped count: pages and comparisons use the number, the page shows "10,000+"."""
+
+    def __str__(self) -> str:
+        return f"{COUNT_CAP:,}+"
+
+
+class EstimatedCount(int):
+    """The planner's row estimate of a whole table, shown as "about 1.2M"."""
+
+    def __str__(self) -> str:
+        from app.home import about
+
+        return about(int(self))
+
+
+def table_estimate(table: str) -> int:
+    from app.extensions import db
+    from sqlalchemy import text
+
+    return int(db.session.scalar(
+        text("SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass(:t)"), {"t": table}) or 0)
 
 
 class CrmInterface(SQLAInterface):
@@ -77,6 +102,22 @@ class CrmInterface(SQLAInterface):
             return None
         # the REST API passes select_columns too: forward whatever FAB gives
         return super().get(int(text), *args, **kwargs)
+
+    def query_count(self, query: Any, filters: Any = None, select_columns: Any = None) -> int:
+        """FAB runs an exact COUNT(*) on every list page; at a million rows that is the page.
+
+        Count at most COUNT_CAP + 1 rows; past that, an unfiltered list shows the
+        planner's estimate and a filtered one "10,000+".
+        """
+        capped = self._apply_inner_all(query, filters, select_columns=select_columns,
+                                       aliases_mapping={}).limit(COUNT_CAP + 1).count()
+        if capped <= COUNT_CAP:
+            return capped
+        if not (filters and filters.get_filters_values()):
+            estimate = table_estimate(self.obj.__tablename__)
+            if estimate > COUNT_CAP:
+                return EstimatedCount(estimate)
+        return AtLeastCount(COUNT_CAP + 1)
 
     def is_float(self, col_name: str) -> bool:
         # FAB converts filter values only for Integer/Float columns; without this a

@@ -26,24 +26,28 @@ def db_url() -> None:
     click.echo(masked(current_app.config["SQLALCHEMY_DATABASE_URI"]))
 
 
+def migrate_and_bootstrap(app) -> None:
+    """Once per start (not per worker): runtime role, migrations, roles, admin, demo data."""
+    from flask_migrate import upgrade
+
+    if not app.config.get("DATABASE_URL"):
+        embedded_server(app.config).ensure_runtime_role()  # also on a server started by older code
+    upgrade()
+    bootstrap(app, echo=click.echo)
+
+
 @crm.command("bootstrap")
 def bootstrap_command() -> None:
     """Apply migrations, sync roles and permissions, ensure admin, load demo data."""
-    from flask_migrate import upgrade
-
-    upgrade()
-    bootstrap(current_app, echo=click.echo)
+    migrate_and_bootstrap(current_app._get_current_object())
 
 
 @crm.command("serve")
 @click.option("--workers", type=int, default=lambda: int(os.environ.get("CRM_WORKERS", "4")))
 def serve(workers: int) -> None:
     """Bootstrap, then serve with gunicorn until Ctrl-C; stops the embedded database too."""
-    from flask_migrate import upgrade
-
     app = current_app._get_current_object()
-    upgrade()
-    bootstrap(app, echo=click.echo)
+    migrate_and_bootstrap(app)
     db.session.remove()
     db.engine.dispose()  # workers open their own connections; none may outlive the server
     host, port = app.config["HOST"], app.config["PORT"]

@@ -11,6 +11,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.counts import COUNT_CAP, AtLeastCount, EstimatedCount, planner_estimates
 from app.search.filters import SearchFilterConverter
 
 
@@ -63,33 +64,6 @@ def friendly(exc: SQLAlchemyError) -> str:
 
 
 PK_MAX = 2**31 - 1  # SERIAL
-COUNT_CAP = 10_000  # lists count exactly up to here; beyond, "10,000+" or the planner's estimate
-
-
-class AtLeastCount(int):
-    """A capped count: pages and comparisons use the number, the page shows "10,000+"."""
-
-    def __str__(self) -> str:
-        return f"{COUNT_CAP:,}+"
-
-
-class EstimatedCount(int):
-    """The planner's row estimate of a whole table, shown as "about 1.2M"."""
-
-    def __str__(self) -> str:
-        from app.home import about
-
-        return about(int(self))
-
-
-def table_estimate(table: str) -> int:
-    from app.extensions import db
-    from sqlalchemy import text
-
-    return int(db.session.scalar(
-        text("SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass(:t)"), {"t": table}) or 0)
-
-
 class CrmInterface(SQLAInterface):
     """Adds a dependents check before delete, readable messages on refusal, indexed search filters."""
 
@@ -114,7 +88,7 @@ class CrmInterface(SQLAInterface):
         if capped <= COUNT_CAP:
             return capped
         if not (filters and filters.get_filters_values()):
-            estimate = table_estimate(self.obj.__tablename__)
+            estimate = planner_estimates([self.obj.__tablename__]).get(self.obj.__tablename__, -1)
             if estimate > COUNT_CAP:
                 return EstimatedCount(estimate)
         return AtLeastCount(COUNT_CAP + 1)

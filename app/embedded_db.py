@@ -185,7 +185,6 @@ class EmbeddedPostgres:
         else:
             fresh = False
         if self.is_running():
-            self._ensure_runtime_role()  # a server started by older code lacks it
             return False
         if self.socket_dir != self.pgdata:
             ensure_dir(self.socket_dir).chmod(0o700)
@@ -195,7 +194,7 @@ class EmbeddedPostgres:
         wait_until_accepting(self.socket_dir)
         if fresh:
             self._create_roles()
-        self._ensure_runtime_role()  # also for instance dirs made before the role existed
+        self.ensure_runtime_role()  # also for instance dirs made before the role existed
         return True
 
     def stop(self) -> None:
@@ -218,7 +217,7 @@ class EmbeddedPostgres:
         self.psql(f"REVOKE ALL ON DATABASE {DATABASE} FROM PUBLIC", database="postgres")
         self.psql(f"ALTER SCHEMA public OWNER TO {OWNER_ROLE}")
 
-    def _ensure_runtime_role(self) -> None:
+    def ensure_runtime_role(self) -> None:
         password = self.password(RUNTIME_ROLE).replace("'", "''")
         self.psql(
             f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{RUNTIME_ROLE}') THEN "

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import text
 
+from app.counts import COUNT_CAP, about, planner_estimates  # noqa: F401  (views use about)
 from app.extensions import db
 
 
@@ -18,35 +19,14 @@ class Tile:
     rows: int | None
 
 
-EXACT_BELOW = 10_000
-
-
 def estimated_rows(tables: list[str]) -> dict[str, int]:
-    """Planner estimates (pg_class.reltuples): instant at any size, unlike COUNT(*).
-
-    Small or never-analysed tables (estimate -1) are counted exactly, capped.
-    """
-    result = db.session.execute(
-        text("SELECT relname, reltuples::bigint FROM pg_class "
-             "WHERE relkind IN ('r', 'p') AND relname = ANY(:t) AND relnamespace = 'public'::regnamespace"),
-        {"t": tables})
-    counts = dict(result.all())
+    """Planner estimates; small or never-analysed tables are counted exactly (capped)."""
+    counts = planner_estimates(tables)
     for table, estimate in counts.items():
-        if estimate < EXACT_BELOW:  # table names come from our models, not from input
+        if estimate < COUNT_CAP:  # table names come from our models, not from input
             counts[table] = db.session.scalar(
-                text(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT {EXACT_BELOW}) AS capped"))
+                text(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT {COUNT_CAP}) AS capped"))
     return counts
-
-
-def about(n: int | None) -> str:
-    if n is None:
-        return ""
-    if n < EXACT_BELOW:
-        return f"{n:,}"
-    for limit, suffix in ((1_000_000, "M"), (1_000, "k")):
-        if n >= limit:
-            return f"about {n / limit:.1f}{suffix}".replace(".0", "")
-    return f"about {n}"
 
 
 def tiles(menu: list[tuple[type, str, str, str]]) -> dict[str, list[Tile]]:

@@ -1,0 +1,46 @@
+"""Row counts that stay cheap at millions of rows: capped exact counts and planner estimates.
+
+One rule for every place that shows "how many": exact up to COUNT_CAP, beyond
+that the planner's estimate (pg_class.reltuples) shown as "about 1.2M".
+"""
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from app.extensions import db
+
+COUNT_CAP = 10_000
+
+
+def planner_estimates(tables: list[str]) -> dict[str, int]:
+    """reltuples per table: instant at any size; -1 for a table never analysed."""
+    result = db.session.execute(
+        text("SELECT relname, reltuples::bigint FROM pg_class "
+             "WHERE relkind IN ('r', 'p') AND relname = ANY(:t) AND relnamespace = 'public'::regnamespace"),
+        {"t": tables})
+    return dict(result.all())
+
+
+def about(n: int | None) -> str:
+    if n is None:
+        return ""
+    if n < COUNT_CAP:
+        return f"{n:,}"
+    for limit, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if n >= limit:
+            return f"about {n / limit:.1f}{suffix}".replace(".0", "")
+    return f"about {n}"
+
+
+class AtLeastCount(int):
+    """A capped count: pages and comparisons use the number, the page shows "10,000+"."""
+
+    def __str__(self) -> str:
+        return f"{COUNT_CAP:,}+"
+
+
+class EstimatedCount(int):
+    """The planner's row estimate of a whole table, shown as "about 1.2M"."""
+
+    def __str__(self) -> str:
+        return about(int(self))

@@ -160,3 +160,4 @@ import app.encryption.cli  # noqa: E402,F401
 import app.backup.cli  # noqa: E402,F401
 import app.reports.cli  # noqa: E402,F401
 import app.audit.cli  # noqa: E402,F401
+import app.seed.cli  # noqa: E402,F401

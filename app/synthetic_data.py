@@ -88,9 +88,10 @@ STAGES = ("initial", "qualification", "proposal", "negotiation", "won", "lost")
 TICKET_STATUSES = ("open", "in progress", "resolved", "closed")
 PRIORITIES = ("low", "medium", "high", "urgent")
 
-# rows per unit of scale (scale 1 = about 1M customers, 10M activities: the contract's `crm seed`)
-PER_SCALE = {"customers": 1_000_000, "contacts": 1_000_000, "leads": 300_000, "opportunities": 500_000,
-             "activities": 10_000_000, "service_tickets": 500_000}
+# rows per unit of scale (scale 1 = about 1M customers, 10M activities: the contract's `crm seed`;
+# `crm seed` adds 20M audit log rows per unit, see app.seed.plan)
+PER_SCALE = {"customers": 1_000_000, "contacts": 2_000_000, "leads": 1_000_000, "opportunities": 2_000_000,
+             "activities": 10_000_000, "service_tickets": 1_000_000}
 ORDER = ["customers", "contacts", "leads", "opportunities", "activities", "service_tickets"]
 
 

@@ -1,0 +1,1 @@
+"""Synthetic data at scale: `crm seed --scale S` (see cli.py, loader.py)."""

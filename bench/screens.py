@@ -1,0 +1,376 @@
+"""Server time of every CRM screen at bench scale, and the customers list's throughput under gunicorn.
+
+    make bench                     # this, then the search benchmark
+    python -m bench.screens [--runs 20] [--seconds 20] [--clients 8]
+
+Environment: BENCH_INSTANCE (default /tmp/crm-bench), BENCH_SCALE (default 1),
+BENCH_WORKERS (gunicorn workers; default CRM_WORKERS, else 2), BENCH_PORT (8101).
+The instance is seeded with `crm seed --scale BENCH_SCALE` unless it already
+holds that much data, and report snapshots are generated when there are none.
+Pages are requested through the real app (Flask test client, signed in as
+admin), so the times are server times without the network; the throughput
+run uses gunicorn on loopback with `crm serve`'s options.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.client
+import http.cookiejar
+import math
+import os
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_PASSWORD = "Bench-admin-pass-2026"
+PAGE_SIZE = 25
+DEEP_PAGES = (5_000,)  # list pages measured past the first (0-based page index as FAB's page_<View>)
+
+
+@dataclass(frozen=True)
+class ListScreen:
+    """One list screen and how to filter and sort it."""
+
+    path: str
+    view: str
+    table: str
+    pk: str
+    filter: tuple[str, str, str, str]  # view column, FAB filter class, value, SQL condition for the row count
+    sort: str
+    forms: bool = True  # add and edit forms
+    parent: str | None = None  # the biggest parent row's show page lists this many children (SQL)
+
+
+SCREENS = [
+    ListScreen("/customers/", "CustomerView", "customers", "customer_id",
+               ("industry", "FilterEqual", "金融", "industry = '金融'"), "name",
+               parent="(SELECT count(*) FROM contacts WHERE customer_id = {pk}) + "
+                      "(SELECT count(*) FROM opportunities WHERE customer_id = {pk}) + "
+                      "(SELECT count(*) FROM activities WHERE customer_id = {pk}) + "
+                      "(SELECT count(*) FROM service_tickets WHERE customer_id = {pk})"),
+    ListScreen("/contacts/", "ContactView", "contacts", "contact_id",
+               ("customer", "FilterRelationOneToManyEqual", "{big_customer}", "customer_id = {big_customer}"),
+               "last_name",
+               parent="(SELECT count(*) FROM leads WHERE contact_id = {pk}) + "
+                      "(SELECT count(*) FROM activities WHERE contact_id = {pk})"),
+    ListScreen("/leads/", "LeadView", "leads", "lead_id",
+               ("status", "FilterEqual", "qualified", "status = 'qualified'"), "source"),
+    ListScreen("/opportunities/", "OpportunityView", "opportunities", "opportunity_id",
+               ("stage", "FilterEqual", "negotiation", "stage = 'negotiation'"), "close_date"),
+    ListScreen("/activities/", "ActivityView", "activities", "activity_id",
+               ("type", "FilterEqual", "visit", "type = 'visit'"), "subject"),
+    ListScreen("/tickets/", "TicketView", "service_tickets", "ticket_id",
+               ("status", "FilterEqual", "open", "status = 'open'"), "priority"),
+    ListScreen("/reports/", "ReportView", "reports", "report_id",
+               ("report_type", "FilterEqual", "pipeline_by_stage", "report_type = 'pipeline_by_stage'"),
+               "report_type", forms=False),
+    ListScreen("/logs/", "LogView", "logs", "log_id",
+               ("table_name", "FilterEqual", "customers", "table_name = 'customers'"), "action", forms=False),
+]
+SEARCHES = {"3+ characters": ["renewal", "Logistics", "invoice", "合同续签"],
+            "1-2 CJK characters": ["深圳", "续签", "华", "王"]}
+
+
+@dataclass
+class Row:
+    screen: str
+    rows: str
+    times: list[float]
+    status: str = "200"
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
+
+
+# ---------------------------------------------------------------- instance
+def prepare(instance: Path, scale: float):
+    """Start the instance's database, migrate, bootstrap, seed to `scale`, generate reports; the app."""
+    os.environ["CRM_INSTANCE_DIR"] = str(instance)
+    os.environ["CRM_DEMO_DATA"] = "0"
+    os.environ.setdefault("CRM_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    from flask_migrate import upgrade
+    from sqlalchemy import select, text
+
+    from app import create_app
+    from app.bootstrap import bootstrap, set_password
+    from app.embedded_db import EmbeddedPostgres
+    from app.extensions import db
+    from app.models import User
+    from app.seed.plan import counts_for_scale
+
+    instance.mkdir(parents=True, exist_ok=True)
+    server = EmbeddedPostgres(instance)
+    started = server.start()
+    # a bulk load writes ~15 GB of WAL per unit of scale: fewer checkpoints (benchmark instance only)
+    server.psql("ALTER SYSTEM SET max_wal_size = '8GB'")
+    server.psql("SELECT pg_reload_conf()")
+    app = create_app()
+    with app.app_context():
+        upgrade()
+        bootstrap(app, echo=lambda *_: None)
+        admin = db.session.scalar(select(User).where(User.username == "admin"))
+        set_password(admin, ADMIN_PASSWORD)
+        admin.active, admin.fail_login_count, admin.locked_until = True, 0, None
+        db.session.commit()
+        wanted = counts_for_scale(scale)["customers"]
+        have = db.session.scalar(text("SELECT count(*) FROM customers"))
+        reports = db.session.scalar(text("SELECT count(*) FROM reports"))
+        db.session.remove()
+    flask = [sys.executable, "-m", "flask", "--app", "run", "crm"]
+    if have < wanted * 0.99:
+        missing = round((wanted - have) / counts_for_scale(1)["customers"], 6)
+        print(f"Seeding {instance} with scale {missing:g} (it holds {have:,} of {wanted:,} customers) ...",
+              flush=True)
+        begun = time.monotonic()
+        subprocess.run([*flask, "seed", "--scale", str(missing)], cwd=ROOT, check=True)
+        print(f"seeded in {time.monotonic() - begun:.0f} s", flush=True)
+    if not reports:
+        subprocess.run([*flask, "reports", "generate"], cwd=ROOT, check=True)
+    return app, server if started else None
+
+
+def data_size(app) -> tuple[dict[str, int], str]:
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    with app.app_context():
+        counts = {s.table: db.session.scalar(text(f"SELECT count(*) FROM {s.table}")) for s in SCREENS}
+        size = db.session.scalar(text("SELECT pg_size_pretty(pg_database_size(current_database()))"))
+        db.session.remove()
+    return counts, size
+
+
+# ---------------------------------------------------------------- per-screen server time
+def login(client) -> None:
+    page = client.get("/login/").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    response = client.post("/login/", data={"username": "admin", "password": ADMIN_PASSWORD, "csrf_token": token})
+    assert response.status_code == 302 and "/login" not in response.headers["Location"], "admin sign-in failed"
+
+
+def filter_arg(app, screen: ListScreen, values: dict[str, str]) -> str:
+    """`_flt_<index>_<column>=<value>` for the screen's filter (FAB numbers filters per column)."""
+    column, kind, value, _sql = screen.filter
+    view = next(v for v in app.appbuilder.baseviews if type(v).__name__ == screen.view)
+    index = [type(f).__name__ for f in view._filters._search_filters[column]].index(kind)
+    return f"_flt_{index}_{column}={urllib.parse.quote(value.format(**values))}"
+
+
+def timed(client, url: str, runs: int) -> tuple[list[float], str]:
+    status = str(client.get(url).status_code)  # warm-up (caches, plans)
+    times = []
+    for _ in range(runs):
+        begun = time.perf_counter()
+        response = client.get(url)
+        times.append((time.perf_counter() - begun) * 1000)
+        status = str(response.status_code)
+    return times, status
+
+
+def screen_rows(app, runs: int, counts: dict[str, int], echo=print) -> list[Row]:
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    def scalar(sql: str):
+        with app.app_context():
+            value = db.session.scalar(text(sql))
+            db.session.remove()
+            return value
+
+    # the biggest account (the seed's power law gives the lowest ids most children) and a typical row
+    big_customer = scalar("SELECT customer_id FROM activities GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
+    values = {"big_customer": str(big_customer)}
+    client = app.test_client()
+    login(client)
+    rows: list[Row] = []
+
+    def measure(label: str, url: str, involved: str) -> None:
+        times, status = timed(client, url, runs)
+        rows.append(Row(label, involved, times, status))
+        echo(f"  {statistics.median(times):8.1f} ms  {status}  {url}")
+
+    for s in SCREENS:
+        total = f"{counts[s.table]:,}"
+        list_url = f"{s.path}list/"
+        measure(f"{s.path} list, first page", list_url, total)
+        matching = scalar(f"SELECT count(*) FROM {s.table} WHERE {s.filter[3].format(**values)}")
+        measure(f"{s.path} list, filtered ({s.filter[0]} {s.filter[2].format(**values)})",
+                f"{list_url}?{filter_arg(app, s, values)}", f"{matching:,} of {total}")
+        measure(f"{s.path} list, sorted by {s.sort}", f"{list_url}?_oc_{s.view}={s.sort}&_od_{s.view}=asc", total)
+        for page in DEEP_PAGES:
+            if s.table == "logs":  # keyset paging: the cursor of the row where that page starts
+                cursor = scalar(f"SELECT created_at::text || '~' || log_id FROM logs ORDER BY created_at DESC, "
+                                f"log_id DESC OFFSET {page * PAGE_SIZE - 1} LIMIT 1")
+                url = f"{list_url}?after={urllib.parse.quote(cursor.replace(' ', 'T'))}"
+            else:
+                url = f"{list_url}?page_{s.view}={page}"
+            measure(f"{s.path} list, page {page:,}", url, f"offset {page * PAGE_SIZE:,} of {total}")
+        typical = scalar(f"SELECT {s.pk} FROM {s.table} ORDER BY {s.pk} LIMIT 1 OFFSET {counts[s.table] // 2}")
+        shows = [("typical row", typical)]
+        if s.table == "customers":
+            shows.insert(0, ("biggest customer", big_customer))
+        elif s.table == "contacts":
+            busiest = scalar("SELECT contact_id FROM activities WHERE contact_id IS NOT NULL "
+                             "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
+            shows.insert(0, ("busiest contact", busiest))
+        for kind, pk in shows:
+            related = f"{scalar('SELECT ' + s.parent.format(pk=pk)):,} related" if s.parent else "1"
+            measure(f"{s.path} show, {kind}", f"{s.path}show/{pk}", related)
+        if s.forms:
+            measure(f"{s.path} add form", f"{s.path}add", "-")
+            measure(f"{s.path} edit form", f"{s.path}edit/{typical}", "1")
+    searched = sum(counts[t] for t in ("customers", "contacts", "leads", "opportunities", "activities",
+                                       "service_tickets"))
+    for kind, queries in SEARCHES.items():
+        times: list[float] = []
+        for query in queries:
+            url = f"/search/?q={urllib.parse.quote(query)}"
+            part, status = timed(client, url, max(3, runs // len(queries)))
+            times += part
+            echo(f"  {statistics.median(part):8.1f} ms  {status}  {url}")
+        rows.append(Row(f"/search/?q= {kind} ({', '.join(queries)})", f"{searched:,} in 6 tables", times))
+    measure("/dashboard/", "/dashboard/", f"{counts['reports']:,} snapshots")
+    return rows
+
+
+# ---------------------------------------------------------------- gunicorn throughput
+def _session_cookie(base: str) -> str:
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(f"{base}/login/").read().decode()
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    data = urllib.parse.urlencode({"username": "admin", "password": ADMIN_PASSWORD, "csrf_token": token}).encode()
+    opener.open(f"{base}/login/", data=data).read()
+    return "; ".join(f"{c.name}={c.value}" for c in jar)
+
+
+def _worker_rss(master_pid: int) -> list[int]:
+    """Resident memory (bytes) of each gunicorn worker."""
+    import psutil
+
+    return [child.memory_info().rss for child in psutil.Process(master_pid).children()]
+
+
+def throughput(instance: Path, workers: int, port: int, seconds: float, clients: int,
+               path: str = "/customers/list/") -> dict:
+    env = {**os.environ, "CRM_INSTANCE_DIR": str(instance)}
+    # `crm serve`'s gunicorn command line (app/cli.py), on a port of our own
+    cmd = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
+           "--access-logfile", "-", "--graceful-timeout", "10", "--no-control-socket", "run:app"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if urllib.request.urlopen(f"{base}/health", timeout=5).status == 200:
+                    break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("gunicorn did not come up") from None
+                time.sleep(0.5)
+        cookie = _session_cookie(base)
+        latencies: list[float] = []
+        statuses: dict[int, int] = {}
+        lock = threading.Lock()
+        measuring = threading.Event()
+        stop = threading.Event()
+
+        def client() -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            while not stop.is_set():
+                begun = time.perf_counter()
+                conn.request("GET", path, headers={"Cookie": cookie})
+                response = conn.getresponse()
+                response.read()
+                if measuring.is_set():
+                    with lock:
+                        latencies.append((time.perf_counter() - begun) * 1000)
+                        statuses[response.status] = statuses.get(response.status, 0) + 1
+            conn.close()
+
+        threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+        for thread in threads:
+            thread.start()
+        time.sleep(5)  # warm-up: every worker has built its app and its connections
+        measuring.set()
+        begun = time.monotonic()
+        time.sleep(seconds)
+        measuring.clear()
+        elapsed = time.monotonic() - begun
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+        rss = _worker_rss(proc.pid)
+        return {"requests": len(latencies), "rps": len(latencies) / elapsed, "statuses": statuses,
+                "median": statistics.median(latencies), "p95": percentile(latencies, 95), "rss": rss,
+                "seconds": elapsed, "workers": workers, "clients": clients, "path": path}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+# ---------------------------------------------------------------- report
+def table(rows: list[Row], runs: int) -> str:
+    lines = [f"| screen | rows involved | median ms | p95 ms | n |", "|---|---|---:|---:|---:|"]
+    for row in rows:
+        flag = "" if row.status == "200" else f" (HTTP {row.status})"
+        lines.append(f"| {row.screen}{flag} | {row.rows} | {statistics.median(row.times):.1f} | "
+                     f"{percentile(row.times, 95):.1f} | {len(row.times)} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", "20")))
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of the throughput run")
+    parser.add_argument("--clients", type=int, default=8)
+    args = parser.parse_args(argv)
+    instance = Path(os.environ.get("BENCH_INSTANCE", "/tmp/crm-bench")).resolve()
+    scale = float(os.environ.get("BENCH_SCALE", "1"))
+    workers = int(os.environ.get("BENCH_WORKERS", os.environ.get("CRM_WORKERS", "2")))
+    port = int(os.environ.get("BENCH_PORT", "8101"))
+    app, started_server = prepare(instance, scale)
+    try:
+        counts, size = data_size(app)
+        load = os.getloadavg()[0]
+        print(f"\nData: {', '.join(f'{n:,} {t}' for t, n in counts.items())}; database {size}", flush=True)
+        rows = screen_rows(app, args.runs, counts)
+        from app.extensions import db
+
+        with app.app_context():
+            db.engine.dispose()  # gunicorn's workers get the database's connections
+        result = throughput(instance, workers, port, args.seconds, args.clients)
+        print(f"\n## Screens: server time (Flask test client, signed in as admin), {args.runs} runs each\n")
+        print(f"{dt.date.today()}, {os.cpu_count()} CPUs (load average {load:.1f} at start, "
+              f"{os.getloadavg()[0]:.1f} at end), PostgreSQL 18 embedded, scale {scale:g}: "
+              f"{', '.join(f'{n:,} {t}' for t, n in counts.items())}; database {size}\n")
+        print(table(rows, args.runs))
+        slow = [r.screen for r in rows if percentile(r.times, 95) >= 50]
+        print(f"\n{len(rows) - len(slow)} of {len(rows)} screens under 50 ms p95; over: {', '.join(slow) or 'none'}")
+        rss = ", ".join(f"{r / 2**20:.0f} MB" for r in result["rss"])
+        print(f"\n## Throughput: {result['path']} under gunicorn ({result['workers']} workers, "
+              f"{result['clients']} concurrent clients on loopback, {result['seconds']:.0f} s)\n")
+        print(f"{result['rps']:.1f} requests/s ({result['requests']:,} requests, statuses {result['statuses']}), "
+              f"latency median {result['median']:.0f} ms, p95 {result['p95']:.0f} ms; "
+              f"worker RSS afterwards: {rss}")
+    finally:
+        if started_server is not None:
+            started_server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -210,7 +210,7 @@ def screen_rows(app, runs: int, counts: dict[str, int], echo=print) -> list[Row]
         measure(f"{s.path} list, filtered ({s.filter[0]} {s.filter[2].format(**values)})",
                 f"{list_url}?{filter_arg(app, s, values)}", f"{matching:,} of {total}")
         measure(f"{s.path} list, sorted by {s.sort}", f"{list_url}?_oc_{s.view}={s.sort}&_od_{s.view}=asc", total)
-        for page in DEEP_PAGES:
+        for page in sorted({min(p, max(0, counts[s.table] // PAGE_SIZE - 1)) for p in DEEP_PAGES}):
             if s.table == "logs":  # keyset paging: the cursor of the row where that page starts
                 cursor = scalar(f"SELECT created_at::text || '~' || log_id FROM logs ORDER BY created_at DESC, "
                                 f"log_id DESC OFFSET {page * PAGE_SIZE - 1} LIMIT 1")
@@ -359,8 +359,8 @@ def main(argv: list[str] | None = None) -> None:
               f"{os.getloadavg()[0]:.1f} at end), PostgreSQL 18 embedded, scale {scale:g}: "
               f"{', '.join(f'{n:,} {t}' for t, n in counts.items())}; database {size}\n")
         print(table(rows, args.runs))
-        slow = [r.screen for r in rows if percentile(r.times, 95) >= 50]
-        print(f"\n{len(rows) - len(slow)} of {len(rows)} screens under 50 ms p95; over: {', '.join(slow) or 'none'}")
+        fast = sum(1 for r in rows if percentile(r.times, 95) < 50)
+        print(f"\n{fast} of {len(rows)} screens under 50 ms p95")
         rss = ", ".join(f"{r / 2**20:.0f} MB" for r in result["rss"])
         print(f"\n## Throughput: {result['path']} under gunicorn ({result['workers']} workers, "
               f"{result['clients']} concurrent clients on loopback, {result['seconds']:.0f} s)\n")

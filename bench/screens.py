@@ -86,6 +86,36 @@ class Row:
     rows: str
     times: list[float]
     status: str = "200"
+    url: str = ""
+    queries: int = 0
+    slowest: tuple[float, str, object] | None = None  # (ms, SQL, parameters) of one request
+
+
+class Statements:
+    """The SQL statements of the requests made while `recording` (count them, find the slowest)."""
+
+    def __init__(self, engine) -> None:
+        from sqlalchemy import event
+
+        self.recording = False
+        self.seen: list[tuple[float, str, object]] = []
+        event.listen(engine, "before_cursor_execute", self._before)
+        event.listen(engine, "after_cursor_execute", self._after)
+
+    def _before(self, _conn, _cursor, _statement, _parameters, context, _many) -> None:
+        context._bench_started = time.perf_counter()
+
+    def _after(self, _conn, _cursor, statement, parameters, context, _many) -> None:
+        if self.recording:
+            self.seen.append(((time.perf_counter() - context._bench_started) * 1000, statement, parameters))
+
+    def of(self, client, url: str) -> tuple[int, tuple[float, str, object] | None]:
+        self.seen, self.recording = [], True
+        try:
+            client.get(url)
+        finally:
+            self.recording = False
+        return len(self.seen), max(self.seen, default=None, key=lambda s: s[0])
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -112,8 +142,8 @@ def prepare(instance: Path, scale: float):
     instance.mkdir(parents=True, exist_ok=True)
     server = EmbeddedPostgres(instance)
     started = server.start()
-    # a bulk load writes ~15 GB of WAL per unit of scale: fewer checkpoints (benchmark instance only)
-    server.psql("ALTER SYSTEM SET max_wal_size = '8GB'")
+    # a bulk load writes GBs of WAL: fewer checkpoints, yet bounded disk (benchmark instance only)
+    server.psql("ALTER SYSTEM SET max_wal_size = '3GB'")
     server.psql("SELECT pg_reload_conf()")
     app = create_app()
     with app.app_context():
@@ -196,11 +226,14 @@ def screen_rows(app, runs: int, counts: dict[str, int], echo=print) -> list[Row]
     client = app.test_client()
     login(client)
     rows: list[Row] = []
+    with app.app_context():
+        statements = Statements(db.engine)
 
     def measure(label: str, url: str, involved: str) -> None:
         times, status = timed(client, url, runs)
-        rows.append(Row(label, involved, times, status))
-        echo(f"  {statistics.median(times):8.1f} ms  {status}  {url}")
+        queries, slowest = statements.of(client, url)
+        rows.append(Row(label, involved, times, status, url, queries, slowest))
+        echo(f"  {statistics.median(times):8.1f} ms  {status}  {queries:3} queries  {url}")
 
     for s in SCREENS:
         total = f"{counts[s.table]:,}"
@@ -241,7 +274,9 @@ def screen_rows(app, runs: int, counts: dict[str, int], echo=print) -> list[Row]
             part, status = timed(client, url, max(3, runs // len(queries)))
             times += part
             echo(f"  {statistics.median(part):8.1f} ms  {status}  {url}")
-        rows.append(Row(f"/search/?q= {kind} ({', '.join(queries)})", f"{searched:,} in 6 tables", times))
+        count, slowest = statements.of(client, url)
+        rows.append(Row(f"/search/?q= {kind} ({', '.join(queries)})", f"{searched:,} in 6 tables", times,
+                        status, url, count, slowest))
     measure("/dashboard/", "/dashboard/", f"{counts['reports']:,} snapshots")
     return rows
 
@@ -324,13 +359,34 @@ def throughput(instance: Path, workers: int, port: int, seconds: float, clients:
 
 
 # ---------------------------------------------------------------- report
-def table(rows: list[Row], runs: int) -> str:
-    lines = [f"| screen | rows involved | median ms | p95 ms | n |", "|---|---|---:|---:|---:|"]
+def table(rows: list[Row]) -> str:
+    lines = ["| screen | rows involved | median ms | p95 ms | n | queries | slowest query ms |",
+             "|---|---|---:|---:|---:|---:|---:|"]
     for row in rows:
         flag = "" if row.status == "200" else f" (HTTP {row.status})"
         lines.append(f"| {row.screen}{flag} | {row.rows} | {statistics.median(row.times):.1f} | "
-                     f"{percentile(row.times, 95):.1f} | {len(row.times)} |")
+                     f"{percentile(row.times, 95):.1f} | {len(row.times)} | {row.queries} | "
+                     f"{row.slowest[0] if row.slowest else 0:.1f} |")
     return "\n".join(lines)
+
+
+def explain_slow(app, rows: list[Row], path: Path) -> None:
+    """EXPLAIN (ANALYZE, BUFFERS) of the slowest statement of each screen over 50 ms p95, into `path`."""
+    from app.extensions import db
+
+    with app.app_context(), path.open("w") as out:
+        for row in rows:
+            if percentile(row.times, 95) < 50 or not row.slowest:
+                continue
+            ms, statement, parameters = row.slowest
+            out.write(f"### {row.screen}: {row.url}\n{row.queries} queries; slowest {ms:.1f} ms:\n{statement}\n"
+                      f"parameters: {parameters!r}\n")
+            try:
+                with db.engine.connect() as conn:
+                    plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters).all()
+                out.write("\n".join(r[0] for r in plan) + "\n\n")
+            except Exception as exc:  # noqa: BLE001 - a plan that cannot be taken is reported, not fatal
+                out.write(f"(no plan: {exc})\n\n")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -358,9 +414,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{dt.date.today()}, {os.cpu_count()} CPUs (load average {load:.1f} at start, "
               f"{os.getloadavg()[0]:.1f} at end), PostgreSQL 18 embedded, scale {scale:g}: "
               f"{', '.join(f'{n:,} {t}' for t, n in counts.items())}; database {size}\n")
-        print(table(rows, args.runs))
+        print(table(rows))
         fast = sum(1 for r in rows if percentile(r.times, 95) < 50)
-        print(f"\n{fast} of {len(rows)} screens under 50 ms p95")
+        explained = instance / "bench-explain.txt"
+        explain_slow(app, rows, explained)
+        print(f"\n{fast} of {len(rows)} screens under 50 ms p95; plans of the others' slowest statements: {explained}")
         rss = ", ".join(f"{r / 2**20:.0f} MB" for r in result["rss"])
         print(f"\n## Throughput: {result['path']} under gunicorn ({result['workers']} workers, "
               f"{result['clients']} concurrent clients on loopback, {result['seconds']:.0f} s)\n")

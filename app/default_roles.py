@@ -26,6 +26,8 @@ ALL = tuple(ACTIONS)
 DEFAULT_ROLES: dict[str, dict[str, tuple[str, ...]]] = {
     "Sales Manager": {
         **{t: ALL for t in SALES_TABLES},
+        "leads": (*ALL, "convert"),
+        "pipeline": ("read",),
         "service_tickets": ("read",),
         "reports": ("read", "export"),
         "dashboard": ("read", "edit"),  # edit = "Refresh now"
@@ -34,6 +36,8 @@ DEFAULT_ROLES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "Sales Rep": {
         **{t: ("read", "create", "edit") for t in SALES_TABLES},
+        "leads": ("read", "create", "edit", "convert"),
+        "pipeline": ("read",),
         "dashboard": ("read",),
         "search": ("read",),
         "account": ("read", "edit"),

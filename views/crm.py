@@ -6,6 +6,7 @@ from app.audit.history import LogInterface, describe
 from app.screens import derive
 from views.audit import KeysetListMixin, ReadOnlyMixin
 from views.base import CrmModelView
+from views.lead_conversion import LeadConversionMixin
 
 
 class ActivityView(CrmModelView):
@@ -24,7 +25,7 @@ class OpportunityView(CrmModelView):
     base_order = ("opportunity_id", "desc")
 
 
-class LeadView(CrmModelView):
+class LeadView(LeadConversionMixin, CrmModelView):
     model = Lead
     base_order = ("lead_id", "desc")
 

@@ -6,6 +6,7 @@ from app.audit.history import LogInterface, describe
 from app.screens import derive
 from views.audit import KeysetListMixin, ReadOnlyMixin
 from views.base import CrmModelView
+from views.customer360 import Customer360Mixin
 from views.lead_conversion import LeadConversionMixin
 
 
@@ -37,9 +38,8 @@ class ContactView(CrmModelView):
     base_order = ("contact_id", "desc")
 
 
-class CustomerView(CrmModelView):
+class CustomerView(Customer360Mixin, CrmModelView):
     model = Customer
-    related_views = [ContactView, OpportunityView, ActivityView, TicketView]
     base_order = ("customer_id", "desc")
 
 

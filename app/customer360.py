@@ -9,15 +9,20 @@ PIPELINE_SUM_CAP values (amounts are ciphertext, so they are summed in Python).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
 from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.orm import load_only
 
 from app.choices import OPPORTUNITY_STAGES
+from app.audit.history import describe
 from app.counts import COUNT_CAP
 from app.extensions import db
 from app.models import Activity, Contact, Log, Opportunity, ServiceTicket
@@ -171,3 +176,27 @@ def timeline(customer_id: int, kinds: set[str], cursor: Cursor | None = None,
     page = entries[:limit]
     following = Cursor(page[-1].at, page[-1].kind, page[-1].id) if len(entries) > limit else None
     return page, following
+
+
+RECORD_WORDS = {"customers": _l("customer"), "opportunities": _l("opportunity"), "contacts": _l("contact")}
+NAME_FIELDS = ("name", "subject", "first_name", "last_name")
+
+
+def change_summary(entry: Log) -> tuple[str, Markup]:
+    """(title, detail) of a log entry for the timeline: what changed for an update, the name for a new
+    or deleted record (the full snapshot is in the record's History)."""
+    word = RECORD_WORDS.get(entry.table_name or "", entry.table_name or "")
+    try:
+        data = json.loads(entry.description or "")
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return entry.action, escape(entry.description or "")
+    snapshot = data.get("new") or data.get("old")
+    if isinstance(snapshot, dict) and not data.get("changes"):
+        name = " ".join(str(snapshot[k]) for k in NAME_FIELDS if snapshot.get(k))
+        verb = _("Created %(what)s #%(key)s", what=word, key=entry.record_key) if data.get("new") else \
+            _("Deleted %(what)s #%(key)s", what=word, key=entry.record_key)
+        return verb, escape(name)
+    return _("Changed %(what)s #%(key)s", what=word, key=entry.record_key), describe(json.dumps(
+        {"changes": data.get("changes") or {}}))

@@ -11,7 +11,6 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import BadRequest
 
 from app import customer360
-from app.audit.history import describe
 from app.list_links import list_url
 
 REL_EQ = FilterRelationOneToManyEqual
@@ -50,11 +49,13 @@ class Customer360Mixin:
         can_see_opportunities = sm.has_access("can_list", "OpportunityView")
         widgets["customer360"] = Customer360Widget(
             customer=item, details=widgets["show"], here=here,
+            edit_url=url_for(f"{self.endpoint}.edit", pk=cid) if sm.has_access("can_edit", self.class_permission_name)
+            else None,
             contacts=customer360.contacts(cid) if sm.has_access("can_list", "ContactView") else None,
             opportunities=customer360.open_opportunities(cid) if can_see_opportunities else None,
             pipeline=customer360.pipeline_value(cid) if can_see_opportunities else None,
             cap=customer360.PIPELINE_SUM_CAP,
-            entries=entries, describe=describe, kinds=kinds,
+            entries=entries, change_summary=customer360.change_summary, kinds=kinds,
             older_url=f"{here}?{urlencode({TIMELINE_ARG: str(older)})}#timeline" if older else None,
             newest_url=f"{here}#timeline" if cursor else None,
             quick_add=[(label, f"{url}?{urlencode({'customer': cid, 'next': here})}", icon)

@@ -154,7 +154,7 @@ class LeadConversionMixin:
                                     title=_("Convert lead #%(id)s", id=lead.lead_id)), status
 
     @action("convert_selected", _l("Convert"),
-            _l("Convert the selected leads? Each becomes an opportunity of its contact's customer."),
+            _l("Convert the selected leads? Each becomes an opportunity of the customer of its contact."),
             "fa-exchange-alt", single=False)
     def convert_selected(self, items):
         list_url = url_for(f"{self.endpoint}.list")

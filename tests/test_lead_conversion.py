@@ -209,3 +209,28 @@ def test_concurrent_conversion_waits_for_the_lock_then_is_refused(admin, sql, pg
     assert result["r"].status_code == 409
     assert sql("SELECT count(*) FROM opportunities")[0][0] == 1
     assert sql("SELECT converted_opportunity_id FROM leads WHERE lead_id = :l", l=lead) == [(opp,)]
+
+
+def test_upgraded_install_gives_default_roles_the_new_permission_once(app, sql):
+    """An install from before conversion existed: its Sales Rep gains can_convert at the next start-up sync;
+    when an admin revokes it afterwards, the sync does not give it back."""
+    from app.default_roles import sync_default_roles
+    from app.extensions import db
+
+    grant = ("SELECT count(*) FROM role_permissions rp JOIN roles r USING (role_id) JOIN permissions p "
+             "USING (permission_id) WHERE r.role_name = 'Sales Rep' AND p.permission_name = 'can_convert on LeadView'")
+    revoke = ("DELETE FROM role_permissions WHERE role_id = (SELECT role_id FROM roles WHERE role_name = 'Sales Rep') "
+              "AND permission_id = (SELECT permission_id FROM permissions WHERE permission_name = 'can_convert on LeadView')")
+
+    def sync():
+        with app.app_context():
+            sync_default_roles(app.appbuilder)
+            db.session.remove()
+
+    sql(revoke)
+    sql("DELETE FROM security_synced_permissions WHERE name = 'can_convert on LeadView'")  # never seen before
+    sync()
+    assert sql(grant) == [(1,)]
+    sql(revoke)  # an admin's decision
+    sync()
+    assert sql(grant) == [(0,)]

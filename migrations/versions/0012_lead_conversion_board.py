@@ -12,6 +12,9 @@ Create Date: 2026-11-29
 * (customer_id, activity_date, activity_id) and (customer_id, created_at, ticket_id):
   the customer 360 timeline reads the newest rows of one customer by keyset.
 * (stage, close_date, opportunity_id): the board's newest cards and counts per stage.
+* security_synced_permissions: the permissions the start-up sync has seen, filled with
+  the existing ones, so a new action on an existing screen (can_convert on LeadView)
+  reaches the default roles of an upgraded install once, and an admin's revocation stays.
 """
 import sqlalchemy as sa
 from alembic import op
@@ -32,6 +35,13 @@ INDEXES = [
 
 
 def upgrade():
+    op.create_table(
+        "security_synced_permissions",
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("seen_at", sa.DateTime(), server_default=sa.text("(now() AT TIME ZONE 'utc')"), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_security_synced_permissions")),
+    )
+    op.execute("INSERT INTO security_synced_permissions (name) SELECT permission_name FROM permissions")
     op.add_column("leads", sa.Column("converted_customer_id", sa.Integer(), nullable=True))
     op.add_column("leads", sa.Column("converted_opportunity_id", sa.Integer(), nullable=True))
     op.add_column("leads", sa.Column("converted_at", sa.DateTime(), nullable=True))
@@ -50,6 +60,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_table("security_synced_permissions")
     for name, table, _columns in INDEXES:
         op.drop_index(name, table_name=table)
     op.drop_constraint(op.f("ck_leads_conversion"), "leads", type_="check")

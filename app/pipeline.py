@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Mapping
 
@@ -105,7 +105,6 @@ class Column:
     value_kind: str = "exact"  # exact | snapshot | estimate
     value_note: str = ""
     more_url: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def more(self) -> int:

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import re
-import statistics
-import time
 from pathlib import Path
 
 import psycopg
 from sqlalchemy.engine import make_url
 
 from bench.setup import bench_app
+from bench.timing import signed_in_client, time_get
 
 PASSWORD = "Bench-admin-password-2026"
 
@@ -90,12 +89,8 @@ def main() -> None:
     counts = fill(app, args.opportunities, args.activities)
     own_opportunities(app)
     print("rows:", ", ".join(f"{t} {n:,}" for t, n in counts.items()))
-    client = app.test_client()
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', client.get("/login/").text).group(1)
-    password = (args.instance / "admin-password")
-    password = password.read_text().strip() if password.exists() else PASSWORD
-    assert client.post("/login/", data={"username": "admin", "password": password,
-                                        "csrf_token": token}).status_code == 302
+    password = args.instance / "admin-password"
+    client = signed_in_client(app, "admin", password.read_text().strip() if password.exists() else PASSWORD)
     first = client.get("/customers/show/1").text
     deep = re.search(r'href="([^"]*timeline_before=[^"#]+)#timeline"', first).group(1).replace("&amp;", "&")
     for _ in range(30):  # follow "Older" 30 pages down
@@ -108,15 +103,8 @@ def main() -> None:
              "board, value band 100K-1M": "/pipeline/?band=3",
              "board, close date in one month": "/pipeline/?close_from=2026-01-01&close_to=2026-01-31"}
     for label, path in pages.items():
-        times = []
-        for _ in range(args.runs):
-            start = time.perf_counter()
-            status = client.get(path).status_code
-            times.append((time.perf_counter() - start) * 1000)
-            assert status == 200, (path, status)
-        times.sort()
-        p95 = times[max(0, int(len(times) * 0.95) - 1)]
-        print(f"{label:42} median {statistics.median(times):8.1f} ms   p95 {p95:8.1f} ms   (n={args.runs})")
+        median, p95 = time_get(client, path, args.runs)
+        print(f"{label:42} median {median:8.1f} ms   p95 {p95:8.1f} ms   (n={args.runs})")
 
 
 if __name__ == "__main__":

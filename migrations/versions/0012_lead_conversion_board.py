@@ -42,6 +42,7 @@ def upgrade():
         sa.PrimaryKeyConstraint("name", name=op.f("pk_security_synced_permissions")),
     )
     op.execute("INSERT INTO security_synced_permissions (name) SELECT permission_name FROM permissions")
+    op.execute("SELECT crm_audit_enable('security_synced_permissions'::regclass)")  # audited like every table
     op.add_column("leads", sa.Column("converted_customer_id", sa.Integer(), nullable=True))
     op.add_column("leads", sa.Column("converted_opportunity_id", sa.Integer(), nullable=True))
     op.add_column("leads", sa.Column("converted_at", sa.DateTime(), nullable=True))

@@ -24,6 +24,7 @@ ACTION_HELP = {
     "edit": "change records (screen and API PUT)",
     "delete": "delete records (screen and API DELETE)",
     "export": "download / export data",
+    "convert": "convert leads into a customer, contact and opportunity",
 }
 READABLE = {
     "can_list": "read", "can_show": "read", "can_get": "read", "can_info": "read",

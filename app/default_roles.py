@@ -15,7 +15,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.access import ACTIONS, Catalog, Entry, catalog, granted_ids, set_role_permissions
 from app.extensions import db
-from app.models import DefaultRole, DefaultRoleGrant, Permission, Resource, Role, SyncedResource
+from app.models import (DefaultRole, DefaultRoleGrant, Permission, Resource, Role, SyncedPermission,
+                        SyncedResource)
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,8 @@ ALL = tuple(ACTIONS)
 DEFAULT_ROLES: dict[str, dict[str, tuple[str, ...]]] = {
     "Sales Manager": {
         **{t: ALL for t in SALES_TABLES},
+        "leads": (*ALL, "convert"),
+        "pipeline": ("read",),
         "service_tickets": ("read",),
         "reports": ("read", "export"),
         "dashboard": ("read", "edit"),  # edit = "Refresh now"
@@ -34,6 +37,8 @@ DEFAULT_ROLES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "Sales Rep": {
         **{t: ("read", "create", "edit") for t in SALES_TABLES},
+        "leads": ("read", "create", "edit", "convert"),
+        "pipeline": ("read",),
         "dashboard": ("read",),
         "search": ("read",),
         "account": ("read", "edit"),
@@ -57,10 +62,13 @@ def spec_allows(spec: dict[str, tuple[str, ...]], entry: Entry) -> bool:
     return entry.readable in spec.get(entry.subject, spec.get("*", ()))
 
 
-def spec_ids(cat: Catalog, spec: dict[str, tuple[str, ...]], resources: set[str] | None = None) -> set[int]:
-    """Permission ids a spec grants, limited to some resources when given."""
-    return {e.permission_id for e in cat.entries
-            if spec_allows(spec, e) and (resources is None or e.resource in resources)}
+def spec_ids(cat: Catalog, spec: dict[str, tuple[str, ...]], resources: set[str] | None = None,
+             permissions: set[int] | None = None) -> set[int]:
+    """Permission ids a spec grants; when limited, only those on `resources` or among `permissions`."""
+    if resources is None and permissions is None:
+        return {e.permission_id for e in cat.entries if spec_allows(spec, e)}
+    return {e.permission_id for e in cat.entries if spec_allows(spec, e)
+            and (e.resource in (resources or ()) or e.permission_id in (permissions or ()))}
 
 
 def sync_default_roles(appbuilder: AppBuilder) -> None:
@@ -69,6 +77,10 @@ def sync_default_roles(appbuilder: AppBuilder) -> None:
     known = set(db.session.scalars(select(SyncedResource.name)))
     resources = set(db.session.scalars(select(Resource.name)))
     new = resources - known
+    # a new action on a known resource (e.g. can_convert on LeadView) is new too
+    seen = set(db.session.scalars(select(SyncedPermission.name)))
+    permission_names = dict(db.session.execute(select(Permission.permission_id, Permission.permission_name)).all())
+    new_permissions = {pid for pid, name in permission_names.items() if name not in seen}
     created = set(db.session.scalars(select(DefaultRole.role_name)))
     for name, spec in DEFAULT_ROLES.items():
         role = db.session.scalar(select(Role).where(Role.role_name == name))
@@ -83,7 +95,7 @@ def sync_default_roles(appbuilder: AppBuilder) -> None:
         elif role is None:
             continue  # deleted by an admin: stays deleted
         else:
-            grant = spec_ids(cat, spec, new)
+            grant = spec_ids(cat, spec, new, new_permissions)
         current = granted_ids(role.role_id)
         # a menu category comes with a granted entry; nothing is ever taken away here
         categories = {c for c, entries in cat.categories.items() if entries & (current | grant)}
@@ -97,4 +109,7 @@ def sync_default_roles(appbuilder: AppBuilder) -> None:
             log.info("default role %s: %d permission(s) granted", name, len(added))
     if new:
         db.session.execute(insert(SyncedResource), [{"name": n} for n in sorted(new)])
+    if new_permissions:
+        db.session.execute(pg_insert(SyncedPermission).on_conflict_do_nothing(),
+                           [{"name": permission_names[p]} for p in sorted(new_permissions)])
     db.session.commit()

@@ -17,6 +17,15 @@ from wtforms.validators import InputRequired, ValidationError
 from app.extensions import db
 
 
+def local_path(target: str | None) -> str | None:
+    """`target` when it is a path on this site (no scheme, host or protocol-relative URL), else None."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if any(ord(c) < 32 for c in target):
+        return None
+    return target
+
+
 class NoControlCharacters:
     """Refuse NUL and other control characters PostgreSQL or the UI cannot hold."""
 

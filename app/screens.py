@@ -116,6 +116,10 @@ def derive(model: type) -> dict[str, Any]:
         labels[name] = label_for(name)
         if name in pk:
             continue
+        if column.info.get("read_only"):  # written by a workflow (e.g. lead conversion), shown only
+            if name in many_to_one:
+                labels[many_to_one[name].key] = label_for(many_to_one[name].key)
+            continue
         if name in many_to_one:
             rel = many_to_one[name]
             target = rel.mapper.class_

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-import statistics
-import time
 from pathlib import Path
+
+from bench.timing import signed_in_client, time_get
 
 PAGES = ["/dashboard/", "/customers/list/", "/activities/list/", "/customers/show/1", "/"]
 
@@ -30,23 +29,12 @@ def main() -> None:
 
     app = create_app()
     instance = Path(os.environ.get("CRM_INSTANCE_DIR", "instance"))
-    client = app.test_client()
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', client.get("/login/").text).group(1)
-    password = (instance / "admin-password").read_text().strip()
-    assert client.post("/login/", data={"username": "admin", "password": password,
-                                        "csrf_token": token}).status_code == 302
+    client = signed_in_client(app, "admin", (instance / "admin-password").read_text().strip())
 
     def measure(label: str) -> None:
         for path in PAGES:
-            times = []
-            for _ in range(args.runs):
-                start = time.perf_counter()
-                status = client.get(path).status_code
-                times.append((time.perf_counter() - start) * 1000)
-                assert status == 200, (path, status)
-            times.sort()
-            p95 = times[max(0, int(len(times) * 0.95) - 1)]
-            print(f"{label:22} {path:20} median {statistics.median(times):7.1f} ms   p95 {p95:7.1f} ms")
+            median, p95 = time_get(client, path, args.runs)
+            print(f"{label:22} {path:20} median {median:7.1f} ms   p95 {p95:7.1f} ms")
 
     measure("per-request cache")
 

@@ -13,6 +13,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"  # shown in the README
 
 
 class LiveServer:
@@ -58,9 +59,9 @@ class Page:
         self.page.click("input[type=submit], button[type=submit]")
         self.page.wait_for_load_state("networkidle")
 
-    def screenshot(self, name: str) -> Path:
-        ARTIFACTS.mkdir(exist_ok=True)
-        path = ARTIFACTS / f"{name}.png"
+    def screenshot(self, name: str, directory: Path = ARTIFACTS) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{name}.png"
         self.page.screenshot(path=str(path), full_page=True)
         return path
 

@@ -19,9 +19,9 @@ class _FormParser(HTMLParser):
         if not self._in_form:
             return
         name = a.get("name")
-        if tag == "input" and name and a.get("type") not in ("submit", "button", "checkbox"):
+        if tag == "input" and name and a.get("type") not in ("submit", "button", "checkbox", "radio"):
             self.fields[name] = a.get("value") or ""
-        elif tag == "input" and name and a.get("type") == "checkbox" and "checked" in a:
+        elif tag == "input" and name and a.get("type") in ("checkbox", "radio") and "checked" in a:
             self.fields[name] = a.get("value") or "y"
         elif tag == "select" and name:
             self._select = name

@@ -2,17 +2,21 @@
 from __future__ import annotations
 
 from flask_appbuilder import AppBuilder
+from flask_babel import lazy_gettext as _l
 
 from views.api import APIS
 from views.crm import MENU
 from views.search import SearchView
 from views.dashboard import DashboardView
+from views.pipeline import PipelineView
 
 
 def register_views(appbuilder: AppBuilder) -> None:
     for view, name, icon, category in MENU:
         appbuilder.add_view(view, name, icon=icon, category=category, label=name,
                             category_label=category)
+    appbuilder.add_view(PipelineView, "Pipeline board", icon="fa-columns", category="Sales",
+                        label=_l("Pipeline board"), category_label="Sales")
     appbuilder.add_view_no_menu(SearchView())
     appbuilder.add_view(DashboardView, "Dashboard", icon="fa-chart-line", category="Analytics",
                         label="Dashboard", category_label="Analytics")

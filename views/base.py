@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, jsonify, request
+from flask import g, jsonify, redirect, request
 from flask_appbuilder import ModelView, expose
 from flask_appbuilder.security.decorators import has_access_api, permission_name
 from sqlalchemy import or_, select
 
 from app.datamodel import CrmInterface
+from app.forms import AjaxRelatedField, local_path
 from app.extensions import db
 from app.screens import derive, title_columns
 from views.audit import HistoryMixin
@@ -40,6 +41,20 @@ class CrmModelView(HistoryMixin, ModelView):
     @property
     def database_error_message(self) -> str:  # type: ignore[override]
         return g.get("crm_db_error") or "The database refused the change; nothing was saved."
+
+    def _get_add_widget(self, form, exclude_cols=None, widgets=None):
+        """`add?customer=5` opens the form with that customer selected (e.g. a quick-add on a customer's page)."""
+        if request.method == "GET":
+            for field in form:
+                raw = request.args.get(field.name, "")
+                if isinstance(field, AjaxRelatedField) and raw:
+                    field.process_formdata([raw])
+        return super()._get_add_widget(form, exclude_cols=exclude_cols, widgets=widgets)
+
+    def post_add_redirect(self):
+        """`add?next=/customers/show/5` returns there after saving (only a path on this site)."""
+        target = local_path(request.args.get("next"))
+        return redirect(target) if target else super().post_add_redirect()
 
     @expose("/lookup/")
     @has_access_api

@@ -6,6 +6,8 @@ from app.audit.history import LogInterface, describe
 from app.screens import derive
 from views.audit import KeysetListMixin, ReadOnlyMixin
 from views.base import CrmModelView
+from views.customer360 import Customer360Mixin
+from views.lead_conversion import LeadConversionMixin
 
 
 class ActivityView(CrmModelView):
@@ -24,7 +26,7 @@ class OpportunityView(CrmModelView):
     base_order = ("opportunity_id", "desc")
 
 
-class LeadView(CrmModelView):
+class LeadView(LeadConversionMixin, CrmModelView):
     model = Lead
     base_order = ("lead_id", "desc")
 
@@ -36,9 +38,8 @@ class ContactView(CrmModelView):
     base_order = ("contact_id", "desc")
 
 
-class CustomerView(CrmModelView):
+class CustomerView(Customer360Mixin, CrmModelView):
     model = Customer
-    related_views = [ContactView, OpportunityView, ActivityView, TicketView]
     base_order = ("customer_id", "desc")
 
 

@@ -15,6 +15,7 @@ from app.models.security_state import (
     DefaultRole,
     DefaultRoleGrant,
     LoginRateWindow,
+    SyncedPermission,
     SyncedResource,
     UserSession,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "Model", "Activity", "Contact", "Customer", "Lead", "Log", "Opportunity", "Report",
     "ServiceTicket", "Action", "Permission", "Resource", "Role", "User", "role_permissions",
     "DefaultRole", "DefaultRoleGrant", "LoginRateWindow", "SyncedResource", "UserSession",
+    "SyncedPermission",
 ]
 
 import app.models.search_indexes  # noqa: E402,F401  (search indexes of migration 0004)

@@ -68,6 +68,7 @@ class Customer(VersionedMixin, Model):
     opportunities = _children("Opportunity", "customer")
     activities = _children("Activity", "customer")
     service_tickets = _children("ServiceTicket", "customer")
+    converted_leads = _children("Lead", "converted_customer")
 
     def __repr__(self) -> str:
         return self.name
@@ -100,16 +101,36 @@ class Contact(VersionedMixin, Model):
         return self.full_name
 
 
+READ_ONLY = {"read_only": True}  # column info: shown on screens, never in a form (set by a workflow)
+
+
 class Lead(VersionedMixin, Model):
     __tablename__ = "leads"
-    __table_args__ = (CheckConstraint(check_sql("status", LEAD_STATUSES), name="status"),)
+    __table_args__ = (
+        CheckConstraint(check_sql("status", LEAD_STATUSES), name="status"),
+        # a conversion is recorded whole, and a converted lead stays converted
+        CheckConstraint("(converted_at IS NULL) = (converted_customer_id IS NULL) "
+                        "AND (converted_at IS NULL) = (converted_opportunity_id IS NULL) "
+                        "AND (converted_at IS NULL OR status = 'converted')", name="conversion"),
+    )
 
     lead_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[Optional[str]] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(50), nullable=False, server_default="new")
     contact_id: Mapped[Optional[int]] = _fk("contacts.contact_id")
+    converted_customer_id: Mapped[Optional[int]] = mapped_column(
+        Integer, ForeignKey("customers.customer_id", ondelete="RESTRICT"), index=True, info=READ_ONLY)
+    converted_opportunity_id: Mapped[Optional[int]] = mapped_column(
+        Integer, ForeignKey("opportunities.opportunity_id", ondelete="RESTRICT"), index=True, info=READ_ONLY)
+    converted_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime, info=READ_ONLY)
+    # SET NULL: deleting a user account must not be blocked by sales history; the audit log keeps the name
+    converted_by: Mapped[Optional[int]] = mapped_column(
+        Integer, ForeignKey("users.user_id", ondelete="SET NULL"), index=True, info=READ_ONLY)
 
     contact = relationship("Contact", back_populates="leads")
+    converted_customer = relationship("Customer", back_populates="converted_leads")
+    converted_opportunity = relationship("Opportunity", back_populates="converted_leads")
+    converted_by_user = relationship("User", viewonly=True)
 
     def __repr__(self) -> str:
         return f"Lead #{self.lead_id} ({self.source or '-'})"
@@ -120,6 +141,8 @@ class Opportunity(VersionedMixin, Model):
     __table_args__ = (
         CheckConstraint(check_sql("stage", OPPORTUNITY_STAGES), name="stage"),
         band_checks("value"),
+        # the pipeline board: newest cards of a stage by close date, counts per stage
+        Index("ix_opportunities_stage_close_date", "stage", "close_date", "opportunity_id"),
     )
 
     opportunity_id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -131,6 +154,7 @@ class Opportunity(VersionedMixin, Model):
     close_date: Mapped[Optional[dt.date]] = mapped_column(Date)
 
     customer = relationship("Customer", back_populates="opportunities")
+    converted_leads = _children("Lead", "converted_opportunity")
 
     def __repr__(self) -> str:
         return self.name
@@ -138,7 +162,11 @@ class Opportunity(VersionedMixin, Model):
 
 class Activity(VersionedMixin, Model):
     __tablename__ = "activities"
-    __table_args__ = (CheckConstraint(check_sql("type", ACTIVITY_TYPES), name="type"),)
+    __table_args__ = (
+        CheckConstraint(check_sql("type", ACTIVITY_TYPES), name="type"),
+        # a customer's timeline, newest first, by keyset
+        Index("ix_activities_customer_timeline", "customer_id", "activity_date", "activity_id"),
+    )
 
     activity_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     customer_id: Mapped[Optional[int]] = _fk("customers.customer_id")
@@ -162,6 +190,7 @@ class ServiceTicket(VersionedMixin, Model):
     __table_args__ = (
         CheckConstraint(check_sql("status", TICKET_STATUSES), name="status"),
         CheckConstraint(check_sql("priority", PRIORITIES), name="priority"),
+        Index("ix_service_tickets_customer_timeline", "customer_id", "created_at", "ticket_id"),
     )
 
     ticket_id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -41,6 +41,19 @@ class SyncedResource(Model):
     seen_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, server_default=UTC_NOW)
 
 
+class SyncedPermission(Model):
+    """A permission (action on resource) the start-up sync has already seen.
+
+    A new action on an old screen (e.g. can_convert on LeadView) reaches the default
+    roles that should have it, once; an admin's later revocation stays.
+    """
+
+    __tablename__ = "security_synced_permissions"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    seen_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, server_default=UTC_NOW)
+
+
 class DefaultRole(Model):
     """A default role the start-up sync created; it is never re-created or reset."""
 

@@ -12,6 +12,7 @@ from app.datamodel import CrmInterface
 from app.extensions import db
 from app.screens import derive, title_columns
 from views.audit import HistoryMixin
+from views.csv import ExportMixin
 
 LOOKUP_LIMIT = 20
 
@@ -20,13 +21,12 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-class CrmModelView(HistoryMixin, ModelView):
+class CrmModelView(ExportMixin, HistoryMixin, ModelView):
     """Subclasses set `model`; everything not set explicitly is derived from it."""
 
     model: type | None = None
     interface: type = CrmInterface  # the datamodel class
     page_size = 25
-    list_template = "appbuilder/general/model/list.html"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

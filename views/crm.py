@@ -6,6 +6,7 @@ from app.audit.history import LogInterface, describe
 from app.screens import derive
 from views.audit import KeysetListMixin, ReadOnlyMixin
 from views.base import CrmModelView
+from views.csv import ImportMixin
 
 
 class ActivityView(CrmModelView):
@@ -24,19 +25,19 @@ class OpportunityView(CrmModelView):
     base_order = ("opportunity_id", "desc")
 
 
-class LeadView(CrmModelView):
+class LeadView(ImportMixin, CrmModelView):
     model = Lead
     base_order = ("lead_id", "desc")
 
 
-class ContactView(CrmModelView):
+class ContactView(ImportMixin, CrmModelView):
     model = Contact
     list_columns = ["first_name", "last_name", "email", "phone", "position", "customer"]
     related_views = [LeadView, ActivityView]
     base_order = ("contact_id", "desc")
 
 
-class CustomerView(CrmModelView):
+class CustomerView(ImportMixin, CrmModelView):
     model = Customer
     related_views = [ContactView, OpportunityView, ActivityView, TicketView]
     base_order = ("customer_id", "desc")
@@ -53,6 +54,7 @@ class LogView(ReadOnlyMixin, KeysetListMixin, CrmModelView):
 
     model = Log
     interface = LogInterface
+    base_order = ("created_at", "desc")  # the export's order; the screen pages by keyset
     history = False
     list_columns = ["created_at", "user", "action", "table_name", "record_key", "description"]
     show_columns = ["log_id", "created_at", "user", "user_id", "action", "table_name", "record_key",

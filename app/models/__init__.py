@@ -25,4 +25,8 @@ __all__ = [
     "DefaultRole", "DefaultRoleGrant", "LoginRateWindow", "SyncedResource", "UserSession",
 ]
 
+from app.models.csv_upload import CsvUpload  # noqa: E402
+
+__all__ += ["CsvUpload"]
+
 import app.models.search_indexes  # noqa: E402,F401  (search indexes of migration 0004)

@@ -145,3 +145,12 @@ def test_export_is_a_permission_in_plain_words(app, client, customers):
         cat = catalog(app.appbuilder)
         assert {(e.resource, e.readable) for e in cat.entries if e.action == "can_export"} >= {
             ("CustomerView", "export"), ("LogView", "export")}
+
+
+def test_the_export_gives_its_database_connection_back(app, admin, customers):
+    """The body is sent after the view returned; its connection must not wait for the garbage collector."""
+    from app.extensions import db
+
+    assert admin.get("/customers/export/").get_data().startswith(BOM)
+    with app.app_context():
+        assert db.engine.pool.checkedout() == 0

@@ -109,7 +109,7 @@ class ImportMixin:
         token = None
         if result.ok and result.rows:
             token = uploads.save(g.user.user_id, self.datamodel.obj.__tablename__, upload.filename,
-                                 result.encoding, data)
+                                 result.encoding, Importer.pack(result))
         db.session.commit()
         return self._render_import(200, result=result, filename=upload.filename, token=token)
 
@@ -125,7 +125,7 @@ class ImportMixin:
             return redirect(url_for(f"{self.endpoint}.import_csv"))
         name, importer = upload.filename, self._importer()
         try:
-            result = importer.check(upload.content, upload.encoding)  # the data may have changed since
+            result = importer.unpack(upload.content)  # related rows are checked again, and locked
             if not result.ok:
                 db.session.rollback()
                 return self._render_import(409, result=result, filename=name, token=None)

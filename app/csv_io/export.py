@@ -85,10 +85,15 @@ def csv_stream(query: Any, columns: list[Column], audit: dict[str, Any]) -> Iter
     finally:
         entry = {**audit, "rows": counted["rows"], "complete": complete}
         try:
-            db.session.rollback()  # close the cursor's read transaction before writing the log
+            # the query's session is the view's; the request's teardown may have closed it
+            # before the body was sent (the body outlives the view): close it here, with the
+            # cursor's read transaction, rather than leave the connection to the garbage collector
+            query.session.close()
             audit_log.record("export", entry, table=audit.get("table"))
         except Exception:  # the log must not turn a finished download into an error
             log.exception("could not log the export %s", entry)
+        finally:
+            db.session.remove()
 
 
 def filename(table: str) -> str:

@@ -1,4 +1,4 @@
-"""A CSV file checked by a dry run and waiting for the user's confirmation to import it."""
+"""The rows of a CSV file checked by a dry run, waiting for the user's confirmation to import them."""
 from __future__ import annotations
 
 import datetime as dt
@@ -12,7 +12,8 @@ from app.models.base import UTC_NOW, Model
 class CsvUpload(Model):
     """Kept in PostgreSQL, not on one server's disk, so the confirmation may reach any app server.
 
-    Not audited (the file would be copied into the log); the import itself is logged.
+    `content` holds the checked rows (JSON), so the confirmation need not check every cell again.
+    Not audited (the rows would be copied into the log); the import itself is logged.
     """
 
     __tablename__ = "csv_uploads"

@@ -207,7 +207,8 @@ class Importer:
             result.numbers.append(number)
         self._resolve(pending, result)
         result.related = {t.column: header[i] for i, (t, _by_id) in mapping.items() if t.related is not None}
-        problems.sort(key=lambda p: p.row)
+        position = {name: i for i, name in enumerate(header)}
+        problems.sort(key=lambda p: (p.row, position.get(p.column, -1)))
         if problems:
             result.rows, result.numbers = [], []
         return result

@@ -9,7 +9,6 @@ the app. A pre-built body would grow with the rows; a streamed one stays flat.
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -17,8 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.csv_import import signed_in_client  # noqa: E402
-from bench.setup import bench_app  # noqa: E402
+from bench.csv_import import bench_setup, signed_in_client  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -62,12 +60,7 @@ def fill_customers(app, wanted: int) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--instance", type=Path, default=Path("/tmp/csv-bench"))
-    parser.add_argument("--customers", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
-    app = bench_app(args.instance)
+    args, app = bench_setup("--customers", 1_000_000, 3)
     total = fill_customers(app, args.customers)
     client = signed_in_client(app)
     print(f"customers: {total:,} rows")

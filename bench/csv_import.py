@@ -66,13 +66,18 @@ def csrf(client, url: str) -> str:
     return re.search(r'name="csrf[_-]token"[^>]*(?:value|content)="([^"]+)"', page).group(1)
 
 
-def main() -> None:
+def bench_setup(size_option: str, size: int, runs: int):
+    """(arguments, app) of a CSV benchmark: --instance, a size option, --runs."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--instance", type=Path, default=Path("/tmp/csv-bench"))
-    parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(size_option, type=int, default=size)
+    parser.add_argument("--runs", type=int, default=runs)
     args = parser.parse_args()
-    app = bench_app(args.instance)
+    return args, bench_app(args.instance)
+
+
+def main() -> None:
+    args, app = bench_setup("--rows", 100_000, 5)
     app.config["CSV_IMPORT_MAX_BYTES"] = 200 * 2**20
     client = signed_in_client(app)
     data = customers_csv(args.rows)

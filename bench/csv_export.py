@@ -63,7 +63,7 @@ def main() -> None:
     args, app = bench_setup("--customers", 1_000_000, 3)
     total = fill_customers(app, args.customers)
     client = signed_in_client(app)
-    print(f"customers: {total:,} rows")
+    print(f"customers: {total:,} rows", flush=True)
     from app.list_links import EQ, filter_index
 
     with app.app_context():
@@ -77,9 +77,10 @@ def main() -> None:
             times.append(seconds)
             rates.append(rows / seconds)
             peaks.append(peak)
+            print(f"  {label}: {seconds:.1f} s, {rows:,} rows, peak RSS {peak:.0f} MB", flush=True)
         print(f"{label}: {rows:,} rows, {size / 2**20:.0f} MB CSV; time median {statistics.median(times):.1f} s "
               f"(max {max(times):.1f} s, n={len(times)}); {statistics.median(rates):,.0f} rows/s; "
-              f"RSS before {base:.0f} MB, peak while streaming {max(peaks):.0f} MB")
+              f"RSS before {base:.0f} MB, peak while streaming {max(peaks):.0f} MB", flush=True)
 
 
 if __name__ == "__main__":

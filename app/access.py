@@ -17,7 +17,7 @@ from sqlalchemy import delete, insert, select
 from app.extensions import db
 from app.models.security import Action, Permission, Resource, Role, User, role_permissions
 
-ACTIONS = ["read", "create", "edit", "delete", "export"]
+ACTIONS = ["read", "create", "edit", "delete", "export", "import"]
 ACTION_HELP = {
     "read": "see the menu entry, lists, records and the API's GET",
     "create": "add records (screen and API POST)",
@@ -25,6 +25,7 @@ ACTION_HELP = {
     "delete": "delete records (screen and API DELETE)",
     "export": "download / export data",
     "convert": "convert leads into a customer, contact and opportunity",
+    "import": "import records from a CSV file",
 }
 READABLE = {
     "can_list": "read", "can_show": "read", "can_get": "read", "can_info": "read",
@@ -34,6 +35,7 @@ READABLE = {
     "can_refresh": "edit",  # the dashboard's "Refresh now"
     "can_delete": "delete",
     "can_download": "export", "can_export": "export", "can_csv": "export",
+    "can_import": "import",
 }
 # Pairs and resources that belong to another subject than their view's.
 PAIRS = {

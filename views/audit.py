@@ -42,7 +42,7 @@ class ReadOnlyMixin:
     """No add, edit, delete, download or action routes at all (not merely forbidden)."""
 
     exclude_route_methods = {"add", "edit", "delete", "download", "action", "action_post"}
-    base_permissions = ["can_list", "can_show"]
+    base_permissions = ["can_list", "can_show", "can_export"]
 
 
 def _page_url(**cursor: str) -> str:

@@ -13,6 +13,7 @@ from app.forms import AjaxRelatedField, local_path
 from app.extensions import db
 from app.screens import derive, title_columns
 from views.audit import HistoryMixin
+from views.csv import ExportMixin
 
 LOOKUP_LIMIT = 20
 
@@ -21,13 +22,12 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-class CrmModelView(HistoryMixin, ModelView):
+class CrmModelView(ExportMixin, HistoryMixin, ModelView):
     """Subclasses set `model`; everything not set explicitly is derived from it."""
 
     model: type | None = None
     interface: type = CrmInterface  # the datamodel class
     page_size = 25
-    list_template = "appbuilder/general/model/list.html"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -8,6 +8,7 @@ from views.audit import KeysetListMixin, ReadOnlyMixin
 from views.base import CrmModelView
 from views.customer360 import Customer360Mixin
 from views.lead_conversion import LeadConversionMixin
+from views.csv import ImportMixin
 
 
 class ActivityView(CrmModelView):
@@ -26,19 +27,19 @@ class OpportunityView(CrmModelView):
     base_order = ("opportunity_id", "desc")
 
 
-class LeadView(LeadConversionMixin, CrmModelView):
+class LeadView(LeadConversionMixin, ImportMixin, CrmModelView):
     model = Lead
     base_order = ("lead_id", "desc")
 
 
-class ContactView(CrmModelView):
+class ContactView(ImportMixin, CrmModelView):
     model = Contact
     list_columns = ["first_name", "last_name", "email", "phone", "position", "customer"]
     related_views = [LeadView, ActivityView]
     base_order = ("contact_id", "desc")
 
 
-class CustomerView(Customer360Mixin, CrmModelView):
+class CustomerView(Customer360Mixin, ImportMixin, CrmModelView):
     model = Customer
     base_order = ("customer_id", "desc")
 
@@ -54,6 +55,7 @@ class LogView(ReadOnlyMixin, KeysetListMixin, CrmModelView):
 
     model = Log
     interface = LogInterface
+    base_order = ("created_at", "desc")  # the export's order; the screen pages by keyset
     history = False
     list_columns = ["created_at", "user", "action", "table_name", "record_key", "description"]
     show_columns = ["log_id", "created_at", "user", "user_id", "action", "table_name", "record_key",

@@ -27,4 +27,8 @@ __all__ = [
     "SyncedPermission",
 ]
 
+from app.models.csv_upload import CsvUpload  # noqa: E402
+
+__all__ += ["CsvUpload"]
+
 import app.models.search_indexes  # noqa: E402,F401  (search indexes of migration 0004)

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import plotly
-from sqlalchemy import select, text
+from sqlalchemy import ARRAY, String, bindparam, func, select, text, true
 
 from app.extensions import db
 from app.models import Report
-from app.reports.generators import LOCK_KEY
+from app.reports.generators import LOCK_KEY, REPORT_TYPES
 
 HISTORY_LIMIT = 90
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
@@ -25,10 +25,16 @@ class Snapshot:
 
 
 def latest() -> dict[str, Snapshot]:
-    """Newest snapshot per type: one index-backed DISTINCT ON, independent of the size of the CRM tables."""
-    rows = db.session.execute(select(Report.report_id, Report.report_type, Report.generated_at, Report.data)
-                              .distinct(Report.report_type)
-                              .order_by(Report.report_type, Report.generated_at.desc(), Report.report_id.desc()))
+    """Newest snapshot per type: one backward index probe per report type, whatever the history's length.
+
+    Only the reports table is read, never the CRM tables the snapshots summarise.
+    """
+    kinds = select(func.unnest(bindparam("types", list(REPORT_TYPES), ARRAY(String))).column_valued("report_type"))
+    kinds = kinds.subquery("kinds")
+    newest = (select(Report.report_id, Report.report_type, Report.generated_at, Report.data)
+              .where(Report.report_type == kinds.c.report_type)
+              .order_by(Report.generated_at.desc(), Report.report_id.desc()).limit(1).lateral("newest"))
+    rows = db.session.execute(select(newest).select_from(kinds.join(newest, true())))
     return {r.report_type: Snapshot(*r) for r in rows}
 
 

@@ -160,3 +160,19 @@ def test_the_dashboard_reads_snapshots_only_one_index_probe_per_type(app, admin,
     assert on_reports and all(n["Node Type"].startswith("Index") for n in on_reports)
     # one row read per type (a backward probe), not 8 x 1,001 rows read and sorted
     assert sum(n["Actual Rows"] * n["Actual Loops"] for n in on_reports) == len(TYPES)
+
+
+def test_charts_built_once_per_snapshot_are_rebuilt_when_it_is_edited(admin, snapshots, sql):
+    from tests.test_reports import _figures
+
+    def pipeline_counts() -> list:
+        text = admin.get("/dashboard/").get_data(as_text=True)
+        first = _figures(text)[0]  # pipeline by stage: counts per stage in the bars' text
+        return [t["text"] for t in first["data"]]
+
+    before = pipeline_counts()
+    assert pipeline_counts() == before  # the second page is drawn from the process's stored figures
+    sql("UPDATE reports SET data = jsonb_set(data, '{stages,0,count}', '98765') "
+        "WHERE report_type = 'pipeline_by_stage'")
+    after = pipeline_counts()
+    assert after != before and "98,765" in json.dumps(after)

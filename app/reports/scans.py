@@ -80,10 +80,15 @@ class Run:
         self._snapshot: str | None = None
 
     def __enter__(self) -> "Run":
-        # the exporting transaction stays open until every scan has imported its snapshot
-        leader = self._stack.enter_context(self._transaction())
-        self._snapshot = leader.execute("SELECT pg_export_snapshot()").fetchone()[0]
-        self._pool = self._stack.enter_context(ThreadPoolExecutor(self._workers, thread_name_prefix="report-scan"))
+        try:
+            # the exporting transaction stays open until every scan has imported its snapshot
+            leader = self._stack.enter_context(self._transaction())
+            self._snapshot = leader.execute("SELECT pg_export_snapshot()").fetchone()[0]
+            self._pool = self._stack.enter_context(ThreadPoolExecutor(self._workers,
+                                                                      thread_name_prefix="report-scan"))
+        except BaseException:
+            self._stack.close()
+            raise
         return self
 
     def __exit__(self, *exc_info) -> None:

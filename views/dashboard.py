@@ -10,7 +10,7 @@ from flask_appbuilder.security.decorators import has_access
 
 from app.audit_log import record
 from app.extensions import db
-from app.reports.charts import figures, trend_figures
+from app.reports.charts import stored_figures, trend_figures
 from app.reports.generators import REPORT_TYPES, ReportsBusy, generate
 from app.reports.snapshots import PLOTLY_JS, generation_running, history, latest, plotly_version
 
@@ -46,8 +46,7 @@ class DashboardView(BaseView):
     def index(self):
         snapshots = latest()
         cards = [{"type": kind.name, "title": kind.title, "snapshot": snapshots.get(kind.name),
-                  "figures": figures(kind.name, snapshots[kind.name].data, snapshots[kind.name].generated_at)
-                  if kind.name in snapshots else []}
+                  "figures": stored_figures(snapshots[kind.name]) if kind.name in snapshots else []}
                  for kind in REPORT_TYPES.values()]
         return self.render_template("crm/dashboard.html", cards=cards, running=generation_running(),
                                     can_refresh=self.can_refresh(), plotly_version=plotly_version())

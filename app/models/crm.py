@@ -208,9 +208,11 @@ class ServiceTicket(VersionedMixin, Model):
 
 class Report(TimestampMixin, Model):
     __tablename__ = "reports"
+    # the newest snapshot of a type is one backward probe (the dashboard), however long the history
+    __table_args__ = (Index("ix_reports_report_type_generated_at", "report_type", "generated_at", "report_id"),)
 
     report_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    report_type: Mapped[str] = mapped_column(String(255), nullable=False, index=True)
+    report_type: Mapped[str] = mapped_column(String(255), nullable=False)
     data: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default="{}")
     generated_at: Mapped[dt.datetime] = mapped_column(
         DateTime, nullable=False, server_default=UTC_NOW, index=True

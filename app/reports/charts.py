@@ -7,7 +7,11 @@ MathJax for it).
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections import OrderedDict
 from typing import Any, Callable
+
+from flask_babel import get_locale
 
 from app.reports.drill import EQ, GT, IN, LT, list_url
 from app.reports.generators import OPEN_TICKET_STATUSES
@@ -234,6 +238,31 @@ def age_trend(data: dict) -> dict:
 
 def figures(report_type: str, data: dict, generated_at: dt.datetime) -> list[Figure]:
     return CHARTS[report_type](data, generated_at)
+
+
+_STORED: OrderedDict[tuple, list[Figure]] = OrderedDict()
+_STORED_LOCK = threading.Lock()
+STORED_KEEP = 64  # figure sets kept per process: the latest of each type, with room for a history page
+
+
+def stored_figures(snapshot: Any) -> list[Figure]:
+    """figures() of a stored snapshot, built once per process and language (each carries ~300 list links).
+
+    Keyed by (report_id, updated_at): a trigger sets updated_at on every UPDATE, so an
+    edited snapshot is drawn afresh.
+    """
+    key = (snapshot.report_id, snapshot.updated_at, str(get_locale()))
+    with _STORED_LOCK:
+        found = _STORED.get(key)
+        if found is not None:
+            _STORED.move_to_end(key)
+            return found
+    built = figures(snapshot.report_type, snapshot.data, snapshot.generated_at)
+    with _STORED_LOCK:
+        _STORED[key] = built
+        while len(_STORED) > STORED_KEEP:
+            _STORED.popitem(last=False)
+    return built
 
 
 def trend_figures(report_type: str, snapshots: list[tuple[dt.datetime, dict]]) -> list[Figure]:

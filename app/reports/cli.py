@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from app.cli import crm
-from app.reports.generators import REPORT_TYPES, ReportsBusy, generate
+from app.reports.generators import REPORT_TYPES, ReportsBusy, ReportsFailed, generate
 
 
 @crm.group("reports")
@@ -19,6 +19,6 @@ def generate_command(types: tuple[str, ...]) -> None:
     """Compute report snapshots into the reports table."""
     try:
         rows = generate(types or None, echo=click.echo)
-    except ReportsBusy as exc:
+    except (ReportsBusy, ReportsFailed) as exc:
         raise click.ClickException(str(exc))
     click.echo(f"{len(rows)} snapshot(s) written.")

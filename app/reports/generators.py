@@ -1,39 +1,41 @@
-"""One generator per report type; each computes its numbers and writes one snapshot row.
+"""One generator per report type; each builds its numbers from shared table scans and writes one snapshot row.
 
-Counts are aggregated in SQL. Money (customers.revenue, opportunities.value) is
-ciphertext in the database, so it is streamed in batches, decrypted with the
-app's key ring and summed in Python; SQL never sums, averages or sorts it.
+The scans (app/reports/scans.py) group counts in SQL and stream the encrypted
+amounts (customers.revenue, opportunities.value) once per table, decrypting and
+summing them in Python in integer cents: SQL never sums, averages or sorts
+money. A run starts every scan its reports need at once, two at a time on their
+own connections over one snapshot of the data; each report is written as soon
+as its scans are done.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import time
-from collections import defaultdict
 from dataclasses import dataclass
-from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import jsonschema
-from sqlalchemy import ARRAY, DateTime, LargeBinary, Numeric, bindparam, func, inspect, select, text, type_coerce
+from sqlalchemy import text
 
 from app.choices import ACTIVITY_TYPES, LEAD_STATUSES, OPPORTUNITY_STAGES, PRIORITIES
-from app.encryption.columns import encrypted_columns, key_ring, primary_key_of
+from app.encryption.columns import key_ring
 from app.extensions import db
-from app.models import Activity, Customer, Lead, Opportunity, Report, ServiceTicket
+from app.models import Report
+from app.reports.scans import (AGE_BUCKETS, MONTHS, OPEN_TICKET_STATUSES, SCANS, WEEKS, WORKERS, Run, Scan,
+                               activity_counts, customer_counts, customer_revenue, lead_counts, month_start,
+                               covered, opportunity_counts, opportunity_values, ticket_counts, won_values)
 
+__all__ = ["OPEN_TICKET_STATUSES", "REPORT_TYPES", "ReportsBusy", "ReportsFailed", "generate"]
+
+log = logging.getLogger(__name__)
 SCHEMAS = Path(__file__).with_name("schemas")
-BATCH = 20_000
 TOP = 20  # categories shown by name; the rest are summed into "other"
-MONTHS = 24
-WEEKS = 26
-OPEN_TICKET_STATUSES = ("open", "in progress")
 CONVERTED = "converted"
-# (label, from days, to days) of an open ticket's age; None = no upper bound
-AGE_BUCKETS = (("under 1 day", 0, 1), ("1–3 days", 1, 3), ("3–7 days", 3, 7), ("1–4 weeks", 7, 28),
-               ("1–3 months", 28, 90), ("over 3 months", 90, None))
+CLOSED_STAGES = ("won", "lost")
 # one advisory-lock key for "reports are being generated" (cron and the button may overlap)
 LOCK_KEY = 0x5245504F  # "REPO"
 
@@ -42,16 +44,17 @@ LOCK_KEY = 0x5245504F  # "REPO"
 class ReportType:
     name: str
     title: str
-    compute: Callable[[dt.datetime], dict[str, Any]]
+    scans: tuple[Scan, ...]
+    build: Callable[[Run], dict[str, Any]]
 
 
 REPORT_TYPES: dict[str, ReportType] = {}
 
 
-def report(name: str, title: str):
-    def register(compute: Callable[[dt.datetime], dict[str, Any]]):
-        REPORT_TYPES[name] = ReportType(name, title, compute)
-        return compute
+def report(name: str, title: str, *scans: Scan):
+    def register(build: Callable[[Run], dict[str, Any]]):
+        REPORT_TYPES[name] = ReportType(name, title, scans, build)
+        return build
     return register
 
 
@@ -59,45 +62,14 @@ class ReportsBusy(RuntimeError):
     """Another process is generating reports right now."""
 
 
+class ReportsFailed(RuntimeError):
+    """Some reports could not be computed (the others were written)."""
+
+
 # ---------------------------------------------------------------- helpers
-def money(amount: Decimal) -> float:
-    """A sum as a JSON number with cents (float is exact enough for charts; snapshots are not ledgers)."""
-    return float(amount.quantize(Decimal("0.01")))
-
-
-def grouped_counts(*columns, where=None) -> dict[tuple, int]:
-    stmt = select(*columns, func.count()).group_by(*columns)
-    if where is not None:
-        stmt = stmt.where(where)
-    return {tuple(row[:-1]): row[-1] for row in db.session.execute(stmt)}
-
-
-def summed_amounts(model: type, amount: str, keys: Iterable[str], where=None) -> dict[tuple, Decimal]:
-    """Sum of a decrypted amount per key, streaming (id, ciphertext, keys) rows in batches.
-
-    Rows are read as plain columns, not ORM entities, and the ciphertext as raw
-    bytes: at millions of rows building an object per row costs several times the
-    decryption. Values are opened with the key ring and associated data
-    (table, column, id) that the ORM's load event uses.
-    """
-    keys = list(keys)
-    mapper = inspect(model)
-    pk = primary_key_of(mapper)
-    column = next(c for attr, c, _band in encrypted_columns(mapper) if attr == amount)
-    table = mapper.local_table.name
-    stmt = select(getattr(model, pk), type_coerce(getattr(model, amount), LargeBinary()),
-                  *(getattr(model, k) for k in keys))
-    stmt = stmt.where(getattr(model, f"{amount}_band").is_not(None))  # band is set exactly when the amount is
-    if where is not None:
-        stmt = stmt.where(where)
-    totals: dict[tuple, Decimal] = defaultdict(Decimal)
-    # a server-side cursor in the session's transaction; the options go on the statement, not the connection
-    stmt = stmt.execution_options(stream_results=True, max_row_buffer=BATCH)
-    for partition in db.session.connection().execute(stmt).partitions(BATCH):
-        decrypt = key_ring().decrypt  # once per batch: notices a key rotation between batches
-        for row_id, sealed, *key in partition:
-            totals[tuple(key)] += decrypt(sealed, table, column, row_id)
-    return totals
+def money(cents: int) -> float:
+    """A sum of cents as a JSON number (float is exact enough for charts; snapshots are not ledgers)."""
+    return cents / 100  # correctly rounded: the same float as the decimal amount's
 
 
 def top_with_other(items: list[dict], size_key: str, sum_keys: tuple[str, ...], label_key: str,
@@ -119,76 +91,68 @@ def rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def month_start(day: dt.date, back: int = 0) -> dt.date:
-    index = day.year * 12 + day.month - 1 - back
-    return dt.date(index // 12, index % 12 + 1, 1)
+def by_first(totals: dict[tuple, int]) -> dict[Any, int]:
+    """Totals per first key element, summing over the rest."""
+    summed: dict[Any, int] = {}
+    for key, n in totals.items():
+        summed[key[0]] = summed.get(key[0], 0) + n
+    return summed
 
 
 # ---------------------------------------------------------------- the reports
-@report("pipeline_by_stage", "Pipeline by stage")
-def pipeline_by_stage(now: dt.datetime) -> dict[str, Any]:
-    counts = grouped_counts(Opportunity.stage)
-    values = summed_amounts(Opportunity, "value", ["stage"])
-    stages = [{"stage": s, "count": counts.get((s,), 0), "value": money(values.get((s,), Decimal(0)))}
-              for s in OPPORTUNITY_STAGES]
-    open_stages = [s for s in stages if s["stage"] not in ("won", "lost")]
-    return {"stages": stages, "open_count": sum(s["count"] for s in open_stages),
-            "open_value": round(sum(s["value"] for s in open_stages), 2)}
+@report("pipeline_by_stage", "Pipeline by stage", opportunity_counts, opportunity_values)
+def pipeline_by_stage(run: Run) -> dict[str, Any]:
+    counts, values = by_first(run.result(opportunity_counts)), by_first(run.result(opportunity_values))
+    stages = [{"stage": s, "count": counts.get(s, 0), "value": money(values.get(s, 0))} for s in OPPORTUNITY_STAGES]
+    open_stages = [s for s in OPPORTUNITY_STAGES if s not in CLOSED_STAGES]
+    return {"stages": stages, "open_count": sum(counts.get(s, 0) for s in open_stages),
+            "open_value": money(sum(values.get(s, 0) for s in open_stages))}
 
 
-@report("won_lost_by_month", "Won and lost per month")
-def won_lost_by_month(now: dt.datetime) -> dict[str, Any]:
-    since = month_start(now.date(), MONTHS - 1)
-    closed = Opportunity.stage.in_(("won", "lost")) & (Opportunity.close_date >= since)
-    month = func.to_char(func.date_trunc("month", Opportunity.close_date), "YYYY-MM")
-    counts = grouped_counts(month, Opportunity.stage, where=closed)
-    won_values = summed_amounts(Opportunity, "value", ["close_date"],
-                                where=(Opportunity.stage == "won") & (Opportunity.close_date >= since))
-    won_by_month: dict[str, Decimal] = defaultdict(Decimal)
-    for (day,), amount in won_values.items():
-        won_by_month[f"{day:%Y-%m}"] += amount
+@report("won_lost_by_month", "Won and lost per month", opportunity_counts, won_values)
+def won_lost_by_month(run: Run) -> dict[str, Any]:
+    counts, values = run.result(opportunity_counts), run.result(won_values)
     months = []
     for back in range(MONTHS - 1, -1, -1):
-        key = f"{month_start(now.date(), back):%Y-%m}"
-        won, lost = counts.get((key, "won"), 0), counts.get((key, "lost"), 0)
-        months.append({"month": key, "won": won, "lost": lost,
-                       "won_value": money(won_by_month.get(key, Decimal(0))), "win_rate": rate(won, won + lost)})
+        key = f"{month_start(run.now.date(), back):%Y-%m}"
+        won, lost = counts.get(("won", key), 0), counts.get(("lost", key), 0)
+        months.append({"month": key, "won": won, "lost": lost, "won_value": money(values.get(("won", key), 0)),
+                       "win_rate": rate(won, won + lost)})
     won = sum(m["won"] for m in months)
     lost = sum(m["lost"] for m in months)
-    return {"since": since.isoformat(), "months": months, "won": won, "lost": lost,
+    return {"since": run.since_month.isoformat(), "months": months, "won": won, "lost": lost,
             "win_rate": rate(won, won + lost)}
 
 
-@report("revenue_by_industry", "Customer revenue by industry")
-def revenue_by_industry(now: dt.datetime) -> dict[str, Any]:
-    counts = grouped_counts(Customer.industry)
-    revenue = summed_amounts(Customer, "revenue", ["industry"])
-    items = [{"industry": industry, "customers": n, "revenue": money(revenue.get((industry,), Decimal(0)))}
-             for (industry,), n in counts.items()]
+@report("revenue_by_industry", "Customer revenue by industry", customer_counts, customer_revenue)
+def revenue_by_industry(run: Run) -> dict[str, Any]:
+    counts, revenue = run.result(customer_counts)["industry"], run.result(customer_revenue)
+    items = [{"industry": industry, "customers": n, "revenue": money(revenue.get(industry, 0))}
+             for industry, n in counts.items()]
     return {"industries": top_with_other(items, "revenue", ("customers", "revenue"), "industry"),
-            "customers": sum(counts.values()), "revenue": money(sum(revenue.values(), Decimal(0)))}
+            "customers": sum(counts.values()), "revenue": money(sum(revenue.values()))}
 
 
-@report("customers_by_location", "Customers by location")
-def customers_by_location(now: dt.datetime) -> dict[str, Any]:
-    counts = grouped_counts(Customer.location)
-    items = [{"location": location, "customers": n} for (location,), n in counts.items()]
+@report("customers_by_location", "Customers by location", customer_counts)
+def customers_by_location(run: Run) -> dict[str, Any]:
+    counts = run.result(customer_counts)["location"]
+    items = [{"location": location, "customers": n} for location, n in counts.items()]
     return {"locations": top_with_other(items, "customers", ("customers",), "location"),
             "customers": sum(counts.values())}
 
 
-@report("lead_funnel", "Lead funnel")
-def lead_funnel(now: dt.datetime) -> dict[str, Any]:
-    counts = grouped_counts(Lead.source, Lead.status)
+@report("lead_funnel", "Lead funnel", lead_counts)
+def lead_funnel(run: Run) -> dict[str, Any]:
     by_status = {s: 0 for s in LEAD_STATUSES}
-    sources: dict[str | None, dict[str, int]] = defaultdict(lambda: {"leads": 0, "converted": 0})
-    for (source, status), n in counts.items():
+    sources: dict[str | None, dict[str, int]] = {}
+    for (source, status), n in run.result(lead_counts).items():
         by_status[status] = by_status.get(status, 0) + n
-        sources[source]["leads"] += n
+        item = sources.setdefault(source, {"leads": 0, "converted": 0})
+        item["leads"] += n
         if status == CONVERTED:
-            sources[source]["converted"] += n
-    items = [{"source": s, **v} for s, v in sources.items()]
-    by_source = top_with_other(items, "leads", ("leads", "converted"), "source")
+            item["converted"] += n
+    by_source = top_with_other([{"source": s, **v} for s, v in sources.items()], "leads", ("leads", "converted"),
+                               "source")
     for item in by_source:
         item["conversion_rate"] = rate(item["converted"], item["leads"])
     total = sum(by_status.values())
@@ -197,38 +161,31 @@ def lead_funnel(now: dt.datetime) -> dict[str, Any]:
             "conversion_rate": rate(by_status.get(CONVERTED, 0), total)}
 
 
-@report("activities_by_week", "Activities by type per week")
-def activities_by_week(now: dt.datetime) -> dict[str, Any]:
-    this_week = now.date() - dt.timedelta(days=now.weekday())  # Monday, as date_trunc('week')
-    since = this_week - dt.timedelta(weeks=WEEKS - 1)
-    week = func.date_trunc("week", Activity.activity_date)
-    counts = grouped_counts(week, Activity.type, where=Activity.activity_date >= since)
-    weeks = [since + dt.timedelta(weeks=i) for i in range(WEEKS)]
-    series = [{"type": t, "counts": [counts.get((dt.datetime.combine(w, dt.time()), t), 0) for w in weeks]}
-              for t in ACTIVITY_TYPES]
+@report("activities_by_week", "Activities by type per week", activity_counts)
+def activities_by_week(run: Run) -> dict[str, Any]:
+    counts = run.result(activity_counts)
+    weeks = [run.since_week + dt.timedelta(weeks=i) for i in range(WEEKS)]
+    series = [{"type": t, "counts": [counts.get((w, t), 0) for w in weeks]} for t in ACTIVITY_TYPES]
     return {"weeks": [w.isoformat() for w in weeks], "series": series,
             "total": sum(sum(s["counts"]) for s in series)}
 
 
-@report("open_tickets", "Open tickets by status and priority")
-def open_tickets(now: dt.datetime) -> dict[str, Any]:
-    counts = grouped_counts(ServiceTicket.status, ServiceTicket.priority,
-                            where=ServiceTicket.status.in_(OPEN_TICKET_STATUSES))
+@report("open_tickets", "Open tickets by status and priority", ticket_counts)
+def open_tickets(run: Run) -> dict[str, Any]:
+    counts: dict[tuple, int] = {}
+    for (status, priority, _bucket), n in run.result(ticket_counts).items():
+        counts[status, priority] = counts.get((status, priority), 0) + n
     cells = [{"status": s, "priority": p, "count": counts.get((s, p), 0)}
              for s in OPEN_TICKET_STATUSES for p in PRIORITIES]
     return {"statuses": list(OPEN_TICKET_STATUSES), "priorities": list(PRIORITIES), "cells": cells,
             "total": sum(c["count"] for c in cells)}
 
 
-@report("ticket_age", "Open ticket age")
-def ticket_age(now: dt.datetime) -> dict[str, Any]:
-    age_days = func.extract("epoch", bindparam("now", now, DateTime) - ServiceTicket.created_at) / 86400
-    # width_bucket: 0 below the first threshold, i between thresholds i-1 and i: the AGE_BUCKETS index
-    thresholds = bindparam("thresholds", [lower for _label, lower, _upper in AGE_BUCKETS[1:]], ARRAY(Numeric))
-    bucket = func.width_bucket(age_days, thresholds)
-    rows = db.session.execute(
-        select(bucket, func.count()).where(ServiceTicket.status.in_(OPEN_TICKET_STATUSES)).group_by(bucket)).all()
-    counts = dict(rows)
+@report("ticket_age", "Open ticket age", ticket_counts)
+def ticket_age(run: Run) -> dict[str, Any]:
+    counts: dict[int, int] = {}
+    for (_status, _priority, bucket), n in run.result(ticket_counts).items():
+        counts[bucket] = counts.get(bucket, 0) + n
     buckets = [{"bucket": label, "from_days": lower, "to_days": upper, "count": counts.get(i, 0)}
                for i, (label, lower, upper) in enumerate(AGE_BUCKETS)]
     return {"buckets": buckets, "total": sum(b["count"] for b in buckets)}
@@ -245,37 +202,59 @@ def validate(report_type: str, data: dict) -> None:
     jsonschema.validate(data, schema(report_type))
 
 
-def generate_one(report_type: str, now: dt.datetime | None = None) -> Report:
-    """Compute one report and write its snapshot (committed)."""
-    kind = REPORT_TYPES[report_type]
-    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+def _write(run: Run, kind: ReportType) -> Report:
+    """Build one report from its (finished) scans and write its snapshot (committed)."""
     started = time.perf_counter()
-    data = {"title": kind.title, **kind.compute(now)}
-    data["duration_ms"] = round((time.perf_counter() - started) * 1000)
-    validate(report_type, data)
-    row = Report(report_type=report_type, data=data, generated_at=now)
+    data = {"title": kind.title, **kind.build(run)}
+    # time spent on this report's numbers: its scans in full (also when shared), and its assembly
+    seconds = sum(run.seconds[s.name if s.name in run.seconds else s.within.name] for s in kind.scans)
+    seconds += time.perf_counter() - started
+    data["duration_ms"] = round(seconds * 1000)
+    validate(kind.name, data)
+    row = Report(report_type=kind.name, data=data, generated_at=run.now)
     db.session.add(row)
     db.session.commit()
     return row
 
 
-def generate(report_types: Iterable[str] | None = None, echo: Callable[[str], None] | None = None) -> list[Report]:
-    """Generate the given report types (all by default), one at a time; refuse when another run is going."""
-    names = list(report_types or REPORT_TYPES)
+def generate(report_types: Iterable[str] | None = None, echo: Callable[[str], None] | None = None,
+             workers: int = WORKERS) -> list[Report]:
+    """Generate the given report types (all by default) from one snapshot of the data.
+
+    Refuses when another run is going. A report whose scan fails (say, an amount
+    that does not decrypt) is skipped and the others are still written; then
+    ReportsFailed names what is missing and why.
+    """
+    names = list(dict.fromkeys(report_types or REPORT_TYPES))
     unknown = [n for n in names if n not in REPORT_TYPES]
     if unknown:
         raise KeyError(f"unknown report type(s): {', '.join(unknown)}")
+    kinds = [REPORT_TYPES[n] for n in names]
+    needed = {s.name for s in covered({s for kind in kinds for s in kind.scans})}
     # a session-level lock on its own connection: held across the generators' commits
     with db.engine.connect() as lock:
         if not lock.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}):
             raise ReportsBusy("reports are being generated by another process; try again when it has finished")
         try:
-            rows = []
-            for name in names:
-                row = generate_one(name)
-                rows.append(row)
-                if echo:
-                    echo(f"{name}: {row.data['duration_ms']} ms")
+            now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            rows, failed = [], {}
+            with Run(db.engine, key_ring(), now, workers) as run:
+                run.start(s for s in SCANS.values() if s.name in needed)
+                for kind in kinds:
+                    try:
+                        row = _write(run, kind)
+                    except Exception as exc:  # noqa: BLE001 - one report's failure must not cost the others
+                        db.session.rollback()
+                        log.exception("report %s failed", kind.name)
+                        failed[kind.name] = exc
+                        continue
+                    rows.append(row)
+                    if echo:
+                        echo(f"{kind.name}: {row.data['duration_ms']} ms")
+            if echo:
+                echo("scans: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in run.seconds.items()))
+            if failed:
+                raise ReportsFailed("; ".join(f"{name} not generated: {exc}" for name, exc in failed.items()))
             return rows
         finally:
             lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})

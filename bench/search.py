@@ -114,7 +114,7 @@ def main() -> None:
         wanted = counts_for_scale(ratio)
         wanted["activities"] = args.activities or args.customers
     app = bench_app(args.instance)
-    sizes = fill(app, wanted)
+    sizes = fill(args.instance, wanted)
     print("\nData: " + ", ".join(f"{n:,} {t}" for t, n in sizes.items()))
     print(f"Machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
     print(f"Timings in ms, warm server, {args.repeat} runs per query\n")

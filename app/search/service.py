@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from markupsafe import Markup
-from sqlalchemy import Float, case, cast, func, literal, or_, select, text
+from psycopg.errors import QueryCanceled
+from sqlalchemy import Float, Select, case, cast, func, literal, or_, select, text, union
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -33,6 +35,9 @@ from app.search.text import is_cjk, like_pattern, needs_word_index, normalize, p
 CANDIDATES = 100
 PER_ENTITY = 10
 DETAIL_FIELDS = 3
+# A safety net, far above the normal tens of milliseconds: an entity whose lookup is
+# stopped is reported as such, the other entities' results are still shown.
+SEARCH_TIMEOUT_MS = 3000
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,7 @@ class EntityResults:
     entity: Entity
     hits: list[Hit] = field(default_factory=list)
     total: int = 0  # matches found, capped at CANDIDATES
+    timed_out: bool = False  # stopped by SEARCH_TIMEOUT_MS: no hits, the page says so
 
     @property
     def more(self) -> bool:
@@ -81,30 +87,29 @@ def _short_latin(query: str) -> bool:
     return needs_word_index(query) and not is_cjk(query)
 
 
-def conditions(entity: Entity, query: str) -> list[ColumnElement]:
-    """Conditions for the rows of `entity` matching `query`, cheapest first, each served by indexes.
-
-    Whole words (tsvector) come first: a frequent word fills the candidates from the word
-    indexes alone, without building the far larger trigram bitmaps. Substrings (pg_trgm) are
-    looked up only when the words found too few rows.
-    """
-    columns = entity.table.c
-    words = word_columns(entity.model)
+def column_condition(entity: Entity, column: str, query: str) -> ColumnElement | None:
+    """Rows whose `column` matches `query`, served by that column's indexes (None: it cannot match)."""
+    col = entity.table.c[column]
+    worded = column in word_columns(entity.model)
     if _short_latin(query):
         # one or two letters/digits: words starting with them (ILIKE '%ab%' has no index)
-        return [or_(*[starts_word(columns[c], query) for c in words])] if prefix_query(query) else []
+        return starts_word(col, query) if worded and prefix_query(query) else None
     if needs_word_index(query):
-        # one or two CJK characters: only the word-indexed columns can answer (an e-mail or
-        # phone column has no CJK index, and one unindexed OR branch would scan the table)
-        return [or_(*[contains(columns[c], query) for c in words])]
-    found = [or_(*[matches_words(columns[c], query) for c in words])] if words else []
-    return found + [or_(*[contains(columns[c], query, c in words) for c in substring_columns(entity.model)])]
+        # one or two CJK characters: only the word-indexed columns have CJK indexes (an unindexed
+        # OR branch, e.g. e-mail, would make the planner scan the table)
+        return contains(col, query) if worded else None
+    found = contains(col, query, worded)
+    return or_(matches_words(col, query), found) if worded else found
 
 
 def condition(entity: Entity, query: str) -> ColumnElement | None:
-    """All of `conditions` in one (for list links and EXPLAIN)."""
-    found = conditions(entity, query)
+    """Rows of `entity` matching `query` in any searchable column (also for list links and EXPLAIN)."""
+    found = [c for c in (column_condition(entity, name, query) for name in substring_columns(entity.model)) if c is not None]
     return or_(*found) if found else None
+
+
+def title_column(entity: Entity) -> str:
+    return substring_columns(entity.model)[0]
 
 
 def score(entity: Entity, query: str) -> ColumnElement:
@@ -114,7 +119,7 @@ def score(entity: Entity, query: str) -> ColumnElement:
     other columns only make a row a candidate: recomputing their vectors would cost more than
     the whole index lookup.
     """
-    title = entity.table.c[substring_columns(entity.model)[0]]
+    title = entity.table.c[title_column(entity)]
     parts: list[ColumnElement] = [case((title.ilike(like_pattern(query)[1:], escape="\\"), 2.0), else_=0.0)]
     if not needs_word_index(query):
         parts.append(func.coalesce(func.word_similarity(literal(query), title), 0))
@@ -124,36 +129,47 @@ def score(entity: Entity, query: str) -> ColumnElement:
     return cast(sum(parts[1:], parts[0]), Float)
 
 
-def candidates(session: Session, entity: Entity, query: str) -> list[int]:
-    """Primary keys of up to CANDIDATES matching rows, from the cheapest conditions first."""
-    pk = entity.pk
-    # The planner, seeing "many" matches, may prefer reading the table until it has found
-    # CANDIDATES rows; every row read then recomputes the CJK/word vector. The indexes are
-    # always the better plan here.
-    session.execute(text("SET LOCAL enable_seqscan = off"))
-    found: list[int] = []
-    for where in conditions(entity, query):
-        stmt = select(pk).where(where)
-        if found:
-            stmt = stmt.where(pk.not_in(found))
-        found += session.scalars(stmt.limit(CANDIDATES - len(found))).all()
-        if len(found) >= CANDIDATES:
-            break
-    # back to normal planning for the rest of the transaction (an error rolls it back anyway)
-    session.execute(text("RESET enable_seqscan"))
-    return found
+def newest(entity: Entity, where: ColumnElement) -> Select:
+    """Keys of the newest CANDIDATES rows matching `where`.
+
+    Newest first is an order the primary key delivers: for a frequent term the planner
+    reads the key index backwards and stops at CANDIDATES matches (statistics of the
+    indexed expressions tell it the term is frequent); for a rare one it takes the
+    search indexes and sorts the few matches. Either way no query builds or ranks the
+    full set of a term that matches millions of rows.
+    """
+    return select(entity.pk.label("pk")).where(where).order_by(entity.pk.desc()).limit(CANDIDATES)
+
+
+def entity_statement(entity: Entity, query: str, limit: int = PER_ENTITY) -> Select | None:
+    """One statement: the best `limit` rows of `entity` with their score, and the capped match count.
+
+    Candidates are the newest CANDIDATES matches in any column plus the newest CANDIDATES
+    matches in the title column (a name that starts with the query must not be missed
+    because newer rows mention it in their notes); only they are ranked.
+    """
+    where = condition(entity, query)
+    if where is None:
+        return None
+    found = newest(entity, where).cte("found")
+    keys = select(found.c.pk)
+    title = column_condition(entity, title_column(entity), query)
+    if title is not None:
+        keys = union(keys, newest(entity, title))
+    total = select(func.count()).select_from(found).scalar_subquery()
+    relevance = score(entity, query).label("score")
+    return (select(entity.model, relevance, total.label("total"))
+            .where(entity.pk.in_(keys))
+            .order_by(relevance.desc(), entity.pk.desc()).limit(limit))
 
 
 def search_entity(session: Session, entity: Entity, query: str, limit: int = PER_ENTITY) -> tuple[list, int]:
-    """(rows as (object, score), number of candidates) for one entity."""
-    keys = candidates(session, entity, query)
-    if not keys:
+    """(rows as (object, score), number of matches capped at CANDIDATES) for one entity."""
+    stmt = entity_statement(entity, query, limit)
+    if stmt is None:
         return [], 0
-    pk = entity.pk
-    relevance = score(entity, query).label("score")
-    stmt = (select(entity.model, relevance).where(pk.in_(keys))
-            .order_by(relevance.desc(), pk.desc()).limit(limit))
-    return [(r[0], r[1]) for r in session.execute(stmt).all()], len(keys)
+    rows = session.execute(stmt).all()
+    return [(r[0], r[1]) for r in rows], (rows[0][2] if rows else 0)
 
 
 def query_stems(session: Session, query: str) -> list[str]:
@@ -173,9 +189,19 @@ def to_hit(entity: Entity, item: object, relevance: float, pattern) -> Hit:
                details=details[:DETAIL_FIELDS], score=float(relevance or 0))
 
 
+def _timeout(session: Session, ms: int | str) -> str:
+    """Set this transaction's statement_timeout; returns the one in force before."""
+    return session.execute(text("SELECT current_setting('statement_timeout'), "
+                                "set_config('statement_timeout', :ms, true)"), {"ms": str(ms)}).scalar_one()
+
+
+def _cancelled(error: OperationalError) -> bool:
+    return isinstance(error.orig, QueryCanceled)
+
+
 def search(session: Session, raw_query: str | None, entities: Iterable[Entity] = ENTITIES,
            limit: int = PER_ENTITY) -> list[EntityResults]:
-    """Results per entity (those with matches), best first within each."""
+    """Results per entity (those with matches or stopped by the timeout), best first within each."""
     query = normalize(raw_query)
     if not query:
         return []
@@ -183,9 +209,18 @@ def search(session: Session, raw_query: str | None, entities: Iterable[Entity] =
         raise QueryError("Type some letters, digits or characters to search for.")
     pattern = terms_pattern(query, query_stems(session, query))
     results = []
+    before = _timeout(session, SEARCH_TIMEOUT_MS)
     for entity in entities:
-        rows, total = search_entity(session, entity, query, limit)
+        try:
+            rows, total = search_entity(session, entity, query, limit)
+        except OperationalError as error:
+            if not _cancelled(error):
+                raise
+            session.rollback()  # the transaction is aborted; the next entity starts a new one
+            results.append(EntityResults(entity, timed_out=True))
+            before = _timeout(session, SEARCH_TIMEOUT_MS)
+            continue
         if rows:
             results.append(EntityResults(entity, [to_hit(entity, item, s, pattern) for item, s in rows], total))
+    _timeout(session, before)
     return results
-

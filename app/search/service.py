@@ -1,11 +1,12 @@
 """CRM-wide search: every indexed entity, ranked, highlighted, grouped by entity.
 
-Per entity, the index conditions find up to CANDIDATES matching rows, which
-are ranked (title starts with the query, trigram word similarity, text-search
-rank) and the best PER_ENTITY returned. Ranking only a bounded set of
-candidates keeps a query that matches half a million activities as fast as
-one that matches ten: such a query is shown as "100+ matches" with a link to
-the full, filtered list.
+Per entity, one statement: each index-backed lookup (substring, words) finds
+its newest CANDIDATES matches, in key order, so a frequent term stops early and
+a rare one is a few index entries; those candidates (and the newest title
+matches) are ranked (title starts with the query, contains it, trigram word
+similarity) and the best PER_ENTITY returned. Ranking only a bounded set keeps a
+query that matches millions of activities as fast as one that matches ten:
+such a query is shown as "100+" with a link to the full, filtered list.
 """
 from __future__ import annotations
 
@@ -20,14 +21,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.screens import label_for, route_of
-from app.search.conditions import (
-    contains,
-    matches_words,
-    prefix_tsquery,
-    search_vector,
-    starts_word,
-    words_tsquery,
-)
+from app.search.conditions import contains, matches_words, starts_word
 from app.search.fields import INDEXED_MODELS, substring_columns, word_columns
 from app.search.highlight import highlight, terms_pattern
 from app.search.text import is_cjk, like_pattern, needs_word_index, normalize, prefix_query
@@ -87,24 +81,34 @@ def _short_latin(query: str) -> bool:
     return needs_word_index(query) and not is_cjk(query)
 
 
-def column_condition(entity: Entity, column: str, query: str) -> ColumnElement | None:
-    """Rows whose `column` matches `query`, served by that column's indexes (None: it cannot match)."""
-    col = entity.table.c[column]
-    worded = column in word_columns(entity.model)
+def _words(entity: Entity, query: str, condition_of) -> ColumnElement | None:
+    found = [condition_of(entity.table.c[name], query) for name in word_columns(entity.model)]
+    return or_(*found) if found else None
+
+
+def lookups(entity: Entity, query: str) -> list[ColumnElement]:
+    """The conditions whose newest matches are the candidates, each served by one kind of index.
+
+    Substring (pg_trgm, ILIKE) and words (tsvector, stemming) are separate lookups: in a
+    row-by-row check (a frequent term, read newest first) an OR of both would compute the
+    text-search vector of every row that lacks the substring, which is the expensive part.
+    """
     if _short_latin(query):
         # one or two letters/digits: words starting with them (ILIKE '%ab%' has no index)
-        return starts_word(col, query) if worded and prefix_query(query) else None
+        return [c for c in [_words(entity, query, starts_word)] if c is not None] if prefix_query(query) else []
     if needs_word_index(query):
         # one or two CJK characters: only the word-indexed columns have CJK indexes (an unindexed
         # OR branch, e.g. e-mail, would make the planner scan the table)
-        return contains(col, query) if worded else None
-    found = contains(col, query, worded)
-    return or_(matches_words(col, query), found) if worded else found
+        return [c for c in [_words(entity, query, contains)] if c is not None]
+    worded = word_columns(entity.model)
+    substring = or_(*[contains(entity.table.c[name], query, name in worded)
+                      for name in substring_columns(entity.model)])
+    return [substring] + [c for c in [_words(entity, query, matches_words)] if c is not None]
 
 
 def condition(entity: Entity, query: str) -> ColumnElement | None:
-    """Rows of `entity` matching `query` in any searchable column (also for list links and EXPLAIN)."""
-    found = [c for c in (column_condition(entity, name, query) for name in substring_columns(entity.model)) if c is not None]
+    """Rows of `entity` matching `query` in any searchable column (for list links and EXPLAIN)."""
+    found = lookups(entity, query)
     return or_(*found) if found else None
 
 
@@ -112,20 +116,29 @@ def title_column(entity: Entity) -> str:
     return substring_columns(entity.model)[0]
 
 
+def title_lookup(entity: Entity, query: str) -> ColumnElement | None:
+    """The title column alone: its matches are candidates even when newer rows match elsewhere."""
+    title = entity.table.c[title_column(entity)]
+    worded = title.name in word_columns(entity.model)
+    if _short_latin(query):
+        return starts_word(title, query) if worded and prefix_query(query) else None
+    if needs_word_index(query) and not worded:
+        return None
+    return contains(title, query, worded)
+
+
 def score(entity: Entity, query: str) -> ColumnElement:
     """Relevance of a candidate row, from its title column (name, subject...), the field people scan.
 
-    Title starts with the query (2), trigram word similarity (0-1), text-search rank. Matches in
-    other columns only make a row a candidate: recomputing their vectors would cost more than
-    the whole index lookup.
+    Title starts with the query (2), contains it (1), trigram word similarity (0-1). Cheap on
+    purpose: no text-search vector is recomputed for ranking.
     """
     title = entity.table.c[title_column(entity)]
-    parts: list[ColumnElement] = [case((title.ilike(like_pattern(query)[1:], escape="\\"), 2.0), else_=0.0)]
+    parts: list[ColumnElement] = [
+        case((title.ilike(like_pattern(query)[1:], escape="\\"), 2.0), else_=0.0),
+        case((title.ilike(like_pattern(query), escape="\\"), 1.0), else_=0.0)]
     if not needs_word_index(query):
         parts.append(func.coalesce(func.word_similarity(literal(query), title), 0))
-    if title.name in word_columns(entity.model):
-        tsquery = prefix_tsquery(query) if _short_latin(query) else words_tsquery(query)
-        parts.append(func.ts_rank(search_vector(title), tsquery))
     return cast(sum(parts[1:], parts[0]), Float)
 
 
@@ -133,10 +146,10 @@ def newest(entity: Entity, where: ColumnElement) -> Select:
     """Keys of the newest CANDIDATES rows matching `where`.
 
     Newest first is an order the primary key delivers: for a frequent term the planner
-    reads the key index backwards and stops at CANDIDATES matches (statistics of the
-    indexed expressions tell it the term is frequent); for a rare one it takes the
-    search indexes and sorts the few matches. Either way no query builds or ranks the
-    full set of a term that matches millions of rows.
+    reads the key index backwards and stops at CANDIDATES matches (the statistics of the
+    indexed expressions tell it the term is frequent); for a rare one it takes the search
+    index and sorts the few matches. No lookup builds or ranks the full set of a term that
+    matches millions of rows.
     """
     return select(entity.pk.label("pk")).where(where).order_by(entity.pk.desc()).limit(CANDIDATES)
 
@@ -144,19 +157,19 @@ def newest(entity: Entity, where: ColumnElement) -> Select:
 def entity_statement(entity: Entity, query: str, limit: int = PER_ENTITY) -> Select | None:
     """One statement: the best `limit` rows of `entity` with their score, and the capped match count.
 
-    Candidates are the newest CANDIDATES matches in any column plus the newest CANDIDATES
-    matches in the title column (a name that starts with the query must not be missed
-    because newer rows mention it in their notes); only they are ranked.
+    Candidates: the newest CANDIDATES matches of each lookup (of which the newest CANDIDATES
+    are counted) and of the title column; only they are ranked.
     """
-    where = condition(entity, query)
-    if where is None:
+    found = lookups(entity, query)
+    if not found:
         return None
-    found = newest(entity, where).cte("found")
-    keys = select(found.c.pk)
-    title = column_condition(entity, title_column(entity), query)
+    any_column = union(*[newest(entity, where) for where in found]).subquery("matched")
+    counted = select(any_column.c.pk).order_by(any_column.c.pk.desc()).limit(CANDIDATES).cte("found")
+    keys = select(counted.c.pk)
+    title = title_lookup(entity, query)
     if title is not None:
-        keys = union(keys, newest(entity, title))
-    total = select(func.count()).select_from(found).scalar_subquery()
+        keys = union(keys, newest(entity, title).limit(limit))
+    total = select(func.count()).select_from(counted).scalar_subquery()
     relevance = score(entity, query).label("score")
     return (select(entity.model, relevance, total.label("total"))
             .where(entity.pk.in_(keys))

@@ -1,10 +1,9 @@
 """CRM-wide search: every indexed entity, ranked, highlighted, grouped by entity.
 
-Per entity, one statement: each index-backed lookup (substring, words) finds
-its newest CANDIDATES matches, in key order, so a frequent term stops early and
-a rare one is a few index entries; those candidates (and the newest title
-matches) are ranked (title starts with the query, contains it, trigram word
-similarity) and the best PER_ENTITY returned. Ranking only a bounded set keeps a
+Per entity, the index-backed lookups (substring, then words) find the newest
+CANDIDATES matches, in key order, so a frequent term stops early and a rare one
+is a few index entries; those candidates are ranked (title starts with the
+query, contains it, trigram word similarity) and the best PER_ENTITY returned. Ranking only a bounded set keeps a
 query that matches millions of activities as fast as one that matches ten:
 such a query is shown as "100+" with a link to the full, filtered list.
 """
@@ -15,7 +14,7 @@ from typing import Iterable
 
 from markupsafe import Markup
 from psycopg.errors import QueryCanceled
-from sqlalchemy import Float, Select, case, cast, func, literal, or_, select, text, union
+from sqlalchemy import Float, Select, case, cast, func, literal, or_, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -116,17 +115,6 @@ def title_column(entity: Entity) -> str:
     return substring_columns(entity.model)[0]
 
 
-def title_lookup(entity: Entity, query: str) -> ColumnElement | None:
-    """The title column alone: its matches are candidates even when newer rows match elsewhere."""
-    title = entity.table.c[title_column(entity)]
-    worded = title.name in word_columns(entity.model)
-    if _short_latin(query):
-        return starts_word(title, query) if worded and prefix_query(query) else None
-    if needs_word_index(query) and not worded:
-        return None
-    return contains(title, query, worded)
-
-
 def score(entity: Entity, query: str) -> ColumnElement:
     """Relevance of a candidate row, from its title column (name, subject...), the field people scan.
 
@@ -154,35 +142,36 @@ def newest(entity: Entity, where: ColumnElement) -> Select:
     return select(entity.pk.label("pk")).where(where).order_by(entity.pk.desc()).limit(CANDIDATES)
 
 
-def entity_statement(entity: Entity, query: str, limit: int = PER_ENTITY) -> Select | None:
-    """One statement: the best `limit` rows of `entity` with their score, and the capped match count.
+def candidates(session: Session, entity: Entity, query: str) -> list[int]:
+    """Keys of up to CANDIDATES matching rows: the newest of each lookup, cheapest lookup first.
 
-    Candidates: the newest CANDIDATES matches of each lookup (of which the newest CANDIDATES
-    are counted) and of the title column; only they are ranked.
+    The word lookup runs only when the substrings found fewer than CANDIDATES rows, so a
+    frequent term never computes a text-search vector row by row.
     """
-    found = lookups(entity, query)
-    if not found:
-        return None
-    any_column = union(*[newest(entity, where) for where in found]).subquery("matched")
-    counted = select(any_column.c.pk).order_by(any_column.c.pk.desc()).limit(CANDIDATES).cte("found")
-    keys = select(counted.c.pk)
-    title = title_lookup(entity, query)
-    if title is not None:
-        keys = union(keys, newest(entity, title).limit(limit))
-    total = select(func.count()).select_from(counted).scalar_subquery()
+    found: list[int] = []
+    for where in lookups(entity, query):
+        stmt = newest(entity, where)
+        if found:
+            stmt = stmt.where(entity.pk.not_in(found))
+        found += session.scalars(stmt.limit(CANDIDATES - len(found))).all()
+        if len(found) >= CANDIDATES:
+            break
+    return found
+
+
+def ranked(entity: Entity, query: str, keys: list[int], limit: int = PER_ENTITY) -> Select:
+    """The best `limit` of the candidate rows, with their score."""
     relevance = score(entity, query).label("score")
-    return (select(entity.model, relevance, total.label("total"))
-            .where(entity.pk.in_(keys))
+    return (select(entity.model, relevance).where(entity.pk.in_(keys))
             .order_by(relevance.desc(), entity.pk.desc()).limit(limit))
 
 
 def search_entity(session: Session, entity: Entity, query: str, limit: int = PER_ENTITY) -> tuple[list, int]:
     """(rows as (object, score), number of matches capped at CANDIDATES) for one entity."""
-    stmt = entity_statement(entity, query, limit)
-    if stmt is None:
+    keys = candidates(session, entity, query)
+    if not keys:
         return [], 0
-    rows = session.execute(stmt).all()
-    return [(r[0], r[1]) for r in rows], (rows[0][2] if rows else 0)
+    return [(r[0], r[1]) for r in session.execute(ranked(entity, query, keys, limit)).all()], len(keys)
 
 
 def query_stems(session: Session, query: str) -> list[str]:

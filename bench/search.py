@@ -86,7 +86,7 @@ def explain(session, statement) -> str:
 def run(app, repeat: int, seed: int, profile: bool = False) -> list[tuple[str, str, int, float, float, float]]:
     from app.extensions import db
     from app.models import Activity, Customer
-    from app.search.service import ENTITIES, lookups, newest, search, search_entity
+    from app.search.service import ENTITIES, lookup_statement, lookups, search, search_entity
 
     rows = []
     with app.app_context():
@@ -116,7 +116,7 @@ def run(app, repeat: int, seed: int, profile: bool = False) -> list[tuple[str, s
                 if profile and entity is not None:
                     print(f"\n### {label}, {kind}: slowest query {worst[1]!r} ({worst[0]:.1f} ms)\n")
                     for where in lookups(entity, worst[1]):
-                        print(explain(session, newest(entity, where)) + "\n")
+                        print(explain(session, lookup_statement(entity, where)) + "\n")
                     session.rollback()
         db.session.remove()
     return rows

@@ -63,5 +63,7 @@ def contains(column, query: str, word_indexed: bool = True) -> ColumnElement:
         # strpos, not ILIKE: the planner must not pick the trigram index (useless without a
         # trigram: it would return every row); CJK has no case.
         found = has_bigram(column, query) if len(query) == 2 else matches_words(column, query)
-        return and_(found, func.strpos(column, query) > 0)
+        # strpos first: inside an OR the planner keeps this order, and read row by row
+        # only the rows holding the characters compute the indexed expression
+        return and_(func.strpos(column, query) > 0, found)
     return column.ilike(like_pattern(query), escape="\\")

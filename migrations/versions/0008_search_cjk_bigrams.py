@@ -30,6 +30,8 @@ BIGRAM_COLUMNS = {
     "service_tickets": ["subject", "description"],
 }
 
+STATISTICS = 1000  # most-common-elements kept per bigram index (default: 100)
+
 # Han (BMP, extension A, compatibility), kana, Hangul: as app.search.text.CJK_RANGES
 CJK_CLASS = r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]"
 
@@ -51,9 +53,11 @@ def _indexes():
 def upgrade():
     op.execute(FUNCTION)
     op.execute("SET LOCAL maintenance_work_mem = '256MB'")  # GIN builds on existing rows
-    for _table, _name, ddl in _indexes():
+    for _table, name, ddl in _indexes():
         op.execute(ddl)
-    # the planner's estimates for `@>` come from the statistics of the indexed expression
+        # The planner's estimates for `@>` come from the statistics of the indexed expression;
+        # a finer sample makes a rare or absent bigram look rare, not "0.3 % of the rows".
+        op.execute(f"ALTER INDEX {name} ALTER COLUMN 1 SET STATISTICS {STATISTICS}")
     for table in BIGRAM_COLUMNS:
         op.execute(f"ANALYZE {table}")
 

@@ -27,6 +27,10 @@ from app.search.text import is_cjk, like_pattern, needs_word_index, normalize, p
 
 CANDIDATES = 100
 PROBE_ROWS = 2000  # newest rows checked row by row first: enough for a term in 5 % of the rows
+# For the index lookups: no sequential scan (see candidates); memory enough that the
+# bitmap of a common character stays exact (a lossy one re-checks whole pages by
+# recomputing vectors); no parallel workers for a query that stops at 100 rows.
+LOOKUP_SETTINGS = {"enable_seqscan": "off", "work_mem": "32MB", "max_parallel_workers_per_gather": "0"}
 PER_ENTITY = 10
 DETAIL_FIELDS = 3
 # A safety net, far above the normal tens of milliseconds: an entity whose lookup is
@@ -165,14 +169,14 @@ def candidates(session: Session, entity: Entity, query: str) -> list[int]:
     term is done there. Otherwise the search indexes, cheapest lookup first, stopped at
     CANDIDATES rows: a rare term is a few index entries, and no lookup reads matches
     beyond the CANDIDATES it needs. The word lookup runs only when the substrings found
-    too few rows. Sequential scans are off for these lookups: planner estimates for
-    substrings are rough, and a scan that "soon finds" rows that are in fact rare reads
-    the whole table.
+    too few rows. Sequential scans are off for these lookups (LOOKUP_SETTINGS): planner
+    estimates for substrings are rough, and a scan that "soon finds" rows that are in
+    fact rare reads the whole table.
     """
     found = newest_matches(session, entity, query)
     if len(found) >= CANDIDATES:
         return found
-    session.execute(text("SET LOCAL enable_seqscan = off"))
+    before = _settings(session, LOOKUP_SETTINGS)
     for where in lookups(entity, query):
         stmt = lookup_statement(entity, where)
         if found:
@@ -180,7 +184,7 @@ def candidates(session: Session, entity: Entity, query: str) -> list[int]:
         found += session.scalars(stmt.limit(CANDIDATES - len(found))).all()
         if len(found) >= CANDIDATES:
             break
-    session.execute(text("RESET enable_seqscan"))  # normal planning for the rest of the transaction
+    _settings(session, before)  # normal planning for the rest of the transaction
     return found
 
 
@@ -216,10 +220,18 @@ def to_hit(entity: Entity, item: object, relevance: float, pattern) -> Hit:
                details=details[:DETAIL_FIELDS], score=float(relevance or 0))
 
 
+def _settings(session: Session, values: dict[str, str]) -> dict[str, str]:
+    """Set these settings for the rest of the transaction; returns the ones in force before."""
+    names = list(values)
+    columns = ", ".join(f"current_setting(:n{i}), set_config(:n{i}, :v{i}, true)" for i in range(len(names)))
+    params = {**{f"n{i}": n for i, n in enumerate(names)}, **{f"v{i}": values[n] for i, n in enumerate(names)}}
+    row = session.execute(text(f"SELECT {columns}"), params).one()
+    return {name: row[2 * i] for i, name in enumerate(names)}
+
+
 def _timeout(session: Session, ms: int | str) -> str:
     """Set this transaction's statement_timeout; returns the one in force before."""
-    return session.execute(text("SELECT current_setting('statement_timeout'), "
-                                "set_config('statement_timeout', :ms, true)"), {"ms": str(ms)}).scalar_one()
+    return _settings(session, {"statement_timeout": str(ms)})["statement_timeout"]
 
 
 def _cancelled(error: OperationalError) -> bool:

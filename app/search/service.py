@@ -2,10 +2,11 @@
 
 Per entity, a frequent term finds CANDIDATES matches among the newest rows, a
 rarer one through the search indexes (substring, then words), stopped at
-CANDIDATES rows; those candidates are ranked (title starts with the
-query, contains it, trigram word similarity) and the best PER_ENTITY returned. Ranking only a bounded set keeps a
-query that matches millions of activities as fast as one that matches ten:
-such a query is shown as "100+" with a link to the full, filtered list.
+CANDIDATES rows; those candidates are ranked (title starts with the query,
+contains it, trigram word similarity) and the best PER_ENTITY returned. Ranking
+only a bounded set keeps a query that matches millions of activities as fast as
+one that matches ten: such a query is shown as "100+" with a link to the full,
+filtered list.
 """
 from __future__ import annotations
 

@@ -110,12 +110,6 @@ def lookups(entity: Entity, query: str) -> list[ColumnElement]:
     return [substring] + [c for c in [_words(entity, query, matches_words)] if c is not None]
 
 
-def condition(entity: Entity, query: str) -> ColumnElement | None:
-    """Rows of `entity` matching `query` in any searchable column (for list links and EXPLAIN)."""
-    found = lookups(entity, query)
-    return or_(*found) if found else None
-
-
 def title_column(entity: Entity) -> str:
     return substring_columns(entity.model)[0]
 

@@ -3,7 +3,9 @@
 Fills a benchmark database (embedded PostgreSQL in --instance, default
 /tmp/crm-bench) with synthetic data (app.synthetic_data, COPY), then times
   - the CRM-wide search (/search/'s service: all six entities, ranked), and
-  - the list screens' "contains" filter (first page of 25, newest first),
+  - each entity's part of it (one statement per entity),
+  - the list screens' "contains" filter (first page of 25, newest first, and the
+    list's count, capped at 10,001 rows as the screens do),
 for queries of 3+ characters (English, Chinese, e-mail, phone) and for 1-2
 character Chinese queries, and prints medians and p95 as a Markdown table.
 """
@@ -17,12 +19,14 @@ import time
 from pathlib import Path
 
 from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
 
 from app.synthetic_data import PER_SCALE, counts_for_scale
 from bench.setup import DEFAULT_INSTANCE, bench_app, fill
 
 FIXED_LONG = ["renewal", "contract renewal", "Logistics", "invoice", "Smith", "Holdings", "single sign-on",
               "合同续签", "科技有限公司", "系统无法登录", "深圳腾", "报价方案", "+86 13", "james.smith"]
+LIST_TIMEOUT = "5s"  # a list statement stopped here counts as 5,000 ms (the bench must end)
 FIXED_SHORT_CJK = ["华为", "深圳", "续签", "登录", "华", "科", "王", "伟"]
 
 
@@ -56,12 +60,43 @@ def p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
 
 
-def run(app, repeat: int, seed: int) -> list[tuple[str, str, int, float, float, float]]:
-    from app.extensions import db
-    from app.models import Activity, Customer
+def list_page(session, model, column: str, query: str):
+    """What a list screen runs for "<column> contains <query>": the newest 25 rows and the capped count."""
+    from sqlalchemy import func
+
+    from app.counts import COUNT_CAP
     from app.search.conditions import contains
     from app.search.fields import word_columns
-    from app.search.service import ENTITIES, search, search_entity
+
+    col = model.__table__.c[column]
+    pk = list(model.__table__.primary_key.columns)[0]
+    where = contains(col, query, column in word_columns(model))
+    page = select(pk, col).where(where).order_by(pk.desc()).limit(25)
+    count = select(func.count()).select_from(select(pk).where(where).limit(COUNT_CAP + 1).subquery())
+
+    def run_page():
+        try:
+            session.execute(text(f"SET LOCAL statement_timeout = '{LIST_TIMEOUT}'"))
+            session.execute(page).all()
+            session.execute(count).scalar_one()
+        except OperationalError:  # stopped by LIST_TIMEOUT: the sample counts as that long
+            session.rollback()
+    return run_page
+
+
+def explain(session, statement) -> str:
+    from sqlalchemy.dialects import postgresql
+
+    compiled = statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    sql = f"EXPLAIN (ANALYZE, BUFFERS) {compiled}".replace("%", "%%")
+    rows = session.connection().exec_driver_sql(sql).all()
+    return "\n".join(r[0] for r in rows)
+
+
+def run(app, repeat: int, seed: int, profile: bool = False) -> list[tuple[str, str, int, float, float, float]]:
+    from app.extensions import db
+    from app.models import Activity, Customer
+    from app.search.service import ENTITIES, lookup_statement, lookups, search, search_entity
 
     rows = []
     with app.app_context():
@@ -69,30 +104,32 @@ def run(app, repeat: int, seed: int) -> list[tuple[str, str, int, float, float, 
         long_sampled, short_sampled = sampled_queries(session, random.Random(seed))
         classes = {"3+ characters": FIXED_LONG + long_sampled, "1-2 CJK characters": FIXED_SHORT_CJK + short_sampled}
 
-        def list_page(model, column, query):
-            col = model.__table__.c[column]
-            pk = list(model.__table__.primary_key.columns)[0]
-            stmt = (select(pk, col).where(contains(col, query, column in word_columns(model)))
-                    .order_by(pk.desc()).limit(25))
-            return lambda: session.execute(stmt).all()
-
-        by_table = {e.model.__tablename__: e for e in ENTITIES}
-        workloads = {
-            "CRM-wide search (/search/, 6 entities)": lambda q: (lambda: search(session, q)),
-            "one entity's search: customers": lambda q: (lambda: search_entity(session, by_table["customers"], q)),
-            "one entity's search: activities": lambda q: (lambda: search_entity(session, by_table["activities"], q)),
-            "customers list, name contains": lambda q: list_page(Customer, "name", q),
-            "activities list, subject contains": lambda q: list_page(Activity, "subject", q),
-        }
+        workloads = {"CRM-wide search (/search/, 6 entities)": lambda q: (lambda: search(session, q))}
+        for entity in ENTITIES:
+            workloads[f"/search/ part: {entity.model.__tablename__}"] = (
+                lambda e: lambda q: (lambda: search_entity(session, e, q)))(entity)
+        workloads["customers list, name contains (page + count)"] = lambda q: list_page(session, Customer, "name", q)
+        workloads["activities list, subject contains (page + count)"] = (
+            lambda q: list_page(session, Activity, "subject", q))
         for label, make in workloads.items():
             for kind, queries in classes.items():
-                samples = []
+                samples, worst = [], (0.0, "")
                 for query in queries:
                     work = make(query)
                     work()  # warm the cache once; the numbers are for a warm server
-                    samples += timed(work, repeat)
+                    times = timed(work, repeat)
+                    samples += times
+                    worst = max(worst, (statistics.median(times), query))
                     session.rollback()
                 rows.append((label, kind, len(queries), statistics.median(samples), p95(samples), max(samples)))
+                print(f"| {label} | {kind} | {len(queries)} | {rows[-1][3]:.1f} | {rows[-1][4]:.1f} | "
+                      f"{rows[-1][5]:.1f} |", flush=True)
+                entity = next((e for e in ENTITIES if label.endswith(f": {e.model.__tablename__}")), None)
+                if profile and entity is not None:
+                    print(f"\n### {label}, {kind}: slowest query {worst[1]!r} ({worst[0]:.1f} ms)\n")
+                    for where in lookups(entity, worst[1]):
+                        print(explain(session, lookup_statement(entity, where)) + "\n")
+                    session.rollback()
         db.session.remove()
     return rows
 
@@ -105,6 +142,8 @@ def main() -> None:
     parser.add_argument("--activities", type=int, default=None, help="default: as many as customers")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--profile", action="store_true",
+                        help="also print EXPLAIN (ANALYZE, BUFFERS) of each entity's slowest query")
     args = parser.parse_args()
 
     if args.scale is not None:
@@ -114,13 +153,15 @@ def main() -> None:
         wanted = counts_for_scale(ratio)
         wanted["activities"] = args.activities or args.customers
     app = bench_app(args.instance)
-    sizes = fill(app, wanted)
+    sizes = fill(args.instance, wanted)
     print("\nData: " + ", ".join(f"{n:,} {t}" for t, n in sizes.items()))
     print(f"Machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
     print(f"Timings in ms, warm server, {args.repeat} runs per query\n")
+    results = run(app, args.repeat, args.seed, args.profile)
+    print(f"\nLoad average at the end: {os.getloadavg()[0]:.1f}\n")
     print("| workload | queries | n | median | p95 | max |")
     print("|---|---|---:|---:|---:|---:|")
-    for label, kind, n, median, p, worst in run(app, args.repeat, args.seed):
+    for label, kind, n, median, p, worst in results:
         print(f"| {label} | {kind} | {n} | {median:.1f} | {p:.1f} | {worst:.1f} |")
 
 

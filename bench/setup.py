@@ -29,11 +29,26 @@ def libpq_url(app) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def fill(app, wanted: dict[str, int]) -> dict[str, int]:
+def loader_url(instance: Path) -> str:
+    """The embedded superuser's URL, with row triggers off for the session.
+
+    Benchmark rows are not user changes: the audit triggers (migration 0006) would
+    write one log row per loaded row, and only a superuser may skip them
+    (session_replication_role). The benchmark runs on its own embedded server.
+    """
+    from app.embedded_db import SUPERUSER, EmbeddedPostgres
+
+    from psycopg.conninfo import make_conninfo
+
+    url = make_url(EmbeddedPostgres(instance).url(SUPERUSER)).set(drivername="postgresql")
+    return make_conninfo(url.render_as_string(hide_password=False), options="-c session_replication_role=replica")
+
+
+def fill(instance: Path, wanted: dict[str, int]) -> dict[str, int]:
     """Top the tables up to `wanted` rows each; returns the row counts afterwards."""
     import psycopg
 
-    conninfo = libpq_url(app)
+    conninfo = loader_url(instance)
     with psycopg.connect(conninfo) as conn:
         have = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in wanted}
     missing = {t: n - have[t] for t, n in wanted.items() if n > have[t]}

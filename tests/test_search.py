@@ -158,6 +158,52 @@ def test_top_bar_search_box_on_every_page(admin):
     assert 'value="华为"' in admin.get("/search/?q=华为").get_data(as_text=True)
 
 
+def test_bigram_search_is_exact_about_order_and_adjacency(admin, sql):
+    for name in ["华为技术", "为华贸易", "华南为民", "华为"]:
+        sql("INSERT INTO customers (name) VALUES (:n)", n=name)
+    customers = _groups(_search(admin, "华为")[1])["customers"]
+    assert "<mark>华为</mark>技术" in customers
+    assert "为华贸易" not in customers and "华南为民" not in customers
+    html = _list(admin, "/customers/list/?_flt_0_name=为华")
+    assert "为华贸易" in html and "华为技术" not in html and "华南为民" not in html
+
+
+def test_a_frequent_term_is_capped_and_ranks_the_newest_matches(admin, sql):
+    from app.search.service import CANDIDATES, PER_ENTITY
+
+    sql("INSERT INTO customers (name, location) SELECT 'Company ' || i, 'Zebrafish Bay' "
+        "FROM generate_series(1, :n) i", n=CANDIDATES + 20)
+    sql("INSERT INTO customers (name, location) VALUES ('Zebrafish Labs', 'Oslo')")
+    html = _search(admin, "zebrafish")[1]
+    customers = _groups(html)["customers"]
+    assert f'<span class="badge">{CANDIDATES}+</span>' in html
+    assert "Open the list filtered by this text" in html
+    # the title match ranks first; the oldest rows are beyond the candidates
+    assert customers.index("<mark>Zebrafish</mark> Labs") < customers.index("Company ")
+    assert customers.count("crm-search-hit") == PER_ENTITY and "Company 1<" not in customers
+
+
+def test_a_search_stopped_by_the_timeout_says_so_and_keeps_the_other_results(app, admin, crm, monkeypatch):
+    from app.extensions import db
+    from app.search import service
+
+    monkeypatch.setattr(service, "SEARCH_TIMEOUT_MS", 300)
+    with app.app_context(), db.engine.connect() as blocker:
+        # another session holds the activities table: the activities lookup waits past the timeout
+        blocker.exec_driver_sql("LOCK TABLE activities IN ACCESS EXCLUSIVE MODE")
+        status, html = _search(admin, "acme")
+        blocker.rollback()
+    assert status == 200
+    groups = _groups(html)
+    assert f'/customers/show/{crm["Acme Corporation"]}' in groups["customers"]
+    assert f'/tickets/show/{crm["ticket"]}' in groups["service_tickets"]
+    assert "This search was stopped after 0.3 s" in html
+    assert html.index('data-entity="activities"') < html.index("This search was stopped") \
+        < html.index('data-entity="service_tickets"')
+    # the next search runs normally (the timeout ended with its transaction)
+    assert "Contract <mark>renewal</mark>" in _groups(_search(admin, "renewal")[1])["activities"]
+
+
 # ------------------------------------------------------------------ list screens
 
 
@@ -222,7 +268,7 @@ def test_database_and_python_agree_on_cjk_characters(sql):
     assert db_spaced.split() == spaced(sample).split()
 
 
-def _plan(app, statement) -> str:
+def _plan(app, statement, *settings: str) -> str:
     """EXPLAIN of `statement`, with sequential scans made a last resort (the table here is small)."""
     from sqlalchemy.dialects import postgresql
 
@@ -231,6 +277,8 @@ def _plan(app, statement) -> str:
     compiled = statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
     with app.app_context(), db.engine.begin() as conn:
         conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        for setting in settings:
+            conn.exec_driver_sql(f"SET LOCAL {setting}")
         rows = conn.exec_driver_sql(f"EXPLAIN {compiled}".replace("%", "%%")).fetchall()
     return "\n".join(r[0] for r in rows)
 
@@ -253,7 +301,7 @@ def test_explain_shows_the_search_indexes(app, many_rows):
     from sqlalchemy import select
 
     from app.models import Activity, Customer
-    from app.search.service import ENTITIES, condition
+    from app.search.service import ENTITIES, lookup_statement, lookups
 
     customers = Customer.__table__.c
     activities = Activity.__table__.c
@@ -261,17 +309,23 @@ def test_explain_shows_the_search_indexes(app, many_rows):
 
     cases = [
         (select(customers.customer_id).where(contains(customers.name, "c4ca4238a0")), "ix_customers_name_trgm"),
-        (select(customers.customer_id).where(contains(customers.name, "一丁")), "ix_customers_name_words"),
+        (select(customers.customer_id).where(contains(customers.name, "一丁")), "ix_customers_name_bigrams"),
+        (select(customers.customer_id).where(contains(customers.name, "丁")), "ix_customers_name_words"),
         (select(activities.activity_id).where(contains(activities.description, "a87ff679")),
          "ix_activities_description_trgm"),
+        (select(activities.activity_id).where(contains(activities.description, "客户")),
+         "ix_activities_description_bigrams"),
         (select(activities.activity_id).where(matches_words(activities.subject, "calls")),
          "ix_activities_subject_words"),
     ]
     for statement, index in cases:
         assert index in _plan(app, statement), index
-    # the CRM-wide search's own statements: 3+ characters, 1-2 CJK characters, short Latin prefix
+    # The CRM-wide search's own index lookups for 3+ characters, 2 and 1 CJK characters, a
+    # short Latin prefix: the search indexes serve every branch of each lookup (one unindexed
+    # OR branch would mean a full scan).
     entity = next(e for e in ENTITIES if e.model is Customer)
-    for query, index in [("c4ca4238", "ix_customers_name_trgm"), ("一丁", "ix_customers_name_words"),
+    for query, index in [("c4ca4238", "ix_customers_name_trgm"), ("c4ca4238", "ix_customers_name_words"),
+                         ("一丁", "ix_customers_name_bigrams"), ("丁", "ix_customers_name_words"),
                          ("co", "ix_customers_name_words")]:
-        plan = _plan(app, select(customers.customer_id).where(condition(entity, query)).limit(200))
-        assert index in plan and "Seq Scan" not in plan, plan
+        plans = [_plan(app, lookup_statement(entity, where)) for where in lookups(entity, query)]
+        assert any(index in plan for plan in plans) and not any("Seq Scan" in plan for plan in plans), plans

@@ -7,6 +7,7 @@ from flask_appbuilder.security.decorators import has_access
 
 from app.extensions import db
 from app.search.fields import substring_columns
+from app.search import service
 from app.search.service import ENTITIES, QueryError, search
 from app.search.text import normalize
 from views.crm import MENU
@@ -33,7 +34,8 @@ class SearchView(BaseView):
             error = str(exc)
         list_filter = {e.model: self._title_filter(e) for e in allowed}
         return self.render_template("crm/search.html", query=query, results=results, error=error,
-                                    searched=[e.label for e in allowed], list_filter=list_filter)
+                                    searched=[e.label for e in allowed], list_filter=list_filter,
+                                    timeout_seconds=f"{service.SEARCH_TIMEOUT_MS / 1000:g}")
 
     def _title_filter(self, entity) -> str:
         """URL of the entity's list filtered on its title column ("contains" is filter 0)."""

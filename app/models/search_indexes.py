@@ -1,4 +1,4 @@
-"""The search indexes of migration 0004, declared on the tables so models and migrations agree."""
+"""The search indexes of migrations 0004 and 0008, declared on the tables so models and migrations agree."""
 from __future__ import annotations
 
 from sqlalchemy import Index, func
@@ -14,6 +14,8 @@ def _declare() -> None:
                   postgresql_ops={name: "gin_trgm_ops"})
         for name in word_columns(model):
             Index(f"ix_{table.name}_{name}_words", func.crm_search_vector(table.c[name]),
+                  postgresql_using="gin")
+            Index(f"ix_{table.name}_{name}_bigrams", func.crm_cjk_bigrams(table.c[name]),
                   postgresql_using="gin")
 
 

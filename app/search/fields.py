@@ -44,4 +44,5 @@ def index_names(model: type) -> set[str]:
     """Names of the search indexes a model's table must have."""
     table = model.__tablename__
     return ({f"ix_{table}_{c}_trgm" for c in substring_columns(model)}
-            | {f"ix_{table}_{c}_words" for c in word_columns(model)})
+            | {f"ix_{table}_{c}_words" for c in word_columns(model)}
+            | {f"ix_{table}_{c}_bigrams" for c in word_columns(model)})

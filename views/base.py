@@ -12,6 +12,7 @@ from app.datamodel import CrmInterface
 from app.extensions import db
 from app.screens import derive, title_columns
 from views.audit import HistoryMixin
+from views.paging import KeysetPagingMixin
 
 LOOKUP_LIMIT = 20
 
@@ -20,7 +21,7 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-class CrmModelView(HistoryMixin, ModelView):
+class CrmModelView(HistoryMixin, KeysetPagingMixin, ModelView):
     """Subclasses set `model`; everything not set explicitly is derived from it."""
 
     model: type | None = None

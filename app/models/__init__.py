@@ -26,3 +26,4 @@ __all__ = [
 ]
 
 import app.models.search_indexes  # noqa: E402,F401  (search indexes of migration 0004)
+import app.models.list_indexes  # noqa: E402,F401  (list sort/filter indexes of migration 0010)

@@ -48,6 +48,8 @@ def _rollback_quietly() -> None:
 def init_availability(app: Flask, engine) -> None:
     @event.listens_for(engine, "handle_error")
     def mark_request(context) -> None:
+        if getattr(context, "is_pre_ping", False):  # a stale pooled connection: the pool reconnects
+            return
         lost = context.is_disconnect or isinstance(context.original_exception,
                                                    (psycopg.OperationalError, psycopg.InterfaceError))
         if lost and has_request_context():

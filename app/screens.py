@@ -174,8 +174,9 @@ def derive(model: type) -> dict[str, Any]:
         "add_columns": form_columns,
         "edit_columns": edit_columns,
         "search_columns": search_columns,
-        "order_columns": [c for c in list_columns
-                          if c not in {r.key for r in many_to_one.values()} | encrypted],
+        "order_columns": [c for c in list_columns  # JSON documents have no useful order
+                          if c not in {r.key for r in many_to_one.values()} | encrypted
+                          and not isinstance(table.columns[c].type, JSONB)],
         "description_columns": descriptions,
         "search_form_extra_fields": search_fields,
         "label_columns": labels,

@@ -9,12 +9,14 @@ table by FAB's `page_<View>=N`), the next page reached by the list's own
 "Next" link from the deep page (keyset when available), the last page (the
 list's own "Last" link), a sorted first page, a sorted deep page and a
 filtered first page; and a show page with its related lists. Prints the
-median and p95 server time and the number of SQL statements per page.
+median and p95 server time, the time spent in SQL and the number of SQL
+statements per page.
 """
 from __future__ import annotations
 
 import argparse
 import html
+import os
 import re
 import statistics
 import time
@@ -58,9 +60,17 @@ def main() -> None:
 
     app = create_app(Config, INSTANCE_DIR=args.instance, DEMO_DATA=False)
     statements: list[str] = []
+    sql_ms: list[float] = []
     with app.app_context():
-        event.listen(db.engine, "before_cursor_execute",
-                     lambda conn, cursor, stmt, *a: statements.append(stmt))
+        def before(conn, cursor, stmt, *a):
+            statements.append(stmt)
+            conn.info["crm_bench_started"] = time.perf_counter()
+
+        def after(conn, *a):
+            sql_ms.append((time.perf_counter() - conn.info.pop("crm_bench_started")) * 1000)
+
+        event.listen(db.engine, "before_cursor_execute", before)
+        event.listen(db.engine, "after_cursor_execute", after)
         sizes = {route: db.session.scalar(text(f"SELECT count(*) FROM {TABLES.get(route, route)}"))
                  for route in LISTS}
         customer = db.session.scalar(text("SELECT customer_id FROM activities ORDER BY activity_id LIMIT 1"))
@@ -71,21 +81,25 @@ def main() -> None:
                                         "csrf_token": token}).status_code == 302
 
     def measure(label: str, url: str) -> str:
-        times, counts, body = [], [], ""
+        times, sql_times, counts, body = [], [], [], ""
         for _ in range(args.runs):
             statements.clear()
+            sql_ms.clear()
             started = time.perf_counter()
             response = client.get(url)
             times.append((time.perf_counter() - started) * 1000)
+            sql_times.append(sum(sql_ms))
             counts.append(len(statements))
             assert response.status_code == 200, (url, response.status_code)
             body = response.text
-        print(f"| {label} | {statistics.median(times):.1f} | {p95(times):.1f} | {max(counts)} |", flush=True)
+        print(f"| {label} | {statistics.median(times):.1f} | {p95(times):.1f} | "
+              f"{statistics.median(sql_times):.1f} | {max(counts)} |", flush=True)
         return body
 
     print(f"Data: {', '.join(f'{n:,} {r}' for r, n in sizes.items())}; {args.runs} runs per page\n")
-    print("| page | median ms | p95 ms | SQL statements |")
-    print("|---|---:|---:|---:|")
+    print(f"Machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start\n")
+    print("| page | median ms | p95 ms | SQL ms (median) | SQL statements |")
+    print("|---|---:|---:|---:|---:|")
     for route, (view, column, filter_arg) in LISTS.items():
         pages = sizes[route] // 25
         base = f"/{route}/list/"

@@ -63,6 +63,16 @@ def init_availability(app: Flask, engine) -> None:
     for kind in UNAVAILABLE:
         app.register_error_handler(kind, database_unavailable)
 
+    @app.teardown_appcontext
+    def close_session_quietly(exc: BaseException | None) -> None:
+        # Runs before Flask-SQLAlchemy's own teardown (registered earlier, so called later):
+        # a database that went away after the answer was made must not turn it into a 500.
+        try:
+            db.session.remove()
+        except Exception:
+            log.debug("closing the session after a lost connection failed", exc_info=True)
+            db.session.registry.clear()
+
     @app.after_request
     def caught_elsewhere(response: Response) -> Response:
         if g.get("crm_database_unavailable") and response.status_code != 503:

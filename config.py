@@ -27,7 +27,10 @@ class Config:
     EMBEDDED_AUTOSTART = True  # start the embedded server when a command needs it
 
     SQLALCHEMY_TRACK_MODIFICATIONS = False
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+    # pre-ping: a worker reconnects by itself after a database restart (app/availability.py);
+    # connect_timeout: an unreachable server is a quick 503, not a hung worker
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5,
+                                 "connect_args": {"connect_timeout": 5}}
 
     # Flask-AppBuilder: migrations own the schema; permissions are synced by
     # `crm bootstrap` once per start, not by every gunicorn worker.

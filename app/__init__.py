@@ -42,6 +42,9 @@ def create_app(config: type = Config, **overrides: Any) -> Flask:
         from views.home import HomeView
 
         init_audit(app, db.engine)
+        from app.availability import init_availability
+
+        init_availability(app, db.engine)
         appbuilder = AppBuilder(base_template="crm/base.html", indexview=HomeView, update_perms=False)
         appbuilder.init_app(app, db.session)
         from views import register_views

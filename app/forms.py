@@ -55,6 +55,30 @@ class AjaxSelectWidget:
         )
 
 
+class AjaxFilterWidget(AjaxSelectWidget):
+    """The related-row filter of a list: AJAX like the forms, never a dropdown of the whole table.
+
+    FAB's filter for a related column renders every row of the related table into
+    a <select>. This one starts empty and offers only the rows already filtered on
+    (read from the list's `_flt_<n>_<column>` arguments) so the active filters show
+    their names.
+    """
+
+    def __call__(self, field: "AjaxRelatedField", **kwargs: Any) -> Markup:
+        pattern = re.compile(rf"_flt_\d+_{re.escape(field.name)}")
+        keys = {int(value) for name in request.args if pattern.fullmatch(name)
+                for value in request.args.getlist(name) if value.isdigit() and len(value) < 10}
+        pk = db.inspect(field.model).primary_key[0]
+        rows = db.session.scalars(db.select(field.model).where(pk.in_(keys))).all() if keys else []
+        options = "".join(f'<option value="{escape(field.pk_of(row))}">{escape(str(row))}</option>'
+                          for row in rows)
+        return Markup(
+            f'<select id="{escape(field.id)}" name="{escape(field.name)}" class="form-control crm-ajax-select" '
+            f'data-endpoint="{escape(self.endpoint)}" data-placeholder="{escape(_("Type to search"))}">'
+            f'{options}</select>'
+        )
+
+
 class AjaxRelatedField(Field):
     """A many-to-one field that holds one related row, chosen by AJAX search.
 
@@ -63,10 +87,10 @@ class AjaxRelatedField(Field):
     """
 
     def __init__(self, label=None, validators=None, *, model: type, endpoint: str,
-                 allow_blank: bool = True, **kwargs: Any) -> None:
+                 allow_blank: bool = True, widget: type = AjaxSelectWidget, **kwargs: Any) -> None:
         if not allow_blank:
             validators = [InputRequired(), *(validators or [])]  # also marks the label as required
-        super().__init__(label, validators, widget=AjaxSelectWidget(endpoint), **kwargs)
+        super().__init__(label, validators, widget=widget(endpoint), **kwargs)
         self.model = model
         self.allow_blank = allow_blank
         self._invalid = False

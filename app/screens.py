@@ -21,8 +21,8 @@ from wtforms import validators as v
 
 from app.choices import CHOICE_COLUMNS
 from app.encryption.columns import AMOUNT_MAX, BAND_LABELS, EncryptedAmount, band_label
-from app.forms import AjaxRelatedField, Amount, JSONField, datetime_field, NoControlCharacters, VersionField, choice_field
-from app.models.crm import EMAIL_RE, PHONE_RE
+from app.forms import AjaxFilterWidget, AjaxRelatedField, Amount, JSONField, datetime_field, NoControlCharacters, VersionField, choice_field
+from app.models.crm import EMAIL_RE, PHONE_RE, Customer
 from app.search.fields import SYSTEM_COLUMNS, title_columns  # noqa: F401  (views import it from here)
 
 TEXT_MAX = 100_000  # TEXT is unbounded in PostgreSQL; a form post is not
@@ -127,11 +127,12 @@ def derive(model: type) -> dict[str, Any]:
             form_columns.append(rel.key)
             list_columns.append(rel.key)
             search_columns.append(rel.key)
-            extra_fields[rel.key] = AjaxRelatedField(
-                labels[rel.key], model=target,
-                endpoint=f"{route_of(target.__tablename__)}/lookup/",
-                allow_blank=column.nullable,
-            )
+            endpoint = f"{route_of(target.__tablename__)}/lookup/"
+            extra_fields[rel.key] = AjaxRelatedField(labels[rel.key], model=target, endpoint=endpoint,
+                                                     allow_blank=column.nullable)
+            if target.__module__ == Customer.__module__:  # CRM tables have a lookup; staff accounts are few
+                search_fields[rel.key] = AjaxRelatedField(labels[rel.key], model=target, endpoint=endpoint,
+                                                          widget=AjaxFilterWidget)
             continue
         if name in encrypted:
             # ciphertext: the database can neither compare nor sort it; the band can
@@ -177,8 +178,9 @@ def derive(model: type) -> dict[str, Any]:
         "add_columns": form_columns,
         "edit_columns": edit_columns,
         "search_columns": search_columns,
-        "order_columns": [c for c in list_columns
-                          if c not in {r.key for r in many_to_one.values()} | encrypted],
+        "order_columns": [c for c in list_columns  # JSON documents have no useful order
+                          if c not in {r.key for r in many_to_one.values()} | encrypted
+                          and not isinstance(table.columns[c].type, JSONB)],
         "description_columns": descriptions,
         "search_form_extra_fields": search_fields,
         "label_columns": labels,

@@ -14,6 +14,7 @@ from app.extensions import db
 from app.screens import derive, title_columns
 from views.audit import HistoryMixin
 from views.csv import ExportMixin
+from views.paging import KeysetPagingMixin
 
 LOOKUP_LIMIT = 20
 
@@ -22,7 +23,7 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-class CrmModelView(ExportMixin, HistoryMixin, ModelView):
+class CrmModelView(ExportMixin, HistoryMixin, KeysetPagingMixin, ModelView):
     """Subclasses set `model`; everything not set explicitly is derived from it."""
 
     model: type | None = None

@@ -32,3 +32,4 @@ from app.models.csv_upload import CsvUpload  # noqa: E402
 __all__ += ["CsvUpload"]
 
 import app.models.search_indexes  # noqa: E402,F401  (search indexes of migration 0004)
+import app.models.list_indexes  # noqa: E402,F401  (list sort/filter indexes of migration 0010)

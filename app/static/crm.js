@@ -1,8 +1,9 @@
 // AJAX selects: search the related screen's /lookup/ endpoint as the user types,
-// so a form never loads a whole related table.
+// so neither a form nor a list filter ever loads a whole related table.
 $(function () {
-  $("select.crm-ajax-select").each(function () {
-    var $el = $(this);
+  function ajaxSelect(el) {
+    var $el = $(el);
+    if ($el.data("select2")) { return; }
     $el.select2({
       theme: "bootstrap",
       width: "100%",
@@ -17,5 +18,13 @@ $(function () {
         processResults: function (data) { return { results: data.results || [] }; }
       }
     });
-  });
+  }
+  $("select.crm-ajax-select").each(function () { ajaxSelect(this); });
+  // list filters are added by FAB's script after the page loaded
+  new MutationObserver(function (changes) {
+    changes.forEach(function (change) {
+      $(change.addedNodes).find("select.crm-ajax-select").addBack("select.crm-ajax-select")
+        .each(function () { ajaxSelect(this); });
+    });
+  }).observe(document.body, { childList: true, subtree: true });
 });

@@ -1,0 +1,81 @@
+"""A lost database is a 503 with Retry-After, never a 500; the app recovers by itself.
+
+The engine pings pooled connections before use (`pool_pre_ping`), so after a
+database restart the first request of each worker reconnects instead of failing
+on a dead connection. While the database is unreachable, any request that needs
+it answers 503 (JSON for the API, a short page otherwise) — also when FAB
+caught the error itself and would have flashed it and redirected as if the
+request had been handled: an engine hook marks the request.
+"""
+from __future__ import annotations
+
+import logging
+
+import psycopg
+from flask import Flask, Response, g, has_request_context, jsonify, request
+from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 5
+MESSAGE = "The database cannot be reached right now, so this request was not completed. Try again in a few seconds."
+PAGE = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>Service unavailable</title></head>"
+        "<body style='font-family:sans-serif;margin:3em'><h1>Service temporarily unavailable</h1>"
+        f"<p>{MESSAGE}</p><p><a href=''>Try again</a></p></body></html>")
+UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError)
+
+
+def unavailable_response() -> Response:
+    if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
+        response = jsonify(message=MESSAGE, status=503)
+    else:
+        response = Response(PAGE, mimetype="text/html")
+    response.status_code = 503
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def _rollback_quietly() -> None:
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is gone; the pool discards it
+        log.debug("rollback after a lost connection failed", exc_info=True)
+
+
+def init_availability(app: Flask, engine) -> None:
+    @event.listens_for(engine, "handle_error")
+    def mark_request(context) -> None:
+        if getattr(context, "is_pre_ping", False):  # a stale pooled connection: the pool reconnects
+            return
+        lost = context.is_disconnect or isinstance(context.original_exception,
+                                                   (psycopg.OperationalError, psycopg.InterfaceError))
+        if lost and has_request_context():
+            g.crm_database_unavailable = True
+
+    def database_unavailable(exc: Exception):
+        log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        _rollback_quietly()
+        return unavailable_response()
+
+    for kind in UNAVAILABLE:
+        app.register_error_handler(kind, database_unavailable)
+
+    @app.teardown_appcontext
+    def close_session_quietly(exc: BaseException | None) -> None:
+        # Runs before Flask-SQLAlchemy's own teardown (registered earlier, so called later):
+        # a database that went away after the answer was made must not turn it into a 500.
+        try:
+            db.session.remove()
+        except Exception:
+            log.debug("closing the session after a lost connection failed", exc_info=True)
+            db.session.registry.clear()
+
+    @app.after_request
+    def caught_elsewhere(response: Response) -> Response:
+        if g.get("crm_database_unavailable") and response.status_code != 503:
+            _rollback_quietly()
+            return unavailable_response()
+        return response

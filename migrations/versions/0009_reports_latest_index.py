@@ -12,7 +12,7 @@ made it read and sort a type's whole history.
 from alembic import op
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

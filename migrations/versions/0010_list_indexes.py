@@ -12,7 +12,7 @@ are a frozen copy of app.models.list_indexes (a test keeps them in step).
 from alembic import op
 
 revision = "0010"
-down_revision = "0006"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -8,7 +8,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0013'
-down_revision = '0006'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 

@@ -11,6 +11,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.i18n.labels import label_for
 from app.counts import COUNT_CAP, AtLeastCount, EstimatedCount, planner_estimates
 from app.search.filters import SearchFilterConverter
 
@@ -39,7 +40,8 @@ def dependents(item: Any) -> list[tuple[str, int]]:
         child = rel.mapper.class_
         condition = [remote == getattr(item, local.key) for local, remote in rel.local_remote_pairs]
         if db.session.scalar(select(exists().where(*condition).select_from(child))):
-            found.append(rel.key.replace("_", " "))
+            # the related screen's title, as the user reads it ("contacts", "联系人")
+            found.append(_(label_for(rel.mapper.local_table.name)).lower())
     return found
 
 

@@ -15,6 +15,7 @@ from wtforms.widgets import html_params
 from wtforms.validators import InputRequired, ValidationError
 
 from app.extensions import db
+from app.i18n.labels import choice_label
 
 
 class NoControlCharacters:
@@ -87,7 +88,7 @@ class AjaxRelatedField(Field):
 def choice_field(label: str, values: tuple[str, ...]) -> SelectField:
     """A dropdown of the documented values; anything else is a form error."""
     return SelectField(
-        label, [InputRequired()], choices=[(v, _(v.capitalize())) for v in values],
+        label, [InputRequired()], choices=[(v, choice_label(v)) for v in values],
         widget=Select2Widget(), default=values[0], validate_choice=True,
     )
 
@@ -158,7 +159,7 @@ class Amount:
             raise ValidationError(_("Enter a number."))
         if not self.minimum <= value <= self.maximum:
             raise ValidationError(_("Enter a number between %(lo)s and %(hi)s.",
-                                    lo=f"{self.minimum:,}", hi=f"{self.maximum:,}"))
+                                    lo="{:,}".format(self.minimum), hi="{:,}".format(self.maximum)))
 
 
 class DateTimeInput(DateTimePickerWidget):

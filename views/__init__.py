@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask_appbuilder import AppBuilder
+from flask_babel import lazy_gettext as _l
 
 from views.api import APIS
 from views.crm import MENU
@@ -11,10 +12,10 @@ from views.dashboard import DashboardView
 
 def register_views(appbuilder: AppBuilder) -> None:
     for view, name, icon, category in MENU:
-        appbuilder.add_view(view, name, icon=icon, category=category, label=name,
-                            category_label=category)
+        appbuilder.add_view(view, name, icon=icon, category=category, label=_l(name),
+                            category_label=_l(category))
     appbuilder.add_view_no_menu(SearchView())
     appbuilder.add_view(DashboardView, "Dashboard", icon="fa-chart-line", category="Analytics",
-                        label="Dashboard", category_label="Analytics")
+                        label=_l("Dashboard"), category_label=_l("Analytics"))
     for api in APIS:
         appbuilder.add_api(api)

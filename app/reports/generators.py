@@ -22,6 +22,7 @@ from sqlalchemy import ARRAY, DateTime, LargeBinary, Numeric, bindparam, func, i
 from app.choices import ACTIVITY_TYPES, LEAD_STATUSES, OPPORTUNITY_STAGES, PRIORITIES
 from app.encryption.columns import encrypted_columns, key_ring, primary_key_of
 from app.extensions import db
+from app.i18n.labels import N_
 from app.models import Activity, Customer, Lead, Opportunity, Report, ServiceTicket
 
 SCHEMAS = Path(__file__).with_name("schemas")
@@ -125,7 +126,7 @@ def month_start(day: dt.date, back: int = 0) -> dt.date:
 
 
 # ---------------------------------------------------------------- the reports
-@report("pipeline_by_stage", "Pipeline by stage")
+@report("pipeline_by_stage", N_("Pipeline by stage"))
 def pipeline_by_stage(now: dt.datetime) -> dict[str, Any]:
     counts = grouped_counts(Opportunity.stage)
     values = summed_amounts(Opportunity, "value", ["stage"])
@@ -136,7 +137,7 @@ def pipeline_by_stage(now: dt.datetime) -> dict[str, Any]:
             "open_value": round(sum(s["value"] for s in open_stages), 2)}
 
 
-@report("won_lost_by_month", "Won and lost per month")
+@report("won_lost_by_month", N_("Won and lost per month"))
 def won_lost_by_month(now: dt.datetime) -> dict[str, Any]:
     since = month_start(now.date(), MONTHS - 1)
     closed = Opportunity.stage.in_(("won", "lost")) & (Opportunity.close_date >= since)
@@ -159,7 +160,7 @@ def won_lost_by_month(now: dt.datetime) -> dict[str, Any]:
             "win_rate": rate(won, won + lost)}
 
 
-@report("revenue_by_industry", "Customer revenue by industry")
+@report("revenue_by_industry", N_("Customer revenue by industry"))
 def revenue_by_industry(now: dt.datetime) -> dict[str, Any]:
     counts = grouped_counts(Customer.industry)
     revenue = summed_amounts(Customer, "revenue", ["industry"])
@@ -169,7 +170,7 @@ def revenue_by_industry(now: dt.datetime) -> dict[str, Any]:
             "customers": sum(counts.values()), "revenue": money(sum(revenue.values(), Decimal(0)))}
 
 
-@report("customers_by_location", "Customers by location")
+@report("customers_by_location", N_("Customers by location"))
 def customers_by_location(now: dt.datetime) -> dict[str, Any]:
     counts = grouped_counts(Customer.location)
     items = [{"location": location, "customers": n} for (location,), n in counts.items()]
@@ -177,7 +178,7 @@ def customers_by_location(now: dt.datetime) -> dict[str, Any]:
             "customers": sum(counts.values())}
 
 
-@report("lead_funnel", "Lead funnel")
+@report("lead_funnel", N_("Lead funnel"))
 def lead_funnel(now: dt.datetime) -> dict[str, Any]:
     counts = grouped_counts(Lead.source, Lead.status)
     by_status = {s: 0 for s in LEAD_STATUSES}
@@ -197,7 +198,7 @@ def lead_funnel(now: dt.datetime) -> dict[str, Any]:
             "conversion_rate": rate(by_status.get(CONVERTED, 0), total)}
 
 
-@report("activities_by_week", "Activities by type per week")
+@report("activities_by_week", N_("Activities by type per week"))
 def activities_by_week(now: dt.datetime) -> dict[str, Any]:
     this_week = now.date() - dt.timedelta(days=now.weekday())  # Monday, as date_trunc('week')
     since = this_week - dt.timedelta(weeks=WEEKS - 1)
@@ -210,7 +211,7 @@ def activities_by_week(now: dt.datetime) -> dict[str, Any]:
             "total": sum(sum(s["counts"]) for s in series)}
 
 
-@report("open_tickets", "Open tickets by status and priority")
+@report("open_tickets", N_("Open tickets by status and priority"))
 def open_tickets(now: dt.datetime) -> dict[str, Any]:
     counts = grouped_counts(ServiceTicket.status, ServiceTicket.priority,
                             where=ServiceTicket.status.in_(OPEN_TICKET_STATUSES))
@@ -220,7 +221,7 @@ def open_tickets(now: dt.datetime) -> dict[str, Any]:
             "total": sum(c["count"] for c in cells)}
 
 
-@report("ticket_age", "Open ticket age")
+@report("ticket_age", N_("Open ticket age"))
 def ticket_age(now: dt.datetime) -> dict[str, Any]:
     age_days = func.extract("epoch", bindparam("now", now, DateTime) - ServiceTicket.created_at) / 86400
     # width_bucket: 0 below the first threshold, i between thresholds i-1 and i: the AGE_BUCKETS index

@@ -17,6 +17,9 @@ from sqlalchemy import Float, case, cast, func, literal, or_, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from flask_babel import gettext as _
+
+from app.i18n.labels import column_label
 from app.screens import label_for, route_of
 from app.search.conditions import (
     contains,
@@ -168,7 +171,7 @@ def to_hit(entity: Entity, item: object, relevance: float, pattern) -> Hit:
     for name in substring_columns(entity.model)[1:]:
         marked = highlight(getattr(item, name), pattern, snippet=True)
         if marked is not None:
-            details.append((label_for(name), marked))
+            details.append((column_label(entity.model.__tablename__, name), marked))
     return Hit(url=f"{entity.route}/show/{pk_value}", title=highlight(str(item), pattern),
                details=details[:DETAIL_FIELDS], score=float(relevance or 0))
 
@@ -180,7 +183,7 @@ def search(session: Session, raw_query: str | None, entities: Iterable[Entity] =
     if not query:
         return []
     if not any(ch.isalnum() for ch in query):
-        raise QueryError("Type some letters, digits or characters to search for.")
+        raise QueryError(_("Type some letters, digits or characters to search for."))
     pattern = terms_pattern(query, query_stems(session, query))
     results = []
     for entity in entities:

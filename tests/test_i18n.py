@@ -1,0 +1,192 @@
+"""The UI in Simplified Chinese and English: catalogs, per-user choice, labels from the seed, formats."""
+from __future__ import annotations
+
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+from babel.support import Translations
+
+from app.i18n.catalogs import TRANSLATIONS, ensure_compiled, load, untranslated
+from app.i18n.labels import label_for
+from app.i18n.seed import seed_labels
+from tests.conftest import csrf_token, login, post_form
+
+PLACEHOLDER = re.compile(r"%\(\w+\)s")
+# every screen an admin opens (not /logs/: its rows quote English data such as resource names) from the menu or the top bar, plus the forms
+KEY_PAGES = ["/", "/customers/list/", "/customers/add", "/contacts/list/", "/leads/list/",
+             "/opportunities/list/", "/activities/list/", "/tickets/list/", "/tickets/add",
+             "/reports/list/", "/dashboard/", "/search/?q=acme", "/permission-matrix/",
+             "/users/list/", "/roles/list/"]
+
+
+class VisibleText(HTMLParser):
+    """Text nodes a reader sees (not scripts or styles)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        self._skip += tag in ("script", "style")
+
+    def handle_endtag(self, tag):
+        self._skip -= tag in ("script", "style") and self._skip > 0
+
+    def handle_data(self, data):
+        if not self._skip and data.strip():
+            self.texts.append(" ".join(data.split()))
+
+
+def visible_texts(html: str) -> list[str]:
+    parser = VisibleText()
+    parser.feed(html)
+    return parser.texts
+
+
+def english_ui_words() -> set[str]:
+    """Our English strings (catalog msgids without placeholders), as whole text nodes."""
+    words = set()
+    for message in load("zh"):
+        msgid = message.id if isinstance(message.id, str) else message.id[0]
+        if msgid and not PLACEHOLDER.search(msgid) and re.search(r"[A-Za-z]{3}", msgid) and msgid != "CRM Back Office":
+            words.add(msgid)
+    # Flask-AppBuilder's own words on these pages (translated by its zh catalog)
+    return words | {"List", "Add", "Edit", "Delete", "Show", "Search", "Actions", "Record Count", "Save",
+                    "Back", "Add Filter", "Refresh", "Logout", "Profile"}
+
+
+def test_chinese_catalog_translates_every_message_and_keeps_placeholders():
+    catalog = load("zh")
+    assert len(catalog) > 200
+    assert untranslated(catalog) == []
+    for message in catalog:
+        if message.id:
+            msgid = message.id if isinstance(message.id, str) else message.id[0]
+            assert sorted(PLACEHOLDER.findall(msgid)) == sorted(PLACEHOLDER.findall(message.string)), msgid
+
+
+def test_chinese_field_labels_are_the_seeds_column_descriptions():
+    catalog = load("zh")
+    labels = seed_labels()
+    assert labels["customers", "name"] == "客户名称" and labels["customers", "industry"] == "所属行业"
+    assert labels["leads", "status"] == "状态" and labels["contacts", "customer"] == "客户"
+    checked = 0
+    for (table, column), label in labels.items():
+        message = catalog.get(label_for(column), context=table)
+        if table in ("role_permissions",):  # no screen of its own
+            continue
+        assert message is not None, (table, column)
+        assert message.string == label, (table, column, message.string, label)
+        checked += 1
+    assert checked > 80
+
+
+def test_a_fresh_clone_gets_compiled_catalogs(tmp_path: Path):
+    copy = tmp_path / "translations"
+    shutil.copytree(TRANSLATIONS, copy, ignore=shutil.ignore_patterns("*.mo"))
+    written = ensure_compiled(copy)
+    assert [p.name for p in written] == ["messages.mo"]
+    assert ensure_compiled(copy) == []  # up to date: nothing to do
+    translations = Translations.load(str(copy), ["zh"])
+    assert translations.gettext("Customers") == "客户"
+    assert translations.pgettext("customers", "Name") == "客户名称"
+
+
+def switch(client, lang: str):
+    response = client.get(f"/lang/{lang}", headers={"Referer": "/"})
+    assert response.status_code == 302
+    return response
+
+
+def test_every_key_page_in_chinese_has_no_english_ui_words_left(admin, add_rows):
+    from app.models import Customer
+
+    add_rows(Customer, {"name": "Acme 测试", "industry": "Retail"})
+    switch(admin, "zh")
+    english = english_ui_words()
+    for url in KEY_PAGES:
+        response = admin.get(url)
+        assert response.status_code == 200, url
+        html = response.get_data(as_text=True)
+        assert '<html lang="zh"' in html or "客户" in html, url
+        left = sorted({t for t in visible_texts(html) if t in english})
+        assert left == [], f"{url}: English left in the Chinese UI: {left}"
+    page = admin.get("/logs/list/").get_data(as_text=True)
+    assert "操作类型" in page and "时间（UTC）" in page and "系统日志" in page
+
+
+def test_chinese_labels_titles_and_menu(admin):
+    switch(admin, "zh")
+    page = admin.get("/customers/add").get_data(as_text=True)
+    for label in ("客户名称", "所属行业", "地理位置", "年收入", "新建客户", "销售", "仪表板", "系统管理"):
+        assert label in page, label
+    page = admin.get("/leads/add").get_data(as_text=True)
+    assert "来源" in page and ">新<" in page and "跟进中" in page  # documented values translated too
+    switch(admin, "en")
+    page = admin.get("/customers/add").get_data(as_text=True)
+    assert "客户名称" not in page and re.search(r">\s*Name\s*<", page) and "Add customer" in page
+
+
+def test_choice_is_stored_on_the_user_and_follows_them_to_a_new_session(app, admin, client, sql):
+    assert sql("SELECT locale FROM users WHERE username = 'admin'") == [(None,)]
+    switch(admin, "zh")
+    assert sql("SELECT locale FROM users WHERE username = 'admin'") == [("zh",)]
+    other = app.test_client()  # another browser, which asks for English
+    login(other)
+    assert "仪表板" in other.get("/", headers={"Accept-Language": "en-US,en"}).get_data(as_text=True)
+    other.get("/logout/")
+    login_page = other.get("/login/", headers={"Accept-Language": "en-US,en"}).get_data(as_text=True)
+    assert "登录" in login_page  # the language stays after signing out
+    switch(other, "en")  # signed out: only this browser's session changes
+    assert sql("SELECT locale FROM users WHERE username = 'admin'") == [("zh",)]
+
+
+def test_anonymous_visitors_get_their_browsers_language(client):
+    zh = client.get("/login/", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"}).get_data(as_text=True)
+    assert "用户名" in zh and "密码" in zh
+    en = client.get("/login/", headers={"Accept-Language": "de-DE,en;q=0.5"}).get_data(as_text=True)
+    assert "Username" in en and "用户名" not in en
+
+
+def test_unknown_language_is_refused(admin, sql):
+    assert admin.get("/lang/xx").status_code == 404
+    assert sql("SELECT locale FROM users WHERE username = 'admin'") == [(None,)]
+
+
+def test_a_language_chosen_on_the_login_page_becomes_the_users(client, sql):
+    switch(client, "zh")
+    login(client)
+    assert sql("SELECT locale FROM users WHERE username = 'admin'") == [("zh",)]
+
+
+def test_form_errors_and_flash_messages_in_chinese(admin, sql):
+    switch(admin, "zh")
+    response = post_form(admin, "/contacts/add", {"first_name": "伟", "last_name": "王", "email": "not-an-email"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "不是有效的电子邮件地址。" in page
+    page = admin.get("/customers/list/?page_CustomerView=x").get_data(as_text=True)
+    assert "页码必须是 0 到" in page
+
+
+def test_dates_and_numbers_follow_the_language(admin, add_rows, sql):
+    from decimal import Decimal
+
+    from app.models import Customer, Opportunity
+
+    [cid] = add_rows(Customer, {"name": "Format 格式", "revenue": Decimal("1234567.5")})
+    [oid] = add_rows(Opportunity, {"customer_id": cid, "name": "Deal", "stage": "proposal",
+                                   "value": Decimal("9876.5"), "close_date": __import__("datetime").date(2026, 3, 7)})
+    sql("UPDATE customers SET created_at = '2026-03-07 14:05:09' WHERE customer_id = :c", c=cid)
+    switch(admin, "en")
+    page = admin.get(f"/customers/show/{cid}").get_data(as_text=True)
+    assert "1,234,567.50" in page and "Mar 7, 2026, 14:05" in page
+    page = admin.get(f"/opportunities/show/{oid}").get_data(as_text=True)
+    assert "Mar 7, 2026" in page and "Proposal" in page
+    switch(admin, "zh")
+    page = admin.get(f"/customers/show/{cid}").get_data(as_text=True)
+    assert "1,234,567.50" in page and "2026年3月7日 14:05" in page
+    page = admin.get(f"/opportunities/show/{oid}").get_data(as_text=True)
+    assert "2026年3月7日" in page and "提案" in page

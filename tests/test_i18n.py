@@ -190,3 +190,25 @@ def test_dates_and_numbers_follow_the_language(admin, add_rows, sql):
     assert "1,234,567.50" in page and "2026年3月7日 14:05" in page
     page = admin.get(f"/opportunities/show/{oid}").get_data(as_text=True)
     assert "2026年3月7日" in page and "提案" in page
+
+
+def test_dashboard_charts_in_chinese(app, admin):
+    import html
+    import json
+
+    runner = app.test_cli_runner()
+    for _ in range(2):
+        assert runner.invoke(args=["crm", "reports", "generate"]).exit_code == 0
+    switch(admin, "zh")
+    page = admin.get("/dashboard/").get_data(as_text=True)
+    for title in ("各阶段销售管道", "每月赢单与丢单", "潜在客户漏斗", "未关闭工单时长"):
+        assert title in page, title
+    assert re.search(r"生成于\s*<time[^>]*>\d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d</time>", page)
+    figures = [json.loads(html.unescape(m)) for m in re.findall(r"data-figure='([^']*)'", page)]
+    pipeline = figures[0]["data"][0]
+    assert pipeline["x"][:3] == ["初始", "资格审查", "提案"] and "销售机会" in pipeline["hovertemplate"]
+    assert figures[0]["layout"]["yaxis"]["title"]["text"] == "价值"
+    history = admin.get("/dashboard/history/pipeline_by_stage").get_data(as_text=True)
+    titles = [json.loads(html.unescape(m))["layout"]["title"]["text"]
+              for m in re.findall(r"data-figure='([^']*)'", history)]
+    assert titles == ["进行中的管道价值", "进行中的销售机会"] and "共 2 个快照" in history

@@ -33,8 +33,8 @@ WEEKS = 26
 OPEN_TICKET_STATUSES = ("open", "in progress")
 CONVERTED = "converted"
 # (label, from days, to days) of an open ticket's age; None = no upper bound
-AGE_BUCKETS = (("under 1 day", 0, 1), ("1–3 days", 1, 3), ("3–7 days", 3, 7), ("1–4 weeks", 7, 28),
-               ("1–3 months", 28, 90), ("over 3 months", 90, None))
+AGE_BUCKETS = ((N_("under 1 day"), 0, 1), (N_("1–3 days"), 1, 3), (N_("3–7 days"), 3, 7), (N_("1–4 weeks"), 7, 28),
+               (N_("1–3 months"), 28, 90), (N_("over 3 months"), 90, None))
 # one advisory-lock key for "reports are being generated" (cron and the button may overlap)
 LOCK_KEY = 0x5245504F  # "REPO"
 

@@ -59,6 +59,7 @@ LABELS = {
     "permission-matrix": _l("Permission matrix"),
     "service_tickets": _l("Service tickets"),
     "logs": _l("Logs (audit)"),
+    "search": _l("Search"),
 }
 
 

@@ -29,7 +29,8 @@ def about(n: int | None) -> str:
         return f"{n:,}"
     for limit, suffix in ((1_000_000, "M"), (1_000, "k")):
         if n >= limit:
-            return _("about %(count)s", count=f"{n / limit:.1f}{suffix}".replace(".0", ""))
+            short = "{:.1f}{}".format(n / limit, suffix).replace(".0", "")
+            return _("about %(count)s", count=short)
     return _("about %(count)s", count=n)
 
 

@@ -128,6 +128,12 @@ def _add_untranslated_fab_messages(pot: Path) -> None:
         write_po(f, ours, no_location=True, sort_output=True)
 
 
+def _same_messages(a: Catalog, b: Catalog) -> bool:
+    def entries(catalog: Catalog) -> set:
+        return {(m.context, str(m.id), str(m.string), m.fuzzy) for m in catalog if m.id}
+    return entries(a) == entries(b)
+
+
 def update() -> dict[str, list[str]]:
     """Extract, merge, fill seed labels, compile. Returns the untranslated messages per language."""
     pot = Path(tempfile.mkdtemp()) / f"{DOMAIN}.pot"
@@ -142,7 +148,9 @@ def update() -> dict[str, list[str]]:
     _add_untranslated_fab_messages(pot)
     missing = {}
     for lang in LANGUAGES:
-        if po_path(lang).exists():
+        # keep the header's date unless messages change, so re-running changes nothing
+        previous = load(lang) if po_path(lang).exists() else None
+        if previous is not None:
             _pybabel("update", "-i", str(pot), "-d", str(TRANSLATIONS), "-l", lang,
                      "--ignore-obsolete", "--no-fuzzy-matching")
         else:
@@ -150,6 +158,8 @@ def update() -> dict[str, list[str]]:
         catalog = load(lang)
         if lang == "zh":
             apply_seed_labels(catalog)
+        if previous is not None and _same_messages(previous, catalog):
+            catalog.creation_date, catalog.revision_date = previous.creation_date, previous.revision_date
         with po_path(lang).open("wb") as f:
             write_po(f, catalog, omit_header=False, no_location=True, sort_output=True, width=100)
         compile_catalog(po_path(lang))

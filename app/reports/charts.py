@@ -125,7 +125,7 @@ def industry_chart(data: dict, at: dt.datetime) -> list[Figure]:
     return [figure([{
         "type": "pie", "labels": [category(i, "industry") for i in items], "values": [i["revenue"] for i in items],
         "customdata": [eq_link(CUSTOMERS, "industry", i) for i in items], "sort": False, "hole": 0.35,
-        "text": [_("%(count)s customers", count=f"{i['customers']:,}") for i in items], "textinfo": "percent",
+        "text": [_("%(count)s customers", count=format(i["customers"], ",")) for i in items], "textinfo": "percent",
         "hovertemplate": "%{label}: %{value:,.2f} (%{text})<extra></extra>",
     }], legend={"font": {"size": 10}})]
 

@@ -39,10 +39,14 @@ class AjaxSelectWidget:
         option = ""
         if selected is not None:
             option = f'<option value="{escape(field.pk_of(selected))}" selected>{escape(str(selected))}</option>'
+        # select2's own texts, in the user's language (read by crm.js)
+        texts = html_params(**{"data-placeholder": _("Type to search"), "data-searching": _("Searching…"),
+                               "data-no-results": _("No matches"),
+                               "data-error-loading": _("The results could not be loaded.")})
         return Markup(
             f'<select id="{escape(field.id)}" name="{escape(field.name)}" '
             f'class="form-control crm-ajax-select" data-endpoint="{escape(self.endpoint)}" '
-            f'data-placeholder="{escape(_("Type to search"))}" data-allow-clear="{str(field.allow_blank).lower()}">'
+            f'{texts} data-allow-clear="{str(field.allow_blank).lower()}">'
             f'<option value=""></option>{option}</select>'
         )
 

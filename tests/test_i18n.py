@@ -181,6 +181,12 @@ def test_form_errors_and_flash_messages_in_chinese(admin, sql):
     assert response.status_code == 200 and "不是有效的电子邮件地址。" in page
     page = admin.get("/customers/list/?page_CustomerView=x").get_data(as_text=True)
     assert "页码必须是 0 到" in page
+    [(role_id,)] = sql("SELECT role_id FROM roles WHERE role_name = 'Sales Rep'")
+    form = f"/permission-matrix/role/{role_id}"
+    post_form(admin, form + "/clone", {"name": ""}, form_url=form)
+    assert "请为新角色命名。" in admin.get(form).get_data(as_text=True)
+    post_form(admin, form, {}, form_url=form)
+    assert "角色 Sales Rep 已保存" in admin.get(form).get_data(as_text=True)
 
 
 def test_dates_and_numbers_follow_the_language(admin, add_rows, sql):

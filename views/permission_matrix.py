@@ -70,7 +70,7 @@ class PermissionMatrixView(BaseView):
         cat = access.catalog(self.appbuilder)
         shown = {}
         for key in request.form.getlist("cell"):
-            subject, _, action = key.partition(":")
+            subject, _sep, action = key.partition(":")
             before = request.form.get(f"was:{key}")
             if before in ("all", "some", "none") and cat.ids(subject, action):
                 shown[subject, action] = before

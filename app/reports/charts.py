@@ -249,6 +249,6 @@ def trend_figures(report_type: str, snapshots: list[tuple[dt.datetime, dict]]) -
     metrics = TRENDS[report_type]
     rows = [(at.isoformat(sep=" ", timespec="seconds"), metrics(data)) for at, data in snapshots]
     names = list(rows[0][1]) if rows else []
-    return [figure([{"type": "scatter", "mode": "lines+markers", "name": name, "x": [at for at, _ in rows],
-                     "y": [values.get(name) for _, values in rows]}], name, xaxis={"type": "date"})
+    return [figure([{"type": "scatter", "mode": "lines+markers", "name": name, "x": [at for at, _values in rows],
+                     "y": [values.get(name) for _at, values in rows]}], name, xaxis={"type": "date"})
             for name in names]

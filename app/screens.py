@@ -20,8 +20,8 @@ from wtforms import SelectField
 from wtforms import validators as v
 
 from app.choices import CHOICE_COLUMNS
-from app.i18n.formatting import show_value  # noqa: F401  (views import it from here)
-from app.i18n.labels import choice_label, column_label, label_for, lazy_titles
+from app.i18n.formatting import show_value
+from app.i18n.labels import choice_label, column_label, label_for, lazy_titles  # noqa: F401  (label_for: others import it from here)
 from app.encryption.columns import AMOUNT_MAX, BAND_LABELS, EncryptedAmount, band_label
 from app.forms import AjaxRelatedField, Amount, JSONField, datetime_field, NoControlCharacters, VersionField, choice_field
 from app.models.crm import EMAIL_RE, PHONE_RE

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha1sum requirements.txt 2>/dev/null | cut -c1-12)
 FLASK  := $(BIN)/flask --app run
 
-.PHONY: install run test test-fast test-deps psql bench clean
+.PHONY: install run test test-fast test-deps psql bench clean translations
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,12 @@ $(STAMP): requirements.txt
 	rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)
+	$(BIN)/python -m app.i18n compile
+
+# After adding or changing user-visible strings: extract, merge into app/translations/zh/.../messages.po,
+# fill Chinese field labels from the seed, compile, list what still lacks a translation.
+translations: $(STAMP)
+	$(BIN)/python -m app.i18n update
 
 run: install
 	$(FLASK) crm serve

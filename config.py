@@ -65,9 +65,10 @@ class Config:
     JWT_REFRESH_TOKEN_EXPIRES = timedelta(hours=12)
 
     BABEL_DEFAULT_LOCALE = "en"
+    # FAB's `zh` catalog is Simplified Chinese; our catalogs use the same code (app/translations/zh)
     LANGUAGES = {
         "en": {"flag": "gb", "name": "English"},
-        "zh": {"flag": "cn", "name": "Chinese"},
+        "zh": {"flag": "cn", "name": "简体中文"},
     }
 
     HOST = "127.0.0.1"

@@ -50,6 +50,9 @@ def create_app(config: type = Config, **overrides: Any) -> Flask:
         from views import register_views
 
         register_views(appbuilder)
+        from app.i18n import init_i18n
+
+        init_i18n(app)
     init_request_guard(app)  # after FAB's before_request, which sets g.user for the error page
     init_sessions(app)
     init_login_rate_limit(app)

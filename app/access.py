@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from flask_appbuilder import AppBuilder
+from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy import delete, insert, select
 
 from app.extensions import db
@@ -19,14 +20,16 @@ from app.models.security import Action, Permission, Resource, Role, User, role_p
 
 ACTIONS = ["read", "create", "edit", "delete", "export", "import"]
 ACTION_HELP = {
-    "read": "see the menu entry, lists, records and the API's GET",
-    "create": "add records (screen and API POST)",
-    "edit": "change records (screen and API PUT)",
-    "delete": "delete records (screen and API DELETE)",
-    "export": "download / export data",
-    "convert": "convert leads into a customer, contact and opportunity",
-    "import": "import records from a CSV file",
+    "read": _l("see the menu entry, lists, records and the API's GET"),
+    "create": _l("add records (screen and API POST)"),
+    "edit": _l("change records (screen and API PUT)"),
+    "delete": _l("delete records (screen and API DELETE)"),
+    "export": _l("download / export data"),
+    "convert": _l("convert leads into a customer, contact and opportunity"),
+    "import": _l("import records from a CSV file"),
 }
+ACTION_LABELS = {"read": _l("read"), "create": _l("create"), "edit": _l("edit"), "delete": _l("delete"),
+                 "export": _l("export"), "reset password": _l("reset password")}
 READABLE = {
     "can_list": "read", "can_show": "read", "can_get": "read", "can_info": "read",
     "menu_access": "read", "can_read": "read", "can_this_form_get": "read", "can_search": "read",
@@ -54,12 +57,22 @@ RESOURCES = {
     "SwaggerView": ("api-docs", "read"),
 }
 LABELS = {
-    "account": "Own account (profile, own password)",
-    "api-docs": "API documentation",
-    "permission-matrix": "Permission matrix",
-    "service_tickets": "Service tickets",
-    "logs": "Logs (audit)",
+    "account": _l("Own account (profile, own password)"),
+    "api-docs": _l("API documentation"),
+    "permission-matrix": _l("Permission matrix"),
+    "service_tickets": _l("Service tickets"),
+    "logs": _l("Logs (audit)"),
+    "search": _l("Search"),
 }
+
+
+def action_label(action: str) -> str:
+    """A readable action in the user's language ('read' -> '查看')."""
+    return str(ACTION_LABELS.get(action, action))
+
+
+def partly(action: str) -> str:
+    return gettext("%(action)s (partly)", action=action_label(action))
 
 
 @dataclass(frozen=True)
@@ -92,7 +105,7 @@ class Catalog:
         return {e.permission_id for e in self.entries if e.subject == subject and e.readable == readable}
 
     def label(self, subject: str) -> str:
-        return self.labels.get(subject) or subject.replace("_", " ").replace("-", " ").capitalize()
+        return str(self.labels.get(subject) or subject.replace("_", " ").replace("-", " ").capitalize())
 
     def cells(self, granted: set[int]) -> dict[tuple[str, str], str]:
         """(subject, action) -> 'all' | 'some' | 'none' for a set of granted permission ids."""
@@ -106,9 +119,9 @@ class Catalog:
 
     def summary(self, cells: dict[tuple[str, str], str], subject: str) -> str:
         """'read, create, edit (partly)' for one subject of one role's cells."""
-        words = [a if cells[subject, a] == "all" else f"{a} (partly)"
+        words = [action_label(a) if cells[subject, a] == "all" else partly(a)
                  for a in self.actions_of(subject) if cells[subject, a] != "none"]
-        return ", ".join(words) or "—"
+        return gettext(", ").join(words) or "—"
 
     def with_categories(self, granted: set[int]) -> set[int]:
         """The set with each menu category granted exactly when one of its entries is."""
@@ -222,5 +235,5 @@ def effective(cat: Catalog, user: User) -> dict[str, list[str]]:
     result: dict[str, list[str]] = defaultdict(list)
     for (subject, action), state in cells.items():
         if state != "none":
-            result[cat.label(subject)].append(action if state == "all" else f"{action} (partly)")
+            result[cat.label(subject)].append(action_label(action) if state == "all" else partly(action))
     return dict(result)

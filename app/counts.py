@@ -5,6 +5,7 @@ that the planner's estimate (pg_class.reltuples) shown as "about 1.2M".
 """
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import text
 
 from app.extensions import db
@@ -28,8 +29,9 @@ def about(n: int | None) -> str:
         return f"{n:,}"
     for limit, suffix in ((1_000_000, "M"), (1_000, "k")):
         if n >= limit:
-            return f"about {n / limit:.1f}{suffix}".replace(".0", "")
-    return f"about {n}"
+            short = "{:.1f}{}".format(n / limit, suffix).replace(".0", "")
+            return _("about %(count)s", count=short)
+    return _("about %(count)s", count=n)
 
 
 class AtLeastCount(int):

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Query, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.i18n.labels import label_for
 from app.counts import COUNT_CAP, AtLeastCount, EstimatedCount, planner_estimates
 from app.keyset import Cursor, KeysetPage, keyset_page
 from app.search.filters import SearchFilterConverter
@@ -41,7 +42,8 @@ def dependents(item: Any) -> list[tuple[str, int]]:
         child = rel.mapper.class_
         condition = [remote == getattr(item, local.key) for local, remote in rel.local_remote_pairs]
         if db.session.scalar(select(exists().where(*condition).select_from(child))):
-            found.append(rel.key.replace("_", " "))
+            # the related screen's title, as the user reads it ("contacts", "联系人")
+            found.append(_(label_for(rel.mapper.local_table.name)).lower())
     return found
 
 

@@ -15,6 +15,7 @@ from wtforms.widgets import html_params
 from wtforms.validators import InputRequired, ValidationError
 
 from app.extensions import db
+from app.i18n.labels import choice_label
 
 
 def local_path(target: str | None) -> str | None:
@@ -47,10 +48,14 @@ class AjaxSelectWidget:
         option = ""
         if selected is not None:
             option = f'<option value="{escape(field.pk_of(selected))}" selected>{escape(str(selected))}</option>'
+        # select2's own texts, in the user's language (read by crm.js)
+        texts = html_params(**{"data-placeholder": _("Type to search"), "data-searching": _("Searching…"),
+                               "data-no-results": _("No matches"),
+                               "data-error-loading": _("The results could not be loaded.")})
         return Markup(
             f'<select id="{escape(field.id)}" name="{escape(field.name)}" '
             f'class="form-control crm-ajax-select" data-endpoint="{escape(self.endpoint)}" '
-            f'data-placeholder="{escape(_("Type to search"))}" data-allow-clear="{str(field.allow_blank).lower()}">'
+            f'{texts} data-allow-clear="{str(field.allow_blank).lower()}">'
             f'<option value=""></option>{option}</select>'
         )
 
@@ -120,7 +125,7 @@ class AjaxRelatedField(Field):
 def choice_field(label: str, values: tuple[str, ...]) -> SelectField:
     """A dropdown of the documented values; anything else is a form error."""
     return SelectField(
-        label, [InputRequired()], choices=[(v, _(v.capitalize())) for v in values],
+        label, [InputRequired()], choices=[(v, choice_label(v)) for v in values],
         widget=Select2Widget(), default=values[0], validate_choice=True,
     )
 
@@ -191,7 +196,7 @@ class Amount:
             raise ValidationError(_("Enter a number."))
         if not self.minimum <= value <= self.maximum:
             raise ValidationError(_("Enter a number between %(lo)s and %(hi)s.",
-                                    lo=f"{self.minimum:,}", hi=f"{self.maximum:,}"))
+                                    lo="{:,}".format(self.minimum), hi="{:,}".format(self.maximum)))
 
 
 class DateTimeInput(DateTimePickerWidget):

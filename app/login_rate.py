@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from flask import Flask, current_app, jsonify, make_response, render_template_string, request
+from flask_babel import gettext as _
 from sqlalchemy import text
 
 from app.extensions import db
@@ -52,7 +53,7 @@ def is_login_attempt() -> bool:
 
 
 def _refuse(wait: int):
-    message = f"Too many sign-in attempts from your address. Try again in {wait} seconds."
+    message = _("Too many sign-in attempts from your address. Try again in %(wait)s seconds.", wait=wait)
     if request.path.startswith("/api/"):
         response = jsonify(message=message)
     else:

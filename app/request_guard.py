@@ -11,6 +11,7 @@ import logging
 import re
 
 from flask import Flask, current_app, g, jsonify, render_template_string, request
+from flask_babel import gettext as _
 from sqlalchemy.exc import DataError
 
 from app.extensions import db
@@ -32,16 +33,16 @@ def problem_with_args() -> str | None:
     view = None
     for name, value in request.args.items(multi=True):
         if "\x00" in value or "\x00" in name:
-            return f"Argument {name!r} contains a NUL character."
+            return _("Argument %(name)s contains a NUL character.", name=repr(name))
         if name.startswith("page_") and not (_INT.fullmatch(value) and int(value) <= MAX_PAGE):
-            return f"Page number must be a whole number from 0 to {MAX_PAGE:,}."
+            return _("Page number must be a whole number from 0 to %(max)s.", max="{:,}".format(MAX_PAGE))
         if name.startswith("psize_") and not (_INT.fullmatch(value) and 1 <= int(value) <= MAX_PAGE_SIZE):
-            return f"Page size must be a whole number from 1 to {MAX_PAGE_SIZE}."
+            return _("Page size must be a whole number from 1 to %(max)s.", max=MAX_PAGE_SIZE)
         if name.startswith("_oc_"):
             view = view or _view_of_request()
             allowed = getattr(view, "order_columns", None)
             if allowed is not None and value not in allowed:
-                return f"Cannot sort by {value!r}."
+                return _("Cannot sort by %(column)s.", column=repr(value))
     return None
 
 
@@ -53,7 +54,7 @@ def _bad_request(message: str):
     page = render_template_string(
         "{% extends appbuilder.base_template %}{% block content %}"
         "<div class='alert alert-danger'>{{ message }}</div>"
-        "<a href='javascript:history.back()'>Back</a>{% endblock %}",
+        "<a href='javascript:history.back()'>{{ _('Back') }}</a>{% endblock %}",
         message=message, appbuilder=current_app.appbuilder)
     return page, 400
 

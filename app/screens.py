@@ -7,7 +7,6 @@ AJAX selects for every foreign key. Views override only what differs.
 """
 from __future__ import annotations
 
-import datetime as dt
 import re
 from decimal import Decimal
 from typing import Any
@@ -16,10 +15,13 @@ from sqlalchemy import DateTime, Numeric, String, Text, inspect
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import RelationshipProperty
 from flask_appbuilder.fieldwidgets import Select2Widget
+from flask_babel import lazy_gettext as _l
 from wtforms import SelectField
 from wtforms import validators as v
 
 from app.choices import CHOICE_COLUMNS
+from app.i18n.formatting import show_value
+from app.i18n.labels import choice_label, column_label, label_for, lazy_titles  # noqa: F401  (label_for: others import it from here)
 from app.encryption.columns import AMOUNT_MAX, BAND_LABELS, EncryptedAmount, band_label
 from app.forms import AjaxFilterWidget, AjaxRelatedField, Amount, JSONField, datetime_field, NoControlCharacters, VersionField, choice_field
 from app.models.crm import EMAIL_RE, PHONE_RE, Customer
@@ -36,19 +38,11 @@ def route_of(table: str) -> str:
     return ROUTES.get(table, "/" + table)
 
 
-def show_value(value: Any) -> Any:
-    """How a value reads on list and show pages."""
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, Decimal):
-        return f"{value:,.2f}"
-    return value
-
-
-def label_for(name: str) -> str:
-    return name.replace("_id", " ID").replace("_", " ").strip().capitalize()
+def choice_formatter(values: tuple[str, ...]):
+    """Shows a documented value (status, stage, ...) in the user's language."""
+    def show(value: Any) -> Any:
+        return choice_label(value) if value in values else show_value(value)
+    return show
 
 
 def _nonneg_columns(table) -> set[str]:
@@ -76,9 +70,9 @@ def column_validators(table, column) -> list:
         low = Decimal(0) if column.name in _nonneg_columns(table) else -NUMERIC_MAX
         checks.append(Amount(low, NUMERIC_MAX))
     if column.name == "email":
-        checks.append(v.Regexp(EMAIL_RE, message="Not a valid email address."))
+        checks.append(v.Regexp(EMAIL_RE, message=_l("Not a valid email address.")))
     if column.name == "phone":
-        checks.append(v.Regexp(PHONE_RE, message="Not a valid phone number (digits, spaces, + ( ) - . /)."))
+        checks.append(v.Regexp(PHONE_RE, message=_l("Not a valid phone number (digits, spaces, + ( ) - . /).")))
     return checks
 
 
@@ -113,7 +107,7 @@ def derive(model: type) -> dict[str, Any]:
     descriptions: dict[str, str] = {}
     for column in table.columns:
         name = column.name
-        labels[name] = label_for(name)
+        labels[name] = column_label(table.name, name)
         if name in pk:
             continue
         if column.info.get("read_only"):  # written by a workflow (e.g. lead conversion), shown only
@@ -123,7 +117,7 @@ def derive(model: type) -> dict[str, Any]:
         if name in many_to_one:
             rel = many_to_one[name]
             target = rel.mapper.class_
-            labels[rel.key] = label_for(rel.key)
+            labels[rel.key] = column_label(table.name, rel.key)
             form_columns.append(rel.key)
             list_columns.append(rel.key)
             search_columns.append(rel.key)
@@ -136,10 +130,9 @@ def derive(model: type) -> dict[str, Any]:
             continue
         if name in encrypted:
             # ciphertext: the database can neither compare nor sort it; the band can
-            descriptions[name] = (f"Stored encrypted. To sort or filter by size, use "
-                                  f"{label_for(name + '_band')} (order of magnitude).")
+            descriptions[name] = _l("Stored encrypted. To sort or filter by size, use %(band)s "
+                                    "(order of magnitude).", band=column_label(table.name, name + "_band"))
         elif name in bands:
-            labels[name] = label_for(name)
             search_fields[name] = band_filter_field(labels[name])
             search_columns.append(name)
             list_columns.append(name)
@@ -166,12 +159,14 @@ def derive(model: type) -> dict[str, Any]:
     if "version" in table.columns:
         edit_extra["version"] = VersionField(model)
         edit_columns.append("version")
-    title = label_for(table.name)
+    formatters = {c.name: band_label if c.name in bands else show_value for c in table.columns}
+    for (choice_table, name), values in CHOICE_COLUMNS.items():
+        if choice_table == table.name:
+            formatters[name] = choice_formatter(values)
     return {
         "route_base": route_of(table.name),
-        "list_title": title,
-        "show_title": re.sub(r"(?<!^)(?=[A-Z])", " ", model.__name__).capitalize(),
-        "formatters_columns": {c.name: band_label if c.name in bands else show_value for c in table.columns},
+        **lazy_titles(model),
+        "formatters_columns": formatters,
         "list_columns": list_columns[:8],
         "show_columns": [c.name for c in table.columns if c.name not in many_to_one and c.name != "version"]
         + [r.key for r in many_to_one.values()],

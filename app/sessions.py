@@ -11,6 +11,7 @@ import hashlib
 import secrets
 
 from flask import Flask, current_app, flash, g, request, session
+from flask_babel import gettext as _
 from flask_login import user_logged_in, user_logged_out
 from sqlalchemy import text
 
@@ -96,7 +97,7 @@ def _check_session() -> None:
         db.session.commit()
     session.clear()
     g.session_expired = True
-    flash("Your session has ended; please sign in again.", "warning")
+    flash(_("Your session has ended; please sign in again."), "warning")
 
 
 def init_sessions(app: Flask) -> None:

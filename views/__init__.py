@@ -13,12 +13,12 @@ from views.pipeline import PipelineView
 
 def register_views(appbuilder: AppBuilder) -> None:
     for view, name, icon, category in MENU:
-        appbuilder.add_view(view, name, icon=icon, category=category, label=name,
-                            category_label=category)
+        appbuilder.add_view(view, name, icon=icon, category=category, label=_l(name),
+                            category_label=_l(category))
     appbuilder.add_view(PipelineView, "Pipeline board", icon="fa-columns", category="Sales",
-                        label=_l("Pipeline board"), category_label="Sales")
+                        label=_l("Pipeline board"), category_label=_l("Sales"))
     appbuilder.add_view_no_menu(SearchView())
     appbuilder.add_view(DashboardView, "Dashboard", icon="fa-chart-line", category="Analytics",
-                        label="Dashboard", category_label="Analytics")
+                        label=_l("Dashboard"), category_label=_l("Analytics"))
     for api in APIS:
         appbuilder.add_api(api)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g, jsonify, redirect, request
+from flask_babel import gettext as _
 from flask_appbuilder import ModelView, expose
 from flask_appbuilder.security.decorators import has_access_api, permission_name
 from sqlalchemy import or_, select
@@ -41,7 +42,7 @@ class CrmModelView(ExportMixin, HistoryMixin, KeysetPagingMixin, ModelView):
 
     @property
     def database_error_message(self) -> str:  # type: ignore[override]
-        return g.get("crm_db_error") or "The database refused the change; nothing was saved."
+        return g.get("crm_db_error") or _("The database refused the change; nothing was saved.")
 
     def _get_add_widget(self, form, exclude_cols=None, widgets=None):
         """`add?customer=5` opens the form with that customer selected (e.g. a quick-add on a customer's page)."""

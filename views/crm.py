@@ -1,6 +1,9 @@
 """The CRM screens: one derived model view per table, with a few overrides each."""
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+
+from app.i18n.labels import N_
 from app.models import Activity, Contact, Customer, Lead, Log, Opportunity, Report, ServiceTicket
 from app.audit.history import LogInterface, describe
 from app.screens import derive
@@ -61,19 +64,20 @@ class LogView(ReadOnlyMixin, KeysetListMixin, CrmModelView):
     show_columns = ["log_id", "created_at", "user", "user_id", "action", "table_name", "record_key",
                     "description"]
     search_columns = ["created_at", "user", "user_id", "action", "table_name", "record_key"]
-    label_columns = {**derive(Log)["label_columns"], "table_name": "Table", "record_key": "Record",
-                     "user": "User", "created_at": "When (UTC)"}
+    label_columns = {**derive(Log)["label_columns"], "table_name": _l("Table"), "record_key": _l("Record"),
+                     "user": _l("User"), "created_at": _l("When (UTC)")}
     formatters_columns = {**derive(Log)["formatters_columns"], "description": describe}
 
 
 SALES = [CustomerView, ContactView, LeadView, OpportunityView, ActivityView]
 MENU = [
-    (CustomerView, "Customers", "fa-building", "Sales"),
-    (ContactView, "Contacts", "fa-address-book", "Sales"),
-    (LeadView, "Leads", "fa-bullseye", "Sales"),
-    (OpportunityView, "Opportunities", "fa-handshake", "Sales"),
-    (ActivityView, "Activities", "fa-calendar", "Sales"),
-    (TicketView, "Service tickets", "fa-life-ring", "Service"),
-    (ReportView, "Reports", "fa-chart-bar", "Analytics"),
-    (LogView, "Logs", "fa-history", "Admin"),
+    # names stay English (they name the permissions); the menu shows them translated
+    (CustomerView, N_("Customers"), "fa-building", N_("Sales")),
+    (ContactView, N_("Contacts"), "fa-address-book", N_("Sales")),
+    (LeadView, N_("Leads"), "fa-bullseye", N_("Sales")),
+    (OpportunityView, N_("Opportunities"), "fa-handshake", N_("Sales")),
+    (ActivityView, N_("Activities"), "fa-calendar", N_("Sales")),
+    (TicketView, N_("Service tickets"), "fa-life-ring", N_("Service")),
+    (ReportView, N_("Reports"), "fa-chart-bar", N_("Analytics")),
+    (LogView, N_("Logs"), "fa-history", N_("Admin")),
 ]

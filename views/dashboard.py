@@ -5,6 +5,7 @@ import logging
 import threading
 
 from flask import abort, current_app, flash, redirect, send_file, url_for
+from flask_babel import gettext as _
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 
@@ -66,12 +67,12 @@ class DashboardView(BaseView):
     @has_access
     def refresh(self):
         if generation_running():
-            flash("Reports are already being generated; the charts update when that run finishes.", "warning")
+            flash(_("Reports are already being generated; the charts update when that run finishes."), "warning")
         else:
             record("reports.refresh", {"types": sorted(REPORT_TYPES)})
             threading.Thread(target=_generate_in_background, args=(current_app._get_current_object(),),
                              name="reports-refresh", daemon=True).start()
-            flash("Refreshing the reports; this page reloads when they are ready.", "info")
+            flash(_("Refreshing the reports; this page reloads when they are ready."), "info")
         return redirect(url_for(f"{self.endpoint}.index"))
 
     @expose("/plotly.min.js")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import abort, current_app, flash, redirect, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from sqlalchemy import func, select
@@ -37,7 +38,8 @@ class PermissionMatrixView(BaseView):
         cells = {role.role_id: cat.cells(access.granted_ids(role.role_id)) for role in roles}
         return self.render_template("crm/access/matrix.html", cat=cat, roles=roles, cells=cells,
                                     admin_role=self._admin_role(), actions=access.ACTIONS,
-                                    help=access.ACTION_HELP, title="Permission matrix")
+                                    help=access.ACTION_HELP, title=_l("Permission matrix"),
+                                    action_label=access.action_label)
 
     def _role_or_404(self, role_id: int) -> Role:
         role = db.session.get(Role, role_id)
@@ -54,7 +56,8 @@ class PermissionMatrixView(BaseView):
         return self.render_template(
             "crm/access/role.html", cat=cat, role=role, cells=cat.cells(access.granted_ids(role_id)),
             readonly=role.role_name == self._admin_role(), actions=access.ACTIONS,
-            help=access.ACTION_HELP, users=len(role.users), title=f"Role {role.role_name}")
+            help=access.ACTION_HELP, users=len(role.users), title=_("Role %(name)s", name=role.role_name),
+            action_label=access.action_label)
 
     @expose("/role/<int:role_id>", methods=["POST"])
     @has_access
@@ -62,12 +65,12 @@ class PermissionMatrixView(BaseView):
     def save_role(self, role_id: int):
         role = self._role_or_404(role_id)
         if role.role_name == self._admin_role():
-            flash("The Admin role always has every permission; it cannot be changed.", "danger")
+            flash(_("The Admin role always has every permission; it cannot be changed."), "danger")
             return redirect(url_for(".role", role_id=role_id))
         cat = access.catalog(self.appbuilder)
         shown = {}
         for key in request.form.getlist("cell"):
-            subject, _, action = key.partition(":")
+            subject, _sep, action = key.partition(":")
             before = request.form.get(f"was:{key}")
             if before in ("all", "some", "none") and cat.ids(subject, action):
                 shown[subject, action] = before
@@ -79,9 +82,10 @@ class PermissionMatrixView(BaseView):
         except SQLAlchemyError:
             db.session.rollback()
             log.exception("saving the permissions of role %s failed", role_id)
-            flash("The database refused the change; nothing was saved.", "danger")
+            flash(_("The database refused the change; nothing was saved."), "danger")
         else:
-            flash(f"Role {role.role_name} saved: {added} permission(s) granted, {removed} revoked.", "success")
+            flash(_("Role %(role)s saved: %(added)s permission(s) granted, %(removed)s revoked.", role=role.role_name,
+                    added=added, removed=removed), "success")
         return redirect(url_for(".role", role_id=role_id))
 
     @expose("/role/<int:role_id>/clone", methods=["POST"])
@@ -92,17 +96,17 @@ class PermissionMatrixView(BaseView):
         name = (request.form.get("name") or "").strip()
         problem = None
         if not name:
-            problem = "Give the new role a name."
+            problem = _("Give the new role a name.")
         elif len(name) > ROLE_NAME_MAX:
-            problem = f"A role name has at most {ROLE_NAME_MAX} characters."
+            problem = _("A role name has at most %(max)s characters.", max=ROLE_NAME_MAX)
         elif db.session.scalar(select(Role).where(func.lower(Role.role_name) == name.lower())):
-            problem = f"A role named {name!r} exists already."
+            problem = _("A role named %(name)s exists already.", name=repr(name))
         if problem:
             flash(problem, "danger")
             return redirect(url_for(".role", role_id=role_id)), 303
         role = access.clone_role(source, name)
         db.session.commit()
-        flash(f"Role {name} created as a copy of {source.role_name}.", "success")
+        flash(_("Role %(name)s created as a copy of %(source)s.", name=name, source=source.role_name), "success")
         return redirect(url_for(".role", role_id=role.role_id))
 
     @expose("/user/")
@@ -114,7 +118,7 @@ class PermissionMatrixView(BaseView):
         cat = access.catalog(self.appbuilder)
         permissions = access.effective(cat, user) if user else {}
         if username and user is None:
-            flash(f"No user named {username!r}.", "warning")
+            flash(_("No user named %(name)s.", name=repr(username)), "warning")
         return self.render_template("crm/access/user.html", username=username, user=user,
                                     permissions=permissions, actions=access.ACTIONS,
-                                    title="Effective permissions")
+                                    title=_l("Effective permissions"), action_label=access.action_label)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import request
+from flask_babel import gettext as _
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 
@@ -34,7 +35,7 @@ class SearchView(BaseView):
             error = str(exc)
         list_filter = {e.model: self._title_filter(e) for e in allowed}
         return self.render_template("crm/search.html", query=query, results=results, error=error,
-                                    searched=[e.label for e in allowed], list_filter=list_filter,
+                                    searched=[_(e.label) for e in allowed], list_filter=list_filter,
                                     timeout_seconds=f"{service.SEARCH_TIMEOUT_MS / 1000:g}")
 
     def _title_filter(self, entity) -> str:

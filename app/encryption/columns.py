@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import LargeBinary, Numeric, SmallInteger, event, inspect, text
 from sqlalchemy.orm import Mapper, attributes, mapped_column
 from sqlalchemy.orm.attributes import set_committed_value
@@ -25,7 +26,7 @@ from sqlalchemy.types import TypeDecorator
 from app.encryption.keyring import KeyRing, load_key_ring
 
 AMOUNT_MAX = Decimal("9999999999999999.99")  # numeric(18, 2)
-BAND_LABELS = ("under 1K", "1K–10K", "10K–100K", "100K–1M", "1M–10M", "10M–100M", "100M–1B", "1B and more")
+BAND_LABELS = (_l("under 1K"), "1K–10K", "10K–100K", "100K–1M", "1M–10M", "10M–100M", "100M–1B", _l("1B and more"))
 
 
 class Sealed(bytes):

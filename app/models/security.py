@@ -148,6 +148,8 @@ class User(TimestampMixin, Model):
     fail_login_count: Mapped[Optional[int]] = mapped_column(Integer)
     # set after too many consecutive failed sign-ins; UTC
     locked_until: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    # UI language chosen in the top bar ("en", "zh"); NULL: the browser's Accept-Language decides
+    locale: Mapped[Optional[str]] = mapped_column(String(10))
 
     role: Mapped[Role] = relationship(Role, back_populates="users", lazy="joined")
 

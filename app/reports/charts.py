@@ -12,14 +12,14 @@ from collections import OrderedDict
 from typing import Any, Callable
 
 from flask_babel import get_locale
+from flask_babel import gettext as _
 
+from app.i18n.labels import choice_label
 from app.reports.drill import EQ, GT, IN, LT, list_url
 from app.reports.generators import OPEN_TICKET_STATUSES
 
 OPPORTUNITIES, CUSTOMERS, LEADS, ACTIVITIES, TICKETS = (
     "/opportunities", "/customers", "/leads", "/activities", "/tickets")
-NOT_SET = "(not set)"
-OTHER = "(other)"
 PRIORITY_COLORS = {"low": "#9ecae1", "medium": "#4292c6", "high": "#fd8d3c", "urgent": "#d62728"}
 
 Figure = dict[str, Any]
@@ -47,8 +47,13 @@ def figure(traces: list[dict], title: str = "", **layout: Any) -> Figure:
 
 def category(item: dict, key: str) -> str:
     if item.get("other"):
-        return f"{OTHER} {item['groups']} more"
-    return NOT_SET if item[key] is None else str(item[key])
+        return _("(other) %(count)s more", count=item["groups"])
+    return _("(not set)") if item[key] is None else str(item[key])
+
+
+def value_label(value: str) -> str:
+    """A documented value (stage, status, ...) as the user's language writes it."""
+    return str(choice_label(value))
 
 
 def eq_link(route: str, column: str, item: dict) -> str | None:
@@ -72,16 +77,17 @@ def before_midnight(day: dt.date) -> str:
 def pipeline_chart(data: dict, at: dt.datetime) -> list[Figure]:
     stages = data["stages"]
     return [figure([{
-        "type": "bar", "x": [s["stage"] for s in stages], "y": [s["value"] for s in stages],
+        "type": "bar", "x": [value_label(s["stage"]) for s in stages], "y": [s["value"] for s in stages],
         "text": [f"{s['count']:,}" for s in stages], "textposition": "auto",
-        "hovertemplate": "%{x}: %{y:,.2f} in %{text} opportunities<extra></extra>",
+        "hovertemplate": _("%(x)s: %(y)s in %(n)s opportunities", x="%{x}", y="%{y:,.2f}", n="%{text}")
+        + "<extra></extra>",
         "customdata": [list_url(OPPORTUNITIES, ("stage", EQ, s["stage"])) for s in stages],
-    }], yaxis={"title": {"text": "value"}, "tickformat": "~s"})]
+    }], yaxis={"title": {"text": _("value")}, "tickformat": "~s"})]
 
 
 @trend("pipeline_by_stage")
 def pipeline_trend(data: dict) -> dict:
-    return {"open pipeline value": data["open_value"], "open opportunities": data["open_count"]}
+    return {_("open pipeline value"): data["open_value"], _("open opportunities"): data["open_count"]}
 
 
 @chart("won_lost_by_month")
@@ -98,22 +104,22 @@ def won_lost_chart(data: dict, at: dt.datetime) -> list[Figure]:
                                 ("close_date", LT, end.isoformat())))
         return out
 
-    bars = [{"type": "bar", "name": stage, "x": labels, "y": [m[stage] for m in months],
+    bars = [{"type": "bar", "name": value_label(stage), "x": labels, "y": [m[stage] for m in months],
              "marker": {"color": color}, "customdata": links(stage),
-             "hovertemplate": f"%{{x}}: %{{y}} {stage}<extra></extra>"}
+             "hovertemplate": f"%{{x}}: %{{y}} {value_label(stage)}<extra></extra>"}
             for stage, color in (("won", "#2ca02c"), ("lost", "#d62728"))]
-    rate_line = {"type": "scatter", "mode": "lines+markers", "name": "win rate", "x": labels,
+    rate_line = {"type": "scatter", "mode": "lines+markers", "name": _("win rate"), "x": labels,
                  "y": [m["win_rate"] for m in months], "yaxis": "y2",
-                 "hovertemplate": "%{x}: win rate %{y:.0%}<extra></extra>"}
+                 "hovertemplate": f"%{{x}}: {_('win rate')} %{{y:.0%}}<extra></extra>"}
     return [figure(bars + [rate_line], barmode="group", legend={"orientation": "h", "y": -0.25},
                    xaxis={"type": "category"},
-                   yaxis={"title": {"text": "opportunities"}},
+                   yaxis={"title": {"text": _("opportunities")}},
                    yaxis2={"overlaying": "y", "side": "right", "range": [0, 1], "tickformat": ".0%"})]
 
 
 @trend("won_lost_by_month")
 def won_lost_trend(data: dict) -> dict:
-    return {"win rate (24 months)": data["win_rate"], "won (24 months)": data["won"]}
+    return {_("win rate (24 months)"): data["win_rate"], _("won (24 months)"): data["won"]}
 
 
 @chart("revenue_by_industry")
@@ -122,14 +128,14 @@ def industry_chart(data: dict, at: dt.datetime) -> list[Figure]:
     return [figure([{
         "type": "pie", "labels": [category(i, "industry") for i in items], "values": [i["revenue"] for i in items],
         "customdata": [eq_link(CUSTOMERS, "industry", i) for i in items], "sort": False, "hole": 0.35,
-        "text": [f"{i['customers']:,} customers" for i in items], "textinfo": "percent",
+        "text": [_("%(count)s customers", count=format(i["customers"], ",")) for i in items], "textinfo": "percent",
         "hovertemplate": "%{label}: %{value:,.2f} (%{text})<extra></extra>",
     }], legend={"font": {"size": 10}})]
 
 
 @trend("revenue_by_industry")
 def industry_trend(data: dict) -> dict:
-    return {"customer revenue": data["revenue"], "customers": data["customers"]}
+    return {_("customer revenue"): data["revenue"], _("customers"): data["customers"]}
 
 
 @chart("customers_by_location")
@@ -138,50 +144,50 @@ def location_chart(data: dict, at: dt.datetime) -> list[Figure]:
     return [figure([{
         "type": "bar", "orientation": "h", "y": [category(i, "location") for i in items],
         "x": [i["customers"] for i in items], "customdata": [eq_link(CUSTOMERS, "location", i) for i in items],
-        "hovertemplate": "%{y}: %{x:,} customers<extra></extra>",
+        "hovertemplate": "%{y}: " + _("%(count)s customers", count="%{x:,}") + "<extra></extra>",
     }], margin={"l": 140, "r": 20, "t": 30, "b": 40})]
 
 
 @trend("customers_by_location")
 def location_trend(data: dict) -> dict:
-    return {"customers": data["customers"]}
+    return {_("customers"): data["customers"]}
 
 
 @chart("lead_funnel")
 def lead_chart(data: dict, at: dt.datetime) -> list[Figure]:
     statuses, sources = data["by_status"], data["by_source"]
     funnel = figure([{
-        "type": "funnel", "y": [s["status"] for s in statuses], "x": [s["count"] for s in statuses],
+        "type": "funnel", "y": [value_label(s["status"]) for s in statuses], "x": [s["count"] for s in statuses],
         "customdata": [list_url(LEADS, ("status", EQ, s["status"])) for s in statuses],
         "textinfo": "value+percent initial",
-    }], "by status", margin={"l": 110, "r": 20, "t": 40, "b": 30})
+    }], _("by status"), margin={"l": 110, "r": 20, "t": 40, "b": 30})
     labels = [category(s, "source") for s in sources]
     by_source = figure([
-        {"type": "bar", "name": "leads", "x": labels, "y": [s["leads"] for s in sources],
+        {"type": "bar", "name": _("leads"), "x": labels, "y": [s["leads"] for s in sources],
          "customdata": [eq_link(LEADS, "source", s) for s in sources]},
-        {"type": "bar", "name": "converted", "x": labels, "y": [s["converted"] for s in sources],
+        {"type": "bar", "name": _("converted"), "x": labels, "y": [s["converted"] for s in sources],
          "customdata": [None if s.get("other") or s["source"] is None else
                         list_url(LEADS, ("source", EQ, s["source"]), ("status", EQ, "converted")) for s in sources],
          "text": [None if s["conversion_rate"] is None else f"{s['conversion_rate']:.0%}" for s in sources],
          "textposition": "outside"},
-    ], "by source (conversion rate on top)", barmode="group", legend={"orientation": "h", "y": -0.3})
+    ], _("by source (conversion rate on top)"), barmode="group", legend={"orientation": "h", "y": -0.3})
     return [funnel, by_source]
 
 
 @trend("lead_funnel")
 def lead_trend(data: dict) -> dict:
-    return {"conversion rate": data["conversion_rate"], "leads": data["total"]}
+    return {_("conversion rate"): data["conversion_rate"], _("leads"): data["total"]}
 
 
 @chart("activities_by_week")
 def activity_chart(data: dict, at: dt.datetime) -> list[Figure]:
     weeks = [dt.date.fromisoformat(w) for w in data["weeks"]]
-    traces = [{"type": "bar", "name": s["type"], "x": data["weeks"], "y": s["counts"],
+    traces = [{"type": "bar", "name": value_label(s["type"]), "x": data["weeks"], "y": s["counts"],
                "customdata": [list_url(ACTIVITIES, ("type", EQ, s["type"]),
                                        ("activity_date", GT, before_midnight(w)),
                                        ("activity_date", LT, (w + dt.timedelta(weeks=1)).isoformat()))
                               for w in weeks],
-               "hovertemplate": f"week of %{{x}}: %{{y:,}} {s['type']}<extra></extra>"}
+               "hovertemplate": _("week of %(week)s", week="%{x}") + f": %{{y:,}} {value_label(s['type'])}<extra></extra>"}
               for s in data["series"]]
     return [figure(traces, barmode="stack", legend={"orientation": "h", "y": -0.25},
                    xaxis={"type": "category"})]
@@ -190,17 +196,18 @@ def activity_chart(data: dict, at: dt.datetime) -> list[Figure]:
 @trend("activities_by_week")
 def activity_trend(data: dict) -> dict:
     last_full_week = sum(s["counts"][-2] for s in data["series"])
-    return {"activities (26 weeks)": data["total"], "activities in the last full week": last_full_week}
+    return {_("activities (26 weeks)"): data["total"], _("activities in the last full week"): last_full_week}
 
 
 @chart("open_tickets")
 def ticket_chart(data: dict, at: dt.datetime) -> list[Figure]:
     cells = data["cells"]
-    traces = [{"type": "bar", "name": p, "x": data["statuses"], "marker": {"color": PRIORITY_COLORS.get(p)},
+    traces = [{"type": "bar", "name": value_label(p), "x": [value_label(s) for s in data["statuses"]],
+               "marker": {"color": PRIORITY_COLORS.get(p)},
                "y": [next(c["count"] for c in cells if c["status"] == s and c["priority"] == p)
                      for s in data["statuses"]],
                "customdata": [list_url(TICKETS, ("status", EQ, s), ("priority", EQ, p)) for s in data["statuses"]],
-               "hovertemplate": f"%{{x}}, {p}: %{{y:,}}<extra></extra>"}
+               "hovertemplate": f"%{{x}}, {value_label(p)}: %{{y:,}}<extra></extra>"}
               for p in data["priorities"]]
     return [figure(traces, barmode="stack", legend={"orientation": "h", "y": -0.2})]
 
@@ -208,7 +215,7 @@ def ticket_chart(data: dict, at: dt.datetime) -> list[Figure]:
 @trend("open_tickets")
 def ticket_trend(data: dict) -> dict:
     urgent = sum(c["count"] for c in data["cells"] if c["priority"] == "urgent")
-    return {"open tickets": data["total"], "urgent open tickets": urgent}
+    return {_("open tickets"): data["total"], _("urgent open tickets"): urgent}
 
 
 @chart("ticket_age")
@@ -224,16 +231,16 @@ def age_chart(data: dict, at: dt.datetime) -> list[Figure]:
 
     buckets = data["buckets"]
     return [figure([{
-        "type": "bar", "x": [b["bucket"] for b in buckets], "y": [b["count"] for b in buckets],
+        "type": "bar", "x": [_(b["bucket"]) for b in buckets], "y": [b["count"] for b in buckets],
         "customdata": [link(b) for b in buckets], "marker": {"color": "#fd8d3c"},
-        "hovertemplate": "%{x}: %{y:,} open tickets<extra></extra>",
+        "hovertemplate": "%{x}: " + _("%(count)s open tickets", count="%{y:,}") + "<extra></extra>",
     }], xaxis={"type": "category"})]
 
 
 @trend("ticket_age")
 def age_trend(data: dict) -> dict:
     month_or_older = sum(b["count"] for b in data["buckets"] if b["from_days"] >= 28)
-    return {"open tickets": data["total"], "open for 4 weeks or more": month_or_older}
+    return {_("open tickets"): data["total"], _("open for 4 weeks or more"): month_or_older}
 
 
 def figures(report_type: str, data: dict, generated_at: dt.datetime) -> list[Figure]:
@@ -270,6 +277,6 @@ def trend_figures(report_type: str, snapshots: list[tuple[dt.datetime, dict]]) -
     metrics = TRENDS[report_type]
     rows = [(at.isoformat(sep=" ", timespec="seconds"), metrics(data)) for at, data in snapshots]
     names = list(rows[0][1]) if rows else []
-    return [figure([{"type": "scatter", "mode": "lines+markers", "name": name, "x": [at for at, _ in rows],
-                     "y": [values.get(name) for _, values in rows]}], name, xaxis={"type": "date"})
+    return [figure([{"type": "scatter", "mode": "lines+markers", "name": name, "x": [at for at, _values in rows],
+                     "y": [values.get(name) for _at, values in rows]}], name, xaxis={"type": "date"})
             for name in names]

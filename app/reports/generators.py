@@ -24,6 +24,7 @@ from sqlalchemy import text
 from app.choices import ACTIVITY_TYPES, LEAD_STATUSES, OPPORTUNITY_STAGES, PRIORITIES
 from app.encryption.columns import key_ring
 from app.extensions import db
+from app.i18n.labels import N_
 from app.models import Report
 from app.reports.scans import (AGE_BUCKETS, MONTHS, OPEN_TICKET_STATUSES, SCANS, WEEKS, WORKERS, Run, Scan,
                                activity_counts, customer_counts, customer_revenue, lead_counts, month_start,
@@ -100,7 +101,7 @@ def by_first(totals: dict[tuple, int]) -> dict[Any, int]:
 
 
 # ---------------------------------------------------------------- the reports
-@report("pipeline_by_stage", "Pipeline by stage", opportunity_counts, opportunity_values)
+@report("pipeline_by_stage", N_("Pipeline by stage"), opportunity_counts, opportunity_values)
 def pipeline_by_stage(run: Run) -> dict[str, Any]:
     counts, values = by_first(run.result(opportunity_counts)), by_first(run.result(opportunity_values))
     stages = [{"stage": s, "count": counts.get(s, 0), "value": money(values.get(s, 0))} for s in OPPORTUNITY_STAGES]
@@ -109,7 +110,7 @@ def pipeline_by_stage(run: Run) -> dict[str, Any]:
             "open_value": money(sum(values.get(s, 0) for s in open_stages))}
 
 
-@report("won_lost_by_month", "Won and lost per month", opportunity_counts, won_values)
+@report("won_lost_by_month", N_("Won and lost per month"), opportunity_counts, won_values)
 def won_lost_by_month(run: Run) -> dict[str, Any]:
     counts, values = run.result(opportunity_counts), run.result(won_values)
     months = []
@@ -124,7 +125,7 @@ def won_lost_by_month(run: Run) -> dict[str, Any]:
             "win_rate": rate(won, won + lost)}
 
 
-@report("revenue_by_industry", "Customer revenue by industry", customer_counts, customer_revenue)
+@report("revenue_by_industry", N_("Customer revenue by industry"), customer_counts, customer_revenue)
 def revenue_by_industry(run: Run) -> dict[str, Any]:
     counts, revenue = run.result(customer_counts)["industry"], run.result(customer_revenue)
     items = [{"industry": industry, "customers": n, "revenue": money(revenue.get(industry, 0))}
@@ -133,7 +134,7 @@ def revenue_by_industry(run: Run) -> dict[str, Any]:
             "customers": sum(counts.values()), "revenue": money(sum(revenue.values()))}
 
 
-@report("customers_by_location", "Customers by location", customer_counts)
+@report("customers_by_location", N_("Customers by location"), customer_counts)
 def customers_by_location(run: Run) -> dict[str, Any]:
     counts = run.result(customer_counts)["location"]
     items = [{"location": location, "customers": n} for location, n in counts.items()]
@@ -141,7 +142,7 @@ def customers_by_location(run: Run) -> dict[str, Any]:
             "customers": sum(counts.values())}
 
 
-@report("lead_funnel", "Lead funnel", lead_counts)
+@report("lead_funnel", N_("Lead funnel"), lead_counts)
 def lead_funnel(run: Run) -> dict[str, Any]:
     by_status = {s: 0 for s in LEAD_STATUSES}
     sources: dict[str | None, dict[str, int]] = {}
@@ -161,7 +162,7 @@ def lead_funnel(run: Run) -> dict[str, Any]:
             "conversion_rate": rate(by_status.get(CONVERTED, 0), total)}
 
 
-@report("activities_by_week", "Activities by type per week", activity_counts)
+@report("activities_by_week", N_("Activities by type per week"), activity_counts)
 def activities_by_week(run: Run) -> dict[str, Any]:
     counts = run.result(activity_counts)
     weeks = [run.since_week + dt.timedelta(weeks=i) for i in range(WEEKS)]
@@ -170,7 +171,7 @@ def activities_by_week(run: Run) -> dict[str, Any]:
             "total": sum(sum(s["counts"]) for s in series)}
 
 
-@report("open_tickets", "Open tickets by status and priority", ticket_counts)
+@report("open_tickets", N_("Open tickets by status and priority"), ticket_counts)
 def open_tickets(run: Run) -> dict[str, Any]:
     counts: dict[tuple, int] = {}
     for (status, priority, _bucket), n in run.result(ticket_counts).items():
@@ -181,7 +182,7 @@ def open_tickets(run: Run) -> dict[str, Any]:
             "total": sum(c["count"] for c in cells)}
 
 
-@report("ticket_age", "Open ticket age", ticket_counts)
+@report("ticket_age", N_("Open ticket age"), ticket_counts)
 def ticket_age(run: Run) -> dict[str, Any]:
     counts: dict[int, int] = {}
     for (_status, _priority, bucket), n in run.result(ticket_counts).items():

@@ -23,6 +23,7 @@ from psycopg import sql
 from sqlalchemy.engine import Engine
 
 from app.encryption.keyring import KeyRing
+from app.i18n.labels import N_
 
 BATCH = 20_000  # rows per FETCH of a server-side cursor
 WORKERS = 2  # scans at a time (the bench machine has 2 cores: one decrypting, one grouping)
@@ -30,8 +31,8 @@ MONTHS = 24
 WEEKS = 26
 OPEN_TICKET_STATUSES = ("open", "in progress")
 # (label, from days, to days) of an open ticket's age; None = no upper bound
-AGE_BUCKETS = (("under 1 day", 0, 1), ("1–3 days", 1, 3), ("3–7 days", 3, 7), ("1–4 weeks", 7, 28),
-               ("1–3 months", 28, 90), ("over 3 months", 90, None))
+AGE_BUCKETS = ((N_("under 1 day"), 0, 1), (N_("1–3 days"), 1, 3), (N_("3–7 days"), 3, 7), (N_("1–4 weeks"), 7, 28),
+               (N_("1–3 months"), 28, 90), (N_("over 3 months"), 90, None))
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from flask_babel import gettext as _
+
+from app.i18n.labels import column_label
 from app.screens import label_for, route_of
 from app.search.conditions import contains, matches_words, starts_word
 from app.search.fields import INDEXED_MODELS, substring_columns, word_columns
@@ -210,7 +213,7 @@ def to_hit(entity: Entity, item: object, relevance: float, pattern) -> Hit:
     for name in substring_columns(entity.model)[1:]:
         marked = highlight(getattr(item, name), pattern, snippet=True)
         if marked is not None:
-            details.append((label_for(name), marked))
+            details.append((column_label(entity.model.__tablename__, name), marked))
     return Hit(url=f"{entity.route}/show/{pk_value}", title=highlight(str(item), pattern),
                details=details[:DETAIL_FIELDS], score=float(relevance or 0))
 
@@ -240,7 +243,7 @@ def search(session: Session, raw_query: str | None, entities: Iterable[Entity] =
     if not query:
         return []
     if not any(ch.isalnum() for ch in query):
-        raise QueryError("Type some letters, digits or characters to search for.")
+        raise QueryError(_("Type some letters, digits or characters to search for."))
     pattern = terms_pattern(query, query_stems(session, query))
     results = []
     before = _timeout(session, SEARCH_TIMEOUT_MS)

@@ -10,6 +10,11 @@ $(function () {
       allowClear: $el.data("allow-clear") === true,
       placeholder: $el.data("placeholder") || "",
       minimumInputLength: 0,
+      language: {
+        searching: function () { return $el.data("searching"); },
+        noResults: function () { return $el.data("no-results"); },
+        errorLoading: function () { return $el.data("error-loading"); }
+      },
       ajax: {
         url: $el.data("endpoint"),
         dataType: "json",

@@ -1,0 +1,92 @@
+"""The UI language: chosen per user (users.locale), remembered, in Simplified Chinese or English.
+
+Which language a request gets, first match wins:
+1. `?_l_=<lang>` (Flask-AppBuilder's switch for API calls),
+2. the signed-in user's stored choice (`users.locale`),
+3. the choice made in this browser session (the top bar's language menu, also before sign-in),
+4. the browser's Accept-Language,
+5. BABEL_DEFAULT_LOCALE.
+The top bar's menu goes to FAB's `/lang/<lang>`, which sets the session's choice;
+for a signed-in user the choice is then stored on the user, so it follows them to
+other browsers and across sign-outs. Catalogs: FAB's own (`zh`) and ours
+(`app/translations`), merged by Flask-Babel; ours wins where both translate a string.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, current_app, g, has_request_context, request, session
+from flask_babel import get_locale, refresh
+from flask_login import current_user, user_logged_in
+
+from app.extensions import db
+from app.i18n.catalogs import ensure_compiled
+from app.i18n.formatting import init_formatting
+
+log = logging.getLogger(__name__)
+SWITCH_ENDPOINT = "LocaleView.index"
+
+
+def languages() -> dict:
+    return current_app.config["LANGUAGES"]
+
+
+def _signed_in_user():
+    user = g.get("_login_user") if "_login_user" in g else current_user
+    return user if user is not None and getattr(user, "is_authenticated", False) else None
+
+
+def select_locale() -> str | None:
+    """The language of the current request (see the module docstring)."""
+    if not has_request_context():
+        return None
+    supported = languages()
+    wanted = request.args.get("_l_")
+    if wanted:
+        return wanted if wanted in supported else current_app.config["BABEL_DEFAULT_LOCALE"]
+    user = _signed_in_user()
+    stored = getattr(user, "locale", None) if user is not None else None
+    if stored in supported:
+        return stored
+    chosen = session.get("locale")
+    if chosen in supported:
+        return chosen
+    return request.accept_languages.best_match(list(supported)) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def _remember_choice(response):
+    """After `/lang/<lang>`: store the choice on the signed-in user; on sign-out keep it for the login page."""
+    endpoint = request.endpoint or ""
+    if endpoint == SWITCH_ENDPOINT and response.status_code in (301, 302, 303):
+        user = _signed_in_user()
+        chosen = session.get("locale")
+        if user is not None and chosen in languages() and getattr(user, "locale", None) != chosen:
+            user.locale = chosen
+            db.session.commit()
+    elif endpoint.endswith(".logout") and "crm_locale" in g:
+        session["locale"] = g.crm_locale
+    return response
+
+
+def _note_locale_before_logout() -> None:
+    if (request.endpoint or "").endswith(".logout") and _signed_in_user() is not None:
+        g.crm_locale = str(get_locale())
+
+
+def init_i18n(app: Flask) -> None:
+    """After AppBuilder: our locale selector, the remembered choice, compiled catalogs, formatting."""
+    for mo in ensure_compiled():
+        log.info("compiled %s", mo)
+    app.extensions["babel"].locale_selector = select_locale
+    app.before_request(_note_locale_before_logout)
+    app.after_request(_remember_choice)
+    init_formatting(app)
+
+    @user_logged_in.connect_via(app)
+    def _adopt_session_choice(_sender, user, **_extra) -> None:
+        # a language picked on the login page becomes the user's, unless they already chose one
+        chosen = session.get("locale")
+        if getattr(user, "locale", None) is None and chosen in languages():
+            user.locale = chosen
+            db.session.commit()
+        refresh()

@@ -112,7 +112,7 @@ def derive(model: type) -> dict[str, Any]:
             continue
         if column.info.get("read_only"):  # written by a workflow (e.g. lead conversion), shown only
             if name in many_to_one:
-                labels[many_to_one[name].key] = label_for(many_to_one[name].key)
+                labels[many_to_one[name].key] = column_label(table.name, many_to_one[name].key)
             continue
         if name in many_to_one:
             rel = many_to_one[name]

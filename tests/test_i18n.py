@@ -19,7 +19,8 @@ KEY_PAGES = ["/", "/customers/list/", "/customers/add", "/contacts/list/", "/lea
              "/opportunities/list/", "/activities/list/", "/tickets/list/", "/tickets/add",
              "/reports/list/", "/dashboard/", "/search/?q=acme", "/permission-matrix/",
              "/users/list/", "/roles/list/", "/users/add", "/users/userinfo/", "/resetmypassword/form",
-             "/permission-matrix/role/1", "/permission-matrix/user/?username=admin"]
+             "/permission-matrix/role/1", "/permission-matrix/user/?username=admin",
+             "/pipeline/", "/customers/import/", "/contacts/import/", "/leads/import/"]
 
 
 # data, not UI: the Admin role's name and the admin's name ("Admin" "User") on the matrix, roles and
@@ -108,17 +109,19 @@ def switch(client, lang: str):
 
 
 def test_every_key_page_in_chinese_has_no_english_ui_words_left(app, admin, add_rows):
-    from app.models import Contact, Customer
+    from app.models import Contact, Customer, Lead
 
     [cid] = add_rows(Customer, {"name": "Acme 测试", "industry": "Retail"})
-    add_rows(Contact, {"customer_id": cid, "first_name": "伟", "last_name": "王"})
+    [contact] = add_rows(Contact, {"customer_id": cid, "first_name": "伟", "last_name": "王"})
+    [lid] = add_rows(Lead, {"source": "展会", "contact_id": contact})
     switch(admin, "zh")
     english = english_ui_words()
     visitor = app.test_client()
     switch(visitor, "zh")
     login_page = visitor.get("/login/").get_data(as_text=True)
     assert "用户名" in login_page and not {t for t in visible_texts(login_page) if t in english}
-    for url in KEY_PAGES + [f"/customers/show/{cid}", f"/customers/edit/{cid}"]:
+    for url in KEY_PAGES + [f"/customers/show/{cid}", f"/customers/edit/{cid}", f"/leads/show/{lid}",
+                            f"/leads/convert/{lid}"]:
         response = admin.get(url)
         assert response.status_code == 200, url
         html = response.get_data(as_text=True)

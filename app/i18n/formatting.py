@@ -10,6 +10,8 @@ from babel.dates import format_time
 from flask import Flask
 from flask_babel import format_date, format_decimal, get_locale, get_timezone
 
+from app.i18n.labels import choice_label
+
 EMPTY = "—"
 
 
@@ -37,3 +39,4 @@ def init_formatting(app: Flask) -> None:
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.filters["crm_datetime"] = datetime_text
     app.jinja_env.filters["crm_number"] = lambda value: format_decimal(value, "#,##0.##")
+    app.jinja_env.filters["crm_choice"] = choice_label  # a documented value: stage, status, priority

@@ -28,6 +28,15 @@ PAGE = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>Service unavail
 UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError)
 
 
+def connection_lost(exc: BaseException) -> bool:
+    """A driver error that means no database (not a cancelled statement, a lock timeout, ...)."""
+    if not isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
+        return False
+    state = getattr(exc, "sqlstate", None)
+    # no SQLSTATE: the client lost the connection; 08: connection exceptions; 57P: server shutting down
+    return state is None or state.startswith(("08", "57P"))
+
+
 def unavailable_response() -> Response:
     if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
         response = jsonify(message=MESSAGE, status=503)
@@ -50,8 +59,7 @@ def init_availability(app: Flask, engine) -> None:
     def mark_request(context) -> None:
         if getattr(context, "is_pre_ping", False):  # a stale pooled connection: the pool reconnects
             return
-        lost = context.is_disconnect or isinstance(context.original_exception,
-                                                   (psycopg.OperationalError, psycopg.InterfaceError))
+        lost = context.is_disconnect or connection_lost(context.original_exception)
         if lost and has_request_context():
             g.crm_database_unavailable = True
 

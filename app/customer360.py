@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from sqlalchemy import and_, func, or_, select, tuple_
-from sqlalchemy.orm import load_only
+from sqlalchemy.orm import joinedload, load_only
 
 from app.choices import OPPORTUNITY_STAGES
 from app.audit.history import describe
@@ -142,8 +142,9 @@ def _before(at_col, id_col, kind: str, cursor: Cursor | None):
     return tuple_(at_col, id_col) < tuple_(cursor.at, cursor.id)
 
 
-def _newest(model, at_col, id_col, kind: str, where, cursor: Cursor | None, limit: int) -> list[Entry]:
-    rows = db.session.scalars(select(model).where(where, _before(at_col, id_col, kind, cursor))
+def _newest(model, at_col, id_col, kind: str, where, cursor: Cursor | None, limit: int,
+            *options) -> list[Entry]:
+    rows = db.session.scalars(select(model).options(*options).where(where, _before(at_col, id_col, kind, cursor))
                               .order_by(at_col.desc(), id_col.desc()).limit(limit)).all()
     return [Entry(getattr(r, at_col.key), kind, getattr(r, id_col.key), r) for r in rows]
 
@@ -165,7 +166,8 @@ def timeline(customer_id: int, kinds: set[str], cursor: Cursor | None = None,
     entries: list[Entry] = []
     if "activity" in kinds:
         entries += _newest(Activity, Activity.activity_date, Activity.activity_id, "activity",
-                           Activity.customer_id == customer_id, cursor, limit + 1)
+                           Activity.customer_id == customer_id, cursor, limit + 1,
+                           joinedload(Activity.contact))  # the timeline names each activity's contact
     if "ticket" in kinds:
         entries += _newest(ServiceTicket, ServiceTicket.created_at, ServiceTicket.ticket_id, "ticket",
                            ServiceTicket.customer_id == customer_id, cursor, limit + 1)

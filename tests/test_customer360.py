@@ -150,6 +150,8 @@ def test_timeline_reads_through_the_index_at_100k_activities(admin, sql, owner_s
         "EXPLAIN (ANALYZE, COSTS OFF) SELECT * FROM activities WHERE customer_id = :c "
         "AND (activity_date, activity_id) < ('2020-03-01', 1) ORDER BY activity_date DESC, activity_id DESC "
         "LIMIT 26", c=cid))
-    assert "ix_activities_customer_timeline" in plan and "Sort" not in plan
+    # (customer, date) index, or the date index when (as here) one customer owns nearly every row
+    assert re.search(r"Index Scan (Backward )?using ix_activities_(customer_id_activity_date|activity_date_sort)",
+                     plan) and "Sort" not in plan, plan
     rows_read = max(int(n) for n in re.findall(r"actual time=[\d.]+\.\.[\d.]+ rows=(\d+)", plan))
     assert rows_read <= 26

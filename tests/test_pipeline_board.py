@@ -88,10 +88,10 @@ def test_cards_and_sums_are_bounded(admin, deals, sql, add_rows, monkeypatch):
     assert "2 more" in section and re.search(r'href="/opportunities/list/\?_flt_\d+_stage=qualification"', section)
     # 5 values > cap 4, no report yet: an estimate from the 4 newest ids (500+400+300+200)/4 × 5
     assert total(section) == (5, "≈ 1,750.00") and "estimated from the 4 newest" in section
-    from app.reports.generators import generate_one
+    from app.reports.generators import generate
 
     with admin.application.app_context():
-        generate_one("pipeline_by_stage")
+        generate(["pipeline_by_stage"])
     section = column(admin.get("/pipeline/").get_data(as_text=True), "qualification")
     assert total(section) == (5, "1,500.00") and "report of" in section  # exact, from the snapshot
     filtered = column(admin.get("/pipeline/?industry=Retail").get_data(as_text=True), "qualification")

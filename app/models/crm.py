@@ -164,8 +164,7 @@ class Activity(VersionedMixin, Model):
     __tablename__ = "activities"
     __table_args__ = (
         CheckConstraint(check_sql("type", ACTIVITY_TYPES), name="type"),
-        # a customer's timeline, newest first, by keyset
-        Index("ix_activities_customer_timeline", "customer_id", "activity_date", "activity_id"),
+        # a customer's timeline reads ix_activities_customer_id_activity_date (list_indexes.py, migration 0010)
     )
 
     activity_id: Mapped[int] = mapped_column(Integer, primary_key=True)

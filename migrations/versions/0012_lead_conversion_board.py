@@ -9,7 +9,7 @@ Create Date: 2026-11-29
   converted_at, converted_by (ON DELETE SET NULL: deleting a user account is not
   blocked by sales history; the audit log keeps who it was). A CHECK keeps a
   conversion whole and a converted lead's status 'converted'.
-* (customer_id, activity_date, activity_id) and (customer_id, created_at, ticket_id):
+* (customer_id, created_at, ticket_id) (activities use 0010's (customer_id, activity_date, activity_id)):
   the customer 360 timeline reads the newest rows of one customer by keyset.
 * (stage, close_date, opportunity_id): the board's newest cards and counts per stage.
 * security_synced_permissions: the permissions the start-up sync has seen, filled with
@@ -28,7 +28,6 @@ CONVERSION_CHECK = ("(converted_at IS NULL) = (converted_customer_id IS NULL) "
                     "AND (converted_at IS NULL) = (converted_opportunity_id IS NULL) "
                     "AND (converted_at IS NULL OR status = 'converted')")
 INDEXES = [
-    ("ix_activities_customer_timeline", "activities", ["customer_id", "activity_date", "activity_id"]),
     ("ix_service_tickets_customer_timeline", "service_tickets", ["customer_id", "created_at", "ticket_id"]),
     ("ix_opportunities_stage_close_date", "opportunities", ["stage", "close_date", "opportunity_id"]),
 ]

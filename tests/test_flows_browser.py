@@ -57,12 +57,14 @@ def test_lead_conversion_single_bulk_and_refusal(browser_page, sql):
     page.login("admin", ADMIN_PASSWORD)
 
     page.goto(f"/leads/show/{single}")
-    p.click("#convert-lead")
+    with p.expect_navigation():
+        p.click("#convert-lead")
     p.wait_for_load_state("networkidle")
     assert "Parent 父公司" in p.locator(".select2-selection__rendered").first.inner_text()
     p.fill("input[name=opportunity_name]", "官网线索 Pilot")
     p.fill("input[name=value]", "88000")
-    p.click("#convert-submit")
+    with p.expect_navigation():
+        p.click("#convert-submit")
     p.wait_for_load_state("networkidle")
     assert p.url.endswith(f"/customers/show/{ids['customer']}")
     assert f"Lead #{single} converted" in p.content()
@@ -81,15 +83,16 @@ def test_lead_conversion_single_bulk_and_refusal(browser_page, sql):
             p.check(f"input.action_check[value='{lead}']")
         p.click("button.dropdown-toggle:has-text('Actions')")
         p.click(".convert_selected_menu_item")
-        p.click("#modal-confirm-ok")
+        with p.expect_navigation():
+            p.click("#modal-confirm-ok")
         p.wait_for_load_state("networkidle")
 
     bulk(bulk_a, bulk_b)
-    assert "2 lead(s) converted" in p.content()
+    p.get_by_text("2 lead(s) converted").first.wait_for()  # the list may still be loading after the redirect
     assert sql("SELECT count(*) FROM leads WHERE status = 'converted' AND converted_opportunity_id IS NOT NULL")[0][0] == 3
     before = sql("SELECT count(*) FROM opportunities")[0][0]
     bulk(bulk_a)
-    assert f"#{bulk_a} is already converted" in p.content()
+    p.get_by_text(f"#{bulk_a} is already converted").first.wait_for()
     assert sql("SELECT count(*) FROM opportunities")[0][0] == before
     page.screenshot("lead-conversion")
     page.assert_clean()

@@ -53,6 +53,12 @@ def create_app(config: type = Config, **overrides: Any) -> Flask:
         from app.i18n import init_i18n
 
         init_i18n(app)
+        from app.navbar import init_navbar
+
+        init_navbar(app)
+        from app.list_rows import init_list_rows
+
+        init_list_rows(app)
     init_request_guard(app)  # after FAB's before_request, which sets g.user for the error page
     init_sessions(app)
     init_login_rate_limit(app)

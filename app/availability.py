@@ -12,7 +12,9 @@ from __future__ import annotations
 import logging
 
 import psycopg
+import psycopg.errors
 from flask import Flask, Response, g, has_request_context, jsonify, request
+from markupsafe import escape
 from sqlalchemy import event
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
@@ -25,6 +27,9 @@ MESSAGE = "The database cannot be reached right now, so this request was not com
 PAGE = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>Service unavailable</title></head>"
         "<body style='font-family:sans-serif;margin:3em'><h1>Service temporarily unavailable</h1>"
         f"<p>{MESSAGE}</p><p><a href=''>Try again</a></p></body></html>")
+TIMEOUT_MESSAGE = ("This request took too long, so the database stopped it; nothing was changed. "
+                   "Narrow it down (a filter, a shorter period) or try again.")
+BUSY_MESSAGE = "The database is busy with a conflicting change; nothing was changed. Try again in a few seconds."
 UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError)
 
 
@@ -37,11 +42,11 @@ def connection_lost(exc: BaseException) -> bool:
     return state is None or state.startswith(("08", "57P"))
 
 
-def unavailable_response() -> Response:
+def unavailable_response(message: str = MESSAGE) -> Response:
     if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
-        response = jsonify(message=MESSAGE, status=503)
+        response = jsonify(message=message, status=503)
     else:
-        response = Response(PAGE, mimetype="text/html")
+        response = Response(PAGE.replace(MESSAGE, str(escape(message))), mimetype="text/html")
     response.status_code = 503
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
@@ -64,9 +69,16 @@ def init_availability(app: Flask, engine) -> None:
             g.crm_database_unavailable = True
 
     def database_unavailable(exc: Exception):
-        log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         _rollback_quietly()
-        return unavailable_response()
+        driver_error = getattr(exc, "orig", exc)
+        if getattr(exc, "connection_invalidated", False) or connection_lost(driver_error):
+            log.warning("database unavailable: %s", first_line)
+            return unavailable_response()
+        # the database is there but stopped this statement: say so, not "cannot be reached"
+        cancelled = isinstance(driver_error, psycopg.errors.QueryCanceled)
+        log.warning("database %s: %s", "statement stopped" if cancelled else "busy", first_line)
+        return unavailable_response(TIMEOUT_MESSAGE if cancelled else BUSY_MESSAGE)
 
     for kind in UNAVAILABLE:
         app.register_error_handler(kind, database_unavailable)

@@ -186,6 +186,20 @@ class CrmSecurityManager(SecurityManager):
             .join(Resource, Resource.id == Permission.resource_id)
         )
 
+    def current_permissions(self) -> frozenset[tuple[str, str]] | None:
+        """(action, resource) pairs of the signed-in user's roles; None when FAB decides otherwise.
+
+        None for a signed-out visitor (the public role), an inactive user or a built-in
+        (config-defined) role.
+        """
+        user = getattr(g, "user", None) if has_app_context() else None
+        if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+            return None
+        roles = self.get_user_roles(user)
+        if not roles or any(role.name in self.builtin_roles for role in roles):
+            return None
+        return self._permissions_of(tuple(sorted(role.id for role in roles)))
+
     def exist_permission_on_roles(self, view_name: str, permission_name: str, role_ids: List[int]) -> bool:
         # FAB asks this once per menu entry and button (~20 queries a page); one query per
         # request answers them all. The cache lives in flask.g, so it never outlives a request.

@@ -13,7 +13,7 @@ import secrets
 from flask import Flask, current_app, flash, g, request, session
 from flask_babel import gettext as _
 from flask_login import user_logged_in, user_logged_out
-from sqlalchemy import text
+from sqlalchemy import Boolean, column, text
 
 from app.extensions import db
 
@@ -25,7 +25,7 @@ FROM user_sessions s JOIN users u ON u.user_id = s.user_id
 WHERE s.token_hash = :token_hash AND s.user_id = :user_id AND u.active
   AND s.last_seen_at > now() AT TIME ZONE 'utc' - make_interval(secs => :idle)
   AND s.created_at > now() AT TIME ZONE 'utc' - make_interval(secs => :lifetime)
-""")
+""").columns(column("stale", Boolean))  # a typed SELECT: the audit hook skips it (it writes nothing)
 # last_seen_at is written at most once a minute per session: most requests only read
 _TOUCH = text("UPDATE user_sessions SET last_seen_at = now() AT TIME ZONE 'utc' WHERE token_hash = :token_hash")
 
@@ -87,9 +87,9 @@ def _check_session() -> None:
         "token_hash": _hash(token), "user_id": int(user_id),
         "idle": idle_seconds(), "lifetime": lifetime_seconds()}).first()
     if alive:
-        if alive.stale:
+        if alive.stale:  # a read-only check stays in the request's transaction: no second connection
             db.session.execute(_TOUCH, {"token_hash": _hash(token)})
-        db.session.commit()
+            db.session.commit()
         return
     db.session.rollback()
     if token:

@@ -4,7 +4,7 @@
     python -m bench.screens [--runs 20] [--seconds 20] [--clients 8]
 
 Environment: BENCH_INSTANCE (default /tmp/crm-bench), BENCH_SCALE (default 1),
-BENCH_WORKERS (gunicorn workers; default CRM_WORKERS, else 2), BENCH_PORT (8101).
+BENCH_WORKERS (gunicorn workers; default as `crm serve`: CRM_WORKERS, else 4), BENCH_PORT (8101).
 The instance is seeded with `crm seed --scale BENCH_SCALE` unless it already
 holds that much data, and report snapshots are generated when there are none.
 Pages are requested from gunicorn (`crm serve`'s options) on loopback, signed
@@ -428,7 +428,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     instance = Path(os.environ.get("BENCH_INSTANCE", "/tmp/crm-bench")).resolve()
     scale = float(os.environ.get("BENCH_SCALE", "1"))
-    workers = int(os.environ.get("BENCH_WORKERS", os.environ.get("CRM_WORKERS", "2")))
+    from app.cli import default_workers
+
+    workers = int(os.environ.get("BENCH_WORKERS", default_workers()))
     port = int(os.environ.get("BENCH_PORT", "8101"))
     app, started_server = prepare(instance, scale)
     try:

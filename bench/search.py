@@ -60,27 +60,25 @@ def p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
 
 
-def list_page(session, model, column: str, query: str):
-    """What a list screen runs for "<column> contains <query>": the newest 25 rows and the capped count."""
-    from sqlalchemy import func
+def list_page(app, model, column: str, query: str):
+    """What a list screen runs for "<column> contains <query>": its count and first page of 25 newest,
+    through the screen's own datamodel (CrmInterface: matches by the search index, then the page)."""
+    from app.datamodel import CrmInterface
+    from app.search.filters import FilterContains
 
-    from app.counts import COUNT_CAP
-    from app.search.conditions import contains
-    from app.search.fields import word_columns
-
-    col = model.__table__.c[column]
-    pk = list(model.__table__.primary_key.columns)[0]
-    where = contains(col, query, column in word_columns(model))
-    page = select(pk, col).where(where).order_by(pk.desc()).limit(25)
-    count = select(func.count()).select_from(select(pk).where(where).limit(COUNT_CAP + 1).subquery())
+    datamodel = CrmInterface(model)
+    pk = datamodel.get_pk_name()
 
     def run_page():
-        try:
-            session.execute(text(f"SET LOCAL statement_timeout = '{LIST_TIMEOUT}'"))
-            session.execute(page).all()
-            session.execute(count).scalar_one()
-        except OperationalError:  # stopped by LIST_TIMEOUT: the sample counts as that long
-            session.rollback()
+        with app.test_request_context("/"):  # a request of its own: the matches are memoised per request
+            filters = datamodel.get_filters([column]).add_filter(column, FilterContains, query)
+            try:
+                datamodel.session.execute(text(f"SET LOCAL statement_timeout = '{LIST_TIMEOUT}'"))
+                datamodel.query_count(datamodel.session.query(model), filters)
+                datamodel.page_rows(filters, pk, "desc", 0, 25)
+            except OperationalError:  # stopped by LIST_TIMEOUT: the sample counts as that long
+                pass
+            datamodel.session.rollback()
     return run_page
 
 
@@ -96,7 +94,9 @@ def explain(session, statement) -> str:
 def run(app, repeat: int, seed: int, profile: bool = False) -> list[tuple[str, str, int, float, float, float]]:
     from app.extensions import db
     from app.models import Activity, Customer
-    from app.search.service import ENTITIES, lookup_statement, lookups, search, search_entity
+    from app.planner import set_for_transaction
+    from app.search.service import (ENTITIES, LOOKUP_SETTINGS, entity_statement, search,
+                                    search_entity)
 
     rows = []
     with app.app_context():
@@ -107,10 +107,11 @@ def run(app, repeat: int, seed: int, profile: bool = False) -> list[tuple[str, s
         workloads = {"CRM-wide search (/search/, 6 entities)": lambda q: (lambda: search(session, q))}
         for entity in ENTITIES:
             workloads[f"/search/ part: {entity.model.__tablename__}"] = (
-                lambda e: lambda q: (lambda: search_entity(session, e, q)))(entity)
-        workloads["customers list, name contains (page + count)"] = lambda q: list_page(session, Customer, "name", q)
+                lambda e: lambda q: (lambda: (set_for_transaction(session, LOOKUP_SETTINGS),
+                                              search_entity(session, e, q))))(entity)
+        workloads["customers list, name contains (page + count)"] = lambda q: list_page(app, Customer, "name", q)
         workloads["activities list, subject contains (page + count)"] = (
-            lambda q: list_page(session, Activity, "subject", q))
+            lambda q: list_page(app, Activity, "subject", q))
         for label, make in workloads.items():
             for kind, queries in classes.items():
                 samples, worst = [], (0.0, "")
@@ -125,10 +126,10 @@ def run(app, repeat: int, seed: int, profile: bool = False) -> list[tuple[str, s
                 print(f"| {label} | {kind} | {len(queries)} | {rows[-1][3]:.1f} | {rows[-1][4]:.1f} | "
                       f"{rows[-1][5]:.1f} |", flush=True)
                 entity = next((e for e in ENTITIES if label.endswith(f": {e.model.__tablename__}")), None)
-                if profile and entity is not None:
+                if profile and entity is not None and entity_statement(entity, worst[1]) is not None:
                     print(f"\n### {label}, {kind}: slowest query {worst[1]!r} ({worst[0]:.1f} ms)\n")
-                    for where in lookups(entity, worst[1]):
-                        print(explain(session, lookup_statement(entity, where)) + "\n")
+                    set_for_transaction(session, LOOKUP_SETTINGS)
+                    print(explain(session, entity_statement(entity, worst[1])) + "\n")
                     session.rollback()
         db.session.remove()
     return rows

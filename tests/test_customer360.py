@@ -75,6 +75,34 @@ def test_timeline_pages_by_keyset_without_gaps_or_repeats(admin, sql):
     assert admin.get(f"/customers/show/{cid}?timeline_before=garbage").status_code == 400
 
 
+def test_old_changes_follow_a_full_page_of_newer_activities(admin, sql):
+    """Changes are looked up only back to the page's oldest activity: older ones come on later pages."""
+    ids = parents(sql)
+    cid = int(ids["customer"])
+    now = "date_trunc('minute', now() AT TIME ZONE 'utc')"
+    sql(f"INSERT INTO activities (customer_id, type, subject, activity_date) "
+        f"SELECT :c, 'call', 'Call ' || i, {now} - i * interval '20 minutes' FROM generate_series(1, 60) i", c=cid)
+    old = [r[0] for r in sql(
+        f"INSERT INTO logs (action, description, created_at, table_name, record_key) "
+        f"SELECT 'update', 'old change ' || i, {now} - i * interval '7 hours', 'customers', :k "
+        f"FROM generate_series(1, 8) i RETURNING log_id", k=str(cid))]
+    seen, url = [], f"/customers/show/{cid}"
+    while url:
+        page = admin.get(url).get_data(as_text=True)
+        seen += timeline_of(page)
+        match = re.search(r'href="([^"]*timeline_before=[^"#]+)#timeline"', page)
+        url = match.group(1).replace("&amp;", "&") if match else None
+    changes = [i for k, i in seen if k == "change"]
+    assert [i for i in changes if i in old] == old  # every one, newest first, once
+    assert len(seen) == len(set(seen))
+    assert [i for k, i in seen if k == "activity"] == [r[0] for r in sql(
+        "SELECT activity_id FROM activities WHERE customer_id = :c ORDER BY activity_date DESC, activity_id DESC",
+        c=cid)]
+    first = timeline_of(admin.get(f"/customers/show/{cid}").get_data(as_text=True))
+    assert ("change", old[0]) in first  # 7 h ago: among the first page's 25 entries (every 20 min)
+    assert not set(first) & {("change", i) for i in old[1:]}  # 14 h back and more: older than the first page
+
+
 def test_pipeline_value_is_bounded_and_says_so(admin, sql, add_rows, monkeypatch):
     from app import customer360
     from app.models import Opportunity

@@ -16,6 +16,7 @@ from app.screens import derive, title_columns
 from views.audit import HistoryMixin
 from views.csv import ExportMixin
 from views.paging import KeysetPagingMixin
+from views.filter_form import CachedSearchWidget
 
 LOOKUP_LIMIT = 20
 
@@ -30,6 +31,7 @@ class CrmModelView(ExportMixin, HistoryMixin, KeysetPagingMixin, ModelView):
     model: type | None = None
     interface: type = CrmInterface  # the datamodel class
     page_size = 25
+    search_widget = CachedSearchWidget
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

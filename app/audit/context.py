@@ -59,7 +59,9 @@ def _begin(conn: Connection) -> None:
     """
     conn.info.pop(KEY, None)
     actor = current_actor()
-    if actor[0] or not has_request_context():
+    # outside requests, bind when there is something to say (a CLI command); a worker thread
+    # (the search's) has neither and binds at its first write, if any
+    if actor[0] or (not has_request_context() and actor[1]):
         conn.exec_driver_sql(SET_ACTOR, actor)
         conn.info[KEY] = actor
 

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -143,6 +144,9 @@ class Opportunity(VersionedMixin, Model):
         band_checks("value"),
         # the pipeline board: newest cards of a stage by close date, counts per stage
         Index("ix_opportunities_stage_close_date", "stage", "close_date", "opportunity_id"),
+        # a customer's open opportunities, closing soonest first (the Customer 360 panel; migration 0014)
+        Index("ix_opportunities_customer_open", "customer_id", "close_date", "opportunity_id",
+              postgresql_where=text("stage IN ('initial', 'qualification', 'proposal', 'negotiation')")),
     )
 
     opportunity_id: Mapped[int] = mapped_column(Integer, primary_key=True)

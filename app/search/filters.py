@@ -43,6 +43,7 @@ class FilterMatchesWords(_SearchFilter):
         return matches_words(field, query)
 
 
+SEARCH_FILTERS = (FilterContains, FilterMatchesWords)  # served by GIN indexes (see CrmInterface.search_matches)
 _REST = [fab.FilterStartsWith, fab.FilterEndsWith, fab.FilterEqual, fab.FilterNotStartsWith,
          fab.FilterNotEndsWith, fab.FilterNotContains, fab.FilterNotEqual, fab.FilterIn, fab.FilterNotIn]
 TEXT_FILTERS = [FilterContains, FilterMatchesWords, *_REST]

@@ -1,0 +1,59 @@
+"""A list page's rows as HTML, built in Python: the page's hot loop (25 rows x columns).
+
+FAB's Jinja loop translated labels and built three URLs through the router per row,
+then called a formatter per cell; at scale the rows were half of a list page's time.
+Here labels and URL patterns come once per page and each cell is one escape().
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Sequence
+
+from flask import Flask
+from flask_babel import gettext as _
+from markupsafe import Markup, escape
+
+BUTTON = ('<a href="{href}" class="btn btn-sm btn-default" data-toggle="tooltip" rel="tooltip" '
+          'title="{title}"><span class="sr-only">{text}</span><i class="fa {icon}"></i></a>')
+DELETE = ('<a id="btn-delete-{href}" href="#" class="btn btn-sm btn-default confirm crm-row-delete" rel="tooltip" '
+          'title="{title}" data-href="{href}"><span class="sr-only">{text}</span><i class="fa fa-trash"></i></a>')
+
+
+def _prefix(url: str | None) -> str | None:
+    """'/customers/show/0' -> '/customers/show/' (the pattern is built with key 0)."""
+    return url[:-1] if url else None
+
+
+def list_rows(items: Sequence[Mapping[str, Any]], pks: Sequence[Any], columns: Sequence[str],
+              formatters: Mapping[str, Callable[[Any], Any]], *, checkboxes: bool, show_url: str | None,
+              edit_url: str | None, delete_url: str | None, back: str = "") -> Markup:
+    """<tr>s: an optional action checkbox, show/edit/delete buttons, then one <td> per column."""
+    show, edit, delete = _prefix(show_url), _prefix(edit_url), _prefix(delete_url)
+    back = str(escape(back))
+    show_b = escape(_("Show record")), escape(_("Show"))
+    edit_b = escape(_("Edit record")), escape(_("Edit"))
+    delete_b = escape(_("Delete record")), escape(_("Delete"))
+    cells = [(c, formatters.get(c)) for c in columns]
+    out: list[str] = []
+    for item, pk in zip(items, pks):
+        key = escape(str(pk))
+        out.append("<tr>")
+        if checkboxes:
+            out.append(f'<td><input id="{key}" class="action_check" name="rowid" value="{key}" type="checkbox"></td>')
+        if show or edit or delete:
+            out.append('<td><center><div class="btn-group btn-group-xs" style="display: flex;">')
+            if show:
+                out.append(BUTTON.format(href=f"{show}{key}{back}", title=show_b[0], text=show_b[1], icon="fa-search"))
+            if edit:
+                out.append(BUTTON.format(href=f"{edit}{key}{back}", title=edit_b[0], text=edit_b[1], icon="fa-edit"))
+            if delete:
+                out.append(DELETE.format(href=f"{delete}{key}", title=delete_b[0], text=delete_b[1]))
+            out.append("</div></center></td>")
+        for column, formatter in cells:
+            value = item[column]
+            out.append(f"<td>{escape(formatter(value) if formatter else value)}</td>")
+        out.append("</tr>\n")
+    return Markup("".join(out))
+
+
+def init_list_rows(app: Flask) -> None:
+    app.jinja_env.globals["crm_list_rows"] = list_rows

@@ -1,0 +1,16 @@
+"""Planner and timeout settings for the rest of one transaction (SET LOCAL), and back."""
+from __future__ import annotations
+
+from sqlalchemy import column, text
+from sqlalchemy.orm import Session
+
+
+def set_for_transaction(session: Session, values: dict[str, str]) -> dict[str, str]:
+    """Set these settings until the transaction ends; returns the ones in force before (to restore)."""
+    names = list(values)
+    columns = ", ".join(f"current_setting(:n{i}), set_config(:n{i}, :v{i}, true)" for i in range(len(names)))
+    params = {**{f"n{i}": n for i, n in enumerate(names)}, **{f"v{i}": values[n] for i, n in enumerate(names)}}
+    # a typed SELECT (.columns): the audit hook knows it writes nothing and adds no round trip
+    statement = text(f"SELECT {columns}").columns(*[column(f"c{i}") for i in range(2 * len(names))])
+    row = session.execute(statement, params).one()
+    return {name: row[2 * i] for i, name in enumerate(names)}

@@ -29,7 +29,8 @@ class Config:
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     # pre-ping: a worker reconnects by itself after a database restart (app/availability.py);
     # connect_timeout: an unreachable server is a quick 503, not a hung worker
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5,
+    # LIFO: the same few connections serve the requests, with their plans and caches warm
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5, "pool_use_lifo": True,
                                  "connect_args": {"connect_timeout": 5}}
 
     # Flask-AppBuilder: migrations own the schema; permissions are synced by

@@ -39,7 +39,7 @@ class AtLeastCount(int):
     """A capped count: pages and comparisons use the number, the page shows "10,000+"."""
 
     def __str__(self) -> str:
-        return f"{COUNT_CAP:,}+"
+        return f"{int(self) - 1:,}+"  # AtLeastCount(cap + 1): "10,000+", or a smaller cap's
 
 
 class EstimatedCount(int):

@@ -74,7 +74,10 @@ DEEP_OFFSET = 1_000  # beyond this OFFSET, a page reads only keys first
 # a search-filtered list's matches: through the search index (no sequential scan), with memory
 # enough that the bitmap of a common term stays exact (a lossy one re-checks whole pages)
 LIST_LOOKUP_SETTINGS = {"enable_seqscan": "off", "work_mem": "32MB", "max_parallel_workers_per_gather": "0"}
-FREQUENT_SHARE = 0.05  # planner's estimate of the share of rows from which matches are looked for newest first
+# A search-filtered list counts exactly up to here ("1,000+" beyond): each match counted is a
+# scattered read of a row found through the index, so 10,000 of them took up to 600 ms
+SEARCH_COUNT_CAP = 1_000
+FREQUENT_SHARE = 0.01  # planner's estimate of the share of rows from which matches are looked for newest first
 NEWEST_ROWS_MAX = 400_000  # ... among at most this many newest keys
 
 
@@ -92,14 +95,14 @@ class CrmInterface(SQLAInterface):
         return super().get(int(text), *args, **kwargs)
 
     def search_matches(self, filters: Any) -> list[int] | None:
-        """Keys of up to COUNT_CAP + 1 rows of a list filtered by a search term; None without one.
+        """Keys of up to SEARCH_COUNT_CAP + 1 rows of a list filtered by a search term; None without one.
 
         A "contains" or "matches words" filter is served by a GIN index, whose matches come
         in no useful order, and the planner can only guess how many there are: for a term it
         thinks common it walks the list's order index newest first, checking every row, and
         for a rare one that is the whole table (seconds at 10M activities). So the matches
-        are looked up through the index first (sequential scans off, stopped at COUNT_CAP + 1);
-        when there are at most COUNT_CAP, the page is read by these keys. Once per request.
+        are looked up through the index first (sequential scans off, stopped at SEARCH_COUNT_CAP + 1);
+        when there are at most SEARCH_COUNT_CAP, the page is read by these keys. Once per request.
         """
         values = filters.get_filters_values() if filters else []
         if not any(isinstance(flt, SEARCH_FILTERS) for flt, _value in values):
@@ -115,27 +118,26 @@ class CrmInterface(SQLAInterface):
 
     def _indexed_matches(self, matching: Query) -> list[int]:
         before = set_for_transaction(self.session, LIST_LOOKUP_SETTINGS)
-        keys = [k for (k,) in matching.limit(COUNT_CAP + 1)]
+        keys = [k for (k,) in matching.limit(SEARCH_COUNT_CAP + 1)]
         set_for_transaction(self.session, before)
         return keys
 
     def _frequent_matches(self, matching: Query) -> list[int] | None:
-        """More than COUNT_CAP matches among the newest rows, for a term the planner deems common; else None.
+        """More than SEARCH_COUNT_CAP matches among the newest rows, for a term the planner deems common; else None.
 
-        Through the index, a term in 10 % of 10M rows is a bitmap of a million rows and 10,001
-        scattered reads (200 ms); newest first it is 10,001 matches within the newest 100,000
-        rows (60 ms). The planner's estimate only picks the way and bounds the rows read; the
+        Through the index, a term in 10 % of 10M rows is a bitmap of a million rows before the
+        first match is read; newest first its 1,001 matches are within the newest 10,000 rows. The planner's estimate only picks the way and bounds the rows read; the
         proof is the count, and when it falls short the index is asked after all.
         """
         rows = planner_estimates([self.obj.__tablename__]).get(self.obj.__tablename__, -1)
         share = self._estimated_rows(matching) / rows if rows > 0 else 0
         if share < FREQUENT_SHARE:
             return None
-        newest_rows = min(NEWEST_ROWS_MAX, int(2 * (COUNT_CAP + 1) / share))  # twice the rows it should take
+        newest_rows = min(NEWEST_ROWS_MAX, int(2 * (SEARCH_COUNT_CAP + 1) / share))  # twice the rows it should take
         pk = self.get_pk()
         newest = matching.filter(pk > select(func.max(pk)).scalar_subquery() - newest_rows)
-        keys = [k for (k,) in newest.order_by(pk.desc()).limit(COUNT_CAP + 1)]
-        return keys if len(keys) > COUNT_CAP else None
+        keys = [k for (k,) in newest.order_by(pk.desc()).limit(SEARCH_COUNT_CAP + 1)]
+        return keys if len(keys) > SEARCH_COUNT_CAP else None
 
     def _estimated_rows(self, query: Query) -> float:
         compiled = query.statement.compile(dialect=self.session.get_bind().dialect)
@@ -146,7 +148,7 @@ class CrmInterface(SQLAInterface):
     def by_matches(self, query: Query, filters: Any) -> Query | None:
         """`query` limited to a search-filtered list's matching keys, when they are few enough; else None."""
         keys = self.search_matches(filters)
-        if keys is None or len(keys) > COUNT_CAP:
+        if keys is None or len(keys) > SEARCH_COUNT_CAP:
             return None
         return query.filter(self.get_pk() == any_(bindparam("crm_matches", keys, type_=ARRAY(Integer))))
 
@@ -158,7 +160,7 @@ class CrmInterface(SQLAInterface):
         """
         matches = self.search_matches(filters) if select_columns is None else None
         if matches is not None:
-            return len(matches) if len(matches) <= COUNT_CAP else AtLeastCount(COUNT_CAP + 1)
+            return len(matches) if len(matches) <= SEARCH_COUNT_CAP else AtLeastCount(SEARCH_COUNT_CAP + 1)
         unfiltered = not (filters and filters.get_filters_values())
         estimate = planner_estimates([self.obj.__tablename__]).get(self.obj.__tablename__, -1) if unfiltered else -1
         if estimate > 2 * COUNT_CAP:  # clearly big: counting 10,001 rows would only confirm it

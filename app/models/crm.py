@@ -146,7 +146,7 @@ class Opportunity(VersionedMixin, Model):
         Index("ix_opportunities_stage_close_date", "stage", "close_date", "opportunity_id"),
         # a customer's open opportunities, closing soonest first (the Customer 360 panel; migration 0014)
         Index("ix_opportunities_customer_open", "customer_id", "close_date", "opportunity_id",
-              postgresql_where=text("stage IN ('initial', 'qualification', 'proposal', 'negotiation')")),
+              postgresql_where=text("(stage)::text = ANY ('{initial,qualification,proposal,negotiation}'::text[])")),
     )
 
     opportunity_id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -335,6 +335,27 @@ def _worker_rss(master_pid: int) -> list[int]:
     return [child.memory_info().rss for child in psutil.Process(master_pid).children()]
 
 
+def _cpu_seconds(master_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the gunicorn workers and by PostgreSQL's processes (the machine's two users)."""
+    import psutil
+
+    used = {"gunicorn": 0.0, "postgres": 0.0}
+    for process in psutil.Process(master_pid).children():
+        try:
+            times = process.cpu_times()
+            used["gunicorn"] += times.user + times.system
+        except psutil.Error:
+            pass
+    for process in psutil.process_iter(["name"]):
+        try:
+            if process.info["name"] == "postgres":
+                times = process.cpu_times()
+                used["postgres"] += times.user + times.system
+        except psutil.Error:
+            pass
+    return used
+
+
 def serve(instance: Path, workers: int, port: int) -> Server:
     env = {**os.environ, "CRM_INSTANCE_DIR": str(instance)}
     # `crm serve`'s gunicorn command line (app/cli.py), on a port of our own
@@ -381,16 +402,18 @@ def throughput(server: Server, workers: int, seconds: float, clients: int, path:
     for thread in threads:
         thread.start()
     time.sleep(5)  # warm-up: every worker has built its app and its connections
+    cpu_before = _cpu_seconds(proc.pid)
     measuring.set()
     begun = time.monotonic()
     time.sleep(seconds)
     measuring.clear()
     elapsed = time.monotonic() - begun
+    cpu = {k: v - cpu_before.get(k, 0.0) for k, v in _cpu_seconds(proc.pid).items()}
     stop.set()
     for thread in threads:
         thread.join(timeout=60)
     rss = _worker_rss(proc.pid)
-    return {"requests": len(latencies), "rps": len(latencies) / elapsed, "statuses": statuses,
+    return {"requests": len(latencies), "rps": len(latencies) / elapsed, "statuses": statuses, "cpu": cpu,
             "median": statistics.median(latencies), "p95": percentile(latencies, 95), "rss": rss,
             "seconds": elapsed, "workers": workers, "clients": clients, "path": path}
 
@@ -466,6 +489,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{result['rps']:.1f} requests/s ({result['requests']:,} requests, statuses {result['statuses']}), "
               f"latency median {result['median']:.0f} ms, p95 {result['p95']:.0f} ms; "
               f"worker RSS afterwards: {rss}")
+        per_request = {k: v * 1000 / max(1, result["requests"]) for k, v in result["cpu"].items()}
+        print(f"CPU per request: gunicorn workers {per_request['gunicorn']:.1f} ms, "
+              f"PostgreSQL {per_request['postgres']:.1f} ms (on {os.cpu_count()} CPUs)")
     finally:
         if started_server is not None:
             started_server.stop()

@@ -13,12 +13,13 @@ from flask_babel import get_locale
 
 
 class CachedSearchWidget(SearchWidget):
-    _forms: dict[tuple[str, str], Any] = {}  # (screen, language) -> HTML; a few dozen entries
+    _forms: dict[tuple, Any] = {}  # (screen, excluded columns, language) -> HTML; a few dozen entries
 
     def __call__(self, **kwargs: Any):
         if kwargs or self.filters.get_filters_values():
             return super().__call__(**kwargs)
-        key = (self.template_args["route_base"], str(get_locale()))
+        key = (self.template_args["route_base"], tuple(self.template_args.get("exclude_cols") or ()),
+               str(get_locale()))
         html = self._forms.get(key)
         if html is None:
             html = self._forms[key] = super().__call__()

@@ -273,9 +273,9 @@ def search(session: Session, raw_query: str | None, entities: Iterable[Entity] =
            limit: int = PER_ENTITY) -> list[EntityResults]:
     """Results per entity (those with matches or stopped by the timeout), best first within each.
 
-    The entities are searched in SEARCH_THREADS groups at once, each group on a pooled
-    connection of its own: the database works on two entities at a time while Python
-    prepares or reads a third.
+    The entities are searched in SEARCH_THREADS groups at once, the first on the request's
+    connection, each other on a pooled connection of its own: the database works on two
+    entities at a time while Python prepares or reads a third.
     """
     query = normalize(raw_query)
     if not query:
@@ -290,8 +290,10 @@ def search(session: Session, raw_query: str | None, entities: Iterable[Entity] =
     else:
         app, bind = current_app._get_current_object(), session.get_bind()
         groups = [entities[i::threads] for i in range(threads)]
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="search") as pool:
-            done = list(pool.map(lambda group: _group_in_own_session(app, bind, group, query, limit), groups))
+        # the first group in this thread, on the request's own connection; the others beside it
+        with ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="search") as pool:
+            others = [pool.submit(_group_in_own_session, app, bind, group, query, limit) for group in groups[1:]]
+            done = [_search_group(session, groups[0], query, limit)] + [f.result() for f in others]
         found = {id(e): outcome for group, outcomes in zip(groups, done) for e, outcome in zip(group, outcomes)}
         outcomes = [found[id(e)] for e in entities]
     results = []

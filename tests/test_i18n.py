@@ -234,3 +234,26 @@ def test_dashboard_charts_in_chinese(app, admin):
     titles = [json.loads(html.unescape(m))["layout"]["title"]["text"]
               for m in re.findall(r"data-figure='([^']*)'", history)]
     assert titles == ["进行中的管道价值", "进行中的销售机会"] and "共 2 个快照" in history
+
+
+def test_the_language_is_chosen_even_when_the_users_row_cannot_be_read_again(app):
+    """A flash message written into the cookie after the database went away still gets a language.
+
+    Seen under load with the database restarting: the user's row, expired by the error's
+    rollback, was read again to find its language while the response was being finalised.
+    """
+    from flask import g
+    from sqlalchemy.exc import OperationalError
+
+    from app.i18n import select_locale
+
+    class ExpiredUser:
+        is_authenticated = True
+
+        @property
+        def locale(self):
+            raise OperationalError("SELECT users.locale ...", {}, Exception("the database system is shutting down"))
+
+    with app.test_request_context("/customers/add", headers={"Accept-Language": "zh-CN,zh;q=0.9"}):
+        g._login_user = ExpiredUser()
+        assert select_locale() == "zh"

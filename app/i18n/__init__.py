@@ -18,6 +18,7 @@ import logging
 from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import get_locale, refresh
 from flask_login import current_user, user_logged_in
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.i18n.catalogs import ensure_compiled
@@ -45,7 +46,12 @@ def select_locale() -> str | None:
     if wanted:
         return wanted if wanted in supported else current_app.config["BABEL_DEFAULT_LOCALE"]
     user = _signed_in_user()
-    stored = getattr(user, "locale", None) if user is not None else None
+    try:
+        stored = getattr(user, "locale", None) if user is not None else None
+    except SQLAlchemyError:
+        # the user's row had to be read again (expired by a rollback) while the database was
+        # going away, e.g. when a flash message is written into the cookie: answer anyway
+        stored = None
     if stored in supported:
         return stored
     chosen = session.get("locale")

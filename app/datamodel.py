@@ -126,8 +126,9 @@ class CrmInterface(SQLAInterface):
         """More than SEARCH_COUNT_CAP matches among the newest rows, for a term the planner deems common; else None.
 
         Through the index, a term in 10 % of 10M rows is a bitmap of a million rows before the
-        first match is read; newest first its 1,001 matches are within the newest 10,000 rows. The planner's estimate only picks the way and bounds the rows read; the
-        proof is the count, and when it falls short the index is asked after all.
+        first match is read; newest first its 1,001 matches are within the newest 10,000 rows.
+        The planner's estimate only picks the way and bounds the rows read; the proof is the
+        count, and when it falls short the index is asked after all.
         """
         rows = planner_estimates([self.obj.__tablename__]).get(self.obj.__tablename__, -1)
         share = self._estimated_rows(matching) / rows if rows > 0 else 0

@@ -26,7 +26,7 @@ RETRY_AFTER_SECONDS = 5
 MESSAGE = "The database cannot be reached right now, so this request was not completed. Try again in a few seconds."
 PAGE = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>Service unavailable</title></head>"
         "<body style='font-family:sans-serif;margin:3em'><h1>Service temporarily unavailable</h1>"
-        f"<p>{MESSAGE}</p><p><a href=''>Try again</a></p></body></html>")
+        "<p>{message}</p><p><a href=''>Try again</a></p></body></html>")
 TIMEOUT_MESSAGE = ("This request took too long, so the database stopped it; nothing was changed. "
                    "Narrow it down (a filter, a shorter period) or try again.")
 BUSY_MESSAGE = "The database is busy with a conflicting change; nothing was changed. Try again in a few seconds."
@@ -46,7 +46,7 @@ def unavailable_response(message: str = MESSAGE) -> Response:
     if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
         response = jsonify(message=message, status=503)
     else:
-        response = Response(PAGE.replace(MESSAGE, str(escape(message))), mimetype="text/html")
+        response = Response(PAGE.format(message=escape(message)), mimetype="text/html")
     response.status_code = 503
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response

@@ -38,8 +38,13 @@ def about(n: int | None) -> str:
 class AtLeastCount(int):
     """A capped count: pages and comparisons use the number, the page shows "10,000+"."""
 
+    @property
+    def known(self) -> int:
+        """Rows known to exist: AtLeastCount(cap + 1) is "cap+" (10,000+, or a smaller cap's)."""
+        return int(self) - 1
+
     def __str__(self) -> str:
-        return f"{int(self) - 1:,}+"  # AtLeastCount(cap + 1): "10,000+", or a smaller cap's
+        return f"{self.known:,}+"
 
 
 class EstimatedCount(int):

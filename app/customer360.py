@@ -181,8 +181,8 @@ def _newest_changes(customer_id: int, cursor: Cursor | None, limit: int,
     anchor = cursor.at if cursor else dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     for window in CHANGE_WINDOWS:
         start = None if window is None else anchor - window
-        last = window is None or (floor is not None and start <= floor)
-        if floor is not None and (start is None or start <= floor):
+        last = start is None or (floor is not None and start <= floor)  # reaches back far enough
+        if last and floor is not None:
             start = floor
         where = changes if start is None else and_(changes, Log.created_at >= start)
         # ordered by an expression, not the column: otherwise the planner walks each partition's

@@ -16,7 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.i18n.labels import label_for
 from app.counts import COUNT_CAP, AtLeastCount, EstimatedCount, planner_estimates
 from app.keyset import Cursor, KeysetPage, keyset_page
-from app.planner import set_for_transaction
+from app.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
 from app.search.filters import SEARCH_FILTERS, SearchFilterConverter
 
 
@@ -71,9 +71,6 @@ def friendly(exc: SQLAlchemyError) -> str:
 
 PK_MAX = 2**31 - 1  # SERIAL
 DEEP_OFFSET = 1_000  # beyond this OFFSET, a page reads only keys first
-# a search-filtered list's matches: through the search index (no sequential scan), with memory
-# enough that the bitmap of a common term stays exact (a lossy one re-checks whole pages)
-LIST_LOOKUP_SETTINGS = {"enable_seqscan": "off", "work_mem": "32MB", "max_parallel_workers_per_gather": "0"}
 # A search-filtered list counts exactly up to here ("1,000+" beyond): each match counted is a
 # scattered read of a row found through the index, so 10,000 of them took up to 600 ms
 SEARCH_COUNT_CAP = 1_000
@@ -117,7 +114,7 @@ class CrmInterface(SQLAInterface):
         return memo[key]
 
     def _indexed_matches(self, matching: Query) -> list[int]:
-        before = set_for_transaction(self.session, LIST_LOOKUP_SETTINGS)
+        before = set_for_transaction(self.session, INDEX_LOOKUP_SETTINGS)
         keys = [k for (k,) in matching.limit(SEARCH_COUNT_CAP + 1)]
         set_for_transaction(self.session, before)
         return keys
@@ -130,7 +127,7 @@ class CrmInterface(SQLAInterface):
         The planner's estimate only picks the way and bounds the rows read; the proof is the
         count, and when it falls short the index is asked after all.
         """
-        rows = planner_estimates([self.obj.__tablename__]).get(self.obj.__tablename__, -1)
+        rows = self._table_estimate()
         share = self._estimated_rows(matching) / rows if rows > 0 else 0
         if share < FREQUENT_SHARE:
             return None
@@ -139,6 +136,10 @@ class CrmInterface(SQLAInterface):
         newest = matching.filter(pk > select(func.max(pk)).scalar_subquery() - newest_rows)
         keys = [k for (k,) in newest.order_by(pk.desc()).limit(SEARCH_COUNT_CAP + 1)]
         return keys if len(keys) > SEARCH_COUNT_CAP else None
+
+    def _table_estimate(self) -> int:
+        """The planner's row count of the whole table (-1 never analysed)."""
+        return planner_estimates([self.obj.__tablename__]).get(self.obj.__tablename__, -1)
 
     def _estimated_rows(self, query: Query) -> float:
         compiled = query.statement.compile(dialect=self.session.get_bind().dialect)
@@ -163,7 +164,7 @@ class CrmInterface(SQLAInterface):
         if matches is not None:
             return len(matches) if len(matches) <= SEARCH_COUNT_CAP else AtLeastCount(SEARCH_COUNT_CAP + 1)
         unfiltered = not (filters and filters.get_filters_values())
-        estimate = planner_estimates([self.obj.__tablename__]).get(self.obj.__tablename__, -1) if unfiltered else -1
+        estimate = self._table_estimate() if unfiltered else -1
         if estimate > 2 * COUNT_CAP:  # clearly big: counting 10,001 rows would only confirm it
             return EstimatedCount(estimate)
         capped = self._apply_inner_all(query, filters, select_columns=select_columns,

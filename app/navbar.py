@@ -12,8 +12,9 @@ from flask import Flask, current_app, render_template
 from flask_babel import get_locale
 from markupsafe import Markup
 
-MAX_MENUS = 256  # distinct (permission set, language) pairs kept; then start over
-_menus: dict[tuple, Markup] = {}
+from app.fragments import Fragments
+
+_menus: Fragments[Markup] = Fragments()  # (permission set, language) -> the menu
 
 
 def menu_html() -> Markup:
@@ -23,13 +24,7 @@ def menu_html() -> Markup:
     render = lambda: Markup(render_template("appbuilder/navbar_menu.html", menu=appbuilder.menu))  # noqa: E731
     if permissions is None:  # signed out, or a role FAB decides by itself: as FAB does
         return render()
-    key = (permissions, str(get_locale()))
-    html = _menus.get(key)
-    if html is None:
-        if len(_menus) >= MAX_MENUS:
-            _menus.clear()
-        html = _menus[key] = render()
-    return html
+    return _menus.get((permissions, str(get_locale())), render)
 
 
 def init_navbar(app: Flask) -> None:

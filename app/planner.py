@@ -4,6 +4,12 @@ from __future__ import annotations
 from sqlalchemy import column, text
 from sqlalchemy.orm import Session
 
+# For lookups through a search (GIN) index whose matches the planner can only guess: no
+# sequential scan (a scan that "soon finds" rows that are in fact rare reads the whole table);
+# memory enough that the bitmap of a common term stays exact (a lossy one re-checks whole
+# pages by recomputing the indexed expressions); no parallel workers for a bounded read.
+INDEX_LOOKUP_SETTINGS = {"enable_seqscan": "off", "work_mem": "32MB", "max_parallel_workers_per_gather": "0"}
+
 
 def set_for_transaction(session: Session, values: dict[str, str]) -> dict[str, str]:
     """Set these settings until the transaction ends; returns the ones in force before (to restore)."""

@@ -11,16 +11,15 @@ from typing import Any
 from flask_appbuilder.widgets import SearchWidget
 from flask_babel import get_locale
 
+from app.fragments import Fragments
+
 
 class CachedSearchWidget(SearchWidget):
-    _forms: dict[tuple, Any] = {}  # (screen, excluded columns, language) -> HTML; a few dozen entries
+    _forms: Fragments[Any] = Fragments()  # (screen, excluded columns, language) -> HTML
 
     def __call__(self, **kwargs: Any):
         if kwargs or self.filters.get_filters_values():
             return super().__call__(**kwargs)
         key = (self.template_args["route_base"], tuple(self.template_args.get("exclude_cols") or ()),
                str(get_locale()))
-        html = self._forms.get(key)
-        if html is None:
-            html = self._forms[key] = super().__call__()
-        return html
+        return self._forms.get(key, super().__call__)

@@ -122,7 +122,7 @@ class KeysetPagingMixin:
             pager.next = _url(view, after=following.encode(), page=page + 1 if page is not None else None)
             pager.last = _url(view, before=END)
         if page is not None and count:
-            counted = int(count) - 1 if isinstance(count, AtLeastCount) else COUNT_CAP  # "N+": N rows known
+            counted = count.known if isinstance(count, AtLeastCount) else COUNT_CAP
             known = pages if pages else math.ceil(counted / page_size)  # numbers only while cheap
             low, high = max(0, page - WINDOW), min(known, page + WINDOW + 1)
             if low < high and (pages or page < known):

@@ -26,7 +26,7 @@ from flask_babel import gettext as _
 
 from app.i18n.labels import column_label
 from app.screens import label_for, route_of
-from app.planner import set_for_transaction
+from app.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
 from app.search.conditions import contains, matches_words, starts_word
 from app.search.fields import INDEXED_MODELS, substring_columns, word_columns
 from app.search.highlight import highlight, terms_pattern
@@ -34,10 +34,7 @@ from app.search.text import is_cjk, like_pattern, needs_word_index, normalize, p
 
 CANDIDATES = 100
 PROBE_ROWS = 2000  # newest rows checked row by row first: enough for a term in 5 % of the rows
-# For the index lookups: no sequential scan (see candidates_statement); memory enough that
-# the bitmap of a common character stays exact (a lossy one re-checks whole pages by
-# recomputing vectors); no parallel workers for a query that stops at 100 rows.
-LOOKUP_SETTINGS = {"enable_seqscan": "off", "work_mem": "32MB", "max_parallel_workers_per_gather": "0"}
+LOOKUP_SETTINGS = INDEX_LOOKUP_SETTINGS  # for the index lookups (see candidates_statement)
 PER_ENTITY = 10
 DETAIL_FIELDS = 3
 # A safety net, far above the normal tens of milliseconds: an entity whose lookup is
@@ -186,8 +183,7 @@ def candidates_statement(entity: Entity, query: str) -> Select | None:
         in_window = (entity.pk + 0) >= select(func.min(window.c.pk)).scalar_subquery()
         earlier.append(and_(in_window, quick_check(entity, entity.table.c, query)))
     for where in lookups(entity, query):
-        parts.append(select(entity.pk).where(where, *[not_(func.coalesce(e, false())) for e in earlier])
-                     .limit(CANDIDATES))
+        parts.append(lookup_statement(entity, where).where(*[not_(func.coalesce(e, false())) for e in earlier]))
         earlier.append(where)
     if not parts:
         return None
@@ -210,7 +206,7 @@ def entity_statement(entity: Entity, query: str, limit: int = PER_ENTITY) -> Sel
 def search_entity(session: Session, entity: Entity, query: str, limit: int = PER_ENTITY) -> tuple[list, int]:
     """(rows as (object, score), number of matches capped at CANDIDATES) for one entity: one statement.
 
-    Run it with LOOKUP_SETTINGS in force (see _entity_in_own_session).
+    Run it with LOOKUP_SETTINGS in force (see _search_group).
     """
     statement = entity_statement(entity, query, limit)
     if statement is None:

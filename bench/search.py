@@ -99,6 +99,7 @@ def run(app, repeat: int, seed: int, profile: bool = False) -> list[tuple[str, s
     from app.extensions import db
     from app.models import Activity, Customer
     from app.planner import set_for_transaction
+    from app.search.conditions import Terms
     from app.search.service import (ENTITIES, LOOKUP_SETTINGS, entity_statement, search,
                                     search_entity)
 
@@ -130,10 +131,10 @@ def run(app, repeat: int, seed: int, profile: bool = False) -> list[tuple[str, s
                 print(f"| {label} | {kind} | {len(queries)} | {rows[-1][3]:.1f} | {rows[-1][4]:.1f} | "
                       f"{rows[-1][5]:.1f} |", flush=True)
                 entity = next((e for e in ENTITIES if label.endswith(f": {e.model.__tablename__}")), None)
-                if profile and entity is not None and entity_statement(entity, worst[1]) is not None:
+                if profile and entity is not None and entity_statement(entity, Terms(worst[1])) is not None:
                     print(f"\n### {label}, {kind}: slowest query {worst[1]!r} ({worst[0]:.1f} ms)\n")
                     set_for_transaction(session, LOOKUP_SETTINGS)
-                    print(explain(session, entity_statement(entity, worst[1])) + "\n")
+                    print(explain(session, entity_statement(entity, Terms(worst[1]))) + "\n")
                     session.rollback()
         db.session.remove()
     return rows

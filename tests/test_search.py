@@ -311,17 +311,20 @@ def test_explain_shows_the_search_indexes(app, many_rows):
 
     customers = Customer.__table__.c
     activities = Activity.__table__.c
-    from app.search.conditions import contains, matches_words
+    from app.search.conditions import Terms, contains, matches_words
 
     cases = [
-        (select(customers.customer_id).where(contains(customers.name, "c4ca4238a0")), "ix_customers_name_trgm"),
-        (select(customers.customer_id).where(contains(customers.name, "一丁")), "ix_customers_name_bigrams"),
-        (select(customers.customer_id).where(contains(customers.name, "丁")), "ix_customers_name_words"),
-        (select(activities.activity_id).where(contains(activities.description, "a87ff679")),
+        (select(customers.customer_id).where(contains(customers.name, Terms("c4ca4238a0"))),
+         "ix_customers_name_trgm"),
+        (select(customers.customer_id).where(contains(customers.name, Terms("一丁"))),
+         "ix_customers_name_bigrams"),
+        (select(customers.customer_id).where(contains(customers.name, Terms("丁"))),
+         "ix_customers_name_words"),
+        (select(activities.activity_id).where(contains(activities.description, Terms("a87ff679"))),
          "ix_activities_description_trgm"),
-        (select(activities.activity_id).where(contains(activities.description, "客户")),
+        (select(activities.activity_id).where(contains(activities.description, Terms("客户"))),
          "ix_activities_description_bigrams"),
-        (select(activities.activity_id).where(matches_words(activities.subject, "calls")),
+        (select(activities.activity_id).where(matches_words(activities.subject, Terms("calls"))),
          "ix_activities_subject_words"),
     ]
     for statement, index in cases:
@@ -333,5 +336,29 @@ def test_explain_shows_the_search_indexes(app, many_rows):
     for query, index in [("c4ca4238", "ix_customers_name_trgm"), ("c4ca4238", "ix_customers_name_words"),
                          ("一丁", "ix_customers_name_bigrams"), ("丁", "ix_customers_name_words"),
                          ("co", "ix_customers_name_words")]:
-        plans = [_plan(app, lookup_statement(entity, where)) for where in lookups(entity, query)]
+        plans = [_plan(app, lookup_statement(entity, where)) for where in lookups(entity, Terms(query))]
         assert any(index in plan for plan in plans) and not any("Seq Scan" in plan for plan in plans), plans
+
+
+def test_the_statement_built_once_per_query_shape_is_the_statement_of_each_query_of_that_shape():
+    """/search/ builds an entity's statement once per query shape, then runs it with each query's values."""
+    from sqlalchemy.dialects import postgresql
+
+    from app.search.conditions import Terms
+    from app.search.service import ENTITIES, entity_statement
+
+    def sql_of(statement) -> str:
+        return str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+
+    queries = ["renewal", "Logistics", "contract renewal", "O'Brien", "100%_off", "+86 13", "合同续签",
+               "科技有限公司", "华为 renewal", "华为", "深圳", "华", "王", "ab", "x1", "a", "Z"]
+    assert len({Terms(q).shape() for q in queries}) >= 5
+    for entity in ENTITIES:
+        for first in queries:
+            built = entity_statement(entity, Terms(first, shared=True))
+            for query in [q for q in queries if Terms(q).shape() == Terms(first).shape()]:
+                fresh = entity_statement(entity, Terms(query))
+                if built is None or fresh is None:
+                    assert built is None and fresh is None, (entity.table.name, first, query)
+                else:
+                    assert sql_of(built.params(Terms(query).params())) == sql_of(fresh), (entity.table.name, first, query)

@@ -2,16 +2,65 @@
 
 The expressions here are exactly the indexed ones (migrations 0004, 0008):
 `column gin_trgm_ops`, `crm_search_vector(column)` and `crm_cjk_bigrams(column)`.
+The typed query reaches them as a `Terms`: its values are bound parameters.
 """
 from __future__ import annotations
 
-from sqlalchemy import and_, cast, func, literal
-from sqlalchemy.dialects.postgresql import ARRAY, REGCONFIG, TEXT, array
-from sqlalchemy.sql.elements import ColumnElement
+from dataclasses import dataclass
+from functools import cached_property
+
+from sqlalchemy import Text, and_, bindparam, cast, func, literal
+from sqlalchemy.dialects.postgresql import ARRAY, REGCONFIG, TEXT
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from app.search.text import is_cjk, like_pattern, needs_word_index, prefix_query, spaced, word_query
 
 WORDS_CONFIG = "english"  # stemming: "renewals" finds "renewal"
+
+
+@dataclass(frozen=True)
+class Terms:
+    """A typed (normalised) query and the values the search conditions bind for it.
+
+    Unshared (the lists' filters): a parameter of its own per use, so two filters in one
+    statement keep their own values. Shared (the CRM-wide search): fixed parameter names,
+    so a statement built once per `shape` runs for any query of that shape with `params()`.
+    """
+    query: str
+    shared: bool = False
+
+    @cached_property
+    def values(self) -> dict[str, object]:
+        word = prefix_query(self.query)
+        return {"text": self.query, "like": like_pattern(self.query), "starts": like_pattern(self.query)[1:],
+                "words": spaced(word_query(self.query)), "prefix": word,
+                "word_start": r"\m" + word.removesuffix(":*"), "bigrams": [self.query]}
+
+    @property
+    def short(self) -> bool:
+        """Shorter than a trigram: only the word and bigram indexes can serve it."""
+        return needs_word_index(self.query)
+
+    @property
+    def cjk(self) -> bool:
+        return is_cjk(self.query)
+
+    @property
+    def has_prefix(self) -> bool:
+        """A short query with letters or digits to look words up by."""
+        return bool(self.values["prefix"])
+
+    def shape(self) -> tuple:
+        """What a statement's structure depends on (every branch on the query reads these)."""
+        return self.short, self.cjk, len(self.query) if self.short else 0, self.has_prefix
+
+    def params(self) -> dict[str, object]:
+        """Values for a statement built from shared Terms of the same shape."""
+        return {f"search_{name}": value for name, value in self.values.items()}
+
+    def bind(self, name: str) -> BindParameter:
+        type_ = ARRAY(TEXT) if name == "bigrams" else Text()
+        return bindparam(f"search_{name}", self.values[name], type_=type_, unique=not self.shared)
 
 
 def search_vector(column) -> ColumnElement:
@@ -22,36 +71,36 @@ def _config(name: str = WORDS_CONFIG):
     return cast(literal(name), REGCONFIG)
 
 
-def words_tsquery(query: str) -> ColumnElement:
-    return func.websearch_to_tsquery(_config(), literal(spaced(word_query(query))))
+def words_tsquery(terms: Terms) -> ColumnElement:
+    return func.websearch_to_tsquery(_config(), terms.bind("words"))
 
 
-def prefix_tsquery(query: str) -> ColumnElement:
+def prefix_tsquery(terms: Terms) -> ColumnElement:
     # 'simple': no stop words ("a" is one in English) and no stemming of the typed prefix
-    return func.to_tsquery(_config("simple"), literal(prefix_query(query)))
+    return func.to_tsquery(_config("simple"), terms.bind("prefix"))
 
 
-def matches_words(column, query: str) -> ColumnElement:
+def matches_words(column, terms: Terms) -> ColumnElement:
     """The column's words match the query's (English stemming; CJK as character phrases)."""
-    return search_vector(column).op("@@")(words_tsquery(query))
+    return search_vector(column).op("@@")(words_tsquery(terms))
 
 
-def starts_word(column, query: str) -> ColumnElement:
+def starts_word(column, terms: Terms) -> ColumnElement:
     """A word of the column starts with the (short) query: indexed where ILIKE cannot be.
 
     The regex (a word starting with the query) is implied by the vector's match and far
     cheaper: read row by row, only the rows it lets through compute the vector.
     """
-    word = prefix_query(query).removesuffix(":*")  # letters, digits, _: nothing special in a regex
-    return and_(column.op("~*")(literal(r"\m" + word)), search_vector(column).op("@@")(prefix_tsquery(query)))
+    # letters, digits, _ after \m: nothing special in a regex
+    return and_(column.op("~*")(terms.bind("word_start")), search_vector(column).op("@@")(prefix_tsquery(terms)))
 
 
-def has_bigram(column, query: str) -> ColumnElement:
-    """The column holds the two CJK characters `query` in sequence (the bigram index, exact)."""
-    return func.crm_cjk_bigrams(column, type_=ARRAY(TEXT)).op("@>")(cast(array([query]), ARRAY(TEXT)))
+def has_bigram(column, terms: Terms) -> ColumnElement:
+    """The column holds the two CJK characters of the query in sequence (the bigram index, exact)."""
+    return func.crm_cjk_bigrams(column, type_=ARRAY(TEXT)).op("@>")(terms.bind("bigrams"))
 
 
-def contains(column, query: str, word_indexed: bool = True) -> ColumnElement:
+def contains(column, terms: Terms, word_indexed: bool = True) -> ColumnElement:
     """Case-insensitive substring match.
 
     Three or more characters: ILIKE, served by the trigram index. Two CJK characters:
@@ -59,11 +108,11 @@ def contains(column, query: str, word_indexed: bool = True) -> ColumnElement:
     Both are exact; strpos is the cheap check when the planner reads rows in key
     order instead (a frequent character: the newest rows match soon).
     """
-    if needs_word_index(query) and is_cjk(query) and word_indexed:
+    if terms.short and terms.cjk and word_indexed:
         # strpos, not ILIKE: the planner must not pick the trigram index (useless without a
         # trigram: it would return every row); CJK has no case.
-        found = has_bigram(column, query) if len(query) == 2 else matches_words(column, query)
+        found = has_bigram(column, terms) if len(terms.query) == 2 else matches_words(column, terms)
         # strpos first: inside an OR the planner keeps this order, and read row by row
         # only the rows holding the characters compute the indexed expression
-        return and_(func.strpos(column, query) > 0, found)
-    return column.ilike(like_pattern(query), escape="\\")
+        return and_(func.strpos(column, terms.bind("text")) > 0, found)
+    return column.ilike(terms.bind("like"), escape="\\")

@@ -1,6 +1,8 @@
 """Which columns are searchable, derived from the models (one rule for indexes, filters and /search/)."""
 from __future__ import annotations
 
+from functools import cache
+
 from sqlalchemy import String, Text, inspect
 
 from app.choices import CHOICE_COLUMNS
@@ -15,24 +17,27 @@ INDEXED_MODELS: tuple[type, ...] = (Customer, Contact, Lead, Opportunity, Activi
 IDENTIFIER_COLUMNS = {"email", "phone"}
 
 
-def title_columns(model: type) -> list[str]:
+@cache  # per model: read on every search
+def title_columns(model: type) -> tuple[str, ...]:
     """The short text columns that name a row (used by lookups and search)."""
     table = inspect(model).local_table
-    return [c.name for c in table.columns
-            if isinstance(c.type, String) and c.name not in SYSTEM_COLUMNS
-            and (c.type.length or 0) >= 50 and (table.name, c.name) not in CHOICE_COLUMNS]
+    return tuple(c.name for c in table.columns
+                 if isinstance(c.type, String) and c.name not in SYSTEM_COLUMNS
+                 and (c.type.length or 0) >= 50 and (table.name, c.name) not in CHOICE_COLUMNS)
 
 
-def substring_columns(model: type) -> list[str]:
+@cache  # per model: read on every search
+def substring_columns(model: type) -> tuple[str, ...]:
     """Columns with a trigram index: the naming text columns and the long-text columns."""
     table = inspect(model).local_table
     texts = [c.name for c in table.columns if isinstance(c.type, Text)]
-    return title_columns(model) + [name for name in texts if name not in title_columns(model)]
+    return title_columns(model) + tuple(name for name in texts if name not in title_columns(model))
 
 
-def word_columns(model: type) -> list[str]:
+@cache  # per model: read on every search
+def word_columns(model: type) -> tuple[str, ...]:
     """Columns with a word (tsvector) index: the substring columns that hold words."""
-    return [name for name in substring_columns(model) if name not in IDENTIFIER_COLUMNS]
+    return tuple(name for name in substring_columns(model) if name not in IDENTIFIER_COLUMNS)
 
 
 def is_text_column(model: type, name: str) -> bool:

@@ -10,7 +10,7 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla import filters as fab
 from flask_babel import lazy_gettext
 
-from app.search.conditions import contains, matches_words
+from app.search.conditions import Terms, contains, matches_words
 from app.search.fields import IDENTIFIER_COLUMNS, word_columns
 from app.search.text import normalize
 
@@ -32,7 +32,7 @@ class FilterContains(_SearchFilter):
     arg_name = "ct"
 
     def condition(self, field, query: str):
-        return contains(field, query, word_indexed=self.column_name in word_columns(self.model))
+        return contains(field, Terms(query), word_indexed=self.column_name in word_columns(self.model))
 
 
 class FilterMatchesWords(_SearchFilter):
@@ -40,7 +40,7 @@ class FilterMatchesWords(_SearchFilter):
     arg_name = "mw"
 
     def condition(self, field, query: str):
-        return matches_words(field, query)
+        return matches_words(field, Terms(query))
 
 
 SEARCH_FILTERS = (FilterContains, FilterMatchesWords)  # served by GIN indexes (see CrmInterface.search_matches)

@@ -10,6 +10,7 @@ filtered list.
 """
 from __future__ import annotations
 
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -17,7 +18,7 @@ from typing import Iterable
 from flask import Flask, current_app
 from markupsafe import Markup
 from psycopg.errors import QueryCanceled
-from sqlalchemy import Float, Select, and_, case, cast, false, func, literal, not_, or_, select, text, union_all
+from sqlalchemy import Float, Select, and_, case, cast, false, func, not_, or_, select, text, union_all
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -27,10 +28,10 @@ from flask_babel import gettext as _
 from app.i18n.labels import column_label
 from app.screens import label_for, route_of
 from app.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
-from app.search.conditions import contains, matches_words, starts_word
-from app.search.fields import INDEXED_MODELS, substring_columns, word_columns
+from app.search.conditions import Terms, contains, matches_words, starts_word
+from app.search.fields import INDEXED_MODELS, substring_columns, title_columns, word_columns
 from app.search.highlight import highlight, terms_pattern
-from app.search.text import is_cjk, like_pattern, needs_word_index, normalize, prefix_query
+from app.search.text import normalize
 
 CANDIDATES = 100
 PROBE_ROWS = 2000  # newest rows checked row by row first: enough for a term in 5 % of the rows
@@ -46,7 +47,7 @@ SEARCH_TIMEOUT_MS = 3000
 SEARCH_THREADS = 2
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: one object per table
 class Entity:
     model: type
     label: str
@@ -63,6 +64,14 @@ class Entity:
 
 ENTITIES: tuple[Entity, ...] = tuple(
     Entity(m, label_for(m.__tablename__), route_of(m.__tablename__)) for m in INDEXED_MODELS)
+# The order the threads take the entities in: the slowest to search first (the most rows and
+# the longest texts; measured at scale 1), so the last one taken is a quick one.
+SLOWEST_FIRST = ("activities", "service_tickets", "contacts", "opportunities", "customers", "leads")
+
+
+def _slowness(entity: Entity) -> int:
+    name = entity.table.name
+    return SLOWEST_FIRST.index(name) if name in SLOWEST_FIRST else len(SLOWEST_FIRST)
 
 
 @dataclass
@@ -89,39 +98,52 @@ class QueryError(ValueError):
     """The query cannot be searched (the message says why, for the user)."""
 
 
-def _short_latin(query: str) -> bool:
-    return needs_word_index(query) and not is_cjk(query)
+def _short_latin(terms: Terms) -> bool:
+    return terms.short and not terms.cjk
 
 
-def _words(entity: Entity, query: str, condition_of) -> ColumnElement | None:
-    found = [condition_of(entity.table.c[name], query) for name in word_columns(entity.model)]
-    return or_(*found) if found else None
+def column_groups(entity: Entity) -> list[list[str]]:
+    """The searchable columns in the order they are looked up in: the title columns, then the long texts."""
+    titles = title_columns(entity.model)
+    return [group for group in (titles, [c for c in substring_columns(entity.model) if c not in titles]) if group]
 
 
-def lookups(entity: Entity, query: str) -> list[ColumnElement]:
+def _per_group(entity: Entity, condition, words_only: bool = True) -> list[ColumnElement]:
+    """`condition(column, has_word_index)` ORed over each column group; groups with no such column left out."""
+    worded = word_columns(entity.model)
+    found = []
+    for group in column_groups(entity):
+        conditions = [condition(entity.table.c[name], name in worded)
+                      for name in group if name in worded or not words_only]
+        if conditions:
+            found.append(or_(*conditions))
+    return found
+
+
+def lookups(entity: Entity, terms: Terms) -> list[ColumnElement]:
     """The index-backed conditions that find candidates, cheapest first, each served by one kind of index.
 
     Substring (pg_trgm, ILIKE) and words (tsvector, stemming) are separate lookups: the
-    word lookup is only needed when the substrings found too few rows.
+    word lookup is only needed when the substrings found too few rows. Each is looked up in
+    the title columns first, then in the long texts: a title match ranks higher, and a term
+    found often enough in subjects never reads the (larger) descriptions' index.
     """
-    if _short_latin(query):
+    if _short_latin(terms):
         # one or two letters/digits: words starting with them (ILIKE '%ab%' has no index)
-        return [c for c in [_words(entity, query, starts_word)] if c is not None] if prefix_query(query) else []
-    if needs_word_index(query):
+        return _per_group(entity, lambda column, _: starts_word(column, terms)) if terms.has_prefix else []
+    if terms.short:
         # one or two CJK characters: only the word-indexed columns have CJK indexes (an unindexed
         # OR branch, e.g. e-mail, would make the planner scan the table)
-        return [c for c in [_words(entity, query, contains)] if c is not None]
-    worded = word_columns(entity.model)
-    substring = or_(*[contains(entity.table.c[name], query, name in worded)
-                      for name in substring_columns(entity.model)])
-    return [substring] + [c for c in [_words(entity, query, matches_words)] if c is not None]
+        return _per_group(entity, lambda column, _: contains(column, terms))
+    return (_per_group(entity, lambda column, worded: contains(column, terms, worded), words_only=False)
+            + _per_group(entity, lambda column, _: matches_words(column, terms)))
 
 
 def title_column(entity: Entity) -> str:
     return substring_columns(entity.model)[0]
 
 
-def score(entity: Entity, query: str) -> ColumnElement:
+def score(entity: Entity, terms: Terms) -> ColumnElement:
     """Relevance of a candidate row, from its title column (name, subject...), the field people scan.
 
     Title starts with the query (2), contains it (1), trigram word similarity (0-1). Cheap on
@@ -129,23 +151,22 @@ def score(entity: Entity, query: str) -> ColumnElement:
     """
     title = entity.table.c[title_column(entity)]
     parts: list[ColumnElement] = [
-        case((title.ilike(like_pattern(query)[1:], escape="\\"), 2.0), else_=0.0),
-        case((title.ilike(like_pattern(query), escape="\\"), 1.0), else_=0.0)]
-    if not needs_word_index(query):
-        parts.append(func.coalesce(func.word_similarity(literal(query), title), 0))
+        case((title.ilike(terms.bind("starts"), escape="\\"), 2.0), else_=0.0),
+        case((title.ilike(terms.bind("like"), escape="\\"), 1.0), else_=0.0)]
+    if not terms.short:
+        parts.append(func.coalesce(func.word_similarity(terms.bind("text"), title), 0))
     return cast(sum(parts[1:], parts[0]), Float)
 
 
-def quick_check(entity: Entity, columns, query: str) -> ColumnElement | None:
+def quick_check(entity: Entity, columns, terms: Terms) -> ColumnElement | None:
     """Exact checks without any indexed expression, on `columns` (a table's or a subquery's)."""
     worded = word_columns(entity.model)
-    if _short_latin(query):
-        word = prefix_query(query).removesuffix(":*")
-        found = [columns[c].op("~*")(literal(r"\m" + word)) for c in worded] if word else []
-    elif needs_word_index(query):
-        found = [func.strpos(columns[c], query) > 0 for c in worded]
+    if _short_latin(terms):
+        found = [columns[c].op("~*")(terms.bind("word_start")) for c in worded] if terms.has_prefix else []
+    elif terms.short:
+        found = [func.strpos(columns[c], terms.bind("text")) > 0 for c in worded]
     else:
-        found = [contains(columns[c], query, False) for c in substring_columns(entity.model)]
+        found = [contains(columns[c], terms, False) for c in substring_columns(entity.model)]
     return or_(*found) if found else None
 
 
@@ -160,7 +181,7 @@ def lookup_statement(entity: Entity, where: ColumnElement) -> Select:
     return select(entity.pk).where(where).limit(CANDIDATES)
 
 
-def candidates_statement(entity: Entity, query: str) -> Select | None:
+def candidates_statement(entity: Entity, terms: Terms) -> Select | None:
     """Keys of up to CANDIDATES matching rows, in one statement; None when nothing can match.
 
     First the newest PROBE_ROWS rows, checked with cheap exact conditions: a frequent term
@@ -175,14 +196,14 @@ def candidates_statement(entity: Entity, query: str) -> Select | None:
     window = _newest_window(entity)
     parts = []
     earlier: list[ColumnElement] = []  # conditions of the rows the previous parts found
-    check = quick_check(entity, window.c, query)
+    check = quick_check(entity, window.c, terms)
     if check is not None:
         parts.append(select(window.c.pk).where(check).limit(CANDIDATES))
         # "+ 0": the key's index must not be the way in (a walk down the whole table); the
         # lookups come through the search indexes, the key only filters their rows
         in_window = (entity.pk + 0) >= select(func.min(window.c.pk)).scalar_subquery()
-        earlier.append(and_(in_window, quick_check(entity, entity.table.c, query)))
-    for where in lookups(entity, query):
+        earlier.append(and_(in_window, quick_check(entity, entity.table.c, terms)))
+    for where in lookups(entity, terms):
         parts.append(lookup_statement(entity, where).where(*[not_(func.coalesce(e, false())) for e in earlier]))
         earlier.append(where)
     if not parts:
@@ -191,27 +212,43 @@ def candidates_statement(entity: Entity, query: str) -> Select | None:
     return select(found.c[0].label("pk")).limit(CANDIDATES)
 
 
-def entity_statement(entity: Entity, query: str, limit: int = PER_ENTITY) -> Select | None:
+def entity_statement(entity: Entity, terms: Terms, limit: int = PER_ENTITY) -> Select | None:
     """The best `limit` candidate rows, each with its score and the number of candidates."""
-    found = candidates_statement(entity, query)
+    found = candidates_statement(entity, terms)
     if found is None:
         return None
     candidates = found.cte("candidates")
     total = select(func.count()).select_from(candidates).scalar_subquery().label("total")
-    relevance = score(entity, query).label("score")
+    relevance = score(entity, terms).label("score")
     return (select(entity.model, relevance, total).where(entity.pk.in_(select(candidates.c.pk)))
             .order_by(relevance.desc(), entity.pk.desc()).limit(limit))
+
+
+_STATEMENTS: dict[tuple, Select | None] = {}  # (entity, query shape, limit): a few dozen at most
+
+
+def shared_statement(entity: Entity, terms: Terms, limit: int = PER_ENTITY) -> Select | None:
+    """entity_statement for any query of this shape, built once per process: run it with `terms.params()`.
+
+    Building the statement costs about a millisecond of Python per entity, the statement
+    itself a few of the database; built once, SQLAlchemy also keeps its cache key and SQL.
+    """
+    key = (entity, terms.shape(), limit)
+    if key not in _STATEMENTS:  # two threads may both build it: the same statement, no harm
+        _STATEMENTS[key] = entity_statement(entity, Terms(terms.query, shared=True), limit)
+    return _STATEMENTS[key]
 
 
 def search_entity(session: Session, entity: Entity, query: str, limit: int = PER_ENTITY) -> tuple[list, int]:
     """(rows as (object, score), number of matches capped at CANDIDATES) for one entity: one statement.
 
-    Run it with LOOKUP_SETTINGS in force (see _search_group).
+    Run it with LOOKUP_SETTINGS in force (see _search_queue).
     """
-    statement = entity_statement(entity, query, limit)
+    terms = Terms(query)
+    statement = shared_statement(entity, terms, limit)
     if statement is None:
         return [], 0
-    rows = session.execute(statement).all()
+    rows = session.execute(statement, terms.params()).all()
     return [(r[0], r[1]) for r in rows], (rows[0][2] if rows else 0)
 
 
@@ -236,42 +273,51 @@ def _cancelled(error: OperationalError) -> bool:
     return isinstance(error.orig, QueryCanceled)
 
 
-def _search_group(session: Session, entities: list[Entity], query: str, limit: int) -> list[tuple[list, int, bool]]:
-    """(rows as (object, score), total, stopped by the timeout) per entity, one after the other."""
+Outcome = tuple[list, int, bool]  # rows as (object, score), total, stopped by the timeout
+
+
+def _search_queue(session: Session, todo: deque[Entity], query: str, limit: int) -> dict[Entity, Outcome]:
+    """Search the entities taken from `todo` one after the other until it is empty (shared with other threads)."""
     # timeout and lookup settings once for the transaction: the newest-rows probe and the
     # ranking read by primary key, which the lookup settings do not change
     wanted = {"statement_timeout": str(SEARCH_TIMEOUT_MS), **LOOKUP_SETTINGS}
-    before = set_for_transaction(session, wanted)
-    outcomes = []
-    for entity in entities:
+    before: dict[str, str] | None = None  # set when the first entity is taken
+    outcomes: dict[Entity, Outcome] = {}
+    while True:
+        try:
+            entity = todo.popleft()  # atomic: each entity is taken by one thread
+        except IndexError:
+            break
+        before = before or set_for_transaction(session, wanted)
         try:
             rows, total = search_entity(session, entity, query, limit)
             for item, _score in rows:  # detached as loaded: a later rollback must not expire them
                 session.expunge(item)
-            outcomes.append((rows, total, False))
+            outcomes[entity] = (rows, total, False)
         except OperationalError as error:
             if not _cancelled(error):
                 raise
             session.rollback()  # the transaction is aborted; the next entity starts a new one
-            before = set_for_transaction(session, wanted)
-            outcomes.append(([], 0, True))
-    set_for_transaction(session, before)  # normal planning and timeout for the rest of the transaction
+            before = None
+            outcomes[entity] = ([], 0, True)
+    if before is not None:
+        set_for_transaction(session, before)  # normal planning and timeout for the rest of the transaction
     return outcomes
 
 
-def _group_in_own_session(app: Flask, bind, entities: list[Entity], query: str,
-                          limit: int) -> list[tuple[list, int, bool]]:
+def _queue_in_own_session(app: Flask, bind, todo: deque[Entity], query: str, limit: int) -> dict[Entity, Outcome]:
     with app.app_context(), Session(bind=bind) as own:  # app context: loading decrypts with the app's keys
-        return _search_group(own, entities, query, limit)  # closing expunges the rows: they stay loaded
+        return _search_queue(own, todo, query, limit)  # closing expunges the rows: they stay loaded
 
 
 def search(session: Session, raw_query: str | None, entities: Iterable[Entity] = ENTITIES,
            limit: int = PER_ENTITY) -> list[EntityResults]:
     """Results per entity (those with matches or stopped by the timeout), best first within each.
 
-    The entities are searched in SEARCH_THREADS groups at once, the first on the request's
-    connection, each other on a pooled connection of its own: the database works on two
-    entities at a time while Python prepares or reads a third.
+    SEARCH_THREADS threads share the entities, the slowest to search taken first: the
+    request's own (on its connection) and the others, each on a pooled connection of its
+    own. The database works on two entities at a time, and a slow one (a common term in
+    10M activities) overlaps with all the others instead of with its fixed share.
     """
     query = normalize(raw_query)
     if not query:
@@ -280,20 +326,20 @@ def search(session: Session, raw_query: str | None, entities: Iterable[Entity] =
         raise QueryError(_("Type some letters, digits or characters to search for."))
     pattern = terms_pattern(query, query_stems(session, query))
     entities = list(entities)
+    todo = deque(sorted(entities, key=_slowness))
     threads = max(1, min(SEARCH_THREADS, len(entities)))
     if threads == 1:
-        outcomes = _search_group(session, entities, query, limit)
+        outcomes = _search_queue(session, todo, query, limit)
     else:
         app, bind = current_app._get_current_object(), session.get_bind()
-        groups = [entities[i::threads] for i in range(threads)]
-        # the first group in this thread, on the request's own connection; the others beside it
         with ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="search") as pool:
-            others = [pool.submit(_group_in_own_session, app, bind, group, query, limit) for group in groups[1:]]
-            done = [_search_group(session, groups[0], query, limit)] + [f.result() for f in others]
-        found = {id(e): outcome for group, outcomes in zip(groups, done) for e, outcome in zip(group, outcomes)}
-        outcomes = [found[id(e)] for e in entities]
+            others = [pool.submit(_queue_in_own_session, app, bind, todo, query, limit) for _ in range(threads - 1)]
+            outcomes = _search_queue(session, todo, query, limit)
+            for future in others:
+                outcomes.update(future.result())
     results = []
-    for entity, (rows, total, stopped) in zip(entities, outcomes):
+    for entity in entities:
+        rows, total, stopped = outcomes[entity]
         if stopped:
             results.append(EntityResults(entity, timed_out=True))
         elif rows:

@@ -268,8 +268,11 @@ def test_database_and_python_agree_on_cjk_characters(sql):
     assert db_spaced.split() == spaced(sample).split()
 
 
-def _plan(app, statement, *settings: str) -> str:
-    """EXPLAIN of `statement`, with sequential scans made a last resort (the table here is small)."""
+def _plan(app, statement, *settings: str, analyze: bool = False, without: str = "ix%%sort") -> str:
+    """EXPLAIN (ANALYZE) of `statement`, with sequential scans made a last resort (the table here is small).
+
+    The indexes named LIKE `without` are dropped for it (in a transaction rolled back).
+    """
     from sqlalchemy import create_engine
     from sqlalchemy.dialects import postgresql
 
@@ -281,9 +284,10 @@ def _plan(app, statement, *settings: str) -> str:
         conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
         for setting in settings:
             conn.exec_driver_sql(f"SET LOCAL {setting}")
-        for (name,) in conn.exec_driver_sql("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'ix%%sort'"):
+        for (name,) in conn.exec_driver_sql(f"SELECT indexname FROM pg_indexes WHERE indexname LIKE '{without}'"):
             conn.exec_driver_sql(f'DROP INDEX "{name}"')
-        rows = conn.exec_driver_sql(f"EXPLAIN {compiled}".replace("%", "%%")).fetchall()
+        explain = "EXPLAIN (ANALYZE, COSTS OFF)" if analyze else "EXPLAIN"
+        rows = conn.exec_driver_sql(f"{explain} {compiled}".replace("%", "%%")).fetchall()
         conn.rollback()
     engine.dispose()
     return "\n".join(r[0] for r in rows)
@@ -338,6 +342,28 @@ def test_explain_shows_the_search_indexes(app, many_rows):
                          ("co", "ix_customers_name_words")]:
         plans = [_plan(app, lookup_statement(entity, where)) for where in lookups(entity, Terms(query))]
         assert any(index in plan for plan in plans) and not any("Seq Scan" in plan for plan in plans), plans
+    # pg_trgm has no trigram to look up in a one- or two-letter query: through its index every row
+    # would be a candidate (seconds at a million rows). Even with no word index to take, the
+    # short query's lookups must not go through it.
+    for where in lookups(entity, Terms("co")):
+        plan = _plan(app, lookup_statement(entity, where), without="ix%%words")
+        assert "_words" not in plan and "_trgm" not in plan, plan
+
+
+def test_a_term_in_one_percent_of_the_rows_is_found_in_the_newest_rows_not_through_an_index(app, many_rows):
+    """The newest 2,000 rows hold 40 matches of "City 7" (every 50th row): the search reads on, newest
+    first, instead of building an index bitmap of every match."""
+    from app.models import Customer
+    from app.search.conditions import Terms
+    from app.search.service import ENTITIES, WIDEN_AT, entity_statement
+
+    entity = next(e for e in ENTITIES if e.model is Customer)
+    plan = _plan(app, entity_statement(entity, Terms("City 7")), analyze=True)
+    newest, wider = (int(re.search(rf"Subquery Scan on {name} .*?rows=(\d+)", plan).group(1))
+                     for name in ("newest", "wider"))
+    assert newest == 40 >= WIDEN_AT and wider == 60, plan
+    lookups = [line for line in plan.splitlines() if "Bitmap Index Scan on ix_customers_" in line]
+    assert lookups and all("never executed" in line for line in lookups), plan
 
 
 def test_the_statement_built_once_per_query_shape_is_the_statement_of_each_query_of_that_shape():
@@ -361,4 +387,5 @@ def test_the_statement_built_once_per_query_shape_is_the_statement_of_each_query
                 if built is None or fresh is None:
                     assert built is None and fresh is None, (entity.table.name, first, query)
                 else:
-                    assert sql_of(built.params(Terms(query).params())) == sql_of(fresh), (entity.table.name, first, query)
+                    shared = sql_of(built.params(Terms(query).params()))
+                    assert shared == sql_of(fresh), (entity.table.name, first, query)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from sqlalchemy import Text, and_, bindparam, cast, func, literal
+from sqlalchemy import Text, and_, bindparam, cast, func, literal, literal_column
 from sqlalchemy.dialects.postgresql import ARRAY, REGCONFIG, TEXT
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
@@ -91,8 +91,11 @@ def starts_word(column, terms: Terms) -> ColumnElement:
     The regex (a word starting with the query) is implied by the vector's match and far
     cheaper: read row by row, only the rows it lets through compute the vector.
     """
-    # letters, digits, _ after \m: nothing special in a regex
-    return and_(column.op("~*")(terms.bind("word_start")), search_vector(column).op("@@")(prefix_tsquery(terms)))
+    # letters, digits, _ after \m: nothing special in a regex. On `column || ''`, not the column:
+    # pg_trgm indexes regexes too, and a regex without a whole trigram would take its index
+    # (every row a candidate, seconds at a million rows) instead of the word index.
+    unindexed = column.op("||")(literal_column("''"))
+    return and_(unindexed.op("~*")(terms.bind("word_start")), search_vector(column).op("@@")(prefix_tsquery(terms)))
 
 
 def has_bigram(column, terms: Terms) -> ColumnElement:

@@ -18,7 +18,7 @@ from typing import Iterable
 from flask import Flask, current_app
 from markupsafe import Markup
 from psycopg.errors import QueryCanceled
-from sqlalchemy import Float, Select, and_, case, cast, false, func, not_, or_, select, text, union_all
+from sqlalchemy import Float, Select, case, cast, false, func, not_, or_, select, text, union_all
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -35,15 +35,17 @@ from app.search.text import normalize
 
 CANDIDATES = 100
 PROBE_ROWS = 2000  # newest rows checked row by row first: enough for a term in 5 % of the rows
+WIDEN_AT = 15  # matches among them from which the next WIDER_ROWS are read too (0.75 %: ~11,000 rows for 100)
+WIDER_ROWS = 18000
 LOOKUP_SETTINGS = INDEX_LOOKUP_SETTINGS  # for the index lookups (see candidates_statement)
 PER_ENTITY = 10
 DETAIL_FIELDS = 3
 # A safety net, far above the normal tens of milliseconds: an entity whose lookup is
 # stopped is reported as such, the other entities' results are still shown.
 SEARCH_TIMEOUT_MS = 3000
-# Groups of entities searched at once per request, each group on a pooled connection of its
-# own (the pool has 5 + 5 per worker). Measured at scale 1 on 2 cores: 1 group 31 ms, 2 groups
-# 26 ms, 3 groups 27 ms (median of the whole-CRM search for "renewal"); more only adds sessions.
+# Threads per request searching entities at once, each on a pooled connection of its own (the
+# pool has 5 + 5 per worker). Measured at scale 1 on 2 cores: 1 thread 31 ms, 2 threads 26 ms,
+# 3 threads 27 ms (median of the whole-CRM search for "renewal"); more only adds sessions.
 SEARCH_THREADS = 2
 
 
@@ -170,10 +172,12 @@ def quick_check(entity: Entity, columns, terms: Terms) -> ColumnElement | None:
     return or_(*found) if found else None
 
 
-def _newest_window(entity: Entity):
-    """The newest PROBE_ROWS rows' keys and searchable columns."""
-    return select(entity.pk.label("pk"), *[entity.table.c[c] for c in substring_columns(entity.model)]
-                  ).order_by(entity.pk.desc()).limit(PROBE_ROWS).subquery("newest")
+def _newest_window(entity: Entity, rows: int, name: str, below: ColumnElement | None = None):
+    """The newest `rows` rows' keys and searchable columns (those with a key below `below`, if given)."""
+    window = select(entity.pk.label("pk"), *[entity.table.c[c] for c in substring_columns(entity.model)])
+    if below is not None:
+        window = window.where(entity.pk < below)
+    return window.order_by(entity.pk.desc()).limit(rows).subquery(name)
 
 
 def lookup_statement(entity: Entity, where: ColumnElement) -> Select:
@@ -185,26 +189,35 @@ def candidates_statement(entity: Entity, terms: Terms) -> Select | None:
     """Keys of up to CANDIDATES matching rows, in one statement; None when nothing can match.
 
     First the newest PROBE_ROWS rows, checked with cheap exact conditions: a frequent term
-    is done there. Then the search indexes, cheapest lookup first, each without the rows the
-    previous parts found (their conditions, re-checked), so the parts never overlap. The parts are
-    a UNION ALL under a LIMIT: PostgreSQL runs a part only while the LIMIT still wants
-    rows, so the word lookup runs only when the substrings found too few, and no lookup
-    reads matches beyond the CANDIDATES it needs. Sequential scans are off for these
-    lookups (LOOKUP_SETTINGS): planner estimates for substrings are rough, and a scan that
-    "soon finds" rows that are in fact rare reads the whole table.
+    is done there. When they hold WIDEN_AT matches or more (a term in about 1 % of the
+    rows), the next WIDER_ROWS too: read in key order they find the rest sooner than an
+    index, whose bitmap for such a term holds a hundred thousand rows or more. Then the
+    search indexes, cheapest lookup first, each without the rows the previous parts found
+    (the probes' by key, the lookups' by their conditions), so the parts never overlap.
+    The parts are a UNION ALL under a LIMIT: PostgreSQL runs a part only while the LIMIT
+    still wants rows, so the word lookup runs only when the substrings found too few, and
+    no lookup reads matches beyond the CANDIDATES it needs. Sequential scans are off for
+    these lookups (LOOKUP_SETTINGS): planner estimates for substrings are rough, and a
+    scan that "soon finds" rows that are in fact rare reads the whole table.
     """
-    window = _newest_window(entity)
+    newest = _newest_window(entity, PROBE_ROWS, "newest")
     parts = []
-    earlier: list[ColumnElement] = []  # conditions of the rows the previous parts found
-    check = quick_check(entity, window.c, terms)
+    probed: list[ColumnElement] = []  # the rows the probes found: the lookups leave them out
+    earlier: list[ColumnElement] = []  # conditions of the rows the previous lookups found
+    check = quick_check(entity, newest.c, terms)
     if check is not None:
-        parts.append(select(window.c.pk).where(check).limit(CANDIDATES))
-        # "+ 0": the key's index must not be the way in (a walk down the whole table); the
-        # lookups come through the search indexes, the key only filters their rows
-        in_window = (entity.pk + 0) >= select(func.min(window.c.pk)).scalar_subquery()
-        earlier.append(and_(in_window, quick_check(entity, entity.table.c, terms)))
+        probe = select(newest.c.pk).where(check).limit(CANDIDATES).cte("probe")
+        wider = _newest_window(entity, WIDER_ROWS, "wider", below=select(func.min(newest.c.pk)).scalar_subquery())
+        # a condition without columns: PostgreSQL checks it once, before reading any wider row
+        widen = select(func.count()).select_from(probe).scalar_subquery() >= WIDEN_AT
+        widened = (select(wider.c.pk).where(widen, quick_check(entity, wider.c, terms))
+                   .limit(CANDIDATES).cte("widened"))
+        for window_matches in (probe, widened):
+            parts.append(select(window_matches.c.pk))
+            # a lookup runs only once the probes are read to their end: all their rows are known
+            probed.append(entity.pk.not_in(select(window_matches.c.pk)))
     for where in lookups(entity, terms):
-        parts.append(lookup_statement(entity, where).where(*[not_(func.coalesce(e, false())) for e in earlier]))
+        parts.append(lookup_statement(entity, where).where(*probed, *[not_(func.coalesce(e, false())) for e in earlier]))
         earlier.append(where)
     if not parts:
         return None

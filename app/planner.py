@@ -7,8 +7,11 @@ from sqlalchemy.orm import Session
 # For lookups through a search (GIN) index whose matches the planner can only guess: no
 # sequential scan (a scan that "soon finds" rows that are in fact rare reads the whole table);
 # memory enough that the bitmap of a common term stays exact (a lossy one re-checks whole
-# pages by recomputing the indexed expressions); no parallel workers for a bounded read.
-INDEX_LOOKUP_SETTINGS = {"enable_seqscan": "off", "work_mem": "32MB", "max_parallel_workers_per_gather": "0"}
+# pages by recomputing the indexed expressions); no parallel workers for a bounded read; a plan
+# for the actual pattern even where psycopg has prepared the statement (a generic plan cannot
+# tell a rare term from a common one).
+INDEX_LOOKUP_SETTINGS = {"enable_seqscan": "off", "work_mem": "32MB", "max_parallel_workers_per_gather": "0",
+                         "plan_cache_mode": "force_custom_plan"}
 
 
 def set_for_transaction(session: Session, values: dict[str, str]) -> dict[str, str]:

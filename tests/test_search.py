@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -202,6 +203,31 @@ def test_a_search_stopped_by_the_timeout_says_so_and_keeps_the_other_results(app
         < html.index('data-entity="service_tickets"')
     # the next search runs normally (the timeout ended with its transaction)
     assert "Contract <mark>renewal</mark>" in _groups(_search(admin, "renewal")[1])["activities"]
+
+
+def test_a_failed_lookup_fails_the_search_at_once_without_searching_the_rest(app, crm, monkeypatch):
+    """A lost connection is not a timeout: the search fails (the page's 503), and the other thread
+    takes no further entity (each could wait up to the 3 s stop)."""
+    from psycopg import OperationalError as DriverError
+    from sqlalchemy.exc import OperationalError
+
+    from app.extensions import db
+    from app.search import service
+
+    searched = []
+
+    def failing(session, entity, query, limit):
+        searched.append(entity.table.name)
+        if len(searched) == 1:
+            raise OperationalError("SELECT ...", {}, DriverError("server closed the connection unexpectedly"))
+        time.sleep(0.2)  # the others answer, slowly
+        return [], 0
+
+    monkeypatch.setattr(service, "search_entity", failing)
+    with app.test_request_context("/search/"), pytest.raises(OperationalError):
+        service.search(db.session, "acme")
+    # the first entity fails; the other thread had taken at most one before the queue was emptied
+    assert 1 <= len(searched) <= 2, searched
 
 
 # ------------------------------------------------------------------ list screens

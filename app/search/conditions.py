@@ -60,7 +60,9 @@ class Terms:
 
     def bind(self, name: str) -> BindParameter:
         type_ = ARRAY(TEXT) if name == "bigrams" else Text()
-        return bindparam(f"search_{name}", self.values[name], type_=type_, unique=not self.shared)
+        if self.shared:  # no value kept in a statement built for many queries: run without params(), it fails
+            return bindparam(f"search_{name}", type_=type_, required=True)
+        return bindparam(f"search_{name}", self.values[name], type_=type_, unique=True)
 
 
 def search_vector(column) -> ColumnElement:

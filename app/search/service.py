@@ -161,7 +161,7 @@ def score(entity: Entity, terms: Terms) -> ColumnElement:
 
 
 def quick_check(entity: Entity, columns, terms: Terms) -> ColumnElement | None:
-    """Exact checks without any indexed expression, on `columns` (a table's or a subquery's)."""
+    """Exact checks without any indexed expression, on a newest-rows window's `columns` (read row by row)."""
     worded = word_columns(entity.model)
     if _short_latin(terms):
         found = [columns[c].op("~*")(terms.bind("word_start")) for c in worded] if terms.has_prefix else []
@@ -307,8 +307,9 @@ def _search_queue(session: Session, todo: deque[Entity], query: str, limit: int)
             for item, _score in rows:  # detached as loaded: a later rollback must not expire them
                 session.expunge(item)
             outcomes[entity] = (rows, total, False)
-        except OperationalError as error:
-            if not _cancelled(error):
+        except Exception as error:
+            if not (isinstance(error, OperationalError) and _cancelled(error)):
+                todo.clear()  # the other thread takes no further entity: the request fails at once
                 raise
             session.rollback()  # the transaction is aborted; the next entity starts a new one
             before = None

@@ -100,10 +100,9 @@ def explain(session, statement) -> str:
 def run(app, repeat: int, seed: int, profile: bool = False) -> list[tuple[str, str, int, float, float, float]]:
     from app.extensions import db
     from app.models import Activity, Customer
-    from app.planner import set_for_transaction
+    from app.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
     from app.search.conditions import Terms
-    from app.search.service import (ENTITIES, LOOKUP_SETTINGS, entity_statement, search,
-                                    search_entity)
+    from app.search.service import ENTITIES, entity_statement, search, search_entity
 
     rows = []
     with app.app_context():
@@ -115,8 +114,8 @@ def run(app, repeat: int, seed: int, profile: bool = False) -> list[tuple[str, s
         workloads = {"CRM-wide search (/search/, 6 entities)": lambda q: (lambda: search(session, q))}
         for entity in ENTITIES:
             workloads[f"/search/ part: {entity.model.__tablename__}"] = (
-                lambda e: lambda q: (lambda: (set_for_transaction(session, LOOKUP_SETTINGS),
-                                              search_entity(session, e, q))))(entity)
+                lambda e: lambda q: (lambda: (set_for_transaction(session, INDEX_LOOKUP_SETTINGS),
+                                              search_entity(session, e, Terms(q)))))(entity)
         workloads["customers list, name contains (page + count)"] = lambda q: list_page(app, Customer, "name", q)
         workloads["activities list, subject contains (page + count)"] = (
             lambda q: list_page(app, Activity, "subject", q))
@@ -136,7 +135,7 @@ def run(app, repeat: int, seed: int, profile: bool = False) -> list[tuple[str, s
                 entity = next((e for e in ENTITIES if label.endswith(f": {e.model.__tablename__}")), None)
                 if profile and entity is not None and entity_statement(entity, Terms(worst[1])) is not None:
                     print(f"\n### {label}, {kind}: slowest query {worst[1]!r} ({worst[0]:.1f} ms)\n")
-                    set_for_transaction(session, LOOKUP_SETTINGS)
+                    set_for_transaction(session, INDEX_LOOKUP_SETTINGS)
                     print(explain(session, entity_statement(entity, Terms(worst[1]))) + "\n")
                     session.rollback()
         db.session.remove()

@@ -7,7 +7,6 @@ from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 
 from app.extensions import db
-from app.search.fields import substring_columns
 from app.search import service
 from app.search.service import ENTITIES, QueryError, search
 from app.search.text import normalize
@@ -40,4 +39,4 @@ class SearchView(BaseView):
 
     def _title_filter(self, entity) -> str:
         """URL of the entity's list filtered on its title column ("contains" is filter 0)."""
-        return f"{entity.route}/list/?_flt_0_{substring_columns(entity.model)[0]}="
+        return f"{entity.route}/list/?_flt_0_{service.title_column(entity)}="

@@ -46,6 +46,11 @@ class Terms:
         return is_cjk(self.query)
 
     @property
+    def short_latin(self) -> bool:
+        """One or two letters or digits: looked up as the start of words."""
+        return self.short and not self.cjk
+
+    @property
     def has_prefix(self) -> bool:
         """A short query with letters or digits to look words up by."""
         return bool(self.values["prefix"])
@@ -87,17 +92,28 @@ def matches_words(column, terms: Terms) -> ColumnElement:
     return search_vector(column).op("@@")(words_tsquery(terms))
 
 
+def word_starts_with(column, terms: Terms) -> ColumnElement:
+    """A word of the column starts with the (short) query: a regex, checked row by row (no index serves it).
+
+    On `column || ''`, not the column: pg_trgm indexes regexes too, and a regex without a
+    whole trigram would take its index (every row a candidate, seconds at a million rows).
+    """
+    # letters, digits, _ after \m: nothing special in a regex
+    return column.op("||")(literal_column("''")).op("~*")(terms.bind("word_start"))
+
+
+def holds(column, terms: Terms) -> ColumnElement:
+    """The column holds the query as typed (CJK has no case), checked row by row."""
+    return func.strpos(column, terms.bind("text")) > 0
+
+
 def starts_word(column, terms: Terms) -> ColumnElement:
     """A word of the column starts with the (short) query: indexed where ILIKE cannot be.
 
-    The regex (a word starting with the query) is implied by the vector's match and far
-    cheaper: read row by row, only the rows it lets through compute the vector.
+    The regex is implied by the vector's match and far cheaper: read row by row, only the
+    rows it lets through compute the vector; the word index is the only way in.
     """
-    # letters, digits, _ after \m: nothing special in a regex. On `column || ''`, not the column:
-    # pg_trgm indexes regexes too, and a regex without a whole trigram would take its index
-    # (every row a candidate, seconds at a million rows) instead of the word index.
-    unindexed = column.op("||")(literal_column("''"))
-    return and_(unindexed.op("~*")(terms.bind("word_start")), search_vector(column).op("@@")(prefix_tsquery(terms)))
+    return and_(word_starts_with(column, terms), search_vector(column).op("@@")(prefix_tsquery(terms)))
 
 
 def has_bigram(column, terms: Terms) -> ColumnElement:
@@ -119,5 +135,5 @@ def contains(column, terms: Terms, word_indexed: bool = True) -> ColumnElement:
         found = has_bigram(column, terms) if len(terms.query) == 2 else matches_words(column, terms)
         # strpos first: inside an OR the planner keeps this order, and read row by row
         # only the rows holding the characters compute the indexed expression
-        return and_(func.strpos(column, terms.bind("text")) > 0, found)
+        return and_(holds(column, terms), found)
     return column.ilike(terms.bind("like"), escape="\\")

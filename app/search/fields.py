@@ -27,11 +27,16 @@ def title_columns(model: type) -> tuple[str, ...]:
 
 
 @cache  # per model: read on every search
+def long_text_columns(model: type) -> tuple[str, ...]:
+    """The long-text columns (descriptions), other than the title columns."""
+    table = inspect(model).local_table
+    return tuple(c.name for c in table.columns if isinstance(c.type, Text) and c.name not in title_columns(model))
+
+
+@cache  # per model: read on every search
 def substring_columns(model: type) -> tuple[str, ...]:
     """Columns with a trigram index: the naming text columns and the long-text columns."""
-    table = inspect(model).local_table
-    texts = [c.name for c in table.columns if isinstance(c.type, Text)]
-    return title_columns(model) + tuple(name for name in texts if name not in title_columns(model))
+    return title_columns(model) + long_text_columns(model)
 
 
 @cache  # per model: read on every search

@@ -28,8 +28,8 @@ from flask_babel import gettext as _
 from app.i18n.labels import column_label
 from app.screens import label_for, route_of
 from app.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
-from app.search.conditions import Terms, contains, matches_words, starts_word
-from app.search.fields import INDEXED_MODELS, substring_columns, title_columns, word_columns
+from app.search.conditions import Terms, contains, holds, matches_words, starts_word, word_starts_with
+from app.search.fields import INDEXED_MODELS, long_text_columns, substring_columns, title_columns, word_columns
 from app.search.highlight import highlight, terms_pattern
 from app.search.text import normalize
 
@@ -37,7 +37,6 @@ CANDIDATES = 100
 PROBE_ROWS = 2000  # newest rows checked row by row first: enough for a term in 5 % of the rows
 WIDEN_AT = 15  # matches among them from which the next WIDER_ROWS are read too (0.75 %: ~11,000 rows for 100)
 WIDER_ROWS = 18000
-LOOKUP_SETTINGS = INDEX_LOOKUP_SETTINGS  # for the index lookups (see candidates_statement)
 PER_ENTITY = 10
 DETAIL_FIELDS = 3
 # A safety net, far above the normal tens of milliseconds: an entity whose lookup is
@@ -100,14 +99,9 @@ class QueryError(ValueError):
     """The query cannot be searched (the message says why, for the user)."""
 
 
-def _short_latin(terms: Terms) -> bool:
-    return terms.short and not terms.cjk
-
-
-def column_groups(entity: Entity) -> list[list[str]]:
+def column_groups(entity: Entity) -> list[tuple[str, ...]]:
     """The searchable columns in the order they are looked up in: the title columns, then the long texts."""
-    titles = title_columns(entity.model)
-    return [group for group in (titles, [c for c in substring_columns(entity.model) if c not in titles]) if group]
+    return [group for group in (title_columns(entity.model), long_text_columns(entity.model)) if group]
 
 
 def _per_group(entity: Entity, condition, words_only: bool = True) -> list[ColumnElement]:
@@ -130,7 +124,7 @@ def lookups(entity: Entity, terms: Terms) -> list[ColumnElement]:
     the title columns first, then in the long texts: a title match ranks higher, and a term
     found often enough in subjects never reads the (larger) descriptions' index.
     """
-    if _short_latin(terms):
+    if terms.short_latin:
         # one or two letters/digits: words starting with them (ILIKE '%ab%' has no index)
         return _per_group(entity, lambda column, _: starts_word(column, terms)) if terms.has_prefix else []
     if terms.short:
@@ -163,10 +157,10 @@ def score(entity: Entity, terms: Terms) -> ColumnElement:
 def quick_check(entity: Entity, columns, terms: Terms) -> ColumnElement | None:
     """Exact checks without any indexed expression, on a newest-rows window's `columns` (read row by row)."""
     worded = word_columns(entity.model)
-    if _short_latin(terms):
-        found = [columns[c].op("~*")(terms.bind("word_start")) for c in worded] if terms.has_prefix else []
+    if terms.short_latin:
+        found = [word_starts_with(columns[c], terms) for c in worded] if terms.has_prefix else []
     elif terms.short:
-        found = [func.strpos(columns[c], terms.bind("text")) > 0 for c in worded]
+        found = [holds(columns[c], terms) for c in worded]
     else:
         found = [contains(columns[c], terms, False) for c in substring_columns(entity.model)]
     return or_(*found) if found else None
@@ -197,7 +191,7 @@ def candidates_statement(entity: Entity, terms: Terms) -> Select | None:
     The parts are a UNION ALL under a LIMIT: PostgreSQL runs a part only while the LIMIT
     still wants rows, so the word lookup runs only when the substrings found too few, and
     no lookup reads matches beyond the CANDIDATES it needs. Sequential scans are off for
-    these lookups (LOOKUP_SETTINGS): planner estimates for substrings are rough, and a
+    these lookups (INDEX_LOOKUP_SETTINGS): planner estimates for substrings are rough, and a
     scan that "soon finds" rows that are in fact rare reads the whole table.
     """
     newest = _newest_window(entity, PROBE_ROWS, "newest")
@@ -252,12 +246,11 @@ def shared_statement(entity: Entity, terms: Terms, limit: int = PER_ENTITY) -> S
     return _STATEMENTS[key]
 
 
-def search_entity(session: Session, entity: Entity, query: str, limit: int = PER_ENTITY) -> tuple[list, int]:
+def search_entity(session: Session, entity: Entity, terms: Terms, limit: int = PER_ENTITY) -> tuple[list, int]:
     """(rows as (object, score), number of matches capped at CANDIDATES) for one entity: one statement.
 
-    Run it with LOOKUP_SETTINGS in force (see _search_queue).
+    Run it with INDEX_LOOKUP_SETTINGS in force (see _search_queue).
     """
-    terms = Terms(query)
     statement = shared_statement(entity, terms, limit)
     if statement is None:
         return [], 0
@@ -289,11 +282,11 @@ def _cancelled(error: OperationalError) -> bool:
 Outcome = tuple[list, int, bool]  # rows as (object, score), total, stopped by the timeout
 
 
-def _search_queue(session: Session, todo: deque[Entity], query: str, limit: int) -> dict[Entity, Outcome]:
+def _search_queue(session: Session, todo: deque[Entity], terms: Terms, limit: int) -> dict[Entity, Outcome]:
     """Search the entities taken from `todo` one after the other until it is empty (shared with other threads)."""
     # timeout and lookup settings once for the transaction: the newest-rows probe and the
     # ranking read by primary key, which the lookup settings do not change
-    wanted = {"statement_timeout": str(SEARCH_TIMEOUT_MS), **LOOKUP_SETTINGS}
+    wanted = {"statement_timeout": str(SEARCH_TIMEOUT_MS), **INDEX_LOOKUP_SETTINGS}
     before: dict[str, str] | None = None  # set when the first entity is taken
     outcomes: dict[Entity, Outcome] = {}
     while True:
@@ -303,7 +296,7 @@ def _search_queue(session: Session, todo: deque[Entity], query: str, limit: int)
             break
         before = before or set_for_transaction(session, wanted)
         try:
-            rows, total = search_entity(session, entity, query, limit)
+            rows, total = search_entity(session, entity, terms, limit)
             for item, _score in rows:  # detached as loaded: a later rollback must not expire them
                 session.expunge(item)
             outcomes[entity] = (rows, total, False)
@@ -319,9 +312,9 @@ def _search_queue(session: Session, todo: deque[Entity], query: str, limit: int)
     return outcomes
 
 
-def _queue_in_own_session(app: Flask, bind, todo: deque[Entity], query: str, limit: int) -> dict[Entity, Outcome]:
+def _queue_in_own_session(app: Flask, bind, todo: deque[Entity], terms: Terms, limit: int) -> dict[Entity, Outcome]:
     with app.app_context(), Session(bind=bind) as own:  # app context: loading decrypts with the app's keys
-        return _search_queue(own, todo, query, limit)  # closing expunges the rows: they stay loaded
+        return _search_queue(own, todo, terms, limit)  # closing expunges the rows: they stay loaded
 
 
 def search(session: Session, raw_query: str | None, entities: Iterable[Entity] = ENTITIES,
@@ -341,14 +334,15 @@ def search(session: Session, raw_query: str | None, entities: Iterable[Entity] =
     pattern = terms_pattern(query, query_stems(session, query))
     entities = list(entities)
     todo = deque(sorted(entities, key=_slowness))
+    terms = Terms(query)
     threads = max(1, min(SEARCH_THREADS, len(entities)))
     if threads == 1:
-        outcomes = _search_queue(session, todo, query, limit)
+        outcomes = _search_queue(session, todo, terms, limit)
     else:
         app, bind = current_app._get_current_object(), session.get_bind()
         with ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="search") as pool:
-            others = [pool.submit(_queue_in_own_session, app, bind, todo, query, limit) for _ in range(threads - 1)]
-            outcomes = _search_queue(session, todo, query, limit)
+            others = [pool.submit(_queue_in_own_session, app, bind, todo, terms, limit) for _ in range(threads - 1)]
+            outcomes = _search_queue(session, todo, terms, limit)
             for future in others:
                 outcomes.update(future.result())
     results = []

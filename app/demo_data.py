@@ -14,7 +14,8 @@ from sqlalchemy import insert, select
 from app.encryption.columns import seal_rows
 from app.choices import ACTIVITY_TYPES, LEAD_STATUSES, OPPORTUNITY_STAGES, PRIORITIES, TICKET_STATUSES
 from app.extensions import db
-from app.models import Activity, Contact, Customer, Lead, Log, Opportunity, Report, ServiceTicket, User
+from app.models import Activity, Contact, Customer, Lead, Log, Opportunity, ServiceTicket, User
+from app.reports.generators import generate
 
 COMPANIES_ZH = ["华为技术", "深圳腾达电子", "上海浦江物流", "北京京西建材", "杭州云栖软件", "广州南粤食品",
                 "成都天府医药", "武汉长江汽车", "南京金陵纺织", "西安秦川能源", "苏州园林设计", "青岛海风啤酒",
@@ -131,17 +132,13 @@ def load_demo_data(seed: int = 20261129) -> dict[str, int]:
         })
     add_all(ServiceTicket, tickets)
 
-    reports = [{"report_type": "pipeline_by_stage", "generated_at": now - dt.timedelta(days=d),
-                "data": {"stages": {s: sum(1 for o in opportunities if o["stage"] == s) for s in OPPORTUNITY_STAGES}},
-                "created_at": now - dt.timedelta(days=d), "updated_at": now - dt.timedelta(days=d)}
-               for d in (0, 7, 14)]
-    add_all(Report, reports)
-
     admin_id = session.scalar(select(User.user_id).where(User.username == "admin"))
     logs = [{"user_id": admin_id, "action": "demo data", "description": f"Loaded demo row batch {i}",
              "created_at": _when(rng, now)} for i in range(20)]
     add_all(Log, logs)
     session.commit()
+    # snapshots come from the real generators over the rows just committed, as `crm reports generate` writes them
+    reports = generate()
     return {"customers": len(customers), "contacts": len(contacts), "leads": len(leads),
             "opportunities": len(opportunities), "activities": len(activities),
             "tickets": len(tickets), "reports": len(reports), "logs": len(logs)}

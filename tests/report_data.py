@@ -55,6 +55,15 @@ def snapshots(app, known, sql) -> dict[str, tuple[dt.datetime, dict]]:
     result = app.test_cli_runner().invoke(args=["crm", "reports", "generate"])
     assert result.exit_code == 0, result.output
     assert "8 snapshot(s) written." in result.output
-    rows = sql("SELECT report_type, generated_at, data FROM reports WHERE data ? 'duration_ms'")
+    rows = sql("SELECT report_type, generated_at, data, report_id FROM reports WHERE data ? 'duration_ms'")
     assert sorted(r[0] for r in rows) == sorted(TYPES)
-    return {t: (at, data) for t, at, data in rows}
+    return {t: (at, opened(app, data, pk)) for t, at, data, pk in rows}
+
+
+def opened(app, data: dict, report_id: int) -> dict:
+    """A stored snapshot with its sealed money figures decrypted (as the dashboard reads it)."""
+    from app.encryption.columns import key_ring
+    from app.reports.sealing import open_figures
+
+    with app.app_context():
+        return open_figures(data, report_id, key_ring())

@@ -1,11 +1,17 @@
 """The CRM screens: one derived model view per table, with a few overrides each."""
 from __future__ import annotations
 
+from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_babel import lazy_gettext as _l
+from wtforms import SelectField
+from wtforms.validators import InputRequired, Optional
 
 from app.i18n.labels import N_
 from app.models import Activity, Contact, Customer, Lead, Log, Opportunity, Report, ServiceTicket
 from app.audit.history import LogInterface, describe
+from app.forms import JSONField, datetime_field
+from app.reports.generators import REPORT_TYPES
+from app.reports.shapes import NotInFuture, SnapshotShape
 from app.screens import derive
 from views.audit import KeysetListMixin, ReadOnlyMixin
 from views.base import CrmModelView
@@ -47,10 +53,22 @@ class CustomerView(Customer360Mixin, ImportMixin, CrmModelView):
     base_order = ("customer_id", "desc")
 
 
+def _snapshot_fields() -> dict:
+    """A known report type, data of its documented shape, a date not in the future (the ORM checks again)."""
+    labels = derive(Report)["label_columns"]
+    return {
+        "report_type": SelectField(labels["report_type"], [InputRequired()], widget=Select2Widget(),
+                                   choices=[(k.name, _l(k.title)) for k in REPORT_TYPES.values()]),
+        "data": JSONField(labels["data"], [InputRequired(), SnapshotShape()]),
+        "generated_at": datetime_field(labels["generated_at"], [Optional(), NotInFuture()]),
+    }
+
+
 class ReportView(CrmModelView):
     model = Report
     list_columns = ["report_type", "generated_at"]
     base_order = ("generated_at", "desc")
+    add_form_extra_fields = edit_form_extra_fields = _snapshot_fields()
 
 
 class LogView(ReadOnlyMixin, KeysetListMixin, CrmModelView):

@@ -11,7 +11,7 @@ from flask_appbuilder.security.decorators import has_access
 
 from app.audit_log import record
 from app.extensions import db
-from app.reports.charts import stored_figures, trend_figures
+from app.reports.charts import card, trend_figures
 from app.reports.generators import REPORT_TYPES, ReportsBusy, generate
 from app.reports.snapshots import PLOTLY_JS, generation_running, history, latest, plotly_version
 
@@ -46,9 +46,7 @@ class DashboardView(BaseView):
     @has_access
     def index(self):
         snapshots = latest()
-        cards = [{"type": kind.name, "title": kind.title, "snapshot": snapshots.get(kind.name),
-                  "figures": stored_figures(snapshots[kind.name]) if kind.name in snapshots else []}
-                 for kind in REPORT_TYPES.values()]
+        cards = [card(kind, snapshots.get(kind.name)) for kind in REPORT_TYPES.values()]
         return self.render_template("crm/dashboard.html", cards=cards, running=generation_running(),
                                     can_refresh=self.can_refresh(), plotly_version=plotly_version())
 
@@ -59,9 +57,9 @@ class DashboardView(BaseView):
         if kind is None:
             abort(404)
         snapshots = history(report_type)
-        return self.render_template("crm/report_history.html", kind=kind, snapshots=snapshots,
-                                    figures=trend_figures(report_type, [(s.generated_at, s.data) for s in snapshots]),
-                                    plotly_version=plotly_version())
+        figures, skipped = trend_figures(report_type, snapshots)
+        return self.render_template("crm/report_history.html", kind=kind, snapshots=snapshots, figures=figures,
+                                    skipped=skipped, plotly_version=plotly_version())
 
     @expose("/refresh", methods=["POST"])
     @has_access

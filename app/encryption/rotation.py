@@ -1,4 +1,4 @@
-"""Re-encrypt every encrypted amount under the key ring's active key, in batches.
+"""Re-encrypt every encrypted amount (columns and report snapshots' money figures) under the active key, in batches.
 
 Each batch locks its rows (FOR UPDATE), re-encrypts them and commits, so an
 interrupted run loses nothing and a second run continues where the first
@@ -7,6 +7,7 @@ is readable without decrypting).
 """
 from __future__ import annotations
 
+import json
 import struct
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -16,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from app.encryption.columns import encrypted_columns
 from app.encryption.keyring import HEADER, KeyRing
+from app.reports.sealing import PREFIX, pending, reseal
 
 
 @dataclass(frozen=True)
@@ -58,18 +60,26 @@ def all_encrypted_columns() -> list[EncryptedColumn]:
     return found
 
 
+SNAPSHOTS = EncryptedColumn("reports", "data", "report_id")  # money figures inside the JSON (app/reports/sealing.py)
+SEALED_SNAPSHOTS = "SELECT report_id, data FROM reports WHERE data::text LIKE :sealed"
+SEALED = {"sealed": f'%"{PREFIX}%'}
+
+
 def count_pending(engine: Engine, ring: KeyRing) -> int:
     """Values not yet under the active key."""
     with engine.connect() as conn:
-        return sum(c.count_pending(conn, ring.active) for c in all_encrypted_columns())
+        in_columns = sum(c.count_pending(conn, ring.active) for c in all_encrypted_columns())
+        rows = conn.execution_options(stream_results=True, yield_per=1000).execute(text(SEALED_SNAPSHOTS), SEALED)
+        return in_columns + sum(pending(data, ring.active) for _pk, data in rows)
 
 
 def reencrypt(engine: Engine, ring: KeyRing, batch_size: int = 1000,
               on_batch: Callable[[EncryptedColumn, int], None] = lambda _c, _n: None) -> int:
     """Re-encrypt every value under an older key; returns how many were re-encrypted."""
     done = 0
-    for target in all_encrypted_columns():
-        for values in _batches(engine, ring, target, batch_size):
+    for target, batches in [(t, _batches(engine, ring, t, batch_size)) for t in all_encrypted_columns()] + [
+            (SNAPSHOTS, _snapshot_batches(engine, ring, batch_size))]:
+        for values in batches:
             done += values
             on_batch(target, values)
     return done
@@ -90,3 +100,24 @@ def _batches(engine: Engine, ring: KeyRing, target: EncryptedColumn, size: int) 
         yield len(rows)
 
 
+
+
+def _snapshot_batches(engine: Engine, ring: KeyRing, size: int) -> Iterator[int]:
+    """Like _batches, for the sealed figures of report snapshots (rows whose figures are all current are kept)."""
+    after = 0
+    while True:
+        with engine.begin() as conn:
+            rows = conn.execute(text(f"{SEALED_SNAPSHOTS} AND report_id > :after ORDER BY report_id LIMIT :size "
+                                     "FOR UPDATE"), {"after": after, "size": size, **SEALED}).fetchall()
+            if not rows:
+                return
+            changed, values = [], 0
+            for pk, data in rows:
+                new, count = reseal(data, pk, ring)
+                if count:
+                    changed.append({"pk": pk, "data": json.dumps(new, ensure_ascii=False)})
+                    values += count
+            if changed:
+                conn.execute(text("UPDATE reports SET data = CAST(:data AS jsonb) WHERE report_id = :pk"), changed)
+        after = rows[-1][0]
+        yield values

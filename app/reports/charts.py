@@ -7,8 +7,10 @@ MathJax for it).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from flask_babel import get_locale
@@ -16,7 +18,10 @@ from flask_babel import gettext as _
 
 from app.i18n.labels import choice_label
 from app.reports.drill import EQ, GT, IN, LT, list_url
-from app.reports.generators import OPEN_TICKET_STATUSES
+from app.reports.generators import OPEN_TICKET_STATUSES, ReportType
+from app.reports.snapshots import Snapshot, history
+
+log = logging.getLogger(__name__)
 
 OPPORTUNITIES, CUSTOMERS, LEADS, ACTIVITIES, TICKETS = (
     "/opportunities", "/customers", "/leads", "/activities", "/tickets")
@@ -76,6 +81,12 @@ def before_midnight(day: dt.date) -> str:
 @chart("pipeline_by_stage")
 def pipeline_chart(data: dict, at: dt.datetime) -> list[Figure]:
     stages = data["stages"]
+    if all(s["value"] is None for s in stages):  # upgraded from the counts-only shape (migration 0015)
+        return [figure([{
+            "type": "bar", "x": [value_label(s["stage"]) for s in stages], "y": [s["count"] for s in stages],
+            "customdata": [list_url(OPPORTUNITIES, ("stage", EQ, s["stage"])) for s in stages],
+            "hovertemplate": _("%(x)s: %(n)s opportunities", x="%{x}", n="%{y:,}") + "<extra></extra>",
+        }], yaxis={"title": {"text": _("opportunities")}})]
     return [figure([{
         "type": "bar", "x": [value_label(s["stage"]) for s in stages], "y": [s["value"] for s in stages],
         "text": [f"{s['count']:,}" for s in stages], "textposition": "auto",
@@ -252,19 +263,30 @@ _STORED_LOCK = threading.Lock()
 STORED_KEEP = 64  # figure sets kept per process: the latest of each type, with room for a history page
 
 
-def stored_figures(snapshot: Any) -> list[Figure]:
+class Unreadable(Exception):
+    """A stored snapshot that cannot be drawn; the message says why (translated)."""
+
+
+def stored_figures(snapshot: Snapshot) -> list[Figure]:
     """figures() of a stored snapshot, built once per process and language (each carries ~300 list links).
 
     Keyed by (report_id, updated_at): a trigger sets updated_at on every UPDATE, so an
-    edited snapshot is drawn afresh.
+    edited snapshot is drawn afresh. Unreadable when the snapshot is not of its
+    documented shape or its figures cannot be built.
     """
+    if snapshot.problem:
+        raise Unreadable(snapshot.problem)
     key = (snapshot.report_id, snapshot.updated_at, str(get_locale()))
     with _STORED_LOCK:
         found = _STORED.get(key)
         if found is not None:
             _STORED.move_to_end(key)
             return found
-    built = figures(snapshot.report_type, snapshot.data, snapshot.generated_at)
+    try:
+        built = figures(snapshot.report_type, snapshot.data, snapshot.generated_at)
+    except Exception as exc:  # noqa: BLE001 - a stored document of the right shape but odd content
+        log.exception("report snapshot %s cannot be drawn", snapshot.report_id)
+        raise Unreadable(_("The snapshot cannot be drawn (%(error)s).", error=type(exc).__name__)) from exc
     with _STORED_LOCK:
         _STORED[key] = built
         while len(_STORED) > STORED_KEEP:
@@ -272,11 +294,48 @@ def stored_figures(snapshot: Any) -> list[Figure]:
     return built
 
 
-def trend_figures(report_type: str, snapshots: list[tuple[dt.datetime, dict]]) -> list[Figure]:
-    """One line per metric of the report over its snapshots (oldest first)."""
+@dataclass
+class Card:
+    """One report on the dashboard: the newest snapshot that can be drawn, and the newer ones skipped."""
+
+    type: str
+    title: str
+    snapshot: Snapshot | None = None
+    figures: list[Figure] = field(default_factory=list)
+    skipped: list[tuple[Snapshot, str]] = field(default_factory=list)
+
+
+def card(kind: ReportType, newest: Snapshot | None) -> Card:
+    """The card of `kind`; when its newest snapshot cannot be drawn, the next older one that can."""
+    result = Card(kind.name, kind.title)
+    if newest is None:
+        return result
+    candidates = [newest]
+    for snapshot in candidates:
+        try:
+            result.figures, result.snapshot = stored_figures(snapshot), snapshot
+            return result
+        except Unreadable as exc:
+            result.skipped.append((snapshot, str(exc)))
+        if snapshot is newest:  # read the history only when the newest one failed
+            candidates += [s for s in reversed(history(kind.name)) if s.report_id != newest.report_id]
+    return result
+
+
+def trend_figures(report_type: str, snapshots: list[Snapshot]) -> tuple[list[Figure], list[tuple[Snapshot, str]]]:
+    """One line per metric of the report over its snapshots (oldest first); and the snapshots skipped, with why."""
     metrics = TRENDS[report_type]
-    rows = [(at.isoformat(sep=" ", timespec="seconds"), metrics(data)) for at, data in snapshots]
+    rows, skipped = [], []
+    for snapshot in snapshots:
+        if snapshot.problem:
+            skipped.append((snapshot, snapshot.problem))
+            continue
+        try:
+            rows.append((snapshot.generated_at.isoformat(sep=" ", timespec="seconds"), metrics(snapshot.data)))
+        except Exception as exc:  # noqa: BLE001 - as in stored_figures
+            log.exception("report snapshot %s has no trend metrics", snapshot.report_id)
+            skipped.append((snapshot, _("The snapshot cannot be drawn (%(error)s).", error=type(exc).__name__)))
     names = list(rows[0][1]) if rows else []
     return [figure([{"type": "scatter", "mode": "lines+markers", "name": name, "x": [at for at, _values in rows],
                      "y": [values.get(name) for _at, values in rows]}], name, xaxis={"type": "date"})
-            for name in names]
+            for name in names], skipped

@@ -10,15 +10,11 @@ as its scans are done.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import time
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import jsonschema
 from sqlalchemy import text
 
 from app.choices import ACTIVITY_TYPES, LEAD_STATUSES, OPPORTUNITY_STAGES, PRIORITIES
@@ -26,6 +22,7 @@ from app.encryption.columns import key_ring
 from app.extensions import db
 from app.i18n.labels import N_
 from app.models import Report
+from app.reports.shapes import check
 from app.reports.scans import (AGE_BUCKETS, MONTHS, OPEN_TICKET_STATUSES, SCANS, WEEKS, WORKERS, Run, Scan,
                                activity_counts, customer_counts, customer_revenue, lead_counts, month_start,
                                covered, opportunity_counts, opportunity_values, ticket_counts, won_values)
@@ -33,7 +30,6 @@ from app.reports.scans import (AGE_BUCKETS, MONTHS, OPEN_TICKET_STATUSES, SCANS,
 __all__ = ["OPEN_TICKET_STATUSES", "REPORT_TYPES", "ReportsBusy", "ReportsFailed", "generate"]
 
 log = logging.getLogger(__name__)
-SCHEMAS = Path(__file__).with_name("schemas")
 TOP = 20  # categories shown by name; the rest are summed into "other"
 CONVERTED = "converted"
 CLOSED_STAGES = ("won", "lost")
@@ -193,16 +189,6 @@ def ticket_age(run: Run) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- snapshots
-@lru_cache(maxsize=None)
-def schema(report_type: str) -> dict:
-    return json.loads((SCHEMAS / f"{report_type}.json").read_text())
-
-
-def validate(report_type: str, data: dict) -> None:
-    """Raise jsonschema.ValidationError when `data` does not have the documented shape."""
-    jsonschema.validate(data, schema(report_type))
-
-
 def _write(run: Run, kind: ReportType) -> Report:
     """Build one report from its (finished) scans and write its snapshot (committed)."""
     started = time.perf_counter()
@@ -211,7 +197,7 @@ def _write(run: Run, kind: ReportType) -> Report:
     seconds = sum(run.seconds[s.name if s.name in run.seconds else s.within.name] for s in kind.scans)
     seconds += time.perf_counter() - started
     data["duration_ms"] = round(seconds * 1000)
-    validate(kind.name, data)
+    check(kind.name, data, run.now)  # the ORM checks again before the INSERT, for every writer
     row = Report(report_type=kind.name, data=data, generated_at=run.now)
     db.session.add(row)
     db.session.commit()

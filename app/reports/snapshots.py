@@ -4,13 +4,20 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import plotly
 from sqlalchemy import ARRAY, String, bindparam, column, exists, func, select, table, true
 
+from flask_babel import gettext as _
+
+from app.encryption.columns import key_ring
+from app.encryption.keyring import DecryptionError
 from app.extensions import db
 from app.models import Report
 from app.reports.generators import LOCK_KEY, REPORT_TYPES
+from app.reports.sealing import open_figures
+from app.reports.shapes import problem
 
 HISTORY_LIMIT = 90
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
@@ -22,7 +29,20 @@ class Snapshot:
     report_type: str
     generated_at: dt.datetime
     updated_at: dt.datetime  # a trigger sets it on every UPDATE: (report_id, updated_at) names one content
-    data: dict
+    data: Any  # money figures opened; any shape (rows stored before checks, by hand, or by SQL)
+    problem: str | None = None  # why it cannot be drawn (translated); None when it has its documented shape
+
+
+def _read(row: Any) -> Snapshot:
+    """A stored row as a Snapshot: figures opened and shape checked, never an exception."""
+    snapshot = Snapshot(*row)
+    try:
+        snapshot.data = open_figures(snapshot.data, snapshot.report_id, key_ring())
+    except DecryptionError as exc:
+        snapshot.problem = _("A money figure does not decrypt (%(error)s).", error=str(exc))
+        return snapshot
+    snapshot.problem = problem(snapshot.report_type, snapshot.data, snapshot.generated_at)
+    return snapshot
 
 
 COLUMNS = (Report.report_id, Report.report_type, Report.generated_at, Report.updated_at, Report.data)
@@ -39,14 +59,14 @@ def latest() -> dict[str, Snapshot]:
     newest = (select(*COLUMNS).where(Report.report_type == kinds.c.report_type)
               .order_by(Report.generated_at.desc(), Report.report_id.desc()).limit(1).lateral("newest"))
     rows = db.session.execute(select(newest).select_from(kinds.join(newest, true())))
-    return {r.report_type: Snapshot(*r) for r in rows}
+    return {r.report_type: _read(r) for r in rows}
 
 
 def history(report_type: str, limit: int = HISTORY_LIMIT) -> list[Snapshot]:
     """The type's last `limit` snapshots, oldest first."""
     rows = db.session.execute(select(*COLUMNS).where(Report.report_type == report_type)
                               .order_by(Report.generated_at.desc(), Report.report_id.desc()).limit(limit)).all()
-    return [Snapshot(*r) for r in reversed(rows)]
+    return [_read(r) for r in reversed(rows)]
 
 
 def generation_running() -> bool:

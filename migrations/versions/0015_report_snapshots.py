@@ -1,0 +1,81 @@
+"""Report snapshots: older shapes upgraded, money figures sealed under the data key ring.
+
+Revision ID: 0015
+Revises: 0014
+Create Date: 2026-12-06
+
+* `pipeline_by_stage` rows in the demo loader's older shape (`{"stages": {stage: count}}`,
+  counts only) become the documented shape, with the values that were never recorded
+  as null (app/reports/schemas/pipeline_by_stage.json allows that).
+* Every money figure still stored as a plain number is sealed in place, as the ORM
+  seals new snapshots (app/reports/sealing.py), so no plaintext sum is left in the
+  table. A row of any other shape is left as it is: the dashboard skips it with a note.
+
+No audit rows and no updated_at bump: this is not a user's edit (triggers off, as in 0003).
+Downgrade opens the figures again; the shape upgrade is kept (the old shape drew nothing).
+"""
+import json
+
+import sqlalchemy as sa
+from alembic import op
+from flask import current_app
+
+revision = "0015"
+down_revision = "0014"
+branch_labels = None
+depends_on = None
+
+BATCH = 500
+# as they were when this migration was written
+STAGES = ("initial", "qualification", "proposal", "negotiation", "won", "lost")
+CLOSED = ("won", "lost")
+
+
+def upgraded(report_type: str, data):
+    """The documented shape of a snapshot in an older one; anything else unchanged."""
+    if report_type != "pipeline_by_stage" or not isinstance(data, dict):
+        return data
+    counts = data.get("stages")
+    if not isinstance(counts, dict) or not set(counts) <= set(STAGES) or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts.values()):
+        return data
+    return {"title": "Pipeline by stage", "duration_ms": 0,
+            "stages": [{"stage": s, "count": counts.get(s, 0), "value": None} for s in STAGES],
+            "open_count": sum(n for s, n in counts.items() if s not in CLOSED), "open_value": None}
+
+
+def _rewrite(change) -> None:
+    conn = op.get_bind()
+    op.execute("ALTER TABLE reports DISABLE TRIGGER USER")
+    update = sa.text("UPDATE reports SET data = CAST(:data AS jsonb) WHERE report_id = :pk")
+    last = 0
+    while True:
+        rows = conn.execute(sa.text("SELECT report_id, report_type, data FROM reports WHERE report_id > :last "
+                                    "ORDER BY report_id LIMIT :n"), {"last": last, "n": BATCH}).fetchall()
+        if not rows:
+            break
+        changed = []
+        for pk, report_type, data in rows:
+            new = change(pk, report_type, data)
+            if new != data:
+                changed.append({"pk": pk, "data": json.dumps(new, ensure_ascii=False)})
+        if changed:
+            conn.execute(update, changed)
+        last = rows[-1][0]
+    op.execute("ALTER TABLE reports ENABLE TRIGGER USER")
+
+
+def upgrade():
+    from app.encryption.columns import key_ring
+    from app.reports.sealing import seal
+
+    ring = key_ring(current_app.config["INSTANCE_DIR"])
+    _rewrite(lambda pk, report_type, data: seal(upgraded(report_type, data), pk, ring))
+
+
+def downgrade():
+    from app.encryption.columns import key_ring
+    from app.reports.sealing import open_figures
+
+    ring = key_ring(current_app.config["INSTANCE_DIR"])
+    _rewrite(lambda pk, _report_type, data: open_figures(data, pk, ring))

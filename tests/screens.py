@@ -1,7 +1,16 @@
 """Per-screen test data: what a valid form for each CRM screen looks like."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+
+EDITED = "Edited 已编辑"
+# report snapshots are checked against their type's JSON Schema (app/reports/schemas)
+LOCATIONS = {"title": "Customers by location", "duration_ms": 4,
+             "locations": [{"location": "深圳", "customers": 2}], "customers": 2}
+INDUSTRIES = {"title": "Customer revenue by industry", "duration_ms": 3,
+              "industries": [{"industry": "Retail", "customers": 3, "revenue": 1200.5}], "customers": 3,
+              "revenue": 1200.5}
 
 
 @dataclass
@@ -12,6 +21,14 @@ class Screen:
     valid: dict[str, str]
     edit_field: str
     text_fields: list[str] = field(default_factory=list)
+    edited: dict[str, str] = field(default_factory=dict)  # what an edit posts; by default edit_field = EDITED
+
+    def edit(self) -> dict[str, str]:
+        return self.edited or {self.edit_field: EDITED}
+
+    @property
+    def edited_value(self) -> str:
+        return self.edit()[self.edit_field]
 
 
 def parents(sql) -> dict[str, str]:
@@ -46,6 +63,7 @@ def screens(ids: dict[str, str]) -> list[Screen]:
                 "description": "Since Monday", "status": "in progress", "priority": "high"},
                "subject", ["subject", "description"]),
         Screen("/reports", "reports", "report_id",
-               {"report_type": "manual_note", "data": '{"total": 3}',
-                "generated_at": "2026-11-01 08:00:00"}, "report_type", ["report_type"]),
+               {"report_type": "revenue_by_industry", "data": json.dumps(INDUSTRIES),
+                "generated_at": "2026-11-01 08:00:00"}, "report_type", [],
+               {"report_type": "customers_by_location", "data": json.dumps(LOCATIONS, ensure_ascii=False)}),
     ]

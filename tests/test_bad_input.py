@@ -5,10 +5,12 @@ types, HTML/script, SQL-looking text, CJK, emoji and control characters.
 """
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.htmlforms import form_fields
-from tests.screens import parents, screens
+from tests.screens import LOCATIONS, parents, screens
 
 ACCEPTED_TEXT = ["<script>alert('x')</script>", "'; DROP TABLE customers; --", "华为技术有限公司",
                  "😀🚀 emoji ok", "O'Brien & Sons \"quoted\""]
@@ -72,11 +74,11 @@ def test_add_form_input(admin, sql, url, field, value, accepted):
 
 def test_report_data_is_stored_as_json_object(admin, sql):
     data = form_fields(admin.get("/reports/add").get_data(as_text=True))
-    data.update({"report_type": "note", "data": '{"rows": [1, 2], "名称": "测试"}',
+    data.update({"report_type": "customers_by_location", "data": json.dumps(LOCATIONS, ensure_ascii=False),
                  "generated_at": "2026-11-01 08:00:00"})
     assert admin.post("/reports/add", data=data).status_code == 302
-    assert sql("SELECT jsonb_typeof(data), data->>'名称' FROM reports WHERE report_type = 'note'")[0] == \
-        ("object", "测试")
+    assert sql("SELECT jsonb_typeof(data), data->'locations'->0->>'location' FROM reports "
+               "WHERE report_type = 'customers_by_location'")[0] == ("object", "深圳")
 
 
 @pytest.mark.parametrize("query", [

@@ -41,11 +41,11 @@ def test_add_list_show_edit_delete(admin, sql, url):
 
     page = admin.get(f"{screen.url}/edit/{pk}").get_data(as_text=True)
     fields = form_fields(page)
-    fields[screen.edit_field] = "Edited 已编辑"
+    fields.update(screen.edit())
     response = admin.post(f"{screen.url}/edit/{pk}", data=fields)
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
     (value,), = sql(f"SELECT {screen.edit_field} FROM {screen.table} WHERE {screen.pk} = :pk", pk=pk)
-    assert value == "Edited 已编辑"
+    assert value == screen.edited_value
 
     token = csrf_token(admin, f"{screen.url}/list/")
     response = admin.post(f"{screen.url}/delete/{pk}", data={"csrf_token": token})

@@ -122,16 +122,22 @@ def test_dashboard_and_history_never_500_on_stored_snapshots_of_any_shape(app, a
     assert all(n >= 1 for n in charts_per_type(chinese).values())
 
 
-def test_migration_0015_upgrades_the_old_demo_shape_and_seals_stored_money(app, admin, sql):
+def test_migration_0015_upgrades_the_old_demo_shape_and_seals_stored_money(app, admin, sql, owner_sql):
     with app.app_context():
         downgrade(revision="0014")
     old = [insert(sql, "pipeline_by_stage", OLD_DEMO_PIPELINE, NOW - dt.timedelta(days=d)) for d in (0, 7, 14)]
     plain = insert(sql, "revenue_by_industry", revenue_snapshot(float(CANARY)), NOW - dt.timedelta(days=1))
     odd = insert(sql, "lead_funnel", {"whatever": True}, NOW - dt.timedelta(days=1))
+    trail = "SELECT description FROM logs WHERE table_name = 'reports'"
+    assert CANARY in str(sql(trail))  # the audit trigger copied the plain snapshot
     before_logs = sql("SELECT count(*) FROM logs")
     with app.app_context():
         upgrade()
     assert sql("SELECT count(*) FROM logs") == before_logs  # not a user's edit: no audit rows
+    assert all(d not in str(sql(trail)) for d in CANARY_DIGITS) and "[redacted]" in str(sql(trail))
+    assert '"customers": 1' in str(sql(trail))  # only the money is gone from the trail
+    with pytest.raises(Exception, match="append-only|permission denied"):  # append-only again
+        owner_sql("UPDATE logs SET description = 'x' WHERE table_name = 'reports'")
 
     from app.reports.shapes import problem
 

@@ -114,10 +114,10 @@ def _crm_screens(checker: Checker, ids: dict[str, str]) -> None:
         def edit():
             page = client.get(f"{url}/edit/{pk}")
             fields = form_fields(page.get_data(as_text=True)) if page.status_code == 200 else {}
-            return client.post(f"{url}/edit/{pk}", data={**fields, screen.edit_field: "Edited 已编辑",
-                                                         "csrf_token": token})
+            return client.post(f"{url}/edit/{pk}", data={**fields, **screen.edit(), "csrf_token": token})
         checker.check(subject, "e", f"POST {url}/edit/{pk}", edit, lambda: _count(
-            sql, table, f"{pk_col} = :pk AND {screen.edit_field} = 'Edited 已编辑'", pk=pk) == 1)
+            sql, table, f"{pk_col} = :pk AND {screen.edit_field} = :edited", pk=pk,
+            edited=screen.edited_value) == 1)
         checker.check(subject, "d", f"POST {url}/delete/{gone}",
                       lambda: client.post(f"{url}/delete/{gone}", data={"csrf_token": token}),
                       lambda: _count(sql, table, f"{pk_col} = :pk", pk=gone) == 0)

@@ -10,6 +10,10 @@ Create Date: 2026-12-06
 * Every money figure still stored as a plain number is sealed in place, as the ORM
   seals new snapshots (app/reports/sealing.py), so no plaintext sum is left in the
   table. A row of any other shape is left as it is: the dashboard skips it with a note.
+* The audit trail copied every snapshot with its plain money figures: in the log rows
+  of `reports` those figures become "[redacted]" (counts and everything else stay).
+  The one deliberate exception to the append-only log (migration 0006): the owner
+  lifts the guard for this UPDATE only. Not undone on downgrade.
 
 No audit rows and no updated_at bump: this is not a user's edit (triggers off, as in 0003).
 Downgrade opens the figures again; the shape upgrade is kept (the old shape drew nothing).
@@ -65,12 +69,38 @@ def _rewrite(change) -> None:
     op.execute("ALTER TABLE reports ENABLE TRIGGER USER")
 
 
+def _redact_audit_trail() -> None:
+    from app.reports.sealing import redacted
+
+    conn = op.get_bind()
+    rows = conn.execute(sa.text("SELECT log_id, created_at, description FROM logs WHERE table_name = 'reports' "
+                                "AND description IS NOT NULL")).fetchall()
+    changed = []
+    for log_id, created_at, description in rows:
+        try:
+            body = json.loads(description)
+        except ValueError:
+            continue
+        new = redacted(body)
+        if new != body:
+            changed.append({"id": log_id, "at": created_at, "text": json.dumps(new, ensure_ascii=False)})
+    if not changed:
+        return
+    # logs is append-only for every role, its owner included (0006): lifted for this UPDATE alone
+    op.execute("GRANT UPDATE ON logs TO CURRENT_USER")
+    op.execute("ALTER TABLE logs DISABLE TRIGGER logs_append_only")
+    conn.execute(sa.text("UPDATE logs SET description = :text WHERE log_id = :id AND created_at = :at"), changed)
+    op.execute("ALTER TABLE logs ENABLE TRIGGER logs_append_only")
+    op.execute("REVOKE UPDATE ON logs FROM CURRENT_USER")
+
+
 def upgrade():
     from app.encryption.columns import key_ring
     from app.reports.sealing import seal
 
     ring = key_ring(current_app.config["INSTANCE_DIR"])
     _rewrite(lambda pk, report_type, data: seal(upgraded(report_type, data), pk, ring))
+    _redact_audit_trail()
 
 
 def downgrade():

@@ -29,13 +29,17 @@ log = logging.getLogger(__name__)
 ADMIN_CATEGORY = "Admin"
 
 
-INVALID_LOGIN_MESSAGE = _(
-    "Wrong username or password. After 5 failed attempts in a row an account is locked for 15 minutes.")
+INVALID_LOGIN_MESSAGE = _("Wrong username or password. After 5 failed attempts in a row from one address, "
+                          "that address must wait 15 minutes.")
+DISABLED_MESSAGE = _("This account is disabled. Ask an administrator to enable it.")
 
 
 class CrmAuthDBView(AuthDBView):
-    # one message for unknown user, wrong password, disabled or locked account (no enumeration)
-    invalid_login_message = INVALID_LOGIN_MESSAGE
+    @property
+    def invalid_login_message(self) -> str:
+        """Generic for unknown user, wrong password and lockout (no enumeration); the disabled
+        account is named only to the one who typed its right password."""
+        return DISABLED_MESSAGE if g.get("login_refusal") == "disabled" else INVALID_LOGIN_MESSAGE
 
 
 class CrmSecurityManager(SecurityManager):
@@ -57,37 +61,49 @@ class CrmSecurityManager(SecurityManager):
 
     # ---------------------------------------------------------------- sign-in
     def auth_user_db(self, username: str, password: str) -> User | None:
-        """Check a sign-in (screens and the API's JWT login) with lockout; None when refused."""
+        """Check a sign-in (screens and the API's JWT login) with lockout; None when refused.
+
+        The reason is left in g.login_refusal for the sign-in screen's message.
+        """
         if not username or is_null_password(password):
             self.login_failed(username or "", None, "empty")
             return None
         user = self.find_user(username=username) or self.find_user(email=username)
-        if user is None or not user.is_active or lockout.is_locked(user):
+        address = lockout.client_address()
+        refused = "unknown user" if user is None else lockout.refusal(user.user_id, address)
+        if refused:
             # the same work as a real check, so timing does not tell which case it was
             check_password_hash(current_app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"], "password")
-            reason = "unknown user" if user is None else ("disabled" if not user.is_active else "locked")
-            self.login_failed(username, user, reason)
+            self.login_failed(username, user, refused)
             return None
-        if check_password_hash(user.password, password):
-            self.login_succeeded(user)
-            return user
-        self.login_failed(username, user, "wrong password")
-        return None
+        if not check_password_hash(user.password, password):
+            self.login_failed(username, user, "wrong password")
+            return None
+        if not user.is_active:  # said only after the right password: no enumeration
+            self.login_failed(username, user, "disabled")
+            return None
+        self.login_succeeded(user)
+        return user
 
     def login_succeeded(self, user: User) -> None:
         """The one place a successful sign-in is handled (audit logging hooks in here)."""
-        lockout.record_success(user.user_id)
+        lockout.record_success(user.user_id, lockout.client_address())
         self.session.refresh(user)
         self.on_user_login(user)
         audit_events.login_succeeded(user)
 
     def login_failed(self, username: str, user: User | None, reason: str) -> None:
         """The one place a failed sign-in is handled (audit logging hooks in here)."""
-        locked_until = None
+        g.login_refusal = reason
+        address = lockout.client_address()
+        detail = ""
         if user is not None and reason == "wrong password":
-            locked_until = lockout.record_failure(user.user_id)
-        log.info("sign-in refused for %r: %s%s", username[:100], reason,
-                 f", locked until {locked_until:%H:%M} UTC" if locked_until else "")
+            locked_until, delayed_until = lockout.record_failure(user.user_id, address)
+            if locked_until:
+                detail = f", {address} locked out of it until {locked_until:%H:%M:%S} UTC"
+            elif delayed_until:
+                detail = f", next attempt from a new address after {delayed_until:%H:%M:%S} UTC"
+        log.info("sign-in refused for %r from %s: %s%s", username[:100], address, reason, detail)
         if user is not None:
             self.on_user_login_failed(user)
         audit_events.login_failed(username, user, reason)

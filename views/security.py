@@ -7,15 +7,17 @@ from flask_appbuilder.security.views import (
     UserDBModelView,
 )
 from flask import g
-from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget
+from flask_appbuilder.fields import QuerySelectField
+from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, Select2Widget
 from flask_appbuilder.validators import PasswordComplexityValidator
 from flask_babel import lazy_gettext as _
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 from wtforms import BooleanField, PasswordField
 from wtforms.validators import DataRequired
 
 from app import sessions
-from app.models.security import User
+from app.extensions import db
+from app.models.security import Role, User
 from app.screens import column_validators
 from views.audit import HistoryMixin
 
@@ -47,15 +49,22 @@ class UserView(HistoryMixin, UserDBModelView):
         for name in ("username", "email", "first_name", "last_name")
     }
 
-    # FAB makes a NOT NULL boolean "required", so unticking Active could never be saved
-    _active = BooleanField(_("Active"), description=_("A disabled user cannot sign in; "
-                                                     "their open sessions end at once."))
+    # FAB makes a NOT NULL boolean "required", so unticking Active could never be saved;
+    # ticked by default: a new account is meant to sign in
+    _active = BooleanField(_("Active"), default=True,
+                           description=_("A disabled user cannot sign in; their open sessions end at once."))
     add_form_extra_fields = {
         **UserDBModelView.add_form_extra_fields,
         "password": PasswordField(_("Password"), description=PASSWORD_POLICY,
                                   validators=[DataRequired(), PasswordComplexityValidator()],
                                   widget=BS3PasswordFieldWidget()),
         "active": _active,
+        # no role chosen for the admin (FAB would pre-select the first, Admin)
+        "role": QuerySelectField(_("Role"), query_func=lambda: db.session.scalars(
+                                     select(Role).order_by(Role.role_name)).all(),
+                                 get_pk_func=lambda role: role.role_id, allow_blank=True,
+                                 blank_text=_("Choose a role"), validators=[DataRequired()],
+                                 widget=Select2Widget()),
     }
     edit_form_extra_fields = {"active": _active}
 

@@ -7,7 +7,9 @@ primary key of `permissions`).
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import time
 from typing import Any, Dict, List, Tuple
 
 from flask import current_app, g, has_app_context
@@ -16,17 +18,22 @@ from flask_appbuilder.security.utils import is_null_password
 from flask_appbuilder.security.views import AuthDBView
 from flask_babel import lazy_gettext as _
 from sqlalchemy import select
-from werkzeug.security import check_password_hash, generate_password_hash
+from flask_jwt_extended import JWTManager
+from werkzeug.security import check_password_hash
 
-from app import lockout, sessions
+from app import lockout
 from app.audit import events as audit_events
 from app.models.security import Action, Permission, Resource, Role, User, role_permissions
-from app.passwords import fab_password_validator
+from app.passwords import change_password, fab_password_validator, hash_password
 from views.security import PermissionView, RoleView, UserView
 
 log = logging.getLogger(__name__)
 
 ADMIN_CATEGORY = "Admin"
+# when a JWT was issued, in microseconds: "iat" has whole seconds, too coarse to tell a token
+# issued just before a password change from one issued just after it
+ISSUED_CLAIM = "iat_us"
+EPOCH = dt.datetime(1970, 1, 1)
 
 
 INVALID_LOGIN_MESSAGE = _("Wrong username or password. After 5 failed attempts in a row from one address, "
@@ -109,17 +116,31 @@ class CrmSecurityManager(SecurityManager):
         audit_events.login_failed(username, user, reason)
 
     def reset_password(self, userid: int, password: str) -> bool:
-        """Set a new password and end the user's other sessions (ASVS 3.3.3)."""
+        """Own or admin password reset: ends the user's other sessions (ASVS 3.3.3) and tokens."""
         user = self.get_user_by_id(userid)
         if user is None:
             return False
-        user.password = generate_password_hash(
-            password, method=current_app.config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
-            salt_length=current_app.config.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16))
-        lockout.unlock(user.user_id)
-        sessions.end_all_of(user.user_id, keep_current=True)
+        change_password(user, password, keep_current_session=True)
         self.session.commit()
         return True
+
+    # ---------------------------------------------------------------- API tokens
+    def create_jwt_manager(self, app) -> JWTManager:
+        jwt_manager = super().create_jwt_manager(app)
+        jwt_manager.additional_claims_loader(lambda _identity: {ISSUED_CLAIM: time.time_ns() // 1000})
+        jwt_manager.token_in_blocklist_loader(self.token_revoked)
+        return jwt_manager
+
+    def token_revoked(self, _header: dict, payload: dict) -> bool:
+        """A token of a deleted user, or issued before the user's password last changed."""
+        sub = str(payload.get("sub", ""))
+        user = self.get_user_by_id(int(sub)) if sub.isdigit() else None
+        if user is None:
+            return True
+        if user.tokens_valid_after is None:
+            return False
+        issued_us = payload.get(ISSUED_CLAIM, payload["iat"] * 1_000_000)  # tokens from before the claim
+        return issued_us < (user.tokens_valid_after - EPOCH) // dt.timedelta(microseconds=1)
 
     # ---------------------------------------------------------------- views
     def register_views(self) -> None:
@@ -176,11 +197,7 @@ class CrmSecurityManager(SecurityManager):
             user = User(
                 username=username, first_name=first_name, last_name=last_name,
                 email=email, active=True, role=roles[0],
-                password_hash=hashed_password or generate_password_hash(
-                    password,
-                    method=current_app.config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
-                    salt_length=current_app.config.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16),
-                ),
+                password_hash=hashed_password or hash_password(password),
             )
             self.session.add(user)
             if commit:

@@ -201,7 +201,12 @@ def test_password_policy_on_the_users_screen(admin, sql):
                               ("newbie-account", None),
                               ("qwerty123456", "commonly used"),
                               ("Password2026!!", "commonly used"),
-                              ("Newbie-Account", "must not be the username")]:
+                              ("Newbie-Account", "must not be the username"),
+                              ("2026qwerty2026", "commonly used"),
+                              ("123456789012345", "commonly used"),
+                              ("ssssssssssssss", "one character repeated"),
+                              ("newbienewbienewbie", "must not be the username"),
+                              ("NewbieNewbie2026!", "must not be the username")]:
         username = "newbie-account" if password.lower() == "newbie-account" else "newbie"
         response = _add_user_form(admin, sql, password, username)
         assert response.status_code == 200, password

@@ -8,16 +8,17 @@ from flask_appbuilder.security.views import (
 )
 from flask import g
 from flask_appbuilder.fields import QuerySelectField
-from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, Select2Widget
+from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget, Select2Widget
 from flask_appbuilder.validators import PasswordComplexityValidator
 from flask_babel import lazy_gettext as _
-from sqlalchemy import inspect, select
-from wtforms import BooleanField, PasswordField
-from wtforms.validators import DataRequired
+from sqlalchemy import func, inspect, select
+from wtforms import BooleanField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length, ValidationError
 
 from app import sessions
 from app.extensions import db
 from app.models.security import Role, User
+from app.forms import NoControlCharacters
 from app.screens import column_validators
 from views.audit import HistoryMixin
 
@@ -87,6 +88,19 @@ class UserView(HistoryMixin, UserDBModelView):
             self.datamodel.session.commit()
 
 
+class RoleNameFree:
+    """A role name not taken in any case ("sales rep" beside "Sales Rep"); the edited role may keep its own."""
+
+    def __call__(self, form, field) -> None:
+        name = (field.data or "").strip()
+        query = select(Role.role_id).where(func.lower(Role.role_name) == name.lower())
+        editing = str(getattr(form, "_id", "") or "")
+        if editing.isdigit():
+            query = query.where(Role.role_id != int(editing))
+        if name and db.session.scalar(query.limit(1)) is not None:
+            raise ValidationError(_("A role with this name exists already (letter case does not count)."))
+
+
 class RoleView(HistoryMixin, RoleModelView):
     list_columns = ["role_name", "permissions"]
     show_columns = ["role_name", "permissions"]
@@ -95,6 +109,11 @@ class RoleView(HistoryMixin, RoleModelView):
     order_columns = ["role_name"]
     search_columns = ["role_name"]
     label_columns = {"role_name": _("Role"), "permissions": _("Permissions")}
+    # a field of its own: FAB would add its case-sensitive Unique check (a second message)
+    _role_name = StringField(_("Role"), validators=[DataRequired(), Length(max=255), NoControlCharacters(),
+                                                    RoleNameFree()], widget=BS3TextFieldWidget())
+    add_form_extra_fields = {"role_name": _role_name}
+    edit_form_extra_fields = add_form_extra_fields
 
     def pre_delete(self, item) -> None:
         if item.users:

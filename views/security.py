@@ -22,7 +22,8 @@ from app.forms import NoControlCharacters
 from app.screens import column_validators
 from views.audit import HistoryMixin
 
-PASSWORD_POLICY = _("At least 12 characters, not the username, not a commonly used password.")
+PASSWORD_POLICY = _("At least 12 characters; not the username (also repeated), not one character "
+                    "repeated, not a commonly used password (also with digits added).")
 
 _users = User.__table__
 

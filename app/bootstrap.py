@@ -5,10 +5,9 @@ import logging
 import secrets
 from pathlib import Path
 
-from flask import Flask, current_app
+from flask import Flask
 from flask_appbuilder.security.manager import BaseSecurityManager
 from sqlalchemy import func, select
-from werkzeug.security import generate_password_hash
 
 from app.encryption.columns import key_ring
 from app.extensions import db
@@ -41,12 +40,6 @@ def sync_security(app: Flask) -> None:
 
 def generate_password() -> str:
     return secrets.token_urlsafe(15)
-
-
-def set_password(user: User, password: str) -> None:
-    user.password_hash = generate_password_hash(
-        password, method=current_app.config.get("FAB_PASSWORD_HASH_METHOD", "scrypt")
-    )
 
 
 def ensure_admin(app: Flask, echo=print) -> User:

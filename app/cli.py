@@ -11,10 +11,11 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from app.bootstrap import bootstrap, generate_password, set_password
+from app.bootstrap import bootstrap, generate_password
 from app.database import embedded_server, masked
 from app.extensions import db
 from app.models import Role, User
+from app.passwords import change_password, set_password
 from config import BASE_DIR
 
 crm = AppGroup("crm", help="CRM back-office operations.")
@@ -121,9 +122,12 @@ def create_admin(username: str, email: str | None, password: str | None) -> None
         db.session.add(user)
         verb = "created"
     else:
-        user.role, user.active, user.fail_login_count, user.locked_until = role, True, 0, None
+        user.role, user.active = role, True
         verb = "reset"
-    set_password(user, password)
+    if user.user_id is None:
+        set_password(user, password)
+    else:  # also ends its sessions and API tokens and lifts a lockout
+        change_password(user, password)
     db.session.commit()
     click.echo(f"Admin {username!r} {verb}." + (f" Password: {password}" if generated else ""))
 

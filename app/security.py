@@ -7,7 +7,9 @@ primary key of `permissions`).
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import time
 from typing import Any, Dict, List, Tuple
 
 from flask import current_app, g, has_app_context
@@ -16,26 +18,35 @@ from flask_appbuilder.security.utils import is_null_password
 from flask_appbuilder.security.views import AuthDBView
 from flask_babel import lazy_gettext as _
 from sqlalchemy import select
-from werkzeug.security import check_password_hash, generate_password_hash
+from flask_jwt_extended import JWTManager
+from werkzeug.security import check_password_hash
 
-from app import lockout, sessions
+from app import lockout
 from app.audit import events as audit_events
 from app.models.security import Action, Permission, Resource, Role, User, role_permissions
-from app.passwords import fab_password_validator
+from app.passwords import change_password, fab_password_validator, hash_password
 from views.security import PermissionView, RoleView, UserView
 
 log = logging.getLogger(__name__)
 
 ADMIN_CATEGORY = "Admin"
+# when a JWT was issued, in microseconds: "iat" has whole seconds, too coarse to tell a token
+# issued just before a password change from one issued just after it
+ISSUED_CLAIM = "iat_us"
+EPOCH = dt.datetime(1970, 1, 1)
 
 
-INVALID_LOGIN_MESSAGE = _(
-    "Wrong username or password. After 5 failed attempts in a row an account is locked for 15 minutes.")
+INVALID_LOGIN_MESSAGE = _("Wrong username or password. After 5 failed attempts in a row from one address, "
+                          "that address must wait 15 minutes.")
+DISABLED_MESSAGE = _("This account is disabled. Ask an administrator to enable it.")
 
 
 class CrmAuthDBView(AuthDBView):
-    # one message for unknown user, wrong password, disabled or locked account (no enumeration)
-    invalid_login_message = INVALID_LOGIN_MESSAGE
+    @property
+    def invalid_login_message(self) -> str:
+        """Generic for unknown user, wrong password and lockout (no enumeration); the disabled
+        account is named only to the one who typed its right password."""
+        return DISABLED_MESSAGE if g.get("login_refusal") == "disabled" else INVALID_LOGIN_MESSAGE
 
 
 class CrmSecurityManager(SecurityManager):
@@ -57,53 +68,79 @@ class CrmSecurityManager(SecurityManager):
 
     # ---------------------------------------------------------------- sign-in
     def auth_user_db(self, username: str, password: str) -> User | None:
-        """Check a sign-in (screens and the API's JWT login) with lockout; None when refused."""
+        """Check a sign-in (screens and the API's JWT login) with lockout; None when refused.
+
+        The reason is left in g.login_refusal for the sign-in screen's message.
+        """
         if not username or is_null_password(password):
             self.login_failed(username or "", None, "empty")
             return None
         user = self.find_user(username=username) or self.find_user(email=username)
-        if user is None or not user.is_active or lockout.is_locked(user):
+        address = lockout.client_address()
+        refused = "unknown user" if user is None else lockout.refusal(user.user_id, address)
+        if refused:
             # the same work as a real check, so timing does not tell which case it was
             check_password_hash(current_app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"], "password")
-            reason = "unknown user" if user is None else ("disabled" if not user.is_active else "locked")
-            self.login_failed(username, user, reason)
+            self.login_failed(username, user, refused)
             return None
-        if check_password_hash(user.password, password):
-            self.login_succeeded(user)
-            return user
-        self.login_failed(username, user, "wrong password")
-        return None
+        if not check_password_hash(user.password, password):
+            self.login_failed(username, user, "wrong password")
+            return None
+        if not user.is_active:  # said only after the right password: no enumeration
+            self.login_failed(username, user, "disabled")
+            return None
+        self.login_succeeded(user)
+        return user
 
     def login_succeeded(self, user: User) -> None:
         """The one place a successful sign-in is handled (audit logging hooks in here)."""
-        lockout.record_success(user.user_id)
+        lockout.record_success(user.user_id, lockout.client_address())
         self.session.refresh(user)
         self.on_user_login(user)
         audit_events.login_succeeded(user)
 
     def login_failed(self, username: str, user: User | None, reason: str) -> None:
         """The one place a failed sign-in is handled (audit logging hooks in here)."""
-        locked_until = None
+        g.login_refusal = reason
+        address = lockout.client_address()
+        detail = ""
         if user is not None and reason == "wrong password":
-            locked_until = lockout.record_failure(user.user_id)
-        log.info("sign-in refused for %r: %s%s", username[:100], reason,
-                 f", locked until {locked_until:%H:%M} UTC" if locked_until else "")
+            locked_until, delayed_until = lockout.record_failure(user.user_id, address)
+            if locked_until:
+                detail = f", {address} locked out of it until {locked_until:%H:%M:%S} UTC"
+            elif delayed_until:
+                detail = f", next attempt from a new address after {delayed_until:%H:%M:%S} UTC"
+        log.info("sign-in refused for %r from %s: %s%s", username[:100], address, reason, detail)
         if user is not None:
             self.on_user_login_failed(user)
         audit_events.login_failed(username, user, reason)
 
     def reset_password(self, userid: int, password: str) -> bool:
-        """Set a new password and end the user's other sessions (ASVS 3.3.3)."""
+        """Own or admin password reset: ends the user's other sessions (ASVS 3.3.3) and tokens."""
         user = self.get_user_by_id(userid)
         if user is None:
             return False
-        user.password = generate_password_hash(
-            password, method=current_app.config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
-            salt_length=current_app.config.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16))
-        lockout.unlock(user.user_id)
-        sessions.end_all_of(user.user_id, keep_current=True)
+        change_password(user, password, keep_current_session=True)
         self.session.commit()
         return True
+
+    # ---------------------------------------------------------------- API tokens
+    def create_jwt_manager(self, app) -> JWTManager:
+        jwt_manager = super().create_jwt_manager(app)
+        jwt_manager.additional_claims_loader(lambda _identity: {ISSUED_CLAIM: time.time_ns() // 1000})
+        jwt_manager.token_in_blocklist_loader(self.token_revoked)
+        return jwt_manager
+
+    def token_revoked(self, _header: dict, payload: dict) -> bool:
+        """A token of a deleted user, or issued before the user's password last changed."""
+        sub = str(payload.get("sub", ""))
+        user = self.get_user_by_id(int(sub)) if sub.isdigit() else None
+        if user is None:
+            return True
+        if user.tokens_valid_after is None:
+            return False
+        issued_us = payload.get(ISSUED_CLAIM, payload["iat"] * 1_000_000)  # tokens from before the claim
+        return issued_us < (user.tokens_valid_after - EPOCH) // dt.timedelta(microseconds=1)
 
     # ---------------------------------------------------------------- views
     def register_views(self) -> None:
@@ -160,11 +197,7 @@ class CrmSecurityManager(SecurityManager):
             user = User(
                 username=username, first_name=first_name, last_name=last_name,
                 email=email, active=True, role=roles[0],
-                password_hash=hashed_password or generate_password_hash(
-                    password,
-                    method=current_app.config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
-                    salt_length=current_app.config.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16),
-                ),
+                password_hash=hashed_password or hash_password(password),
             )
             self.session.add(user)
             if commit:

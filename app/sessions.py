@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from flask_login import user_logged_in, user_logged_out
 from sqlalchemy import Boolean, column, text
 
+from app import lockout
 from app.extensions import db
 
 TOKEN_KEY = "_crm_session"
@@ -74,6 +75,7 @@ def purge_expired() -> int:
         {"life": lifetime_seconds(), "idle": idle_seconds()})
     db.session.execute(text("DELETE FROM login_rate_windows "
                             "WHERE window_start < now() AT TIME ZONE 'utc' - interval '1 day'"))
+    lockout.purge()
     db.session.commit()
     return result.rowcount
 

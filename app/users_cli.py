@@ -5,10 +5,10 @@ import click
 from sqlalchemy import select
 
 from app import lockout, sessions
-from app.bootstrap import set_password
 from app.cli import _password, _role, crm
 from app.extensions import db
 from app.models import User
+from app.passwords import change_password
 
 
 @crm.group("user")
@@ -60,12 +60,10 @@ def set_role(username: str, role_name: str) -> None:
 @click.argument("username")
 @click.option("--password", default=None, help="Prompted (or generated) when not given.")
 def reset_password(username: str, password: str | None) -> None:
-    """Set a new password; ends the user's sessions and lifts a lockout."""
+    """Set a new password; ends the user's sessions and API tokens and lifts a lockout."""
     user = _user(username)
     password, generated = _password(password, username)
-    set_password(user, password)
-    lockout.unlock(user.user_id)
-    sessions.end_all_of(user.user_id)
+    change_password(user, password)
     db.session.commit()
     click.echo(f"Password of {username!r} reset." + (f" Password: {password}" if generated else ""))
 

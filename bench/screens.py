@@ -135,7 +135,8 @@ def prepare(instance: Path, scale: float):
     from sqlalchemy import select, text
 
     from app import create_app
-    from app.bootstrap import bootstrap, set_password
+    from app.bootstrap import bootstrap
+    from app.passwords import set_password
     from app.embedded_db import EmbeddedPostgres
     from app.extensions import db
     from app.models import User

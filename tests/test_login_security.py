@@ -11,6 +11,7 @@ from tests.htmlforms import form_fields
 
 USER_PASSWORD = "Sales-rep-password-2026"
 GENERIC = "Wrong username or password."
+DISABLED = "This account is disabled. Ask an administrator to enable it."
 
 
 def make_user(app, username="rep", role="Sales Rep", password=USER_PASSWORD):
@@ -41,14 +42,23 @@ def signed_in(client) -> bool:
     return response.status_code == 200
 
 
-def test_lockout_after_five_failures_for_fifteen_minutes(app, client, sql):
+ATTACKER = {"REMOTE_ADDR": "203.0.113.9"}
+
+
+def login_from(client, address: str, username: str, password: str):
+    token = csrf_token(client, "/login/")
+    return client.post("/login/", data={"username": username, "password": password, "csrf_token": token},
+                       environ_base={"REMOTE_ADDR": address})
+
+
+def test_five_failures_lock_that_address_out_of_that_account_for_fifteen_minutes(app, client, sql):
     make_user(app)
     for attempt in range(5):
         assert login(client, "rep", f"wrong password {attempt}").status_code == 302
-    (count, until), = sql("SELECT fail_login_count, locked_until - (now() AT TIME ZONE 'utc') "
-                          "FROM users WHERE username = 'rep'")
+    (count, until), = sql("SELECT a.failures, a.locked_until - (now() AT TIME ZONE 'utc') FROM login_addresses a "
+                          "JOIN users USING (user_id) WHERE username = 'rep' AND address = '127.0.0.1'")
     assert count == 5 and dt.timedelta(minutes=14) < until <= dt.timedelta(minutes=15)
-    # the right password is refused while locked, with the same message as a wrong one
+    # the right password is refused from this address, with the same message as a wrong one
     login(client, "rep", USER_PASSWORD)
     assert GENERIC in login_message(client)
     assert not signed_in(client)
@@ -56,12 +66,77 @@ def test_lockout_after_five_failures_for_fifteen_minutes(app, client, sql):
     api = client.post("/api/v1/security/login",
                       json={"username": "rep", "password": USER_PASSWORD, "provider": "db"})
     assert api.status_code == 401
-    # after the lock expires the right password works and the count starts again
-    sql("UPDATE users SET locked_until = (now() AT TIME ZONE 'utc') - interval '1 second' "
-        "WHERE username = 'rep'")
+    # after the lock expires the right password works and the counts start again
+    sql("UPDATE login_addresses SET locked_until = (now() AT TIME ZONE 'utc') - interval '1 second'")
+    sql("UPDATE users SET locked_until = NULL WHERE username = 'rep'")
     login(client, "rep", USER_PASSWORD)
     assert signed_in(client)
     assert sql("SELECT fail_login_count, locked_until FROM users WHERE username = 'rep'") == [(0, None)]
+    assert sql("SELECT failures, locked_until FROM login_addresses") == [(0, None)]
+
+
+def test_an_attacker_cannot_lock_the_admin_out(app, client, sql):
+    """Failures from other addresses neither lock the admin's own address nor delay it."""
+    assert login(client).status_code == 302  # the admin has signed in from 127.0.0.1 before
+    client.get("/logout/")
+    attacker = app.test_client()
+    for i in range(5):
+        login_from(attacker, "203.0.113.1", "admin", f"guess number {i}")
+    assert sql("SELECT fail_login_count, locked_until > now() AT TIME ZONE 'utc' FROM users "
+               "WHERE username = 'admin'") == [(5, True)]
+    assert sql("SELECT address, failures FROM login_addresses WHERE locked_until IS NOT NULL") == \
+        [("203.0.113.1", 5)]
+    # the locked attacker address is refused even with the right password ...
+    login_from(attacker, "203.0.113.1", "admin", ADMIN_PASSWORD)
+    assert not signed_in(attacker)
+    # as after many more failures (the delay's growth: the next test), so that no test step outlasts it
+    sql("UPDATE users SET locked_until = now() AT TIME ZONE 'utc' + interval '1 minute' WHERE username = 'admin'")
+    # ... during the account's delay, attempts from other addresses are refused and not counted ...
+    login_from(attacker, "203.0.113.2", "admin", "guess number 6")
+    assert sql("SELECT fail_login_count FROM users WHERE username = 'admin'") == [(5,)]
+    # ... a new address must wait out the account's delay ...
+    newcomer = app.test_client()
+    login_from(newcomer, "198.51.100.4", "admin", ADMIN_PASSWORD)
+    assert not signed_in(newcomer)
+    # ... and the admin's usual address signs in at once, which resets the account's count
+    login(client)
+    assert signed_in(client)
+    assert sql("SELECT fail_login_count, locked_until FROM users WHERE username = 'admin'") == [(0, None)]
+    login_from(newcomer, "198.51.100.4", "admin", ADMIN_PASSWORD)
+    assert signed_in(newcomer)
+
+
+def test_account_delay_grows_with_failures_and_is_capped(app, client, sql):
+    make_user(app)
+
+    def delay_after_failure(previous_failures: int) -> float | None:
+        sql("UPDATE users SET fail_login_count = :n, locked_until = NULL WHERE username = 'rep'",
+            n=previous_failures)
+        login_from(app.test_client(), f"192.0.2.{previous_failures}", "rep", "not the password")
+        (seconds,), = sql("SELECT extract(epoch FROM locked_until - now() AT TIME ZONE 'utc') FROM users "
+                          "WHERE username = 'rep'")
+        return None if seconds is None else float(seconds)
+
+    assert delay_after_failure(3) is None  # the 4th failure: no delay yet
+    assert 0 < delay_after_failure(4) <= 1
+    assert 3 < delay_after_failure(6) <= 4
+    assert 30 < delay_after_failure(9) <= 32
+    assert 59 < delay_after_failure(40) <= 60
+
+
+def test_unlock_clears_every_counter_of_the_user(app, client, sql):
+    from tests.test_users_cli import crm
+
+    make_user(app)
+    for _ in range(5):
+        login_from(app.test_client(), "203.0.113.1", "rep", "wrong password")
+    assert sql("SELECT count(*) FROM login_addresses WHERE locked_until IS NOT NULL") == [(1,)]
+    assert sql("SELECT fail_login_count FROM users WHERE username = 'rep'") == [(5,)]
+    assert crm(app, "user", "unlock", "rep").exit_code == 0
+    assert sql("SELECT fail_login_count, locked_until FROM users WHERE username = 'rep'") == [(0, None)]
+    assert sql("SELECT sum(failures), count(locked_until) FROM login_addresses") == [(0, 0)]
+    login_from(client, "203.0.113.1", "rep", USER_PASSWORD)
+    assert signed_in(client)
 
 
 def test_four_failures_then_success_resets_the_count(app, client, sql):
@@ -126,7 +201,12 @@ def test_password_policy_on_the_users_screen(admin, sql):
                               ("newbie-account", None),
                               ("qwerty123456", "commonly used"),
                               ("Password2026!!", "commonly used"),
-                              ("Newbie-Account", "must not be the username")]:
+                              ("Newbie-Account", "must not be the username"),
+                              ("2026qwerty2026", "commonly used"),
+                              ("123456789012345", "commonly used"),
+                              ("ssssssssssssss", "one character repeated"),
+                              ("newbienewbienewbie", "must not be the username"),
+                              ("NewbieNewbie2026!", "must not be the username")]:
         username = "newbie-account" if password.lower() == "newbie-account" else "newbie"
         response = _add_user_form(admin, sql, password, username)
         assert response.status_code == 200, password
@@ -135,6 +215,24 @@ def test_password_policy_on_the_users_screen(admin, sql):
     assert sql("SELECT count(*) FROM users WHERE username LIKE 'newbie%'") == [(0,)]
     assert _add_user_form(admin, sql, "Correct horse battery 9").status_code == 302
     assert sql("SELECT count(*) FROM users WHERE username = 'newbie'") == [(1,)]
+
+
+def test_add_user_form_asks_for_a_role_and_ticks_active(app, admin, sql):
+    page = admin.get("/users/add").get_data(as_text=True)
+    fields = form_fields(page)
+    assert fields["active"] == "y"  # ticked
+    assert fields["role"] == "__None" and "Choose a role" in page
+    fields.update({"username": "newbie", "first_name": "New", "last_name": "Bie", "email": "newbie@example.com",
+                   "password": "Correct horse battery 9", "conf_password": "Correct horse battery 9"})
+    refused = admin.post("/users/add", data=fields)
+    assert refused.status_code == 200 and "This field is required." in refused.get_data(as_text=True)
+    assert sql("SELECT count(*) FROM users WHERE username = 'newbie'") == [(0,)]
+    (role_id,), = sql("SELECT role_id FROM roles WHERE role_name = 'Sales Rep'")
+    assert admin.post("/users/add", data={**fields, "role": str(role_id)}).status_code == 302
+    assert sql("SELECT active, role_id FROM users WHERE username = 'newbie'") == [(True, role_id)]
+    newbie = app.test_client()
+    login(newbie, "newbie", "Correct horse battery 9")
+    assert signed_in(newbie)
 
 
 def test_admin_resets_a_password_with_the_policy_and_ends_the_users_sessions(app, admin, sql):
@@ -242,7 +340,11 @@ def test_disabled_user_is_signed_out_and_cannot_sign_in(app, admin, sql):
     assert sql("SELECT active FROM users WHERE user_id = :u", u=uid) == [(False,)]
     assert not signed_in(rep)
     login(rep, "rep", USER_PASSWORD)
-    assert not signed_in(rep) and GENERIC in login_message(rep)
+    assert not signed_in(rep) and DISABLED in login_message(rep)
+    # a wrong password does not tell that the account exists and is disabled
+    login(rep, "rep", "wrong password here")
+    page = login_message(rep)
+    assert GENERIC in page and DISABLED not in page
     api = rep.post("/api/v1/security/login", json={"username": "rep", "password": USER_PASSWORD, "provider": "db"})
     assert api.status_code == 401
 

@@ -41,3 +41,23 @@ def test_models_and_migrations_agree(app):
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
                                 db.metadata)
     assert diff == []
+
+
+def test_role_names_differing_only_in_case_are_renamed_not_lost(pg):
+    """0016's unique index on lower(role_name): earlier duplicates get " (2)", " (3)", keeping their rows."""
+    name = "crm_migration_roles_test"
+    url = pg.create_database(name)
+    app = make_app(pg, url)
+    try:
+        with app.app_context():
+            upgrade(revision="0014")
+            pg.execute("INSERT INTO roles (role_name) VALUES ('Sales Rep'), ('sales rep'), ('SALES REP'), "
+                       "('Auditor')", database=name)
+            upgrade()
+            from app.extensions import db
+
+            db.engine.dispose()
+        assert sorted(r[0] for r in pg.execute("SELECT role_name FROM roles", database=name)) == \
+            ["Auditor", "SALES REP (3)", "Sales Rep", "sales rep (2)"]
+    finally:
+        pg.drop_database(name)

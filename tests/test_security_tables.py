@@ -107,3 +107,28 @@ def test_permission_checks_cost_one_query_per_request(app, admin):
         event.remove(engine, "before_cursor_execute", listener)
     permission_queries = [s for s in statements if "role_permissions" in s]
     assert 1 <= len(permission_queries) <= 2, permission_queries  # the check, and the menu's own query
+
+
+def test_role_names_are_unique_in_any_case(admin, sql):
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    from tests.htmlforms import form_fields
+
+    before = sql("SELECT count(*) FROM roles")
+    data = {**form_fields(admin.get("/roles/add").get_data(as_text=True)), "role_name": "sales REP"}
+    refused = admin.post("/roles/add", data=data)
+    assert refused.status_code == 200 and "A role with this name exists already" in \
+        refused.get_data(as_text=True)
+    assert sql("SELECT count(*) FROM roles") == before
+    assert admin.post("/roles/add", data={**data, "role_name": "Viewer"}).status_code == 302
+    (rid,), = sql("SELECT role_id FROM roles WHERE role_name = 'Viewer'")
+    edit = form_fields(admin.get(f"/roles/edit/{rid}").get_data(as_text=True))
+    refused = admin.post(f"/roles/edit/{rid}", data={**edit, "role_name": "ADMIN"})
+    assert refused.status_code == 200 and "A role with this name exists already" in refused.get_data(as_text=True)
+    # a role may change the case of its own name
+    assert admin.post(f"/roles/edit/{rid}", data={**edit, "role_name": "VIEWER"}).status_code == 302
+    assert sql("SELECT role_name FROM roles WHERE role_id = :r", r=rid) == [("VIEWER",)]
+    # the database refuses what the form would, for plain SQL too
+    with pytest.raises(IntegrityError, match="uq_roles_role_name_lower"):
+        sql("INSERT INTO roles (role_name) VALUES ('viewer')")

@@ -24,11 +24,14 @@ def signed_in(client) -> bool:
 
 def test_create_user_applies_the_password_policy(app, sql):
     for password, message in (("short-pass", "at least 12"), ("qwerty123456", "commonly used"),
-                              ("Rep-Account-1", None)):
+                              ("Rep-Account-1", None), ("2026sunshine!!", "commonly used"),
+                              ("============", "one character repeated"),
+                              ("repreprepreprep1", "must not be the username")):
         username = "rep-account-1" if message is None else "rep"
+        message = message or "must not be the username"
         result = crm(app, "create-user", "--username", username, "--email", "r@example.com",
                      "--role", "Sales Rep", "--password", password)
-        assert result.exit_code != 0 and (message or "must not be the username") in result.output
+        assert result.exit_code != 0 and message in result.output, (password, result.output)
     assert sql("SELECT count(*) FROM users WHERE username LIKE 'rep%'") == [(0,)]
     result = crm(app, "create-admin", "--username", "boss", "--password", "password")
     assert result.exit_code != 0 and sql("SELECT count(*) FROM users WHERE username = 'boss'") == [(0,)]
@@ -66,8 +69,9 @@ def test_reset_password_unlocks_and_ends_sessions(app, client, sql):
     login(client, "rep", PASSWORD)
     sql("UPDATE users SET fail_login_count = 5, locked_until = now() + interval '10 minutes' "
         "WHERE username = 'rep'")
-    weak = crm(app, "user", "reset-password", "rep", "--password", "rep")
-    assert weak.exit_code != 0
+    for weak_password in ("rep", "RepRepRepRep", "1111111111111111", "letmein2026!!"):
+        weak = crm(app, "user", "reset-password", "rep", "--password", weak_password)
+        assert weak.exit_code != 0 and "Error" in weak.output, weak_password
     result = crm(app, "user", "reset-password", "rep", "--password", "Another-good-password-1")
     assert result.exit_code == 0, result.output
     (hashed, fails, until), = sql("SELECT password_hash, fail_login_count, locked_until FROM users "

@@ -7,19 +7,23 @@ from flask_appbuilder.security.views import (
     UserDBModelView,
 )
 from flask import g
-from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget
+from flask_appbuilder.fields import QuerySelectField
+from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget, Select2Widget
 from flask_appbuilder.validators import PasswordComplexityValidator
 from flask_babel import lazy_gettext as _
-from sqlalchemy import inspect
-from wtforms import BooleanField, PasswordField
-from wtforms.validators import DataRequired
+from sqlalchemy import func, inspect, select
+from wtforms import BooleanField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length, ValidationError
 
 from app import sessions
-from app.models.security import User
+from app.extensions import db
+from app.models.security import Role, User
+from app.forms import NoControlCharacters
 from app.screens import column_validators
 from views.audit import HistoryMixin
 
-PASSWORD_POLICY = _("At least 12 characters, not the username, not a commonly used password.")
+PASSWORD_POLICY = _("At least 12 characters; not the username (also repeated), not one character "
+                    "repeated, not a commonly used password (also with digits added).")
 
 _users = User.__table__
 
@@ -47,15 +51,22 @@ class UserView(HistoryMixin, UserDBModelView):
         for name in ("username", "email", "first_name", "last_name")
     }
 
-    # FAB makes a NOT NULL boolean "required", so unticking Active could never be saved
-    _active = BooleanField(_("Active"), description=_("A disabled user cannot sign in; "
-                                                     "their open sessions end at once."))
+    # FAB makes a NOT NULL boolean "required", so unticking Active could never be saved;
+    # ticked by default: a new account is meant to sign in
+    _active = BooleanField(_("Active"), default=True,
+                           description=_("A disabled user cannot sign in; their open sessions end at once."))
     add_form_extra_fields = {
         **UserDBModelView.add_form_extra_fields,
         "password": PasswordField(_("Password"), description=PASSWORD_POLICY,
                                   validators=[DataRequired(), PasswordComplexityValidator()],
                                   widget=BS3PasswordFieldWidget()),
         "active": _active,
+        # no role chosen for the admin (FAB would pre-select the first, Admin)
+        "role": QuerySelectField(_("Role"), query_func=lambda: db.session.scalars(
+                                     select(Role).order_by(Role.role_name)).all(),
+                                 get_pk_func=lambda role: role.role_id, allow_blank=True,
+                                 blank_text=_("Choose a role"), validators=[DataRequired()],
+                                 widget=Select2Widget()),
     }
     edit_form_extra_fields = {"active": _active}
 
@@ -78,6 +89,19 @@ class UserView(HistoryMixin, UserDBModelView):
             self.datamodel.session.commit()
 
 
+class RoleNameFree:
+    """A role name not taken in any case ("sales rep" beside "Sales Rep"); the edited role may keep its own."""
+
+    def __call__(self, form, field) -> None:
+        name = (field.data or "").strip()
+        query = select(Role.role_id).where(func.lower(Role.role_name) == name.lower())
+        editing = str(getattr(form, "_id", "") or "")
+        if editing.isdigit():
+            query = query.where(Role.role_id != int(editing))
+        if name and db.session.scalar(query.limit(1)) is not None:
+            raise ValidationError(_("A role with this name exists already (letter case does not count)."))
+
+
 class RoleView(HistoryMixin, RoleModelView):
     list_columns = ["role_name", "permissions"]
     show_columns = ["role_name", "permissions"]
@@ -86,6 +110,11 @@ class RoleView(HistoryMixin, RoleModelView):
     order_columns = ["role_name"]
     search_columns = ["role_name"]
     label_columns = {"role_name": _("Role"), "permissions": _("Permissions")}
+    # a field of its own: FAB would add its case-sensitive Unique check (a second message)
+    _role_name = StringField(_("Role"), validators=[DataRequired(), Length(max=255), NoControlCharacters(),
+                                                    RoleNameFree()], widget=BS3TextFieldWidget())
+    add_form_extra_fields = {"role_name": _role_name}
+    edit_form_extra_fields = add_form_extra_fields
 
     def pre_delete(self, item) -> None:
         if item.users:

@@ -46,7 +46,8 @@ class MaintenanceResult:
 # Not audited: the log itself, Alembic's bookkeeping, and sign-in state that changes on
 # every request (sessions, rate-limit windows); sign-ins and sign-outs are logged as events;
 # CSV files waiting for an import's confirmation (the import itself is logged, row by row).
-NOT_AUDITED = ("logs", "alembic_version", "user_sessions", "login_rate_windows", "csv_uploads")
+NOT_AUDITED = ("logs", "alembic_version", "user_sessions", "login_rate_windows", "login_addresses",
+               "csv_uploads")
 
 
 def month_start(day: dt.date | dt.datetime) -> dt.date:

@@ -14,6 +14,7 @@ from app.models.security import Action, Permission, Resource, Role, User, role_p
 from app.models.security_state import (
     DefaultRole,
     DefaultRoleGrant,
+    LoginAddress,
     LoginRateWindow,
     SyncedPermission,
     SyncedResource,
@@ -23,7 +24,7 @@ from app.models.security_state import (
 __all__ = [
     "Model", "Activity", "Contact", "Customer", "Lead", "Log", "Opportunity", "Report",
     "ServiceTicket", "Action", "Permission", "Resource", "Role", "User", "role_permissions",
-    "DefaultRole", "DefaultRoleGrant", "LoginRateWindow", "SyncedResource", "UserSession",
+    "DefaultRole", "DefaultRoleGrant", "LoginAddress", "LoginRateWindow", "SyncedResource", "UserSession",
     "SyncedPermission",
 ]
 

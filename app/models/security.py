@@ -15,11 +15,13 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Table,
     UniqueConstraint,
     event,
+    func,
 )
 from sqlalchemy.orm import Mapped, SynonymProperty, mapped_column, relationship
 
@@ -128,6 +130,10 @@ class Role(TimestampMixin, Model):
         return self.role_name
 
 
+# "Sales rep" beside "Sales Rep" would be two roles no one can tell apart
+Index("uq_roles_role_name_lower", func.lower(Role.role_name), unique=True)
+
+
 class User(TimestampMixin, Model):
     """A CRM user; one role per user (users.role_id), as the seed designs it."""
 
@@ -145,9 +151,13 @@ class User(TimestampMixin, Model):
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true", default=True)
     last_login: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
     login_count: Mapped[Optional[int]] = mapped_column(Integer)
+    # consecutive failed sign-ins from any address (per address: login_addresses)
     fail_login_count: Mapped[Optional[int]] = mapped_column(Integer)
-    # set after too many consecutive failed sign-ins; UTC
+    # end of the account-wide delay after many failures (UTC); addresses the account
+    # signed in from are spared it (app/lockout.py)
     locked_until: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    # API tokens issued before this instant (UTC) are refused: set when the password changes
+    tokens_valid_after: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
     # UI language chosen in the top bar ("en", "zh"); NULL: the browser's Accept-Language decides
     locale: Mapped[Optional[str]] = mapped_column(String(10))
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Optional
 
 from sqlalchemy import DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -30,6 +31,21 @@ class LoginRateWindow(Model):
     address: Mapped[str] = mapped_column(String(64), primary_key=True)
     window_start: Mapped[dt.datetime] = mapped_column(DateTime, primary_key=True)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+
+
+class LoginAddress(Model):
+    """Sign-ins of one account from one client address: consecutive failures, that pair's lock, last success."""
+
+    __tablename__ = "login_addresses"
+
+    user_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("users.user_id", ondelete="CASCADE"), primary_key=True
+    )
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    locked_until: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    last_failure_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    last_success_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
 
 
 class SyncedResource(Model):

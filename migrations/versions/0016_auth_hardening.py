@@ -1,7 +1,7 @@
 """Sign-in hardening: failures counted per account and address, token revocation, role names unique in any case.
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-06
 
 - login_addresses: one row per account and client address: consecutive failed

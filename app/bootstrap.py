@@ -5,6 +5,7 @@ import logging
 import secrets
 from pathlib import Path
 
+import click
 from flask import Flask
 from flask_appbuilder.security.manager import BaseSecurityManager
 from sqlalchemy import func, select
@@ -13,6 +14,7 @@ from app.encryption.columns import key_ring
 from app.extensions import db
 from app.instance import read_or_create_secret
 from app.models import Customer, User
+from app.passwords import password_problems
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,9 @@ def ensure_admin(app: Flask, echo=print) -> User:
         return existing
     instance = Path(app.config["INSTANCE_DIR"])
     password = app.config.get("ADMIN_PASSWORD")
+    problems = password_problems(password, ADMIN_USERNAME) if password else []
+    if problems:  # the password policy holds for the first admin's too
+        raise click.ClickException("CRM_ADMIN_PASSWORD is refused: " + " ".join(problems))
     if not password:
         password, created = read_or_create_secret(instance, "admin-password", generate_password)
         if created:

@@ -102,7 +102,7 @@ def hash_password(password: str) -> str:
 def set_password(user, password: str) -> None:
     """Store a new password; the user's API tokens issued before now stop working."""
     user.password_hash = hash_password(password)
-    user.tokens_valid_after = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    user.jwt_valid_after = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 def change_password(user, password: str, keep_current_session: bool = False) -> None:

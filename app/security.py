@@ -137,10 +137,10 @@ class CrmSecurityManager(SecurityManager):
         user = self.get_user_by_id(int(sub)) if sub.isdigit() else None
         if user is None:
             return True
-        if user.tokens_valid_after is None:
+        if user.jwt_valid_after is None:
             return False
         issued_us = payload.get(ISSUED_CLAIM, payload["iat"] * 1_000_000)  # tokens from before the claim
-        return issued_us < (user.tokens_valid_after - EPOCH) // dt.timedelta(microseconds=1)
+        return issued_us < (user.jwt_valid_after - EPOCH) // dt.timedelta(microseconds=1)
 
     # ---------------------------------------------------------------- views
     def register_views(self) -> None:

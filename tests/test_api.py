@@ -135,7 +135,7 @@ def test_a_password_change_revokes_the_users_api_tokens(app, client, sql, change
     assert _refresh(client, response.get_json()["refresh_token"]).status_code == 200
 
 
-def test_csrf_exemption_needs_a_valid_bearer_token_of_the_signed_in_user(app, admin, client, sql, token):
+def test_csrf_exemption_needs_a_valid_bearer_token_of_the_signed_in_user(app, admin, sql):
     """The admin's browser session carrying an Authorization header is still checked for CSRF."""
     from tests.test_login_security import make_user
 

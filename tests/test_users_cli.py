@@ -90,3 +90,22 @@ def test_unlock_and_unknown_user(app, sql):
     assert sql("SELECT fail_login_count, locked_until FROM users WHERE username = 'rep'") == [(0, None)]
     result = crm(app, "user", "disable", "ghost")
     assert result.exit_code != 0 and "no user 'ghost'" in result.output
+
+
+def test_first_admin_password_from_the_environment_obeys_the_policy(pg, database, sql):
+    import click
+    import pytest
+
+    from tests.conftest import make_app
+
+    sql("DELETE FROM users")
+    app = make_app(pg, database, ADMIN_PASSWORD="adminadminadmin1")
+    with app.app_context():
+        from app.bootstrap import ensure_admin
+        from app.extensions import db
+
+        with pytest.raises(click.ClickException, match="CRM_ADMIN_PASSWORD is refused: .*username"):
+            ensure_admin(app, echo=lambda *_: None)
+        db.session.remove()
+        db.engine.dispose()
+    assert sql("SELECT count(*) FROM users") == [(0,)]

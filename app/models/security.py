@@ -157,7 +157,7 @@ class User(TimestampMixin, Model):
     # signed in from are spared it (app/lockout.py)
     locked_until: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
     # API tokens issued before this instant (UTC) are refused: set when the password changes
-    tokens_valid_after: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    jwt_valid_after: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
     # UI language chosen in the top bar ("en", "zh"); NULL: the browser's Accept-Language decides
     locale: Mapped[Optional[str]] = mapped_column(String(10))
 

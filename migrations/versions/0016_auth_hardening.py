@@ -9,7 +9,7 @@ Create Date: 2026-12-06
   signed in from is spared the account-wide delay). users.fail_login_count now
   counts the account's consecutive failures from every address, and
   users.locked_until is the end of the account-wide delay (seconds, growing).
-- users.tokens_valid_after: set when the password changes; API tokens issued
+- users.jwt_valid_after: set when the password changes; API tokens issued
   before it are refused.
 - uq_roles_role_name_lower: "Sales rep" cannot sit beside "Sales Rep". Existing
   duplicates (in any case) are renamed "<name> (2)", ... first, keeping every row.
@@ -38,7 +38,7 @@ def upgrade():
                                 ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("user_id", "address", name=op.f("pk_login_addresses")),
     )
-    op.add_column("users", sa.Column("tokens_valid_after", sa.DateTime(), nullable=True))
+    op.add_column("users", sa.Column("jwt_valid_after", sa.DateTime(), nullable=True))
     op.execute("""
         WITH numbered AS (
             SELECT role_id, role_name,
@@ -52,5 +52,5 @@ def upgrade():
 
 def downgrade():
     op.drop_index("uq_roles_role_name_lower", table_name="roles")
-    op.drop_column("users", "tokens_valid_after")
+    op.drop_column("users", "jwt_valid_after")
     op.drop_table("login_addresses")

@@ -54,7 +54,7 @@ def _bad_request(message: str):
     page = render_template_string(
         "{% extends appbuilder.base_template %}{% block content %}"
         "<div class='alert alert-danger'>{{ message }}</div>"
-        "<a href='javascript:history.back()'>{{ _('Back') }}</a>{% endblock %}",
+        "<a class='crm-back' href='{{ appbuilder.get_url_for_index }}'>{{ _('Back') }}</a>{% endblock %}",
         message=message, appbuilder=current_app.appbuilder)
     return page, 400
 

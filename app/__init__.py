@@ -15,6 +15,7 @@ from app.extensions import db, migrate
 from app.request_guard import init_request_guard
 from app.instance import ensure_dir, read_or_create_secret
 from app.login_rate import init_login_rate_limit
+from app.security_headers import init_security_headers
 from app.sessions import init_sessions
 from config import BASE_DIR, Config, from_environment
 
@@ -35,6 +36,8 @@ def create_app(config: type = Config, **overrides: Any) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = resolve_database_url(app.config)
 
     db.init_app(app)
+    # first after_request hook, so it runs last: every answer gets the headers, whichever hook made it
+    init_security_headers(app)
     init_csrf(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), compare_type=True)
     with app.app_context():

@@ -2,10 +2,13 @@
 
 The key names everything a fragment depends on (a permission set, a screen, a language), so
 a kept fragment cannot go stale, and nothing here is state another app server would need.
+The one per-request part, a script's CSP nonce, is kept as a placeholder and filled in on use.
 """
 from __future__ import annotations
 
 from typing import Callable, Generic, Hashable, TypeVar
+
+from app.security_headers import render_reusable, with_nonce
 
 T = TypeVar("T")
 
@@ -22,5 +25,5 @@ class Fragments(Generic[T]):
         if found is None:
             if len(self._kept) >= self.max_entries:
                 self._kept.clear()
-            found = self._kept[key] = render()
-        return found
+            found = self._kept[key] = render_reusable(render)
+        return with_nonce(found)

@@ -38,15 +38,21 @@ class Cursor:
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
-    def decode(cls, text: str, python_type: type) -> "Cursor":
-        """The cursor in `text` for a column of `python_type`; ValueError when malformed."""
+    def decode(cls, text: str, python_type: type, order: str) -> "Cursor | None":
+        """The cursor in `text` for `order` on a column of `python_type`; ValueError when malformed.
+
+        None when it was made for another order (a sort link keeps the list's position
+        arguments): its value may be of another column's type.
+        """
         try:
-            order, value, key = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+            made_for, value, key = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
         except (ValueError, TypeError) as exc:
             raise ValueError("malformed list position") from exc
         if not isinstance(key, int) or isinstance(key, bool) or not 0 <= key <= 2**31 - 1 \
-                or not isinstance(order, str):
+                or not isinstance(made_for, str):
             raise ValueError("malformed list position")
+        if made_for != order:
+            return None
         if value is None:
             return cls(order, None, key)
         try:

@@ -28,9 +28,17 @@ def _view_of_request():
     return getattr(func, "__self__", None)
 
 
+def _sorted_view(name: str):
+    """The view `_oc_<name>` sorts: the request's own list or a related list on its page."""
+    view = _view_of_request()
+    for candidate in (view, *getattr(view, "_related_views", ())):
+        if type(candidate).__name__ == name:
+            return candidate
+    return view
+
+
 def problem_with_args() -> str | None:
     """A message naming the first malformed list argument, or None."""
-    view = None
     for name, value in request.args.items(multi=True):
         if "\x00" in value or "\x00" in name:
             return _("Argument %(name)s contains a NUL character.", name=repr(name))
@@ -39,8 +47,7 @@ def problem_with_args() -> str | None:
         if name.startswith("psize_") and not (_INT.fullmatch(value) and 1 <= int(value) <= MAX_PAGE_SIZE):
             return _("Page size must be a whole number from 1 to %(max)s.", max=MAX_PAGE_SIZE)
         if name.startswith("_oc_"):
-            view = view or _view_of_request()
-            allowed = getattr(view, "order_columns", None)
+            allowed = getattr(_sorted_view(name[4:]), "order_columns", None)
             if allowed is not None and value not in allowed:
                 return _("Cannot sort by %(column)s.", column=repr(value))
     return None
@@ -54,7 +61,7 @@ def _bad_request(message: str):
     page = render_template_string(
         "{% extends appbuilder.base_template %}{% block content %}"
         "<div class='alert alert-danger'>{{ message }}</div>"
-        "<a href='javascript:history.back()'>{{ _('Back') }}</a>{% endblock %}",
+        "<a class='crm-back' href='{{ appbuilder.get_url_for_index }}'>{{ _('Back') }}</a>{% endblock %}",
         message=message, appbuilder=current_app.appbuilder)
     return page, 400
 

@@ -37,8 +37,16 @@ class Page:
         self.page, self.base_url = page, base_url
         self.console_errors: list[str] = []
         self.foreign_requests: list[str] = []
+        self.csp_violations: list[str] = []
         page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
         page.on("pageerror", lambda e: self.console_errors.append(str(e)))
+        # the Content-Security-Policy's refusals, reported by the page itself (an exposed
+        # function outlives navigations; the listener is added before any of the page's scripts)
+        page.expose_function("crmCspViolation", lambda text: self.csp_violations.append(text))
+        page.add_init_script(
+            "document.addEventListener('securitypolicyviolation', function (e) {"
+            " window.crmCspViolation(e.effectiveDirective + ' blocked ' + (e.blockedURI || 'inline')"
+            " + ' at ' + e.documentURI + ':' + e.lineNumber); });")
         host = urlparse(base_url).netloc
 
         def route(route, request):
@@ -68,6 +76,7 @@ class Page:
     def assert_clean(self) -> None:
         assert self.foreign_requests == [], f"requests to other hosts: {self.foreign_requests}"
         assert self.console_errors == [], f"console errors: {self.console_errors}"
+        assert self.csp_violations == [], f"Content-Security-Policy violations: {self.csp_violations}"
 
 
 @pytest.fixture

@@ -66,10 +66,9 @@ class KeysetPagingMixin:
         if not text or text == END:
             return None
         try:
-            cursor = Cursor.decode(text, python_type)
+            return Cursor.decode(text, python_type, order)  # None when made for another sort: the page number
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
-        return cursor if cursor.order == order else None  # made for another sort: use the page number
 
     def _get_list_widget(self, filters, actions=None, order_column="", order_direction="",
                          page=None, page_size=None, widgets=None, **kwargs: Any):

@@ -33,3 +33,12 @@ $(function () {
     });
   }).observe(document.body, { childList: true, subtree: true });
 });
+
+// "Back" links (a.crm-back) on error pages: the previous page, or the link's own target
+// when there is none. A handler here, not href="javascript:...", which the CSP blocks.
+$(document).on("click", "a.crm-back", function (event) {
+  if (window.history.length > 1) {
+    event.preventDefault();
+    window.history.back();
+  }
+});

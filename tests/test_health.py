@@ -34,7 +34,7 @@ def test_a_stopped_statement_is_a_503_that_says_so_not_a_lost_database(app):
         response = app.handle_user_exception(stopped.value)
         body = response.get_data(as_text=True)
         assert response.status_code == 503 and response.headers["Retry-After"] == "5"
-        assert "took too long" in body and MESSAGE not in body
+        assert "took too long" in body and str(MESSAGE) not in body
         assert db.session.execute(text("SELECT 1")).scalar() == 1  # the session was rolled back, usable
     with app.test_request_context("/api/v1/customers/", headers={"Accept": "application/json"}):
         db.session.execute(text("SET LOCAL statement_timeout = 10"))

@@ -6,6 +6,7 @@ from flask.testing import FlaskClient
 
 from app.models import Customer
 from tests.conftest import csrf_token, login
+from tests.test_health import stopped_statement
 from tests.test_i18n import visible_texts
 
 TITLES = {
@@ -121,22 +122,12 @@ def test_signed_out_visitors_get_the_layout_without_the_menu(client):
 
 
 def test_a_stopped_statement_is_a_503_in_the_layout_and_language(app):
-    from sqlalchemy import text
-    from sqlalchemy.exc import OperationalError
-
-    from app.extensions import db
-
     for lang, title in (("en", "Service temporarily unavailable"), ("zh", "服务暂时不可用")):
-        with app.test_request_context("/customers/list/", headers={"Accept-Language": lang}):
-            app.preprocess_request()
-            db.session.execute(text("SET LOCAL statement_timeout = 10"))
-            with pytest.raises(OperationalError) as stopped:
-                db.session.execute(text("SELECT pg_sleep(2)"))
-            response = app.handle_user_exception(stopped.value)
-            html = response.get_data(as_text=True)
-            assert response.status_code == 503 and response.headers["Retry-After"] == "5"
-            assert title in visible_texts(html) and 'class="navbar' in html
-            assert ("took too long" if lang == "en" else "耗时过长") in html
+        response = stopped_statement(app, "/customers/list/", **{"Accept-Language": lang})
+        html = response.get_data(as_text=True)
+        assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+        assert title in visible_texts(html) and 'class="navbar' in html
+        assert ("took too long" if lang == "en" else "耗时过长") in html
 
 
 def test_a_lost_database_still_gets_a_plain_503_page_and_json(pg):

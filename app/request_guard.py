@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, request
 from flask_babel import gettext as _
 from sqlalchemy.exc import DataError
 
@@ -48,7 +48,7 @@ def problem_with_args() -> str | None:
 
 
 def init_request_guard(app: Flask) -> None:
-    def guard_path() -> tuple[str, int] | None:
+    def guard_path() -> Response | None:
         # first of all hooks: a NUL in the path would reach PostgreSQL (sessions, audit context)
         if "\x00" in request.path:  # no layout either: it loads the user
             return error_response(400, _("Malformed address."), layout=False)

@@ -158,3 +158,18 @@ def test_seed_works_on_every_demo_instance(app, sql, owner_sql, starts, seeds):
         assert after[table] - before[table] == seeds * (expected[table] + (table == "logs")), table
     assert in_default_partition(owner_sql) == 0
     assert sql("SELECT count(*) FROM logs WHERE action = 'demo data'")[0][0] == demo_logs
+
+
+def test_seed_moves_demo_rows_an_older_version_left_in_the_default_partition(app, owner_sql):
+    from app.demo_data import load_demo_data
+
+    with app.app_context():
+        load_demo_data()  # without their months: where earlier versions left the demo's back-dated rows
+    stranded = in_default_partition(owner_sql)
+    assert stranded
+    result = seed(app, "--scale", str(SCALE))
+    assert result.exit_code == 0, result.output
+    assert f"moved {stranded} rows out of the default partition" in result.output
+    assert in_default_partition(owner_sql) == 0
+    assert owner_sql("SELECT count(*) FROM logs WHERE action = 'demo data' "
+                     "AND tableoid::regclass::text <> 'audit.logs_' || to_char(created_at, 'YYYY_MM')")[0][0] == 0

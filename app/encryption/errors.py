@@ -13,7 +13,6 @@ from app.extensions import db
 log = logging.getLogger(__name__)
 
 
-
 def init_decryption_errors(app: Flask) -> None:
     @app.errorhandler(DecryptionError)
     def decryption_error(exc: DecryptionError):

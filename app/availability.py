@@ -3,7 +3,7 @@
 The engine pings pooled connections before use (`pool_pre_ping`), so after a
 database restart the first request of each worker reconnects instead of failing
 on a dead connection. While the database is unreachable, any request that needs
-it answers 503 (JSON for the API, a plain page otherwise) — also when FAB
+it answers 503 (JSON for the API, app.error_pages' page otherwise) — also when FAB
 caught the error itself and would have flashed it and redirected as if the
 request had been handled: an engine hook marks the request.
 """

@@ -20,6 +20,7 @@ from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
+from app.i18n import session_or_browser_locale
 
 log = logging.getLogger(__name__)
 
@@ -102,10 +103,15 @@ def error_response(code: int, message: str | None = None, *, headers: Mapping[st
 
     layout=False for a request refused before anything may touch the database.
     """
-    language = _language()
+    offline = bool(g.get("crm_database_unavailable"))
+    language = session_or_browser_locale() if offline else _language()
     try:
-        title, text, labels = _texts(code, message)
-    except Exception:  # the user's language is read from the database: answer in English
+        if offline:  # the signed-in user's choice is in the database: not asked again
+            with force_locale(language):
+                title, text, labels = _texts(code, message)
+        else:
+            title, text, labels = _texts(code, message)
+    except Exception:  # the user's language could not be read: English
         log.debug("error page %s in English: no language", code, exc_info=True)
         language, layout = "en", False
         with force_locale("en"):
@@ -114,7 +120,7 @@ def error_response(code: int, message: str | None = None, *, headers: Mapping[st
         response = jsonify(message=text, status=code)
     else:
         page = None
-        if layout and not g.get("crm_database_unavailable"):
+        if layout and not offline:
             try:
                 page = _layout_page(code, title, text)
             except Exception:  # the layout needs the database (the user, the menu's permissions)

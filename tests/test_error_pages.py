@@ -148,6 +148,18 @@ def test_a_lost_database_still_gets_a_plain_503_page_and_json(pg):
     assert client.get("/favicon.ico").status_code == 200  # needs no database
 
 
+def test_a_signed_in_user_gets_the_503_in_their_language_without_asking_the_lost_database(pg, admin):
+    from tests.conftest import make_app
+
+    switch(admin, "zh")
+    down = make_app(pg, "postgresql+psycopg://crm_owner:x@/nosuchdb?host=/nonexistent").test_client()
+    down.set_cookie("session", admin.get_cookie("session").value)  # the same secret key: the same session
+    response = down.get("/customers/list/")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 503 and "<h1>服务暂时不可用</h1>" in html and "目前无法连接数据库" in html
+    assert 'class="navbar' not in html
+
+
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_api_errors_are_json_in_the_users_language(crashing_app, client, lang):
     app = crashing_app

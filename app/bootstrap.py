@@ -80,6 +80,7 @@ def bootstrap(app: Flask, echo=print) -> None:
     from app.demo_data import HISTORY, load_demo_data
 
     demo = app.config.get("DEMO_DATA") and database_is_empty()
+    db.session.rollback()  # end the read: maintenance (another connection) may alter this table's triggers
     # logs partitions ahead, retention, audit triggers on new tables; and the months of the
     # demo's back-dated log rows, which would otherwise sit in the default partition
     maintain_logs(app, since=utc_today() - HISTORY if demo else None)

@@ -282,3 +282,29 @@ def test_demo_data_log_rows_land_in_their_months(app, sql):
                "AND tableoid::regclass::text <> 'audit.logs_' || to_char(created_at, 'YYYY_MM')")[0][0] == 0
     maintained, = _logs(sql, "action = 'logs maintain'")
     assert months - before <= set(json.loads(maintained.description)["created"])
+
+
+def test_start_up_with_demo_data_restores_a_missing_audit_trigger_without_waiting_on_itself(app, sql):
+    import threading
+
+    from app.bootstrap import bootstrap
+
+    # a trigger to re-create on customers, the table the demo check reads (DROP TRIGGER locks it exclusively)
+    sql("DROP TRIGGER customers_audit ON customers")
+    app.config["DEMO_DATA"] = True
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            with app.app_context():
+                bootstrap(app, echo=lambda *_: None)
+        except BaseException as exc:  # noqa: BLE001  (reported below)
+            errors.append(exc)
+
+    thread = threading.Thread(target=start, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "start-up waits on its own lock"
+    assert errors == []
+    assert sql("SELECT count(*) FROM pg_trigger WHERE tgname = 'customers_audit'")[0][0] == 1
+    assert sql("SELECT count(*) FROM logs WHERE action = 'insert customers'")[0][0] >= 50  # demo rows audited

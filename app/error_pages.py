@@ -76,7 +76,8 @@ def _back_url() -> str | None:
     referrer = request.referrer
     if not referrer or referrer == request.url:
         return None
-    return referrer if urlsplit(referrer).netloc == request.host else None
+    parts = urlsplit(referrer)
+    return referrer if parts.scheme in ("http", "https") and parts.netloc == request.host else None
 
 
 def _retry_url() -> str | None:

@@ -113,6 +113,14 @@ def test_a_refused_form_says_why_in_the_users_language(admin, lang):
     assert expected in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("referer", ["http://elsewhere.example/page", "javascript://localhost/%0aalert(1)"])
+def test_back_leads_only_to_a_page_of_ours(admin, referer):
+    response = admin.get("/no-such-page/", headers={"Referer": referer})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 404 and "elsewhere" not in html and "javascript" not in html
+    assert "Back" not in visible_texts(html) and "Home" in visible_texts(html)
+
+
 def test_signed_out_visitors_get_the_layout_without_the_menu(client):
     response = client.get("/no-such-page/", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
     html = response.get_data(as_text=True)

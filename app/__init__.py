@@ -11,6 +11,7 @@ from flask_appbuilder import AppBuilder
 from app.csrf import init_csrf
 from app.database import resolve_database_url
 from app.encryption.errors import init_decryption_errors
+from app.error_pages import init_error_pages
 from app.extensions import db, migrate
 from app.request_guard import init_request_guard
 from app.instance import ensure_dir, read_or_create_secret
@@ -66,6 +67,7 @@ def create_app(config: type = Config, **overrides: Any) -> Flask:
     init_sessions(app)
     init_login_rate_limit(app)
     init_decryption_errors(app)
+    init_error_pages(app)
 
     from app.cli import crm
     from app.health import bp as health_bp

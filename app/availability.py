@@ -3,7 +3,7 @@
 The engine pings pooled connections before use (`pool_pre_ping`), so after a
 database restart the first request of each worker reconnects instead of failing
 on a dead connection. While the database is unreachable, any request that needs
-it answers 503 (JSON for the API, a short page otherwise) — also when FAB
+it answers 503 (JSON for the API, app.error_pages' page otherwise) — also when FAB
 caught the error itself and would have flashed it and redirected as if the
 request had been handled: an engine hook marks the request.
 """
@@ -13,23 +13,23 @@ import logging
 
 import psycopg
 import psycopg.errors
-from flask import Flask, Response, g, has_request_context, jsonify, request
-from markupsafe import escape
+from flask import Flask, Response, g, has_request_context
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import event
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
+from app.error_pages import error_response, rollback_quietly
 from app.extensions import db
 
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 5
-MESSAGE = "The database cannot be reached right now, so this request was not completed. Try again in a few seconds."
-PAGE = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>Service unavailable</title></head>"
-        "<body style='font-family:sans-serif;margin:3em'><h1>Service temporarily unavailable</h1>"
-        "<p>{message}</p><p><a href=''>Try again</a></p></body></html>")
-TIMEOUT_MESSAGE = ("This request took too long, so the database stopped it; nothing was changed. "
-                   "Narrow it down (a filter, a shorter period) or try again.")
-BUSY_MESSAGE = "The database is busy with a conflicting change; nothing was changed. Try again in a few seconds."
+MESSAGE = _l("The database cannot be reached right now, so this request was not completed. "
+             "Try again in a few seconds.")
+TIMEOUT_MESSAGE = _l("This request took too long, so the database stopped it; nothing was changed. "
+                     "Narrow it down (a filter, a shorter period) or try again.")
+BUSY_MESSAGE = _l("The database is busy with a conflicting change; nothing was changed. "
+                  "Try again in a few seconds.")
 UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError)
 
 
@@ -43,20 +43,8 @@ def connection_lost(exc: BaseException) -> bool:
 
 
 def unavailable_response(message: str = MESSAGE) -> Response:
-    if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
-        response = jsonify(message=message, status=503)
-    else:
-        response = Response(PAGE.format(message=escape(message)), mimetype="text/html")
-    response.status_code = 503
-    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return response
-
-
-def _rollback_quietly() -> None:
-    try:
-        db.session.rollback()
-    except Exception:  # the connection is gone; the pool discards it
-        log.debug("rollback after a lost connection failed", exc_info=True)
+    """503 with Retry-After; a plain page when the database is gone (the layout needs it)."""
+    return error_response(503, message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def init_availability(app: Flask, engine) -> None:
@@ -70,7 +58,7 @@ def init_availability(app: Flask, engine) -> None:
 
     def database_unavailable(exc: Exception):
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        _rollback_quietly()
+        rollback_quietly()
         driver_error = getattr(exc, "orig", exc)
         if getattr(exc, "connection_invalidated", False) or connection_lost(driver_error):
             log.warning("database unavailable: %s", first_line)
@@ -96,6 +84,6 @@ def init_availability(app: Flask, engine) -> None:
     @app.after_request
     def caught_elsewhere(response: Response) -> Response:
         if g.get("crm_database_unavailable") and response.status_code != 503:
-            _rollback_quietly()
+            rollback_quietly()
             return unavailable_response()
         return response

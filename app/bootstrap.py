@@ -74,12 +74,16 @@ def database_is_empty() -> bool:
 def bootstrap(app: Flask, echo=print) -> None:
     key_ring(app.config["INSTANCE_DIR"])  # generated at first start, before any amount is written
     from app.audit.cli import maintain_logs
+    from app.audit.partitions import utc_today
+    from app.demo_data import HISTORY, load_demo_data
 
-    maintain_logs(app)  # logs partitions ahead, retention, audit triggers on new tables
+    demo = app.config.get("DEMO_DATA") and database_is_empty()
+    db.session.rollback()  # end the read: maintenance (another connection) may alter this table's triggers
+    # logs partitions ahead, retention, audit triggers on new tables; and the months of the
+    # demo's back-dated log rows, which would otherwise sit in the default partition
+    maintain_logs(app, since=utc_today() - HISTORY if demo else None)
     sync_security(app)
     ensure_admin(app, echo)
-    if app.config.get("DEMO_DATA") and database_is_empty():
-        from app.demo_data import load_demo_data
-
+    if demo:
         counts = load_demo_data()
         echo("Demo data loaded: " + ", ".join(f"{n} {t}" for t, n in counts.items()))

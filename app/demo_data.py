@@ -44,7 +44,11 @@ TICKET_SUBJECTS = ["Cannot log in", "Invoice is wrong", "Delivery delayed", "Fea
                    "Data sync failing", "Password reset", "系统无法登录", "发票金额错误", "物流延迟", "数据同步失败"]
 
 
-def _when(rng: random.Random, now: dt.datetime, days: int = 365) -> dt.datetime:
+DAYS = 365
+HISTORY = dt.timedelta(days=DAYS + 1)  # how far back the rows are dated (see _when)
+
+
+def _when(rng: random.Random, now: dt.datetime, days: int = DAYS) -> dt.datetime:
     return now - dt.timedelta(days=rng.uniform(0, days), seconds=rng.randint(0, 86400))
 
 

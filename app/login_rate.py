@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 
-from flask import Flask, current_app, jsonify, make_response, render_template_string, request
+from flask import Flask, current_app, request
 from flask_babel import gettext as _
 from sqlalchemy import text
 
+from app.error_pages import error_response
 from app.extensions import db
 
 LOGIN_PATHS = ("/login/", "/api/v1/security/login")
@@ -54,16 +55,7 @@ def is_login_attempt() -> bool:
 
 def _refuse(wait: int):
     message = _("Too many sign-in attempts from your address. Try again in %(wait)s seconds.", wait=wait)
-    if request.path.startswith("/api/"):
-        response = jsonify(message=message)
-    else:
-        response = make_response(render_template_string(
-            "{% extends appbuilder.base_template %}{% block content %}"
-            "<div class='alert alert-danger'>{{ message }}</div>{% endblock %}",
-            message=message, appbuilder=current_app.appbuilder))
-    response.status_code = 429
-    response.headers["Retry-After"] = str(wait)
-    return response
+    return error_response(429, message, headers={"Retry-After": str(wait)})
 
 
 def init_login_rate_limit(app: Flask) -> None:

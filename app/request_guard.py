@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 import re
 
-from flask import Flask, current_app, g, jsonify, render_template_string, request
+from flask import Flask, Response, current_app, request
 from flask_babel import gettext as _
 from sqlalchemy.exc import DataError
 
+from app.error_pages import error_response
 from app.extensions import db
 
 log = logging.getLogger(__name__)
@@ -53,24 +54,11 @@ def problem_with_args() -> str | None:
     return None
 
 
-def _bad_request(message: str):
-    if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
-        return jsonify(message=message), 400
-    if "user" not in g:  # refused before FAB's own before_request ran: no layout to render
-        return message, 400
-    page = render_template_string(
-        "{% extends appbuilder.base_template %}{% block content %}"
-        "<div class='alert alert-danger'>{{ message }}</div>"
-        "<a class='crm-back' href='{{ appbuilder.get_url_for_index }}'>{{ _('Back') }}</a>{% endblock %}",
-        message=message, appbuilder=current_app.appbuilder)
-    return page, 400
-
-
 def init_request_guard(app: Flask) -> None:
-    def guard_path() -> tuple[str, int] | None:
+    def guard_path() -> Response | None:
         # first of all hooks: a NUL in the path would reach PostgreSQL (sessions, audit context)
-        if "\x00" in request.path:
-            return "Malformed address.", 400
+        if "\x00" in request.path:  # no layout either: it loads the user
+            return error_response(400, _("Malformed address."), layout=False)
         return None
 
     app.before_request_funcs.setdefault(None, []).insert(0, guard_path)
@@ -79,11 +67,11 @@ def init_request_guard(app: Flask) -> None:
     def guard_list_args():
         message = problem_with_args()
         if message:
-            return _bad_request(message)
+            return error_response(400, message)
         return None
 
     @app.errorhandler(DataError)
     def data_error(exc: DataError):
         db.session.rollback()
         log.info("refused request with invalid data: %s", exc.orig)
-        return _bad_request("A value in the request is not valid for its field.")
+        return error_response(400, _("A value in the request is not valid for its field."))

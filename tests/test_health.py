@@ -18,27 +18,31 @@ def test_health_503_when_database_is_down(pg):
     assert response.get_json()["status"] == "unavailable"
 
 
-def test_a_stopped_statement_is_a_503_that_says_so_not_a_lost_database(app):
-    """A statement the database cancels (statement_timeout) answers 503 with its own message."""
+def stopped_statement(app, path: str, **headers):
+    """The answer to a request whose statement the database cancels (statement_timeout)."""
     import pytest
     from sqlalchemy import text
     from sqlalchemy.exc import OperationalError
 
-    from app.availability import MESSAGE, TIMEOUT_MESSAGE
     from app.extensions import db
 
-    with app.test_request_context("/customers/list/"):
+    with app.test_request_context(path, headers=headers):
+        app.preprocess_request()
         db.session.execute(text("SET LOCAL statement_timeout = 10"))
         with pytest.raises(OperationalError) as stopped:
             db.session.execute(text("SELECT pg_sleep(2)"))
         response = app.handle_user_exception(stopped.value)
-        body = response.get_data(as_text=True)
-        assert response.status_code == 503 and response.headers["Retry-After"] == "5"
-        assert "took too long" in body and MESSAGE not in body
         assert db.session.execute(text("SELECT 1")).scalar() == 1  # the session was rolled back, usable
-    with app.test_request_context("/api/v1/customers/", headers={"Accept": "application/json"}):
-        db.session.execute(text("SET LOCAL statement_timeout = 10"))
-        with pytest.raises(OperationalError) as stopped:
-            db.session.execute(text("SELECT pg_sleep(2)"))
-        response = app.handle_user_exception(stopped.value)
-        assert response.status_code == 503 and response.get_json()["message"] == TIMEOUT_MESSAGE
+        return response
+
+
+def test_a_stopped_statement_is_a_503_that_says_so_not_a_lost_database(app):
+    """A statement the database cancels (statement_timeout) answers 503 with its own message."""
+    from app.availability import MESSAGE, TIMEOUT_MESSAGE
+
+    response = stopped_statement(app, "/customers/list/")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert "took too long" in body and str(MESSAGE) not in body
+    response = stopped_statement(app, "/api/v1/customers/", Accept="application/json")
+    assert response.status_code == 503 and response.get_json()["message"] == TIMEOUT_MESSAGE

@@ -25,22 +25,27 @@ class Partition:
 class MaintenanceResult:
     created: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
-    rescued_rows: int = 0
+    moved_rows: int = 0  # out of the default partition, into their months
     audited_tables: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
-        return bool(self.created or self.dropped or self.rescued_rows or self.audited_tables)
+        return bool(self.created or self.dropped or self.moved_rows or self.audited_tables)
 
     def summary(self) -> str:
-        parts = [f"created {', '.join(self.created) or 'no partitions'}",
-                 f"dropped {', '.join(self.dropped) or 'none'}"]
-        if self.rescued_rows:
-            parts.append(f"moved {self.rescued_rows} rows out of the default partition")
+        parts = [_listed("created", self.created),
+                 f"moved {self.moved_rows or 'no'} row{'' if self.moved_rows == 1 else 's'} "
+                 "out of the default partition",
+                 _listed("dropped", self.dropped)]
         if self.audited_tables:
             parts.append(f"audit triggers added on {', '.join(self.audited_tables)}")
         return "; ".join(parts)
 
+
+def _listed(verb: str, names: list[str]) -> str:
+    if not names:
+        return f"{verb} no partitions"
+    return f"{verb} {len(names)} partition{'' if len(names) == 1 else 's'} ({', '.join(names)})"
 
 
 # Not audited: the log itself, Alembic's bookkeeping, and sign-in state that changes on
@@ -77,32 +82,34 @@ def partitions(conn: Connection) -> list[Partition]:
 
 
 def _rescue_default(conn: Connection) -> int:
-    """Move rows that fell into the default partition into monthly partitions.
+    """Move rows that fell into the default partition into monthly partitions; returns their count.
 
     Rows are never updated or deleted: the default partition is detached, its rows
     are inserted again through `logs` (routed to their month), and the old table dropped.
     """
-    (count,), = conn.execute(text(f"SELECT count(*) FROM {SCHEMA}.{DEFAULT}")).all()
-    if not count:
+    if not conn.scalar(text(f"SELECT EXISTS (SELECT FROM {SCHEMA}.{DEFAULT})")):
         return 0
-    months = conn.scalars(text(f"SELECT DISTINCT date_trunc('month', created_at)::date FROM {SCHEMA}.{DEFAULT}"))
     conn.execute(text(f"ALTER TABLE logs DETACH PARTITION {SCHEMA}.{DEFAULT}"))
     conn.execute(text(f"ALTER TABLE {SCHEMA}.{DEFAULT} RENAME TO {DEFAULT}_rescued"))
     conn.execute(text(f"CREATE TABLE {SCHEMA}.{DEFAULT} PARTITION OF logs DEFAULT"))
     conn.execute(text(f"SELECT crm_logs_protect('{SCHEMA}.{DEFAULT}'::regclass)"))
-    for month in list(months):
-        conn.execute(text("SELECT crm_logs_partition(:m)"), {"m": month})
-    conn.execute(text(f"INSERT INTO logs ({COLUMNS}) SELECT {COLUMNS} FROM {SCHEMA}.{DEFAULT}_rescued"))
+    # months read after the detach: a row written meanwhile is moved too
+    conn.execute(text(f"SELECT crm_logs_partition(m) FROM (SELECT DISTINCT date_trunc('month', created_at)::date "
+                      f"AS m FROM {SCHEMA}.{DEFAULT}_rescued) AS months"))
+    moved = conn.execute(text(f"INSERT INTO logs ({COLUMNS}) SELECT {COLUMNS} FROM {SCHEMA}.{DEFAULT}_rescued"))
     conn.execute(text(f"DROP TABLE {SCHEMA}.{DEFAULT}_rescued"))
-    return count
+    return moved.rowcount
 
 
 def maintain(conn: Connection, *, ahead: int = 3, retention_months: int | None = None,
-             today: dt.date | None = None) -> MaintenanceResult:
-    """Create partitions up to `ahead` months after this one, apply retention (None keeps all).
+             since: dt.date | None = None, today: dt.date | None = None) -> MaintenanceResult:
+    """Move rows out of the default partition, apply retention (None keeps all), then
+    create partitions from `since`'s month (default: this one) to `ahead` months after this one.
 
     Runs as the table owner. Retention keeps this month and `retention_months` before it,
-    and drops whole partitions: the only way rows ever leave `logs`.
+    and drops whole partitions: the only way rows ever leave `logs`. `since` is for rows
+    about to be written back-dated (demo data, the seed): their months exist before they
+    are, so none lands in the default partition; retention applies to them at the next run.
     """
     result = MaintenanceResult()
     this_month = month_start(today or utc_today())
@@ -112,21 +119,24 @@ def maintain(conn: Connection, *, ahead: int = 3, retention_months: int | None =
           AND c.relname <> ALL(:skip) ORDER BY 1"""), {"skip": list(NOT_AUDITED)}).all()
     result.audited_tables = [t for t in tables
                              if conn.scalar(text("SELECT crm_audit_enable(CAST(:t AS regclass))"), {"t": t})]
-    result.rescued_rows = _rescue_default(conn)
-    existing = {p.name for p in partitions(conn)}
-    for offset in range(ahead + 1):
-        name = conn.scalar(text("SELECT crm_logs_partition(:m)"), {"m": add_months(this_month, offset)})
-        if name not in existing:
-            result.created.append(name)
+    before = {p.name for p in partitions(conn)}
+    result.moved_rows = _rescue_default(conn)
     if retention_months is not None:
         cutoff = dt.datetime.combine(add_months(this_month, -retention_months), dt.time())
         for part in partitions(conn):
             if part.end <= cutoff:
                 conn.execute(text(f'DROP TABLE {SCHEMA}."{part.name}"'))
                 result.dropped.append(part.name)
+    first = month_start(min(since, this_month)) if since else this_month
+    month = first
+    while month <= add_months(this_month, ahead):
+        conn.execute(text("SELECT crm_logs_partition(:m)"), {"m": month})
+        month = add_months(month, 1)
+    # names are logs_YYYY_MM: sorted is oldest first
+    result.created = sorted(({p.name for p in partitions(conn)} | set(result.dropped)) - before)
     if result.changed:
         conn.execute(text("INSERT INTO logs (action, description) VALUES ('logs maintain', :d)"), {
             "d": json.dumps({"created": result.created, "dropped": result.dropped,
-                             "rescued_rows": result.rescued_rows, "audited_tables": result.audited_tables,
+                             "moved_rows": result.moved_rows, "audited_tables": result.audited_tables,
                              "retention_months": retention_months})})
     return result

@@ -54,6 +54,12 @@ def select_locale() -> str | None:
         stored = None
     if stored in supported:
         return stored
+    return session_or_browser_locale()
+
+
+def session_or_browser_locale() -> str:
+    """Steps 3 to 5 of the choice (see the module docstring): no database needed."""
+    supported = languages()
     chosen = session.get("locale")
     if chosen in supported:
         return chosen

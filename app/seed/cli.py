@@ -9,12 +9,13 @@ from flask import current_app
 from sqlalchemy.engine import make_url
 from tqdm import tqdm
 
+from app.audit.cli import maintain_logs
 from app.audit_log import record
 from app.cli import crm
 from app.database import migration_database_url
 from app.encryption.columns import key_ring
 from app.seed.loader import load
-from app.seed.plan import ScaleError, counts_for_scale, needed_bytes
+from app.seed.plan import ScaleError, counts_for_scale, first_date, needed_bytes
 
 
 def owner_conninfo(config) -> str:
@@ -48,6 +49,12 @@ def seed_command(scale: float, jobs: int | None, random_seed: int) -> None:
         raise click.BadParameter(str(exc), param_hint="--scale") from None
     app = current_app._get_current_object()
     _check_disk(app.config, scale)
+    start = first_date()
+    # every month of the seed's log rows exists first, and rows an older version left in
+    # the default partition are moved out (a new month would otherwise not attach)
+    maintained = maintain_logs(app, since=start.date())
+    if maintained.changed:
+        click.echo(f"logs: {maintained.summary()}.")
     click.echo("Seeding: " + ", ".join(f"{n:,} {t}" for t, n in counts.items()))
     bars: list[tqdm] = []
 
@@ -58,7 +65,7 @@ def seed_command(scale: float, jobs: int | None, random_seed: int) -> None:
 
     try:
         report = load(owner_conninfo(app.config), counts, key_ring(app.config["INSTANCE_DIR"]),
-                      seed=random_seed, jobs=jobs, progress=progress, echo=tqdm.write)
+                      start=start, seed=random_seed, jobs=jobs, progress=progress, echo=tqdm.write)
     finally:
         for bar in bars:
             bar.close()

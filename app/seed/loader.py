@@ -1,7 +1,8 @@
 """Load a synthetic data set: reserve ids, drop indexes and keys, fill in parallel, rebuild.
 
-Runs as the schema owner (it drops and recreates indexes and foreign keys,
-creates log partitions and switches the audit triggers off for the load).
+Runs as the schema owner (it drops and recreates indexes and foreign keys and
+switches the audit triggers off for the load); the logs partitions from `start`
+on must exist (`crm seed` has logs maintenance create them first).
 Rows are appended after the current ids (each table's sequence is moved past
 the batch first, so the app may keep writing meanwhile), and the rows of a
 batch reference only rows of the same batch. Whatever happens, the audit
@@ -23,7 +24,7 @@ import psycopg
 
 from app.encryption.keyring import KeyRing
 from app.seed import sealed_rows, sql_rows
-from app.seed.plan import PRIMARY_KEYS, TABLES, YEARS
+from app.seed.plan import PRIMARY_KEYS, TABLES
 from app.seed.sql_rows import Span
 from app.synthetic_data import Generator, _deferred
 
@@ -73,14 +74,6 @@ def audit_triggers(conn: psycopg.Connection, enable: bool) -> list[str]:
         table, trigger = name.rsplit(".", 1)
         conn.execute(f'ALTER TABLE {table} {"ENABLE" if enable else "DISABLE"} TRIGGER "{trigger}"')
     return names
-
-
-def log_partitions(conn: psycopg.Connection, start: dt.datetime) -> int:
-    """Create the monthly logs partitions from `start` to this month (idempotent)."""
-    rows = conn.execute("""SELECT crm_logs_partition(m::date) FROM generate_series(
-        date_trunc('month', %s::timestamp), date_trunc('month', now() AT TIME ZONE 'utc'), interval '1 month') AS m""",
-                        (start,)).fetchall()
-    return len(rows)
 
 
 def deferred_ddl(conn: psycopg.Connection) -> tuple[list[str], list[str], list[str]]:
@@ -223,20 +216,18 @@ def _build_order(ddl: str, counts: dict[str, int]) -> tuple[int, int]:
     return (-counts.get(table, 0), 0 if method == "gin" else 1)
 
 
-def load(conninfo: str, counts: dict[str, int], ring: KeyRing, *, seed: int = 20261129, jobs: int | None = None,
-         progress: Progress, echo: Callable[[str], None] = print) -> SeedReport:
-    """Append `counts` rows per table (TABLES order) and rebuild indexes, keys and statistics."""
+def load(conninfo: str, counts: dict[str, int], ring: KeyRing, *, start: dt.datetime, seed: int = 20261129,
+         jobs: int | None = None, progress: Progress, echo: Callable[[str], None] = print) -> SeedReport:
+    """Append `counts` rows per table (TABLES order), dated from `start` to now, and rebuild
+    indexes, keys and statistics."""
     jobs = jobs or max(2, os.cpu_count() or 2)
     report = SeedReport(counts=dict(counts))
     started = time.monotonic()
-    start = (dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
-             - dt.timedelta(days=round(YEARS * 365.25)))
     with _session(conninfo) as conn:
         users = [(u, n) for u, n in conn.execute("SELECT user_id, username FROM users ORDER BY user_id LIMIT 500")]
         with conn.transaction():
             spans = reserve_ids(conn, counts)
         report.first_ids = {t: s.base + 1 for t, s in spans.items()}
-        log_partitions(conn, start)
         drops, indexes, keys = deferred_ddl(conn)
         with conn.transaction():
             for ddl in drops:

@@ -1,6 +1,8 @@
 """How many rows a scale means, and which scales are refused."""
 from __future__ import annotations
 
+import datetime as dt
+
 from app.synthetic_data import PER_SCALE
 
 # rows per unit of scale: the tables of app.synthetic_data plus 20M audit log rows
@@ -33,3 +35,9 @@ def check_scale(scale: float) -> None:
 
 def needed_bytes(scale: float) -> int:
     return int(BYTES_PER_SCALE * scale)
+
+
+def first_date() -> dt.datetime:
+    """The oldest date a seed run writes (UTC, naive): YEARS before now."""
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    return now - dt.timedelta(days=round(YEARS * 365.25))

@@ -1,22 +1,26 @@
 """Admin screens over the seed's users, roles and permissions tables."""
 from __future__ import annotations
 
+from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.security.views import (
     PermissionViewModelView,
     RoleModelView,
     UserDBModelView,
+    UserInfoEditView as FabUserInfoEditView,
 )
 from flask import g
-from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget
+from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
 from flask_appbuilder.validators import PasswordComplexityValidator
 from flask_babel import lazy_gettext as _
 from sqlalchemy import inspect
-from wtforms import BooleanField, PasswordField
+from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from app import sessions
-from app.models.security import User
+from app.forms import KnownChoices
+from app.models.security import Role, User
 from app.screens import column_validators
+from views.actions import ActionGuardMixin
 from views.audit import HistoryMixin
 
 PASSWORD_POLICY = _("At least 12 characters, not the username, not a commonly used password.")
@@ -24,7 +28,7 @@ PASSWORD_POLICY = _("At least 12 characters, not the username, not a commonly us
 _users = User.__table__
 
 
-class UserView(HistoryMixin, UserDBModelView):
+class UserView(ActionGuardMixin, HistoryMixin, UserDBModelView):
     route_base = "/users"
     list_columns = ["username", "email", "first_name", "last_name", "role", "active", "last_login"]
     search_columns = ["username", "email", "first_name", "last_name", "role", "active", "last_login",
@@ -78,7 +82,22 @@ class UserView(HistoryMixin, UserDBModelView):
             self.datamodel.session.commit()
 
 
-class RoleView(HistoryMixin, RoleModelView):
+class ProfileForm(DynamicForm):
+    """Own-profile edit with the users table's rules (FAB's form only requires a value)."""
+
+    first_name = StringField(_("First Name"), column_validators(_users, _users.c.first_name),
+                             widget=BS3TextFieldWidget())
+    last_name = StringField(_("Last Name"), column_validators(_users, _users.c.last_name),
+                            widget=BS3TextFieldWidget())
+
+
+class UserInfoEditView(FabUserInfoEditView):
+    """FAB's own-profile edit; the class name keeps its address and permission (/userinfoeditview/)."""
+
+    form = ProfileForm
+
+
+class RoleView(ActionGuardMixin, HistoryMixin, RoleModelView):
     list_columns = ["role_name", "permissions"]
     show_columns = ["role_name", "permissions"]
     edit_columns = ["role_name", "permissions"]
@@ -86,13 +105,15 @@ class RoleView(HistoryMixin, RoleModelView):
     order_columns = ["role_name"]
     search_columns = ["role_name"]
     label_columns = {"role_name": _("Role"), "permissions": _("Permissions")}
+    validators_columns = {"role_name": column_validators(Role.__table__, Role.__table__.c.role_name),
+                          "permissions": [KnownChoices()]}
 
     def pre_delete(self, item) -> None:
         if item.users:
             raise ValueError(_("Users still have this role; give them another role first."))
 
 
-class PermissionView(PermissionViewModelView):
+class PermissionView(ActionGuardMixin, PermissionViewModelView):
     route_base = "/permissions"
     list_columns = ["permission_name", "permission", "view_menu"]
     show_columns = ["permission_name", "permission", "view_menu", "roles"]

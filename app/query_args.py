@@ -113,6 +113,18 @@ def filter_args_problem(view: Any) -> str | None:
     return None
 
 
+def _paging_problem(q: dict, max_size: int) -> str | None:
+    """Why a page or page_size of `q` cannot be used: the list's, or in _info a related column's choices."""
+    pagers = [q] + [choices for key in ("add_columns", "edit_columns") if isinstance(q.get(key), dict)
+                    for choices in q[key].values() if isinstance(choices, dict)]
+    for item in pagers:
+        if "page" in item and not _whole(item["page"], 0, MAX_PAGE):
+            return _("Page number must be a whole number from 0 to %(max)s.", max="{:,}".format(MAX_PAGE))
+        if "page_size" in item and not _whole(item["page_size"], 1, max_size):
+            return _("Page size must be a whole number from 1 to %(max)s.", max=max_size)
+    return None
+
+
 def _load_rison(raw: str) -> Any:
     """`q` as FAB reads it: rison, or JSON (FAB_API_ALLOW_JSON_QS); ValueError when neither."""
     try:
@@ -140,10 +152,9 @@ def rison_problem(view: Any, method: str) -> str | None:
     unknown = sorted(set(q) - set(schema["properties"])) if schema else []
     if unknown:
         return _("Unknown key in the q argument: %(key)s.", key=unknown[0])
-    if "page" in q and not _whole(q["page"], 0, MAX_PAGE):
-        return _("Page number must be a whole number from 0 to %(max)s.", max="{:,}".format(MAX_PAGE))
-    if "page_size" in q and not _whole(q["page_size"], 1, view.max_page_size or MAX_PAGE):
-        return _("Page size must be a whole number from 1 to %(max)s.", max=view.max_page_size)
+    problem = _paging_problem(q, view.max_page_size or MAX_PAGE)
+    if problem:
+        return problem
     if "order_column" in q and q["order_column"] not in view.order_columns:
         return _("Cannot sort by %(column)s.", column=repr(q["order_column"])[:80])
     filters = q.get("filters", [])

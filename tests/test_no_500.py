@@ -185,7 +185,9 @@ BAD_Q = ["1e", "(", "!(1,2)", "'text'", "(page:-1,page_size:10)", "(page:0,page_
          "(page:9223372036854775807,page_size:100)", "(page:'a')", "(columns:!(nosuch))",
          "(order_column:nosuch,order_direction:asc)", "(order_column:name,order_direction:up)",
          "(keys:!(nosuch))", "(filters:!((col:nosuch,opr:eq,value:1)))", "(filters:'x')",
-         "(filters:!((col:name,opr:nosuch,value:1)))", "(select_columns:!(x))"]
+         "(filters:!((col:name,opr:nosuch,value:1)))", "(select_columns:!(x))",
+         "(add_columns:(customer:(page:-1,page_size:10)))", "(edit_columns:(contact:(page:0,page_size:-1)))",
+         "(add_columns:(customer:(page:99999999999999999999,page_size:10)))"]
 
 
 def filter_values(model: type, column: str, operator: str) -> list[str]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import re
-
 from typing import Any, Callable, TypeVar
 
 from flask import Flask, current_app, g, jsonify, render_template_string, request
@@ -79,7 +78,7 @@ def _unstorable_text(document: Any) -> bool:
 
 def problem_with_body() -> tuple[str, int] | None:
     """A message and status for a JSON body this request cannot take, or None."""
-    if not request.is_json or not request.content_length:
+    if not request.is_json or not request.get_data(cache=True):  # also a chunked body (no Content-Length)
         return None
     func = current_app.view_functions.get(request.endpoint or "")
     if not request.path.startswith("/api/") and not getattr(func, "crm_accepts_json", False):

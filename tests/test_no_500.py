@@ -161,7 +161,7 @@ def deep(opening: str, closing: str) -> str:
 
 WRONG_BODIES = {
     "array": "[]", "null": "null", "string": '"text"', "number": "7", "deep array": deep("[", "]"),
-    "deep object": '{"a":' * DEEP + "1" + "}" * DEEP,
+    "deep object": '{"a":' * DEEP + "1" + "}" * DEEP, "deep in an object": '{"name":' + deep("[", "]") + "}",
     "NUL in a value": json.dumps({"name": "a\x00b", "subject": "a\x00b", "username": "a\x00b"}),
     "lone surrogate": '{"name": "a\\ud800b", "subject": "x\\udfff", "username": "\\ud800"}',
     "surrogate key": '{"\\ud800": 1}',

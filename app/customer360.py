@@ -180,7 +180,8 @@ def _newest_changes(customer_id: int, cursor: Cursor | None, limit: int,
     changes = _change_conditions(customer_id)
     anchor = cursor.at if cursor else dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     for window in CHANGE_WINDOWS:
-        start = None if window is None else anchor - window
+        # a window reaching before year 1 (a cursor at the calendar's start) has no lower bound
+        start = None if window is None or anchor - dt.datetime.min < window else anchor - window
         last = start is None or (floor is not None and start <= floor)  # reaches back far enough
         if last and floor is not None:
             start = floor

@@ -10,9 +10,10 @@ from flask import flash, request
 from flask_appbuilder.fieldwidgets import DateTimePickerWidget, Select2Widget
 from flask_babel import lazy_gettext as _
 from markupsafe import Markup, escape
+from marshmallow import ValidationError as MarshmallowValidationError
 from wtforms import DateTimeField, Field, HiddenField, SelectField, TextAreaField
 from wtforms.widgets import html_params
-from wtforms.validators import InputRequired, ValidationError
+from wtforms.validators import InputRequired, StopValidation, ValidationError
 
 from app.extensions import db
 from app.i18n.labels import choice_label
@@ -35,6 +36,19 @@ class NoControlCharacters:
     def __call__(self, form: Any, field: Field) -> None:
         if isinstance(field.data, str) and self.pattern.search(field.data):
             raise ValidationError(_("Contains control characters that cannot be stored."))
+
+
+class KnownChoices:
+    """Refuse a multiple select's unknown ids; FAB's field drops them silently and saves the rest.
+
+    (Its pre_validate looks for unknown ids before it has parsed the form data, so a
+    garbled post would empty a role's permissions.)
+    """
+
+    def __call__(self, form: Any, field: Field) -> None:
+        field.data  # parses the posted ids; marks unknown ones
+        if getattr(field, "_invalid_formdata", False):
+            raise StopValidation(_("Not a valid choice"))
 
 
 class AjaxSelectWidget:
@@ -183,20 +197,64 @@ class JSONField(TextAreaField):
 
 
 class Amount:
-    """A finite decimal within the column's range (NaN/Infinity/overflow are form errors)."""
+    """A finite decimal within the column's range and scale (NaN/Infinity/overflow/1.234 are refused, not rounded)."""
 
-    def __init__(self, minimum: Decimal, maximum: Decimal) -> None:
-        self.minimum, self.maximum = minimum, maximum
+    def __init__(self, minimum: Decimal, maximum: Decimal, places: int | None = None) -> None:
+        self.minimum, self.maximum, self.places = minimum, maximum, places
 
     def __call__(self, form: Any, field: Field) -> None:
         value = field.data
         if value is None:
             return
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = Decimal(str(value))
         if not isinstance(value, Decimal) or not value.is_finite():
             raise ValidationError(_("Enter a number."))
         if not self.minimum <= value <= self.maximum:
             raise ValidationError(_("Enter a number between %(lo)s and %(hi)s.",
                                     lo="{:,}".format(self.minimum), hi="{:,}".format(self.maximum)))
+        if self.places is not None and -value.as_tuple().exponent > self.places:
+            raise ValidationError(_("At most %(n)s decimal places.", n=self.places))
+
+
+class _Received:
+    """What a WTForms validator reads of a field, holding a value the API received."""
+
+    def __init__(self, value: Any) -> None:
+        self.data = value
+        self.raw_data = [value if isinstance(value, str) else str(value)]
+        self.errors: list[str] = []
+
+    @staticmethod
+    def gettext(message: str) -> str:
+        return message
+
+    @staticmethod
+    def ngettext(singular: str, plural: str, n: int) -> str:
+        return singular if n == 1 else plural
+
+
+class FormRules:
+    """A marshmallow validator that applies a column's form validators to an API value.
+
+    The forms' rules (app.screens.column_validators) are the one rule set: the
+    API refuses exactly what the forms refuse, with the forms' messages.
+    """
+
+    def __init__(self, validators: list) -> None:
+        self.validators = validators
+
+    def __call__(self, value: Any) -> None:
+        field = _Received(value)
+        for validator in self.validators:
+            try:
+                validator(None, field)
+            except StopValidation as exc:  # Optional() on an empty value ends the chain, without message
+                if exc.args and exc.args[0]:
+                    raise MarshmallowValidationError(str(exc.args[0])) from None
+                return
+            except ValidationError as exc:
+                raise MarshmallowValidationError(str(exc)) from None
 
 
 class DateTimeInput(DateTimePickerWidget):

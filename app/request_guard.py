@@ -1,27 +1,41 @@
-"""Refuse malformed list arguments with a 400 before FAB parses them.
+"""Refuse malformed list arguments and request bodies with a 400 before FAB parses them.
 
 FAB reads page_<View>, psize_<View>, _oc_<View> and _flt_<n>_<col> from the
-query string with bare int() calls and getattr(); bad values would surface as
-500s. Data the database refuses (a filter value of the wrong type, a primary
-key out of range) becomes a 400 too, and the session is rolled back.
+query string with bare int() calls and getattr(), and the API's `q` without
+range checks; bad values would surface as 500s (app/query_args.py checks them).
+A JSON body must be one object without NUL characters or lone surrogates (which
+PostgreSQL cannot store), nested no deeper than Python can parse, and is taken
+only by the API and by views marked `accepts_json`. Data the database refuses
+(a value of the wrong type, a primary key out of range) becomes a 400 too, and
+the session is rolled back.
 """
 from __future__ import annotations
 
 import logging
 import re
+from typing import Any, Callable, TypeVar
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, jsonify, request
 from flask_babel import gettext as _
 from sqlalchemy.exc import DataError
+from werkzeug.exceptions import BadRequest
 
 from app.error_pages import error_response
 from app.extensions import db
+from app.query_args import MAX_PAGE, filter_args_problem, rison_problem
 
 log = logging.getLogger(__name__)
 
-MAX_PAGE = 1_000_000
 MAX_PAGE_SIZE = 100
 _INT = re.compile(r"\d{1,9}")
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")  # NUL, lone surrogates: PostgreSQL text cannot hold them
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def accepts_json(view: F) -> F:
+    """Mark a view outside /api/ that reads a JSON body (others answer a JSON body with 415)."""
+    view.crm_accepts_json = True  # type: ignore[attr-defined]
+    return view
 
 
 def _view_of_request():
@@ -51,7 +65,49 @@ def problem_with_args() -> str | None:
             allowed = getattr(_sorted_view(name[4:]), "order_columns", None)
             if allowed is not None and value not in allowed:
                 return _("Cannot sort by %(column)s.", column=repr(value))
+    view = view or _view_of_request()
+    return filter_args_problem(view) or rison_problem(view, (request.endpoint or "").rpartition(".")[2])
+
+
+def _unstorable_text(document: Any) -> bool:
+    """Whether a key or string anywhere in a parsed JSON document holds NUL or a lone surrogate."""
+    pending = [document]
+    while pending:  # not recursive: the document may be nested as deep as the parser allows
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending += item.keys()
+            pending += item.values()
+        elif isinstance(item, list):
+            pending += item
+        elif isinstance(item, str) and _UNSTORABLE.search(item):
+            return True
+    return False
+
+
+def problem_with_body() -> tuple[str, int] | None:
+    """A message and status for a JSON body this request cannot take, or None."""
+    if not request.is_json or not request.get_data(cache=True):  # also a chunked body (no Content-Length)
+        return None
+    func = current_app.view_functions.get(request.endpoint or "")
+    if not request.path.startswith("/api/") and not getattr(func, "crm_accepts_json", False):
+        return _("This address takes a form, not JSON."), 415
+    try:
+        document = request.get_json()
+    except RecursionError:
+        return _("The JSON body is nested too deeply."), 400
+    except BadRequest:
+        return _("The body is not valid JSON."), 400
+    if not isinstance(document, dict):
+        return _("The JSON body must be an object ({...})."), 400
+    if _unstorable_text(document):
+        return _("The JSON body contains a NUL character or an invalid (surrogate) character."), 400
     return None
+
+
+def _refusal(message: str, status: int = 400) -> Response:
+    if request.is_json and not request.path.startswith("/api/"):
+        return jsonify(error=message), status  # a screen's JSON endpoint (the pipeline board's moves) answers {error}
+    return error_response(status, message)
 
 
 def init_request_guard(app: Flask) -> None:
@@ -68,6 +124,9 @@ def init_request_guard(app: Flask) -> None:
         message = problem_with_args()
         if message:
             return error_response(400, message)
+        refused = problem_with_body()
+        if refused:
+            return _refusal(*refused)
         return None
 
     @app.errorhandler(DataError)

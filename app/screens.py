@@ -23,7 +23,8 @@ from app.choices import CHOICE_COLUMNS
 from app.i18n.formatting import show_value
 from app.i18n.labels import choice_label, column_label, label_for, lazy_titles  # noqa: F401  (label_for: others import it from here)
 from app.encryption.columns import AMOUNT_MAX, BAND_LABELS, EncryptedAmount, band_label
-from app.forms import AjaxFilterWidget, AjaxRelatedField, Amount, JSONField, datetime_field, NoControlCharacters, VersionField, choice_field
+from app.forms import (AjaxFilterWidget, AjaxRelatedField, Amount, FormRules, JSONField, NoControlCharacters,
+                       VersionField, choice_field, datetime_field)
 from app.models.crm import EMAIL_RE, PHONE_RE, Customer
 from app.search.fields import SYSTEM_COLUMNS, title_columns  # noqa: F401  (views import it from here)
 
@@ -61,19 +62,33 @@ def column_validators(table, column) -> list:
                     else v.Optional()]
     kind = column.type
     if isinstance(kind, EncryptedAmount):  # the database cannot check a ciphertext: the form does
-        checks.append(Amount(Decimal(0), AMOUNT_MAX))
+        checks.append(Amount(Decimal(0), AMOUNT_MAX, kind.impl.scale))
     elif isinstance(kind, String) and kind.length:
         checks += [v.Length(max=kind.length), NoControlCharacters()]
     elif isinstance(kind, Text):
         checks += [v.Length(max=TEXT_MAX), NoControlCharacters()]
     elif isinstance(kind, Numeric):
         low = Decimal(0) if column.name in _nonneg_columns(table) else -NUMERIC_MAX
-        checks.append(Amount(low, NUMERIC_MAX))
+        checks.append(Amount(low, NUMERIC_MAX, kind.scale))
     if column.name == "email":
         checks.append(v.Regexp(EMAIL_RE, message=_l("Not a valid email address.")))
     if column.name == "phone":
         checks.append(v.Regexp(PHONE_RE, message=_l("Not a valid phone number (digits, spaces, + ( ) - . /).")))
     return checks
+
+
+def api_validators(table, columns: list[str]) -> dict[str, FormRules]:
+    """The REST API's validators for `columns` of a table: the forms' rules, and the documented values."""
+    found = {}
+    for name in columns:
+        if name not in table.columns:
+            continue  # a relationship: checked by the API itself (CrmRestApi.missing_related)
+        checks = column_validators(table, table.columns[name])
+        choices = CHOICE_COLUMNS.get((table.name, name))
+        if choices:
+            checks.append(v.AnyOf(choices))
+        found[name] = FormRules(checks)
+    return found
 
 
 def band_filter_field(label: str) -> SelectField:

@@ -25,7 +25,8 @@ from app import lockout
 from app.audit import events as audit_events
 from app.models.security import Action, Permission, Resource, Role, User, role_permissions
 from app.passwords import change_password, fab_password_validator, hash_password
-from views.security import PermissionView, RoleView, UserView
+from views.api import SecurityApi
+from views.security import PermissionView, RoleView, UserInfoEditView, UserView
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,8 @@ class CrmSecurityManager(SecurityManager):
     permissionview_model = Permission
 
     userdbmodelview = UserView
+    userinfoeditview = UserInfoEditView
+    security_api = SecurityApi
     rolemodelview = RoleView
     permissionviewmodelview = PermissionView
     userstatschartview = None

@@ -1,9 +1,13 @@
 """REST API (contract §3): JWT login, CRUD, clear 4xx on bad input."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from tests.conftest import ADMIN_PASSWORD
+from tests.htmlforms import form_fields
+from tests.screens import parents, screens
 
 RESOURCES = ["customers", "contacts", "leads", "opportunities", "activities", "tickets"]
 
@@ -158,3 +162,74 @@ def test_csrf_exemption_needs_a_valid_bearer_token_of_the_signed_in_user(app, ad
                           headers={"Authorization": "Bearer not-a-token"}).status_code == 422
     assert anonymous.post("/api/v1/customers/", json={"name": "Token"}, headers=rep_access).status_code == 201
     assert sorted(sql("SELECT name FROM customers")) == [("Own token",), ("Token",)]
+
+
+# One rule set (app.screens.column_validators): what a form refuses, the API refuses, and the other way round.
+# (resource, field, value); the rest of the record is the screen's valid example (tests/screens.py)
+SAME_RULES = [
+    ("customers", "name", "bell\x07char"), ("customers", "industry", "esc\x1b[31m"),
+    ("customers", "name", ""), ("customers", "name", "   "), ("customers", "name", "x" * 256),
+    ("customers", "revenue", "1.234"), ("customers", "revenue", "0.001"),
+    ("customers", "revenue", "10000000000000000"), ("customers", "revenue", "-0.01"),
+    ("contacts", "first_name", ""), ("contacts", "email", "two@@example.com"), ("contacts", "phone", "x" * 51),
+    ("activities", "subject", ""), ("activities", "subject", "tab\x0bvertical"), ("activities", "type", "party"),
+    ("activities", "activity_date", "10000-01-01 00:00:00"),
+    ("opportunities", "value", "99.999"), ("opportunities", "close_date", "2026-02-30"),
+    ("opportunities", "stage", "closing"), ("leads", "status", "NEW"), ("tickets", "priority", "critical"),
+]
+
+
+def _api_body(resource: str, ids: dict[str, str]) -> dict:
+    """A valid API body for a resource (numbers as JSON numbers, related rows by id)."""
+    screen = next(s for s in screens(ids) if s.url == f"/{resource}")
+    body: dict = {}
+    for name, value in screen.valid.items():
+        if name in ("customer", "contact"):
+            body[name] = int(value)
+        elif name in ("revenue", "value"):
+            body[name] = float(value)
+        else:
+            body[name] = value
+    return body
+
+
+@pytest.mark.parametrize("resource,field,value", SAME_RULES)
+def test_api_refuses_what_the_forms_refuse(client, token, sql, resource, field, value):
+    ids = parents(sql)
+    screen = next(s for s in screens(ids) if s.url == f"/{resource}")
+    table = screen.table
+    before = sql(f"SELECT count(*) FROM {table}")[0][0]
+    body = _api_body(resource, ids)
+    assert client.post(f"/api/v1/{resource}/", headers=token, json=body).status_code == 201
+    (pk,), = sql(f"SELECT max({screen.pk}) FROM {table}")
+    stored = sql(f"SELECT * FROM {table}")
+    numeric = field in ("revenue", "value")
+    for sent in ([value, float(value)] if numeric and len(value) < 15 else [value]):
+        refused = client.post(f"/api/v1/{resource}/", headers=token, json={**body, field: sent})
+        assert refused.status_code in (400, 422), (sent, refused.get_json())
+        assert field in str(refused.get_json()["message"])
+        changed = client.put(f"/api/v1/{resource}/{pk}", headers=token, json={field: sent})
+        assert changed.status_code in (400, 422), (sent, changed.get_json())
+    assert sql(f"SELECT count(*) FROM {table}")[0][0] == before + 1
+    assert sql(f"SELECT * FROM {table}") == stored
+
+
+@pytest.mark.parametrize("resource,field,value", SAME_RULES)
+def test_the_forms_refuse_the_same_values(admin, sql, resource, field, value):
+    ids = parents(sql)
+    screen = next(s for s in screens(ids) if s.url == f"/{resource}")
+    data = {**form_fields(admin.get(f"/{resource}/add").get_data(as_text=True)), **screen.valid, field: value}
+    before = sql(f"SELECT count(*) FROM {screen.table}")[0][0]
+    response = admin.post(f"/{resource}/add", data=data)
+    assert response.status_code == 200 and "alert alert-danger" in response.get_data(as_text=True)
+    assert sql(f"SELECT count(*) FROM {screen.table}")[0][0] == before
+
+
+def test_api_keeps_two_decimals_exactly(client, token, app):
+    from app.extensions import db
+    from app.models import Customer
+
+    response = client.post("/api/v1/customers/", headers=token, json={"name": "Exact", "revenue": "1234.50"})
+    assert response.status_code == 201, response.get_json()
+    with app.app_context():
+        assert db.session.get(Customer, response.get_json()["id"]).revenue == Decimal("1234.50")

@@ -4,20 +4,31 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, request
-from flask_appbuilder.api import ModelRestApi
+from flask_appbuilder.api import ModelRestApi, expose
+from flask_appbuilder.security.api import SecurityApi as FabSecurityApi
 from sqlalchemy import inspect
-from marshmallow.validate import Range
+from flask_appbuilder.api.convert import Model2SchemaConverter
+from marshmallow import fields
 
 from app.datamodel import PK_MAX, CrmInterface
 from app.extensions import db
 from app.models import Activity, Contact, Customer, Lead, Opportunity, ServiceTicket
-from app.encryption.columns import AMOUNT_MAX
-from app.screens import derive, encrypted_and_bands, route_of
+from app.screens import api_validators, derive, route_of
 
 
 def singular(table: str) -> str:
     word = table.replace("_", " ")
     return word[:-3] + "y" if word.endswith("ies") else word.removesuffix("s")
+
+
+class UnroundedConverter(Model2SchemaConverter):
+    """Decimal fields keep the digits sent: 1.234 reaches the validators (and is refused), not 1.23."""
+
+    def _column2field(self, datamodel, column, nested=True, parent_schema_name=None):
+        field = super()._column2field(datamodel, column, nested=nested, parent_schema_name=parent_schema_name)
+        if isinstance(field, fields.Decimal):
+            field.places = None
+        return field
 
 
 class CrmRestApi(ModelRestApi):
@@ -27,6 +38,7 @@ class CrmRestApi(ModelRestApi):
     allow_browser_login = True  # the screens' session works too; permissions are the same
     page_size = 25
     max_page_size = 100
+    model2schemaconverter = UnroundedConverter
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -41,9 +53,8 @@ class CrmRestApi(ModelRestApi):
             c for c in screen["add_columns"] if c != "version"
         ]
         cls.order_columns = screen["order_columns"]
-        # the database cannot range-check a ciphertext, so the API does (the forms too)
-        cls.validators_columns = {name: Range(min=0, max=AMOUNT_MAX)
-                                  for name in encrypted_and_bands(cls.model.__table__)[0]}
+        # the forms' rules (lengths, required, control characters, amounts' range and scale, formats)
+        cls.validators_columns = api_validators(cls.model.__table__, cls.add_columns)
         cls.search_columns = screen["search_columns"]
 
     def missing_related(self) -> dict[str, list[str]]:
@@ -70,6 +81,20 @@ class CrmRestApi(ModelRestApi):
     def put_headless(self, pk) -> Response:
         errors = self.missing_related()
         return self.response_422(message=errors) if errors else super().put_headless(pk)
+
+
+class SecurityApi(FabSecurityApi):
+    """FAB's JWT sign-in; a body without `provider` is a 400 (FAB reads it unchecked: a KeyError).
+
+    The class name keeps FAB's endpoint names (SecurityApi.login).
+    """
+
+    @expose("/login", methods=["POST"])
+    def login(self) -> Response:
+        body = request.get_json(silent=True)
+        if isinstance(body, dict) and "provider" not in body:
+            return self.response_400(message={"provider": ["Missing data for required field."]})
+        return super().login()
 
 
 # One API class per resource; the class name is FAB's permission resource ("CustomerApi").

@@ -13,6 +13,7 @@ from app.datamodel import CrmInterface
 from app.forms import AjaxRelatedField, local_path
 from app.extensions import db
 from app.screens import derive, title_columns
+from views.actions import ActionGuardMixin
 from views.audit import HistoryMixin
 from views.csv import ExportMixin
 from views.paging import KeysetPagingMixin
@@ -25,7 +26,7 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-class CrmModelView(ExportMixin, HistoryMixin, KeysetPagingMixin, ModelView):
+class CrmModelView(ActionGuardMixin, ExportMixin, HistoryMixin, KeysetPagingMixin, ModelView):
     """Subclasses set `model`; everything not set explicitly is derived from it."""
 
     model: type | None = None

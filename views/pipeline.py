@@ -6,6 +6,8 @@ OpportunityView`, as the edit form does.
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import abort, jsonify, request
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, has_access_api, permission_name
@@ -15,6 +17,7 @@ from flask_babel import gettext as _
 from app import pipeline
 from app.encryption.columns import BAND_LABELS
 from app.list_links import list_url
+from app.request_guard import accepts_json
 
 OPPORTUNITIES = "OpportunityView"
 
@@ -24,12 +27,11 @@ def more_url(stage: str, filters: pipeline.BoardFilters) -> str:
     conditions = [("stage", FilterEqual, stage)]
     if filters.band is not None:
         conditions.append(("value_band", FilterEqual, filters.band))
-    if filters.close_from:
-        conditions.append(("close_date", FilterGreater, filters.close_from.fromordinal(
-            filters.close_from.toordinal() - 1)))
-    if filters.close_to:
-        conditions.append(("close_date", FilterSmaller, filters.close_to.fromordinal(
-            filters.close_to.toordinal() + 1)))
+    # the list's filters are strict (> and <): one day beyond each bound, none beyond the calendar's ends
+    if filters.close_from and filters.close_from > dt.date.min:
+        conditions.append(("close_date", FilterGreater, filters.close_from - dt.timedelta(days=1)))
+    if filters.close_to and filters.close_to < dt.date.max:
+        conditions.append(("close_date", FilterSmaller, filters.close_to + dt.timedelta(days=1)))
     return list_url("/opportunities", *conditions)
 
 
@@ -62,6 +64,7 @@ class PipelineView(BaseView):
             title=_("Pipeline board"))
 
     @expose("/move", methods=["POST"])
+    @accepts_json
     @has_access_api
     @permission_name("read")
     def move(self):

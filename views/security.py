@@ -1,10 +1,12 @@
 """Admin screens over the seed's users, roles and permissions tables."""
 from __future__ import annotations
 
+from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.security.views import (
     PermissionViewModelView,
     RoleModelView,
     UserDBModelView,
+    UserInfoEditView as FabUserInfoEditView,
 )
 from flask import g
 from flask_appbuilder.fields import QuerySelectField
@@ -13,13 +15,14 @@ from flask_appbuilder.validators import PasswordComplexityValidator
 from flask_babel import lazy_gettext as _
 from sqlalchemy import func, inspect, select
 from wtforms import BooleanField, PasswordField, StringField
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.validators import DataRequired, ValidationError
 
 from app import sessions
 from app.extensions import db
+from app.forms import KnownChoices
 from app.models.security import Role, User
-from app.forms import NoControlCharacters
 from app.screens import column_validators
+from views.actions import ActionGuardMixin
 from views.audit import HistoryMixin
 
 PASSWORD_POLICY = _("At least 12 characters; not the username (also repeated), not one character "
@@ -28,7 +31,7 @@ PASSWORD_POLICY = _("At least 12 characters; not the username (also repeated), n
 _users = User.__table__
 
 
-class UserView(HistoryMixin, UserDBModelView):
+class UserView(ActionGuardMixin, HistoryMixin, UserDBModelView):
     route_base = "/users"
     list_columns = ["username", "email", "first_name", "last_name", "role", "active", "last_login"]
     search_columns = ["username", "email", "first_name", "last_name", "role", "active", "last_login",
@@ -102,7 +105,22 @@ class RoleNameFree:
             raise ValidationError(_("A role with this name exists already (letter case does not count)."))
 
 
-class RoleView(HistoryMixin, RoleModelView):
+class ProfileForm(DynamicForm):
+    """Own-profile edit with the users table's rules (FAB's form only requires a value)."""
+
+    first_name = StringField(_("First Name"), column_validators(_users, _users.c.first_name),
+                             widget=BS3TextFieldWidget())
+    last_name = StringField(_("Last Name"), column_validators(_users, _users.c.last_name),
+                            widget=BS3TextFieldWidget())
+
+
+class UserInfoEditView(FabUserInfoEditView):
+    """FAB's own-profile edit; the class name keeps its address and permission (/userinfoeditview/)."""
+
+    form = ProfileForm
+
+
+class RoleView(ActionGuardMixin, HistoryMixin, RoleModelView):
     list_columns = ["role_name", "permissions"]
     show_columns = ["role_name", "permissions"]
     edit_columns = ["role_name", "permissions"]
@@ -111,17 +129,18 @@ class RoleView(HistoryMixin, RoleModelView):
     search_columns = ["role_name"]
     label_columns = {"role_name": _("Role"), "permissions": _("Permissions")}
     # a field of its own: FAB would add its case-sensitive Unique check (a second message)
-    _role_name = StringField(_("Role"), validators=[DataRequired(), Length(max=255), NoControlCharacters(),
+    _role_name = StringField(_("Role"), validators=[*column_validators(Role.__table__, Role.__table__.c.role_name),
                                                     RoleNameFree()], widget=BS3TextFieldWidget())
     add_form_extra_fields = {"role_name": _role_name}
     edit_form_extra_fields = add_form_extra_fields
+    validators_columns = {"permissions": [KnownChoices()]}
 
     def pre_delete(self, item) -> None:
         if item.users:
             raise ValueError(_("Users still have this role; give them another role first."))
 
 
-class PermissionView(PermissionViewModelView):
+class PermissionView(ActionGuardMixin, PermissionViewModelView):
     route_base = "/permissions"
     list_columns = ["permission_name", "permission", "view_menu"]
     show_columns = ["permission_name", "permission", "view_menu", "roles"]

@@ -65,7 +65,7 @@ def problem_with_args() -> str | None:
             allowed = getattr(_sorted_view(name[4:]), "order_columns", None)
             if allowed is not None and value not in allowed:
                 return _("Cannot sort by %(column)s.", column=repr(value))
-    view = view or _view_of_request()
+    view = _view_of_request()
     return filter_args_problem(view) or rison_problem(view, (request.endpoint or "").rpartition(".")[2])
 
 

@@ -25,7 +25,8 @@ class _FormParser(HTMLParser):
             self.fields[name] = a.get("value") or "y"
         elif tag == "select" and name:
             self._select = name
-            self.fields.setdefault(name, "")
+            if "multiple" not in a:  # a multiple select with nothing chosen sends nothing
+                self.fields.setdefault(name, "")
         elif tag == "option" and self._select and "selected" in a:
             self.fields[self._select] = a.get("value") or ""
         elif tag == "textarea" and name:

@@ -191,6 +191,9 @@ class JSONField(TextAreaField):
         except ValueError as exc:
             self.data = None
             raise ValueError(_("Not valid JSON: %(error)s", error=str(exc))) from exc
+        except RecursionError as exc:
+            self.data = None
+            raise ValueError(_("The JSON body is nested too deeply.")) from exc
         if not isinstance(self.data, dict):
             self.data = None
             raise ValueError(_("Report data must be a JSON object ({...})."))

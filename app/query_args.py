@@ -167,7 +167,7 @@ def rison_problem(view: Any, method: str) -> str | None:
         column, operator, value = item["col"], item["opr"], item["value"]
         if not isinstance(column, str) or column not in search:
             return _("Cannot filter by %(column)s.", column=repr(column)[:80])
-        if operator not in {f.arg_name for f in search[column]}:
+        if not isinstance(operator, str) or operator not in {f.arg_name for f in search[column]}:
             return _("%(column)s: no filter %(operator)s.", column=column, operator=repr(operator)[:40])
         values = value if operator in LIST_VALUED and isinstance(value, list) else [value]
         problem = _values_problem(view.datamodel, column, values)

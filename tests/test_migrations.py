@@ -52,12 +52,12 @@ def test_models_and_migrations_agree(app):
 
 
 def test_role_names_differing_only_in_case_are_renamed_not_lost(pg):
-    """0016's unique index on lower(role_name): earlier duplicates get " (2)", " (3)", keeping their rows."""
+    """0016's unique index on lower(role_name): earlier duplicates get the first free " (k)", keeping their rows."""
     name = "crm_migration_roles_test"
     with _empty_database(pg, name):
         upgrade(revision="0014")
         pg.execute("INSERT INTO roles (role_name) VALUES ('Sales Rep'), ('sales rep'), ('SALES REP'), "
-                   "('Auditor')", database=name)
+                   "('Auditor'), ('Sales Rep (2)')", database=name)
         upgrade()
         assert sorted(r[0] for r in pg.execute("SELECT role_name FROM roles", database=name)) == \
-            ["Auditor", "SALES REP (3)", "Sales Rep", "sales rep (2)"]
+            ["Auditor", "SALES REP (4)", "Sales Rep", "Sales Rep (2)", "sales rep (3)"]

@@ -216,6 +216,8 @@ def test_api_query_arguments(world):
         if rule.endpoint.endswith(".get_list"):
             model = model_of(view)
             for column, filters in view._filters.get_search_filters().items():
+                for operator in ("!(x)", "(a:b)", "1"):  # an operator that is no name
+                    cases.append((f"(filters:!((col:{column},opr:{operator},value:a)))", is_4xx))
                 for flt in filters:
                     for value in filter_values(model, column, flt.arg_name):
                         cases.append((f"(filters:!((col:{column},opr:{flt.arg_name},value:{value})))", is_4xx))
@@ -262,7 +264,9 @@ def test_unknown_actions(world):
                     failures.check(world, f"{url} {body} as {expected}",
                                    lambda: client.post(url, data=data), lambda code: code == expected)
         elif rule.endpoint.endswith(".action"):
-            for name in ("nosuch", "%00", "x" * 300):
+            # and a bulk-only action on the one-row route (FAB would hand it one row, not a list)
+            bulk = [name for name, action in view.actions.items() if not action.single]
+            for name in ("nosuch", "%00", "x" * 300, *bulk):
                 target = url.replace("/nosuch/", f"/{name}/")
                 failures.check(world, f"POST {target}", lambda: world.admin.post(
                     target, data={"csrf_token": world.csrf(world.admin)}), is_4xx)

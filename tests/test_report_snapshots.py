@@ -180,6 +180,11 @@ def test_reports_screen_refuses_a_bad_snapshot_with_a_form_error(app, admin, sql
          ["is not a valid pipeline_by_stage snapshot"]),
         ({"report_type": "lead_funnel", "data": '{"total": NaN}', "generated_at": ""}, ["NaN"]),
         ({"report_type": "no_such_report", "data": "{}", "generated_at": ""}, ["Not a valid choice"]),
+        # too deep for Python's parser (a RecursionError, not a ValueError), and deep but parseable
+        ({"report_type": "pipeline_by_stage", "data": '{"a":' + "[" * 5000 + "]" * 5000 + "}",
+          "generated_at": ""}, ["nested too deeply"]),
+        ({"report_type": "pipeline_by_stage", "data": '{"a":' + "[" * 900 + "]" * 900 + "}",
+          "generated_at": ""}, ["is not a valid pipeline_by_stage snapshot"]),
     ]
     for form, messages in cases:
         response = post_form(admin, "/reports/add", form)

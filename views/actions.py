@@ -17,8 +17,11 @@ class ActionGuardMixin:
 
     exclude_route_methods = {"download"}  # FAB's send_file from UPLOAD_FOLDER, which this app has not
 
-    def _refuse_unknown_action(self, name: Any) -> None:
+    def _refuse_unknown_action(self, name: Any, kind: str) -> None:
+        """`kind` is "single" (one row, /action/) or "multiple" (selected rows, /action_post)."""
         if isinstance(name, str) and name in self.actions:
+            if not getattr(self.actions[name], kind):
+                abort(400)  # FAB would hand a bulk action one row, or a one-row action a list
             return
         sm = self.appbuilder.sm
         permissions = {*WRITE_PERMISSIONS, *(self.get_action_permission_name(n) for n in self.actions)}
@@ -27,10 +30,10 @@ class ActionGuardMixin:
 
     @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
     def action(self, name: str, pk: str):
-        self._refuse_unknown_action(name)
+        self._refuse_unknown_action(name, "single")
         return super().action(name, pk)
 
     @expose("/action_post", methods=["POST"])
     def action_post(self):
-        self._refuse_unknown_action(request.form.get("action"))
+        self._refuse_unknown_action(request.form.get("action"), "multiple")
         return super().action_post()

@@ -59,6 +59,8 @@ def problem(report_type: str, data: Any, generated_at: dt.datetime | None = None
         json.dumps(data, allow_nan=False)
     except (TypeError, ValueError):
         return _("The data is not valid JSON (NaN and Infinity are not numbers).")
+    except RecursionError:
+        return _("The JSON body is nested too deeply.")
     error = jsonschema.exceptions.best_match(_validator(report_type).iter_errors(data))
     if error is None:
         return None

@@ -39,13 +39,25 @@ def upgrade():
         sa.PrimaryKeyConstraint("user_id", "address", name=op.f("pk_login_addresses")),
     )
     op.add_column("users", sa.Column("jwt_valid_after", sa.DateTime(), nullable=True))
+    # earlier names differing only in case get the first free " (k)": "sales (2)" may be taken already
     op.execute("""
-        WITH numbered AS (
-            SELECT role_id, role_name,
-                   row_number() OVER (PARTITION BY lower(role_name) ORDER BY role_id) AS n
-            FROM roles)
-        UPDATE roles r SET role_name = left(numbered.role_name, 240) || ' (' || numbered.n || ')'
-        FROM numbered WHERE numbered.role_id = r.role_id AND numbered.n > 1
+        DO $$
+        DECLARE r record; candidate text; k int;
+        BEGIN
+            FOR r IN SELECT role_id, role_name FROM (
+                         SELECT role_id, role_name,
+                                row_number() OVER (PARTITION BY lower(role_name) ORDER BY role_id) AS n
+                         FROM roles) numbered
+                     WHERE n > 1 ORDER BY role_id LOOP
+                k := 2;
+                LOOP
+                    candidate := left(r.role_name, 240) || ' (' || k || ')';
+                    EXIT WHEN NOT EXISTS (SELECT 1 FROM roles WHERE lower(role_name) = lower(candidate));
+                    k := k + 1;
+                END LOOP;
+                UPDATE roles SET role_name = candidate WHERE role_id = r.role_id;
+            END LOOP;
+        END $$
     """)
     op.create_index("uq_roles_role_name_lower", "roles", [sa.text("lower(role_name)")], unique=True)
 

@@ -7,12 +7,16 @@ Two counters, both reset by a successful sign-in:
 - per account (`users.fail_login_count`): from AUTH_LOCKOUT_FAILURES failures on, over
   all addresses, each further attempt waits 1, 2, 4, ... seconds, at most
   AUTH_ACCOUNT_DELAY_MAX_SECONDS (`users.locked_until`), which slows a guess spread
-  over many addresses. An address the account has signed in from before is spared
-  this delay, so the owner still signs in from their usual place during an attack.
+  over many addresses. An address the account has signed in from before, and a browser
+  that carries the account's known-device cookie (set at each successful sign-in, signed
+  with the secret key: OWASP's "device cookies"), are spared this delay, so the owner
+  still signs in from their usual place or their own browser on a new network while an
+  attack goes on.
 """
 from __future__ import annotations
 
-from flask import current_app
+from flask import Response, after_this_request, current_app, has_request_context, request
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import text
 
 from app import audit_log
@@ -81,12 +85,48 @@ def client_address() -> str:
     return (audit_log.client_address() or "unknown")[:64]
 
 
+DEVICE_COOKIE = "crm_known_device"
+DEVICE_DAYS = 365
+DEVICE_USERS = 5  # accounts remembered per browser (a shared front-desk PC)
+
+
+def _devices() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="crm-known-device")
+
+
+def known_device_users() -> list[int]:
+    """The accounts that signed in from this browser (its valid known-device cookie), newest first."""
+    cookie = request.cookies.get(DEVICE_COOKIE)
+    if not cookie:
+        return []
+    try:
+        users = _devices().loads(cookie, max_age=DEVICE_DAYS * 86400)
+    except BadSignature:  # also an expired one
+        return []
+    return [u for u in users if isinstance(u, int)] if isinstance(users, list) else []
+
+
+def remember_device(user_id: int) -> None:
+    """Give this browser the account's known-device cookie with the answer of this request."""
+    if not has_request_context():
+        return
+    users = [user_id, *(u for u in known_device_users() if u != user_id)][:DEVICE_USERS]
+
+    @after_this_request
+    def set_cookie(response: Response) -> Response:
+        response.set_cookie(DEVICE_COOKIE, _devices().dumps(users), max_age=DEVICE_DAYS * 86400,
+                            httponly=True, samesite="Lax", secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")))
+        return response
+
+
 def refusal(user_id: int, address: str) -> str | None:
     """Why this account may not try a password from this address now: "locked", "delayed" or None."""
     row = db.session.execute(_STATE, {"user_id": user_id, "address": address}).one_or_none()
     if row is None:
         return None
-    return "locked" if row.address_locked else ("delayed" if row.delayed else None)
+    if row.address_locked:
+        return "locked"
+    return "delayed" if row.delayed and user_id not in known_device_users() else None
 
 
 def record_failure(user_id: int, address: str) -> tuple:

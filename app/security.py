@@ -98,6 +98,7 @@ class CrmSecurityManager(SecurityManager):
     def login_succeeded(self, user: User) -> None:
         """The one place a successful sign-in is handled (audit logging hooks in here)."""
         lockout.record_success(user.user_id, lockout.client_address())
+        lockout.remember_device(user.user_id)
         self.session.refresh(user)
         self.on_user_login(user)
         audit_events.login_succeeded(user)

@@ -94,10 +94,17 @@ def test_an_attacker_cannot_lock_the_admin_out(app, client, sql):
     # ... during the account's delay, attempts from other addresses are refused and not counted ...
     login_from(attacker, "203.0.113.2", "admin", "guess number 6")
     assert sql("SELECT fail_login_count FROM users WHERE username = 'admin'") == [(5,)]
-    # ... a new address must wait out the account's delay ...
+    # ... a new address must wait out the account's delay (a forged known-device cookie does not help) ...
     newcomer = app.test_client()
+    newcomer.set_cookie("crm_known_device", "WzFd.forged.signature")
     login_from(newcomer, "198.51.100.4", "admin", ADMIN_PASSWORD)
     assert not signed_in(newcomer)
+    # ... but the admin's own browser on a new network is known by the cookie its last sign-in set ...
+    login_from(client, "192.0.2.77", "admin", ADMIN_PASSWORD)
+    assert signed_in(client)
+    client.get("/logout/")
+    sql("UPDATE users SET fail_login_count = 5, locked_until = now() AT TIME ZONE 'utc' + interval '1 minute' "
+        "WHERE username = 'admin'")  # that success reset the count: the attack goes on
     # ... and the admin's usual address signs in at once, which resets the account's count
     login(client)
     assert signed_in(client)

@@ -74,6 +74,9 @@ class Config:
 
     HOST = "127.0.0.1"
     PORT = 8080
+    # reverse proxies in front of the app whose X-Forwarded-For/-Proto to trust (0: none); the
+    # sign-in lockout and rate limit count per client address, so behind a proxy set this
+    PROXY_HOPS = 0
 
     LOG_PARTITIONS_AHEAD = 3  # months of logs partitions kept ready
     LOG_RETENTION_MONTHS: int | None = None  # None keeps every month
@@ -93,6 +96,8 @@ def from_environment(environ: os._Environ | dict = os.environ) -> dict:
             found[key] = environ[env]
     if environ.get("PORT"):
         found["PORT"] = int(environ["PORT"])
+    if environ.get("CRM_PROXY_HOPS"):
+        found["PROXY_HOPS"] = int(environ["CRM_PROXY_HOPS"])
     if environ.get("CRM_DEMO_DATA") is not None:
         found["DEMO_DATA"] = _env_bool(environ, "CRM_DEMO_DATA", True)
     if environ.get("CRM_SESSION_IDLE_MINUTES"):

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 from flask_appbuilder import AppBuilder
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.csrf import init_csrf
 from app.database import resolve_database_url
@@ -68,6 +69,9 @@ def create_app(config: type = Config, **overrides: Any) -> Flask:
     init_login_rate_limit(app)
     init_decryption_errors(app)
     init_error_pages(app)
+    if app.config.get("PROXY_HOPS"):  # the client's address and scheme as the trusted proxies saw them
+        hops = int(app.config["PROXY_HOPS"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     from app.cli import crm
     from app.health import bp as health_bp

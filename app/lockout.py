@@ -81,7 +81,7 @@ def max_delay_seconds() -> int:
 
 
 def client_address() -> str:
-    """The address a sign-in comes from (behind a proxy: configure ProxyFix)."""
+    """The address a sign-in comes from (behind proxies: CRM_PROXY_HOPS)."""
     return (audit_log.client_address() or "unknown")[:64]
 
 

@@ -2,7 +2,7 @@
 
 The counter lives in the database, not in a worker's memory, so the limit holds
 across gunicorn workers and app servers. Behind a reverse proxy, configure
-werkzeug's ProxyFix so that `request.remote_addr` is the client's address.
+CRM_PROXY_HOPS (werkzeug's ProxyFix) so that `request.remote_addr` is the client's address.
 """
 from __future__ import annotations
 

@@ -427,3 +427,17 @@ def test_api_unknown_related_id_is_a_clear_422(admin, sql):
                      headers={"X-CSRFToken": csrf_token(admin, "/")})
     assert bad.status_code == 422 and "customer" in bad.get_json()["message"]
     assert sql("SELECT count(*) FROM contacts") == before
+
+
+def test_behind_proxies_failures_count_for_the_forwarded_address_and_only_then(pg, database, sql):
+    """CRM_PROXY_HOPS=1: the client's address from X-Forwarded-For; with no proxy the header is never trusted."""
+    from tests.conftest import make_app
+
+    forwarded = {"X-Forwarded-For": "198.51.100.23"}
+    for hops, expected in ((0, "203.0.113.50"), (1, "198.51.100.23")):
+        client = make_app(pg, database, PROXY_HOPS=hops).test_client()
+        token = csrf_token(client, "/login/")
+        client.post("/login/", data={"username": "admin", "password": f"wrong at {hops}", "csrf_token": token},
+                    headers=forwarded, environ_base={"REMOTE_ADDR": "203.0.113.50"})
+        assert (expected,) in sql("SELECT address FROM login_addresses WHERE failures > 0")
+    assert sql("SELECT count(*) FROM login_addresses WHERE failures > 0") == [(2,)]

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.conftest import csrf_token, post_form
+from tests.conftest import csrf_token
 from tests.htmlforms import form_fields
 from tests.screens import parents, screens
 

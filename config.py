@@ -27,7 +27,7 @@ class Config:
     EMBEDDED_AUTOSTART = True  # start the embedded server when a command needs it
 
     SQLALCHEMY_TRACK_MODIFICATIONS = False
-    # pre-ping: a worker reconnects by itself after a database restart (app/availability.py);
+    # pre-ping: a worker reconnects by itself after a database restart (app/web/availability.py);
     # connect_timeout: an unreachable server is a quick 503, not a hung worker
     # LIFO: the same few connections serve the requests, with their plans and caches warm
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5, "pool_use_lifo": True,
@@ -37,7 +37,7 @@ class Config:
     # `crm bootstrap` once per start, not by every gunicorn worker.
     FAB_CREATE_DB = False
     FAB_UPDATE_PERMS = False
-    FAB_SECURITY_MANAGER_CLASS = "app.security.CrmSecurityManager"
+    FAB_SECURITY_MANAGER_CLASS = "app.security.manager.CrmSecurityManager"
     FAB_ADD_SECURITY_API = False
     FAB_API_SWAGGER_UI = True
     FAB_PASSWORD_HASH_METHOD = "scrypt"
@@ -61,7 +61,7 @@ class Config:
     AUTH_RATE_LIMIT_SECONDS = 60  # ... per this many seconds
     PASSWORD_MIN_LENGTH = 12
     FAB_PASSWORD_COMPLEXITY_ENABLED = True
-    # FAB_PASSWORD_COMPLEXITY_VALIDATOR: app.passwords (set by CrmSecurityManager)
+    # FAB_PASSWORD_COMPLEXITY_VALIDATOR: app.security.passwords (set by CrmSecurityManager)
     JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=15)
     JWT_REFRESH_TOKEN_EXPIRES = timedelta(hours=12)
 

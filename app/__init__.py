@@ -9,16 +9,16 @@ from flask import Flask
 from flask_appbuilder import AppBuilder
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.csrf import init_csrf
-from app.database import resolve_database_url
+from app.web.csrf import init_csrf
+from app.ops.database import resolve_database_url
 from app.encryption.errors import init_decryption_errors
-from app.error_pages import init_error_pages
+from app.web.errors import init_error_pages
 from app.extensions import db, migrate
-from app.request_guard import init_request_guard
-from app.instance import ensure_dir, read_or_create_secret
-from app.login_rate import init_login_rate_limit
-from app.security_headers import init_security_headers
-from app.sessions import init_sessions
+from app.web.request_guard import init_request_guard
+from app.ops.instance import ensure_dir, read_or_create_secret
+from app.security.rate_limit import init_login_rate_limit
+from app.web.headers import init_security_headers
+from app.security.sessions import init_sessions
 from config import BASE_DIR, Config, from_environment
 
 log = logging.getLogger(__name__)
@@ -44,10 +44,10 @@ def create_app(config: type = Config, **overrides: Any) -> Flask:
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), compare_type=True)
     with app.app_context():
         from app.audit.setup import init_audit
-        from views.home import HomeView
+        from views.pages.home import HomeView
 
         init_audit(app, db.engine)
-        from app.availability import init_availability
+        from app.web.availability import init_availability
 
         init_availability(app, db.engine)
         appbuilder = AppBuilder(base_template="crm/base.html", indexview=HomeView, update_perms=False)
@@ -58,10 +58,10 @@ def create_app(config: type = Config, **overrides: Any) -> Flask:
         from app.i18n import init_i18n
 
         init_i18n(app)
-        from app.navbar import init_navbar
+        from app.web.navbar import init_navbar
 
         init_navbar(app)
-        from app.list_rows import init_list_rows
+        from app.lists.rows import init_list_rows
 
         init_list_rows(app)
     init_request_guard(app)  # after FAB's before_request, which sets g.user for the error page
@@ -73,8 +73,8 @@ def create_app(config: type = Config, **overrides: Any) -> Flask:
         hops = int(app.config["PROXY_HOPS"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
-    from app.cli import crm
-    from app.health import bp as health_bp
+    from app.ops.cli import crm
+    from app.web.health import bp as health_bp
 
     app.register_blueprint(health_bp)
     app.cli.add_command(crm)

@@ -32,7 +32,7 @@ def migrated_database(instance: Path) -> tuple[str, object]:
     from sqlalchemy.engine import make_url
 
     from app import create_app
-    from app.embedded_db import EmbeddedPostgres
+    from app.ops.embedded_db import EmbeddedPostgres
     from config import Config
 
     url, server = os.environ.get("BENCH_DATABASE_URL"), None

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from app import create_app
 from app.backup.engine import restore, settings_from_config, take_backup, verify
-from app.embedded_db import EmbeddedPostgres
+from app.ops.embedded_db import EmbeddedPostgres
 from config import TestConfig
 
 

@@ -47,8 +47,8 @@ def fill_customers(app, wanted: int) -> int:
     import psycopg
     from sqlalchemy.engine import make_url
 
-    from app import synthetic_data
-    from app.database import migration_database_url
+    from app.seed import synthetic as synthetic_data
+    from app.ops.database import migration_database_url
 
     owner = make_url(migration_database_url(app.config)).set(drivername="postgresql")
     conninfo = owner.render_as_string(hide_password=False)
@@ -64,7 +64,7 @@ def main() -> None:
     total = fill_customers(app, args.customers)
     client = signed_in_client(app)
     print(f"customers: {total:,} rows", flush=True)
-    from app.list_links import EQ, filter_index
+    from app.lists.links import EQ, filter_index
 
     with app.app_context():
         city = f"_flt_{filter_index('/customers', 'location', EQ)}_location=深圳"

@@ -45,7 +45,7 @@ def customers_csv(rows: int, seed: int = 1) -> bytes:
 
 def signed_in_client(app, role: str = "Admin"):
     """A test client signed in as a bench user of `role` (created once)."""
-    from app.bootstrap import bootstrap
+    from app.ops.bootstrap import bootstrap
     from app.extensions import db
 
     with app.app_context():

@@ -3,7 +3,7 @@
     python -m bench.flows [--instance /tmp/flows-bench] [--opportunities 500000] [--activities 100000] [--runs 20]
 
 Fills a benchmark database (embedded PostgreSQL in --instance) with synthetic
-customers, contacts and opportunities (COPY, `app/synthetic_data.py`), gives
+customers, contacts and opportunities (COPY, `app/seed/synthetic.py`), gives
 customer #1 --activities activities and 2,000 open opportunities of its own, then
 times, through the app (Flask test client, signed in as admin): the 360 page of
 that customer (first timeline page and a deep one), and the board unfiltered,
@@ -25,14 +25,14 @@ PASSWORD = "Bench-admin-password-2026"
 
 
 def owner_conninfo(app) -> str:
-    from app.database import migration_database_url
+    from app.ops.database import migration_database_url
 
     url = make_url(migration_database_url(app.config)).set(drivername="postgresql")
     return url.render_as_string(hide_password=False)
 
 
 def fill(app, opportunities: int, activities: int) -> dict[str, int]:
-    from app import synthetic_data
+    from app.seed import synthetic as synthetic_data
 
     conninfo = owner_conninfo(app)
     customers = max(1000, opportunities // 10)
@@ -83,7 +83,7 @@ def main() -> None:
     app = bench_app(args.instance)
     app.config["ADMIN_PASSWORD"] = PASSWORD
     with app.app_context():
-        from app.bootstrap import bootstrap
+        from app.ops.bootstrap import bootstrap
 
         bootstrap(app, echo=lambda *_: None)
     counts = fill(app, args.opportunities, args.activities)

@@ -43,7 +43,7 @@ def main() -> None:
             with app.app_context():
                 from flask_migrate import upgrade
 
-                from app.bootstrap import bootstrap
+                from app.ops.bootstrap import bootstrap
                 from app.extensions import db
 
                 upgrade()
@@ -54,7 +54,7 @@ def main() -> None:
             page = "/api/v1/customers/?q=(page_size:1)"
             assert client.get(page).status_code == 200
             with_check = timed(lambda: client.get(page), n)
-            from app.sessions import _check_session
+            from app.security.sessions import _check_session
 
             funcs = app.before_request_funcs[None]
             funcs.remove(_check_session)

@@ -25,7 +25,7 @@ def main() -> None:
 
     from app import create_app
     from app.models.security import Action, Resource, role_permissions
-    from app.security import CrmSecurityManager
+    from app.security.manager import CrmSecurityManager
 
     app = create_app()
     instance = Path(os.environ.get("CRM_INSTANCE_DIR", "instance"))

@@ -60,7 +60,7 @@ def amount(rng: random.Random, mu: float) -> Decimal:
 
 def load(app, scale: float, echo=print) -> dict[str, int]:
     """Empty the CRM tables and bulk-load a data set of the given scale; returns row counts."""
-    from app.database import migration_database_url
+    from app.ops.database import migration_database_url
     from app.encryption.columns import band_of, key_ring
 
     sizes = {"customers": int(1_000_000 * scale), "opportunities": int(2_000_000 * scale),
@@ -69,7 +69,7 @@ def load(app, scale: float, echo=print) -> dict[str, int]:
     ring = key_ring(app.config["INSTANCE_DIR"])
     rng = random.Random(6)
     today = dt.date.today()
-    from app.synthetic_data import _deferred
+    from app.seed.synthetic import _deferred
 
     with psycopg.connect(libpq(migration_database_url(app.config)), autocommit=True) as conn:
         conn.execute("TRUNCATE activities, service_tickets, opportunities, leads, contacts, customers, reports "
@@ -158,7 +158,7 @@ def counts(app) -> dict[str, int]:
 
 def add_history(app, days: int, echo=print) -> int:
     """Give every report type `days` of hourly snapshots (copies of its latest), as a year of cron would."""
-    from app.database import migration_database_url
+    from app.ops.database import migration_database_url
 
     with psycopg.connect(libpq(migration_database_url(app.config)), autocommit=True) as conn:
         have = conn.execute("SELECT count(*) FROM reports").fetchone()[0]
@@ -212,7 +212,7 @@ def main() -> None:
     from flask_migrate import upgrade
 
     from app import create_app
-    from app.bootstrap import bootstrap
+    from app.ops.bootstrap import bootstrap
     from app.extensions import db
     from app.reports.generators import REPORT_TYPES
     from app.reports.scans import WORKERS

@@ -135,9 +135,9 @@ def prepare(instance: Path, scale: float):
     from sqlalchemy import select, text
 
     from app import create_app
-    from app.bootstrap import bootstrap
-    from app.passwords import set_password
-    from app.embedded_db import EmbeddedPostgres
+    from app.ops.bootstrap import bootstrap
+    from app.security.passwords import set_password
+    from app.ops.embedded_db import EmbeddedPostgres
     from app.extensions import db
     from app.models import User
     from app.seed.plan import counts_for_scale
@@ -361,7 +361,7 @@ def _cpu_seconds(master_pid: int) -> dict[str, float]:
 
 def serve(instance: Path, workers: int, port: int) -> Server:
     env = {**os.environ, "CRM_INSTANCE_DIR": str(instance)}
-    # `crm serve`'s gunicorn command line (app/cli.py), on a port of our own
+    # `crm serve`'s gunicorn command line (app/ops/cli.py), on a port of our own
     cmd = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
            "--access-logfile", "-", "--graceful-timeout", "10", "--timeout", str(TIMEOUT_S),
            "--no-control-socket", "run:app"]
@@ -460,7 +460,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     instance = Path(os.environ.get("BENCH_INSTANCE", "/tmp/crm-bench")).resolve()
     scale = float(os.environ.get("BENCH_SCALE", "1"))
-    from app.cli import default_workers
+    from app.ops.cli import default_workers
 
     workers = int(os.environ.get("BENCH_WORKERS", default_workers()))
     port = int(os.environ.get("BENCH_PORT", "8101"))

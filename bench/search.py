@@ -1,7 +1,7 @@
 """Search latency at bench scale: `python -m bench.search [--scale S | --customers N --activities M]`.
 
 Fills a benchmark database (embedded PostgreSQL in --instance, default
-/tmp/crm-bench) with synthetic data (app.synthetic_data, COPY), then times
+/tmp/crm-bench) with synthetic data (app.seed.synthetic, COPY), then times
   - the CRM-wide search (/search/'s service: all six entities, ranked), and
   - each entity's part of it (one statement per entity),
   - the list screens' "contains" filter (first page of 25, newest first, and the
@@ -22,7 +22,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from app.synthetic_data import PER_SCALE, counts_for_scale
+from app.seed.synthetic import PER_SCALE, counts_for_scale
 from bench.setup import DEFAULT_INSTANCE, bench_app, fill
 
 FIXED_LONG = ["renewal", "contract renewal", "Logistics", "invoice", "Smith", "Holdings", "single sign-on",
@@ -68,7 +68,7 @@ def p95(values: list[float]) -> float:
 def list_page(app, model, column: str, query: str):
     """What a list screen runs for "<column> contains <query>": its count and first page of 25 newest,
     through the screen's own datamodel (CrmInterface: matches by the search index, then the page)."""
-    from app.datamodel import CrmInterface
+    from app.crud.datamodel import CrmInterface
     from app.search.filters import FilterContains
 
     datamodel = CrmInterface(model)
@@ -100,7 +100,7 @@ def explain(session, statement) -> str:
 def run(app, repeat: int, seed: int, profile: bool = False) -> list[tuple[str, str, int, float, float, float]]:
     from app.extensions import db
     from app.models import Activity, Customer
-    from app.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
+    from app.lists.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
     from app.search.conditions import Terms
     from app.search.service import ENTITIES, entity_statement, search, search_entity
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from tqdm import tqdm
 
-from app import synthetic_data
+from app.seed import synthetic as synthetic_data
 
 DEFAULT_INSTANCE = Path("/tmp/crm-bench")
 
@@ -36,7 +36,7 @@ def loader_url(instance: Path) -> str:
     write one log row per loaded row, and only a superuser may skip them
     (session_replication_role). The benchmark runs on its own embedded server.
     """
-    from app.embedded_db import SUPERUSER, EmbeddedPostgres
+    from app.ops.embedded_db import SUPERUSER, EmbeddedPostgres
 
     from psycopg.conninfo import make_conninfo
 

@@ -6,7 +6,7 @@ from alembic import context
 from flask import current_app
 from sqlalchemy import create_engine, pool
 
-from app.database import migration_database_url
+from app.ops.database import migration_database_url
 
 config = context.config
 if config.config_file_name:

@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.engine import make_url
 
 from app import create_app
-from app.embedded_db import OWNER_ROLE, RUNTIME_ROLE, EmbeddedPostgres
+from app.ops.embedded_db import OWNER_ROLE, RUNTIME_ROLE, EmbeddedPostgres
 from config import TestConfig
 
 ADMIN_PASSWORD = "Admin-test-password-42"
@@ -101,7 +101,7 @@ def pg(tmp_path_factory) -> Iterator[Server]:
     with app.app_context():
         from flask_migrate import upgrade
 
-        from app.bootstrap import bootstrap
+        from app.ops.bootstrap import bootstrap
         from app.extensions import db
 
         upgrade()

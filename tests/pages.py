@@ -39,7 +39,7 @@ class PageParts(HTMLParser):
 
 
 def header_problems(response, static: bool) -> list[str]:
-    """What is missing from app/security_headers.py's headers on one answer."""
+    """What is missing from app/web/headers.py's headers on one answer."""
     problems = []
     csp = response.headers.get("Content-Security-Policy", "")
     script_src = next((d for d in csp.split(";") if d.strip().startswith("script-src")), "")

@@ -164,7 +164,7 @@ def test_csrf_exemption_needs_a_valid_bearer_token_of_the_signed_in_user(app, ad
     assert sorted(sql("SELECT name FROM customers")) == [("Own token",), ("Token",)]
 
 
-# One rule set (app.screens.column_validators): what a form refuses, the API refuses, and the other way round.
+# One rule set (app.crud.derive.column_validators): what a form refuses, the API refuses, and the other way round.
 # (resource, field, value); the rest of the record is the screen's valid example (tests/screens.py)
 SAME_RULES = [
     ("customers", "name", "bell\x07char"), ("customers", "industry", "esc\x1b[31m"),

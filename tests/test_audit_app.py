@@ -159,7 +159,7 @@ def test_logs_filters_by_user_table_record_action_and_dates(admin, sql):
     assert entries("_flt_0_user_id=1&_flt_0_action=page+probe") == {10, 20, 30, 40, 50}
     # "equal to": record 1 is not records 10-14
     with admin.application.test_request_context():
-        from app.list_links import EQ, list_url
+        from app.lists.links import EQ, list_url
 
         url = list_url("/logs", ("table_name", EQ, "contacts"), ("record_key", EQ, "1"))
     assert entries(url.split("?", 1)[1]) == {1, 16, 31, 46}

@@ -230,7 +230,7 @@ def test_maintain_audits_tables_added_later(app, sql):
 
 
 def test_maintain_reports_exactly_what_it_created_moved_and_dropped(app, sql):
-    from app.demo_data import load_demo_data
+    from app.seed.demo import load_demo_data
 
     # an instance made by an earlier version: the demo's back-dated log rows were written
     # before their months existed, so they sit in the default partition
@@ -268,7 +268,7 @@ def test_maintain_reports_exactly_what_it_created_moved_and_dropped(app, sql):
 
 
 def test_demo_data_log_rows_land_in_their_months(app, sql):
-    from app.bootstrap import bootstrap
+    from app.ops.bootstrap import bootstrap
 
     app.config["DEMO_DATA"] = True
     before = _partition_names(sql)
@@ -287,7 +287,7 @@ def test_demo_data_log_rows_land_in_their_months(app, sql):
 def test_start_up_with_demo_data_restores_a_missing_audit_trigger_without_waiting_on_itself(app, sql):
     import threading
 
-    from app.bootstrap import bootstrap
+    from app.ops.bootstrap import bootstrap
 
     # a trigger to re-create on customers, the table the demo check reads (DROP TRIGGER locks it exclusively)
     sql("DROP TRIGGER customers_audit ON customers")

@@ -16,7 +16,7 @@ from app import create_app
 from app.backup.catalog import GOOD, Backup, Catalog
 from app.backup.crypto import encrypt_bytes, load_key, sha256_file
 from app.backup.server import throwaway_server
-from app.embedded_db import EmbeddedPostgres, bin_path
+from app.ops.embedded_db import EmbeddedPostgres, bin_path
 from config import TestConfig
 
 
@@ -32,7 +32,7 @@ def crm(tmp_path) -> tuple[Flask, EmbeddedPostgres]:
         with app.app_context():
             from flask_migrate import upgrade
 
-            from app.bootstrap import bootstrap
+            from app.ops.bootstrap import bootstrap
 
             upgrade()
             bootstrap(app, echo=lambda *_: None)

@@ -67,7 +67,7 @@ def test_create_admin_resets_password_and_reenables(app, sql):
 
 
 def test_bootstrap_is_idempotent_and_loads_demo_data_once(app, sql):
-    from app.bootstrap import bootstrap
+    from app.ops.bootstrap import bootstrap
 
     app.config["DEMO_DATA"] = True
     with app.app_context():
@@ -107,7 +107,7 @@ def _serve(instance: Path, port: int) -> subprocess.Popen:
 
 
 def _count_customers(instance: Path) -> int:
-    from app.embedded_db import EmbeddedPostgres
+    from app.ops.embedded_db import EmbeddedPostgres
 
     server = EmbeddedPostgres(instance)
     started = server.start()

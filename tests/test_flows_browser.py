@@ -133,7 +133,7 @@ def test_board_drag_and_drop_saves_and_a_stale_card_snaps_back(browser_page, sql
 
 def test_readme_screenshots_on_demo_data(browser_page, app, sql):
     """Dashboard after `crm reports generate`, a customer's 360 page and the board, on the demo data."""
-    from app.demo_data import load_demo_data
+    from app.seed.demo import load_demo_data
     from app.extensions import db
 
     with app.app_context():

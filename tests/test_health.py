@@ -38,7 +38,7 @@ def stopped_statement(app, path: str, **headers):
 
 def test_a_stopped_statement_is_a_503_that_says_so_not_a_lost_database(app):
     """A statement the database cancels (statement_timeout) answers 503 with its own message."""
-    from app.availability import MESSAGE, TIMEOUT_MESSAGE
+    from app.web.availability import MESSAGE, TIMEOUT_MESSAGE
 
     response = stopped_statement(app, "/customers/list/")
     body = response.get_data(as_text=True)

@@ -214,7 +214,7 @@ def test_concurrent_conversion_waits_for_the_lock_then_is_refused(admin, sql, pg
 def test_upgraded_install_gives_default_roles_the_new_permission_once(app, sql):
     """An install from before conversion existed: its Sales Rep gains can_convert at the next start-up sync;
     when an admin revokes it afterwards, the sync does not give it back."""
-    from app.default_roles import sync_default_roles
+    from app.security.default_roles import sync_default_roles
     from app.extensions import db
 
     grant = ("SELECT count(*) FROM role_permissions rp JOIN roles r USING (role_id) JOIN permissions p "

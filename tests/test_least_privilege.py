@@ -5,8 +5,8 @@ import psycopg
 import pytest
 import sqlalchemy.exc
 
-from app.database import migration_database_url, resolve_database_url
-from app.embedded_db import OWNER_ROLE, RUNTIME_ROLE
+from app.ops.database import migration_database_url, resolve_database_url
+from app.ops.embedded_db import OWNER_ROLE, RUNTIME_ROLE
 
 REFUSED = [
     "DROP TABLE customers",

@@ -164,12 +164,12 @@ def test_keyset_pages_keep_filters(admin, sql, tied_customers):
 
 def test_page_numbers_still_work_and_deep_ones_read_keys_first(admin, sql, tied_customers, monkeypatch):
     """FAB's page_<View>=N arguments give the same rows, also beyond the deep-offset threshold."""
-    import app.datamodel
+    import app.crud.datamodel
 
     expected = [k for (k,) in sql("SELECT customer_id FROM customers ORDER BY name ASC, customer_id ASC")]
     url = "/customers/list/?_oc_CustomerView=name&_od_CustomerView=asc&page_CustomerView=1"
     shallow = _keys(admin.get(url).text, "customers")
-    monkeypatch.setattr(app.datamodel, "DEEP_OFFSET", 0)
+    monkeypatch.setattr(app.crud.datamodel, "DEEP_OFFSET", 0)
     deep = _keys(admin.get(url).text, "customers")
     assert shallow == deep == expected[25:50]
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from app.embedded_db import SUPERUSER, EmbeddedPostgres
+from app.ops.embedded_db import SUPERUSER, EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parent.parent
 SECONDS = float(os.environ.get("CRM_LOAD_SECONDS", "120"))

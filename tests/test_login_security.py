@@ -300,7 +300,7 @@ def test_idle_timeout_ends_the_session(admin, sql):
 
 
 def test_startup_forgets_expired_sessions(app, admin, sql):
-    from app.bootstrap import sync_security
+    from app.ops.bootstrap import sync_security
 
     login(app.test_client())
     sql("UPDATE user_sessions SET last_seen_at = last_seen_at - interval '31 minutes' "

@@ -295,15 +295,15 @@ def date_args(world: World, rule) -> dict[str, Callable[[str], Any]]:
     """
     import dataclasses
 
-    from app.keyset import Cursor
-    from app.pipeline import BoardFilters
-    from views.audit import CURSOR_ARGS
-    from views.customer360 import TIMELINE_ARG
-    from views.paging import KeysetPagingMixin
+    from app.lists.keyset import Cursor
+    from app.sales.pipeline import BoardFilters
+    from views.mixins.history import CURSOR_ARGS
+    from views.mixins.customer_page import TIMELINE_ARG
+    from views.mixins.paging import KeysetPagingMixin
 
-    from views.audit import KeysetListMixin
-    from views.customer360 import Customer360Mixin
-    from views.pipeline import PipelineView
+    from views.mixins.history import KeysetListMixin
+    from views.mixins.customer_page import Customer360Mixin
+    from views.pages.pipeline_board import PipelineView
 
     view = view_of(world.app, rule.endpoint)
     kind = rule.endpoint.rpartition(".")[2]

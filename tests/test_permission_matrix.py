@@ -141,7 +141,7 @@ def test_effective_permissions_of_a_user(app, admin, sql):
 
 def _restart(pg, database):
     """A new app on the same database, and the start-up sync `crm serve` runs."""
-    from app.bootstrap import sync_security
+    from app.ops.bootstrap import sync_security
     from app.extensions import db
 
     app = make_app(pg, database)

@@ -74,7 +74,7 @@ def test_bad_filters_are_400_with_a_message(admin, deals, query, message):
 
 
 def test_cards_and_sums_are_bounded(admin, deals, sql, add_rows, monkeypatch):
-    from app import pipeline
+    from app.sales import pipeline
     from app.models import Opportunity
 
     cid = sql("SELECT customer_id FROM customers WHERE name = 'Shop 商店'")[0][0]

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from flask_migrate import downgrade, upgrade
 
-from app.default_roles import DEFAULT_ROLES
-from app.embedded_db import bin_path
+from app.security.default_roles import DEFAULT_ROLES
+from app.ops.embedded_db import bin_path
 from app.models import Customer, Report
 from tests.conftest import login, post_form
 from tests.report_data import TYPES, known, opened, snapshots  # noqa: F401  (fixtures)
@@ -310,7 +310,7 @@ def test_canary_revenue_is_not_in_a_backup_file(crm):  # noqa: F811
 # ---------------------------------------------------------------- the newcomer's path
 def test_newcomer_path_demo_data_seed_generate_then_every_chart_page_answers(app, sql):
     """As `make run` prepares an instance (migrations, bootstrap, demo data), then seed and generate."""
-    from app.cli import migrate_and_bootstrap
+    from app.ops.cli import migrate_and_bootstrap
 
     app.config["DEMO_DATA"] = True
     with app.app_context():

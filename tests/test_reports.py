@@ -17,7 +17,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from app.choices import ACTIVITY_TYPES, LEAD_STATUSES, OPPORTUNITY_STAGES, PRIORITIES, TICKET_STATUSES
+from app.crud.choices import ACTIVITY_TYPES, LEAD_STATUSES, OPPORTUNITY_STAGES, PRIORITIES, TICKET_STATUSES
 from tests.conftest import login, post_form
 from tests.report_data import known, snapshots  # noqa: F401  (fixtures)
 

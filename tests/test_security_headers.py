@@ -1,4 +1,4 @@
-"""Security headers (app/security_headers.py): on pages, API answers, errors and static files."""
+"""Security headers (app/web/headers.py): on pages, API answers, errors and static files."""
 from __future__ import annotations
 
 import re

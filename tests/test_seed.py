@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from app.choices import ACTIVITY_TYPES, LEAD_STATUSES, OPPORTUNITY_STAGES, PRIORITIES, TICKET_STATUSES
+from app.crud.choices import ACTIVITY_TYPES, LEAD_STATUSES, OPPORTUNITY_STAGES, PRIORITIES, TICKET_STATUSES
 from app.seed.plan import counts_for_scale
 
 SCALE = 0.001
@@ -130,7 +130,7 @@ def test_bad_scale_is_refused_clearly(app, sql, scale):
 
 def start(app, times: int = 1) -> None:
     """What `make run` does at each start: bootstrap with demo data on."""
-    from app.bootstrap import bootstrap
+    from app.ops.bootstrap import bootstrap
 
     app.config["DEMO_DATA"] = True
     for _ in range(times):
@@ -161,7 +161,7 @@ def test_seed_works_on_every_demo_instance(app, sql, owner_sql, starts, seeds):
 
 
 def test_seed_moves_demo_rows_an_older_version_left_in_the_default_partition(app, owner_sql):
-    from app.demo_data import load_demo_data
+    from app.seed.demo import load_demo_data
 
     with app.app_context():
         load_demo_data()  # without their months: where earlier versions left the demo's back-dated rows

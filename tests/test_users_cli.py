@@ -101,7 +101,7 @@ def test_first_admin_password_from_the_environment_obeys_the_policy(pg, database
     sql("DELETE FROM users")
     app = make_app(pg, database, ADMIN_PASSWORD="adminadminadmin1")
     with app.app_context():
-        from app.bootstrap import ensure_admin
+        from app.ops.bootstrap import ensure_admin
         from app.extensions import db
 
         with pytest.raises(click.ClickException, match="CRM_ADMIN_PASSWORD is refused: .*username"):

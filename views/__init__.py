@@ -5,10 +5,10 @@ from flask_appbuilder import AppBuilder
 from flask_babel import lazy_gettext as _l
 
 from views.api import APIS
-from views.crm import MENU
-from views.search import SearchView
-from views.dashboard import DashboardView
-from views.pipeline import PipelineView
+from views.tables.crm import MENU
+from views.pages.search_page import SearchView
+from views.pages.dashboard import DashboardView
+from views.pages.pipeline_board import PipelineView
 
 
 def register_views(appbuilder: AppBuilder) -> None:

@@ -10,10 +10,10 @@ from sqlalchemy import inspect
 from flask_appbuilder.api.convert import Model2SchemaConverter
 from marshmallow import fields
 
-from app.datamodel import PK_MAX, CrmInterface
+from app.crud.datamodel import PK_MAX, CrmInterface
 from app.extensions import db
 from app.models import Activity, Contact, Customer, Lead, Opportunity, ServiceTicket
-from app.screens import api_validators, derive, route_of
+from app.crud.derive import api_validators, derive, route_of
 
 
 def singular(table: str) -> str:

@@ -8,8 +8,8 @@ from flask import Flask, current_app
 from sqlalchemy import create_engine
 
 from app.audit.partitions import MaintenanceResult, maintain
-from app.cli import crm
-from app.database import migration_database_url
+from app.ops.cli import crm
+from app.ops.database import migration_database_url
 from app.extensions import db
 
 

@@ -9,7 +9,7 @@ from flask_login import user_logged_out
 from sqlalchemy import event, inspect, insert
 from sqlalchemy.orm import Session
 
-from app.audit_log import client_address, current_user_id, record
+from app.audit.record import client_address, current_user_id, record
 from app.models import Log, Role, User
 
 

@@ -11,7 +11,7 @@ from flask import Flask
 from markupsafe import Markup, escape
 from sqlalchemy import select, tuple_
 
-from app.datamodel import CrmInterface
+from app.crud.datamodel import CrmInterface
 from app.extensions import db
 from app.models import Log
 

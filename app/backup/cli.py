@@ -13,7 +13,7 @@ from app.backup.catalog import Backup, CatalogError
 from app.backup.crypto import BackupCryptoError
 from app.backup.engine import (BackupError, Settings, due_kind, restore, settings_from_config, take_backup,
                                verify)
-from app.cli import crm
+from app.ops.cli import crm
 
 
 def _settings() -> Settings:
@@ -25,7 +25,7 @@ def _settings() -> Settings:
 
 def _audit(action: str, description: dict) -> None:
     """A logs entry; a database that cannot take it (e.g. being restored) only gets a warning."""
-    from app.audit_log import record
+    from app.audit.record import record
     from app.extensions import db
 
     try:

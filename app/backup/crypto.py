@@ -18,7 +18,7 @@ from typing import BinaryIO, Iterator
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from app.instance import read_or_create_secret
+from app.ops.instance import read_or_create_secret
 
 MAGIC = b"CRMBAK1\n"
 CHUNK = 1 << 20

@@ -29,7 +29,7 @@ from app.backup.crypto import (CHUNK, DecryptingReader, EncryptingWriter, decryp
                                key_id, load_key, sha256_file)
 from app.backup.server import conninfo, hand_to_server_account, make_traversable, run, throwaway_server
 from app.backup.snapshot import consistent_stats, differences, table_stats
-from app.embedded_db import DATABASE, SUPERUSER, EmbeddedPostgres, bin_path
+from app.ops.embedded_db import DATABASE, SUPERUSER, EmbeddedPostgres, bin_path
 
 BACKUP_ROLE = "crm_backup"
 DATA_FILE, MANIFEST_FILE = "data.tar.enc", "manifest.enc"

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from app.embedded_db import SUPERUSER, _chown, _system_user, bin_path, wait_until_accepting
+from app.ops.embedded_db import SUPERUSER, _chown, _system_user, bin_path, wait_until_accepting
 
 
 def hand_to_server_account(path: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Any, Iterator
 from sqlalchemy import inspect
 from sqlalchemy.orm import joinedload
 
-from app import audit_log
+from app.audit import record as audit_log
 from app.csv_io.cells import cell, stream
 from app.encryption.columns import EncryptedAmount
 from app.extensions import db

@@ -10,13 +10,13 @@ from typing import Any, Callable
 from flask_babel import gettext as _
 from sqlalchemy import Numeric, func, inspect, select
 
-from app.choices import CHOICE_COLUMNS
+from app.crud.choices import CHOICE_COLUMNS
 from app.csv_io.reading import decode, rows_of
 from app.audit.context import bind as bind_actor
 from app.encryption.columns import EncryptedAmount, Sealed, encrypted_columns, seal_rows
 from app.extensions import db
 from app.models import Contact, Customer
-from app.screens import label_for
+from app.crud.derive import label_for
 
 # The seed's Chinese descriptions (docs/seed) of the importable columns, as column headers.
 CHINESE: dict[str, dict[str, tuple[str, ...]]] = {

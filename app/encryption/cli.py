@@ -5,7 +5,7 @@ import click
 from flask import current_app
 from tqdm import tqdm
 
-from app.cli import crm
+from app.ops.cli import crm
 from app.encryption.columns import key_ring
 from app.encryption.rotation import count_pending, reencrypt
 from app.extensions import db
@@ -15,7 +15,7 @@ from app.extensions import db
 @click.option("--batch-size", type=click.IntRange(1, 100_000), default=1000, show_default=True)
 def rotate_key(batch_size: int) -> None:
     """Add a data key and re-encrypt every encrypted amount under it (safe to interrupt and re-run)."""
-    from app.audit_log import record
+    from app.audit.record import record
 
     ring = key_ring()
     pending = count_pending(db.engine, ring)

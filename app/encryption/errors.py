@@ -7,7 +7,7 @@ from flask import Flask
 from flask_babel import gettext as _
 
 from app.encryption.keyring import DecryptionError
-from app.error_pages import error_response
+from app.web.errors import error_response
 from app.extensions import db
 
 log = logging.getLogger(__name__)

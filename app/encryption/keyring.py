@@ -24,7 +24,7 @@ from typing import Hashable, Iterable, Mapping
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from app.instance import ensure_dir
+from app.ops.instance import ensure_dir
 
 KEY_FILE = Path("keys") / "data-keys.json"  # relative to the instance dir; never in backups
 ENV_VAR = "CRM_DATA_KEYS"

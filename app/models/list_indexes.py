@@ -2,7 +2,7 @@
 
 Every sortable list column gets a B-tree on (column, primary key): the list's
 ORDER BY column, key (FAB adds the key as tie-breaker) and its keyset pages
-(app/keyset.py) are index range scans at any depth, and an equality filter on a
+(app/lists/keyset.py) are index range scans at any depth, and an equality filter on a
 choice column (status, stage, type, priority) reads its rows in key order. A
 related list on a show page (a customer's activities, newest first) reads
 (foreign key, sort column, key).

@@ -154,7 +154,7 @@ class User(TimestampMixin, Model):
     # consecutive failed sign-ins from any address (per address: login_addresses)
     fail_login_count: Mapped[Optional[int]] = mapped_column(Integer)
     # end of the account-wide delay after many failures (UTC); addresses the account
-    # signed in from are spared it (app/lockout.py)
+    # signed in from are spared it (app/security/lockout.py)
     locked_until: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
     # API tokens issued before this instant (UTC) are refused: set when the password changes
     jwt_valid_after: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from app.cli import crm
+from app.ops.cli import crm
 from app.reports.generators import REPORT_TYPES, ReportsBusy, ReportsFailed, generate
 
 

@@ -7,4 +7,4 @@ registered view rather than hard-coded, so they follow FAB's converter.
 """
 from __future__ import annotations
 
-from app.list_links import EQ, GT, IN, LT, filter_index, list_url  # noqa: F401
+from app.lists.links import EQ, GT, IN, LT, filter_index, list_url  # noqa: F401

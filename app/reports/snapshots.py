@@ -14,7 +14,7 @@ from sqlalchemy import ARRAY, String, bindparam, column, exists, func, select, t
 from app.encryption.columns import key_ring
 from app.encryption.keyring import DecryptionError
 from app.extensions import db
-from app.fragments import Fragments
+from app.web.fragments import Fragments
 from app.models import Report
 from app.reports.generators import LOCK_KEY, REPORT_TYPES
 from app.reports.sealing import open_figures

@@ -5,7 +5,7 @@ from functools import cache
 
 from sqlalchemy import String, Text, inspect
 
-from app.choices import CHOICE_COLUMNS
+from app.crud.choices import CHOICE_COLUMNS
 from app.models import Activity, Contact, Customer, Lead, Opportunity, ServiceTicket
 
 SYSTEM_COLUMNS = {"created_at", "updated_at", "version"}

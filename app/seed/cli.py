@@ -10,9 +10,9 @@ from sqlalchemy.engine import make_url
 from tqdm import tqdm
 
 from app.audit.cli import maintain_logs
-from app.audit_log import record
-from app.cli import crm
-from app.database import migration_database_url
+from app.audit.record import record
+from app.ops.cli import crm
+from app.ops.database import migration_database_url
 from app.encryption.columns import key_ring
 from app.seed.loader import load
 from app.seed.plan import ScaleError, counts_for_scale, first_date, needed_bytes

@@ -26,7 +26,7 @@ from app.encryption.keyring import KeyRing
 from app.seed import sealed_rows, sql_rows
 from app.seed.plan import PRIMARY_KEYS, TABLES
 from app.seed.sql_rows import Span
-from app.synthetic_data import Generator, _deferred
+from app.seed.synthetic import Generator, _deferred
 
 CHUNK = 250_000  # rows per INSERT ... SELECT: a progress step, and one transaction
 AUDITED = [t for t in TABLES if t != "logs"]

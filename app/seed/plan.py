@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from app.synthetic_data import PER_SCALE
+from app.seed.synthetic import PER_SCALE
 
-# rows per unit of scale: the tables of app.synthetic_data plus 20M audit log rows
+# rows per unit of scale: the tables of app.seed.synthetic plus 20M audit log rows
 ROWS_PER_SCALE: dict[str, int] = {**PER_SCALE, "logs": 20_000_000}
 TABLES = ("customers", "contacts", "leads", "opportunities", "activities", "service_tickets", "logs")
 PRIMARY_KEYS = {"customers": "customer_id", "contacts": "contact_id", "leads": "lead_id",

@@ -14,12 +14,12 @@ from typing import Callable, Iterator
 
 import psycopg
 
-from app.choices import OPPORTUNITY_STAGES
+from app.crud.choices import OPPORTUNITY_STAGES
 from app.encryption.columns import band_of
 from app.encryption.keyring import KeyRing
 from app.seed.plan import YEARS
 from app.seed.sql_rows import SKEW, Span
-from app.synthetic_data import CITIES_EN, CITIES_ZH, INDUSTRIES, PRODUCTS_EN, PRODUCTS_ZH, Generator
+from app.seed.synthetic import CITIES_EN, CITIES_ZH, INDUSTRIES, PRODUCTS_EN, PRODUCTS_ZH, Generator
 
 STAGE_WEIGHTS = (22, 16, 13, 9, 22, 18)  # initial .. won, lost
 BATCH = 20_000

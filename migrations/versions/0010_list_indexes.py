@@ -5,7 +5,7 @@ Revises: 0006
 Create Date: 2026-11-29
 
 Lists order by one column with the primary key as tie-breaker and page by
-keyset (app/keyset.py); without these indexes a sorted list, its deep pages
+keyset (app/lists/keyset.py); without these indexes a sorted list, its deep pages
 and its last page sort the whole table on every request. The names and columns
 are a frozen copy of app.models.list_indexes (a test keeps them in step).
 """

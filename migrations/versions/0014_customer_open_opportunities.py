@@ -17,7 +17,7 @@ down_revision = "0013"
 branch_labels = None
 depends_on = None
 
-# as app.customer360.OPEN_STAGES: every stage but won and lost; written as PostgreSQL prints it
+# as app.sales.customer360.OPEN_STAGES: every stage but won and lost; written as PostgreSQL prints it
 # back, so the seed's drop-and-recreate of indexes (from pg_get_indexdef) gives the same index
 OPEN = "(stage)::text = ANY ('{initial,qualification,proposal,negotiation}'::text[])"
 

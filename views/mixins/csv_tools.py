@@ -1,0 +1,143 @@
+"""CSV on the list screens: "Export CSV" on every list, "Import CSV" on customers, contacts and leads."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, flash, g, redirect, request, stream_with_context, url_for
+from flask_appbuilder import expose
+from flask_appbuilder.security.decorators import has_access, permission_name
+from flask_appbuilder.urltools import get_filter_args, get_order_args
+from flask_appbuilder.widgets import RenderTemplateWidget
+from flask_babel import gettext as _
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from app.audit import record as audit_log
+from app.csv_io import uploads
+from app.csv_io.export import csv_stream, export_columns, export_query, filename
+from app.csv_io.imports import Importer
+from app.csv_io.reading import ENCODING_LABELS, FileProblem
+from app.crud.datamodel import friendly
+from app.extensions import db
+
+SHOWN_PROBLEMS = 1000  # a report page lists this many; the counts say how many in all
+
+
+class CsvToolsWidget(RenderTemplateWidget):
+    template = "crm/csv_tools.html"
+
+
+class ExportMixin:
+    """GET <list>/export/?<the list's arguments>: the filtered, ordered list as CSV (can_export)."""
+
+    list_template = "crm/list.html"
+
+    def _list(self, **kwargs: Any):
+        widgets = super()._list(**kwargs)
+        name = self.class_permission_name
+        can = self.appbuilder.sm.has_access
+        query = request.query_string.decode("latin-1")
+        widgets["csv"] = CsvToolsWidget(
+            export_url=(url_for(f"{self.endpoint}.export") + (f"?{query}" if query else ""))
+            if "can_export" in self.base_permissions and can("can_export", name) else None,
+            import_url=url_for(f"{self.endpoint}.import_csv")
+            if "can_import" in self.base_permissions and can("can_import", name) else None)
+        return widgets
+
+    @expose("/export/")
+    @has_access
+    @permission_name("export")
+    def export(self):
+        order_column, order_direction = get_order_args().get(self.__class__.__name__, ("", ""))
+        if order_column not in self.order_columns:
+            order_column, order_direction = self.base_order or ("", "")
+        get_filter_args(self._filters)  # the list's own parsing of _flt_* arguments
+        filters = self._filters.get_joined_filters(self._base_filters)
+        columns = export_columns(self.datamodel.obj, self.label_columns)
+        query = export_query(self.datamodel, filters, order_column, order_direction, columns)
+        table = self.datamodel.obj.__tablename__
+        audit = {"table": table, "order": [order_column, order_direction],
+                 "filters": [[f.column_name, str(f.name), value] for f, value in filters.get_filters_values()]}
+        body = stream_with_context(csv_stream(query, columns, audit))
+        return Response(body, mimetype="text/csv", headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="{filename(table)}"',
+            "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
+
+class ImportMixin:
+    """<list>/import/: upload, dry-run report (row, column, error), then confirm (can_import)."""
+
+    import_template = "crm/import.html"
+
+    def _importer(self) -> Importer:
+        return Importer(self)
+
+    def _render_import(self, status: int = 200, **context: Any):
+        importer = self._importer()
+        page = self.render_template(
+            self.import_template, title=_("Import %(what)s from CSV", what=self.list_title),
+            targets=importer.targets, encodings=ENCODING_LABELS, max_mb=uploads.max_bytes() // 2**20,
+            list_url=url_for(f"{self.endpoint}.list"), upload_url=url_for(f"{self.endpoint}.import_csv"),
+            shown=SHOWN_PROBLEMS, **context)
+        return page, status
+
+    @expose("/import/", methods=["GET", "POST"])
+    @has_access
+    @permission_name("import")
+    def import_csv(self):
+        if request.method == "GET":
+            return self._render_import()
+        limit = uploads.max_bytes()
+        request.max_content_length = limit + 64 * 1024  # the form's other fields and multipart framing
+        too_large = _("The file is larger than the limit of %(mb)s MB: split it into several files.",
+                      mb=limit // 2**20)
+        try:
+            upload = request.files.get("file")
+        except RequestEntityTooLarge:
+            return self._render_import(413, error=too_large)
+        encoding = request.form.get("encoding", "auto")
+        if upload is None or not upload.filename:
+            return self._render_import(400, error=_("Choose a CSV file to upload."))
+        data = upload.read(limit + 1)
+        if len(data) > limit:
+            return self._render_import(413, error=too_large)
+        try:
+            result = self._importer().check(data, encoding)
+        except FileProblem as exc:
+            return self._render_import(400, error=str(exc), filename=upload.filename)
+        token = None
+        if result.ok and result.rows:
+            token = uploads.save(g.user.user_id, self.datamodel.obj.__tablename__, upload.filename,
+                                 result.encoding, Importer.pack(result))
+        db.session.commit()
+        return self._render_import(200, result=result, filename=upload.filename, token=token)
+
+    @expose("/import/<token>", methods=["POST"])
+    @has_access
+    @permission_name("import")
+    def import_confirm(self, token: str):
+        table = self.datamodel.obj.__tablename__
+        upload = uploads.claim(token, g.user.user_id, table)
+        if upload is None:
+            db.session.rollback()
+            flash(_("This file was already imported, or its check has expired: upload it again."), "warning")
+            return redirect(url_for(f"{self.endpoint}.import_csv"))
+        name, importer = upload.filename, self._importer()
+        try:
+            result = importer.unpack(upload.content)  # related rows are checked again, and locked
+            if not result.ok:
+                db.session.rollback()
+                return self._render_import(409, result=result, filename=name, token=None)
+            importer.insert(result.rows)
+            audit_log.record("import", {"table": table, "file": name, "rows": len(result.rows),
+                                        "encoding": result.encoding}, table=table, commit=False)
+            db.session.delete(upload)
+            db.session.commit()
+        except SQLAlchemyError as exc:
+            db.session.rollback()
+            return self._render_import(409, error=_("Nothing was imported: %(why)s", why=friendly(exc)),
+                                       filename=name)
+        flash(_("Imported %(n)s rows from %(file)s.", n=f"{len(result.rows):,}", file=name), "success")
+        return redirect(url_for(f"{self.endpoint}.list"))
+

@@ -1,0 +1,1 @@
+"""Custom pages: home, dashboard, pipeline board, search."""

@@ -1,0 +1,79 @@
+"""The pipeline board screen (/pipeline/) and its card-move endpoint.
+
+Permissions: `can_read on PipelineView` shows the board (with `can_list on
+OpportunityView`: the cards are opportunities); moving a card needs `can_edit on
+OpportunityView`, as the edit form does.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import abort, jsonify, request
+from flask_appbuilder import BaseView, expose
+from flask_appbuilder.security.decorators import has_access, has_access_api, permission_name
+from flask_appbuilder.models.sqla.filters import FilterEqual, FilterGreater, FilterSmaller
+from flask_babel import gettext as _
+
+from app.sales import pipeline
+from app.encryption.columns import BAND_LABELS
+from app.lists.links import list_url
+from app.web.request_guard import accepts_json
+
+OPPORTUNITIES = "OpportunityView"
+
+
+def more_url(stage: str, filters: pipeline.BoardFilters) -> str:
+    """The opportunities list with as many of the board's filters as it has (not industry: a customer column)."""
+    conditions = [("stage", FilterEqual, stage)]
+    if filters.band is not None:
+        conditions.append(("value_band", FilterEqual, filters.band))
+    # the list's filters are strict (> and <): one day beyond each bound, none beyond the calendar's ends
+    if filters.close_from and filters.close_from > dt.date.min:
+        conditions.append(("close_date", FilterGreater, filters.close_from - dt.timedelta(days=1)))
+    if filters.close_to and filters.close_to < dt.date.max:
+        conditions.append(("close_date", FilterSmaller, filters.close_to + dt.timedelta(days=1)))
+    return list_url("/opportunities", *conditions)
+
+
+class PipelineView(BaseView):
+    route_base = "/pipeline"
+    default_view = "index"
+    base_permissions = ["can_read"]
+
+    @expose("/")
+    @has_access
+    @permission_name("read")
+    def index(self):
+        sm = self.appbuilder.sm
+        if not sm.has_access("can_list", OPPORTUNITIES):
+            abort(403)
+        try:
+            filters = pipeline.BoardFilters.from_args(request.args)
+        except pipeline.BadFilter as exc:
+            return self._page(pipeline.BoardFilters(), [], str(exc)), 400
+        columns = pipeline.board(filters)
+        for column in columns:
+            column.more_url = more_url(column.stage, filters) if column.more else None
+        return self._page(filters, columns, None)
+
+    def _page(self, filters, columns, error):
+        return self.render_template(
+            "crm/pipeline.html", filters=filters, columns=columns, error=error, bands=BAND_LABELS,
+            can_move=self.appbuilder.sm.has_access("can_edit", OPPORTUNITIES),
+            cards_per_stage=pipeline.CARDS_PER_STAGE, exact_cap=pipeline.EXACT_SUM_CAP,
+            title=_("Pipeline board"))
+
+    @expose("/move", methods=["POST"])
+    @accepts_json
+    @has_access_api
+    @permission_name("read")
+    def move(self):
+        """JSON {opportunity, stage, version} -> {opportunity, stage, version}; 4xx JSON {error} when refused."""
+        if not self.appbuilder.sm.has_access("can_edit", OPPORTUNITIES):
+            return jsonify(error=_("You may not edit opportunities.")), 403
+        try:
+            opportunity_id, stage, version = pipeline.parse_move(request.get_json(silent=True))
+            opportunity = pipeline.move(opportunity_id, stage, version)
+        except pipeline.MoveRefused as exc:
+            return jsonify(error=str(exc)), exc.status
+        return jsonify(opportunity=opportunity.opportunity_id, stage=opportunity.stage, version=opportunity.version)

@@ -1,0 +1,1 @@
+"""One model view per CRM table, derived from its model."""

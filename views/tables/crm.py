@@ -1,0 +1,101 @@
+"""The CRM screens: one derived model view per table, with a few overrides each."""
+from __future__ import annotations
+
+from flask_appbuilder.fieldwidgets import Select2Widget
+from flask_babel import lazy_gettext as _l
+from wtforms import SelectField
+from wtforms.validators import InputRequired, Optional
+
+from app.i18n.labels import N_
+from app.models import Activity, Contact, Customer, Lead, Log, Opportunity, Report, ServiceTicket
+from app.audit.history import LogInterface, describe
+from app.crud.forms import JSONField, datetime_field
+from app.reports.generators import REPORT_TYPES
+from app.reports.shapes import NotInFuture, SnapshotShape
+from app.crud.derive import derive
+from views.mixins.history import KeysetListMixin, ReadOnlyMixin
+from views.tables.base import CrmModelView
+from views.mixins.customer_page import Customer360Mixin
+from views.mixins.convert_lead import LeadConversionMixin
+from views.mixins.csv_tools import ImportMixin
+
+
+class ActivityView(CrmModelView):
+    model = Activity
+    list_columns = ["activity_date", "type", "subject", "customer", "contact", "updated_at"]
+    base_order = ("activity_date", "desc")
+
+
+class TicketView(CrmModelView):
+    model = ServiceTicket
+    base_order = ("ticket_id", "desc")
+
+
+class OpportunityView(CrmModelView):
+    model = Opportunity
+    base_order = ("opportunity_id", "desc")
+
+
+class LeadView(LeadConversionMixin, ImportMixin, CrmModelView):
+    model = Lead
+    base_order = ("lead_id", "desc")
+
+
+class ContactView(ImportMixin, CrmModelView):
+    model = Contact
+    list_columns = ["first_name", "last_name", "email", "phone", "position", "customer"]
+    related_views = [LeadView, ActivityView]
+    base_order = ("contact_id", "desc")
+
+
+class CustomerView(Customer360Mixin, ImportMixin, CrmModelView):
+    model = Customer
+    base_order = ("customer_id", "desc")
+
+
+def _snapshot_fields() -> dict:
+    """A known report type, data of its documented shape, a date not in the future (the ORM checks again)."""
+    labels = derive(Report)["label_columns"]
+    return {
+        "report_type": SelectField(labels["report_type"], [InputRequired()], widget=Select2Widget(),
+                                   choices=[(k.name, _l(k.title)) for k in REPORT_TYPES.values()]),
+        "data": JSONField(labels["data"], [InputRequired(), SnapshotShape()]),
+        "generated_at": datetime_field(labels["generated_at"], [Optional(), NotInFuture()]),
+    }
+
+
+class ReportView(CrmModelView):
+    model = Report
+    list_columns = ["report_type", "generated_at"]
+    base_order = ("generated_at", "desc")
+    add_form_extra_fields = edit_form_extra_fields = _snapshot_fields()
+
+
+class LogView(ReadOnlyMixin, KeysetListMixin, CrmModelView):
+    """Read-only; newest first, paged by keyset (created_at, log_id)."""
+
+    model = Log
+    interface = LogInterface
+    base_order = ("created_at", "desc")  # the export's order; the screen pages by keyset
+    history = False
+    list_columns = ["created_at", "user", "action", "table_name", "record_key", "description"]
+    show_columns = ["log_id", "created_at", "user", "user_id", "action", "table_name", "record_key",
+                    "description"]
+    search_columns = ["created_at", "user", "user_id", "action", "table_name", "record_key"]
+    label_columns = {**derive(Log)["label_columns"], "table_name": _l("Table"), "record_key": _l("Record"),
+                     "user": _l("User"), "created_at": _l("When (UTC)")}
+    formatters_columns = {**derive(Log)["formatters_columns"], "description": describe}
+
+
+SALES = [CustomerView, ContactView, LeadView, OpportunityView, ActivityView]
+MENU = [
+    # names stay English (they name the permissions); the menu shows them translated
+    (CustomerView, N_("Customers"), "fa-building", N_("Sales")),
+    (ContactView, N_("Contacts"), "fa-address-book", N_("Sales")),
+    (LeadView, N_("Leads"), "fa-bullseye", N_("Sales")),
+    (OpportunityView, N_("Opportunities"), "fa-handshake", N_("Sales")),
+    (ActivityView, N_("Activities"), "fa-calendar", N_("Sales")),
+    (TicketView, N_("Service tickets"), "fa-life-ring", N_("Service")),
+    (ReportView, N_("Reports"), "fa-chart-bar", N_("Analytics")),
+    (LogView, N_("Logs"), "fa-history", N_("Admin")),
+]

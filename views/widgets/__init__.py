@@ -1,0 +1,1 @@
+"""Widgets and templates glue for FAB's list and filter forms."""

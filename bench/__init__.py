@@ -1,1 +1,1 @@
-"""Benchmarks: `python -m bench.<name>` (see README)."""
+"""Benchmarks: `python -m bench.<name>` (see docs/performance.md)."""

@@ -165,7 +165,7 @@ def test_auto_picks_full_or_incremental_and_a_failed_backup_keeps_nothing(crm, t
     assert third.exit_code == 0 and "full (physical)" in third.output, third.output
     assert "last full backup is 8 days old" in third.output
 
-    # the README's restore steps: restore, stop, swap the data dir, start; the next auto is a full one
+    # the restore steps of docs/operations.md: restore, stop, swap the data dir, start; the next auto is a full one
     server.psql("INSERT INTO customers (name) VALUES ('lost with the old data dir')")
     restored = crm_cli(app, "restore", "latest", "--target", str(tmp_path / "restored"))
     assert restored.exit_code == 0, restored.output

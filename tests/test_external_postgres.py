@@ -20,10 +20,10 @@ def _run_as_server_user(args: list[str], **kwargs) -> subprocess.CompletedProces
     return subprocess.run(args, check=True, capture_output=True, text=True, user=user, **kwargs)
 
 
-def readme_role_sql() -> tuple[list[str], list[str]]:
-    """The README's SQL for an external server: (server-level statements, statements in the crm database)."""
-    readme = (ROOT / "README.md").read_text()
-    block = re.search(r"```sql\n(CREATE ROLE crm_owner.*?)```", readme, re.S).group(1)
+def documented_role_sql() -> tuple[list[str], list[str]]:
+    """docs/operations.md's SQL for an external server: (server-level statements, statements in the crm database)."""
+    guide = (ROOT / "docs" / "operations.md").read_text()
+    block = re.search(r"```sql\n(CREATE ROLE crm_owner.*?)```", guide, re.S).group(1)
     server, database = block.split("\\c crm\n")
     return ([s.strip() for s in server.split(";") if s.strip()],
             [s.strip() for s in database.split(";") if s.strip()])
@@ -47,7 +47,7 @@ def test_migrations_and_app_on_external_postgres_15_with_owner_and_runtime_roles
     _run_as_server_user([str(PG15 / "pg_ctl"), "-D", str(data), "-w", "-l", str(data / "log"),
                          "-o", f"-c listen_addresses='' -c unix_socket_directories='{sock}'", "start"])
     try:
-        server_sql, database_sql = readme_role_sql()
+        server_sql, database_sql = documented_role_sql()
         with psycopg.connect(host=str(sock), user="postgres", dbname="postgres", autocommit=True) as conn:
             assert conn.info.server_version // 10000 == 15
             for statement in server_sql:

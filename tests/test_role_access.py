@@ -1,6 +1,6 @@
 """Every default role against every screen and API endpoint: allowed or refused.
 
-The expected table is the README's default-roles table, written out here on its own
+The expected table is the default-roles table of docs/security.md, written out here on its own
 (r = read, c = create, e = edit, d = delete). A refused request gets 403 and leaves
 every table exactly as it was; an allowed one has its effect.
 """

@@ -181,5 +181,5 @@ def restore_command(backup_id: str, target: Path) -> None:
                        "seconds": round(seconds, 1)})
     click.echo(f"Restored {backup.id} ({' + '.join(b.id for b in chain)}) into {target} in {seconds:.1f}s")
     if backup.method == "physical":
-        click.echo("Start it in place of the current database: see README, 'Restoring'.")
+        click.echo("Start it in place of the current database: see docs/operations.md, 'Restoring'.")
     sys.stdout.flush()

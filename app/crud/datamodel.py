@@ -72,7 +72,7 @@ def friendly(exc: SQLAlchemyError) -> str:
 PK_MAX = 2**31 - 1  # SERIAL
 DEEP_OFFSET = 1_000  # beyond this OFFSET, a page reads only keys first
 # A search-filtered list counts exactly up to here ("1,000+" beyond): each match counted is a
-# scattered read of a row found through the index, so 10,000 of them took up to 600 ms
+# scattered read of a row found through the index, so counting many is slow (docs/performance.md)
 SEARCH_COUNT_CAP = 1_000
 FREQUENT_SHARE = 0.01  # planner's estimate of the share of rows from which matches are looked for newest first
 NEWEST_ROWS_MAX = 400_000  # ... among at most this many newest keys

@@ -16,7 +16,7 @@ DEFAULT_MAX_MB = 50
 
 
 def max_bytes() -> int:
-    """The upload size limit: CRM_IMPORT_MAX_MB (default 50 MB, about 400,000 customer rows)."""
+    """The upload size limit: CRM_IMPORT_MAX_MB (default 50 MB; sizes: docs/performance.md)."""
     configured = current_app.config.get("CSV_IMPORT_MAX_BYTES")
     return int(configured) if configured else int(os.environ.get("CRM_IMPORT_MAX_MB", DEFAULT_MAX_MB)) * 2**20
 

@@ -1,7 +1,8 @@
 """A list page's rows as HTML, built in Python: the page's hot loop (25 rows x columns).
 
 FAB's Jinja loop translated labels and built three URLs through the router per row,
-then called a formatter per cell; at scale the rows were half of a list page's time.
+then called a formatter per cell; at scale the rows were a large share of a list page's time
+(docs/performance.md).
 Here labels and URL patterns come once per page and each cell is one escape().
 """
 from __future__ import annotations

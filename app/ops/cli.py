@@ -44,12 +44,12 @@ def bootstrap_command() -> None:
 
 
 def default_workers() -> int:
-    """CRM_WORKERS, else one per CPU core plus one (about 140 MB each).
+    """CRM_WORKERS, else one per CPU core plus one.
 
-    Measured on 2 cores with PostgreSQL on the same machine (`make bench`): 2 workers
-    192 requests/s, 3 168, 4 160 (more processes only share the same cores); the spare
-    worker keeps pages coming while a long request (a large export) runs. FAB's views keep
-    per-request state on shared objects, so gunicorn's threaded workers are not an option.
+    More processes only share the same cores (throughput and memory per worker:
+    docs/performance.md); the spare worker keeps pages coming while a long request
+    (a large export) runs. FAB's views keep per-request state on shared objects, so
+    gunicorn's threaded workers are not an option.
     """
     return int(os.environ.get("CRM_WORKERS") or (os.cpu_count() or 1) + 1)
 

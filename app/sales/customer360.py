@@ -90,7 +90,8 @@ def sum_values(where, cap: int | None = None) -> PipelineValue:
     """Sum of opportunities' values matching `where`, decrypting at most `cap` of them (newest first).
 
     The ciphertexts are read as plain rows and opened by KeyRing.sum_cents (as the report
-    scans do): loading 2,000 ORM objects to decrypt one column each took 50 ms.
+    scans do): loading 2,000 ORM objects to decrypt one column each is much slower
+    (docs/performance.md).
     """
     cap = cap or PIPELINE_SUM_CAP
     table = Opportunity.__table__
@@ -187,7 +188,7 @@ def _newest_changes(customer_id: int, cursor: Cursor | None, limit: int,
             start = floor
         where = changes if start is None else and_(changes, Log.created_at >= start)
         # ordered by an expression, not the column: otherwise the planner walks each partition's
-        # created_at index filtering millions of rows for a few records' keys (1.3 s at 20M logs);
+        # created_at index filtering millions of rows for a few records' keys (docs/performance.md);
         # this way it looks the keys up in (table_name, record_key, created_at) and sorts the few found
         found = _newest(Log, Log.created_at, Log.log_id, "change", where, cursor, limit,
                         order_at=Log.created_at + dt.timedelta(0))

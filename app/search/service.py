@@ -43,8 +43,8 @@ DETAIL_FIELDS = 3
 # stopped is reported as such, the other entities' results are still shown.
 SEARCH_TIMEOUT_MS = 3000
 # Threads per request searching entities at once, each on a pooled connection of its own (the
-# pool has 5 + 5 per worker). Measured at scale 1 on 2 cores: 1 thread 31 ms, 2 threads 26 ms,
-# 3 threads 27 ms (median of the whole-CRM search for "renewal"); more only adds sessions.
+# pool has 5 + 5 per worker). On 2 cores two beat one and a third only adds sessions
+# (measurements: docs/performance.md).
 SEARCH_THREADS = 2
 
 
@@ -66,7 +66,7 @@ class Entity:
 ENTITIES: tuple[Entity, ...] = tuple(
     Entity(m, label_for(m.__tablename__), route_of(m.__tablename__)) for m in INDEXED_MODELS)
 # The order the threads take the entities in: the slowest to search first (the most rows and
-# the longest texts; measured at scale 1), so the last one taken is a quick one.
+# the longest texts; measured at scale 1: docs/performance.md), so the last one taken is a quick one.
 SLOWEST_FIRST = ("activities", "service_tickets", "contacts", "opportunities", "customers", "leads")
 
 

@@ -1,10 +1,10 @@
 """The top bar's menu, rendered once per set of permissions and language, not on every page.
 
-FAB renders the menu on every page, asking has_access for each entry: about a sixth of a
-list page's time. The HTML depends only on what the user's roles may see and on the
-language, so it is kept per (permission set, language). The key is the permission set
-itself, read from the database on every request anyway: a role change shows at once,
-and each app server keeps its own copy (nothing to share between servers).
+FAB renders the menu on every page, asking has_access for each entry: a sizeable share of a
+list page's time (docs/performance.md). The HTML depends only on what the user's roles may
+see and on the language, so it is kept per (permission set, language). The key is the
+permission set itself, read from the database on every request anyway: a role change shows
+at once, and each app server keeps its own copy (nothing to share between servers).
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 The form's HTML (every searchable column's field and its filter choices, as JSON for
 FAB's script) is the same for every user of a screen; only active filters change it.
-Building it took about a tenth of a list page.
+Building it was a noticeable share of a list page's time (docs/performance.md).
 """
 from __future__ import annotations
 

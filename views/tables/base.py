@@ -1,15 +1,16 @@
 """CrmModelView: a FAB ModelView whose configuration is derived from its model."""
 from __future__ import annotations
 
+import sys
 from typing import Any
 
-from flask import g, jsonify, redirect, request
+from flask import jsonify, redirect, request
 from flask_babel import gettext as _
 from flask_appbuilder import ModelView, expose
 from flask_appbuilder.security.decorators import has_access_api, permission_name
 from sqlalchemy import or_, select
 
-from app.crud.datamodel import CrmInterface
+from app.crud.datamodel import CrmInterface, UserFacingError
 from app.crud.forms import AjaxRelatedField, local_path
 from app.extensions import db
 from app.crud.derive import derive, title_columns
@@ -45,7 +46,11 @@ class CrmModelView(ActionGuardMixin, ExportMixin, HistoryMixin, KeysetPagingMixi
 
     @property
     def database_error_message(self) -> str:  # type: ignore[override]
-        return g.get("crm_db_error") or _("The database refused the change; nothing was saved.")
+        """The refusal's own message: FAB's edit reads this in the `except` block of the datamodel's error."""
+        handled = sys.exception()
+        if isinstance(handled, UserFacingError):  # raised by CrmInterface.edit with a readable message
+            return str(handled)
+        return _("The database refused the change; nothing was saved.")
 
     def _get_add_widget(self, form, exclude_cols=None, widgets=None):
         """`add?customer=5` opens the form with that customer selected (e.g. a quick-add on a customer's page)."""

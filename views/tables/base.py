@@ -1,8 +1,7 @@
-"""CrmModelView: a FAB ModelView whose configuration is derived from its model."""
+"""CrmModelView: a FAB ModelView whose configuration is derived from its model (`@derived_from`)."""
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 from flask import jsonify, redirect, request
 from flask_babel import gettext as _
@@ -10,10 +9,10 @@ from flask_appbuilder import ModelView, expose
 from flask_appbuilder.security.decorators import has_access_api, permission_name
 from sqlalchemy import or_, select
 
-from app.crud.datamodel import CrmInterface, UserFacingError
+from app.crud.datamodel import UserFacingError
 from app.crud.forms import AjaxRelatedField, local_path
 from app.extensions import db
-from app.crud.derive import derive, title_columns
+from app.crud.derive import title_columns
 from views.mixins.actions import ActionGuardMixin
 from views.mixins.history import HistoryMixin
 from views.mixins.csv_tools import ExportMixin
@@ -28,21 +27,20 @@ def escape_like(text: str) -> str:
 
 
 class CrmModelView(ActionGuardMixin, ExportMixin, HistoryMixin, KeysetPagingMixin, ModelView):
-    """Subclasses set `model`; everything not set explicitly is derived from it."""
+    """A FAB ModelView configured from its model by the decorator at its class.
+
+    `@derived_from(Customer)` (app/crud/derive.py) sets `model` and fills in, unless the
+    class declares it itself: datamodel (a CrmInterface), route_base, list_title,
+    show_title, add_title, edit_title, formatters_columns, list_columns, show_columns,
+    add_columns, edit_columns, search_columns, order_columns, description_columns,
+    search_form_extra_fields, label_columns, validators_columns, add_form_extra_fields,
+    edit_form_extra_fields. `flask --app run crm describe-view Customers` prints them.
+    """
 
     model: type | None = None
-    interface: type = CrmInterface  # the datamodel class
+    derived_attributes: tuple[str, ...] = ()  # those filled in by derived_from
     page_size = 25
     search_widget = CachedSearchWidget
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if cls.__dict__.get("model") is None:
-            return
-        cls.datamodel = cls.interface(cls.model)
-        for key, value in derive(cls.model).items():
-            if key not in cls.__dict__:
-                setattr(cls, key, value)
 
     @property
     def database_error_message(self) -> str:  # type: ignore[override]

@@ -62,12 +62,14 @@ def create_app(config: type = Config, **overrides: Any) -> Flask:
     with app.app_context():
         from app.audit.setup import init_audit
         from app.web.availability import init_availability
+        from views.admin.security_screens import SecurityManagerWithScreens
         from views.pages.home import HomeView
 
         install_listeners(db.engine)
         init_audit(app)
         init_availability(app)
-        appbuilder = AppBuilder(base_template="crm/base.html", indexview=HomeView, update_perms=False)
+        appbuilder = AppBuilder(base_template="crm/base.html", indexview=HomeView, update_perms=False,
+                                security_manager_class=SecurityManagerWithScreens)
         appbuilder.init_app(app, db.session)
         from views import register_views
 

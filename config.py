@@ -37,7 +37,7 @@ class Config:
     # `crm bootstrap` once per start, not by every gunicorn worker.
     FAB_CREATE_DB = False
     FAB_UPDATE_PERMS = False
-    FAB_SECURITY_MANAGER_CLASS = "app.security.manager.CrmSecurityManager"
+    # the security manager class is given to AppBuilder by create_app (views/admin/security_screens.py)
     FAB_ADD_SECURITY_API = False
     FAB_API_SWAGGER_UI = True
     FAB_PASSWORD_HASH_METHOD = "scrypt"

@@ -14,14 +14,32 @@ from app.ops.database import resolve_database_url
 from app.encryption.errors import init_decryption_errors
 from app.web.errors import init_error_pages
 from app.extensions import db, migrate
+from app.web.hooks import register_request_hooks
 from app.web.request_guard import init_request_guard
 from app.ops.instance import ensure_dir, read_or_create_secret
-from app.security.rate_limit import init_login_rate_limit
 from app.web.headers import init_security_headers
 from app.security.sessions import init_sessions
 from config import BASE_DIR, Config, from_environment
 
 log = logging.getLogger(__name__)
+
+
+def install_listeners(engine) -> None:
+    """Every ORM and database event listener, one call per concern (each installs once).
+
+    create_app calls it; code that writes models without create_app must call it too.
+    """
+    from app.audit.setup import install_listeners as install_audit
+    from app.encryption import columns as encryption
+    from app.models import Model, Report, listeners as model_listeners
+    from app.reports import sealing
+    from app.web import availability
+
+    model_listeners.install()  # blank text stored as NULL, permissions named
+    encryption.install(Model)  # amounts sealed before every write, opened on load
+    sealing.install(Report)  # snapshots' money figures likewise, after a shape check
+    install_audit(engine)  # who acts, bound to every transaction; permission changes logged
+    availability.install(engine)  # a lost connection marks the request (503)
 
 
 def create_app(config: type = Config, **overrides: Any) -> Flask:
@@ -38,19 +56,20 @@ def create_app(config: type = Config, **overrides: Any) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = resolve_database_url(app.config)
 
     db.init_app(app)
-    # first after_request hook, so it runs last: every answer gets the headers, whichever hook made it
     init_security_headers(app)
     init_csrf(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), compare_type=True)
     with app.app_context():
         from app.audit.setup import init_audit
+        from app.web.availability import init_availability
+        from views.admin.security_screens import SecurityManagerWithScreens
         from views.pages.home import HomeView
 
-        init_audit(app, db.engine)
-        from app.web.availability import init_availability
-
-        init_availability(app, db.engine)
-        appbuilder = AppBuilder(base_template="crm/base.html", indexview=HomeView, update_perms=False)
+        install_listeners(db.engine)
+        init_audit(app)
+        init_availability(app)
+        appbuilder = AppBuilder(base_template="crm/base.html", indexview=HomeView, update_perms=False,
+                                security_manager_class=SecurityManagerWithScreens)
         appbuilder.init_app(app, db.session)
         from views import register_views
 
@@ -64,11 +83,11 @@ def create_app(config: type = Config, **overrides: Any) -> Flask:
         from app.lists.rows import init_list_rows
 
         init_list_rows(app)
-    init_request_guard(app)  # after FAB's before_request, which sets g.user for the error page
+    init_request_guard(app)
     init_sessions(app)
-    init_login_rate_limit(app)
     init_decryption_errors(app)
     init_error_pages(app)
+    register_request_hooks(app)  # last: places the extensions' hooks, registered above, among ours
     if app.config.get("PROXY_HOPS"):  # the client's address and scheme as the trusted proxies saw them
         hops = int(app.config["PROXY_HOPS"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]

@@ -183,3 +183,19 @@ def test_list_counts_are_capped_not_exact_at_scale(admin, sql, pg, database):
     small = admin.get("/customers/list/?_flt_0_name=bulk 1999").get_data(as_text=True)
     assert re.search(r"Record Count:</strong>\s*11\s", small)  # bulk 1999, bulk 19990..19999: exact
     assert "bulk " in admin.get("/customers/list/?page_CustomerView=3").get_data(as_text=True)
+
+
+def test_edit_the_database_refuses_flashes_its_reason(admin, sql, owner_sql):
+    """The datamodel's refusal reaches the page as its own message, not FAB's "Database Error"."""
+    (cid,), = sql("INSERT INTO customers (name) VALUES ('Mainland Ltd') RETURNING customer_id")
+    owner_sql("ALTER TABLE customers ADD CONSTRAINT ck_customers_not_atlantis CHECK (location <> 'Atlantis')")
+    fields = form_fields(admin.get(f"/customers/edit/{cid}").get_data(as_text=True))
+    fields["location"] = "Atlantis"
+    page = admin.post(f"/customers/edit/{cid}", data=fields, follow_redirects=True).get_data(as_text=True)
+    assert "A value is not allowed (ck_customers_not_atlantis)." in page
+    assert "Database Error" not in page
+    assert sql("SELECT location FROM customers WHERE customer_id = :c", c=cid) == [(None,)]
+    fields = form_fields(admin.get(f"/customers/edit/{cid}").get_data(as_text=True))
+    fields["location"] = "Shanghai"
+    page = admin.post(f"/customers/edit/{cid}", data=fields, follow_redirects=True).get_data(as_text=True)
+    assert "not allowed" not in page and "refused" not in page

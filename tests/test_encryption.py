@@ -5,6 +5,7 @@ import json
 import os
 import struct
 import subprocess
+import sys
 from decimal import Decimal
 
 import pytest
@@ -268,3 +269,54 @@ def test_plaintext_amount_never_reaches_sql(app):
         with pytest.raises(Exception, match="never compare it in SQL"):
             db.session.scalars(select(Customer).where(Customer.revenue > 5)).all()
         db.session.rollback()
+
+
+UNSEALED_WRITE = """
+import sys
+from decimal import Decimal
+
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+
+import app  # the factory's package and all it imports (models, encryption), without calling it
+from app.encryption import columns
+from app.models import Customer, Model
+
+print("after import:", columns.installed(Model))
+database_url, instance = sys.argv[1:]
+with Session(create_engine(database_url)) as session:  # a script writing models without create_app
+    session.add(Customer(name="Unsealed Ltd", revenue=Decimal("123.45")))
+    try:
+        session.commit()
+        print("unsealed write: stored")
+    except Exception as exc:
+        print("unsealed write: refused,", "reaches SQL only sealed" in str(exc))
+from config import TestConfig
+
+application = app.create_app(TestConfig, DATABASE_URL=database_url, INSTANCE_DIR=instance, SECRET_KEY="x" * 40)
+print("after create_app:", columns.installed(Model))
+with application.app_context():
+    from app.extensions import db
+
+    db.session.add(Customer(name="Sealed Ltd", revenue=Decimal("123.45")))
+    db.session.commit()
+"""
+
+
+def test_only_the_factorys_explicit_call_turns_encryption_on(pg, database, sql):
+    """Importing the models installs nothing; without the listeners an amount cannot reach SQL at all."""
+    from sqlalchemy.engine import make_url
+
+    from app.ops.embedded_db import RUNTIME_ROLE
+
+    runtime = make_url(pg.url(make_url(database).database, RUNTIME_ROLE)).set(drivername="postgresql+psycopg")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, "-c", UNSEALED_WRITE, runtime.render_as_string(hide_password=False),
+                           str(pg.instance)], cwd=root, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": root})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines() == ["after import: False", "unsealed write: refused, True",
+                                        "after create_app: True"]
+    assert sql("SELECT count(*) FROM customers WHERE name = 'Unsealed Ltd'") == [(0,)]
+    (stored,), = sql("SELECT revenue FROM customers WHERE name = 'Sealed Ltd'")
+    assert isinstance(stored, bytes) and b"123" not in stored and len(stored) > 16

@@ -1,4 +1,4 @@
-"""Registers every screen with Flask-AppBuilder (security screens come from the manager)."""
+"""Registers every screen with Flask-AppBuilder (security screens: views/admin/security_screens.py)."""
 from __future__ import annotations
 
 from flask_appbuilder import AppBuilder

@@ -1,8 +1,6 @@
 """REST API (FAB ModelRestApi) for the CRM tables, derived from the models like the screens."""
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Response, request
 from flask_appbuilder.api import ModelRestApi, expose
 from flask_appbuilder.security.api import SecurityApi as FabSecurityApi
@@ -32,30 +30,13 @@ class UnroundedConverter(Model2SchemaConverter):
 
 
 class CrmRestApi(ModelRestApi):
-    """Subclasses set `model`; columns and the resource name come from it."""
+    """One table's REST API; `derived_api` makes each, its columns and rules derived from the model."""
 
     model: type | None = None
     allow_browser_login = True  # the screens' session works too; permissions are the same
     page_size = 25
     max_page_size = 100
     model2schemaconverter = UnroundedConverter
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if cls.__dict__.get("model") is None:
-            return
-        cls.datamodel = CrmInterface(cls.model)
-        cls.resource_name = route_of(cls.model.__tablename__).strip("/")
-        screen = derive(cls.model)
-        columns = [c.name for c in cls.model.__table__.columns if c.name != "version"]
-        cls.list_columns = cls.show_columns = columns
-        cls.add_columns = cls.edit_columns = [
-            c for c in screen["add_columns"] if c != "version"
-        ]
-        cls.order_columns = screen["order_columns"]
-        # the forms' rules (lengths, required, control characters, amounts' range and scale, formats)
-        cls.validators_columns = api_validators(cls.model.__table__, cls.add_columns)
-        cls.search_columns = screen["search_columns"]
 
     def missing_related(self) -> dict[str, list[str]]:
         """Errors for related ids in the JSON body that name no row (FAB would store NULL)."""
@@ -97,9 +78,24 @@ class SecurityApi(FabSecurityApi):
         return super().login()
 
 
+def derived_api(name: str, model: type) -> type[CrmRestApi]:
+    """The API class of `model`: its resource name, columns, order, search and the forms' rules."""
+    screen = derive(model)
+    writable = [c for c in screen["add_columns"] if c != "version"]
+    columns = [c.name for c in model.__table__.columns if c.name != "version"]
+    return type(name, (CrmRestApi,), {
+        "__module__": __name__, "model": model, "datamodel": CrmInterface(model),
+        "resource_name": route_of(model.__tablename__).strip("/"),
+        "list_columns": columns, "show_columns": columns, "add_columns": writable, "edit_columns": writable,
+        "order_columns": screen["order_columns"], "search_columns": screen["search_columns"],
+        # the forms' rules (lengths, required, control characters, amounts' range and scale, formats)
+        "validators_columns": api_validators(model.__table__, writable),
+    })
+
+
 # One API class per resource; the class name is FAB's permission resource ("CustomerApi").
 APIS = [
-    type(f"{name}Api", (CrmRestApi,), {"model": model, "__module__": __name__})
+    derived_api(f"{name}Api", model)
     for name, model in (("Customer", Customer), ("Contact", Contact), ("Lead", Lead),
                         ("Opportunity", Opportunity), ("Activity", Activity), ("Ticket", ServiceTicket))
 ]

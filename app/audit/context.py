@@ -66,8 +66,10 @@ def _begin(conn: Connection) -> None:
         conn.info[KEY] = actor
 
 
-def init_audit_context(engine) -> None:
-    event.listen(engine, "begin", _begin)
+def install(engine) -> None:
+    """Bind the actor on the engine's transactions and every session's writes (once; create_app calls it)."""
+    if not event.contains(engine, "begin", _begin):
+        event.listen(engine, "begin", _begin)
     for name, listener in (("before_flush", _before_flush), ("do_orm_execute", _before_statement)):
         if not event.contains(Session, name, listener):
             event.listen(Session, name, listener)

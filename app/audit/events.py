@@ -64,6 +64,11 @@ def _after_flush(session: Session, _context) -> None:
 
 
 def init_audit_events(app: Flask) -> None:
+    """Log every logout of this app's users."""
     user_logged_out.connect(_logged_out, app)
+
+
+def install() -> None:
+    """Log permission changes with the flush that makes them (once; create_app calls it)."""
     if not event.contains(Session, "after_flush", _after_flush):
         event.listen(Session, "after_flush", _after_flush)

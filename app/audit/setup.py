@@ -1,15 +1,20 @@
-"""Wire the audit log into the application (one call from the factory)."""
+"""Wire the audit log into the application (create_app calls both)."""
 from __future__ import annotations
 
 from flask import Flask
 
-from app.audit.context import init_audit_context
-from app.audit.events import init_audit_events
+from app.audit import context, events
 
 
-def init_audit(app: Flask, engine) -> None:
-    init_audit_context(engine)
-    init_audit_events(app)
+def install_listeners(engine) -> None:
+    """Who acts, set on every transaction; permission changes logged with their flush (once)."""
+    context.install(engine)
+    events.install()
+
+
+def init_audit(app: Flask) -> None:
+    """Logouts logged; the history's description filter for the templates."""
     from app.audit.history import init_history
 
+    events.init_audit_events(app)
     init_history(app)

@@ -243,8 +243,7 @@ class CrmInterface(SQLAInterface):
         except Exception as exc:
             cause = exc.__cause__ if isinstance(exc.__cause__, SQLAlchemyError) else exc
             message = friendly(cause) if isinstance(cause, SQLAlchemyError) else str(exc)
-            g.crm_db_error = message  # FAB's edit flashes `database_error_message`; see CrmModelView
-            raise refuse(message)
+            raise refuse(message)  # FAB's edit flashes the view's `database_error_message`: see CrmModelView
 
     def delete(self, item: Any, commit: bool = True) -> None:
         blocking = dependents(item)

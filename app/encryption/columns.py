@@ -186,12 +186,28 @@ def _open(target: Any, *_args: Any) -> None:
             set_committed_value(target, attr, key_ring().decrypt(value, table, column, getattr(target, pk)))
 
 
-def register(base: type) -> None:
-    """Listen on every model of a declarative base (models without encrypted columns cost a scan)."""
-    event.listen(base, "before_insert", lambda m, c, t: _seal(m, c, t, True), propagate=True)
-    event.listen(base, "before_update", lambda m, c, t: _seal(m, c, t, False), propagate=True)
-    event.listen(base, "after_insert", _after_write, propagate=True)
-    event.listen(base, "after_update", _after_write, propagate=True)
-    event.listen(base, "load", _open, propagate=True)
-    event.listen(base, "refresh", _open, propagate=True)
+def seal_before_insert(mapper: Mapper, connection, target: Any) -> None:
+    _seal(mapper, connection, target, True)
 
+
+def seal_before_update(mapper: Mapper, connection, target: Any) -> None:
+    _seal(mapper, connection, target, False)
+
+
+LISTENERS = (("before_insert", seal_before_insert), ("before_update", seal_before_update),
+             ("after_insert", _after_write), ("after_update", _after_write),
+             ("load", _open), ("refresh", _open))
+
+
+def install(base: type) -> None:
+    """Seal and open on every model of a declarative base (once; models without encrypted columns cost a scan).
+
+    create_app calls it. Without it, EncryptedAmount refuses to bind any amount (never plaintext in SQL).
+    """
+    for name, listener in LISTENERS:
+        if not event.contains(base, name, listener):
+            event.listen(base, name, listener, propagate=True)
+
+
+def installed(base: type) -> bool:
+    return all(event.contains(base, name, listener) for name, listener in LISTENERS)

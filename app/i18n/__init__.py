@@ -66,7 +66,7 @@ def session_or_browser_locale() -> str:
     return request.accept_languages.best_match(list(supported)) or current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
-def _remember_choice(response):
+def remember_choice(response):
     """After `/lang/<lang>`: store the choice on the signed-in user; on sign-out keep it for the login page."""
     endpoint = request.endpoint or ""
     if endpoint == SWITCH_ENDPOINT and response.status_code in (301, 302, 303):
@@ -80,18 +80,17 @@ def _remember_choice(response):
     return response
 
 
-def _note_locale_before_logout() -> None:
+def note_locale_before_logout() -> None:
+    """On the way to logout: keep the signed-in user's language for the login page that follows."""
     if (request.endpoint or "").endswith(".logout") and _signed_in_user() is not None:
         g.crm_locale = str(get_locale())
 
 
 def init_i18n(app: Flask) -> None:
-    """After AppBuilder: our locale selector, the remembered choice, compiled catalogs, formatting."""
+    """After AppBuilder: our locale selector, compiled catalogs, formatting (hooks: app/web/hooks.py)."""
     for mo in ensure_compiled():
         log.info("compiled %s", mo)
     app.extensions["babel"].locale_selector = select_locale
-    app.before_request(_note_locale_before_logout)
-    app.after_request(_remember_choice)
     init_formatting(app)
 
     @user_logged_in.connect_via(app)

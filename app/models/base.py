@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, Integer, MetaData, String, event, text
+from sqlalchemy import DateTime, Integer, MetaData, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 NAMING = {
@@ -55,24 +55,3 @@ class VersionedMixin(TimestampMixin):
 
 
 __all__ = ["Model", "TimestampMixin", "VersionedMixin", "UTC_NOW"]
-
-
-@event.listens_for(Model, "before_insert", propagate=True)
-@event.listens_for(Model, "before_update", propagate=True)
-def _blank_is_null(_mapper, _connection, target) -> None:
-    """An optional text field left empty in a form is stored as NULL, not ''."""
-    for column in _mapper.columns:
-        if column.nullable and isinstance(column.type, String):
-            key = _mapper.get_property_by_column(column).key
-            value = target.__dict__.get(key)
-            if isinstance(value, str) and not value.strip():
-                setattr(target, key, None)
-
-
-def _register_encryption() -> None:
-    from app.encryption.columns import register
-
-    register(Model)
-
-
-_register_encryption()

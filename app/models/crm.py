@@ -225,17 +225,6 @@ class Report(TimestampMixin, Model):
         return f"{self.report_type} @ {self.generated_at:%Y-%m-%d %H:%M}"
 
 
-def _check_and_seal_reports() -> None:
-    """Every ORM write of a snapshot is shape-checked and its money figures sealed (app/reports/sealing.py)."""
-    from app.encryption.columns import key_ring
-    from app.reports import sealing, shapes
-
-    sealing.register(Report, key_ring, lambda r: shapes.check(r.report_type, r.data, r.generated_at))
-
-
-_check_and_seal_reports()
-
-
 class Log(Model):
     """The audit log: partitioned by month on created_at (see migration 0006), append-only.
 

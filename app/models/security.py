@@ -20,7 +20,6 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
-    event,
     func,
 )
 from sqlalchemy.orm import Mapped, SynonymProperty, mapped_column, relationship
@@ -106,12 +105,6 @@ class Permission(TimestampMixin, Model):
 
 def describe_permission(action: Optional[Action], resource: Optional[Resource]) -> str:
     return f"{action.name if action else '?'} on {resource.name if resource else '?'}"
-
-
-@event.listens_for(Permission, "before_insert")
-@event.listens_for(Permission, "before_update")
-def _name_permission(_mapper, _conn, target: Permission) -> None:
-    target.permission_name = describe_permission(target.permission, target.view_menu)
 
 
 class Role(TimestampMixin, Model):

@@ -11,6 +11,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from app.crud.cli import describe_view_command
 from app.ops.bootstrap import bootstrap, generate_password
 from app.ops.database import embedded_server, masked
 from app.extensions import db
@@ -19,6 +20,7 @@ from app.security.passwords import change_password, set_password
 from config import BASE_DIR
 
 crm = AppGroup("crm", help="CRM back-office operations.")
+crm.add_command(describe_view_command)
 
 
 @crm.command("db-url")

@@ -7,8 +7,8 @@ one customer is that customer's exact amount) becomes the string
 associated data is the figure's place: "reports:data/<json path>:<report_id>",
 so a figure copied to another group or snapshot fails to decrypt.
 
-The ORM seals before every INSERT/UPDATE of `reports` and opens on load, so
-code and forms see plain numbers; `crm rotate-key` re-seals figures under an
+The ORM seals before every INSERT/UPDATE of `reports` and opens on load (listeners
+installed by create_app, `install`), so code and forms see plain numbers; `crm rotate-key` re-seals figures under an
 older key (see app/encryption/rotation.py).
 """
 from __future__ import annotations
@@ -21,7 +21,9 @@ from typing import Any, Callable
 from sqlalchemy import event
 from sqlalchemy.orm.attributes import get_history, set_committed_value
 
+from app.encryption.columns import key_ring, next_ids
 from app.encryption.keyring import HEADER, DecryptionError, KeyRing, key_id_of
+from app.reports import shapes
 
 TABLE, COLUMN, PK = "reports", "data", "report_id"
 PREFIX = "enc1:"
@@ -106,37 +108,47 @@ def reseal(data: Any, pk: int, ring: KeyRing) -> tuple[Any, int]:
 
 
 # ---------------------------------------------------------------- the ORM
-def register(model: type, ring: Callable[[], KeyRing], check: Callable[[Any], None]) -> None:
-    """Check and seal `model.data` before each write, plain numbers in memory after it and on load."""
-    from app.encryption.columns import next_ids
+def _check_and_seal(target: Any, connection: Any, inserting: bool) -> None:
+    if not inserting and not get_history(target, "data").added and not get_history(
+            target, "generated_at").added and not get_history(target, "report_type").added:
+        return
+    shapes.check(target.report_type, target.data, target.generated_at)
+    if target.report_id is None:
+        target.report_id = next_ids(connection, TABLE, PK, 1)[0]
+    target._crm_plain_data = target.data
+    target.data = seal(target.data, target.report_id, key_ring())
 
-    def before(_mapper, connection, target, inserting: bool) -> None:
-        if not inserting and not get_history(target, "data").added and not get_history(
-                target, "generated_at").added and not get_history(target, "report_type").added:
-            return
-        check(target)
-        if target.report_id is None:
-            target.report_id = next_ids(connection, TABLE, PK, 1)[0]
-        target._crm_plain_data = target.data
-        target.data = seal(target.data, target.report_id, ring())
 
-    def after(_mapper, _connection, target) -> None:
-        if "_crm_plain_data" in target.__dict__:
-            set_committed_value(target, "data", target.__dict__.pop("_crm_plain_data"))
+def seal_before_insert(_mapper: Any, connection: Any, target: Any) -> None:
+    _check_and_seal(target, connection, True)
 
-    def load(target, *_args) -> None:
-        data = target.__dict__.get("data")
-        if data is None or target.report_id is None:
-            return
-        try:
-            set_committed_value(target, "data", open_figures(data, target.report_id, ring()))
-        except DecryptionError:
-            pass  # left sealed: the readers skip it with a note, the form refuses to save it as is
 
-    event.listen(model, "before_insert", lambda m, c, t: before(m, c, t, True))
-    event.listen(model, "before_update", lambda m, c, t: before(m, c, t, False))
-    event.listen(model, "after_insert", after)
-    event.listen(model, "after_update", after)
-    event.listen(model, "load", load)
-    event.listen(model, "refresh", load)
+def seal_before_update(_mapper: Any, connection: Any, target: Any) -> None:
+    _check_and_seal(target, connection, False)
 
+
+def plain_after_write(_mapper: Any, _connection: Any, target: Any) -> None:
+    if "_crm_plain_data" in target.__dict__:
+        set_committed_value(target, "data", target.__dict__.pop("_crm_plain_data"))
+
+
+def open_on_load(target: Any, *_args: Any) -> None:
+    data = target.__dict__.get("data")
+    if data is None or target.report_id is None:
+        return
+    try:
+        set_committed_value(target, "data", open_figures(data, target.report_id, key_ring()))
+    except DecryptionError:
+        pass  # left sealed: the readers skip it with a note, the form refuses to save it as is
+
+
+LISTENERS = (("before_insert", seal_before_insert), ("before_update", seal_before_update),
+             ("after_insert", plain_after_write), ("after_update", plain_after_write),
+             ("load", open_on_load), ("refresh", open_on_load))
+
+
+def install(report_model: type) -> None:
+    """Shape-check and seal every ORM write of a snapshot, open its figures on load (once; create_app calls it)."""
+    for name, listener in LISTENERS:
+        if not event.contains(report_model, name, listener):
+            event.listen(report_model, name, listener)

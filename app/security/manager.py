@@ -25,8 +25,6 @@ from app.security import lockout
 from app.audit import events as audit_events
 from app.models.security import Action, Permission, Resource, Role, User, role_permissions
 from app.security.passwords import change_password, fab_password_validator, hash_password
-from views.api import SecurityApi
-from views.admin.users_roles import PermissionView, RoleView, UserInfoEditView, UserView
 
 log = logging.getLogger(__name__)
 
@@ -51,19 +49,16 @@ class CrmAuthDBView(AuthDBView):
 
 
 class CrmSecurityManager(SecurityManager):
+    """The rules; the admin screens are set by the views (views/admin/security_screens.py)."""
+
     authdbview = CrmAuthDBView
     user_model = User
     role_model = Role
     permission_model = Action
     viewmenu_model = Resource
     permissionview_model = Permission
-
-    userdbmodelview = UserView
-    userinfoeditview = UserInfoEditView
-    security_api = SecurityApi
-    rolemodelview = RoleView
-    permissionviewmodelview = PermissionView
     userstatschartview = None
+    permissionmatrixview: type | None = None  # ours: shown under Admin when set
 
     def __init__(self, appbuilder) -> None:
         current_app.config.setdefault("FAB_PASSWORD_COMPLEXITY_VALIDATOR", fab_password_validator)
@@ -171,12 +166,11 @@ class CrmSecurityManager(SecurityManager):
             self.permissionviewmodelview, "Permissions", icon="fa-lock",
             label=_("Permissions"), category=ADMIN_CATEGORY,
         )
-        from views.admin.permission_matrix import PermissionMatrixView
-
-        self.appbuilder.add_view(
-            PermissionMatrixView, "Permission matrix", icon="fa-table-cells",
-            label=_("Permission matrix"), category=ADMIN_CATEGORY,
-        )
+        if self.permissionmatrixview is not None:
+            self.appbuilder.add_view(
+                self.permissionmatrixview, "Permission matrix", icon="fa-table-cells",
+                label=_("Permission matrix"), category=ADMIN_CATEGORY,
+            )
 
     # ----------------------------------------------------------- users
     def add_user(  # type: ignore[override]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from flask import Flask, current_app, request
+from flask import current_app, request
 from flask_babel import gettext as _
 from sqlalchemy import text
 
@@ -58,10 +58,9 @@ def _refuse(wait: int):
     return error_response(429, message, headers={"Retry-After": str(wait)})
 
 
-def init_login_rate_limit(app: Flask) -> None:
-    @app.before_request
-    def limit_login_attempts():
-        if not is_login_attempt():
-            return None
-        wait = hit(request.remote_addr or "unknown")
-        return _refuse(wait) if wait else None
+def limit_login_attempts():
+    """A sign-in attempt over the address's limit: 429 with Retry-After."""
+    if not is_login_attempt():
+        return None
+    wait = hit(request.remote_addr or "unknown")
+    return _refuse(wait) if wait else None

@@ -80,7 +80,8 @@ def purge_expired() -> int:
     return result.rowcount
 
 
-def _check_session() -> None:
+def check_session() -> None:
+    """End a session that expired, was logged out or whose user was disabled (before the user is loaded)."""
     user_id = session.get("_user_id")
     if user_id is None or (request.endpoint or "").endswith("static"):
         return
@@ -103,9 +104,8 @@ def _check_session() -> None:
 
 
 def init_sessions(app: Flask) -> None:
+    """The idle timeout's default and the sign-in/out signals (check_session: app/web/hooks.py)."""
     app.config.setdefault("SESSION_IDLE_TIMEOUT", app.config["PERMANENT_SESSION_LIFETIME"])
-    # first: before FAB's before_request loads the user into g.user
-    app.before_request_funcs.setdefault(None, []).insert(0, _check_session)
 
     @user_logged_in.connect_via(app)
     def _on_login(_sender, user, **_extra) -> None:

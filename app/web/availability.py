@@ -47,43 +47,52 @@ def unavailable_response(message: str = MESSAGE) -> Response:
     return error_response(503, message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
-def init_availability(app: Flask, engine) -> None:
-    @event.listens_for(engine, "handle_error")
-    def mark_request(context) -> None:
-        if getattr(context, "is_pre_ping", False):  # a stale pooled connection: the pool reconnects
-            return
-        lost = context.is_disconnect or connection_lost(context.original_exception)
-        if lost and has_request_context():
-            g.crm_database_unavailable = True
+def mark_request(context) -> None:
+    """Engine `handle_error`: a lost connection marks the request, even if FAB then catches the error."""
+    if getattr(context, "is_pre_ping", False):  # a stale pooled connection: the pool reconnects
+        return
+    lost = context.is_disconnect or connection_lost(context.original_exception)
+    if lost and has_request_context():
+        g.crm_database_unavailable = True
 
-    def database_unavailable(exc: Exception):
-        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        rollback_quietly()
-        driver_error = getattr(exc, "orig", exc)
-        if getattr(exc, "connection_invalidated", False) or connection_lost(driver_error):
-            log.warning("database unavailable: %s", first_line)
-            return unavailable_response()
-        # the database is there but stopped this statement: say so, not "cannot be reached"
-        cancelled = isinstance(driver_error, psycopg.errors.QueryCanceled)
-        log.warning("database %s: %s", "statement stopped" if cancelled else "busy", first_line)
-        return unavailable_response(TIMEOUT_MESSAGE if cancelled else BUSY_MESSAGE)
 
+def install(engine) -> None:
+    """Listen for the engine's errors (once per engine; create_app calls it)."""
+    if not event.contains(engine, "handle_error", mark_request):
+        event.listen(engine, "handle_error", mark_request)
+
+
+def database_unavailable(exc: Exception):
+    first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    rollback_quietly()
+    driver_error = getattr(exc, "orig", exc)
+    if getattr(exc, "connection_invalidated", False) or connection_lost(driver_error):
+        log.warning("database unavailable: %s", first_line)
+        return unavailable_response()
+    # the database is there but stopped this statement: say so, not "cannot be reached"
+    cancelled = isinstance(driver_error, psycopg.errors.QueryCanceled)
+    log.warning("database %s: %s", "statement stopped" if cancelled else "busy", first_line)
+    return unavailable_response(TIMEOUT_MESSAGE if cancelled else BUSY_MESSAGE)
+
+
+def init_availability(app: Flask) -> None:
+    """Database errors answer 503 (the hooks below are registered by app/web/hooks.py)."""
     for kind in UNAVAILABLE:
         app.register_error_handler(kind, database_unavailable)
 
-    @app.teardown_appcontext
-    def close_session_quietly(exc: BaseException | None) -> None:
-        # Runs before Flask-SQLAlchemy's own teardown (registered earlier, so called later):
-        # a database that went away after the answer was made must not turn it into a 500.
-        try:
-            db.session.remove()
-        except Exception:
-            log.debug("closing the session after a lost connection failed", exc_info=True)
-            db.session.registry.clear()
 
-    @app.after_request
-    def caught_elsewhere(response: Response) -> Response:
-        if g.get("crm_database_unavailable") and response.status_code != 503:
-            rollback_quietly()
-            return unavailable_response()
-        return response
+def close_session_quietly(exc: BaseException | None) -> None:
+    """A database that went away after the answer was made must not turn it into a 500."""
+    try:
+        db.session.remove()
+    except Exception:
+        log.debug("closing the session after a lost connection failed", exc_info=True)
+        db.session.registry.clear()
+
+
+def caught_elsewhere(response: Response) -> Response:
+    """A request marked by mark_request answers 503, whatever FAB made of the error."""
+    if g.get("crm_database_unavailable") and response.status_code != 503:
+        rollback_quietly()
+        return unavailable_response()
+    return response

@@ -11,7 +11,7 @@ endpoints are exempt (they authenticate by what they carry).
 """
 from __future__ import annotations
 
-from flask import Flask, request, session
+from flask import Flask, current_app, request, session
 from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
 from flask_jwt_extended.exceptions import JWTExtendedException
 from flask_wtf.csrf import CSRFProtect
@@ -41,15 +41,17 @@ def _exempt_api_call() -> bool:
 
 
 def init_csrf(app: Flask) -> None:
+    """Flask-WTF with its own check off: check_csrf decides (registered by app/web/hooks.py)."""
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)
 
-    @app.before_request
-    def check_csrf() -> None:
-        if not app.config.get("WTF_CSRF_ENABLED", True):
-            return
-        if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
-            return
-        if _exempt_api_call():
-            return
-        csrf.protect()
+
+def check_csrf() -> None:
+    """Refuse a state-changing request without a valid CSRF token (CSRFError), unless exempt."""
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return
+    if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
+        return
+    if _exempt_api_call():
+        return
+    csrf.protect()

@@ -83,5 +83,5 @@ def add_security_headers(response: Response) -> Response:
 
 
 def init_security_headers(app: Flask) -> None:
+    """The templates' nonce (add_security_headers is registered by app/web/hooks.py)."""
     app.jinja_env.globals["csp_nonce"] = csp_nonce
-    app.after_request(add_security_headers)

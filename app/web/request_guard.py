@@ -110,25 +110,26 @@ def _refusal(message: str, status: int = 400) -> Response:
     return error_response(status, message)
 
 
+def guard_path() -> Response | None:
+    """A NUL in the path is a 400 before anything reads the path (app/web/hooks.py runs this first)."""
+    if "\x00" in request.path:  # no layout either: it loads the user
+        return error_response(400, _("Malformed address."), layout=False)
+    return None
+
+
+def guard_list_args() -> Response | None:
+    """Malformed list arguments or a JSON body this address cannot take: 400 (or 415)."""
+    message = problem_with_args()
+    if message:
+        return error_response(400, message)
+    refused = problem_with_body()
+    if refused:
+        return _refusal(*refused)
+    return None
+
+
 def init_request_guard(app: Flask) -> None:
-    def guard_path() -> Response | None:
-        # first of all hooks: a NUL in the path would reach PostgreSQL (sessions, audit context)
-        if "\x00" in request.path:  # no layout either: it loads the user
-            return error_response(400, _("Malformed address."), layout=False)
-        return None
-
-    app.before_request_funcs.setdefault(None, []).insert(0, guard_path)
-
-    @app.before_request
-    def guard_list_args():
-        message = problem_with_args()
-        if message:
-            return error_response(400, message)
-        refused = problem_with_body()
-        if refused:
-            return _refusal(*refused)
-        return None
-
+    """Data the database refuses is a 400 (the hooks above are registered by app/web/hooks.py)."""
     @app.errorhandler(DataError)
     def data_error(exc: DataError):
         db.session.rollback()

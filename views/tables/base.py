@@ -1,18 +1,18 @@
-"""CrmModelView: a FAB ModelView whose configuration is derived from its model."""
+"""CrmModelView: a FAB ModelView whose configuration is derived from its model (`@derived_from`)."""
 from __future__ import annotations
 
-from typing import Any
+import sys
 
-from flask import g, jsonify, redirect, request
+from flask import jsonify, redirect, request
 from flask_babel import gettext as _
 from flask_appbuilder import ModelView, expose
 from flask_appbuilder.security.decorators import has_access_api, permission_name
 from sqlalchemy import or_, select
 
-from app.crud.datamodel import CrmInterface
+from app.crud.datamodel import UserFacingError
 from app.crud.forms import AjaxRelatedField, local_path
 from app.extensions import db
-from app.crud.derive import derive, title_columns
+from app.crud.derive import title_columns
 from views.mixins.actions import ActionGuardMixin
 from views.mixins.history import HistoryMixin
 from views.mixins.csv_tools import ExportMixin
@@ -27,25 +27,28 @@ def escape_like(text: str) -> str:
 
 
 class CrmModelView(ActionGuardMixin, ExportMixin, HistoryMixin, KeysetPagingMixin, ModelView):
-    """Subclasses set `model`; everything not set explicitly is derived from it."""
+    """A FAB ModelView configured from its model by the decorator at its class.
+
+    `@derived_from(Customer)` (app/crud/derive.py) sets `model` and fills in, unless the
+    class declares it itself: datamodel (a CrmInterface), route_base, list_title,
+    show_title, add_title, edit_title, formatters_columns, list_columns, show_columns,
+    add_columns, edit_columns, search_columns, order_columns, description_columns,
+    search_form_extra_fields, label_columns, validators_columns, add_form_extra_fields,
+    edit_form_extra_fields. `flask --app run crm describe-view Customers` prints them.
+    """
 
     model: type | None = None
-    interface: type = CrmInterface  # the datamodel class
+    derived_attributes: tuple[str, ...] = ()  # those filled in by derived_from
     page_size = 25
     search_widget = CachedSearchWidget
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if cls.__dict__.get("model") is None:
-            return
-        cls.datamodel = cls.interface(cls.model)
-        for key, value in derive(cls.model).items():
-            if key not in cls.__dict__:
-                setattr(cls, key, value)
-
     @property
     def database_error_message(self) -> str:  # type: ignore[override]
-        return g.get("crm_db_error") or _("The database refused the change; nothing was saved.")
+        """The refusal's own message: FAB's edit reads this in the `except` block of the datamodel's error."""
+        handled = sys.exception()
+        if isinstance(handled, UserFacingError):  # raised by CrmInterface.edit with a readable message
+            return str(handled)
+        return _("The database refused the change; nothing was saved.")
 
     def _get_add_widget(self, form, exclude_cols=None, widgets=None):
         """`add?customer=5` opens the form with that customer selected (e.g. a quick-add on a customer's page)."""

@@ -1,4 +1,4 @@
-"""The CRM screens: one derived model view per table, with a few overrides each."""
+"""The CRM screens: one model view per table, derived from it (`@derived_from`), with a few overrides each."""
 from __future__ import annotations
 
 from flask_appbuilder.fieldwidgets import Select2Widget
@@ -12,7 +12,7 @@ from app.audit.history import LogInterface, describe
 from app.crud.forms import JSONField, datetime_field
 from app.reports.generators import REPORT_TYPES
 from app.reports.shapes import NotInFuture, SnapshotShape
-from app.crud.derive import derive
+from app.crud.derive import derive, derived_from
 from views.mixins.history import KeysetListMixin, ReadOnlyMixin
 from views.tables.base import CrmModelView
 from views.mixins.customer_page import Customer360Mixin
@@ -20,36 +20,36 @@ from views.mixins.convert_lead import LeadConversionMixin
 from views.mixins.csv_tools import ImportMixin
 
 
+@derived_from(Activity)
 class ActivityView(CrmModelView):
-    model = Activity
     list_columns = ["activity_date", "type", "subject", "customer", "contact", "updated_at"]
     base_order = ("activity_date", "desc")
 
 
+@derived_from(ServiceTicket)
 class TicketView(CrmModelView):
-    model = ServiceTicket
     base_order = ("ticket_id", "desc")
 
 
+@derived_from(Opportunity)
 class OpportunityView(CrmModelView):
-    model = Opportunity
     base_order = ("opportunity_id", "desc")
 
 
+@derived_from(Lead)
 class LeadView(LeadConversionMixin, ImportMixin, CrmModelView):
-    model = Lead
     base_order = ("lead_id", "desc")
 
 
+@derived_from(Contact)
 class ContactView(ImportMixin, CrmModelView):
-    model = Contact
     list_columns = ["first_name", "last_name", "email", "phone", "position", "customer"]
     related_views = [LeadView, ActivityView]
     base_order = ("contact_id", "desc")
 
 
+@derived_from(Customer)
 class CustomerView(Customer360Mixin, ImportMixin, CrmModelView):
-    model = Customer
     base_order = ("customer_id", "desc")
 
 
@@ -64,18 +64,17 @@ def _snapshot_fields() -> dict:
     }
 
 
+@derived_from(Report)
 class ReportView(CrmModelView):
-    model = Report
     list_columns = ["report_type", "generated_at"]
     base_order = ("generated_at", "desc")
     add_form_extra_fields = edit_form_extra_fields = _snapshot_fields()
 
 
+@derived_from(Log, LogInterface)
 class LogView(ReadOnlyMixin, KeysetListMixin, CrmModelView):
     """Read-only; newest first, paged by keyset (created_at, log_id)."""
 
-    model = Log
-    interface = LogInterface
     base_order = ("created_at", "desc")  # the export's order; the screen pages by keyset
     history = False
     list_columns = ["created_at", "user", "action", "table_name", "record_key", "description"]

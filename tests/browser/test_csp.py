@@ -1,6 +1,6 @@
 """The Content-Security-Policy in headless Chromium: the widgets still work, injected script does not.
 
-The other browser tests fail on any CSP violation too (tests/browser.py's assert_clean):
+The other browser tests fail on any CSP violation too (tests/support/browser.py's assert_clean):
 search, AJAX selects and list filters, customer 360, pipeline board drag, dashboard
 charts, permission matrix, CSV import/export, record history. This one covers the
 date pickers of the edit forms, the list's delete confirmation (an inline script with
@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import browser_page  # noqa: F401  (fixture)
-from tests.conftest import ADMIN_PASSWORD
+from tests.support.apps import ADMIN_PASSWORD
 
 pytestmark = pytest.mark.browser
 

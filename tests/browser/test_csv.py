@@ -6,9 +6,8 @@ from pathlib import Path
 import pytest
 from flask_appbuilder.models.sqla.filters import FilterEqual
 
-from tests.browser import browser_page  # noqa: F401  (fixture)
-from tests.conftest import ADMIN_PASSWORD
-from tests.csv_files import as_dicts
+from tests.support.apps import ADMIN_PASSWORD
+from tests.support.csv_files import as_dicts
 
 pytestmark = pytest.mark.browser
 

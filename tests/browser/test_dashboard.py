@@ -4,9 +4,8 @@ from __future__ import annotations
 import re
 import pytest
 
-from tests.browser import browser_page  # noqa: F401  (fixture)
-from tests.conftest import ADMIN_PASSWORD
-from tests.report_data import known, snapshots  # noqa: F401  (fixtures)
+from tests.support.apps import ADMIN_PASSWORD
+from tests.support.report_data import known, snapshots  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 CHARTS = 9  # 8 reports; the lead funnel has two charts

@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from tests.browser import DOCS_SCREENSHOTS, browser_page  # noqa: F401  (fixture)
-from tests.conftest import ADMIN_PASSWORD
-from tests.screens import parents
+from tests.support.apps import ADMIN_PASSWORD
+from tests.support.browser import DOCS_SCREENSHOTS
+from tests.support.screens import parents
 
 pytestmark = pytest.mark.browser
 

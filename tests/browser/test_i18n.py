@@ -5,8 +5,7 @@ import re
 
 import pytest
 
-from tests.browser import browser_page  # noqa: F401  (fixture)
-from tests.conftest import ADMIN_PASSWORD
+from tests.support.apps import ADMIN_PASSWORD
 
 pytestmark = pytest.mark.browser
 

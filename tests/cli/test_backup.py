@@ -1,4 +1,4 @@
-"""Backups on a real embedded PostgreSQL 18: full, incrementals, restore, drills, retention (issue 8)."""
+"""Backups on a real embedded PostgreSQL 18: full, incrementals, restore, drills (issue 8)."""
 from __future__ import annotations
 
 import json
@@ -8,41 +8,14 @@ import subprocess
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from flask import Flask
 from sqlalchemy.engine import make_url
 
-from app import create_app
-from app.backup.catalog import GOOD, Backup, Catalog
+from app.backup.catalog import Catalog
 from app.backup.crypto import encrypt_bytes, load_key, sha256_file
 from app.backup.server import throwaway_server
 from app.ops.embedded_db import EmbeddedPostgres, bin_path
-from config import TestConfig
-
-
-@pytest.fixture
-def crm(tmp_path) -> tuple[Flask, EmbeddedPostgres]:
-    """A CRM of its own (not the shared test server): pg_basebackup needs the whole cluster."""
-    instance = tmp_path / "instance"
-    server = EmbeddedPostgres(instance)
-    server.start()
-    try:
-        app = create_app(TestConfig, INSTANCE_DIR=instance, SECRET_KEY="test", DEMO_DATA=True,
-                         ADMIN_PASSWORD="Backup-admin-42")
-        with app.app_context():
-            from flask_migrate import upgrade
-
-            from app.ops.bootstrap import bootstrap
-
-            upgrade()
-            bootstrap(app, echo=lambda *_: None)
-        yield app, server
-    finally:
-        server.stop()
-
-
-def crm_cli(app: Flask, *args: str):
-    return app.test_cli_runner().invoke(args=["crm", *args])
+from tests.support.cli import crm, crm_cli  # noqa: F401  (fixture)
 
 
 def dump(env: dict[str, str], database: str = "crm", *options: str) -> str:
@@ -191,36 +164,6 @@ def test_auto_picks_full_or_incremental_and_a_failed_backup_keeps_nothing(crm, t
     assert [b.id for b in catalog.backups()] == before
     assert sorted(p.name for p in catalog.root.iterdir() if not p.name.startswith(".")) == sorted(before)
     assert "backup failed" in server.psql("SELECT action FROM logs ORDER BY log_id DESC LIMIT 1")
-
-
-def _fake(catalog: Catalog, backup_id: str, day: int, parent: str | None = None) -> None:
-    """A catalog entry (metadata only): the retention policy reads nothing else."""
-    path = catalog.root / backup_id
-    path.mkdir(parents=True)
-    Backup(id=backup_id, kind="incremental" if parent else "full", method="physical", parent=parent,
-           started_at=f"2026-01-{day:02d}T02:00:00+00:00", status=GOOD).save(path)
-
-
-def test_retention_keeps_newest_chains_and_never_orphans_an_incremental(tmp_path):
-    catalog = Catalog(tmp_path / "backups")
-    day = 1
-    for week in range(1, 7):
-        _fake(catalog, f"w{week}-full", day)
-        previous = f"w{week}-full"
-        for n in range(1, 4):
-            _fake(catalog, f"w{week}-inc{n}", day + n, previous)
-            previous = f"w{week}-inc{n}"
-        day += 7
-    # a late incremental built on an old chain keeps that chain's full and every link to it
-    _fake(catalog, "late-inc", 28, "w1-inc3")
-    kept, deleted = catalog.retention_plan(4)
-    assert {b.id for b in kept} >= {f"w{w}-{s}" for w in (3, 4, 5, 6) for s in ("full", "inc1", "inc2", "inc3")}
-    deleted_ids = {b.id for b in deleted}
-    assert deleted_ids == {f"w{w}-{s}" for w in (1, 2) for s in ("full", "inc1", "inc2", "inc3")} | {"late-inc"}
-    catalog.prune(4)
-    for backup in catalog.good():
-        assert catalog.chain(backup)[0].kind == "full"  # every kept incremental still restores
-    assert len(catalog.chains()) == 4
 
 
 def test_external_server_falls_back_to_logical_dumps(app, pg, sql, tmp_path, monkeypatch):

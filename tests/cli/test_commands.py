@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from werkzeug.security import check_password_hash
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_db_url_is_printed_masked(app):

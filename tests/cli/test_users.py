@@ -3,18 +3,15 @@ from __future__ import annotations
 
 from werkzeug.security import check_password_hash
 
-from tests.conftest import login
+from tests.support.cli import crm_cli
+from tests.support.client import login
 
 PASSWORD = "Sales-rep-password-2026"
 
 
-def crm(app, *args):
-    return app.test_cli_runner().invoke(args=["crm", *args])
-
-
 def make_rep(app):
-    result = crm(app, "create-user", "--username", "rep", "--email", "rep@example.com", "--role", "Sales Rep",
-                 "--password", PASSWORD)
+    result = crm_cli(app, "create-user", "--username", "rep", "--email", "rep@example.com", "--role", "Sales Rep",
+                     "--password", PASSWORD)
     assert result.exit_code == 0, result.output
 
 
@@ -29,11 +26,11 @@ def test_create_user_applies_the_password_policy(app, sql):
                               ("repreprepreprep1", "must not be the username")):
         username = "rep-account-1" if message is None else "rep"
         message = message or "must not be the username"
-        result = crm(app, "create-user", "--username", username, "--email", "r@example.com",
-                     "--role", "Sales Rep", "--password", password)
+        result = crm_cli(app, "create-user", "--username", username, "--email", "r@example.com",
+                         "--role", "Sales Rep", "--password", password)
         assert result.exit_code != 0 and message in result.output, (password, result.output)
     assert sql("SELECT count(*) FROM users WHERE username LIKE 'rep%'") == [(0,)]
-    result = crm(app, "create-admin", "--username", "boss", "--password", "password")
+    result = crm_cli(app, "create-admin", "--username", "boss", "--password", "password")
     assert result.exit_code != 0 and sql("SELECT count(*) FROM users WHERE username = 'boss'") == [(0,)]
 
 
@@ -41,12 +38,12 @@ def test_disable_ends_sessions_and_sign_in_then_enable(app, client, sql):
     make_rep(app)
     login(client, "rep", PASSWORD)
     assert signed_in(client)
-    assert crm(app, "user", "disable", "rep").exit_code == 0
+    assert crm_cli(app, "user", "disable", "rep").exit_code == 0
     assert sql("SELECT active FROM users WHERE username = 'rep'") == [(False,)]
     assert not signed_in(client)
     login(client, "rep", PASSWORD)
     assert not signed_in(client)
-    assert crm(app, "user", "enable", "rep").exit_code == 0
+    assert crm_cli(app, "user", "enable", "rep").exit_code == 0
     login(client, "rep", PASSWORD)
     assert signed_in(client)
 
@@ -55,10 +52,10 @@ def test_set_role(app, client, sql):
     make_rep(app)
     login(client, "rep", PASSWORD)
     assert client.get("/tickets/list/").status_code == 403
-    result = crm(app, "user", "set-role", "rep", "Support Agent")
+    result = crm_cli(app, "user", "set-role", "rep", "Support Agent")
     assert result.exit_code == 0, result.output
     assert client.get("/tickets/list/").status_code == 200
-    bad = crm(app, "user", "set-role", "rep", "Nope")
+    bad = crm_cli(app, "user", "set-role", "rep", "Nope")
     assert bad.exit_code != 0 and "no role 'Nope'" in bad.output
     assert sql("SELECT r.role_name FROM users JOIN roles r USING (role_id) WHERE username = 'rep'") == \
         [("Support Agent",)]
@@ -70,9 +67,9 @@ def test_reset_password_unlocks_and_ends_sessions(app, client, sql):
     sql("UPDATE users SET fail_login_count = 5, locked_until = now() + interval '10 minutes' "
         "WHERE username = 'rep'")
     for weak_password in ("rep", "RepRepRepRep", "1111111111111111", "letmein2026!!"):
-        weak = crm(app, "user", "reset-password", "rep", "--password", weak_password)
+        weak = crm_cli(app, "user", "reset-password", "rep", "--password", weak_password)
         assert weak.exit_code != 0 and "Error" in weak.output, weak_password
-    result = crm(app, "user", "reset-password", "rep", "--password", "Another-good-password-1")
+    result = crm_cli(app, "user", "reset-password", "rep", "--password", "Another-good-password-1")
     assert result.exit_code == 0, result.output
     (hashed, fails, until), = sql("SELECT password_hash, fail_login_count, locked_until FROM users "
                                   "WHERE username = 'rep'")
@@ -86,9 +83,9 @@ def test_unlock_and_unknown_user(app, sql):
     make_rep(app)
     sql("UPDATE users SET fail_login_count = 5, locked_until = now() + interval '10 minutes' "
         "WHERE username = 'rep'")
-    assert crm(app, "user", "unlock", "rep").exit_code == 0
+    assert crm_cli(app, "user", "unlock", "rep").exit_code == 0
     assert sql("SELECT fail_login_count, locked_until FROM users WHERE username = 'rep'") == [(0, None)]
-    result = crm(app, "user", "disable", "ghost")
+    result = crm_cli(app, "user", "disable", "ghost")
     assert result.exit_code != 0 and "no user 'ghost'" in result.output
 
 
@@ -96,7 +93,7 @@ def test_first_admin_password_from_the_environment_obeys_the_policy(pg, database
     import click
     import pytest
 
-    from tests.conftest import make_app
+    from tests.support.apps import make_app
 
     sql("DELETE FROM users")
     app = make_app(pg, database, ADMIN_PASSWORD="adminadminadmin1")

@@ -16,8 +16,9 @@ from app.encryption.keyring import KEY_FILE, DecryptionError
 from app.encryption.rotation import count_pending, reencrypt
 from app.extensions import db
 from app.models import Customer, Opportunity
-from tests.conftest import csrf_token, make_app, post_form
-from tests.htmlforms import form_fields
+from tests.support.apps import db_name, make_app, own_ring_app  # noqa: F401  (fixture)
+from tests.support.client import csrf_token, post_form
+from tests.support.htmlforms import form_fields
 
 CANARY_REVENUE = "8642097531.13"
 CANARY_VALUE = "7531864209.57"
@@ -72,12 +73,6 @@ def test_canary_entered_through_screens_is_never_plaintext_in_sql_dump_or_logs(a
     if pg.embedded:  # nor in the database server's own log
         server_log = (pg.embedded.pgdata / "server.log").read_text(errors="replace")
         assert all(canary not in server_log for canary in canaries)
-
-
-def db_name(app) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database
 
 
 def test_rest_api_reads_and_writes_plain_numbers(admin, sql):
@@ -149,15 +144,6 @@ def test_list_sorts_and_filters_by_band_not_by_ciphertext(admin, add_rows):
     # the filter input is a dropdown of bands, and the form explains why
     assert "10K–100K" in admin.get("/customers/list/").get_data(as_text=True)
     assert "Stored encrypted" in admin.get("/customers/add").get_data(as_text=True)
-
-
-@pytest.fixture
-def own_ring_app(pg, database, tmp_path):
-    """An app with its own instance dir, so rotating keys leaves the session's ring alone."""
-    application = make_app(pg, database, INSTANCE_DIR=tmp_path)
-    yield application
-    with application.app_context():
-        db.engine.dispose()
 
 
 def _amounts(app) -> dict[str, Decimal | None]:

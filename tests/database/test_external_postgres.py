@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PG15 = Path("/usr/lib/postgresql/15/bin")
 
 

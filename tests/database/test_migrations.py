@@ -5,7 +5,7 @@ from contextlib import contextmanager
 
 from flask_migrate import downgrade, upgrade
 
-from tests.conftest import make_app
+from tests.support.apps import make_app
 
 
 def _tables(pg, name):

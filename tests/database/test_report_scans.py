@@ -1,68 +1,17 @@
-"""How reports are computed at scale: the bulk decryption, the shared scans of one run over one
-snapshot, a failing amount costing only its reports, and the dashboard reading only snapshots."""
+"""How reports are computed at scale: the shared scans of one run over one snapshot, a failing
+amount costing only its reports, and the dashboard reading only snapshots (the bulk decryption:
+tests/unit/test_key_ring_sums.py)."""
 from __future__ import annotations
 
 import json
-import random
 import re
-import secrets
-from collections import defaultdict
 from decimal import Decimal
 
-import pytest
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import event
 
-from app.encryption.columns import AMOUNT_MAX
-from app.encryption.keyring import HEADER, DecryptionError, KeyRing
-from tests.report_data import NOW, TYPES, known, snapshots  # noqa: F401  (fixtures)
+from tests.support.report_data import NOW, TYPES, known, snapshots  # noqa: F401  (fixtures)
 
 CRM_TABLES = re.compile(r"\b(customers|contacts|leads|opportunities|activities|service_tickets)\b")
-
-
-def _ring() -> KeyRing:
-    return KeyRing({1: AESGCM.generate_key(bit_length=256), 2: AESGCM.generate_key(bit_length=256)}, active=1)
-
-
-def test_sum_cents_adds_exact_cents_per_key_under_every_key_id():
-    ring, rng = _ring(), random.Random(6)
-    rows, expected = [], defaultdict(int)
-    for pk in range(1, 600):
-        ring.active = 1 if pk % 3 else 2  # values written before and after a key rotation
-        amount = [Decimal("0.00"), AMOUNT_MAX, Decimal("0.01"),
-                  Decimal(rng.randint(0, 10**12)) / 100][pk % 4]
-        key = ("won" if pk % 2 else "lost", f"2026-{pk % 12 + 1:02d}")
-        rows.append((pk, ring.encrypt(amount, "opportunities", "value", pk), key))
-        expected[key] += int(amount * 100)
-    totals: dict = {"carried": 7}  # adds to what is there
-    ring.sum_cents(iter(rows), "opportunities", "value", totals)
-    assert totals == {"carried": 7, **expected}
-    assert sum(expected.values()) == sum(int(ring.decrypt(e, "opportunities", "value", pk) * 100)
-                                         for pk, e, _k in rows)
-    # a plaintext without exactly two decimals (not what encrypt() writes) is still parsed exactly
-    nonce = secrets.token_bytes(12)
-    odd = HEADER.pack(1, 1) + nonce + ring._cipher(1).encrypt(nonce, b"12.5".ljust(24), b"customers:revenue:9")
-    totals = {}
-    ring.sum_cents([(9, odd, None)], "customers", "revenue", totals)
-    assert totals == {None: 1250}
-
-
-@pytest.mark.parametrize("spoil,message", [
-    (lambda e, other: other, "does not decrypt"),  # another row's ciphertext
-    (lambda e, other: e[:-1] + bytes([e[-1] ^ 1]), "does not decrypt"),  # altered
-    (lambda e, other: HEADER.pack(1, 99) + e[HEADER.size:], "key 99 is not in the key ring"),
-    (lambda e, other: e[:20], "not an encrypted value"),
-])
-def test_sum_cents_refuses_what_decrypt_refuses(spoil, message):
-    ring = _ring()
-    good = [(pk, ring.encrypt(Decimal(pk), "opportunities", "value", pk), "k") for pk in (1, 2)]
-    bad = (3, spoil(ring.encrypt(Decimal(3), "opportunities", "value", 3), good[0][1]), "k")
-    with pytest.raises(DecryptionError, match=f"opportunities.value of row 3.*{message}|{message}") as caught:
-        ring.sum_cents(good + [bad], "opportunities", "value", {})
-    assert "row 3" in str(caught.value)
-    with pytest.raises(DecryptionError) as direct:
-        ring.decrypt(bad[1], "opportunities", "value", 3)
-    assert str(direct.value) == str(caught.value)
 
 
 def test_scans_of_a_run_read_the_snapshot_taken_when_it_started(app, known, add_rows, sql):
@@ -163,11 +112,11 @@ def test_the_dashboard_reads_snapshots_only_one_index_probe_per_type(app, admin,
 
 
 def test_charts_built_once_per_snapshot_are_rebuilt_when_it_is_edited(admin, snapshots, sql):
-    from tests.test_reports import _figures
+    from tests.support.pages import page_figures
 
     def pipeline_counts() -> list:
         text = admin.get("/dashboard/").get_data(as_text=True)
-        first = _figures(text)[0]  # pipeline by stage: counts per stage in the bars' text
+        first = page_figures(text)[0]  # pipeline by stage: counts per stage in the bars' text
         return [t["text"] for t in first["data"]]
 
     before = pipeline_counts()

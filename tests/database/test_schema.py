@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-SEED = Path(__file__).resolve().parents[1] / "docs" / "seed" / "crm-database-design.zh.md"
+SEED = Path(__file__).resolve().parents[2] / "docs" / "seed" / "crm-database-design.zh.md"
 TABLE_NAMES = {"Customers": "customers", "Contacts": "contacts", "Leads": "leads",
                "Opportunities": "opportunities", "Activities": "activities", "Users": "users",
                "Roles": "roles", "Permissions": "permissions", "RolePermissions": "role_permissions",

@@ -1,19 +1,17 @@
-"""A live app server and headless Debian Chromium (Playwright) for browser tests."""
+"""A live app server and a Playwright page on headless Debian Chromium, for tests/browser."""
 from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import urlparse
 
-import pytest
 from werkzeug.serving import make_server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-DOCS_SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"  # shown in the README
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"  # shown in the README
 
 
 class LiveServer:
@@ -77,19 +75,3 @@ class Page:
         assert self.foreign_requests == [], f"requests to other hosts: {self.foreign_requests}"
         assert self.console_errors == [], f"console errors: {self.console_errors}"
         assert self.csp_violations == [], f"Content-Security-Policy violations: {self.csp_violations}"
-
-
-@pytest.fixture
-def browser_page(app) -> Iterator[Page]:
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Debian chromium is missing: run `make browser` (apt-get install chromium)"
-    with LiveServer(app) as live, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
-        page = Page(context.new_page(), live.url)
-        try:
-            yield page
-        finally:
-            context.close()
-            browser.close()

@@ -1,6 +1,8 @@
-"""What a page holds (links, resources, inline scripts) and the security headers it must carry."""
+"""What a page holds (links, resources, inline scripts, visible text, charts) and the security headers it must carry."""
 from __future__ import annotations
 
+import html
+import json
 import re
 from html.parser import HTMLParser
 
@@ -58,3 +60,33 @@ def header_problems(response, static: bool) -> list[str]:
 def nonce_of(response) -> str:
     match = re.search(r"'nonce-([^']+)'", response.headers.get("Content-Security-Policy", ""))
     return match.group(1) if match else ""
+
+
+class VisibleText(HTMLParser):
+    """Text nodes a reader sees (not scripts or styles)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        self._skip += tag in ("script", "style")
+
+    def handle_endtag(self, tag):
+        self._skip -= tag in ("script", "style") and self._skip > 0
+
+    def handle_data(self, data):
+        if not self._skip and data.strip():
+            self.texts.append(" ".join(data.split()))
+
+
+def visible_texts(page: str) -> list[str]:
+    parser = VisibleText()
+    parser.feed(page)
+    return parser.texts
+
+
+def page_figures(page: str) -> list[dict]:
+    """The chart figures (plotly JSON) a dashboard or report page embeds in data-figure attributes."""
+    return [json.loads(html.unescape(m)) for m in re.findall(r"data-figure='([^']*)'", page)]

@@ -5,9 +5,9 @@ from decimal import Decimal
 
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD
-from tests.htmlforms import form_fields
-from tests.screens import parents, screens
+from tests.support.apps import ADMIN_PASSWORD
+from tests.support.htmlforms import form_fields
+from tests.support.screens import parents, screens
 
 RESOURCES = ["customers", "contacts", "leads", "opportunities", "activities", "tickets"]
 
@@ -82,7 +82,7 @@ def _refresh(client, refresh_token: str):
 
 
 def _admin_resets(app, sql):
-    from tests.conftest import csrf_token, login
+    from tests.support.client import csrf_token, login
 
     admin = app.test_client()
     login(admin)
@@ -94,7 +94,7 @@ def _admin_resets(app, sql):
 
 
 def _rep_changes_own(app, sql):
-    from tests.conftest import csrf_token, login
+    from tests.support.client import csrf_token, login
 
     rep = app.test_client()
     login(rep, "rep", REP_PASSWORD)
@@ -118,7 +118,7 @@ def _cli_create_admin_resets(app, sql):
 @pytest.mark.parametrize("change", [_admin_resets, _rep_changes_own, _cli_resets, _cli_create_admin_resets],
                          ids=["admin screen", "own profile", "crm user reset-password", "crm create-admin"])
 def test_a_password_change_revokes_the_users_api_tokens(app, client, sql, change):
-    from tests.test_login_security import make_user
+    from tests.support.users import make_user
 
     make_user(app, password=REP_PASSWORD)
     make_user(app, "other", password=REP_PASSWORD)
@@ -141,7 +141,7 @@ def test_a_password_change_revokes_the_users_api_tokens(app, client, sql, change
 
 def test_csrf_exemption_needs_a_valid_bearer_token_of_the_signed_in_user(app, admin, sql):
     """The admin's browser session carrying an Authorization header is still checked for CSRF."""
-    from tests.test_login_security import make_user
+    from tests.support.users import make_user
 
     make_user(app, password=REP_PASSWORD)
     rep_access, _refresh_token = _rep_tokens(app.test_client())
@@ -165,7 +165,7 @@ def test_csrf_exemption_needs_a_valid_bearer_token_of_the_signed_in_user(app, ad
 
 
 # One rule set (app.crud.derive.column_validators): what a form refuses, the API refuses, and the other way round.
-# (resource, field, value); the rest of the record is the screen's valid example (tests/screens.py)
+# (resource, field, value); the rest of the record is the screen's valid example (tests/support/screens.py)
 SAME_RULES = [
     ("customers", "name", "bell\x07char"), ("customers", "industry", "esc\x1b[31m"),
     ("customers", "name", ""), ("customers", "name", "   "), ("customers", "name", "x" * 256),

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import event
 from werkzeug.datastructures import MultiDict
 
-from tests.conftest import ADMIN_PASSWORD, csrf_token, login, post_form
-from tests.htmlforms import form_fields
-from tests.screens import parents, screens
+from tests.support.apps import ADMIN_PASSWORD
+from tests.support.client import csrf_token, login
+from tests.support.htmlforms import form_fields
+from tests.support.screens import parents, screens
 
 
 def _admin_id(sql) -> int:

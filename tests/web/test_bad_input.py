@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from tests.htmlforms import form_fields
-from tests.screens import LOCATIONS, parents, screens
+from tests.support.htmlforms import form_fields
+from tests.support.screens import LOCATIONS, parents, screens
 
 ACCEPTED_TEXT = ["<script>alert('x')</script>", "'; DROP TABLE customers; --", "华为技术有限公司",
                  "😀🚀 emoji ok", "O'Brien & Sons \"quoted\""]

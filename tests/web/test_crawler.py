@@ -30,8 +30,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from app.security.default_roles import DEFAULT_ROLES
-from tests.conftest import ADMIN_PASSWORD, Server, csrf_token, make_app
-from tests.pages import PageParts, header_problems, nonce_of
+from tests.support.apps import ADMIN_PASSWORD, make_app
+from tests.support.client import csrf_token
+from tests.support.postgres import Server
+from tests.support.pages import PageParts, header_problems, nonce_of
 
 ROLES = ["Admin", *DEFAULT_ROLES]
 LANGUAGES = ["en", "zh"]

@@ -5,9 +5,9 @@ import re
 
 import pytest
 
-from tests.conftest import csrf_token
-from tests.htmlforms import form_fields
-from tests.screens import parents, screens
+from tests.support.client import csrf_token
+from tests.support.htmlforms import form_fields
+from tests.support.screens import parents, screens
 
 SCREEN_URLS = [s.url for s in screens({"customer": "0", "contact": "0"})]
 

@@ -8,9 +8,9 @@ import pytest
 from flask_appbuilder.models.sqla.filters import FilterEqual, FilterGreater
 
 from app.search.filters import FilterContains
-from tests.conftest import login
-from tests.csv_files import BOM, as_dicts, parse
-from tests.test_login_security import USER_PASSWORD, make_user
+from tests.support.client import login
+from tests.support.csv_files import BOM, as_dicts, parse
+from tests.support.users import USER_PASSWORD, make_user
 
 LISTS = ["/customers", "/contacts", "/leads", "/opportunities", "/activities", "/tickets", "/reports", "/logs"]
 

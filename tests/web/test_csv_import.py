@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from tests.conftest import csrf_token, login
-from tests.test_login_security import USER_PASSWORD, make_user
+from tests.support.client import csrf_token, login
+from tests.support.users import USER_PASSWORD, make_user
 
 TOKEN_RE = re.compile(r'action="(/\w+/import/[^"]+)"')
 

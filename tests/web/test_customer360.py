@@ -4,10 +4,10 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from tests.conftest import csrf_token, login
-from tests.htmlforms import form_fields
-from tests.screens import parents
-from tests.test_lead_conversion import PASSWORD, make_user
+from tests.support.client import csrf_token, login
+from tests.support.htmlforms import form_fields
+from tests.support.screens import parents
+from tests.support.users import ROLE_PASSWORD, make_role_user
 
 
 def timeline_of(page: str) -> list[tuple[str, int]]:
@@ -155,7 +155,7 @@ def test_panels_follow_the_users_permissions(app, sql):
     sql("INSERT INTO opportunities (customer_id, name) VALUES (:c, 'Secret deal')", c=cid)
     sql("INSERT INTO service_tickets (customer_id, subject) VALUES (:c, 'Visible ticket')", c=cid)
     client = app.test_client()
-    login(client, make_user(app, "Support Agent"), PASSWORD)
+    login(client, make_role_user(app, "Support Agent"), ROLE_PASSWORD)
     page = client.get(f"/customers/show/{cid}").get_data(as_text=True)
     assert "Visible ticket" in page and "王" in page
     assert "Secret deal" not in page and "Pipeline value" not in page

@@ -5,10 +5,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from app.models import Customer
-from tests.browser import browser_page  # noqa: F401  (fixture)
-from tests.conftest import ADMIN_PASSWORD, csrf_token, login
-from tests.test_health import stopped_statement
-from tests.test_i18n import visible_texts
+from tests.support.client import csrf_token, login
+from tests.support.faults import stopped_statement
+from tests.support.pages import visible_texts
 
 TITLES = {
     400: ("Bad request", "请求有误"),
@@ -140,7 +139,7 @@ def test_a_stopped_statement_is_a_503_in_the_layout_and_language(app):
 
 
 def test_a_lost_database_still_gets_a_plain_503_page_and_json(pg):
-    from tests.conftest import make_app
+    from tests.support.apps import make_app
 
     app = make_app(pg, "postgresql+psycopg://crm_owner:x@/nosuchdb?host=/nonexistent")
     client = app.test_client()
@@ -157,7 +156,7 @@ def test_a_lost_database_still_gets_a_plain_503_page_and_json(pg):
 
 
 def test_a_signed_in_user_gets_the_503_in_their_language_without_asking_the_lost_database(pg, admin):
-    from tests.conftest import make_app
+    from tests.support.apps import make_app
 
     switch(admin, "zh")
     down = make_app(pg, "postgresql+psycopg://crm_owner:x@/nosuchdb?host=/nonexistent").test_client()
@@ -229,28 +228,3 @@ def test_no_error_handler_hides_a_redirect_or_a_success(admin):
     assert admin.get("/customers/list").status_code in (301, 308)  # Werkzeug's slash redirect stays
     assert admin.get("/customers/list/").status_code == 200
     assert csrf_token(admin, "/customers/add")
-
-
-@pytest.mark.browser
-def test_error_page_in_a_browser_has_the_menu_the_icon_and_a_way_home(browser_page):
-    page = browser_page
-    page.login("admin", ADMIN_PASSWORD)
-    page.goto("/customers/list/")
-    # as after following a stale link from the list (a typed address sends no Referer: Home only)
-    page.page.goto(page.base_url + "/customers/show/999999999", referer=page.base_url + "/customers/list/")
-    assert page.page.locator("h1").first.inner_text().startswith("Page not found")
-    assert page.page.locator(".navbar").get_by_text("Customers").count() > 0
-    page.screenshot("error-page-404")
-    page.page.get_by_role("link", name="Back", exact=True).click()
-    page.page.wait_for_load_state("networkidle")
-    assert page.page.url.endswith("/customers/list/")
-    page.goto("/no-such-page/")  # typed: no page to go back to, Home only
-    assert page.page.get_by_role("link", name="Back", exact=True).count() == 0
-    page.page.get_by_role("link", name="Home", exact=True).click()
-    page.page.wait_for_load_state("networkidle")
-    assert page.page.url.rstrip("/") == page.base_url
-    icon = page.page.locator("link[rel=icon]").get_attribute("href")
-    assert page.page.request.get(page.base_url + icon).status == 200
-    # the console reports the two 404 documents themselves, and nothing else (every asset loaded)
-    assert page.console_errors == ["Failed to load resource: the server responded with a status of 404 (NOT FOUND)"] * 2
-    assert page.foreign_requests == []

@@ -1,4 +1,5 @@
 """The /health endpoint: open, honest, and without secrets."""
+from tests.support.faults import stopped_statement
 
 
 def test_health_ok_without_login(client):
@@ -10,30 +11,12 @@ def test_health_ok_without_login(client):
 
 
 def test_health_503_when_database_is_down(pg):
-    from tests.conftest import make_app
+    from tests.support.apps import make_app
 
     app = make_app(pg, "postgresql+psycopg://crm_owner:x@/nosuchdb?host=/nonexistent")
     response = app.test_client().get("/health")
     assert response.status_code == 503
     assert response.get_json()["status"] == "unavailable"
-
-
-def stopped_statement(app, path: str, **headers):
-    """The answer to a request whose statement the database cancels (statement_timeout)."""
-    import pytest
-    from sqlalchemy import text
-    from sqlalchemy.exc import OperationalError
-
-    from app.extensions import db
-
-    with app.test_request_context(path, headers=headers):
-        app.preprocess_request()
-        db.session.execute(text("SET LOCAL statement_timeout = 10"))
-        with pytest.raises(OperationalError) as stopped:
-            db.session.execute(text("SELECT pg_sleep(2)"))
-        response = app.handle_user_exception(stopped.value)
-        assert db.session.execute(text("SELECT 1")).scalar() == 1  # the session was rolled back, usable
-        return response
 
 
 def test_a_stopped_statement_is_a_503_that_says_so_not_a_lost_database(app):

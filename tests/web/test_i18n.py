@@ -1,19 +1,12 @@
-"""The UI in Simplified Chinese and English: catalogs, per-user choice, labels from the seed, formats."""
+"""The UI in Simplified Chinese and English over HTTP: per-user choice, every key page translated, formats."""
 from __future__ import annotations
 
 import re
-import shutil
-from html.parser import HTMLParser
-from pathlib import Path
 
-from babel.support import Translations
+from tests.support.catalogs import english_ui_words
+from tests.support.client import login, post_form, switch_language
+from tests.support.pages import page_figures, visible_texts
 
-from app.i18n.catalogs import TRANSLATIONS, ensure_compiled, load, untranslated
-from app.i18n.labels import label_for
-from app.i18n.seed import seed_labels
-from tests.conftest import csrf_token, login, post_form
-
-PLACEHOLDER = re.compile(r"%\(\w+\)s")
 # every screen an admin opens (not /logs/: its rows quote English data such as resource names) from the menu or the top bar, plus the forms
 KEY_PAGES = ["/", "/customers/list/", "/customers/add", "/contacts/list/", "/leads/list/",
              "/opportunities/list/", "/activities/list/", "/tickets/list/", "/tickets/add",
@@ -28,96 +21,16 @@ KEY_PAGES = ["/", "/customers/list/", "/customers/add", "/contacts/list/", "/lea
 DATA_WORDS = {"Admin", "User"}
 
 
-class VisibleText(HTMLParser):
-    """Text nodes a reader sees (not scripts or styles)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.texts: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag, attrs):
-        self._skip += tag in ("script", "style")
-
-    def handle_endtag(self, tag):
-        self._skip -= tag in ("script", "style") and self._skip > 0
-
-    def handle_data(self, data):
-        if not self._skip and data.strip():
-            self.texts.append(" ".join(data.split()))
-
-
-def visible_texts(html: str) -> list[str]:
-    parser = VisibleText()
-    parser.feed(html)
-    return parser.texts
-
-
-def english_ui_words() -> set[str]:
-    """Our English strings (catalog msgids without placeholders), as whole text nodes."""
-    words = set()
-    for message in load("zh"):
-        msgid = message.id if isinstance(message.id, str) else message.id[0]
-        if msgid and not PLACEHOLDER.search(msgid) and re.search(r"[A-Za-z]{3}", msgid):
-            words.add(msgid)
-    # Flask-AppBuilder's own words on these pages (translated by its zh catalog)
-    return words | {"List", "Add", "Edit", "Delete", "Show", "Search", "Actions", "Record Count", "Save",
-                    "Back", "Add Filter", "Refresh", "Logout", "Profile"}
-
-
-def test_chinese_catalog_translates_every_message_and_keeps_placeholders():
-    catalog = load("zh")
-    assert len(catalog) > 200
-    assert untranslated(catalog) == []
-    for message in catalog:
-        if message.id:
-            msgid = message.id if isinstance(message.id, str) else message.id[0]
-            assert sorted(PLACEHOLDER.findall(msgid)) == sorted(PLACEHOLDER.findall(message.string)), msgid
-
-
-def test_chinese_field_labels_are_the_seeds_column_descriptions():
-    catalog = load("zh")
-    labels = seed_labels()
-    assert labels["customers", "name"] == "客户名称" and labels["customers", "industry"] == "所属行业"
-    assert labels["leads", "status"] == "状态" and labels["contacts", "customer"] == "客户"
-    checked = 0
-    for (table, column), label in labels.items():
-        message = catalog.get(label_for(column), context=table)
-        if table in ("role_permissions",):  # no screen of its own
-            continue
-        assert message is not None, (table, column)
-        assert message.string == label, (table, column, message.string, label)
-        checked += 1
-    assert checked > 80
-
-
-def test_a_fresh_clone_gets_compiled_catalogs(tmp_path: Path):
-    copy = tmp_path / "translations"
-    shutil.copytree(TRANSLATIONS, copy, ignore=shutil.ignore_patterns("*.mo"))
-    written = ensure_compiled(copy)
-    assert [p.name for p in written] == ["messages.mo"]
-    assert ensure_compiled(copy) == []  # up to date: nothing to do
-    translations = Translations.load(str(copy), ["zh"])
-    assert translations.gettext("Customers") == "客户"
-    assert translations.pgettext("customers", "Name") == "客户名称"
-
-
-def switch(client, lang: str):
-    response = client.get(f"/lang/{lang}", headers={"Referer": "/"})
-    assert response.status_code == 302
-    return response
-
-
 def test_every_key_page_in_chinese_has_no_english_ui_words_left(app, admin, add_rows):
     from app.models import Contact, Customer, Lead
 
     [cid] = add_rows(Customer, {"name": "Acme 测试", "industry": "Retail"})
     [contact] = add_rows(Contact, {"customer_id": cid, "first_name": "伟", "last_name": "王"})
     [lid] = add_rows(Lead, {"source": "展会", "contact_id": contact})
-    switch(admin, "zh")
+    switch_language(admin, "zh")
     english = english_ui_words()
     visitor = app.test_client()
-    switch(visitor, "zh")
+    switch_language(visitor, "zh")
     login_page = visitor.get("/login/").get_data(as_text=True)
     assert "用户名" in login_page and not {t for t in visible_texts(login_page) if t in english}
     for url in KEY_PAGES + [f"/customers/show/{cid}", f"/customers/edit/{cid}", f"/leads/show/{lid}",
@@ -134,20 +47,20 @@ def test_every_key_page_in_chinese_has_no_english_ui_words_left(app, admin, add_
 
 
 def test_chinese_labels_titles_and_menu(admin):
-    switch(admin, "zh")
+    switch_language(admin, "zh")
     page = admin.get("/customers/add").get_data(as_text=True)
     for label in ("客户名称", "所属行业", "地理位置", "年收入", "新建客户", "销售", "仪表板", "系统管理"):
         assert label in page, label
     page = admin.get("/leads/add").get_data(as_text=True)
     assert "来源" in page and ">新<" in page and "跟进中" in page  # documented values translated too
-    switch(admin, "en")
+    switch_language(admin, "en")
     page = admin.get("/customers/add").get_data(as_text=True)
     assert "客户名称" not in page and re.search(r">\s*Name\s*<", page) and "Add customer" in page
 
 
 def test_choice_is_stored_on_the_user_and_follows_them_to_a_new_session(app, admin, client, sql):
     assert sql("SELECT locale FROM users WHERE username = 'admin'") == [(None,)]
-    switch(admin, "zh")
+    switch_language(admin, "zh")
     assert sql("SELECT locale FROM users WHERE username = 'admin'") == [("zh",)]
     other = app.test_client()  # another browser, which asks for English
     login(other)
@@ -155,7 +68,7 @@ def test_choice_is_stored_on_the_user_and_follows_them_to_a_new_session(app, adm
     other.get("/logout/")
     login_page = other.get("/login/", headers={"Accept-Language": "en-US,en"}).get_data(as_text=True)
     assert "登录" in login_page  # the language stays after signing out
-    switch(other, "en")  # signed out: only this browser's session changes
+    switch_language(other, "en")  # signed out: only this browser's session changes
     assert sql("SELECT locale FROM users WHERE username = 'admin'") == [("zh",)]
 
 
@@ -172,13 +85,13 @@ def test_unknown_language_is_refused(admin, sql):
 
 
 def test_a_language_chosen_on_the_login_page_becomes_the_users(client, sql):
-    switch(client, "zh")
+    switch_language(client, "zh")
     login(client)
     assert sql("SELECT locale FROM users WHERE username = 'admin'") == [("zh",)]
 
 
 def test_form_errors_and_flash_messages_in_chinese(admin, sql):
-    switch(admin, "zh")
+    switch_language(admin, "zh")
     response = post_form(admin, "/contacts/add", {"first_name": "伟", "last_name": "王", "email": "not-an-email"})
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and "不是有效的电子邮件地址。" in page
@@ -201,12 +114,12 @@ def test_dates_and_numbers_follow_the_language(admin, add_rows, sql):
     [oid] = add_rows(Opportunity, {"customer_id": cid, "name": "Deal", "stage": "proposal",
                                    "value": Decimal("9876.5"), "close_date": __import__("datetime").date(2026, 3, 7)})
     sql("UPDATE customers SET created_at = '2026-03-07 14:05:09' WHERE customer_id = :c", c=cid)
-    switch(admin, "en")
+    switch_language(admin, "en")
     page = admin.get(f"/customers/show/{cid}").get_data(as_text=True)
     assert "1,234,567.50" in page and "Mar 7, 2026, 14:05" in page
     page = admin.get(f"/opportunities/show/{oid}").get_data(as_text=True)
     assert "Mar 7, 2026" in page and "Proposal" in page
-    switch(admin, "zh")
+    switch_language(admin, "zh")
     page = admin.get(f"/customers/show/{cid}").get_data(as_text=True)
     assert "1,234,567.50" in page and "2026年3月7日 14:05" in page
     page = admin.get(f"/opportunities/show/{oid}").get_data(as_text=True)
@@ -214,25 +127,21 @@ def test_dates_and_numbers_follow_the_language(admin, add_rows, sql):
 
 
 def test_dashboard_charts_in_chinese(app, admin):
-    import html
-    import json
-
     runner = app.test_cli_runner()
     for _ in range(2):
         assert runner.invoke(args=["crm", "reports", "generate"]).exit_code == 0
-    switch(admin, "zh")
+    switch_language(admin, "zh")
     page = admin.get("/dashboard/").get_data(as_text=True)
     for title in ("各阶段销售管道", "每月赢单与丢单", "潜在客户漏斗", "未关闭工单时长"):
         assert title in page, title
     generated = re.search(r"生成于\s*<time[^>]*>([^<]*)</time>", page)
     assert generated and re.fullmatch(r"\d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d UTC", generated.group(1)), page[page.find("生成于"):][:200]
-    figures = [json.loads(html.unescape(m)) for m in re.findall(r"data-figure='([^']*)'", page)]
+    figures = page_figures(page)
     pipeline = figures[0]["data"][0]
     assert pipeline["x"][:3] == ["初始", "资格审查", "提案"] and "销售机会" in pipeline["hovertemplate"]
     assert figures[0]["layout"]["yaxis"]["title"]["text"] == "价值"
     history = admin.get("/dashboard/history/pipeline_by_stage").get_data(as_text=True)
-    titles = [json.loads(html.unescape(m))["layout"]["title"]["text"]
-              for m in re.findall(r"data-figure='([^']*)'", history)]
+    titles = [figure["layout"]["title"]["text"] for figure in page_figures(history)]
     assert titles == ["进行中的管道价值", "进行中的销售机会"] and "共 2 个快照" in history
 
 

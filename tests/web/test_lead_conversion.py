@@ -7,23 +7,12 @@ import time
 import psycopg
 import pytest
 
-from tests.conftest import csrf_token, login
-from tests.htmlforms import form_fields
-from tests.screens import parents
+from tests.support.client import csrf_token, login
+from tests.support.htmlforms import form_fields
+from tests.support.screens import parents
+from tests.support.users import ROLE_PASSWORD, make_role_user
 
-PASSWORD = "Role-user-password-2026"
 WATCHED = ("customers", "contacts", "opportunities", "leads")
-
-
-def make_user(app, role: str) -> str:
-    from app.extensions import db
-
-    username = role.lower().replace(" ", "_")
-    with app.app_context():
-        sm = app.appbuilder.sm
-        assert sm.add_user(username, role, "User", f"{username}@example.com", sm.find_role(role), password=PASSWORD)
-        db.session.remove()
-    return username
 
 
 def state(sql) -> tuple:
@@ -149,7 +138,7 @@ def test_permission_can_convert(app, sql, role, allowed):
     ids = parents(sql)
     lead = a_lead(sql, ids["contact"])
     client = app.test_client()
-    login(client, make_user(app, role), PASSWORD)
+    login(client, make_role_user(app, role), ROLE_PASSWORD)
     token = csrf_token(client, "/")
     before = state(sql)
     page = client.get(f"/leads/convert/{lead}")

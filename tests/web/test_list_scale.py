@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import event
 
-from tests.conftest import login
+from tests.support.client import login
 
 LISTS = ["/customers/list/", "/contacts/list/", "/leads/list/", "/opportunities/list/",
          "/activities/list/", "/tickets/list/", "/reports/list/", "/logs/list/"]

@@ -31,7 +31,7 @@ import pytest
 
 from app.ops.embedded_db import SUPERUSER, EmbeddedPostgres
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SECONDS = float(os.environ.get("CRM_LOAD_SECONDS", "120"))
 PASSWORD = "Load-test-admin-password-42"
 SECRET = "load-test-secret-key-of-at-least-32-bytes"

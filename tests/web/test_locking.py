@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import login
-from tests.htmlforms import form_fields
+from tests.support.client import login
+from tests.support.htmlforms import form_fields
 
 
 def test_stale_edit_form_is_refused(app, sql):

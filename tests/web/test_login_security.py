@@ -6,22 +6,13 @@ import datetime as dt
 
 from werkzeug.security import check_password_hash
 
-from tests.conftest import ADMIN_PASSWORD, csrf_token, login
-from tests.htmlforms import form_fields
+from tests.support.apps import ADMIN_PASSWORD
+from tests.support.client import csrf_token, login
+from tests.support.htmlforms import form_fields
+from tests.support.users import USER_PASSWORD, make_user
 
-USER_PASSWORD = "Sales-rep-password-2026"
 GENERIC = "Wrong username or password."
 DISABLED = "This account is disabled. Ask an administrator to enable it."
-
-
-def make_user(app, username="rep", role="Sales Rep", password=USER_PASSWORD):
-    from app.extensions import db
-
-    with app.app_context():
-        sm = app.appbuilder.sm
-        assert sm.add_user(username, "Rep", "One", f"{username}@example.com", sm.find_role(role),
-                           password=password)
-        db.session.remove()
 
 
 def rep_signed_in(app, sql):
@@ -132,14 +123,14 @@ def test_account_delay_grows_with_failures_and_is_capped(app, client, sql):
 
 
 def test_unlock_clears_every_counter_of_the_user(app, client, sql):
-    from tests.test_users_cli import crm
+    from tests.support.cli import crm_cli
 
     make_user(app)
     for _ in range(5):
         login_from(app.test_client(), "203.0.113.1", "rep", "wrong password")
     assert sql("SELECT count(*) FROM login_addresses WHERE locked_until IS NOT NULL") == [(1,)]
     assert sql("SELECT fail_login_count FROM users WHERE username = 'rep'") == [(5,)]
-    assert crm(app, "user", "unlock", "rep").exit_code == 0
+    assert crm_cli(app, "user", "unlock", "rep").exit_code == 0
     assert sql("SELECT fail_login_count, locked_until FROM users WHERE username = 'rep'") == [(0, None)]
     assert sql("SELECT sum(failures), count(locked_until) FROM login_addresses") == [(0, 0)]
     login_from(client, "203.0.113.1", "rep", USER_PASSWORD)
@@ -431,7 +422,7 @@ def test_api_unknown_related_id_is_a_clear_422(admin, sql):
 
 def test_behind_proxies_failures_count_for_the_forwarded_address_and_only_then(pg, database, sql):
     """CRM_PROXY_HOPS=1: the client's address from X-Forwarded-For; with no proxy the header is never trusted."""
-    from tests.conftest import make_app
+    from tests.support.apps import make_app
 
     forwarded = {"X-Forwarded-For": "198.51.100.23"}
     for hops, expected in ((0, "203.0.113.50"), (1, "198.51.100.23")):

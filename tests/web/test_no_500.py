@@ -15,8 +15,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import Date, DateTime, Numeric, inspect, text
 
-from tests.conftest import ADMIN_PASSWORD, CSRF_RE, login, make_app
-from tests.htmlforms import form_fields
+from tests.support.apps import ADMIN_PASSWORD, make_app
+from tests.support.client import CSRF_RE, login
+from tests.support.htmlforms import form_fields
 
 WATCHED = ["customers", "contacts", "leads", "opportunities", "activities", "service_tickets", "reports",
            "users", "roles", "permissions", "role_permissions"]

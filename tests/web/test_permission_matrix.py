@@ -3,20 +3,13 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
-from tests.browser import browser_page  # noqa: F401  (fixture)
-from tests.conftest import ADMIN_PASSWORD, csrf_token, login, make_app
+from tests.support.apps import make_app
+from tests.support.client import csrf_token
+from tests.support.permissions import grants
 
 
 def role_id(sql, name: str) -> int:
     return sql("SELECT role_id FROM roles WHERE role_name = :n", n=name)[0][0]
-
-
-def grants(sql, role: str) -> set[str]:
-    return {r[0] for r in sql(
-        "SELECT p.permission_name FROM role_permissions rp JOIN permissions p USING (permission_id) "
-        "JOIN roles r USING (role_id) WHERE r.role_name = :n", n=role)}
 
 
 def form_of(admin, rid: int) -> dict[str, list[str]]:
@@ -177,20 +170,3 @@ def test_new_screens_reach_default_roles_without_undoing_edits(pg, database, adm
     assert "can_add on TicketView" not in grants(sql, "Sales Manager")
     assert sql("SELECT count(*) FROM default_role_grants WHERE role_name = 'Support Agent' "
                "AND permission_name = 'can_add on TicketView'") == [(1,)]
-
-
-@pytest.mark.browser
-def test_admin_unticks_a_permission_in_the_browser(browser_page, sql):
-    page = browser_page
-    page.login("admin", ADMIN_PASSWORD)
-    page.goto("/permission-matrix/")
-    page.page.click("text=Sales Rep")
-    page.page.wait_for_load_state("networkidle")
-    page.page.uncheck("input[aria-label='Leads: edit']")
-    page.screenshot("permission-matrix-role")
-    page.page.click("text=Save permissions")
-    page.page.wait_for_load_state("networkidle")
-    assert "Role Sales Rep saved" in page.page.content()
-    assert "can_edit on LeadView" not in grants(sql, "Sales Rep")
-    assert "can_edit on ContactView" in grants(sql, "Sales Rep")
-    page.assert_clean()

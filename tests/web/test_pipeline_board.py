@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from tests.conftest import csrf_token, login
-from tests.screens import parents
-from tests.test_lead_conversion import PASSWORD, make_user
+from tests.support.client import csrf_token, login
+from tests.support.screens import parents
+from tests.support.users import ROLE_PASSWORD, make_role_user
 
 
 def column(page: str, stage: str) -> str:
@@ -143,7 +143,7 @@ def test_move_needs_csrf_and_a_json_body(admin, deals, sql):
                                                 ("Auditor", True, False), ("Support Agent", False, False)])
 def test_board_and_move_permissions(app, deals, sql, role, sees, moves):
     client = app.test_client()
-    login(client, make_user(app, role), PASSWORD)
+    login(client, make_role_user(app, role), ROLE_PASSWORD)
     page = client.get("/pipeline/")
     assert (page.status_code == 200) == sees
     if sees:

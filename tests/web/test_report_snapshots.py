@@ -21,13 +21,12 @@ from flask_migrate import downgrade, upgrade
 from app.security.default_roles import DEFAULT_ROLES
 from app.ops.embedded_db import bin_path
 from app.models import Customer, Report
-from tests.conftest import login, post_form
-from tests.report_data import TYPES, known, opened, snapshots  # noqa: F401  (fixtures)
-from tests.test_backup import crm, crm_cli  # noqa: F401  (fixture: an instance of its own, as `make run` makes it)
-from tests.test_encryption import db_name, own_ring_app  # noqa: F401  (fixture: rotation leaves the session's ring alone)
-from tests.test_i18n import switch
-from tests.test_reports import _figures
-from tests.test_role_access import PASSWORD, _make_user
+from tests.support.apps import db_name, own_ring_app  # noqa: F401  (fixture: rotation leaves the session's ring alone)
+from tests.support.cli import crm, crm_cli  # noqa: F401  (fixture: an instance of its own, as `make run` makes it)
+from tests.support.client import login, post_form, switch_language
+from tests.support.pages import page_figures
+from tests.support.report_data import TYPES, known, opened, snapshots  # noqa: F401  (fixtures)
+from tests.support.users import ROLE_PASSWORD, make_role_user
 
 CANARY = "7316529.47"
 CANARY_DIGITS = ("7316529", "731652947")  # the amount as text, and in cents
@@ -112,11 +111,11 @@ def test_dashboard_and_history_never_500_on_stored_snapshots_of_any_shape(app, a
     for report_type in ("pipeline_by_stage", "revenue_by_industry", "lead_funnel", "customers_by_location",
                         "won_lost_by_month"):
         history = found[f"/dashboard/history/{report_type}"]
-        assert SKIPPED in history and len(_figures(history)) >= 1, report_type
+        assert SKIPPED in history and len(page_figures(history)) >= 1, report_type
     assert SKIPPED not in found["/dashboard/history/ticket_age"]
     assert admin.get("/dashboard/history/no_such_report").status_code == 404
 
-    switch(admin, "zh")
+    switch_language(admin, "zh")
     chinese = pages(admin)["/dashboard/"]
     assert SKIPPED_ZH in chinese and SKIPPED not in chinese
     assert all(n >= 1 for n in charts_per_type(chinese).values())
@@ -154,7 +153,7 @@ def test_migration_0015_upgrades_the_old_demo_shape_and_seals_stored_money(app, 
     assert stored[odd] == {"whatever": True}  # left as it is: readers skip it
 
     found = pages(admin)
-    figures = _figures(found["/dashboard/"])
+    figures = page_figures(found["/dashboard/"])
     assert any(f["data"][0].get("y") == [19, 19, 18, 18, 18, 18] for f in figures)  # counts, as stored
     assert any(CANARY in json.dumps(f) for f in figures)
     assert SKIPPED in found["/dashboard/"] and SKIPPED not in found["/dashboard/history/pipeline_by_stage"]
@@ -214,7 +213,7 @@ def test_reports_screen_refuses_a_bad_snapshot_with_a_form_error(app, admin, sql
     audit = " ".join(str(r) for r in sql("SELECT description FROM logs WHERE table_name = 'reports'"))
     assert "Birds" in audit and all(d not in audit for d in CANARY_DIGITS)  # the trail copies ciphertext
 
-    switch(admin, "zh")
+    switch_language(admin, "zh")
     response = post_form(admin, "/reports/add", {**good, "generated_at": "9999-12-31"})
     assert "不能" in response.get_data(as_text=True) and response.status_code == 200
 
@@ -254,7 +253,7 @@ def test_canary_revenue_never_plaintext_in_any_column_or_dump_and_rotates(own_ri
     assert result.exit_code == 0, result.output
     assert all(d not in result.output for d in CANARY_DIGITS)
 
-    figures = _figures(admin.get("/dashboard/").get_data(as_text=True))
+    figures = page_figures(admin.get("/dashboard/").get_data(as_text=True))
     assert any(CANARY in json.dumps(f) for f in figures)  # the dashboard shows it: the data is there
     everything = all_text_in_database(sql)
     assert "Canary Farm" in everything and "Canary breeding" in everything  # the scan did read the rows
@@ -279,7 +278,7 @@ def test_canary_revenue_never_plaintext_in_any_column_or_dump_and_rotates(own_ri
     assert key_ids() == {2}
     pending = app.test_cli_runner().invoke(args=["crm", "rotate-key"])  # nothing left under key 1
     assert pending.exit_code == 0 and key_ids() == {3}
-    figures = _figures(admin.get("/dashboard/").get_data(as_text=True))
+    figures = page_figures(admin.get("/dashboard/").get_data(as_text=True))
     assert any(CANARY in json.dumps(f) for f in figures)
     assert SKIPPED not in admin.get("/dashboard/").get_data(as_text=True)
     assert all(d not in all_text_in_database(sql) for d in CANARY_DIGITS)
@@ -324,17 +323,17 @@ def test_newcomer_path_demo_data_seed_generate_then_every_chart_page_answers(app
     def every_page_for_every_role() -> None:
         for role in roles:
             client = app.test_client()
-            response = login(client) if role == "Admin" else login(client, role.lower().replace(" ", "_"), PASSWORD)
+            response = login(client) if role == "Admin" else login(client, role.lower().replace(" ", "_"), ROLE_PASSWORD)
             assert response.status_code == 302, role
             for lang in ("en", "zh"):
-                switch(client, lang)
+                switch_language(client, lang)
                 found = pages(client)
                 assert SKIPPED not in found["/dashboard/"] and SKIPPED_ZH not in found["/dashboard/"], role
                 assert all(n >= 1 for n in charts_per_type(found["/dashboard/"]).values()), (role, lang)
 
     for role in roles:
         if role != "Admin":
-            _make_user(app, role)
+            make_role_user(app, role)
     every_page_for_every_role()
 
     seeded = app.test_cli_runner().invoke(args=["crm", "seed", "--scale", "0.001"])

@@ -18,10 +18,11 @@ import jsonschema
 import pytest
 
 from app.crud.choices import ACTIVITY_TYPES, LEAD_STATUSES, OPPORTUNITY_STAGES, PRIORITIES, TICKET_STATUSES
-from tests.conftest import login, post_form
-from tests.report_data import known, snapshots  # noqa: F401  (fixtures)
+from tests.support.client import login, post_form
+from tests.support.pages import page_figures
+from tests.support.report_data import known, snapshots  # noqa: F401  (fixtures)
 
-SCHEMAS = Path(__file__).resolve().parents[1] / "app" / "reports" / "schemas"
+SCHEMAS = Path(__file__).resolve().parents[2] / "app" / "reports" / "schemas"
 
 
 def money(total: Decimal) -> float:
@@ -157,11 +158,6 @@ def test_generate_one_type_and_unknown_type(app, sql):
     assert result.exit_code == 2 and "nonsense" in result.output
 
 
-def _figures(page: str) -> list[dict]:
-    import html
-    return [json.loads(html.unescape(m)) for m in re.findall(r"data-figure='([^']*)'", page)]
-
-
 def _row_counts(trace: dict) -> list[int]:
     """The number of records behind each point: the bar's length, or the count in its text (money charts)."""
     if trace["type"] == "pie" or any(isinstance(y, float) for y in trace.get("y", [])):
@@ -174,7 +170,7 @@ def test_dashboard_drill_down_links_open_lists_with_the_bars_rows(admin, snapsho
     page = admin.get("/dashboard/")
     assert page.status_code == 200
     text = page.get_data(as_text=True)
-    figures = _figures(text)
+    figures = page_figures(text)
     assert len(figures) == 9  # the lead funnel has two charts
     assert text.count("crm-generated-at") == 8
     checked = 0
@@ -198,7 +194,7 @@ def test_history_shows_a_trend_over_snapshots(admin, app, known):
         assert runner.invoke(args=["crm", "reports", "generate", "--type", "pipeline_by_stage"]).exit_code == 0
     page = admin.get("/dashboard/history/pipeline_by_stage")
     assert page.status_code == 200
-    figures = _figures(page.get_data(as_text=True))
+    figures = page_figures(page.get_data(as_text=True))
     assert [f["layout"]["title"]["text"] for f in figures] == ["open pipeline value", "open opportunities"]
     assert len(figures[1]["data"][0]["y"]) == 3 and figures[1]["data"][0]["y"][0] == 100  # stages 0-3 of 150
     assert admin.get("/dashboard/history/no_such_report").status_code == 404

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, csrf_token, login
-from tests.htmlforms import form_fields
-from tests.screens import parents, screens
+from tests.support.apps import ADMIN_PASSWORD
+from tests.support.client import csrf_token, login
+from tests.support.htmlforms import form_fields
+from tests.support.screens import parents, screens
+from tests.support.users import ROLE_PASSWORD, make_role_user
 
 SALES = ("customers", "contacts", "leads", "opportunities", "activities")
 ADMIN_SCREENS = ("logs", "users", "roles", "permissions", "permission-matrix")
@@ -25,7 +27,6 @@ EXPECTED: dict[str, dict[str, str]] = {
                 **{t: "r" for t in ADMIN_SCREENS}},
 }
 ROLES = list(EXPECTED)
-PASSWORD = "Role-user-password-2026"
 TARGET_ROWS = {
     "customers": "INSERT INTO customers (name) VALUES ('Target') RETURNING customer_id",
     "contacts": "INSERT INTO contacts (customer_id, first_name, last_name) "
@@ -76,18 +77,6 @@ class Checker:
             if response.status_code not in (403, 401, 404) or snapshot(self.sql) != before:
                 self.failures.append(f"{label}: expected refused, got {response.status_code}"
                                      + (" and the database changed" if snapshot(self.sql) != before else ""))
-
-
-def _make_user(app, role: str) -> str:
-    from app.extensions import db
-
-    username = role.lower().replace(" ", "_")
-    with app.app_context():
-        sm = app.appbuilder.sm
-        assert sm.add_user(username, role, "User", f"{username}@example.com", sm.find_role(role),
-                           password=PASSWORD)
-        db.session.remove()
-    return username
 
 
 def _count(sql, table: str, where: str = "TRUE", **params) -> int:
@@ -218,8 +207,8 @@ def _admin_screens(checker: Checker) -> None:
 
 @pytest.mark.parametrize("role", ROLES)
 def test_default_role_may_do_exactly_what_its_table_says(app, client, sql, role):
-    username = "admin" if role == "Admin" else _make_user(app, role)
-    password = ADMIN_PASSWORD if role == "Admin" else PASSWORD
+    username = "admin" if role == "Admin" else make_role_user(app, role)
+    password = ADMIN_PASSWORD if role == "Admin" else ROLE_PASSWORD
     assert login(client, username, password).status_code == 302
     ids = parents(sql)
     checker = Checker(client, sql, role)

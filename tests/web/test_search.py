@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.conftest import login
+from tests.support.client import login
 
 CUSTOMERS = ["华为技术有限公司", "深圳腾达电子", "Acme Corporation", "Global Acme Holdings",
              "O'Brien & Sons", "100% Organic Foods", "Under_score Ltd", "华为云 Cloud Services"]
@@ -382,28 +382,3 @@ def test_a_term_in_one_percent_of_the_rows_is_found_in_the_newest_rows_not_throu
     assert newest == 40 >= WIDEN_AT and wider == 60, plan
     lookups = [line for line in plan.splitlines() if "Bitmap Index Scan on ix_customers_" in line]
     assert lookups and all("never executed" in line for line in lookups), plan
-
-
-def test_the_statement_built_once_per_query_shape_is_the_statement_of_each_query_of_that_shape():
-    """/search/ builds an entity's statement once per query shape, then runs it with each query's values."""
-    from sqlalchemy.dialects import postgresql
-
-    from app.search.conditions import Terms
-    from app.search.service import ENTITIES, entity_statement
-
-    def sql_of(statement) -> str:
-        return str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
-
-    queries = ["renewal", "Logistics", "contract renewal", "O'Brien", "100%_off", "+86 13", "合同续签",
-               "科技有限公司", "华为 renewal", "华为", "深圳", "华", "王", "ab", "x1", "a", "Z"]
-    assert len({Terms(q).shape() for q in queries}) >= 5
-    for entity in ENTITIES:
-        for first in queries:
-            built = entity_statement(entity, Terms(first, shared=True))
-            for query in [q for q in queries if Terms(q).shape() == Terms(first).shape()]:
-                fresh = entity_statement(entity, Terms(query))
-                if built is None or fresh is None:
-                    assert built is None and fresh is None, (entity.table.name, first, query)
-                else:
-                    shared = sql_of(built.params(Terms(query).params()))
-                    assert shared == sql_of(fresh), (entity.table.name, first, query)

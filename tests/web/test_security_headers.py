@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import re
 
-from tests.conftest import login
-from tests.pages import PageParts, header_problems, nonce_of
+from tests.support.client import login
+from tests.support.pages import PageParts, header_problems, nonce_of
 
 
 def test_signed_in_pages_api_and_errors_carry_the_headers_and_are_not_stored(admin):

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from werkzeug.security import check_password_hash
 
-from tests.conftest import ADMIN_PASSWORD, csrf_token, login
+from tests.support.apps import ADMIN_PASSWORD
+from tests.support.client import csrf_token, login
 
 
 def test_admin_exists_with_fab_hash_in_users_table(sql):
@@ -67,7 +68,7 @@ def test_permission_check_reads_role_permissions(app, client, sql):
 
 
 def test_admin_creates_user_through_users_screen(admin, sql):
-    from tests.htmlforms import form_fields
+    from tests.support.htmlforms import form_fields
 
     (role_id,), = sql("SELECT role_id FROM roles WHERE role_name = 'Admin'")
     data = form_fields(admin.get("/users/add").get_data(as_text=True))
@@ -113,7 +114,7 @@ def test_role_names_are_unique_in_any_case(admin, sql):
     import pytest
     from sqlalchemy.exc import IntegrityError
 
-    from tests.htmlforms import form_fields
+    from tests.support.htmlforms import form_fields
 
     before = sql("SELECT count(*) FROM roles")
     data = {**form_fields(admin.get("/roles/add").get_data(as_text=True)), "role_name": "sales REP"}

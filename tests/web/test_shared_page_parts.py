@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from tests.conftest import login
-from tests.test_lead_conversion import PASSWORD, make_user
+from tests.support.client import login
+from tests.support.users import ROLE_PASSWORD, make_role_user
 
 MENU_RE = re.compile(r'<ul class="nav navbar-nav">(.*?)</ul>\s*(?:<form|<ul class="nav navbar-nav navbar-right")', re.S)
 
@@ -24,9 +24,9 @@ def menu(client, url: str = "/") -> str:
 def test_the_menu_follows_a_permission_change_at_once(app, client, admin, sql):
     from app.extensions import db
 
-    rep = make_user(app, "Sales Rep")
+    rep = make_role_user(app, "Sales Rep")
     rep_client = app.test_client()
-    login(rep_client, rep, PASSWORD)
+    login(rep_client, rep, ROLE_PASSWORD)
     assert "/customers/list/" in menu(rep_client) and "/users/list/" not in menu(rep_client)
     assert "/users/list/" in menu(admin)  # admin's menu is not the rep's, though both were just rendered
 

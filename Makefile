@@ -24,11 +24,12 @@ translations: $(STAMP)
 run: install
 	$(FLASK) crm serve
 
+# tests/ by layer: unit, web, database, cli, browser (Chromium); helpers in tests/support.
 test: install test-deps
 	$(BIN)/python -m pytest
 
 test-fast: install
-	$(BIN)/python -m pytest -m "not browser"
+	$(BIN)/python -m pytest --ignore=tests/browser
 
 # Debian packages the tests use: chromium (browser tests), postgresql-15 (external-server test).
 test-deps:

@@ -17,7 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.conftest import ADMIN_PASSWORD, Server, login, make_app  # noqa: E402
+from tests.support.apps import ADMIN_PASSWORD, make_app  # noqa: E402
+from tests.support.client import login  # noqa: E402
+from tests.support.postgres import Server  # noqa: E402
 
 
 def timed(fn, n: int) -> tuple[float, float]:

@@ -244,7 +244,7 @@ def main() -> None:
     snapshots = add_history(app, args.history_days)
 
     client = app.test_client()
-    from tests.conftest import login  # the same CSRF-token login a browser does
+    from tests.support.client import login  # the same CSRF-token login a browser does
 
     login(client, "admin", ADMIN_PASSWORD)
     pages = {url: timed_requests(client, url, args.requests) for url in ("/dashboard/", "/")}

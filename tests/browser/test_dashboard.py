@@ -1,0 +1,49 @@
+"""The dashboard in headless Chromium: every chart drawn from the app's own plotly.js, click to drill down."""
+from __future__ import annotations
+
+import re
+import pytest
+
+from tests.support.apps import ADMIN_PASSWORD
+from tests.support.report_data import known, snapshots  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.browser
+CHARTS = 9  # 8 reports; the lead funnel has two charts
+
+
+def test_dashboard_draws_every_chart_offline_and_a_bar_opens_its_list(browser_page, snapshots):
+    page = browser_page
+    page.login("admin", ADMIN_PASSWORD)
+    page.goto("/dashboard/")
+    page.page.wait_for_function(
+        f"document.querySelectorAll('.crm-chart[data-drawn=\"1\"]').length === {CHARTS}", timeout=30_000)
+    charts = page.page.locator(".crm-chart")
+    assert charts.count() == CHARTS
+    for i in range(CHARTS):
+        chart = charts.nth(i)
+        box = chart.locator("svg.main-svg").first.bounding_box()
+        assert box and box["width"] > 100 and box["height"] > 100
+        # drawn marks: bars, pie slices or funnel segments, each with a non-empty path
+        marks = chart.locator("g.point path, g.slice path.surface")
+        assert marks.count() > 0, f"chart {i} has no marks"
+        assert any(marks.nth(k).get_attribute("d") not in (None, "", "M0,0Z") for k in range(marks.count()))
+    assert page.page.locator(".crm-generated-at").count() == 8
+    page.screenshot("dashboard")
+
+    # click the "won" bar of the pipeline chart: the opportunities list filtered on that stage
+    pipeline = page.page.locator('[data-report-type="pipeline_by_stage"] .crm-chart')
+    bar = pipeline.locator("g.point path").nth(4)
+    bar.scroll_into_view_if_needed()
+    box = bar.bounding_box()
+    page.page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # as a user would
+    page.page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.page.wait_for_url("**/opportunities/list/**")
+    assert re.search(r"_flt_\d_stage=won", page.page.url)  # equal-to, position from the converter
+    won = snapshots["pipeline_by_stage"][1]["stages"][4]
+    assert won["stage"] == "won"
+    assert f"Record Count:</strong> {won['count']}" in page.page.content()
+
+    page.goto("/dashboard/history/lead_funnel")
+    page.page.wait_for_function("document.querySelectorAll('.crm-chart[data-drawn=\"1\"]').length === 2")
+    assert page.page.locator(".crm-chart svg.main-svg g.trace.scatter").count() == 2
+    page.assert_clean()

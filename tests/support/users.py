@@ -1,0 +1,28 @@
+"""Users made through FAB's security manager, as an admin's Add User would make them."""
+from __future__ import annotations
+
+from flask import Flask
+
+USER_PASSWORD = "Sales-rep-password-2026"
+ROLE_PASSWORD = "Role-user-password-2026"
+
+
+def add_user(app: Flask, username: str, first_name: str, last_name: str, role: str, password: str) -> None:
+    from app.extensions import db
+
+    with app.app_context():
+        sm = app.appbuilder.sm
+        assert sm.add_user(username, first_name, last_name, f"{username}@example.com", sm.find_role(role),
+                           password=password)
+        db.session.remove()
+
+
+def make_user(app: Flask, username: str = "rep", role: str = "Sales Rep", password: str = USER_PASSWORD) -> None:
+    add_user(app, username, "Rep", "One", role, password)
+
+
+def make_role_user(app: Flask, role: str) -> str:
+    """A user named after their role ("Sales Rep" -> sales_rep), with ROLE_PASSWORD; returns the username."""
+    username = role.lower().replace(" ", "_")
+    add_user(app, username, role, "User", role, ROLE_PASSWORD)
+    return username

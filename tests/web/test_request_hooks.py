@@ -5,7 +5,7 @@ import pytest
 from flask import Flask
 
 from app.web import hooks
-from tests.conftest import login
+from tests.support.client import login
 
 
 def _names(steps: tuple[hooks.Step, ...]) -> list[str]:

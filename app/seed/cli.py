@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 from sqlalchemy.engine import make_url
 from tqdm import tqdm
 
-from app.audit.cli import maintain_logs
+from app.audit.maintenance import maintain_logs
 from app.audit.record import record
-from app.ops.cli import crm
 from app.ops.database import migration_database_url
 from app.encryption.columns import key_ring
 from app.seed.loader import load
@@ -34,7 +34,8 @@ def _check_disk(config, scale: float) -> None:
                                    f"{free / 1e9:.1f} GB are free")
 
 
-@crm.command("seed")
+@click.command("seed")
+@with_appcontext
 @click.option("--scale", type=float, required=True,
               help="1 = 1M customers, 2M contacts, 1M leads, 2M opportunities, 10M activities, "
                    "1M tickets, 20M log rows; 0.01 = a hundredth of that.")

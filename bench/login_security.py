@@ -54,12 +54,12 @@ def main() -> None:
             page = "/api/v1/customers/?q=(page_size:1)"
             assert client.get(page).status_code == 200
             with_check = timed(lambda: client.get(page), n)
-            from app.security.sessions import _check_session
+            from app.security.sessions import check_session
 
             funcs = app.before_request_funcs[None]
-            funcs.remove(_check_session)
+            funcs.remove(check_session)
             without = timed(lambda: client.get(page), n)
-            funcs.insert(0, _check_session)
+            funcs.insert(0, check_session)
             anon = app.test_client()
             sign_in = timed(lambda: login(anon) and anon.get("/logout/"), max(20, n // 20))
             failed = timed(lambda: login(anon, "admin", "wrong password"), max(20, n // 20))

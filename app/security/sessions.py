@@ -80,7 +80,7 @@ def purge_expired() -> int:
     return result.rowcount
 
 
-def _check_session() -> None:
+def check_session() -> None:
     user_id = session.get("_user_id")
     if user_id is None or (request.endpoint or "").endswith("static"):
         return
@@ -105,7 +105,7 @@ def _check_session() -> None:
 def init_sessions(app: Flask) -> None:
     app.config.setdefault("SESSION_IDLE_TIMEOUT", app.config["PERMANENT_SESSION_LIFETIME"])
     # first: before FAB's before_request loads the user into g.user
-    app.before_request_funcs.setdefault(None, []).insert(0, _check_session)
+    app.before_request_funcs.setdefault(None, []).insert(0, check_session)
 
     @user_logged_in.connect_via(app)
     def _on_login(_sender, user, **_extra) -> None:

@@ -12,8 +12,10 @@ from flask.cli import AppGroup, with_appcontext
 
 from app.backup.catalog import Backup, CatalogError
 from app.backup.crypto import BackupCryptoError
-from app.backup.engine import (BackupError, Settings, due_kind, restore, settings_from_config, take_backup,
-                               verify)
+from app.backup.restoring import restore
+from app.backup.settings import BackupError, Settings, settings_from_config
+from app.backup.taking import due_kind, take_backup
+from app.backup.verifying import verify
 
 
 def _settings() -> Settings:

@@ -13,7 +13,10 @@ import time
 from pathlib import Path
 
 from app import create_app
-from app.backup.engine import restore, settings_from_config, take_backup, verify
+from app.backup.restoring import restore
+from app.backup.settings import settings_from_config
+from app.backup.taking import take_backup
+from app.backup.verifying import verify
 from app.ops.embedded_db import EmbeddedPostgres
 from config import TestConfig
 

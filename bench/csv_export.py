@@ -2,7 +2,7 @@
 
     python -m bench.csv_export [--instance /tmp/csv-bench] [--customers 1000000] [--runs 3]
 
-Tops the customers table up to --customers rows (COPY, synthetic data), then downloads
+Tops the customers table up to --customers rows (the seed's loader), then downloads
 /customers/export/ through the app (unfiltered, and filtered on a city) and reads the
 body chunk by chunk, sampling the resident set size (VmRSS) of this process, which runs
 the app. A pre-built body would grow with the rows; a streamed one stays flat.
@@ -43,20 +43,10 @@ def download(client, url: str) -> tuple[float, int, int, float]:
 
 
 def fill_customers(app, wanted: int) -> int:
-    """Top customers up to `wanted` rows with synthetic data (COPY, as the schema owner)."""
-    import psycopg
-    from sqlalchemy.engine import make_url
+    """Top customers up to `wanted` rows with the seed's loader (as the schema owner)."""
+    from bench.setup import fill
 
-    from app.seed import synthetic as synthetic_data
-    from app.ops.database import migration_database_url
-
-    owner = make_url(migration_database_url(app.config)).set(drivername="postgresql")
-    conninfo = owner.render_as_string(hide_password=False)
-    with psycopg.connect(conninfo) as conn:
-        have = conn.execute("SELECT count(*) FROM customers").fetchone()[0]
-    if have < wanted:
-        synthetic_data.load(conninfo, {"customers": wanted - have}, echo=print)
-    return max(have, wanted)
+    return fill(app, {"customers": wanted}, echo=print)["customers"]
 
 
 def main() -> None:

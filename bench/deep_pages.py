@@ -3,7 +3,7 @@
     python -m bench.deep_pages --instance /tmp/scale-bench --password P [--runs 7]
 
 Signs in as admin on an existing benchmark instance (filled with
-app.seed.synthetic, e.g. bench/setup.py fill()), then requests, per list
+the seed's loader, e.g. bench/setup.py fill()), then requests, per list
 screen: the first page, a page at offset 1,000, a deep page (the middle of the
 table by FAB's `page_<View>=N`), the next page reached by the list's own
 "Next" link from the deep page (keyset when available), the last page (the

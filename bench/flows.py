@@ -3,7 +3,7 @@
     python -m bench.flows [--instance /tmp/flows-bench] [--opportunities 500000] [--activities 100000] [--runs 20]
 
 Fills a benchmark database (embedded PostgreSQL in --instance) with synthetic
-customers, contacts and opportunities (COPY, `app/seed/synthetic.py`), gives
+customers, contacts and opportunities (the seed's loader, bench/setup.py fill()), gives
 customer #1 --activities activities and 2,000 open opportunities of its own, then
 times, through the app (Flask test client, signed in as admin): the 360 page of
 that customer (first timeline page and a deep one), and the board unfiltered,
@@ -16,33 +16,20 @@ import re
 from pathlib import Path
 
 import psycopg
-from sqlalchemy.engine import make_url
 
+from bench import setup
 from bench.setup import bench_app
 from bench.timing import signed_in_client, time_get
 
 PASSWORD = "Bench-admin-password-2026"
 
 
-def owner_conninfo(app) -> str:
-    from app.ops.database import migration_database_url
-
-    url = make_url(migration_database_url(app.config)).set(drivername="postgresql")
-    return url.render_as_string(hide_password=False)
-
-
 def fill(app, opportunities: int, activities: int) -> dict[str, int]:
-    from app.seed import synthetic as synthetic_data
+    from app.ops.database import owner_conninfo
 
-    conninfo = owner_conninfo(app)
     customers = max(1000, opportunities // 10)
-    wanted = {"customers": customers, "contacts": customers, "opportunities": opportunities}
-    with psycopg.connect(conninfo) as conn:
-        have = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in wanted}
-    missing = {t: n - have[t] for t, n in wanted.items() if n > have[t]}
-    if missing:
-        synthetic_data.load(conninfo, missing)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
+    setup.fill(app, {"customers": customers, "contacts": customers, "opportunities": opportunities}, echo=print)
+    with psycopg.connect(owner_conninfo(app.config), autocommit=True) as conn:
         heavy = conn.execute("SELECT count(*) FROM activities WHERE customer_id = 1").fetchone()[0]
         if heavy < activities:
             conn.execute("ALTER TABLE activities DISABLE TRIGGER USER")  # a bulk load: not audited

@@ -69,13 +69,14 @@ def load(app, scale: float, echo=print) -> dict[str, int]:
     ring = key_ring(app.config["INSTANCE_DIR"])
     rng = random.Random(6)
     today = dt.date.today()
-    from app.seed.synthetic import _deferred
+    from app.seed.loader import deferred_ddl
 
     with psycopg.connect(libpq(migration_database_url(app.config)), autocommit=True) as conn:
         conn.execute("TRUNCATE activities, service_tickets, opportunities, leads, contacts, customers, reports "
                      "RESTART IDENTITY")
         conn.execute("SET maintenance_work_mem = '512MB'")
-        drops, creates = _deferred(conn, list(sizes))
+        drops, indexes, keys = deferred_ddl(conn, list(sizes))
+        creates = indexes + keys
         for ddl in drops:
             conn.execute(ddl)
         for table in sizes:

@@ -1,7 +1,7 @@
 """Search latency at bench scale: `python -m bench.search [--scale S | --customers N --activities M]`.
 
 Fills a benchmark database (embedded PostgreSQL in --instance, default
-/tmp/crm-bench) with synthetic data (app.seed.synthetic, COPY), then times
+/tmp/crm-bench) with the seed's data set (app.seed.loader), then times
   - the CRM-wide search (/search/'s service: all six entities, ranked), and
   - each entity's part of it (one statement per entity),
   - the list screens' "contains" filter (first page of 25, newest first, and the
@@ -22,7 +22,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from app.seed.synthetic import PER_SCALE, counts_for_scale
+from app.seed.plan import ROWS_PER_SCALE, counts_for_scale
 from bench.setup import DEFAULT_INSTANCE, bench_app, fill
 
 FIXED_LONG = ["renewal", "contract renewal", "Logistics", "invoice", "Smith", "Holdings", "single sign-on",
@@ -154,14 +154,12 @@ def main() -> None:
                         help="also print EXPLAIN (ANALYZE, BUFFERS) of each entity's slowest query")
     args = parser.parse_args()
 
-    if args.scale is not None:
-        wanted = counts_for_scale(args.scale)
-    else:
-        ratio = args.customers / PER_SCALE["customers"]
-        wanted = counts_for_scale(ratio)
+    ratio = args.scale if args.scale is not None else args.customers / ROWS_PER_SCALE["customers"]
+    wanted = {t: n for t, n in counts_for_scale(ratio).items() if t != "logs"}  # the search reads no logs
+    if args.scale is None:
         wanted["activities"] = args.activities or args.customers
     app = bench_app(args.instance)
-    sizes = fill(args.instance, wanted)
+    sizes = fill(app, wanted)
     print("\nData: " + ", ".join(f"{n:,} {t}" for t, n in sizes.items()))
     print(f"Machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
     print(f"Timings in ms, warm server, {args.repeat} runs per query\n")

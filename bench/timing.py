@@ -1,6 +1,7 @@
 """Timing pages through the app's test client: median and p95 of server time."""
 from __future__ import annotations
 
+import math
 import re
 import statistics
 import time
@@ -25,3 +26,8 @@ def time_get(client, path: str, runs: int) -> tuple[float, float]:
         assert status == 200, (path, status)
     times.sort()
     return statistics.median(times), times[max(0, int(len(times) * 0.95) - 1)]
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]

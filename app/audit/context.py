@@ -14,6 +14,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from werkzeug.local import LocalProxy
 
+from app.web.requests import is_api_request
+
 KEY = "crm_audit_actor"
 SET_ACTOR = "SELECT set_config('crm.user_id', %s, true), set_config('crm.via', %s, true)"
 
@@ -29,7 +31,7 @@ def current_actor() -> tuple[str, str]:
         # the identity key needs no query, even when the instance is expired after a commit
         state = inspect(user, raiseerr=False) if user is not None else None
         user_id = state.identity[0] if state is not None and state.identity else None
-        kind = "api" if request.path.startswith("/api/") else "web"
+        kind = "api" if is_api_request() else "web"
         return (str(user_id) if user_id else "", f"{kind} {request.method} {request.path}"[:200])
     ctx = click.get_current_context(silent=True)
     return ("", f"cli {ctx.command_path}"[:200] if ctx else "")

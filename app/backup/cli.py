@@ -8,12 +8,14 @@ from pathlib import Path
 
 import click
 from flask import current_app
+from flask.cli import AppGroup, with_appcontext
 
 from app.backup.catalog import Backup, CatalogError
 from app.backup.crypto import BackupCryptoError
-from app.backup.engine import (BackupError, Settings, due_kind, restore, settings_from_config, take_backup,
-                               verify)
-from app.ops.cli import crm
+from app.backup.restoring import restore
+from app.backup.settings import BackupError, Settings, settings_from_config
+from app.backup.taking import due_kind, take_backup
+from app.backup.verifying import verify
 
 
 def _settings() -> Settings:
@@ -91,9 +93,8 @@ def _verify(settings: Settings, backup: Backup) -> None:
     click.echo(f"Verified {backup.id}: restore drill passed in {seconds:.1f}s")
 
 
-@crm.group("backup")
-def backup_group() -> None:
-    """Encrypted physical backups (full weekly, incremental daily) and restore drills."""
+backup_group = AppGroup("backup", help="Encrypted physical backups (full weekly, incremental daily) "
+                                         "and restore drills.")
 
 
 @backup_group.command("full")
@@ -162,7 +163,8 @@ def prune_command(keep: int | None) -> None:
     _prune(settings)
 
 
-@crm.command("restore")
+@click.command("restore")
+@with_appcontext
 @click.argument("backup_id")
 @click.option("--target", required=True, type=click.Path(path_type=Path),
               help="New or empty directory for the restored data directory.")

@@ -9,23 +9,23 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from app.ops.embedded_db import SUPERUSER, _chown, _system_user, bin_path, wait_until_accepting
+from app.ops.embedded_db import SUPERUSER, chown_to, server_os_user, bin_path, wait_until_accepting
 
 
 def hand_to_server_account(path: Path) -> None:
     """The data dir belongs to the account the server runs as (embedded_postgres when root)."""
-    user = _system_user()
+    user = server_os_user()
     path.chmod(0o700)
     if user:
         for root, dirs, files in os.walk(path):
-            _chown(Path(root), user)
+            chown_to(Path(root), user)
             for name in files:
-                _chown(Path(root) / name, user)
+                chown_to(Path(root) / name, user)
 
 
 def make_traversable(path: Path) -> None:
     """The server account may pass through (not list) every parent of `path` (when root)."""
-    if not _system_user():
+    if not server_os_user():
         return
     for parent in path.parents:
         mode = parent.stat().st_mode
@@ -37,7 +37,7 @@ def run(args: list[str], *, as_server: bool = False, env: dict | None = None,
         what: str | None = None) -> str:
     """Run a PostgreSQL tool; a failure raises RuntimeError with the tool's own message."""
     result = subprocess.run(args, capture_output=True, text=True, env=env,
-                            user=_system_user() if as_server else None)
+                            user=server_os_user() if as_server else None)
     if result.returncode != 0:
         message = (result.stderr or result.stdout).strip()
         raise RuntimeError(f"{what or Path(args[0]).name} failed: {message}")
@@ -56,9 +56,9 @@ def throwaway_server(pgdata: Path) -> Iterator[dict[str, str]]:
                f"-c hba_file='{hba}' -c summarize_wal=off -c shared_buffers=32MB "
                "-c archive_mode=off -c logging_collector=off")
     log_file = pgdata.parent / f"{pgdata.name}.log"
-    user = _system_user()
+    user = server_os_user()
     log_file.touch()
-    _chown(log_file, user)
+    chown_to(log_file, user)
     try:
         try:
             run([bin_path("pg_ctl"), "-D", str(pgdata), "-w", "-t", "300", "-l", str(log_file),

@@ -29,7 +29,7 @@ from app.encryption.columns import AMOUNT_MAX, BAND_LABELS, EncryptedAmount, ban
 from app.crud.forms import (AjaxFilterWidget, AjaxRelatedField, Amount, FormRules, JSONField, NoControlCharacters,
                        VersionField, choice_field, datetime_field)
 from app.models.crm import EMAIL_RE, PHONE_RE, Customer
-from app.search.fields import SYSTEM_COLUMNS, title_columns  # noqa: F401  (views import it from here)
+from app.models.searchable import SYSTEM_COLUMNS, title_columns  # noqa: F401  (views import it from here)
 
 TEXT_MAX = 100_000  # TEXT is unbounded in PostgreSQL; a form post is not
 NUMERIC_MAX = Decimal("9999999999999999.99")  # numeric(18, 2)

@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
+from flask.cli import with_appcontext
 from tqdm import tqdm
 
-from app.ops.cli import crm
 from app.encryption.columns import key_ring
 from app.encryption.rotation import count_pending, reencrypt
 from app.extensions import db
 
 
-@crm.command("rotate-key")
+@click.command("rotate-key")
+@with_appcontext
 @click.option("--batch-size", type=click.IntRange(1, 100_000), default=1000, show_default=True)
 def rotate_key(batch_size: int) -> None:
     """Add a data key and re-encrypt every encrypted amount under it (safe to interrupt and re-run)."""

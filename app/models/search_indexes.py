@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import Index, func
 
-from app.search.fields import INDEXED_MODELS, substring_columns, word_columns
+from app.models.searchable import INDEXED_MODELS, substring_columns, word_columns
 
 
 def _declare() -> None:

@@ -73,7 +73,7 @@ def database_is_empty() -> bool:
 
 def bootstrap(app: Flask, echo=print) -> None:
     key_ring(app.config["INSTANCE_DIR"])  # generated at first start, before any amount is written
-    from app.audit.cli import maintain_logs
+    from app.audit.maintenance import maintain_logs
     from app.audit.partitions import utc_today
     from app.seed.demo import HISTORY, load_demo_data
 

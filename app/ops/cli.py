@@ -1,4 +1,8 @@
-"""`flask --app run crm ...`: the operator's command line (contract §4)."""
+"""`flask --app run crm ...`: the operator's command line (contract §4).
+
+The `crm` group holds the start-up commands; every other command is defined in
+its feature's own `cli` module and registered here, the one place.
+"""
 from __future__ import annotations
 
 import os
@@ -9,14 +13,17 @@ import sys
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy import select
 
 from app.crud.cli import describe_view_command
-from app.ops.bootstrap import bootstrap, generate_password
-from app.ops.database import embedded_server, masked
+from app.audit.cli import logs_group
+from app.backup.cli import backup_group, restore_command
+from app.encryption.cli import rotate_key
 from app.extensions import db
-from app.models import Role, User
-from app.security.passwords import change_password, set_password
+from app.ops.bootstrap import bootstrap
+from app.ops.database import embedded_server, masked
+from app.reports.cli import reports_group
+from app.security.users_cli import create_admin, create_user, user_group
+from app.seed.cli import seed_command
 from config import BASE_DIR
 
 crm = AppGroup("crm", help="CRM back-office operations.")
@@ -86,76 +93,6 @@ def serve(workers: int) -> None:
     sys.exit(0 if code in (0, -signal.SIGTERM, -signal.SIGINT) else code)
 
 
-def _role(name: str) -> Role:
-    role = db.session.scalar(select(Role).where(Role.role_name == name))
-    if role is None:
-        names = ", ".join(db.session.scalars(select(Role.role_name).order_by(Role.role_name)))
-        raise click.BadParameter(f"no role {name!r}; roles: {names}", param_hint="--role")
-    return role
-
-
-def _password(password: str | None, username: str = "") -> tuple[str, bool]:
-    """The given password, or a prompt on a terminal, or a generated one (then shown once)."""
-    from app.security.passwords import password_problems
-
-    generated = not password and not sys.stdin.isatty()
-    if generated:
-        return generate_password(), True
-    if not password:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    problems = password_problems(password, username)
-    if problems:
-        raise click.BadParameter(" ".join(problems), param_hint="--password")
-    return password, False
-
-
-@crm.command("create-admin")
-@click.option("--username", default="admin", show_default=True)
-@click.option("--email", default=None)
-@click.option("--password", default=None, help="Prompted (or generated) when not given.")
-def create_admin(username: str, email: str | None, password: str | None) -> None:
-    """Create an admin account, or reset its password and re-enable it."""
-    role = _role(current_app.config["AUTH_ROLE_ADMIN"])
-    password, generated = _password(password, username)
-    user = db.session.scalar(select(User).where(User.username == username))
-    if user is None:
-        user = User(username=username, email=email or f"{username}@example.com",
-                    first_name=username, last_name="", role=role)
-        db.session.add(user)
-        verb = "created"
-    else:
-        user.role, user.active = role, True
-        verb = "reset"
-    if user.user_id is None:
-        set_password(user, password)
-    else:  # also ends its sessions and API tokens and lifts a lockout
-        change_password(user, password)
-    db.session.commit()
-    click.echo(f"Admin {username!r} {verb}." + (f" Password: {password}" if generated else ""))
-
-
-@crm.command("create-user")
-@click.option("--username", required=True)
-@click.option("--email", required=True)
-@click.option("--role", "role_name", required=True)
-@click.option("--password", default=None, help="Prompted (or generated) when not given.")
-@click.option("--first-name", default="")
-@click.option("--last-name", default="")
-def create_user(username: str, email: str, role_name: str, password: str | None,
-                first_name: str, last_name: str) -> None:
-    """Create a user with one of the roles."""
-    role = _role(role_name)
-    if db.session.scalar(select(User).where((User.username == username) | (User.email == email))):
-        raise click.ClickException(f"a user with username {username!r} or email {email!r} exists")
-    password, generated = _password(password, username)
-    user = User(username=username, email=email, first_name=first_name, last_name=last_name, role=role)
-    set_password(user, password)
-    db.session.add(user)
-    db.session.commit()
-    click.echo(f"User {username!r} created with role {role_name!r}."
-               + (f" Password: {password}" if generated else ""))
-
-
 @crm.command("psql", context_settings={"ignore_unknown_options": True})
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def psql(args: tuple[str, ...]) -> None:
@@ -172,9 +109,7 @@ def psql(args: tuple[str, ...]) -> None:
     # the embedded package's psql (PostgreSQL 18) also talks to any 15+ server
     sys.exit(subprocess.run([bin_path("psql"), *args], env=env).returncode)
 
-import app.security.users_cli  # noqa: E402,F401
-import app.encryption.cli  # noqa: E402,F401
-import app.backup.cli  # noqa: E402,F401
-import app.reports.cli  # noqa: E402,F401
-import app.audit.cli  # noqa: E402,F401
-import app.seed.cli  # noqa: E402,F401
+
+for command in (create_admin, create_user, user_group, rotate_key, backup_group, restore_command, reports_group,
+                logs_group, seed_command):
+    crm.add_command(command)

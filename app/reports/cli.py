@@ -2,17 +2,14 @@
 from __future__ import annotations
 
 import click
+from flask.cli import AppGroup
 
-from app.ops.cli import crm
 from app.reports.generators import REPORT_TYPES, ReportsBusy, ReportsFailed, generate
 
-
-@crm.group("reports")
-def reports() -> None:
-    """Report snapshots for the dashboard."""
+reports_group = AppGroup("reports", help="Report snapshots for the dashboard.")
 
 
-@reports.command("generate")
+@reports_group.command("generate")
 @click.option("--type", "types", multiple=True, type=click.Choice(sorted(REPORT_TYPES)),
               help="Report type to generate (repeatable); all types when not given.")
 def generate_command(types: tuple[str, ...]) -> None:

@@ -28,6 +28,7 @@ from app.sales.customer360 import sum_values
 from app.crud.datamodel import friendly
 from app.encryption.columns import BAND_LABELS
 from app.extensions import db
+from app.search.text import like_pattern
 from app.models import Customer, Opportunity
 
 CARDS_PER_STAGE = 50
@@ -37,10 +38,6 @@ INDUSTRY_MAX = 255
 
 class BadFilter(ValueError):
     """A filter value that cannot be used; the message is for the user."""
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _date(args: Mapping[str, str], name: str, label: str) -> dt.date | None:
@@ -85,7 +82,7 @@ class BoardFilters:
         found = []
         if self.industry:
             found.append(Opportunity.customer_id.in_(select(Customer.customer_id).where(
-                Customer.industry.ilike(f"%{_escape_like(self.industry)}%", escape="\\"))))
+                Customer.industry.ilike(like_pattern(self.industry), escape="\\"))))
         if self.close_from:
             found.append(Opportunity.close_date >= self.close_from)
         if self.close_to:

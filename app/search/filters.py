@@ -11,7 +11,7 @@ from flask_appbuilder.models.sqla import filters as fab
 from flask_babel import lazy_gettext
 
 from app.search.conditions import Terms, contains, matches_words
-from app.search.fields import IDENTIFIER_COLUMNS, word_columns
+from app.models.searchable import IDENTIFIER_COLUMNS, word_columns
 from app.search.text import normalize
 
 

@@ -29,7 +29,7 @@ from app.i18n.labels import column_label
 from app.crud.derive import label_for, route_of
 from app.lists.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
 from app.search.conditions import Terms, contains, holds, matches_words, starts_word, word_starts_with
-from app.search.fields import INDEXED_MODELS, long_text_columns, substring_columns, title_columns, word_columns
+from app.models.searchable import INDEXED_MODELS, long_text_columns, substring_columns, title_columns, word_columns
 from app.search.highlight import highlight, terms_pattern
 from app.search.text import normalize
 

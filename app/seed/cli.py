@@ -6,22 +6,15 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from sqlalchemy.engine import make_url
+from flask.cli import with_appcontext
 from tqdm import tqdm
 
-from app.audit.cli import maintain_logs
+from app.audit.maintenance import maintain_logs
 from app.audit.record import record
-from app.ops.cli import crm
-from app.ops.database import migration_database_url
+from app.ops.database import owner_conninfo
 from app.encryption.columns import key_ring
 from app.seed.loader import load
 from app.seed.plan import ScaleError, counts_for_scale, first_date, needed_bytes
-
-
-def owner_conninfo(config) -> str:
-    """libpq URL of the schema owner (the load drops and rebuilds indexes and keys)."""
-    url = make_url(migration_database_url(config)).set(drivername="postgresql")
-    return url.render_as_string(hide_password=False)
 
 
 def _check_disk(config, scale: float) -> None:
@@ -34,7 +27,8 @@ def _check_disk(config, scale: float) -> None:
                                    f"{free / 1e9:.1f} GB are free")
 
 
-@crm.command("seed")
+@click.command("seed")
+@with_appcontext
 @click.option("--scale", type=float, required=True,
               help="1 = 1M customers, 2M contacts, 1M leads, 2M opportunities, 10M activities, "
                    "1M tickets, 20M log rows; 0.01 = a hundredth of that.")

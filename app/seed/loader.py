@@ -1,12 +1,14 @@
-"""Load a synthetic data set: reserve ids, drop indexes and keys, fill in parallel, rebuild.
+"""The one data loader: a batch of realistic rows per table, from the demo's few to millions.
 
-Runs as the schema owner (it drops and recreates indexes and foreign keys and
-switches the audit triggers off for the load); the logs partitions from `start`
-on must exist (`crm seed` has logs maintenance create them first).
-Rows are appended after the current ids (each table's sequence is moved past
-the batch first, so the app may keep writing meanwhile), and the rows of a
-batch reference only rows of the same batch. Whatever happens, the audit
-triggers are switched back on and the indexes and keys rebuilt.
+`load` (`crm seed`, the benchmarks) runs as the schema owner: it reserves ids,
+drops the secondary indexes and foreign keys, switches the audit triggers off,
+fills the tables in parallel and rebuilds everything; the logs partitions from
+`start` on must exist (`crm seed` has logs maintenance create them first).
+`load_in_place` (the demo data of a new instance) writes a small batch in the
+caller's transaction, as the app's own role, with indexes, keys and audit
+triggers left as they are. Both append after the current ids, and the rows of a
+batch reference only rows of the same batch. Whatever happens, `load` switches
+the audit triggers back on and rebuilds the indexes and keys.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import psycopg
 
@@ -26,11 +28,13 @@ from app.encryption.keyring import KeyRing
 from app.seed import sealed_rows, sql_rows
 from app.seed.plan import PRIMARY_KEYS, TABLES
 from app.seed.sql_rows import Span
-from app.seed.synthetic import Generator, _deferred
+from app.seed.words import Names
 
 CHUNK = 250_000  # rows per INSERT ... SELECT: a progress step, and one transaction
 AUDITED = [t for t in TABLES if t != "logs"]
+SEALED = ("customers", "opportunities")  # built in Python: their amounts are encrypted
 Progress = Callable[[str, int], Callable[[int], None]]  # (table, total) -> update(rows)
+Task = tuple[Callable[..., None], tuple]  # a fill step, called with a connection first
 
 
 @dataclass
@@ -52,7 +56,7 @@ def _session(conninfo: str) -> psycopg.Connection:
 
 
 def reserve_ids(conn: psycopg.Connection, counts: dict[str, int]) -> dict[str, Span]:
-    """Move each sequence past the batch; the batch's ids are base + 1 .. base + count."""
+    """Move each sequence past the batch (the owner may); the batch's ids are base + 1 .. base + count."""
     spans = {}
     for table, count in counts.items():
         pk = PRIMARY_KEYS[table]
@@ -62,6 +66,21 @@ def reserve_ids(conn: psycopg.Connection, counts: dict[str, int]) -> dict[str, S
                                        (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END
                                         FROM {sequence})) + %s)""", (sequence, count)).fetchone()
         spans[table] = Span(top - count, count)
+    return spans
+
+
+def draw_ids(conn: psycopg.Connection, counts: dict[str, int]) -> dict[str, Span]:
+    """Take each batch's ids from its sequence (the app's role may not move one), the table locked
+    against other writers until the caller's transaction ends, so the ids are consecutive."""
+    spans = {}
+    for table, count in counts.items():
+        conn.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+        low, high = conn.execute("SELECT min(id), max(id) FROM (SELECT nextval(pg_get_serial_sequence(%s, %s)) "
+                                 "AS id FROM generate_series(1, %s)) AS drawn",
+                                 (table, PRIMARY_KEYS[table], count)).fetchone()
+        if high - low + 1 != count:
+            raise RuntimeError(f"{table}: ids {low}..{high} for {count} rows; another session drew ids meanwhile")
+        spans[table] = Span(low - 1, count)
     return spans
 
 
@@ -76,38 +95,44 @@ def audit_triggers(conn: psycopg.Connection, enable: bool) -> list[str]:
     return names
 
 
-def deferred_ddl(conn: psycopg.Connection) -> tuple[list[str], list[str], list[str]]:
-    """(drops, index creates, foreign-key creates) for the seeded tables' secondary indexes and keys."""
-    drops, creates = _deferred(conn, list(TABLES))
-    # a partitioned index's definition reads "ON ONLY logs": that would build the parent alone
-    creates = [ddl.replace(" ON ONLY ", " ON ") for ddl in creates]
-    return drops, [d for d in creates if d.startswith("CREATE")], [d for d in creates if not d.startswith("CREATE")]
+def deferred_ddl(conn: psycopg.Connection, tables: Sequence[str] = TABLES) -> tuple[list[str], list[str], list[str]]:
+    """(drops, index creates, foreign-key creates) for the secondary indexes and keys touching `tables`."""
+    drops, indexes, keys = [], [], []
+    for name, table, ddl in conn.execute(
+            "SELECT conname, conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE contype = 'f' AND (conrelid::regclass::text = ANY(%s) OR confrelid::regclass::text = ANY(%s))",
+            (list(tables), list(tables))):
+        drops.append(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+        keys.append(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {ddl}')
+    for name, ddl in conn.execute(
+            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+            "WHERE i.indrelid::regclass::text = ANY(%s) AND NOT i.indisprimary AND NOT i.indisunique",
+            (list(tables),)):
+        drops.append(f'DROP INDEX "{name}"')
+        # a partitioned index's definition reads "ON ONLY logs": that would build the parent alone
+        indexes.insert(0, ddl.replace(" ON ONLY ", " ON "))
+    return drops, indexes, keys  # indexes before foreign keys: validation uses them
 
 
 def _chunk_seed(seed: int, table: str, chunk: int) -> float:
     return zlib.crc32(f"{seed}:{table}:{chunk}".encode()) / 2**31 - 1
 
 
-class _Run:
-    """The parallel fill: one job per chunk, on `jobs` connections."""
+class Fill:
+    """The rows of one batch as tasks: a COPY per sealed table, an INSERT ... SELECT per chunk."""
 
-    def __init__(self, conninfo: str, counts: dict[str, int], spans: dict[str, Span], ring: KeyRing,
-                 seed: int, users: list[tuple[int, str]], start: dt.datetime, progress: Progress) -> None:
-        self.conninfo, self.counts, self.spans, self.ring, self.seed = conninfo, counts, spans, ring, seed
+    def __init__(self, counts: dict[str, int], spans: dict[str, Span], ring: KeyRing, seed: int,
+                 users: list[tuple[int, str]], start: dt.datetime, progress: Progress, analyze: bool = True) -> None:
+        self.counts, self.spans, self.ring, self.seed, self.analyze = counts, spans, ring, seed, analyze
         self.users, self.start = users, start
         self.now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         self.updates = {t: progress(t, counts[t]) for t in TABLES if counts.get(t)}
         self.seconds: dict[str, float] = {t: 0.0 for t in TABLES}
         self.lock = threading.Lock()
-        self.local = threading.local()
         self.contacts_left = len(self._chunks("contacts"))
         self.contacts_done = threading.Event()
-
-    def _conn(self) -> psycopg.Connection:
-        if getattr(self.local, "conn", None) is None:
-            self.local.conn = _session(self.conninfo)
-            self.opened.append(self.local.conn)
-        return self.local.conn
+        if not self.contacts_left:
+            self.contacts_done.set()
 
     def _chunks(self, table: str) -> list[tuple[int, int, int]]:
         n = self.counts.get(table, 0)
@@ -117,7 +142,21 @@ class _Run:
         with self.lock:
             self.seconds[table] += time.monotonic() - started
 
-    def sql_chunk(self, table: str, index: int, first: int, last: int) -> None:
+    def tasks(self) -> list[Task]:
+        """Python-built tables first, so they overlap the server-side generation; contacts before
+        activities (which wait for them): a pool takes tasks in this order."""
+        sealed = [(self.sealed, (t,)) for t in SEALED if self.counts.get(t)]
+        tasks: list[Task] = sealed[:1] + [(self.sql_chunk, ("contacts", *c)) for c in self._chunks("contacts")]
+        tasks += sealed[1:]
+        for table in ("leads", "service_tickets", "activities", "logs"):
+            tasks += [(self.sql_chunk, (table, *c)) for c in self._chunks(table)]
+        return tasks
+
+    def release(self) -> None:
+        """After a failure: activities tasks waiting for contacts go on (and find the pool stopped)."""
+        self.contacts_done.set()
+
+    def sql_chunk(self, conn: psycopg.Connection, table: str, index: int, first: int, last: int) -> None:
         if table == "activities":
             self.contacts_done.wait()  # an activity takes its contact's customer
         started = time.monotonic()
@@ -130,7 +169,6 @@ class _Run:
             "logs": lambda: sql_rows.logs(first, last, self.counts["logs"], s["logs"], s, self.users,
                                           self.start.isoformat(sep=" "), (self.now - self.start).total_seconds()),
         }[table]()
-        conn = self._conn()
         with conn.transaction():
             conn.execute("SELECT setseed(%s)", (_chunk_seed(self.seed, table, index),))
             conn.execute(statement)
@@ -141,69 +179,56 @@ class _Run:
                 self.contacts_left -= 1
                 last_one = self.contacts_left == 0
             if last_one:
-                conn.execute("ANALYZE contacts")  # the activities' join needs its size
+                if self.analyze:  # the activities' join needs its size (only the owner may analyze)
+                    conn.execute("ANALYZE contacts")
                 self.contacts_done.set()
 
-    def sealed(self, table: str) -> None:
+    def sealed(self, conn: psycopg.Connection, table: str) -> None:
         started = time.monotonic()
-        generator = Generator(seed=self.seed + (0 if table == "customers" else 1))
-        rows = (sealed_rows.customers(generator, self.ring, self.spans["customers"], self.now)
+        names = Names(seed=self.seed + (0 if table == "customers" else 1))
+        rows = (sealed_rows.customers(names, self.ring, self.spans["customers"], self.now)
                 if table == "customers" else
-                sealed_rows.opportunities(generator, self.ring, self.spans["opportunities"],
+                sealed_rows.opportunities(names, self.ring, self.spans["opportunities"],
                                           self.spans["customers"], self.now))
-        conn = self._conn()
         with conn.transaction():
             sealed_rows.copy(conn, table, rows, self.updates[table])
         self._timed(table, started)
 
-    def run(self, jobs: int) -> None:
-        # Python-built tables first, so they overlap the server-side generation; contacts
-        # before activities (which wait for them): a pool takes jobs in this order.
-        tasks: list[tuple[Callable, tuple]] = [(self.sealed, ("customers",))]
-        tasks += [(self.sql_chunk, ("contacts", *c)) for c in self._chunks("contacts")]
-        tasks += [(self.sealed, ("opportunities",))]
-        for table in ("leads", "service_tickets", "activities", "logs"):
-            tasks += [(self.sql_chunk, (table, *c)) for c in self._chunks(table)]
-        if not self._chunks("contacts"):
-            self.contacts_done.set()
-        self.opened: list[psycopg.Connection] = []
-        try:
-            with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="seed") as pool:
-                futures = [pool.submit(fn, *args) for fn, args in tasks]
-                for future in futures:
-                    error = future.exception()
-                    if error is not None:
-                        pool.shutdown(cancel_futures=True)
-                        self.contacts_done.set()  # release activities jobs waiting for contacts
-                        raise error
-        finally:
-            for conn in self.opened:
-                conn.close()
 
-
-def _in_pool(conninfo: str, statements: list[str], jobs: int, echo: Callable[[str], None],
-             done: Callable[[int], None] | None = None) -> None:
-    """Run independent DDL statements on `jobs` connections at once."""
+def _in_pool(conninfo: str, tasks: list[Task], jobs: int, stop: Callable[[], None] | None = None) -> None:
+    """Run tasks on `jobs` connections at once (one per thread) and raise the first failure; with
+    `stop`, a failure cancels the tasks not started yet (and `stop` releases those waiting)."""
     local = threading.local()
     opened: list[psycopg.Connection] = []
 
-    def run(statement: str) -> None:
+    def run(step: Callable[..., None], args: tuple) -> None:
         if getattr(local, "conn", None) is None:
             local.conn = _session(conninfo)
             opened.append(local.conn)
-        started = time.monotonic()
-        local.conn.execute(statement)
-        echo(f"  {time.monotonic() - started:6.1f} s  {statement[:120]}")
-        if done:
-            done(1)
+        step(local.conn, *args)
 
     try:
-        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="seed-ddl") as pool:
-            for future in [pool.submit(run, s) for s in statements]:
-                future.result()
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="seed") as pool:
+            for future in [pool.submit(run, step, args) for step, args in tasks]:
+                error = future.exception()
+                if error is not None:
+                    if stop:
+                        pool.shutdown(cancel_futures=True)
+                        stop()
+                    raise error
     finally:
         for conn in opened:
             conn.close()
+
+
+def _ddl_task(echo: Callable[[str], None], done: Callable[[int], None] | None = None) -> Callable[..., None]:
+    def run(conn: psycopg.Connection, statement: str) -> None:
+        started = time.monotonic()
+        conn.execute(statement)
+        echo(f"  {time.monotonic() - started:6.1f} s  {statement[:120]}")
+        if done:
+            done(1)
+    return run
 
 
 INDEX_TABLE_RE = re.compile(r" ON (?:public\.)?(\w+) USING (\w+)")
@@ -235,8 +260,8 @@ def load(conninfo: str, counts: dict[str, int], ring: KeyRing, *, start: dt.date
         try:
             disabled = audit_triggers(conn, enable=False)
             try:
-                fill = _Run(conninfo, counts, spans, ring, seed, users, start, progress)
-                fill.run(jobs)
+                fill = Fill(counts, spans, ring, seed, users, start, progress)
+                _in_pool(conninfo, fill.tasks(), jobs, fill.release)
                 report.seconds.update(fill.seconds)
             finally:
                 if disabled:
@@ -245,14 +270,33 @@ def load(conninfo: str, counts: dict[str, int], ring: KeyRing, *, start: dt.date
         finally:  # the indexes and keys come back even when a chunk failed
             phase = time.monotonic()
             indexes.sort(key=lambda ddl: _build_order(ddl, counts))
-            _in_pool(conninfo, indexes, jobs, echo, progress("indexes", len(indexes)))
+            build = _ddl_task(echo, progress("indexes", len(indexes)))
+            _in_pool(conninfo, [(build, (ddl,)) for ddl in indexes], jobs)
             report.seconds["indexes"] = time.monotonic() - phase
             phase = time.monotonic()
             for ddl in keys:
                 conn.execute(ddl)
             report.seconds["foreign keys"] = time.monotonic() - phase
         phase = time.monotonic()
-        _in_pool(conninfo, [f"VACUUM (ANALYZE) {t}" for t in TABLES], jobs, lambda _m: None)
+        vacuum = _ddl_task(lambda _m: None)
+        _in_pool(conninfo, [(vacuum, (f"VACUUM (ANALYZE) {t}",)) for t in TABLES], jobs)
         report.seconds["vacuum, analyze"] = time.monotonic() - phase
+    report.seconds["total"] = time.monotonic() - started
+    return report
+
+
+def load_in_place(conn: psycopg.Connection, counts: dict[str, int], ring: KeyRing, *,
+                  seed: int = 20261129) -> SeedReport:
+    """Append a small batch in `conn`'s open transaction, one step after the other, audited as
+    any write of the app's role (no logs rows: the audit triggers write those)."""
+    started = time.monotonic()
+    report = SeedReport(counts=dict(counts))
+    spans = draw_ids(conn, counts)
+    report.first_ids = {t: s.base + 1 for t, s in spans.items()}
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    fill = Fill(counts, spans, ring, seed, [], now, lambda _table, _total: lambda _rows: None, analyze=False)
+    for step, args in fill.tasks():
+        step(conn, *args)
+    report.seconds.update(fill.seconds)
     report.seconds["total"] = time.monotonic() - started
     return report

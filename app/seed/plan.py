@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from app.seed.synthetic import PER_SCALE
-
-# rows per unit of scale: the tables of app.seed.synthetic plus 20M audit log rows
-ROWS_PER_SCALE: dict[str, int] = {**PER_SCALE, "logs": 20_000_000}
+# rows per unit of scale: scale 1 = about 1M customers, 10M activities and 20M audit log rows
+ROWS_PER_SCALE: dict[str, int] = {
+    "customers": 1_000_000, "contacts": 2_000_000, "leads": 1_000_000, "opportunities": 2_000_000,
+    "activities": 10_000_000, "service_tickets": 1_000_000, "logs": 20_000_000}
 TABLES = ("customers", "contacts", "leads", "opportunities", "activities", "service_tickets", "logs")
 PRIMARY_KEYS = {"customers": "customer_id", "contacts": "contact_id", "leads": "lead_id",
                 "opportunities": "opportunity_id", "activities": "activity_id",

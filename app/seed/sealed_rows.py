@@ -19,7 +19,7 @@ from app.encryption.columns import band_of
 from app.encryption.keyring import KeyRing
 from app.seed.plan import YEARS
 from app.seed.sql_rows import SKEW, Span
-from app.seed.synthetic import CITIES_EN, CITIES_ZH, INDUSTRIES, PRODUCTS_EN, PRODUCTS_ZH, Generator
+from app.seed.words import CITIES_EN, CITIES_ZH, INDUSTRIES, PRODUCTS_EN, PRODUCTS_ZH, Names
 
 STAGE_WEIGHTS = (22, 16, 13, 9, 22, 18)  # initial .. won, lost
 BATCH = 20_000
@@ -35,21 +35,21 @@ def _amount(rng: random.Random, mu: float) -> Decimal:
     return Decimal(round(min(rng.lognormvariate(mu, 1.6), 9e15), 2)).quantize(CENT)
 
 
-def customers(generator: Generator, ring: KeyRing, ids: Span, now: dt.datetime) -> Iterator[tuple]:
-    rng = generator.rng
+def customers(names: Names, ring: KeyRing, ids: Span, now: dt.datetime) -> Iterator[tuple]:
+    rng = names.rng
     for i in range(ids.base + 1, ids.base + ids.count + 1):
         chinese = i % 2 == 0
         revenue = _amount(rng, 14) if rng.random() < 0.9 else None
         sealed = None if revenue is None else ring.encrypt(revenue, "customers", "revenue", i)
         when = _moment(rng, now)
-        yield (i, generator.company(chinese), rng.choice(INDUSTRIES) if rng.random() < 0.95 else None,
+        yield (i, names.company(chinese), rng.choice(INDUSTRIES) if rng.random() < 0.95 else None,
                rng.choice(CITIES_ZH if chinese else CITIES_EN), sealed, band_of(revenue), when, when)
 
 
-def opportunities(generator: Generator, ring: KeyRing, ids: Span, parents: Span,
+def opportunities(names: Names, ring: KeyRing, ids: Span, parents: Span,
                   now: dt.datetime) -> Iterator[tuple]:
-    rng = generator.rng
-    brands = generator.vocab
+    rng = names.rng
+    brands = names.vocab
     for i in range(ids.base + 1, ids.base + ids.count + 1):
         chinese = rng.random() < 0.5
         product = rng.choice(PRODUCTS_ZH if chinese else PRODUCTS_EN)

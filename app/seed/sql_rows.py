@@ -1,7 +1,7 @@
 """Rows generated inside PostgreSQL: `INSERT ... SELECT ... FROM generate_series` per chunk.
 
 Python cannot build 30M rows in minutes; the server can, from small constant
-arrays of words (the vocabulary of app.seed.synthetic) and `random()` seeded
+arrays of words (the vocabulary of app.seed.words) and `random()` seeded
 per chunk with `setseed`, so a chunk is the same on every run. Children point
 at their parents with a power law on the parent's rank (`power(random(), k)`):
 the oldest customers are the big accounts that own most contacts, activities,
@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from app.seed import synthetic as words
+from app.seed import words
 from app.crud.choices import ACTIVITY_TYPES, LEAD_STATUSES, OPPORTUNITY_STAGES, PRIORITIES, TICKET_STATUSES
 from app.seed.plan import PRIMARY_KEYS, YEARS
 

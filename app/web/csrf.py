@@ -17,6 +17,8 @@ from flask_jwt_extended.exceptions import JWTExtendedException
 from flask_wtf.csrf import CSRFProtect
 from jwt.exceptions import PyJWTError
 
+from app.web.requests import is_api_request
+
 csrf = CSRFProtect()
 
 TOKEN_ENDPOINTS = ("/api/v1/security/login", "/api/v1/security/refresh")
@@ -24,7 +26,7 @@ TOKEN_ENDPOINTS = ("/api/v1/security/login", "/api/v1/security/refresh")
 
 def _exempt_api_call() -> bool:
     """An /api/ call that no session cookie authenticates, or one its valid bearer token does."""
-    if not request.path.startswith("/api/"):
+    if not is_api_request():
         return False
     if request.path in TOKEN_ENDPOINTS:
         return True

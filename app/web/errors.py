@@ -1,4 +1,4 @@
-"""Error answers: a page in the app's layout and the user's language, JSON under /api/.
+"""Error answers: a page in the app's layout and the user's language, JSON under /api/ and to JSON requests.
 
 One responder for every 4xx and 5xx: Werkzeug's HTTP errors, unhandled exceptions
 (500), and the cases with a message of their own (a lost database, a refused list
@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
 from app.i18n import session_or_browser_locale
+from app.web.requests import is_api_request, is_screen_json_request
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,15 @@ PLAIN_PAGE = ("<!DOCTYPE html><html lang='{lang}'><head><meta charset='utf-8'><t
 
 def wants_json() -> bool:
     """An API call, or a client that asked for JSON: it gets a JSON body, not a page."""
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    return is_api_request() or request.accept_mimetypes.best == "application/json"
+
+
+def json_error(code: int, text: str) -> Response:
+    """The JSON body of an error: {error} for a screen's JSON endpoint, which its script shows;
+    {message, status} for the API and for clients that asked for JSON."""
+    if is_screen_json_request():
+        return jsonify(error=text)
+    return jsonify(message=text, status=code)
 
 
 def _texts(code: int, message) -> tuple[str, str, dict[str, str]]:
@@ -117,8 +126,8 @@ def error_response(code: int, message: str | None = None, *, headers: Mapping[st
         language, layout = "en", False
         with force_locale("en"):
             title, text, labels = _texts(code, message)
-    if wants_json():
-        response = jsonify(message=text, status=code)
+    if wants_json() or is_screen_json_request():
+        response = json_error(code, text)
     else:
         page = None
         if layout and not offline:

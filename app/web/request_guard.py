@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Callable, TypeVar
+from typing import Any
 
-from flask import Flask, Response, current_app, jsonify, request
+from flask import Flask, Response, current_app, request
 from flask_babel import gettext as _
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import BadRequest
@@ -23,19 +23,13 @@ from werkzeug.exceptions import BadRequest
 from app.web.errors import error_response
 from app.extensions import db
 from app.crud.query_args import MAX_PAGE, filter_args_problem, rison_problem
+from app.web.requests import is_api_request, view_accepts_json
 
 log = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 100
 _INT = re.compile(r"\d{1,9}")
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")  # NUL, lone surrogates: PostgreSQL text cannot hold them
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def accepts_json(view: F) -> F:
-    """Mark a view outside /api/ that reads a JSON body (others answer a JSON body with 415)."""
-    view.crm_accepts_json = True  # type: ignore[attr-defined]
-    return view
 
 
 def _view_of_request():
@@ -88,8 +82,7 @@ def problem_with_body() -> tuple[str, int] | None:
     """A message and status for a JSON body this request cannot take, or None."""
     if not request.is_json or not request.get_data(cache=True):  # also a chunked body (no Content-Length)
         return None
-    func = current_app.view_functions.get(request.endpoint or "")
-    if not request.path.startswith("/api/") and not getattr(func, "crm_accepts_json", False):
+    if not is_api_request() and not view_accepts_json():
         return _("This address takes a form, not JSON."), 415
     try:
         document = request.get_json()
@@ -102,12 +95,6 @@ def problem_with_body() -> tuple[str, int] | None:
     if _unstorable_text(document):
         return _("The JSON body contains a NUL character or an invalid (surrogate) character."), 400
     return None
-
-
-def _refusal(message: str, status: int = 400) -> Response:
-    if request.is_json and not request.path.startswith("/api/"):
-        return jsonify(error=message), status  # a screen's JSON endpoint (the pipeline board's moves) answers {error}
-    return error_response(status, message)
 
 
 def guard_path() -> Response | None:
@@ -124,7 +111,8 @@ def guard_list_args() -> Response | None:
         return error_response(400, message)
     refused = problem_with_body()
     if refused:
-        return _refusal(*refused)
+        message, status = refused
+        return error_response(status, message)
     return None
 
 

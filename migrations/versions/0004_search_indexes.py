@@ -13,7 +13,7 @@ a phrase of consecutive characters.
 
 pg_trgm is a trusted extension (PostgreSQL 13+): the database owner running
 migrations may create it; the runtime role needs no extra privilege.
-The column list is a frozen copy of app.search.fields (a test keeps them in step).
+The column list is a frozen copy of app.models.searchable (a test keeps them in step).
 """
 from alembic import op
 

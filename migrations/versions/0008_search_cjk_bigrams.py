@@ -12,7 +12,7 @@ common characters. crm_cjk_bigrams(column) is the array of the column's pairs of
 consecutive CJK characters; a GIN index on it answers "contains 华为" exactly
 (`@> ARRAY['华为']`, no recheck). Single characters keep using the word index
 (one token, exact as well). The column list is the word columns of 0004
-(a test keeps them in step with app.search.fields).
+(a test keeps them in step with app.models.searchable).
 """
 from alembic import op
 

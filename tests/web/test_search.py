@@ -278,7 +278,7 @@ def test_rest_api_filters_use_the_same_search(admin, crm):
 
 
 def test_every_searchable_column_has_its_indexes(sql):
-    from app.search.fields import INDEXED_MODELS, index_names
+    from app.models.searchable import INDEXED_MODELS, index_names
 
     present = {r[0] for r in sql("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")}
     for model in INDEXED_MODELS:

@@ -17,7 +17,8 @@ from flask_babel import gettext as _
 from app.sales import pipeline
 from app.encryption.columns import BAND_LABELS
 from app.lists.links import list_url
-from app.web.request_guard import accepts_json
+from app.web.errors import error_response
+from app.web.requests import accepts_json
 
 OPPORTUNITIES = "OpportunityView"
 
@@ -70,10 +71,10 @@ class PipelineView(BaseView):
     def move(self):
         """JSON {opportunity, stage, version} -> {opportunity, stage, version}; 4xx JSON {error} when refused."""
         if not self.appbuilder.sm.has_access("can_edit", OPPORTUNITIES):
-            return jsonify(error=_("You may not edit opportunities.")), 403
+            return error_response(403, _("You may not edit opportunities."))
         try:
             opportunity_id, stage, version = pipeline.parse_move(request.get_json(silent=True))
             opportunity = pipeline.move(opportunity_id, stage, version)
         except pipeline.MoveRefused as exc:
-            return jsonify(error=str(exc)), exc.status
+            return error_response(exc.status, str(exc))
         return jsonify(opportunity=opportunity.opportunity_id, stage=opportunity.stage, version=opportunity.version)

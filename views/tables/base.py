@@ -13,6 +13,7 @@ from app.crud.datamodel import UserFacingError
 from app.crud.forms import AjaxRelatedField, local_path
 from app.extensions import db
 from app.crud.derive import title_columns
+from app.search.text import like_pattern
 from views.mixins.actions import ActionGuardMixin
 from views.mixins.history import HistoryMixin
 from views.mixins.csv_tools import ExportMixin
@@ -20,10 +21,6 @@ from views.mixins.paging import KeysetPagingMixin
 from views.widgets.filter_form import CachedSearchWidget
 
 LOOKUP_LIMIT = 20
-
-
-def escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class CrmModelView(ActionGuardMixin, ExportMixin, HistoryMixin, KeysetPagingMixin, ModelView):
@@ -75,7 +72,7 @@ class CrmModelView(ActionGuardMixin, ExportMixin, HistoryMixin, KeysetPagingMixi
         query = (request.args.get("q") or "").strip()[:100]
         stmt = select(model)
         if query:
-            pattern = f"%{escape_like(query)}%"
+            pattern = like_pattern(query)
             conditions = [getattr(model, c).ilike(pattern, escape="\\") for c in title_columns(model)]
             if query.isdigit() and len(query) < 10:
                 conditions.append(pk_col == int(query))

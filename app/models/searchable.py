@@ -1,4 +1,7 @@
-"""Which columns are searchable, derived from the models (one rule for indexes, filters and /search/)."""
+"""Which columns are searchable, derived from the tables (one rule for indexes, filters and /search/).
+
+Here, with the tables, so the search indexes can be declared on them (app/models/search_indexes.py).
+"""
 from __future__ import annotations
 
 from functools import cache
@@ -6,7 +9,7 @@ from functools import cache
 from sqlalchemy import String, Text, inspect
 
 from app.crud.choices import CHOICE_COLUMNS
-from app.models import Activity, Contact, Customer, Lead, Opportunity, ServiceTicket
+from app.models.crm import Activity, Contact, Customer, Lead, Opportunity, ServiceTicket
 
 SYSTEM_COLUMNS = {"created_at", "updated_at", "version"}
 

@@ -1,7 +1,6 @@
 """Chinese and English in a real browser: the top bar's language menu, remembered per user; the CRUD path."""
 from __future__ import annotations
 
-import re
 
 import pytest
 

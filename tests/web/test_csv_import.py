@@ -119,7 +119,7 @@ def test_chinese_headers_and_choice_values_leads(admin, sql):
     page = upload(admin, "/leads", f"来源,状态,联系人ID\n展会,Following up,{contact}\n官网,,\n"
                                    "Web,wrong,\n").get_data(as_text=True)
     assert problems(page) == [("4", "状态", "Not a valid choice.")]
-    page = upload(admin, "/leads", f"来源,状态,联系人\n展会,Following up,wang@example.com\n官网,,\n").get_data(as_text=True)
+    page = upload(admin, "/leads", "来源,状态,联系人\n展会,Following up,wang@example.com\n官网,,\n").get_data(as_text=True)
     confirm(admin, page)
     assert sql("SELECT source, status, contact_id FROM leads ORDER BY lead_id") == [
         ("展会", "following up", contact), ("官网", "new", None)]

@@ -22,7 +22,6 @@ def menu(client, url: str = "/") -> str:
 
 
 def test_the_menu_follows_a_permission_change_at_once(app, client, admin, sql):
-    from app.extensions import db
 
     rep = make_role_user(app, "Sales Rep")
     rep_client = app.test_client()

@@ -6,17 +6,18 @@ from typing import Any
 from flask import g, jsonify, redirect, request
 from flask_babel import gettext as _
 from flask_appbuilder import ModelView, expose
-from flask_appbuilder.security.decorators import has_access_api, permission_name
+from flask_appbuilder.security.decorators import has_access, has_access_api, permission_name
 from sqlalchemy import or_, select
 
 from app.crud.datamodel import CrmInterface
-from app.crud.forms import AjaxRelatedField, local_path
+from app.crud.forms import local_path
 from app.extensions import db
 from app.crud.derive import derive, title_columns
 from views.mixins.actions import ActionGuardMixin
-from views.mixins.history import HistoryMixin
-from views.mixins.csv_tools import ExportMixin
-from views.mixins.paging import KeysetPagingMixin
+from views.mixins.csv_tools import csv_tools, export_csv
+from views.mixins.show_panels import ShowPanelsMixin
+from views.tables.paging import ListPaging, PagedListWidget
+from views.widgets.add_form import PrefilledFormWidget
 from views.widgets.filter_form import CachedSearchWidget
 
 LOOKUP_LIMIT = 20
@@ -26,13 +27,21 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-class CrmModelView(ActionGuardMixin, ExportMixin, HistoryMixin, KeysetPagingMixin, ModelView):
-    """Subclasses set `model`; everything not set explicitly is derived from it."""
+class CrmModelView(ActionGuardMixin, ShowPanelsMixin, ModelView):
+    """Subclasses set `model`; everything not set explicitly is derived from it.
+
+    Besides FAB's: keyset paging (`paging`), panels on show pages (`show_panels`),
+    CSV export, related rows chosen from the URL on the add form, and /lookup/ for AJAX selects.
+    """
 
     model: type | None = None
     interface: type = CrmInterface  # the datamodel class
     page_size = 25
     search_widget = CachedSearchWidget
+    list_template = "crm/list.html"
+    list_widget = PagedListWidget
+    add_widget = PrefilledFormWidget
+    paging = ListPaging()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -43,23 +52,42 @@ class CrmModelView(ActionGuardMixin, ExportMixin, HistoryMixin, KeysetPagingMixi
             if key not in cls.__dict__:
                 setattr(cls, key, value)
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.extra_args = {**self.extra_args, "csv_tools": lambda: csv_tools(self)}  # called by crm/list.html
+
     @property
     def database_error_message(self) -> str:  # type: ignore[override]
         return g.get("crm_db_error") or _("The database refused the change; nothing was saved.")
 
-    def _get_add_widget(self, form, exclude_cols=None, widgets=None):
-        """`add?customer=5` opens the form with that customer selected (e.g. a quick-add on a customer's page)."""
-        if request.method == "GET":
-            for field in form:
-                raw = request.args.get(field.name, "")
-                if isinstance(field, AjaxRelatedField) and raw:
-                    field.process_formdata([raw])
-        return super()._get_add_widget(form, exclude_cols=exclude_cols, widgets=widgets)
+    def _get_list_widget(self, filters, actions=None, order_column="", order_direction="",
+                         page=None, page_size=None, widgets=None, **kwargs: Any):
+        # FAB reads every list page by OFFSET after an exact COUNT(*), with no public hook between
+        widgets = widgets or {}
+        page_size = page_size or self.page_size
+        result = self.paging.page(self, filters.get_joined_filters(self._base_filters), order_column,
+                                  order_direction, page, page_size)
+        widgets["list"] = self.list_widget(
+            label_columns=self.label_columns, include_columns=self.list_columns,
+            value_columns=self.datamodel.get_values(result.rows, self.list_columns),
+            order_columns=[] if self.paging.feed else self.order_columns,  # a feed has no sort links
+            formatters_columns=self.formatters_columns,
+            page=result.page, page_size=page_size, count=result.count, pks=self.datamodel.get_keys(result.rows),
+            actions=actions or self.actions, filters=filters, modelview_name=self.__class__.__name__,
+            pager=result.pager, **kwargs)
+        return widgets
 
     def post_add_redirect(self):
         """`add?next=/customers/show/5` returns there after saving (only a path on this site)."""
         target = local_path(request.args.get("next"))
         return redirect(target) if target else super().post_add_redirect()
+
+    @expose("/export/")
+    @has_access
+    @permission_name("export")
+    def export(self):
+        """GET <list>/export/?<the list's arguments>: the filtered, ordered list as CSV (can_export)."""
+        return export_csv(self)
 
     @expose("/lookup/")
     @has_access_api

@@ -5,7 +5,9 @@ from typing import Any
 
 from flask import g
 from flask_appbuilder.exceptions import DatabaseException
+from flask_appbuilder.models.filters import Filters
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.utils.base import is_column_dotted
 from flask_babel import gettext as _
 from sqlalchemy import Integer, any_, bindparam, exists, func, inspect, select
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -91,6 +93,22 @@ class CrmInterface(SQLAInterface):
         # the REST API passes select_columns too: forward whatever FAB gives
         return super().get(int(text), *args, **kwargs)
 
+    def get_inner_filters(self, filters: Filters | None) -> Filters:
+        """FAB copies a list's filters for each of its queries (count, keys, rows), converting every
+        column's filters each time; filters on the model's own columns and many-to-one relations
+        (all of this app's) are the inner filters as they are."""
+        if filters is not None and not any(is_column_dotted(f.column_name) for f in filters.filters):
+            return filters
+        return super().get_inner_filters(filters)
+
+    def filtered(self, query: Query, filters: Filters | None, order_column: str = "", order_direction: str = "",
+                 select_columns: list[str] | None = None) -> Query:
+        """`query` filtered and ordered as FAB's list query (its private `_apply_inner_all`) from public steps."""
+        query = self.apply_inner_select_joins(query, select_columns, aliases_mapping={})
+        query = self.apply_filters(query, self.get_inner_filters(filters))
+        return self.apply_order_by(query, order_column, order_direction, aliases_mapping={},
+                                   bypass_many_to_many=True, add_pk=True)
+
     def search_matches(self, filters: Any) -> list[int] | None:
         """Keys of up to SEARCH_COUNT_CAP + 1 rows of a list filtered by a search term; None without one.
 
@@ -108,8 +126,7 @@ class CrmInterface(SQLAInterface):
         key = (self.obj.__tablename__, tuple((type(f).__name__, f.column_name, str(v)) for f, v in values))
         if key not in memo:
             pk = self.get_pk()
-            matching = self._apply_inner_all(self.session.query(self.obj), filters,
-                                             aliases_mapping={}).with_entities(pk)
+            matching = self.filtered(self.session.query(self.obj), filters).with_entities(pk)
             memo[key] = self._frequent_matches(matching) or self._indexed_matches(matching)
         return memo[key]
 
@@ -167,8 +184,7 @@ class CrmInterface(SQLAInterface):
         estimate = self._table_estimate() if unfiltered else -1
         if estimate > 2 * COUNT_CAP:  # clearly big: counting 10,001 rows would only confirm it
             return EstimatedCount(estimate)
-        capped = self._apply_inner_all(query, filters, select_columns=select_columns,
-                                       aliases_mapping={}).limit(COUNT_CAP + 1).count()
+        capped = self.filtered(query, filters, select_columns=select_columns).limit(COUNT_CAP + 1).count()
         if capped <= COUNT_CAP:
             return capped
         return EstimatedCount(estimate) if estimate > COUNT_CAP else AtLeastCount(COUNT_CAP + 1)
@@ -196,8 +212,7 @@ class CrmInterface(SQLAInterface):
         Past DEEP_OFFSET rows the page is found by its keys alone (an index-only scan
         of the sort index), then only its own rows are read.
         """
-        ordered = self._apply_inner_all(self.session.query(self.obj), filters, order_column,
-                                        order_direction, aliases_mapping={})
+        ordered = self.filtered(self.session.query(self.obj), filters, order_column, order_direction)
         ordered = self.by_matches(ordered, filters) or ordered
         offset = (page or 0) * (page_size or 0)
         limit = page_size + 1 if page_size else None
@@ -214,7 +229,7 @@ class CrmInterface(SQLAInterface):
     def keyset(self, filters: Any, order_column: str, descending: bool, page_size: int, *,
                after: Cursor | None = None, before: Cursor | None = None, last: bool = False) -> KeysetPage:
         """A page next to a row's position (or the last page), by keyset: no OFFSET at any depth."""
-        query = self.apply_filters(self.session.query(self.obj), self.get_inner_filters(filters))
+        query = self.filtered(self.session.query(self.obj), filters)
         query = self.by_matches(query, filters) or query
         return keyset_page(query, getattr(self.obj, order_column), self.get_pk(), descending, page_size,
                            after=after, before=before, last=last, nullable=self.is_nullable(order_column),

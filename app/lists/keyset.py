@@ -5,13 +5,15 @@ direction, as FAB orders it (PostgreSQL puts NULLs last ascending, first
 descending). A cursor is the (column value, key) of a row; the next page is
 the rows after it in that order, read from an index on (column, key) instead
 of skipping OFFSET rows. A nullable column is read in two segments (values,
-then NULLs) so each segment stays a plain index range scan.
+then NULLs) so each segment stays a plain index range scan. The same Cursor
+marks a position in the log and in a customer's timeline.
 """
 from __future__ import annotations
 
 import base64
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable
@@ -20,15 +22,27 @@ from sqlalchemy import and_, true, tuple_
 from sqlalchemy.orm import Query
 
 END = "end"  # `before_<View>=end`: the last page
+KEY_MAX = 2**31 - 1  # SERIAL
+READABLE = re.compile(r"(?P<at>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?)~(?:(?P<kind>[a-z]+)~)?(?P<key>\d{1,10})")
 
 
 @dataclass(frozen=True)
 class Cursor:
-    """A row's position in one order of the list: (sort column, direction, its value, primary key)."""
+    """A row's position in one order of a list: the sort value, then the key that breaks ties.
+
+    The one position of every keyset-paged read, written into URLs in one of two ways:
+
+    - `encode()` / `decode()`: an opaque token that names the order it was made for, for lists
+      sortable by any column (`after_CustomerView=...`);
+    - `str()` / `parse()`: readable, for feeds always read newest first by time: the log
+      (`after=2026-01-31T09:00:00~42`) and the customer timeline, whose entries of several kinds
+      tie-break on the kind before the key (`timeline_before=2026-01-31T09:00:00~activity~42`).
+    """
 
     order: str  # "<column> <asc|desc>": a cursor made for another order is not used
     value: Any
     key: int
+    kind: str = ""  # a merged feed's source (the timeline's "activity", "ticket", "change")
 
     def encode(self) -> str:
         value = self.value
@@ -48,7 +62,7 @@ class Cursor:
             made_for, value, key = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
         except (ValueError, TypeError) as exc:
             raise ValueError("malformed list position") from exc
-        if not isinstance(key, int) or isinstance(key, bool) or not 0 <= key <= 2**31 - 1 \
+        if not isinstance(key, int) or isinstance(key, bool) or not 0 <= key <= KEY_MAX \
                 or not isinstance(made_for, str):
             raise ValueError("malformed list position")
         if made_for != order:
@@ -69,6 +83,26 @@ class Cursor:
         except (ValueError, TypeError, ArithmeticError) as exc:
             raise ValueError("malformed list position") from exc
         return cls(order, value, key)
+
+    def __str__(self) -> str:
+        """The readable form of a position in a feed ordered by time (`value` is a datetime)."""
+        kind = f"{self.kind}~" if self.kind else ""
+        return f"{self.value.isoformat()}~{kind}{self.key}"
+
+    @classmethod
+    def parse(cls, text: str | None, order: str, where: str, kinds: tuple[str, ...] = ()) -> "Cursor | None":
+        """The readable position in `text`; None when empty; ValueError naming `where` when malformed.
+
+        `kinds`: the feed's kinds of entries, one of which the position names; none: it names none.
+        """
+        if not text:
+            return None
+        match = READABLE.fullmatch(text)
+        valid = match is not None and int(match["key"]) <= KEY_MAX and (
+            match["kind"] in kinds if kinds else match["kind"] is None)
+        if not valid:
+            raise ValueError(f"malformed position in {where}")
+        return cls(order, dt.datetime.fromisoformat(match["at"]), int(match["key"]), match["kind"] or "")
 
 
 @dataclass

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -24,6 +23,7 @@ from sqlalchemy.orm import joinedload
 from app.crud.choices import OPPORTUNITY_STAGES
 from app.audit.history import describe
 from app.lists.counts import COUNT_CAP
+from app.lists.keyset import Cursor
 from app.encryption.columns import key_ring
 from app.extensions import db
 from app.models import Activity, Contact, Log, Opportunity, ServiceTicket
@@ -38,7 +38,7 @@ CHANGE_RECORDS_CAP = 200  # opportunities/contacts whose changes join the custom
 # widening only when they hold too few; the rows found in a window are newer than everything outside it
 CHANGE_WINDOWS = (dt.timedelta(days=92), dt.timedelta(days=365), dt.timedelta(days=730), None)
 KINDS = ("change", "ticket", "activity")  # tie-break order of entries with the same time (rank = index)
-CURSOR_RE = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?)~(change|ticket|activity)~(\d{1,10})")
+TIMELINE_ORDER = "at desc"  # newest first; ties by kind (KINDS), then key
 
 
 def capped_count(stmt) -> int:
@@ -110,26 +110,9 @@ def pipeline_value(customer_id: int) -> PipelineValue:
 
 
 # ---------------------------------------------------------------- the timeline
-@dataclass(frozen=True)
-class Cursor:
-    """A position in the timeline: (time, kind, id), its sort key, newest first."""
-
-    at: dt.datetime
-    kind: str
-    id: int
-
-    def __str__(self) -> str:
-        return f"{self.at.isoformat()}~{self.kind}~{self.id}"
-
-    @classmethod
-    def parse(cls, text: str | None) -> "Cursor | None":
-        """None when empty; ValueError when malformed."""
-        if not text:
-            return None
-        match = CURSOR_RE.fullmatch(text)
-        if not match or int(match.group(3)) > 2**31 - 1:
-            raise ValueError("malformed position in the timeline")
-        return cls(dt.datetime.fromisoformat(match.group(1)), match.group(2), int(match.group(3)))
+def parse_cursor(text: str | None) -> Cursor | None:
+    """A position in the timeline (`2026-01-31T09:00:00~activity~42`); None when empty; ValueError when malformed."""
+    return Cursor.parse(text, TIMELINE_ORDER, "the timeline", KINDS)
 
 
 @dataclass
@@ -150,10 +133,10 @@ def _before(at_col, id_col, kind: str, cursor: Cursor | None):
         return True
     rank, cursor_rank = KINDS.index(kind), KINDS.index(cursor.kind)
     if rank < cursor_rank:
-        return at_col <= cursor.at
+        return at_col <= cursor.value
     if rank > cursor_rank:
-        return at_col < cursor.at
-    return tuple_(at_col, id_col) < tuple_(cursor.at, cursor.id)
+        return at_col < cursor.value
+    return tuple_(at_col, id_col) < tuple_(cursor.value, cursor.key)
 
 
 def _newest(model, at_col, id_col, kind: str, where, cursor: Cursor | None, limit: int,
@@ -179,7 +162,7 @@ def _newest_changes(customer_id: int, cursor: Cursor | None, limit: int,
                     floor: dt.datetime | None = None) -> list[Entry]:
     """The newest `limit` changes before `cursor`; none older than `floor` is needed (the page is full there)."""
     changes = _change_conditions(customer_id)
-    anchor = cursor.at if cursor else dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    anchor = cursor.value if cursor else dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     for window in CHANGE_WINDOWS:
         # a window reaching before year 1 (a cursor at the calendar's start) has no lower bound
         start = None if window is None or anchor - dt.datetime.min < window else anchor - window
@@ -216,7 +199,7 @@ def timeline(customer_id: int, kinds: set[str], cursor: Cursor | None = None,
         entries += _newest_changes(customer_id, cursor, limit + 1, floor)
     entries.sort(key=lambda e: e.key, reverse=True)
     page = entries[:limit]
-    following = Cursor(page[-1].at, page[-1].kind, page[-1].id) if len(entries) > limit else None
+    following = Cursor(TIMELINE_ORDER, page[-1].at, page[-1].id, page[-1].kind) if len(entries) > limit else None
     return page, following
 
 

@@ -40,7 +40,8 @@ def _view_of_request():
 def _sorted_view(name: str):
     """The view `_oc_<name>` sorts: the request's own list or a related list on its page."""
     view = _view_of_request()
-    for candidate in (view, *getattr(view, "_related_views", ())):
+    related = getattr(view, "get_init_inner_views", lambda: None)()  # a ModelView's related lists; else None
+    for candidate in (view, *(related or ())):
         if type(candidate).__name__ == name:
             return candidate
     return view

@@ -220,3 +220,25 @@ def test_lookup_answers_the_filter_widget(client, sql):
     login(client)
     results = client.get("/customers/lookup/?q=Target").get_json()["results"]
     assert [r["text"].split(" (#")[0] for r in results] == ["Lookup Target Ltd"]
+
+
+def test_list_filters_are_built_once_per_request(admin, sql, tied_customers, monkeypatch):
+    """A list request builds its filters (every column's filter classes) once, not once per query."""
+    from flask_appbuilder.models import filters as fab_filters
+
+    built: list[str] = []
+    build = fab_filters.Filters.__init__
+
+    def counting(self, *args, **kwargs):
+        built.append(type(self).__name__)
+        build(self, *args, **kwargs)
+
+    admin.get("/logs/list/")  # fills the cached filter form, whose user choices are a query of their own
+    monkeypatch.setattr(fab_filters.Filters, "__init__", counting)
+    first = admin.get("/customers/list/?_oc_CustomerView=name&_od_CustomerView=asc").text
+    urls = ["/customers/list/", "/customers/list/?_flt_0_name=Tie&_flt_4_industry=Retail",
+            _link(first, "next"), _link(first, "last"), "/logs/list/"]
+    for url in urls:
+        built.clear()
+        assert admin.get(url).status_code == 200
+        assert len(built) == 1, url

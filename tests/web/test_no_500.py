@@ -298,30 +298,27 @@ def date_args(world: World, rule) -> dict[str, Callable[[str], Any]]:
 
     from app.lists.keyset import Cursor
     from app.sales.pipeline import BoardFilters
-    from views.mixins.history import CURSOR_ARGS
-    from views.mixins.customer_page import TIMELINE_ARG
-    from views.mixins.paging import KeysetPagingMixin
-
-    from views.mixins.history import KeysetListMixin
-    from views.mixins.customer_page import Customer360Mixin
     from views.pages.pipeline_board import PipelineView
+    from views.tables.base import CrmModelView
+    from views.widgets.customer_page import TIMELINE_ARG, customer360_panel
 
     view = view_of(world.app, rule.endpoint)
     kind = rule.endpoint.rpartition(".")[2]
     args: dict[str, Callable[[str], Any]] = {}
     if isinstance(view, PipelineView):
         args.update({f.name: str for f in dataclasses.fields(BoardFilters) if "date" in str(f.type)})
-    if isinstance(view, Customer360Mixin) and kind == "show":
+    paging = view.paging if isinstance(view, CrmModelView) else None
+    if customer360_panel in getattr(view, "show_panels", ()) and kind == "show":
         args[TIMELINE_ARG] = lambda day: f"{day}T00:00:00~activity~1"
-    if isinstance(view, KeysetListMixin) and kind == "list":
-        args.update({name: (lambda day: f"{day}T00:00:00~1") for name in CURSOR_ARGS})
+    if paging and paging.feed and kind == "list":  # the log: readable positions
+        args.update({name: (lambda day: f"{day}T00:00:00~1") for name in paging.arguments(type(view).__name__)})
     model = model_of(view)
     if model is not None and kind in ("list", "export"):
         columns = inspect(model).columns
         for column, filters in view._filters.get_search_filters().items():
             if column in columns and isinstance(columns[column].type, (Date, DateTime)):
                 args.update({f"_flt_{i}_{column}": str for i in range(len(filters))})
-                if isinstance(view, KeysetPagingMixin) and kind == "list" and column in view.order_columns:
+                if paging and not paging.feed and kind == "list" and column in view.order_columns:
                     name = type(view).__name__
                     for side in ("after", "before"):  # a position in the list sorted by this column
                         args[f"{side}_{name}"] = lambda day, column=column, name=name: {

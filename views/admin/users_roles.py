@@ -23,7 +23,7 @@ from app.crud.forms import KnownChoices
 from app.models.security import Role, User
 from app.crud.derive import column_validators
 from views.mixins.actions import ActionGuardMixin
-from views.mixins.history import HistoryMixin
+from views.mixins.show_panels import ShowPanelsMixin
 
 PASSWORD_POLICY = _("At least 12 characters; not the username (also repeated), not one character "
                     "repeated, not a commonly used password (also with digits added).")
@@ -31,7 +31,7 @@ PASSWORD_POLICY = _("At least 12 characters; not the username (also repeated), n
 _users = User.__table__
 
 
-class UserView(ActionGuardMixin, HistoryMixin, UserDBModelView):
+class UserView(ActionGuardMixin, ShowPanelsMixin, UserDBModelView):
     route_base = "/users"
     list_columns = ["username", "email", "first_name", "last_name", "role", "active", "last_login"]
     search_columns = ["username", "email", "first_name", "last_name", "role", "active", "last_login",
@@ -120,7 +120,7 @@ class UserInfoEditView(FabUserInfoEditView):
     form = ProfileForm
 
 
-class RoleView(ActionGuardMixin, HistoryMixin, RoleModelView):
+class RoleView(ActionGuardMixin, ShowPanelsMixin, RoleModelView):
     list_columns = ["role_name", "permissions"]
     show_columns = ["role_name", "permissions"]
     edit_columns = ["role_name", "permissions"]

@@ -1,1 +1,1 @@
-"""Behaviour the table views share: actions, history, CSV, paging, customer page, lead conversion."""
+"""Behaviour the table views share or opt into: action guard, show panels, CSV, lead conversion."""

@@ -1,4 +1,4 @@
-"""Lead conversion on the leads screen: a form on one lead's page, and a bulk action on the list.
+"""Lead conversion on the leads screen: a form from one lead's page, and a bulk action on the list.
 
 Permission: `can_convert on LeadView` (the permission matrix's "Leads: convert").
 """
@@ -94,17 +94,17 @@ class ConversionWidget(RenderTemplateWidget):
     template = "crm/lead_conversion_status.html"
 
 
+def conversion_panel(view: Any, pk: Any, item: Any, widgets: dict) -> None:
+    """A lead's page: whether it was converted, into what, or a "Convert" button (a show panel)."""
+    widgets["summary"] = ConversionWidget(
+        lead=item, refusal=already_converted(item),
+        can_convert=view.appbuilder.sm.has_access(f"can_{CONVERT}", view.class_permission_name))
+
+
 class LeadConversionMixin:
     """Adds /leads/convert/<pk> and the "Convert" list action to the leads screen."""
 
     method_permission_name = {"convert_selected": CONVERT}
-
-    def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
-        widgets = super()._get_show_widget(pk, item, widgets, actions, show_fieldsets)
-        widgets["summary"] = ConversionWidget(
-            lead=item, refusal=already_converted(item),
-            can_convert=self.appbuilder.sm.has_access(f"can_{CONVERT}", self.class_permission_name))
-        return widgets
 
     @expose("/convert/<pk>", methods=["GET", "POST"])
     @has_access

@@ -1,4 +1,5 @@
-"""CSV on the list screens: "Export CSV" on every list, "Import CSV" on customers, contacts and leads."""
+"""CSV on the list screens: "Export CSV" on every list (CrmModelView.export), "Import CSV" on customers,
+contacts and leads (ImportMixin)."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,6 +10,7 @@ from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_appbuilder.urltools import get_filter_args, get_order_args
 from flask_appbuilder.widgets import RenderTemplateWidget
 from flask_babel import gettext as _
+from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -27,42 +29,35 @@ class CsvToolsWidget(RenderTemplateWidget):
     template = "crm/csv_tools.html"
 
 
-class ExportMixin:
-    """GET <list>/export/?<the list's arguments>: the filtered, ordered list as CSV (can_export)."""
+def csv_tools(view: Any) -> Markup:
+    """The list page's "Export CSV" / "Import CSV" buttons, for the user's permissions (crm/list.html)."""
+    name = view.class_permission_name
+    can = view.appbuilder.sm.has_access
+    query = request.query_string.decode("latin-1")
+    return Markup(CsvToolsWidget(
+        export_url=(url_for(f"{view.endpoint}.export") + (f"?{query}" if query else ""))
+        if "can_export" in view.base_permissions and can("can_export", name) else None,
+        import_url=url_for(f"{view.endpoint}.import_csv")
+        if "can_import" in view.base_permissions and can("can_import", name) else None)())
 
-    list_template = "crm/list.html"
 
-    def _list(self, **kwargs: Any):
-        widgets = super()._list(**kwargs)
-        name = self.class_permission_name
-        can = self.appbuilder.sm.has_access
-        query = request.query_string.decode("latin-1")
-        widgets["csv"] = CsvToolsWidget(
-            export_url=(url_for(f"{self.endpoint}.export") + (f"?{query}" if query else ""))
-            if "can_export" in self.base_permissions and can("can_export", name) else None,
-            import_url=url_for(f"{self.endpoint}.import_csv")
-            if "can_import" in self.base_permissions and can("can_import", name) else None)
-        return widgets
-
-    @expose("/export/")
-    @has_access
-    @permission_name("export")
-    def export(self):
-        order_column, order_direction = get_order_args().get(self.__class__.__name__, ("", ""))
-        if order_column not in self.order_columns:
-            order_column, order_direction = self.base_order or ("", "")
-        get_filter_args(self._filters)  # the list's own parsing of _flt_* arguments
-        filters = self._filters.get_joined_filters(self._base_filters)
-        columns = export_columns(self.datamodel.obj, self.label_columns)
-        query = export_query(self.datamodel, filters, order_column, order_direction, columns)
-        table = self.datamodel.obj.__tablename__
-        audit = {"table": table, "order": [order_column, order_direction],
-                 "filters": [[f.column_name, str(f.name), value] for f, value in filters.get_filters_values()]}
-        body = stream_with_context(csv_stream(query, columns, audit))
-        return Response(body, mimetype="text/csv", headers={
-            "Content-Type": "text/csv; charset=utf-8",
-            "Content-Disposition": f'attachment; filename="{filename(table)}"',
-            "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+def export_csv(view: Any) -> Response:
+    """The list of `view` as this request's arguments filter and order it, as a streamed CSV file."""
+    order_column, order_direction = get_order_args().get(type(view).__name__, ("", ""))
+    if order_column not in view.order_columns:
+        order_column, order_direction = view.base_order or ("", "")
+    get_filter_args(view._filters)  # the list's own parsing of _flt_* arguments
+    filters = view._filters.get_joined_filters(view._base_filters)
+    columns = export_columns(view.datamodel.obj, view.label_columns)
+    query = export_query(view.datamodel, filters, order_column, order_direction, columns)
+    table = view.datamodel.obj.__tablename__
+    audit = {"table": table, "order": [order_column, order_direction],
+             "filters": [[f.column_name, str(f.name), value] for f, value in filters.get_filters_values()]}
+    body = stream_with_context(csv_stream(query, columns, audit))
+    return Response(body, mimetype="text/csv", headers={
+        "Content-Type": "text/csv; charset=utf-8",
+        "Content-Disposition": f'attachment; filename="{filename(table)}"',
+        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
 
 
 class ImportMixin:

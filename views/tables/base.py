@@ -2,28 +2,30 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from flask import jsonify, redirect, request
 from flask_babel import gettext as _
 from flask_appbuilder import ModelView, expose
-from flask_appbuilder.security.decorators import has_access_api, permission_name
+from flask_appbuilder.security.decorators import has_access, has_access_api, permission_name
 from sqlalchemy import or_, select
 
 from app.crud.datamodel import UserFacingError
-from app.crud.forms import AjaxRelatedField, local_path
+from app.crud.forms import local_path
 from app.extensions import db
 from app.crud.derive import title_columns
 from app.search.text import like_pattern
 from views.mixins.actions import ActionGuardMixin
-from views.mixins.history import HistoryMixin
-from views.mixins.csv_tools import ExportMixin
-from views.mixins.paging import KeysetPagingMixin
+from views.mixins.csv_tools import csv_tools, export_csv
+from views.mixins.show_panels import ShowPanelsMixin
+from views.tables.paging import ListPaging, PagedListWidget
+from views.widgets.add_form import PrefilledFormWidget
 from views.widgets.filter_form import CachedSearchWidget
 
 LOOKUP_LIMIT = 20
 
 
-class CrmModelView(ActionGuardMixin, ExportMixin, HistoryMixin, KeysetPagingMixin, ModelView):
+class CrmModelView(ActionGuardMixin, ShowPanelsMixin, ModelView):
     """A FAB ModelView configured from its model by the decorator at its class.
 
     `@derived_from(Customer)` (app/crud/derive.py) sets `model` and fills in, unless the
@@ -32,12 +34,23 @@ class CrmModelView(ActionGuardMixin, ExportMixin, HistoryMixin, KeysetPagingMixi
     add_columns, edit_columns, search_columns, order_columns, description_columns,
     search_form_extra_fields, label_columns, validators_columns, add_form_extra_fields,
     edit_form_extra_fields. `flask --app run crm describe-view Customers` prints them.
+
+    Besides FAB's: keyset paging (`paging`), panels on show pages (`show_panels`),
+    CSV export, related rows chosen from the URL on the add form, and /lookup/ for AJAX selects.
     """
 
     model: type | None = None
     derived_attributes: tuple[str, ...] = ()  # those filled in by derived_from
     page_size = 25
     search_widget = CachedSearchWidget
+    list_template = "crm/list.html"
+    list_widget = PagedListWidget
+    add_widget = PrefilledFormWidget
+    paging = ListPaging()
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.extra_args = {**self.extra_args, "csv_tools": lambda: csv_tools(self)}  # called by crm/list.html
 
     @property
     def database_error_message(self) -> str:  # type: ignore[override]
@@ -47,19 +60,34 @@ class CrmModelView(ActionGuardMixin, ExportMixin, HistoryMixin, KeysetPagingMixi
             return str(handled)
         return _("The database refused the change; nothing was saved.")
 
-    def _get_add_widget(self, form, exclude_cols=None, widgets=None):
-        """`add?customer=5` opens the form with that customer selected (e.g. a quick-add on a customer's page)."""
-        if request.method == "GET":
-            for field in form:
-                raw = request.args.get(field.name, "")
-                if isinstance(field, AjaxRelatedField) and raw:
-                    field.process_formdata([raw])
-        return super()._get_add_widget(form, exclude_cols=exclude_cols, widgets=widgets)
+    def _get_list_widget(self, filters, actions=None, order_column="", order_direction="",
+                         page=None, page_size=None, widgets=None, **kwargs: Any):
+        # FAB reads every list page by OFFSET after an exact COUNT(*), with no public hook between
+        widgets = widgets or {}
+        page_size = page_size or self.page_size
+        result = self.paging.page(self, filters.get_joined_filters(self._base_filters), order_column,
+                                  order_direction, page, page_size)
+        widgets["list"] = self.list_widget(
+            label_columns=self.label_columns, include_columns=self.list_columns,
+            value_columns=self.datamodel.get_values(result.rows, self.list_columns),
+            order_columns=[] if self.paging.feed else self.order_columns,  # a feed has no sort links
+            formatters_columns=self.formatters_columns,
+            page=result.page, page_size=page_size, count=result.count, pks=self.datamodel.get_keys(result.rows),
+            actions=actions or self.actions, filters=filters, modelview_name=self.__class__.__name__,
+            pager=result.pager, **kwargs)
+        return widgets
 
     def post_add_redirect(self):
         """`add?next=/customers/show/5` returns there after saving (only a path on this site)."""
         target = local_path(request.args.get("next"))
         return redirect(target) if target else super().post_add_redirect()
+
+    @expose("/export/")
+    @has_access
+    @permission_name("export")
+    def export(self):
+        """GET <list>/export/?<the list's arguments>: the filtered, ordered list as CSV (can_export)."""
+        return export_csv(self)
 
     @expose("/lookup/")
     @has_access_api

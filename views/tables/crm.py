@@ -13,11 +13,12 @@ from app.crud.forms import JSONField, datetime_field
 from app.reports.generators import REPORT_TYPES
 from app.reports.shapes import NotInFuture, SnapshotShape
 from app.crud.derive import derive, derived_from
-from views.mixins.history import KeysetListMixin, ReadOnlyMixin
-from views.tables.base import CrmModelView
-from views.mixins.customer_page import Customer360Mixin
-from views.mixins.convert_lead import LeadConversionMixin
+from views.mixins.convert_lead import LeadConversionMixin, conversion_panel
 from views.mixins.csv_tools import ImportMixin
+from views.mixins.show_panels import history_panel
+from views.tables.base import CrmModelView
+from views.tables.paging import FeedListWidget, ListPaging
+from views.widgets.customer_page import customer360_panel
 
 
 @derived_from(Activity)
@@ -39,6 +40,7 @@ class OpportunityView(CrmModelView):
 @derived_from(Lead)
 class LeadView(LeadConversionMixin, ImportMixin, CrmModelView):
     base_order = ("lead_id", "desc")
+    show_panels = (conversion_panel, history_panel)
 
 
 @derived_from(Contact)
@@ -49,8 +51,10 @@ class ContactView(ImportMixin, CrmModelView):
 
 
 @derived_from(Customer)
-class CustomerView(Customer360Mixin, ImportMixin, CrmModelView):
+class CustomerView(ImportMixin, CrmModelView):
     base_order = ("customer_id", "desc")
+    show_template = "crm/customer_show.html"  # the 360° panels replace FAB's related-record tabs
+    show_panels = (customer360_panel, history_panel)
 
 
 def _snapshot_fields() -> dict:
@@ -72,11 +76,16 @@ class ReportView(CrmModelView):
 
 
 @derived_from(Log, LogInterface)
-class LogView(ReadOnlyMixin, KeysetListMixin, CrmModelView):
-    """Read-only; newest first, paged by keyset (created_at, log_id)."""
+class LogView(CrmModelView):
+    """Read-only; newest first, paged by keyset (created_at, log_id), never counted."""
 
-    base_order = ("created_at", "desc")  # the export's order; the screen pages by keyset
-    history = False
+    # no add, edit, delete, download or action routes at all (not merely forbidden)
+    exclude_route_methods = {"add", "edit", "delete", "download", "action", "action_post"}
+    base_permissions = ["can_list", "can_show", "can_export"]
+    base_order = ("created_at", "desc")
+    paging = ListPaging(feed="the log")
+    list_widget = FeedListWidget
+    show_panels = ()
     list_columns = ["created_at", "user", "action", "table_name", "record_key", "description"]
     show_columns = ["log_id", "created_at", "user", "user_id", "action", "table_name", "record_key",
                     "description"]

@@ -1,0 +1,162 @@
+"""The Flask-AppBuilder surface this project overrides or reaches into, checked against one FAB version.
+
+Each entry names a FAB attribute, the FAB class that defines it, our classes that override
+it or our modules that use it, and why. PRIVATE lists FAB's private names (no public hook
+does the job); PUBLIC the public FAB methods we override. FAB's declarative class attributes
+(list_columns, list_widget, add_widget, show_template, extra_args, ...) are its configuration
+and not listed.
+
+Upgrading FAB: tests/test_fab_surface.py fails until FAB_VERSION_CHECKED names the installed
+version. Before updating it, re-read each entry against the new FAB source (a renamed private
+name also fails the test on its own).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FAB_VERSION_CHECKED = "5.3.0"
+
+
+@dataclass(frozen=True)
+class Surface:
+    name: str
+    fab: str  # "module.Class" of the FAB class that defines `name` (or sets it, for an instance attribute)
+    why: str
+    overridden_by: tuple[str, ...] = ()  # "module.Class" of our classes that define `name`
+    used_in: tuple[str, ...] = ()  # our modules that read or call `name` (not counting super() in an override)
+
+    @property
+    def private(self) -> bool:
+        return self.name.startswith("_") and not self.name.startswith("__")
+
+
+_VIEWS = "flask_appbuilder.baseviews"
+_MODEL_VIEW = "flask_appbuilder.views.ModelView"
+_SQLA = "flask_appbuilder.models.sqla.interface.SQLAInterface"
+_SM = "flask_appbuilder.security.sqla.manager.SecurityManager"
+_BASE_SM = "flask_appbuilder.security.manager.BaseSecurityManager"
+_CRM_SM = "app.security.manager.CrmSecurityManager"
+_USERS = "views.admin.users_roles.UserView"
+
+PRIVATE = (
+    Surface("_get_list_widget", f"{_VIEWS}.BaseCRUDView",
+            "FAB reads each list page inside it with an exact COUNT(*) and OFFSET; there is no public hook "
+            "between the list's filters and its widget. Here: capped counts, keyset pages, the pager "
+            "(views/tables/paging.py).",
+            overridden_by=("views.tables.base.CrmModelView",)),
+    Surface("_get_show_widget", f"{_VIEWS}.BaseCRUDView",
+            "The one step of a show page with the shown row at hand (`show_widget` is given only its "
+            "values): adds the History, lead-conversion and customer 360° panels.",
+            overridden_by=("views.mixins.show_panels.ShowPanelsMixin",)),
+    Surface("_filters", f"{_VIEWS}.BaseModelView",
+            "The Filters into which FAB parses a list's `_flt_<i>_<column>` arguments: the argument check, "
+            "the list links' filter positions and the CSV export read that same object (building another "
+            "converts every column's filters again).",
+            used_in=("app.crud.query_args", "app.lists.links", "views.mixins.csv_tools")),
+    Surface("_filters", "flask_appbuilder.api.ModelRestApi",
+            "The API's filters by column, to check a `q=(filters:...)` argument before FAB runs it.",
+            used_in=("app.crud.query_args",)),
+    Surface("_base_filters", f"{_VIEWS}.BaseModelView",
+            "The view's `base_filters` as Filters, joined with the request's (as FAB's list and export do).",
+            used_in=("views.tables.base", "views.mixins.csv_tools")),
+    Surface("_id", f"{_VIEWS}.BaseCRUDView",
+            "FAB's edit sets `form._id` to the edited row's key: a role name's uniqueness check lets that row "
+            "keep its own name.",
+            used_in=("views.admin.users_roles",)),
+    Surface("_column2field", "flask_appbuilder.api.convert.Model2SchemaConverter",
+            "The API's Decimal fields round to two places before validation (1.234 would be saved as 1.23); "
+            "the converter has no public per-field hook.",
+            overridden_by=("views.api.UnroundedConverter",)),
+    Surface("_invalid_formdata", "flask_appbuilder.fields.QuerySelectMultipleField",
+            "FAB's multiple select drops unknown ids and saves the rest; its flag of them refuses the post.",
+            used_in=("app.crud.forms",)),
+)
+
+PUBLIC = (
+    # --- the datamodel (app/crud/datamodel.py)
+    Surface("get", _SQLA, "A malformed or out-of-range key is not found (404), not a database error.",
+            overridden_by=("app.crud.datamodel.CrmInterface",)),
+    Surface("get_inner_filters", _SQLA,
+            "FAB copies a list's filters for each of its queries (count, keys, rows): built once per request.",
+            overridden_by=("app.crud.datamodel.CrmInterface",)),
+    Surface("query_count", _SQLA, "Counts at most 10,001 rows; beyond, the planner's estimate or \"10,000+\".",
+            overridden_by=("app.crud.datamodel.CrmInterface",)),
+    Surface("query", _SQLA, "The capped count, and deep pages found by their keys first (related lists).",
+            overridden_by=("app.crud.datamodel.CrmInterface",)),
+    Surface("is_float", _SQLA, "NUMERIC filter values are converted too (PostgreSQL refuses numeric = text).",
+            overridden_by=("app.crud.datamodel.CrmInterface",)),
+    Surface("add", _SQLA, "A database refusal becomes a message people can act on.",
+            overridden_by=("app.crud.datamodel.CrmInterface",)),
+    Surface("edit", _SQLA, "A database refusal or a concurrent change becomes a message people can act on.",
+            overridden_by=("app.crud.datamodel.CrmInterface",)),
+    Surface("delete", _SQLA, "Refuses while dependent rows exist, naming them.",
+            overridden_by=("app.crud.datamodel.CrmInterface",)),
+    Surface("convert", "flask_appbuilder.models.filters.BaseFilterConverter",
+            "Text columns get the index-backed Contains / Matches words filters first.",
+            overridden_by=("app.search.filters.SearchFilterConverter",)),
+    Surface("apply", "flask_appbuilder.models.filters.BaseFilter",
+            "The search filters' condition (FAB's documented way to write a filter).",
+            overridden_by=("app.search.filters._SearchFilter",)),
+    Surface("__call__", "flask_appbuilder.fieldwidgets.DateTimePickerWidget",
+            "Shows the field's formatted value: FAB prints microseconds its own field then refuses.",
+            overridden_by=("app.crud.forms.DateTimeInput",)),
+    # --- screens
+    Surface("index", "flask_appbuilder.views.IndexView",
+            "The home page: tiles of the screens this user may open (FAB's way to a custom home page).",
+            overridden_by=("views.pages.home.HomeView",)),
+    Surface("__init__", _MODEL_VIEW, "Hands the list template its CSV buttons through FAB's `extra_args`.",
+            overridden_by=("views.tables.base.CrmModelView",)),
+    Surface("database_error_message", f"{_VIEWS}.BaseCRUDView", "The edit's refusal, as the datamodel worded it.",
+            overridden_by=("views.tables.base.CrmModelView",)),
+    Surface("post_add_redirect", _MODEL_VIEW, "`add?next=<path>` returns there after saving (FAB's hook).",
+            overridden_by=("views.tables.base.CrmModelView",)),
+    Surface("action", _MODEL_VIEW, "An unknown action name is a 400/403, not FAB's 500 (same route, re-exposed).",
+            overridden_by=("views.mixins.actions.ActionGuardMixin",)),
+    Surface("action_post", _MODEL_VIEW, "As `action`, for the list's bulk actions.",
+            overridden_by=("views.mixins.actions.ActionGuardMixin",)),
+    Surface("__init__", "flask_appbuilder.widgets.RenderTemplateWidget",
+            "The add form (FAB's `add_widget` hook) opens with related rows named in the URL chosen.",
+            overridden_by=("views.widgets.add_form.PrefilledFormWidget",)),
+    Surface("__call__", "flask_appbuilder.widgets.SearchWidget",
+            "The filter form (FAB's `search_widget` hook) is rendered once per screen and language.",
+            overridden_by=("views.widgets.filter_form.CachedSearchWidget",)),
+    Surface("pre_delete", f"{_VIEWS}.BaseCRUDView", "An admin cannot delete their own account; a role in use "
+            "cannot be deleted (FAB's hook).", overridden_by=(_USERS, "views.admin.users_roles.RoleView")),
+    Surface("pre_update", "flask_appbuilder.security.views.UserDBModelView",
+            "An admin cannot disable their own account or change their own role (FAB's hook).",
+            overridden_by=(_USERS,)),
+    Surface("post_update", f"{_VIEWS}.BaseCRUDView", "A disabled user's open sessions end (FAB's hook).",
+            overridden_by=(_USERS,)),
+    # --- REST API
+    Surface("post_headless", "flask_appbuilder.api.ModelRestApi",
+            "Related ids that name no row are a 422 (FAB would store NULL).",
+            overridden_by=("views.api.CrmRestApi",)),
+    Surface("put_headless", "flask_appbuilder.api.ModelRestApi", "As `post_headless`, for updates.",
+            overridden_by=("views.api.CrmRestApi",)),
+    Surface("login", "flask_appbuilder.security.api.SecurityApi",
+            "A body without `provider` is a 400 (FAB reads it unchecked: a 500).",
+            overridden_by=("views.api.SecurityApi",)),
+    # --- security manager (app/security/manager.py): the seed's tables, lockout, token revocation
+    Surface("invalid_login_message", "flask_appbuilder.security.views.AuthView",
+            "One message for every refusal (no account enumeration), the disabled account named only "
+            "to its owner.", overridden_by=("app.security.manager.CrmAuthDBView",)),
+    Surface("__init__", _SM, "Installs the password policy before FAB reads its configuration.",
+            overridden_by=(_CRM_SM,)),
+    Surface("auth_user_db", _BASE_SM, "Sign-in with lockout, rate limits and audit.", overridden_by=(_CRM_SM,)),
+    Surface("reset_password", _BASE_SM, "A password change ends the user's other sessions and tokens.",
+            overridden_by=(_CRM_SM,)),
+    Surface("create_jwt_manager", _BASE_SM, "Tokens carry their issue time in microseconds and can be revoked.",
+            overridden_by=(_CRM_SM,)),
+    Surface("register_views", _SM, "The admin screens of this app under one Admin menu.",
+            overridden_by=(_CRM_SM,)),
+    Surface("add_user", _SM, "Users have one role (users.role_id).", overridden_by=(_CRM_SM,)),
+    Surface("exist_permission_on_roles", _SM, "One permission query per request, not one per menu entry.",
+            overridden_by=(_CRM_SM,)),
+    Surface("find_roles_permission_view_menus", _SM,
+            "The seed's permissions table names its key permission_id.", overridden_by=(_CRM_SM,)),
+    Surface("get_db_role_permissions", _SM, "As find_roles_permission_view_menus.", overridden_by=(_CRM_SM,)),
+    Surface("get_user_roles_permissions", _SM, "As find_roles_permission_view_menus.", overridden_by=(_CRM_SM,)),
+    Surface("add_permission_view_menu", _SM, "As find_roles_permission_view_menus.", overridden_by=(_CRM_SM,)),
+)
+
+SURFACE = PRIVATE + PUBLIC

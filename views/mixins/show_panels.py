@@ -1,0 +1,43 @@
+"""Panels on a record's show page, below or instead of FAB's details: History, a lead's conversion, ...
+
+A panel is a function `(view, pk, item, widgets)` that adds a widget for the view's
+show template to place; a view lists its panels in `show_panels`.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from flask_appbuilder.widgets import RenderTemplateWidget
+
+from app.audit.history import record_history
+from app.lists.links import EQ, list_url
+
+LOG_VIEW = "LogView"
+ShowPanel = Callable[[Any, Any, Any, dict], None]
+
+
+class HistoryWidget(RenderTemplateWidget):
+    template = "crm/history.html"
+
+
+def history_panel(view: Any, pk: Any, item: Any, widgets: dict) -> None:
+    """The record's own log entries (for users who may read logs)."""
+    if view.appbuilder.sm.has_access("can_list", LOG_VIEW):
+        table = view.datamodel.obj.__tablename__
+        widgets["history"] = HistoryWidget(
+            entries=record_history(table, pk), table=table, record_key=str(pk),
+            all_url=list_url("/logs", ("table_name", EQ, table), ("record_key", EQ, str(pk))))
+
+
+class ShowPanelsMixin:
+    """Adds the widgets of `show_panels` to FAB's show page (the CRM tables, users and roles)."""
+
+    show_template = "crm/show.html"
+    show_panels: tuple[ShowPanel, ...] = (history_panel,)
+
+    def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
+        # FAB's one step of a show page that has the row at hand; no public hook adds a widget there
+        widgets = super()._get_show_widget(pk, item, widgets, actions, show_fieldsets)
+        for panel in self.show_panels:
+            panel(self, pk, item, widgets)
+        return widgets

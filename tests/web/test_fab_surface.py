@@ -14,7 +14,7 @@ import pytest
 
 from app.crud.fab_surface import FAB_VERSION_CHECKED, PRIVATE, PUBLIC, SURFACE
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FAB_ROOT = Path(flask_appbuilder.__file__).parent
 OURS = ("app", "views")
 # wtforms' form metaclass writes these on every form class, ours included

@@ -5,7 +5,7 @@ from flask_appbuilder import AppBuilder
 from flask_babel import lazy_gettext as _l
 
 from views.api import APIS
-from views.tables.crm import MENU
+from views.tables.screens import MENU
 from views.pages.search_page import SearchView
 from views.pages.dashboard import DashboardView
 from views.pages.pipeline_board import PipelineView

@@ -43,7 +43,7 @@ PRIVATE = (
             "FAB reads each list page inside it with an exact COUNT(*) and OFFSET; there is no public hook "
             "between the list's filters and its widget. Here: capped counts, keyset pages, the pager "
             "(views/tables/paging.py).",
-            overridden_by=("views.tables.base.CrmModelView",)),
+            overridden_by=("views.tables.model_view.CrmModelView",)),
     Surface("_get_show_widget", f"{_VIEWS}.BaseCRUDView",
             "The one step of a show page with the shown row at hand (`show_widget` is given only its "
             "values): adds the History, lead-conversion and customer 360° panels.",
@@ -58,7 +58,7 @@ PRIVATE = (
             used_in=("app.crud.query_args",)),
     Surface("_base_filters", f"{_VIEWS}.BaseModelView",
             "The view's `base_filters` as Filters, joined with the request's (as FAB's list and export do).",
-            used_in=("views.tables.base", "views.mixins.csv_tools")),
+            used_in=("views.tables.model_view", "views.mixins.csv_tools")),
     Surface("_id", f"{_VIEWS}.BaseCRUDView",
             "FAB's edit sets `form._id` to the edited row's key: a role name's uniqueness check lets that row "
             "keep its own name.",
@@ -105,11 +105,11 @@ PUBLIC = (
             "The home page: tiles of the screens this user may open (FAB's way to a custom home page).",
             overridden_by=("views.pages.home.HomeView",)),
     Surface("__init__", _MODEL_VIEW, "Hands the list template its CSV buttons through FAB's `extra_args`.",
-            overridden_by=("views.tables.base.CrmModelView",)),
+            overridden_by=("views.tables.model_view.CrmModelView",)),
     Surface("database_error_message", f"{_VIEWS}.BaseCRUDView", "The edit's refusal, as the datamodel worded it.",
-            overridden_by=("views.tables.base.CrmModelView",)),
+            overridden_by=("views.tables.model_view.CrmModelView",)),
     Surface("post_add_redirect", _MODEL_VIEW, "`add?next=<path>` returns there after saving (FAB's hook).",
-            overridden_by=("views.tables.base.CrmModelView",)),
+            overridden_by=("views.tables.model_view.CrmModelView",)),
     Surface("action", _MODEL_VIEW, "An unknown action name is a 400/403, not FAB's 500 (same route, re-exposed).",
             overridden_by=("views.mixins.actions.ActionGuardMixin",)),
     Surface("action_post", _MODEL_VIEW, "As `action`, for the list's bulk actions.",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from app.crud.derive import DERIVED_ATTRIBUTES, derive, derive_view
 from app.models import Customer
-from views.tables.base import CrmModelView
+from views.tables.model_view import CrmModelView
 
 
 def _describe(app, name: str):

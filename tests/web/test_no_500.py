@@ -299,7 +299,7 @@ def date_args(world: World, rule) -> dict[str, Callable[[str], Any]]:
     from app.lists.keyset import Cursor
     from app.sales.pipeline import BoardFilters
     from views.pages.pipeline_board import PipelineView
-    from views.tables.base import CrmModelView
+    from views.tables.model_view import CrmModelView
     from views.widgets.customer_page import TIMELINE_ARG, customer360_panel
 
     view = view_of(world.app, rule.endpoint)

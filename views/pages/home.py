@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask_appbuilder import IndexView, expose
 
 from app.web.home_tiles import about, tiles
-from views.tables.crm import MENU
+from views.tables.screens import MENU
 
 
 class HomeView(IndexView):

@@ -10,7 +10,7 @@ from app.extensions import db
 from app.search import service
 from app.search.service import ENTITIES, QueryError, search
 from app.search.text import normalize
-from views.tables.crm import MENU
+from views.tables.screens import MENU
 
 # the model view whose can_list decides whether a user may see an entity's rows
 LIST_VIEWS = {view.model: view for view, *_ in MENU}

@@ -16,7 +16,7 @@ from app.crud.derive import derive, derived_from
 from views.mixins.convert_lead import LeadConversionMixin, conversion_panel
 from views.mixins.csv_tools import ImportMixin
 from views.mixins.show_panels import history_panel
-from views.tables.base import CrmModelView
+from views.tables.model_view import CrmModelView
 from views.tables.paging import FeedListWidget, ListPaging
 from views.widgets.customer_page import customer360_panel
 

@@ -21,7 +21,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import SelectField
 from wtforms import validators as v
 
-from app.crud.choices import CHOICE_COLUMNS
+from app.models.choices import CHOICE_COLUMNS
 from app.crud.datamodel import CrmInterface
 from app.i18n.formatting import show_value
 from app.i18n.labels import choice_label, column_label, label_for, lazy_titles  # noqa: F401  (label_for: others import it from here)

@@ -6,7 +6,7 @@ does the job); PUBLIC the public FAB methods we override. FAB's declarative clas
 (list_columns, list_widget, add_widget, show_template, extra_args, ...) are its configuration
 and not listed.
 
-Upgrading FAB: tests/test_fab_surface.py fails until FAB_VERSION_CHECKED names the installed
+Upgrading FAB: tests/web/test_fab_surface.py fails until FAB_VERSION_CHECKED names the installed
 version. Before updating it, re-read each entry against the new FAB source (a renamed private
 name also fails the test on its own).
 """

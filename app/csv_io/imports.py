@@ -10,7 +10,7 @@ from typing import Any, Callable
 from flask_babel import gettext as _
 from sqlalchemy import Numeric, func, inspect, select
 
-from app.crud.choices import CHOICE_COLUMNS
+from app.models.choices import CHOICE_COLUMNS
 from app.csv_io.reading import decode, rows_of
 from app.audit.context import bind as bind_actor
 from app.encryption.columns import EncryptedAmount, Sealed, encrypted_columns, seal_rows

@@ -13,7 +13,7 @@ import re
 from flask_babel import lazy_gettext, lazy_pgettext
 from sqlalchemy import inspect
 
-from app.crud.choices import CHOICE_COLUMNS
+from app.models.choices import CHOICE_COLUMNS
 
 
 def N_(text: str) -> str:

@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.crud.choices import (
+from app.models.choices import (
     ACTIVITY_TYPES,
     LEAD_STATUSES,
     OPPORTUNITY_STAGES,

@@ -8,7 +8,7 @@ from functools import cache
 
 from sqlalchemy import String, Text, inspect
 
-from app.crud.choices import CHOICE_COLUMNS
+from app.models.choices import CHOICE_COLUMNS
 from app.models.crm import Activity, Contact, Customer, Lead, Opportunity, ServiceTicket
 
 SYSTEM_COLUMNS = {"created_at", "updated_at", "version"}

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable
 
 from sqlalchemy import text
 
-from app.crud.choices import ACTIVITY_TYPES, LEAD_STATUSES, OPPORTUNITY_STAGES, PRIORITIES
+from app.models.choices import ACTIVITY_TYPES, LEAD_STATUSES, OPPORTUNITY_STAGES, PRIORITIES
 from app.encryption.columns import key_ring
 from app.extensions import db
 from app.i18n.labels import N_

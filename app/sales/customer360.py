@@ -20,7 +20,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import LargeBinary, and_, bindparam, func, or_, select, tuple_, type_coerce
 from sqlalchemy.orm import joinedload
 
-from app.crud.choices import OPPORTUNITY_STAGES
+from app.models.choices import OPPORTUNITY_STAGES
 from app.audit.history import describe
 from app.lists.counts import COUNT_CAP
 from app.lists.keyset import Cursor

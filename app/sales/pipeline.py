@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.crud.choices import OPPORTUNITY_STAGES
+from app.models.choices import OPPORTUNITY_STAGES
 from app.sales.customer360 import sum_values
 from app.crud.datamodel import friendly
 from app.encryption.columns import BAND_LABELS

@@ -1,1 +1,1 @@
-"""Synthetic data at scale: `crm seed --scale S` (see cli.py, loader.py)."""
+"""Data loaders: `crm seed --scale S` at scale, and the demo data of a new instance (a small scale)."""

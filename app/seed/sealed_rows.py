@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 
 import psycopg
 
-from app.crud.choices import OPPORTUNITY_STAGES
+from app.models.choices import OPPORTUNITY_STAGES
 from app.encryption.columns import band_of
 from app.encryption.keyring import KeyRing
 from app.seed.plan import YEARS

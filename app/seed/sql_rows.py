@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 
 from app.seed import words
-from app.crud.choices import ACTIVITY_TYPES, LEAD_STATUSES, OPPORTUNITY_STAGES, PRIORITIES, TICKET_STATUSES
+from app.models.choices import ACTIVITY_TYPES, LEAD_STATUSES, OPPORTUNITY_STAGES, PRIORITIES, TICKET_STATUSES
 from app.seed.plan import PRIMARY_KEYS, YEARS
 
 SKEW = 2.5  # top 1 % of customers own ~16 % of their children, the biggest about n**-0.4 of them

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from app.crud.choices import ACTIVITY_TYPES, LEAD_STATUSES, OPPORTUNITY_STAGES, PRIORITIES, TICKET_STATUSES
+from app.models.choices import ACTIVITY_TYPES, LEAD_STATUSES, OPPORTUNITY_STAGES, PRIORITIES, TICKET_STATUSES
 from app.seed.plan import counts_for_scale
 
 SCALE = 0.001

@@ -7,6 +7,7 @@ import struct
 import subprocess
 import sys
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -259,6 +260,7 @@ def test_plaintext_amount_never_reaches_sql(app):
 
 UNSEALED_WRITE = """
 import sys
+from pathlib import Path
 from decimal import Decimal
 
 from sqlalchemy import create_engine
@@ -296,7 +298,7 @@ def test_only_the_factorys_explicit_call_turns_encryption_on(pg, database, sql):
     from app.ops.embedded_db import RUNTIME_ROLE
 
     runtime = make_url(pg.url(make_url(database).database, RUNTIME_ROLE)).set(drivername="postgresql+psycopg")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = str(Path(__file__).resolve().parents[2])
     done = subprocess.run([sys.executable, "-c", UNSEALED_WRITE, runtime.render_as_string(hide_password=False),
                            str(pg.instance)], cwd=root, capture_output=True, text=True, timeout=120,
                           env={**os.environ, "PYTHONPATH": root})

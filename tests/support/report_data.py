@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from app.crud.choices import LEAD_STATUSES, OPPORTUNITY_STAGES
+from app.models.choices import LEAD_STATUSES, OPPORTUNITY_STAGES
 from app.models import Customer, Opportunity
 
 TYPES = ["pipeline_by_stage", "won_lost_by_month", "revenue_by_industry", "customers_by_location",

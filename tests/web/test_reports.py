@@ -17,7 +17,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from app.crud.choices import ACTIVITY_TYPES, LEAD_STATUSES, OPPORTUNITY_STAGES, PRIORITIES, TICKET_STATUSES
+from app.models.choices import ACTIVITY_TYPES, LEAD_STATUSES, OPPORTUNITY_STAGES, PRIORITIES, TICKET_STATUSES
 from tests.support.client import login, post_form
 from tests.support.pages import page_figures
 from tests.support.report_data import known, snapshots  # noqa: F401  (fixtures)

@@ -20,7 +20,7 @@ from wtforms import DateField, DecimalField, Form, HiddenField, RadioField, Stri
 from wtforms import validators as v
 
 from app.audit.record import current_user_id, record
-from app.crud.choices import OPPORTUNITY_STAGES
+from app.models.choices import OPPORTUNITY_STAGES
 from app.crud.datamodel import friendly
 from app.encryption.columns import AMOUNT_MAX
 from app.extensions import db

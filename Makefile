@@ -25,11 +25,16 @@ run: install
 	$(FLASK) crm serve
 
 # tests/ by layer: unit, web, database, cli, browser (Chromium); helpers in tests/support.
+# pytest-xdist: TEST_WORKERS processes share one server and one prepared template (tests/conftest.py);
+# a file's tests stay on one worker, so a module's prepared instance is built once. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+
 test: install test-deps
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
 test-fast: install
-	$(BIN)/python -m pytest --ignore=tests/browser
+	$(PYTEST) --ignore=tests/browser
 
 # Debian packages the tests use: chromium (browser tests), postgresql-15 (external-server test).
 test-deps:

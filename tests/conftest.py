@@ -1,8 +1,9 @@
 """Test fixtures: one real PostgreSQL per session, a fresh database per test.
 
-The session starts the embedded PostgreSQL 18 server (or uses the server in
+The run starts the embedded PostgreSQL 18 server (or uses the server in
 TEST_ADMIN_DATABASE_URL, a superuser URL of an external PostgreSQL 15+),
-builds a template database with `flask db upgrade` plus the start-up sync,
+builds a template database with `flask db upgrade` plus the start-up sync
+once (under pytest-xdist in the controller, before the workers start),
 and clones it (CREATE DATABASE ... TEMPLATE) for every test. Only fixtures live here:
 the helpers test modules import are in tests/support.
 """
@@ -10,42 +11,57 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Iterator
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.ops.embedded_db import OWNER_ROLE, RUNTIME_ROLE
-from tests.support.apps import ADMIN_PASSWORD, make_app
+from tests.support.apps import TEMPLATE, make_app, prepare_template
 from tests.support.client import login
 from tests.support.postgres import Server
 
-TEMPLATE = "crm_test_template"
 _counter = itertools.count()
+# Under pytest-xdist the controller starts one server and prepares the template once for the run;
+# the workers find it through this variable (their environment is the controller's).
+SHARED_SERVER = "CRM_TEST_SHARED_SERVER"
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    return bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if _is_xdist_controller(config):
+        server_dir = Path(tempfile.mkdtemp(prefix="crm-test-pg-"))
+        config.stash[_shared_key] = server = Server(server_dir)
+        prepare_template(server)
+        os.environ[SHARED_SERVER] = str(server_dir)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    server = config.stash.get(_shared_key, None)
+    if server is not None:
+        server.drop_database(TEMPLATE)
+        server.stop()
+        shutil.rmtree(server.instance, ignore_errors=True)
+
+
+_shared_key = pytest.StashKey[Server]()
 
 
 @pytest.fixture(scope="session")
 def pg(tmp_path_factory) -> Iterator[Server]:
-    server = Server(tmp_path_factory.mktemp("instance"))
-    if server.embedded is None and not server.execute(
-            f"SELECT 1 FROM pg_roles WHERE rolname = '{OWNER_ROLE}'"):
-        server.execute(f"CREATE ROLE {OWNER_ROLE} LOGIN PASSWORD '{server.owner_password()}'")
-    if server.embedded is None and not server.execute(
-            f"SELECT 1 FROM pg_roles WHERE rolname = '{RUNTIME_ROLE}'"):
-        server.execute(f"CREATE ROLE {RUNTIME_ROLE} LOGIN PASSWORD '{server.password(RUNTIME_ROLE)}'")
-    url = server.create_database(TEMPLATE)
-    app = make_app(server, url, ADMIN_PASSWORD=ADMIN_PASSWORD)
-    with app.app_context():
-        from flask_migrate import upgrade
-
-        from app.ops.bootstrap import bootstrap
-        from app.extensions import db
-
-        upgrade()
-        bootstrap(app, echo=lambda *_: None)
-        db.session.remove()
-        db.engine.dispose()
+    instance = tmp_path_factory.mktemp("instance")
+    shared = os.environ.get(SHARED_SERVER)
+    if shared:  # an xdist worker: the run's server and template, this worker's own instance dir
+        yield Server(instance, server_dir=Path(shared))
+        return
+    server = Server(instance)
+    prepare_template(server)
     yield server
     server.drop_database(TEMPLATE)
     server.stop()

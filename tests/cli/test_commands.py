@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -13,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from werkzeug.security import check_password_hash
+
+from tests.support.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -82,12 +83,6 @@ def test_bootstrap_is_idempotent_and_loads_demo_data_once(app, sql):
     assert sql("SELECT count(*) FROM customers")[0][0] == counts[0]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _wait_for(url: str, timeout: float = 120) -> int:
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -120,7 +115,7 @@ def _count_customers(instance: Path) -> int:
 
 def test_serve_end_to_end_ctrl_c_and_restart_keeps_rows(tmp_path):
     """What `make run` does: embedded database, migrations, admin, demo data, gunicorn; Ctrl-C stops all."""
-    instance, port = tmp_path / "instance", _free_port()
+    instance, port = tmp_path / "instance", free_port()
     proc = _serve(instance, port)
     try:
         assert _wait_for(f"http://127.0.0.1:{port}/health") == 200

@@ -13,6 +13,7 @@ from config import TestConfig
 from tests.support.postgres import Server
 
 ADMIN_PASSWORD = "Admin-test-password-42"
+TEMPLATE = "crm_test_template"
 
 
 def make_app(server: Server, database_url: str, **overrides) -> Flask:
@@ -36,4 +37,24 @@ def own_ring_app(pg: Server, database: str, tmp_path) -> Iterator[Flask]:
     application = make_app(pg, database, INSTANCE_DIR=tmp_path)
     yield application
     with application.app_context():
+        db.engine.dispose()
+
+
+def prepare_template(server: Server) -> None:
+    """Build the template every test database is cloned from: `flask db upgrade` plus the start-up sync."""
+    from flask_migrate import upgrade
+
+    from app.extensions import db
+    from app.ops.bootstrap import bootstrap
+    from app.ops.embedded_db import OWNER_ROLE
+
+    for role in (OWNER_ROLE, RUNTIME_ROLE):  # an external server: the roles the embedded one creates itself
+        if server.embedded is None and not server.execute(f"SELECT 1 FROM pg_roles WHERE rolname = '{role}'"):
+            server.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{server.password(role)}'")
+    url = server.create_database(TEMPLATE)
+    app = make_app(server, url, ADMIN_PASSWORD=ADMIN_PASSWORD)
+    with app.app_context():
+        upgrade()
+        bootstrap(app, echo=lambda *_: None)
+        db.session.remove()
         db.engine.dispose()

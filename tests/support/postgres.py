@@ -11,17 +11,22 @@ from app.ops.embedded_db import OWNER_ROLE, EmbeddedPostgres
 
 
 class Server:
-    """A PostgreSQL server the tests may create databases on."""
+    """A PostgreSQL server the tests may create databases on.
 
-    def __init__(self, instance: Path) -> None:
+    `instance` is the apps' instance dir (key ring, backups); the embedded server's data and
+    passwords live in `server_dir`, which pytest-xdist workers share (see tests/conftest.py).
+    """
+
+    def __init__(self, instance: Path, server_dir: Path | None = None) -> None:
         self.instance = instance
         self.embedded: EmbeddedPostgres | None = None
+        self.started = False
         external = os.environ.get("TEST_ADMIN_DATABASE_URL")
         if external:
             self.admin_url = make_url(external).set(drivername="postgresql+psycopg")
         else:
-            self.embedded = EmbeddedPostgres(instance)
-            self.embedded.start()
+            self.embedded = EmbeddedPostgres(server_dir or instance)
+            self.started = self.embedded.start()
             self.admin_url = make_url(self.embedded.url("postgres", "postgres"))
 
     def libpq(self, database: str = "postgres", role: str | None = None) -> str:
@@ -56,5 +61,6 @@ class Server:
         self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def stop(self) -> None:
-        if self.embedded:
+        """Stop the embedded server if this object started it (a worker leaves the shared one running)."""
+        if self.embedded and self.started:
             self.embedded.stop()

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from app.models.choices import LEAD_STATUSES, OPPORTUNITY_STAGES
 from app.models import Customer, Opportunity
+from app.models.choices import LEAD_STATUSES, OPPORTUNITY_STAGES
 
 TYPES = ["pipeline_by_stage", "won_lost_by_month", "revenue_by_industry", "customers_by_location",
          "lead_funnel", "activities_by_week", "open_tickets", "ticket_age"]

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -30,18 +29,13 @@ import psycopg
 import pytest
 
 from app.ops.embedded_db import SUPERUSER, EmbeddedPostgres
+from tests.support.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SECONDS = float(os.environ.get("CRM_LOAD_SECONDS", "120"))
 PASSWORD = "Load-test-admin-password-42"
 SECRET = "load-test-secret-key-of-at-least-32-bytes"
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def environment(instance: Path) -> dict[str, str]:

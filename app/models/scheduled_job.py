@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional
 
 from sqlalchemy import BigInteger, DateTime, Float, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -22,12 +21,12 @@ class ScheduledJob(Model):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     next_due: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
-    last_started: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
-    last_finished: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
-    last_success: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
-    last_status: Mapped[Optional[str]] = mapped_column(String(16))
-    last_message: Mapped[Optional[str]] = mapped_column(Text)
-    last_duration: Mapped[Optional[float]] = mapped_column(Float)  # seconds
-    last_size: Mapped[Optional[int]] = mapped_column(BigInteger)  # bytes, for jobs that write files
-    last_runner: Mapped[Optional[str]] = mapped_column(String(255))  # host:pid that ran it last
+    last_started: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_finished: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_success: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_status: Mapped[str | None] = mapped_column(String(16))
+    last_message: Mapped[str | None] = mapped_column(Text)
+    last_duration: Mapped[float | None] = mapped_column(Float)  # seconds
+    last_size: Mapped[int | None] = mapped_column(BigInteger)  # bytes, for jobs that write files
+    last_runner: Mapped[str | None] = mapped_column(String(255))  # host:pid that ran it last
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, server_default=UTC_NOW)

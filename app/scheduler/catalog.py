@@ -4,8 +4,8 @@ Intervals are defaults; CRM_JOB_INTERVALS changes them per job (`reports=15m,log
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Mapping
 
 from app.scheduler import tasks
 from app.scheduler.jobs import Job, with_intervals

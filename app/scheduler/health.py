@@ -6,7 +6,7 @@ To add a check, append one callable to CHECKS: `check(app, now) -> list[str]`.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Callable
+from collections.abc import Callable
 
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Callable, Mapping, NamedTuple
+from typing import NamedTuple
 
 from flask import Flask
 

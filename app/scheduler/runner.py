@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 import zlib
-from typing import Callable
+from collections.abc import Callable
 
 from flask import Flask
 from sqlalchemy import text
@@ -111,7 +111,7 @@ class Runner:
         try:
             result = job.run(self.app)
             message, size = (result.message, result.size) if isinstance(result, Outcome) else (result, None)
-        except Exception as exc:  # noqa: BLE001 - a job's failure is recorded, never the runner's end
+        except Exception as exc:
             db.session.rollback()
             status, message = state.FAILED, (str(exc) or type(exc).__name__).strip()
             log.exception("job %s failed", job.name)
@@ -140,7 +140,7 @@ class Runner:
             try:
                 self.run_due(jobs)
                 wait = self._seconds_to_next(jobs)
-            except Exception:  # noqa: BLE001 - the database may be down: try again later
+            except Exception:
                 log.exception("scheduler: %s", ", ".join(j.name for j in jobs))
                 wait = ERROR_WAIT
             self.stopping.wait(wait)

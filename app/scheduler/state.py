@@ -52,8 +52,8 @@ def mark_started(name: str, now: dt.datetime, runner: str) -> None:
 def mark_finished(name: str, *, status: str, message: str | None, started: dt.datetime, finished: dt.datetime,
                   duration: float, size: int | None, next_due: dt.datetime | None) -> None:
     """Record a run's end; `next_due` None leaves it as it was (an interrupted run runs again)."""
-    values = dict(last_started=started, last_finished=finished, last_status=status, last_duration=duration,
-                  last_size=size, last_message=(message or "")[:MESSAGE_LIMIT] or None)
+    values = {"last_started": started, "last_finished": finished, "last_status": status, "last_duration": duration,
+                  "last_size": size, "last_message": (message or "")[:MESSAGE_LIMIT] or None}
     if status == OK:
         values["last_success"] = finished
     if next_due is not None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from flask import Flask
 from flask_babel import gettext as _

@@ -36,7 +36,7 @@ def _audit(action: str, description: dict[str, Any]) -> None:
 
     try:
         record(action, {**description, "scheduled": True})
-    except Exception:  # noqa: BLE001 - the job's own outcome matters more than its log line
+    except Exception:
         db.session.rollback()
         log.warning("could not write the logs entry for %s", action, exc_info=True)
 

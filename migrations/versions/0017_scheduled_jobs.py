@@ -4,8 +4,8 @@ Revision ID: 0017
 Revises: 0016
 Create Date: 2026-12-06
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0017"
 down_revision = "0016"

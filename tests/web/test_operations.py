@@ -14,8 +14,8 @@ import pytest
 from app.backup.catalog import Catalog
 from app.scheduler.catalog import jobs_for
 from app.scheduler.runner import Runner
-from tests.support.client import login
 from tests.support.cli import crm_cli
+from tests.support.client import login
 from tests.support.users import ROLE_PASSWORD, make_role_user
 
 FAR = dt.datetime(2100, 1, 1)

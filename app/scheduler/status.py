@@ -171,7 +171,7 @@ KEY_LABELS: dict[str, Any] = {
     "window_start": _l("Recoverable from"),
     "window_end": _l("Recoverable to"),
     "lag_seconds": _l("Archive lag (seconds)"),
-    "ok": _l("OK"),
+    "ok": _l("Status"),
 }
 
 
@@ -186,8 +186,11 @@ def settings_section(title: Any, read: Callable[[Any], Mapping[str, Any]]) -> Ca
             return found
         level = NONE if "ok" not in values else (OK if values["ok"] else BAD)
         for key, value in values.items():
-            found.add(str(KEY_LABELS.get(key, key)), when(value) if isinstance(value, dt.datetime) else value,
-                      level=level if key == "ok" else NONE)
+            if key == "ok":
+                value = _("working") if value else _("failing")
+            elif isinstance(value, dt.datetime):
+                value = when(value)
+            found.add(str(KEY_LABELS.get(key, key)), value, level=level if key == "ok" else NONE)
         return found
     return section
 

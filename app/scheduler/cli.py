@@ -1,6 +1,7 @@
 """`crm status` (jobs, backups, drills, disk) and `crm scheduler run` (what `crm serve` starts)."""
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -71,6 +72,8 @@ def run_command(once: bool) -> None:
         if any(rows[name].last_status != state.OK for name in ran):
             sys.exit(1)
         return
+    # one line per run in the service's log (journalctl -u crm): started, ok or failed, and why
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

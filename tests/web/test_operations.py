@@ -145,3 +145,22 @@ def test_a_corrupted_backup_fails_the_drill_shows_on_page_and_health_and_restore
     refused = crm_cli(app, "restore", "latest", "--target", str(tmp_path / "restored"))
     assert refused.exit_code != 0 and "dump.enc is corrupted" in refused.output
     assert not (tmp_path / "restored").exists() or not any(Path(tmp_path / "restored").iterdir())
+
+
+def test_a_section_and_a_health_check_are_one_line_each(app, admin, monkeypatch):
+    """The extension points the point-in-time recovery status plugs into (status.SECTIONS, health.CHECKS)."""
+    from app.scheduler import health as health_checks
+    from app.scheduler import status
+
+    def archive_status(settings) -> dict:
+        return {"window_start": dt.datetime(2026, 12, 5, 14, 3), "window_end": dt.datetime(2026, 12, 6, 7, 0),
+                "lag_seconds": 420, "ok": False}
+
+    monkeypatch.setattr(status, "SECTIONS", [*status.SECTIONS,
+                                             status.settings_section("Point-in-time recovery", archive_status)])
+    monkeypatch.setattr(health_checks, "CHECKS", [*health_checks.CHECKS,
+                                                  lambda app, now: ["archive lagging"]])
+    page = admin.get("/operations/").get_data(as_text=True)
+    assert "Point-in-time recovery" in page and "2026-12-05 14:03:00 UTC" in page and "420" in page
+    assert "failing" in page
+    assert health(admin) == {"status": "degraded", "database": "ok", "reasons": ["archive lagging"]}

@@ -81,6 +81,11 @@ class Config:
     LOG_PARTITIONS_AHEAD = 3  # months of logs partitions kept ready
     LOG_RETENTION_MONTHS: int | None = None  # None keeps every month
 
+    # the job scheduler of `crm serve` (app/scheduler): None = on with the embedded database
+    SCHEDULER: bool | None = None
+    JOB_INTERVALS: str | None = None  # "reports=15m,logs-maintain=off" (app/scheduler/catalog.py)
+    DISK_WARN_PERCENT = 90  # the operations page warns above this use of the instance dir's disk
+
 
 def from_environment(environ: os._Environ | dict = os.environ) -> dict:
     """The contract's environment variables, as config keys (only those set)."""
@@ -106,6 +111,12 @@ def from_environment(environ: os._Environ | dict = os.environ) -> dict:
         found["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=float(environ["CRM_SESSION_LIFETIME_HOURS"]))
     if environ.get("CRM_LOG_RETENTION_MONTHS"):
         found["LOG_RETENTION_MONTHS"] = int(environ["CRM_LOG_RETENTION_MONTHS"])
+    if environ.get("CRM_SCHEDULER") is not None:
+        found["SCHEDULER"] = _env_bool(environ, "CRM_SCHEDULER", True)
+    if environ.get("CRM_JOB_INTERVALS"):
+        found["JOB_INTERVALS"] = environ["CRM_JOB_INTERVALS"]
+    if environ.get("CRM_DISK_WARN_PERCENT"):
+        found["DISK_WARN_PERCENT"] = float(environ["CRM_DISK_WARN_PERCENT"])
     if environ.get("CRM_HTTPS") is not None:
         found["SESSION_COOKIE_SECURE"] = _env_bool(environ, "CRM_HTTPS", False)
     return found

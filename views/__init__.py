@@ -9,6 +9,7 @@ from views.tables.screens import MENU
 from views.pages.search_page import SearchView
 from views.pages.dashboard import DashboardView
 from views.pages.pipeline_board import PipelineView
+from views.pages.operations import OperationsView
 
 
 def register_views(appbuilder: AppBuilder) -> None:
@@ -20,5 +21,7 @@ def register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view_no_menu(SearchView())
     appbuilder.add_view(DashboardView, "Dashboard", icon="fa-chart-line", category="Analytics",
                         label=_l("Dashboard"), category_label=_l("Analytics"))
+    appbuilder.add_view(OperationsView, "Operations", icon="fa-heartbeat", category="Admin",
+                        label=_l("Operations"), category_label=_l("Admin"))
     for api in APIS:
         appbuilder.add_api(api)

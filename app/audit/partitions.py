@@ -51,8 +51,9 @@ def _listed(verb: str, names: list[str]) -> str:
 # Not audited: the log itself, Alembic's bookkeeping, and sign-in state that changes on
 # every request (sessions, rate-limit windows); sign-ins and sign-outs are logged as events;
 # CSV files waiting for an import's confirmation (the import itself is logged, row by row).
+# The scheduler's job state (every run updates it; the jobs log what they do).
 NOT_AUDITED = ("logs", "alembic_version", "user_sessions", "login_rate_windows", "login_addresses",
-               "csv_uploads")
+               "csv_uploads", "scheduled_jobs")
 
 
 def month_start(day: dt.date | dt.datetime) -> dt.date:

@@ -22,6 +22,8 @@ from app.extensions import db
 from app.ops.bootstrap import bootstrap
 from app.ops.database import embedded_server, masked
 from app.reports.cli import reports_group
+from app.scheduler.catalog import jobs_for, scheduler_enabled
+from app.scheduler.cli import scheduler_group, status_command
 from app.security.users_cli import create_admin, create_user, user_group
 from app.seed.cli import seed_command
 from config import BASE_DIR
@@ -75,22 +77,57 @@ def serve(workers: int) -> None:
     # no control socket: its default path is shared by every gunicorn of this OS user
     cmd = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"{host}:{port}",
            "--access-logfile", "-", "--graceful-timeout", "10", "--no-control-socket", "run:app"]
+    scheduler = start_scheduler(app)
     click.echo(f"Serving on http://{host}:{port}/ (Ctrl-C stops the app and the database)")
     proc = subprocess.Popen(cmd, cwd=BASE_DIR)
 
     def forward(signum, _frame):
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
+        for child in (proc, scheduler):
+            if child is not None and child.poll() is None:
+                child.send_signal(signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     try:
         code = proc.wait()
     finally:
+        stop_scheduler(scheduler)
         if not app.config.get("DATABASE_URL"):
             embedded_server(app.config).stop()
             click.echo("Embedded PostgreSQL stopped.")
     sys.exit(0 if code in (0, -signal.SIGTERM, -signal.SIGINT) else code)
+
+
+def start_scheduler(app) -> subprocess.Popen | None:
+    """`crm scheduler run` beside gunicorn, unless CRM_SCHEDULER=0 (or DATABASE_URL without CRM_SCHEDULER=1).
+
+    A process of its own, in its own session: Ctrl-C in the terminal does not reach the tools a
+    job runs (pg_basebackup, a drill's server); `serve` stops it with SIGTERM instead.
+    """
+    jobs = jobs_for(app.config)  # a bad CRM_JOB_INTERVALS stops the start here, not in the background
+    if not scheduler_enabled(app.config):
+        click.echo("Scheduler off (CRM_SCHEDULER=0, or DATABASE_URL without CRM_SCHEDULER=1).")
+        return None
+    click.echo("Scheduler: " + ", ".join(j.name for j in jobs))
+    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "run", "crm", "scheduler", "run"],
+                            cwd=BASE_DIR, start_new_session=True)
+
+
+def stop_scheduler(scheduler: subprocess.Popen | None, timeout: float = 30) -> None:
+    """SIGTERM (a running job gets a few seconds, then is marked interrupted), then what is left of its session."""
+    if scheduler is None:
+        return
+    if scheduler.poll() is None:
+        scheduler.send_signal(signal.SIGTERM)
+    try:
+        scheduler.wait(timeout)
+    except subprocess.TimeoutExpired:
+        scheduler.kill()
+        scheduler.wait()
+    try:  # a tool the interrupted job had started (its session has the scheduler's pid as id)
+        os.killpg(scheduler.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 @crm.command("psql", context_settings={"ignore_unknown_options": True})
@@ -111,5 +148,5 @@ def psql(args: tuple[str, ...]) -> None:
 
 
 for command in (create_admin, create_user, user_group, rotate_key, backup_group, restore_command, reports_group,
-                logs_group, seed_command):
+                logs_group, seed_command, status_command, scheduler_group):
     crm.add_command(command)

@@ -55,6 +55,7 @@ RESOURCES = {
     "MenuApi": ("account", "read"),
     "OpenApi": ("api-docs", "read"),
     "SwaggerView": ("api-docs", "read"),
+    "Operations": ("operations", "operate"),  # the menu entry: not "read", which Auditor has on everything
 }
 LABELS = {
     "account": _l("Own account (profile, own password)"),

@@ -1,10 +1,15 @@
-"""/health: is the app up and does the database answer? No login, no details."""
+"""/health: is the app up, does the database answer, is the instance looked after? No login, no details.
+
+200 {"status": "ok"}; 200 {"status": "degraded", "reasons": [...]} when a job failed or a backup is
+overdue (app/scheduler/health.py); 503 when the database does not answer.
+"""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
 from app.extensions import db
+from app.scheduler.health import degraded_reasons
 
 bp = Blueprint("health", __name__)
 
@@ -17,4 +22,7 @@ def health():
             conn.execute(text("SELECT 1"))
     except Exception:
         return jsonify(status="unavailable", database="unreachable"), 503
+    reasons = degraded_reasons(current_app)
+    if reasons:
+        return jsonify(status="degraded", database="ok", reasons=reasons)
     return jsonify(status="ok", database="ok")

@@ -113,6 +113,18 @@ def _count_customers(instance: Path) -> int:
             server.stop()
 
 
+def _no_job_left_running(instance: Path) -> bool:
+    from app.ops.embedded_db import EmbeddedPostgres
+
+    server = EmbeddedPostgres(instance)
+    started = server.start()
+    try:
+        return server.psql("SELECT count(*) FROM scheduled_jobs WHERE last_status = 'running'").strip() == "0"
+    finally:
+        if started:
+            server.stop()
+
+
 def test_serve_end_to_end_ctrl_c_and_restart_keeps_rows(tmp_path):
     """What `make run` does: embedded database, migrations, admin, demo data, gunicorn; Ctrl-C stops all."""
     instance, port = tmp_path / "instance", free_port()
@@ -126,6 +138,8 @@ def test_serve_end_to_end_ctrl_c_and_restart_keeps_rows(tmp_path):
         output = proc.communicate(timeout=60)[0]
     assert proc.returncode == 0, output
     assert "Embedded PostgreSQL stopped." in output
+    assert "Scheduler: backup-full, backup-incremental" in output  # on by default with the embedded database
+    assert _no_job_left_running(instance)  # Ctrl-C stopped the scheduler too: a cut run says "interrupted"
     password_file = instance / "admin-password"
     assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
     assert password_file.read_text().strip() in output  # printed once, at first start

@@ -1,0 +1,217 @@
+"""What `crm status` and the operations page show, as sections of rows.
+
+Each section is computed by one function `section(app) -> Section`; SECTIONS lists them in page
+order. To add one, append one line to SECTIONS: a function of your own, or
+`settings_section(title, read)` for a function `read(backup_settings) -> dict` (its keys are
+shown with KEY_LABELS; a false "ok" marks the section bad).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from app.backup.crypto import BackupCryptoError
+from app.extensions import db
+from app.scheduler import state
+from app.scheduler.catalog import jobs_for, scheduler_enabled
+from app.scheduler.tasks import backup_settings, last_drill, size_text
+
+OK, WARN, BAD, NONE = "ok", "warn", "bad", "none"
+DISK_WARN_PERCENT = 90
+
+
+@dataclass
+class Section:
+    """A titled table: `headers` (empty for label/value pairs), rows of cells, one level per row."""
+
+    title: str
+    headers: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+    levels: list[str] = field(default_factory=list)
+    note: str = ""
+
+    def add(self, *cells: Any, level: str = NONE) -> None:
+        self.rows.append(["" if c is None else str(c) for c in cells])
+        self.levels.append(level)
+
+    @property
+    def level(self) -> str:
+        return BAD if BAD in self.levels else WARN if WARN in self.levels else OK
+
+
+def when(value: dt.datetime | str | None) -> str:
+    if not value:
+        return "—"
+    text = value if isinstance(value, str) else value.isoformat()
+    return text[:19].replace("T", " ") + " UTC"
+
+
+def every_text(delta: dt.timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
+STATUS_LEVELS = {state.OK: OK, state.FAILED: BAD, state.INTERRUPTED: WARN, state.RUNNING: NONE}
+
+
+def jobs_section(app: Flask) -> Section:
+    section = Section(_("Jobs"), [_("Job"), _("Every"), _("Last run"), _("Took"), _("Size"), _("Status"),
+                                  _("Message"), _("Next run")])
+    enabled = scheduler_enabled(app.config)
+    if not enabled:
+        section.note = _("The scheduler is off on this server (CRM_SCHEDULER=0, or DATABASE_URL without "
+                         "CRM_SCHEDULER=1); another server may run the jobs.")
+    rows = state.rows()
+    for job in jobs_for(app.config):
+        row = rows.get(job.name)
+        if row is None:
+            section.add(job.name, every_text(job.every), "—", "", "", _("never run"), "", "—")
+            continue
+        took = f"{row.last_duration:.1f} s" if row.last_duration is not None else ""
+        size = size_text(row.last_size) if row.last_size is not None else ""
+        section.add(job.name, every_text(job.every), when(row.last_started), took, size,
+                    row.last_status or _("never run"), row.last_message, when(row.next_due),
+                    level=STATUS_LEVELS.get(row.last_status or "", NONE))
+    return section
+
+
+def drill_section(app: Flask) -> Section:
+    section = Section(_("Last restore drill"))
+    try:
+        backups = backup_settings(app).catalog.good()
+    except BackupCryptoError as exc:
+        section.add(_("Backups"), str(exc), level=BAD)
+        return section
+    backup = last_drill(backups)
+    if backup is None:
+        section.add(_("Result"), _("no restore drill yet"), level=WARN if backups else NONE)
+        return section
+    result = backup.verification
+    section.add(_("Backup"), backup.id)
+    section.add(_("Result"), result["status"], level=OK if result["status"] == "passed" else BAD)
+    section.add(_("When"), when(result["at"]))
+    section.add(_("Detail"), "; ".join(result.get("detail") or []))
+    return section
+
+
+def backups_section(app: Flask) -> Section:
+    section = Section(_("Backups"))
+    try:
+        settings = backup_settings(app)
+    except BackupCryptoError as exc:
+        section.add(_("Backups"), str(exc), level=BAD)
+        return section
+    chains = settings.catalog.chains()
+    good = [b for chain in chains for b in chain]
+    section.add(_("Where"), str(settings.catalog.root))
+    section.add(_("Method"), settings.method)
+    section.add(_("Chains"), _("%(n)d kept of %(keep)d", n=len(chains), keep=settings.keep_chains))
+    section.add(_("Backups"), len(good), level=OK if good else WARN)
+    section.add(_("Total size"), size_text(sum(b.size for b in good)))
+    if good:
+        newest = max(good, key=lambda b: b.started_at)
+        section.add(_("Newest"), f"{newest.id} ({newest.kind}, {size_text(newest.size)}, "
+                                 f"{when(newest.finished_at)})")
+    return section
+
+
+def disk_warn_percent(config: Mapping) -> float:
+    return float(config.get("DISK_WARN_PERCENT") or DISK_WARN_PERCENT)
+
+
+def directory_size(path: Path) -> int:
+    """Bytes of the files under `path` (what this instance takes; unreadable entries are skipped)."""
+    total = 0
+    for root, _dirs, files in os.walk(path, onerror=lambda _e: None):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                continue
+    return total
+
+
+def disk_section(app: Flask) -> Section:
+    threshold = disk_warn_percent(app.config)
+    section = Section(_("Disk"), [_("Directory"), _("Its size"), _("Disk used"), _("Free")])
+    section.note = _("Warning above %(p)s%% used (CRM_DISK_WARN_PERCENT).", p=f"{threshold:g}")
+    instance = Path(app.config["INSTANCE_DIR"])
+    places = [instance]
+    try:
+        backups = backup_settings(app).catalog.root
+        if instance not in backups.parents and backups != instance:
+            places.append(backups)
+    except BackupCryptoError:
+        pass
+    for place in places:
+        if not place.exists():
+            section.add(place, "—", "—", "—")
+            continue
+        usage = shutil.disk_usage(place)
+        percent = 100 * usage.used / usage.total if usage.total else 0.0
+        section.add(place, size_text(directory_size(place)), _("%(percent)s%% of %(total)s", percent=f"{percent:.0f}",
+                                                               total=size_text(usage.total)),
+                    size_text(usage.free), level=WARN if percent >= threshold else OK)
+    return section
+
+
+KEY_LABELS: dict[str, Any] = {
+    "window_start": _l("Recoverable from"),
+    "window_end": _l("Recoverable to"),
+    "lag_seconds": _l("Archive lag (seconds)"),
+    "ok": _l("Status"),
+}
+
+
+def settings_section(title: Any, read: Callable[[Any], Mapping[str, Any]]) -> Callable[[Flask], Section]:
+    """A section from `read(backup_settings) -> dict`: one row per key; a false "ok" is bad."""
+    def section(app: Flask) -> Section:
+        found = Section(str(title))
+        try:
+            values = read(backup_settings(app))
+        except Exception as exc:  # noqa: BLE001 - a broken section must not take the page down
+            found.add(_("Error"), str(exc), level=BAD)
+            return found
+        level = NONE if "ok" not in values else (OK if values["ok"] else BAD)
+        for key, value in values.items():
+            if key == "ok":
+                value = _("working") if value else _("failing")
+            elif isinstance(value, dt.datetime):
+                value = when(value)
+            found.add(str(KEY_LABELS.get(key, key)), value, level=level if key == "ok" else NONE)
+        return found
+    return section
+
+
+SECTIONS: list[Callable[[Flask], Section]] = [
+    jobs_section,
+    drill_section,
+    backups_section,
+    disk_section,
+]
+
+
+def sections(app: Flask) -> list[Section]:
+    """Every section, in page order; one that fails shows its error instead of hiding the others."""
+    found = []
+    for build in SECTIONS:
+        try:
+            found.append(build(app))
+        except Exception as exc:  # noqa: BLE001
+            db.session.rollback()
+            broken = Section(build.__name__)
+            broken.add(_("Error"), f"{type(exc).__name__}: {exc}", level=BAD)
+            found.append(broken)
+    return found

@@ -32,7 +32,8 @@ def check_files(backup: Backup) -> None:
 def _extract(settings: Settings, backup: Backup, target: Path) -> None:
     target.mkdir(mode=0o700)
     with open(backup.path / DATA_FILE, "rb") as source:
-        reader = DecryptingReader(source, settings.key, f"{backup.id}/{DATA_FILE}")
+        reader = DecryptingReader(source, settings.key, f"{backup.id}/{DATA_FILE}",
+                                  compressed=backup.compression == "zlib")
         with tarfile.open(fileobj=reader, mode="r|") as archive:
             archive.extractall(target, filter="data")
 

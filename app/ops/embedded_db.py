@@ -72,13 +72,16 @@ def chown_to(path: Path, user: str | None) -> None:
         os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
-def wait_until_accepting(socket_dir: Path, timeout: float = 600) -> None:
+def wait_until_accepting(socket_dir: Path, timeout: float = 600, pgdata: Path | None = None) -> None:
     """Block until the server takes connections: `pg_ctl -w` returns as soon as a restored
-    data dir reaches consistency, before its recovery ends and the database is writable."""
+    data dir reaches consistency, before its recovery ends and the database is writable.
+    With `pgdata`, a server that exits meanwhile (a recovery that failed) raises at once."""
     import time
 
     deadline = time.monotonic() + timeout
     while subprocess.run([bin_path("pg_isready"), "-q", "-h", str(socket_dir), "-U", SUPERUSER]).returncode != 0:
+        if pgdata is not None and not (pgdata / "postmaster.pid").exists():
+            raise RuntimeError(f"PostgreSQL on {pgdata} stopped before accepting connections")
         if time.monotonic() > deadline:
             raise RuntimeError(f"PostgreSQL on {socket_dir} did not accept connections in {timeout:.0f}s")
         time.sleep(0.2)

@@ -9,6 +9,7 @@ and encrypted (app/backup/walcmd.py) into `<backup dir>/wal/`, and into the mirr
 from __future__ import annotations
 
 import base64
+import itertools
 import logging
 import os
 import shlex
@@ -65,7 +66,7 @@ def archive_python() -> str:
     for python in filter(None, candidates):
         try:
             probe = subprocess.run([python, "-c", "from cryptography.hazmat.primitives.ciphers.aead import AESGCM"],
-                                   capture_output=True, user=server_os_user(), cwd="/")
+                                   check=False, capture_output=True, user=server_os_user(), cwd="/")
         except OSError:  # not there, or not executable by that account
             continue
         if probe.returncode == 0:
@@ -164,7 +165,7 @@ def window(settings: Settings) -> tuple[datetime | None, datetime | None]:
         return None, None
     numbers = sorted({segment_number(name) for name in files})
     first_unbroken = numbers[0]
-    for before, after in zip(numbers, numbers[1:]):
+    for before, after in itertools.pairwise(numbers):
         if after - before > 1:
             first_unbroken = after
     end = datetime.fromtimestamp(max(files.values()), timezone.utc).replace(microsecond=0)

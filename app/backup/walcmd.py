@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import io
 import os
 import sys
 from pathlib import Path
@@ -24,6 +25,7 @@ else:
     from app.backup import crypto
 
 SUFFIX = ".zlib.enc"
+ABORT_RECOVERY = 126
 
 
 def read_key(key_file: str) -> bytes:
@@ -41,10 +43,11 @@ def decrypted(path: Path, key: bytes) -> bytes:
         return b"".join(crypto.inflate(crypto.decrypt_chunks(source, key, path.name)))
 
 
-def _durable_write(target: Path, write) -> None:
+def _durable_write(target: Path, data: bytes) -> None:
+    """Write, fsync, rename, fsync the directory: a crash leaves the old state or the whole file."""
     tmp = target.with_name(f".tmp-{target.name}")
     with open(tmp, "wb") as out:
-        write(out)
+        out.write(data)
         out.flush()
         os.fsync(out.fileno())
     os.chmod(tmp, 0o600)
@@ -66,9 +69,11 @@ def push(key: bytes, source: Path, name: str, directories: list[Path]) -> None:
             if decrypted(target, key) != plain:
                 raise SystemExit(f"crm wal archive: {target} exists with other contents; not overwritten")
         elif first is None:
-            _durable_write(target, lambda out: encrypted(plain, key, out))
+            sealed = io.BytesIO()
+            encrypted(plain, key, sealed)
+            _durable_write(target, sealed.getvalue())
         else:  # the mirror gets the very bytes of the first copy, checked by their SHA-256
-            _durable_write(target, lambda out: out.write(first.read_bytes()))
+            _durable_write(target, first.read_bytes())
             if crypto.sha256_file(target) != crypto.sha256_file(first):
                 target.unlink()
                 raise SystemExit(f"crm wal archive: the copy {target} differs from {first}")
@@ -87,10 +92,12 @@ def fetch(key: bytes, name: str, destination: Path, directories: list[Path]) -> 
         except crypto.BackupCryptoError as exc:
             errors.append(str(exc))
             continue
-        _durable_write(destination, lambda out: out.write(plain))
+        _durable_write(destination, plain)
         return True
     if errors:
-        raise SystemExit("crm wal restore: " + "; ".join(errors))
+        print("crm wal restore: " + "; ".join(errors), file=sys.stderr)
+        # above 125: PostgreSQL aborts the recovery, instead of ending it early as at the archive's end
+        raise SystemExit(ABORT_RECOVERY)
     return False
 
 

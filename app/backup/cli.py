@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from app.backup.catalog import Backup, CatalogError
+from app.backup.catalog import Backup, Catalog, CatalogError
 from app.backup.crypto import BackupCryptoError
 from app.backup.mirror import prune_mirror, sync_record
 from app.backup.pitr import parse_time, restore_to_time
@@ -205,8 +205,8 @@ def restore_command(backup_id: str, target: Path, to_time: str | None) -> None:
         if to_time is not None:
             _restore_to_time(settings, backup_id, to_time, target.resolve())
             return
-        backup = _find(settings, backup_id)
-        chain = restore(settings, backup, target.resolve(), echo=click.echo)
+        backup, catalog = _find(settings, backup_id)
+        chain = restore(settings, backup, target.resolve(), echo=click.echo, catalog=catalog)
     except (BackupError, CatalogError, BackupCryptoError, OSError, RuntimeError) as exc:
         _audit("restore failed", {"id": backup_id, "target": str(target), "error": str(exc)})
         raise click.ClickException(f"restore failed: {exc}") from exc
@@ -219,17 +219,16 @@ def restore_command(backup_id: str, target: Path, to_time: str | None) -> None:
     sys.stdout.flush()
 
 
-def _find(settings: Settings, backup_id: str) -> Backup:
-    """The backup from the backup dir, else from the mirror (the backup dir was lost)."""
+def _find(settings: Settings, backup_id: str) -> tuple[Backup, Catalog]:
+    """The backup and its catalog: the backup dir, else the mirror (the backup dir was lost)."""
     try:
-        return settings.catalog.get(backup_id)
+        return settings.catalog.get(backup_id), settings.catalog
     except CatalogError:
         if settings.mirror is None:
             raise
         backup = settings.mirror.get(backup_id)
         click.echo(f"{backup_id} is not in {settings.catalog.root}: restoring from the mirror {settings.mirror.root}")
-        settings.catalog = settings.mirror
-        return backup
+        return backup, settings.mirror
 
 
 def _restore_to_time(settings: Settings, backup_id: str, to_time: str, target: Path) -> None:

@@ -7,13 +7,14 @@ cleanly, or fails saying why (a time outside the window, a WAL file missing or c
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 import psycopg
 
-from app.backup.catalog import Backup, CatalogError
+from app.backup.catalog import Backup, Catalog, CatalogError
 from app.backup.restoring import materialize, scratch_dir
 from app.backup.server import conninfo, throwaway_server
 from app.backup.settings import BackupError, Settings
@@ -72,7 +73,7 @@ def restore_to_time(settings: Settings, backup_id: str, when: datetime, target: 
     if target.exists():
         target.rmdir()
     with catalog.lock(shared=True), scratch_dir(settings) as scratch:
-        chain = materialize(_on(settings, catalog), base, target, scratch, echo)
+        chain = materialize(replace(settings, catalog=catalog), base, target, scratch, echo)
         echo(f"Replaying archived WAL from {base.id} to {when:%Y-%m-%d %H:%M:%S} UTC")
         conf = target / "postgresql.auto.conf"
         before = conf.stat().st_size
@@ -112,7 +113,7 @@ def _explain(error: str, when: datetime) -> str:
     return error
 
 
-def _catalog_of(settings: Settings, backup: Backup):
+def _catalog_of(settings: Settings, backup: Backup) -> Catalog:
     """The catalog holding the backup: the primary, else the mirror (the primary was lost)."""
     for catalog in [settings.catalog] + ([settings.mirror] if settings.mirror else []):
         try:
@@ -121,12 +122,6 @@ def _catalog_of(settings: Settings, backup: Backup):
         except CatalogError:
             continue
     raise BackupError(f"backup {backup.id} is in no catalog")
-
-
-def _on(settings: Settings, catalog) -> Settings:
-    from dataclasses import replace
-
-    return replace(settings, catalog=catalog)
 
 
 def _escape(value: str) -> str:

@@ -41,6 +41,11 @@ SERVER_SETTINGS = {
     "wal_level": "replica",
     "summarize_wal": "on",  # PostgreSQL 17+ incremental backups need WAL summaries
     "max_wal_senders": "4",
+    # WAL archiving for point-in-time recovery: archive_mode needs a restart, so it is on from initdb;
+    # `crm serve` then sets the real archive_command (app/backup/wal.py) with a reload. Until then a
+    # WAL file is let go: there is no base backup yet that it could roll forward.
+    "archive_mode": "on",
+    "archive_command": "'true'",
     "shared_buffers": "'256MB'",
     "max_connections": "200",
     "logging_collector": "off",

@@ -45,6 +45,8 @@ class Backup:
     tables: dict[str, dict] = field(default_factory=dict)  # table -> {rows, hash}
     tables_changed_during_backup: list[str] = field(default_factory=list)
     verification: dict | None = None  # {status, at, detail}
+    compression: str | None = None  # "zlib": data.tar compressed before encryption; None: older backups
+    wal_start: str | None = None  # the WAL file its replay starts in (point-in-time recovery)
     path: Path | None = field(default=None, repr=False, compare=False)
 
     @property

@@ -10,12 +10,15 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from app.backup.catalog import Backup, CatalogError
+from app.backup.catalog import Backup, Catalog, CatalogError
 from app.backup.crypto import BackupCryptoError
+from app.backup.mirror import prune_mirror, sync_record
+from app.backup.pitr import parse_time, restore_to_time
 from app.backup.restoring import restore
-from app.backup.settings import BackupError, Settings, settings_from_config
+from app.backup.settings import BackupError, MirrorError, Settings, settings_from_config
 from app.backup.taking import due_kind, take_backup
 from app.backup.verifying import verify
+from app.backup.wal import archive_status, prune_archive
 
 
 def _settings() -> Settings:
@@ -53,6 +56,9 @@ def _run_backup(kind: str, reason: str | None = None) -> Backup:
     started = time.monotonic()
     try:
         backup = take_backup(settings, kind, echo=click.echo)
+    except MirrorError as exc:
+        _audit("backup mirror failed", {"kind": kind, "error": str(exc)})
+        raise click.ClickException(str(exc)) from exc
     except (BackupError, CatalogError, BackupCryptoError, OSError, RuntimeError) as exc:
         _audit("backup failed", {"kind": kind, "error": str(exc)})
         raise click.ClickException(f"backup failed, nothing was kept: {exc}") from exc
@@ -73,6 +79,10 @@ def _run_backup(kind: str, reason: str | None = None) -> Backup:
 def _prune(settings: Settings) -> None:
     with settings.catalog.lock():
         deleted = settings.catalog.prune(settings.keep_chains)
+        prune_mirror(settings, deleted)
+        wal_files = prune_archive(settings)
+    if wal_files:
+        click.echo(f"WAL archive: deleted {wal_files} file(s) older than the oldest kept backup")
     if deleted:
         click.echo(f"Retention (keep {settings.keep_chains} chains): deleted "
                    + ", ".join(b.id for b in deleted))
@@ -83,6 +93,7 @@ def _verify(settings: Settings, backup: Backup) -> None:
     click.echo(f"Verifying {backup.id}: pg_verifybackup and a restore drill")
     started = time.monotonic()
     result = verify(settings, backup, echo=click.echo)
+    sync_record(settings, backup)
     seconds = time.monotonic() - started
     for line in result["detail"]:
         click.echo(f"  {line}")
@@ -125,7 +136,9 @@ def list_backups() -> None:
     """Each chain (a full backup and its incrementals) with times, sizes and verification."""
     settings = _settings()
     chains = settings.catalog.chains()
-    click.echo(f"Backups in {settings.catalog.root} ({settings.method}; keep {settings.keep_chains} chains)")
+    click.echo(f"Backups in {settings.catalog.root} ({settings.method}; keep {settings.keep_chains} chains)"
+               + (f"; mirrored to {settings.mirror.root}" if settings.mirror else ""))
+    _window(settings)
     if not chains:
         click.echo("  none yet: run `crm backup full`")
         return
@@ -139,6 +152,20 @@ def list_backups() -> None:
                 verified = f"{b.verification['status']} {b.verification['at'][:16].replace('T', ' ')}"
             click.echo(f"  {b.id:<32} {b.kind:<12} {b.started_at[:19].replace('T', ' '):<20} "
                        f"{took:>5}s {_size(b.size):>9}  {verified}")
+
+
+def _window(settings: Settings) -> None:
+    status = archive_status(settings)
+    start, end, lag = status["window_start"], status["window_end"], status["lag_seconds"]
+    fmt = "%Y-%m-%d %H:%M:%S"
+    if start and end:
+        click.echo(f"Point-in-time recovery window: {start:{fmt}} .. {end:{fmt}} UTC "
+                   "(`crm restore latest --to-time \"YYYY-MM-DD HH:MM:SS\" --target DIR`)")
+    else:
+        click.echo("Point-in-time recovery window: none"
+                   + (f" (WAL archived up to {end:{fmt}} UTC, but no base backup it continues)" if end else ""))
+    click.echo("WAL archive lag: " + (f"{lag:.0f} s" if lag is not None else "unknown")
+               + (f" ({status['reason']})" if status["reason"] else ""))
 
 
 @backup_group.command("verify")
@@ -168,13 +195,18 @@ def prune_command(keep: int | None) -> None:
 @click.argument("backup_id")
 @click.option("--target", required=True, type=click.Path(path_type=Path),
               help="New or empty directory for the restored data directory.")
-def restore_command(backup_id: str, target: Path) -> None:
+@click.option("--to-time", "to_time", default=None, metavar='"YYYY-MM-DD HH:MM:SS"',
+              help="Point-in-time recovery: replay archived WAL up to this second (UTC).")
+def restore_command(backup_id: str, target: Path, to_time: str | None) -> None:
     """Rebuild a data directory from a backup chain (`latest` for the newest backup)."""
     settings = _settings()
     started = time.monotonic()
     try:
-        backup = settings.catalog.get(backup_id)
-        chain = restore(settings, backup, target.resolve(), echo=click.echo)
+        if to_time is not None:
+            _restore_to_time(settings, backup_id, to_time, target.resolve())
+            return
+        backup, catalog = _find(settings, backup_id)
+        chain = restore(settings, backup, target.resolve(), echo=click.echo, catalog=catalog)
     except (BackupError, CatalogError, BackupCryptoError, OSError, RuntimeError) as exc:
         _audit("restore failed", {"id": backup_id, "target": str(target), "error": str(exc)})
         raise click.ClickException(f"restore failed: {exc}") from exc
@@ -185,3 +217,32 @@ def restore_command(backup_id: str, target: Path) -> None:
     if backup.method == "physical":
         click.echo("Start it in place of the current database: see docs/operations.md, 'Restoring'.")
     sys.stdout.flush()
+
+
+def _find(settings: Settings, backup_id: str) -> tuple[Backup, Catalog]:
+    """The backup and its catalog: the backup dir, else the mirror (the backup dir was lost)."""
+    try:
+        return settings.catalog.get(backup_id), settings.catalog
+    except CatalogError:
+        if settings.mirror is None:
+            raise
+        backup = settings.mirror.get(backup_id)
+        click.echo(f"{backup_id} is not in {settings.catalog.root}: restoring from the mirror {settings.mirror.root}")
+        return backup, settings.mirror
+
+
+def _restore_to_time(settings: Settings, backup_id: str, to_time: str, target: Path) -> None:
+    started = time.monotonic()
+    try:
+        when = parse_time(to_time)
+        chain, replayed = restore_to_time(settings, backup_id, when, target, echo=click.echo)
+    except (BackupError, CatalogError, BackupCryptoError, OSError, RuntimeError) as exc:
+        _audit("restore failed", {"id": backup_id, "to_time": to_time, "target": str(target),
+                                  "error": str(exc)})
+        raise click.ClickException(f"restore failed: {exc}") from exc
+    seconds = time.monotonic() - started
+    _audit("restore", {"id": chain[-1].id, "chain": [b.id for b in chain], "to_time": when.isoformat(),
+                       "target": str(target), "seconds": round(seconds, 1)})
+    click.echo(f"Restored {' + '.join(b.id for b in chain)} and archived WAL up to {when:%Y-%m-%d %H:%M:%S} UTC "
+               f"into {target} in {seconds:.1f}s (last transaction replayed: {replayed})")
+    click.echo("Start it in place of the current database: see docs/operations.md, 'Restoring'.")

@@ -12,13 +12,15 @@ import binascii
 import hashlib
 import os
 import struct
+import zlib
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from app.ops.instance import read_or_create_secret
+# No app import at module level: PostgreSQL's archive_command loads this file on its own
+# (app/backup/walcmd.py), without the Flask app, once per WAL segment.
 
 MAGIC = b"CRMBAK1\n"
 CHUNK = 1 << 20
@@ -32,6 +34,8 @@ class BackupCryptoError(Exception):
 
 def load_key(instance_dir: Path, environ: dict | os._Environ = os.environ) -> bytes:
     """The 32-byte key: CRM_BACKUP_KEY (base64), else the instance dir's backup-key (0600, made once)."""
+    from app.ops.instance import read_or_create_secret
+
     encoded = environ.get(KEY_ENV) or read_or_create_secret(
         instance_dir, KEY_FILE, lambda: base64.b64encode(AESGCM.generate_key(256)).decode())[0]
     try:
@@ -41,6 +45,11 @@ def load_key(instance_dir: Path, environ: dict | os._Environ = os.environ) -> by
     if len(key) != 32:
         raise BackupCryptoError(f"the backup key must be 32 bytes (base64), got {len(key)}")
     return key
+
+
+def derive_key(key: bytes, purpose: str) -> bytes:
+    """A sub-key for one purpose: the WAL archive's key cannot open the base backups."""
+    return hashlib.sha256(b"crm-backup-subkey:" + purpose.encode() + b":" + key).digest()
 
 
 def key_id(key: bytes) -> str:
@@ -74,6 +83,32 @@ class EncryptingWriter:
         sealed = self.aead.encrypt(nonce, chunk, _aad(self.header, self.counter, last))
         self.out.write(struct.pack(">I", len(sealed)) + sealed)
         self.counter += 1
+
+
+class CompressingWriter:
+    """zlib (level 1) in front of a writer: WAL's zero-filled tails and free-space maps shrink to nothing."""
+
+    def __init__(self, writer: EncryptingWriter) -> None:
+        self.writer, self.zlib = writer, zlib.compressobj(1)
+
+    def write(self, data: bytes) -> int:
+        self.writer.write(self.zlib.compress(data))
+        return len(data)
+
+    def close(self) -> None:
+        self.writer.write(self.zlib.flush())
+        self.writer.close()
+
+
+def inflate(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Decompress a stream written through CompressingWriter."""
+    inflater = zlib.decompressobj()
+    for chunk in chunks:
+        while chunk:
+            yield inflater.decompress(chunk, CHUNK)
+            chunk = inflater.unconsumed_tail
+    yield inflater.flush()
+
 
 def _aad(header: bytes, counter: int, last: bool) -> bytes:
     return header + struct.pack(">I?", counter, last)
@@ -120,8 +155,10 @@ def _read_sealed(source: BinaryIO, name: str) -> bytes | None:
 class DecryptingReader:
     """Readable file object over an encrypted file (for tarfile's stream mode)."""
 
-    def __init__(self, source: BinaryIO, key: bytes, name: str) -> None:
+    def __init__(self, source: BinaryIO, key: bytes, name: str, compressed: bool = False) -> None:
         self.chunks, self.buffer = decrypt_chunks(source, key, name), b""
+        if compressed:
+            self.chunks = inflate(self.chunks)
 
     def read(self, size: int = -1) -> bytes:
         while size < 0 or len(self.buffer) < size:

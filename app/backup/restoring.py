@@ -6,12 +6,13 @@ import shutil
 import tarfile
 import tempfile
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator
 
 from tqdm import tqdm
 
-from app.backup.catalog import Backup, CatalogError
+from app.backup.catalog import Backup, Catalog, CatalogError
 from app.backup.crypto import CHUNK, DecryptingReader, sha256_file
 from app.backup.server import hand_to_server_account, make_traversable, run
 from app.backup.settings import DATA_FILE, DUMP_FILE, BackupError, Settings, no_bar
@@ -32,7 +33,8 @@ def check_files(backup: Backup) -> None:
 def _extract(settings: Settings, backup: Backup, target: Path) -> None:
     target.mkdir(mode=0o700)
     with open(backup.path / DATA_FILE, "rb") as source:
-        reader = DecryptingReader(source, settings.key, f"{backup.id}/{DATA_FILE}")
+        reader = DecryptingReader(source, settings.key, f"{backup.id}/{DATA_FILE}",
+                                  compressed=backup.compression == "zlib")
         with tarfile.open(fileobj=reader, mode="r|") as archive:
             archive.extractall(target, filter="data")
 
@@ -96,7 +98,9 @@ def scratch_dir(settings: Settings) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def restore(settings: Settings, backup: Backup, target: Path, echo: Callable[[str], None] = print) -> list[Backup]:
+def restore(settings: Settings, backup: Backup, target: Path, echo: Callable[[str], None] = print,
+            catalog: Catalog | None = None) -> list[Backup]:
+    """Rebuild `target` from the chain ending at `backup`, read from `catalog` (default: the backup dir)."""
     if target.exists() and any(target.iterdir()):
         raise BackupError(f"{target} is not empty; restore into a new or empty directory")
     if backup.method == "logical":
@@ -110,8 +114,9 @@ def restore(settings: Settings, backup: Backup, target: Path, echo: Callable[[st
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists():
         target.rmdir()
-    with settings.catalog.lock(shared=True), scratch_dir(settings) as scratch:
-        return materialize(settings, backup, target, scratch, echo)
+    source = replace(settings, catalog=catalog) if catalog else settings
+    with source.catalog.lock(shared=True), scratch_dir(settings) as scratch:
+        return materialize(source, backup, target, scratch, echo)
 
 
 def decrypt_to(settings: Settings, backup: Backup, name: str, out_path: Path) -> None:

@@ -45,8 +45,9 @@ def run(args: list[str], *, as_server: bool = False, env: dict | None = None,
 
 
 @contextmanager
-def throwaway_server(pgdata: Path) -> Iterator[dict[str, str]]:
-    """Start a server on `pgdata` (trust auth on a private socket dir); yields libpq env."""
+def throwaway_server(pgdata: Path, log_dir: Path | None = None) -> Iterator[dict[str, str]]:
+    """Start a server on `pgdata` (trust auth on a private socket dir); yields libpq env.
+    Its log goes beside `pgdata`, or into `log_dir`."""
     socket_dir = Path(tempfile.mkdtemp(prefix="crm-drill-"))  # short path: sockets max 107 bytes
     hba = socket_dir / "pg_hba.conf"
     # Only processes that can enter the 0700 socket dir (root, the server account) can connect.
@@ -55,7 +56,7 @@ def throwaway_server(pgdata: Path) -> Iterator[dict[str, str]]:
     options = (f"-c listen_addresses='' -c unix_socket_directories='{socket_dir}' "
                f"-c hba_file='{hba}' -c summarize_wal=off -c shared_buffers=32MB "
                "-c archive_mode=off -c logging_collector=off")
-    log_file = pgdata.parent / f"{pgdata.name}.log"
+    log_file = (log_dir or pgdata.parent) / f"{pgdata.name}.log"
     user = server_os_user()
     log_file.touch()
     chown_to(log_file, user)
@@ -66,7 +67,10 @@ def throwaway_server(pgdata: Path) -> Iterator[dict[str, str]]:
         except RuntimeError as exc:
             tail = log_file.read_text()[-2000:] if log_file.exists() else ""
             raise RuntimeError(f"{exc}\n{tail}") from exc
-        wait_until_accepting(socket_dir)
+        try:
+            wait_until_accepting(socket_dir, pgdata=pgdata)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}\n{log_file.read_text()[-2000:]}") from exc
         yield {**os.environ, "PGHOST": str(socket_dir), "PGUSER": SUPERUSER, "PGDATABASE": "postgres"}
     finally:
         subprocess.run([bin_path("pg_ctl"), "-D", str(pgdata), "-w", "-m", "immediate", "stop"],

@@ -20,6 +20,10 @@ class BackupError(Exception):
     """A backup, verification or restore failed; the message says why."""
 
 
+class MirrorError(BackupError):
+    """A backup was kept in the backup dir but could not be copied to the mirror."""
+
+
 @dataclass
 class Settings:
     catalog: Catalog
@@ -29,6 +33,8 @@ class Settings:
     server: EmbeddedPostgres | None  # None: an external server, logical dumps
     database_url: str | None  # libpq URL of the external database
     progress: bool = True
+    mirror: Catalog | None = None  # CRM_BACKUP_MIRROR_DIR: every backup and WAL file copied there too
+    archive_timeout: int = 30  # seconds: the longest WAL waits before it is archived (the RPO)
 
     @property
     def method(self) -> str:
@@ -43,9 +49,12 @@ def settings_from_config(config, progress: bool = True) -> Settings:
     url = None
     if external:
         url = make_url(external).set(drivername="postgresql").render_as_string(hide_password=False)
+    mirror = os.environ.get("CRM_BACKUP_MIRROR_DIR") or config.get("BACKUP_MIRROR_DIR")
+    timeout = int(os.environ.get("CRM_WAL_ARCHIVE_TIMEOUT") or config.get("WAL_ARCHIVE_TIMEOUT") or 30)
     key = load_key(instance)
     return Settings(Catalog(root.resolve()), key, keep, instance,
-                    None if external else EmbeddedPostgres(instance), url, progress)
+                    None if external else EmbeddedPostgres(instance), url, progress,
+                    Catalog(Path(mirror).resolve()) if mirror else None, timeout)
 
 
 def no_bar(settings: Settings) -> bool | None:

@@ -3,7 +3,9 @@
 Physical (the embedded server): `pg_basebackup -Ft -D -` streams one tar with
 its WAL and backup manifest; we encrypt it on the fly, so no plaintext copy of
 the database ever lands in the backup folder. Incrementals use PostgreSQL 17+
-`--incremental` against the parent's manifest. Logical (an external server,
+`--incremental` against the parent's manifest (WAL summaries: only changed blocks). The tar is
+zlib-compressed before encryption: each backup carries a 16 MB WAL segment, mostly zeros, and
+free-space maps sent whole, which made a small incremental weigh 23 MB (docs/operations.md). Logical (an external server,
 DATABASE_URL): `pg_dump -Fc`, one chain per dump.
 """
 from __future__ import annotations
@@ -22,8 +24,11 @@ from sqlalchemy.engine import make_url
 from tqdm import tqdm
 
 from app.backup.catalog import GOOD, PARTIAL, Backup, utcnow
-from app.backup.crypto import CHUNK, EncryptingWriter, decrypt_file, encrypt_bytes, key_id, sha256_file
-from app.backup.settings import (DATA_FILE, DUMP_FILE, MANIFEST_FILE, BackupError, Settings, no_bar)
+from app.backup.crypto import (CHUNK, CompressingWriter, EncryptingWriter, decrypt_file, encrypt_bytes, key_id,
+                               sha256_file)
+from app.backup.mirror import copy_backup
+from app.backup.settings import (DATA_FILE, DUMP_FILE, MANIFEST_FILE, BackupError, MirrorError, Settings,
+                                 no_bar)
 from app.backup.snapshot import table_stats
 from app.ops.embedded_db import DATABASE, EmbeddedPostgres, bin_path
 
@@ -50,14 +55,15 @@ def _libpq(env: dict[str, str]) -> str:
 class _Tee:
     """Reads the tool's stdout, encrypting everything that passes through."""
 
-    def __init__(self, source, writer: EncryptingWriter, bar: tqdm) -> None:
-        self.source, self.writer, self.bar = source, writer, bar
+    def __init__(self, source, writer: CompressingWriter, bar: tqdm) -> None:
+        self.source, self.writer, self.bar, self.plain_bytes = source, writer, bar, 0
 
     def read(self, size: int = -1) -> bytes:
         data = self.source.read(size if size and size > 0 else CHUNK)
         if data:
             self.writer.write(data)
             self.bar.update(len(data))
+            self.plain_bytes += len(data)
         return data
 
     def drain(self) -> None:
@@ -110,6 +116,13 @@ def take_backup(settings: Settings, kind: str, echo: Callable[[str], None] = pri
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
             raise
+        if settings.mirror:
+            try:
+                copy_backup(settings, backup)
+            except (OSError, BackupError) as exc:
+                raise MirrorError(f"backup {backup.id} is kept in {catalog.root}, but its copy to the mirror "
+                                  f"{settings.mirror.root} failed: {exc}") from exc
+            echo(f"Copied to the mirror {settings.mirror.root} (SHA-256 checked)")
         return backup
 
 
@@ -142,9 +155,17 @@ def _physical(settings: Settings, backup: Backup, parent: Backup | None, work: P
         described = json.loads(manifest)
         backup.system_identifier = str(described.get("System-Identifier"))
         backup.timeline = str(described["WAL-Ranges"][-1]["Timeline"])
+        first = described["WAL-Ranges"][0]
+        backup.wal_start = wal_file_name(int(first["Timeline"]), first["Start-LSN"])
         after = table_stats_in_snapshot(conn)
     backup.tables = after
     backup.tables_changed_during_backup = sorted(t for t in after if before.get(t) != after[t])
+
+
+def wal_file_name(timeline: int, lsn: str, segment_size: int = 16 << 20) -> str:
+    """The WAL file holding `lsn` ("0/5000028"), as pg_walfile_name names it."""
+    high, low = (int(part, 16) for part in lsn.split("/"))
+    return f"{timeline:08X}{high:08X}{low // segment_size:08X}"
 
 
 def table_stats_in_snapshot(conn: psycopg.Connection) -> dict[str, dict]:
@@ -159,7 +180,8 @@ def _stream_encrypted(settings: Settings, args: list[str], env: dict, target: Pa
     manifest = None
     with open(target, "wb") as out, _bar(settings, total, f"{backup.kind} {backup.id}") as bar, \
             tempfile.TemporaryFile() as errors:
-        writer = EncryptingWriter(out, settings.key)
+        writer = CompressingWriter(EncryptingWriter(out, settings.key))
+        backup.compression = "zlib"
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=errors, env=env)
         tee = _Tee(proc.stdout, writer, bar)
         try:
@@ -172,7 +194,7 @@ def _stream_encrypted(settings: Settings, args: list[str], env: dict, target: Pa
             tee.drain()  # the tool failed mid-stream: its exit status says why
         code = proc.wait()
         writer.close()
-        backup.plain_size = writer.plain_bytes
+        backup.plain_size = tee.plain_bytes
         errors.seek(0)
         stderr = "\n".join(line for line in errors.read().decode(errors="replace").splitlines()
                            if "skipping special file" not in line)

@@ -44,8 +44,20 @@ def migrate_and_bootstrap(app) -> None:
 
     if not app.config.get("DATABASE_URL"):
         embedded_server(app.config).ensure_runtime_role()  # also on a server started by older code
+        start_wal_archiving(app)
     upgrade()
     bootstrap(app, echo=click.echo)
+
+
+def start_wal_archiving(app) -> None:
+    """Continuous WAL archiving for point-in-time recovery (a restart the first time: archive_mode)."""
+    from app.backup.settings import settings_from_config
+    from app.backup.wal import setup_archiving
+
+    if os.environ.get("CRM_WAL_ARCHIVE", "1") == "0":
+        return
+    click.echo(setup_archiving(settings_from_config(app.config, progress=False), restart=True))
+    db.engine.dispose()  # a restart closed the pooled connections
 
 
 @crm.command("bootstrap")

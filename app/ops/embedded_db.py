@@ -41,6 +41,11 @@ SERVER_SETTINGS = {
     "wal_level": "replica",
     "summarize_wal": "on",  # PostgreSQL 17+ incremental backups need WAL summaries
     "max_wal_senders": "4",
+    # WAL archiving for point-in-time recovery: archive_mode needs a restart, so it is on from initdb;
+    # `crm serve` then sets the real archive_command (app/backup/wal.py) with a reload. Until then a
+    # WAL file is let go: there is no base backup yet that it could roll forward.
+    "archive_mode": "on",
+    "archive_command": "'true'",
     "shared_buffers": "'256MB'",
     "max_connections": "200",
     "logging_collector": "off",
@@ -72,13 +77,16 @@ def chown_to(path: Path, user: str | None) -> None:
         os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
-def wait_until_accepting(socket_dir: Path, timeout: float = 600) -> None:
+def wait_until_accepting(socket_dir: Path, timeout: float = 600, pgdata: Path | None = None) -> None:
     """Block until the server takes connections: `pg_ctl -w` returns as soon as a restored
-    data dir reaches consistency, before its recovery ends and the database is writable."""
+    data dir reaches consistency, before its recovery ends and the database is writable.
+    With `pgdata`, a server that exits meanwhile (a recovery that failed) raises at once."""
     import time
 
     deadline = time.monotonic() + timeout
     while subprocess.run([bin_path("pg_isready"), "-q", "-h", str(socket_dir), "-U", SUPERUSER]).returncode != 0:
+        if pgdata is not None and not (pgdata / "postmaster.pid").exists():
+            raise RuntimeError(f"PostgreSQL on {pgdata} stopped before accepting connections")
         if time.monotonic() > deadline:
             raise RuntimeError(f"PostgreSQL on {socket_dir} did not accept connections in {timeout:.0f}s")
         time.sleep(0.2)

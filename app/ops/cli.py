@@ -24,6 +24,7 @@ from app.ops.database import embedded_server, masked
 from app.reports.cli import reports_group
 from app.security.users_cli import create_admin, create_user, user_group
 from app.seed.cli import seed_command
+from app.webhooks.cli import webhook_group
 from config import BASE_DIR
 
 crm = AppGroup("crm", help="CRM back-office operations.")
@@ -111,5 +112,5 @@ def psql(args: tuple[str, ...]) -> None:
 
 
 for command in (create_admin, create_user, user_group, rotate_key, backup_group, restore_command, reports_group,
-                logs_group, seed_command):
+                logs_group, seed_command, webhook_group):
     crm.add_command(command)

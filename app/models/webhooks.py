@@ -3,10 +3,23 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Optional
+from typing import Any
 
-from sqlalchemy import (ARRAY, BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer,
-                        LargeBinary, String, Text, Uuid, text)
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    Uuid,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -58,11 +71,11 @@ class WebhookDelivery(Model):
     event: Mapped[str] = mapped_column(String(80), nullable=False)
     table_name: Mapped[str] = mapped_column(String(63), nullable=False)
     record_id: Mapped[int] = mapped_column(Integer, nullable=False)
-    snapshot: Mapped[Optional[dict[str, Any]]] = mapped_column(JSONB(none_as_null=True))
+    snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
     status: Mapped[str] = mapped_column(String(10), nullable=False, server_default=text("'pending'"))
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, server_default=UTC_NOW)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, server_default=UTC_NOW)
-    last_attempt_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
-    last_status: Mapped[Optional[int]] = mapped_column(Integer)  # HTTP status; NULL: no answer
-    last_answer: Mapped[Optional[str]] = mapped_column(Text)  # truncated body, or why there was none
+    last_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_status: Mapped[int | None] = mapped_column(Integer)  # HTTP status; NULL: no answer
+    last_answer: Mapped[str | None] = mapped_column(Text)  # truncated body, or why there was none

@@ -10,8 +10,13 @@ from app.extensions import db
 from app.models import User
 from app.ops.bootstrap import ADMIN_USERNAME
 from app.webhooks.delivery import deliver_due
-from app.webhooks.subscriptions import (add_subscription, find, remove_subscription, set_active,
-                                        subscriptions)
+from app.webhooks.subscriptions import (
+    add_subscription,
+    find,
+    remove_subscription,
+    set_active,
+    subscriptions,
+)
 from app.webhooks.urls import RefusedUrl
 
 webhook_group = AppGroup("webhook", help="Webhooks: signed POSTs of record changes to other systems.")

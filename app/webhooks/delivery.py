@@ -24,7 +24,15 @@ from sqlalchemy.orm import Session
 
 from app.encryption.keyring import DecryptionError
 from app.extensions import db
-from app.models import Action, Permission, Resource, User, WebhookDelivery, WebhookSubscription, role_permissions
+from app.models import (
+    Action,
+    Permission,
+    Resource,
+    User,
+    WebhookDelivery,
+    WebhookSubscription,
+    role_permissions,
+)
 from app.models.webhooks import EVENT_TABLES
 from app.webhooks.subscriptions import secret_of
 from app.webhooks.urls import RefusedUrl, check_host
@@ -50,7 +58,7 @@ class Outcome:
 
 def utc_naive(moment: dt.datetime) -> dt.datetime:
     """Timestamps are stored as naive UTC; an aware moment is converted."""
-    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+    return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def next_attempt(created_at: dt.datetime, attempts: int, now: dt.datetime) -> dt.datetime | None:

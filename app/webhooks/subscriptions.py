@@ -1,7 +1,7 @@
 """Adding, listing, switching off and removing webhook subscriptions; their secrets in the key ring."""
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select

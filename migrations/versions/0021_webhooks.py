@@ -15,8 +15,8 @@ Create Date: 2026-12-06
   when no active subscription wants the event, when only bookkeeping columns changed,
   or when the transaction set `crm.webhooks` to 'off' (key rotation re-encrypts amounts).
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0021"

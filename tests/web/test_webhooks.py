@@ -117,7 +117,7 @@ def test_a_503_is_retried_later_with_the_same_delivery_id_and_growing_delays(app
     receiver.answers = [(503, b"busy"), (503, b"still busy"), (200, b"ok")]
     subscribe(app, receiver.url)
     sql("INSERT INTO customers (name) VALUES ('Retry me')")
-    (_key, _e, _s, _a, created, due, *_), = deliveries(sql)
+    (_key, _e, _s, _a, created, _due, *_), = deliveries(sql)
     t0 = created + dt.timedelta(seconds=1)
     assert deliver_due(app, now=t0) == 1
     (_key, _e, status, attempts, _c, first_retry, last_status, answer, _r), = deliveries(sql)

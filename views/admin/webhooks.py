@@ -9,7 +9,8 @@ import secrets
 from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from app.models.webhooks import EVENT_KINDS, EVENT_TABLES
 from app.webhooks import subscriptions as subs

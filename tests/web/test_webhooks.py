@@ -309,3 +309,18 @@ def test_cli_add_list_remove_deliver(app, sql, receiver):
     assert "no webhooks" in crm_cli(app, "webhook", "list").output
     assert [a for (a,) in sql("SELECT action FROM logs WHERE action LIKE 'webhook %' ORDER BY log_id")] == [
         "webhook added", "webhook removed"]
+
+
+def test_the_screen_in_chinese_has_no_english_ui_words_left(app, admin, sql, receiver):
+    from tests.support.catalogs import english_ui_words
+    from tests.support.client import switch_language
+    from tests.support.pages import visible_texts
+
+    receiver.answers = [(503, b"busy")]
+    subscribe(app, receiver.url)
+    sql("INSERT INTO customers (name) VALUES ('Shown')")
+    deliver_due(app)
+    switch_language(admin, "zh")
+    html = admin.get("/webhooks/").get_data(as_text=True)
+    assert "Webhook 推送" in html and "待发送" in html
+    assert sorted({t for t in visible_texts(html) if t in english_ui_words()} - {"Admin", "User"}) == []

@@ -324,3 +324,18 @@ def test_the_screen_in_chinese_has_no_english_ui_words_left(app, admin, sql, rec
     html = admin.get("/webhooks/").get_data(as_text=True)
     assert "Webhook 推送" in html and "待发送" in html
     assert sorted({t for t in visible_texts(html) if t in english_ui_words()} - {"Admin", "User"}) == []
+
+
+def test_no_answer_within_the_timeout_is_retried(app, sql, receiver):
+    app.config["WEBHOOK_TIMEOUT"] = 0.5
+    receiver.delay = 2
+    subscribe(app, receiver.url)
+    sql("INSERT INTO customers (name) VALUES ('Slow receiver')")
+    assert deliver_due(app) == 1
+    (_k, _e, status, attempts, _c, retry_at, last_status, answer, _r), = deliveries(sql)
+    assert (status, attempts, last_status) == ("pending", 1, None) and "no answer within 0.5 s" in answer
+    receiver.delay = 0
+    assert deliver_due(app, now=retry_at) == 1
+    assert deliveries(sql)[0].status == "delivered"
+    ids = [r.headers["X-CRM-Delivery"] for r in receiver.received]
+    assert len(ids) == 2 and len(set(ids)) == 1

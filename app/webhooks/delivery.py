@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -200,14 +201,18 @@ def deliver_one(app: Flask, now: dt.datetime | None) -> Outcome | None:
         return outcome
 
 
-def deliver_due(app: Flask, now: dt.datetime | None = None, limit: int = 100) -> int:
-    """Send what is due (at most `limit` rows); returns how many sending attempts were made.
+def deliver_due(app: Flask, now: dt.datetime | None = None, limit: int = 100, budget: float = 30.0) -> int:
+    """Send what is due (at most `limit` rows, none started after `budget` seconds); returns the attempts made.
 
-    `now` (naive UTC or aware) replaces the database's clock, for tests.
+    `now` (naive UTC or aware) replaces the database's clock, for tests. The budget keeps one
+    run short when receivers are slow; the next run continues.
     """
     made = 0
+    stop = time.monotonic() + budget
     with app.app_context():
         for _ in range(limit):
+            if time.monotonic() > stop:
+                break
             outcome = deliver_one(app, now)
             if outcome is None:
                 break

@@ -339,3 +339,21 @@ def test_no_answer_within_the_timeout_is_retried(app, sql, receiver):
     assert deliveries(sql)[0].status == "delivered"
     ids = [r.headers["X-CRM-Delivery"] for r in receiver.received]
     assert len(ids) == 2 and len(set(ids)) == 1
+
+
+def test_a_csv_import_is_one_event_per_row(app, admin, sql, receiver):
+    import io
+    import re
+
+    subscribe(app, receiver.url, "customers.created")
+    csv = "Name,Industry,Location,Revenue\r\nAcme 公司,Retail,深圳,\"1,234.50\"\r\nBeta,,,\r\n".encode()
+    page = admin.post("/customers/import/", data={
+        "csrf_token": csrf_token(admin, "/customers/import/"), "encoding": "auto",
+        "file": (io.BytesIO(csv), "data.csv")}, content_type="multipart/form-data").get_data(as_text=True)
+    assert deliveries(sql) == []  # the dry run writes nothing
+    action = re.search(r'action="(/\w+/import/[^"]+)"', page).group(1)
+    assert admin.post(action, data={"csrf_token": csrf_token(admin, "/")}).status_code == 302
+    assert deliver_due(app) == 2
+    data = sorted((json.loads(r.body)["data"] for r in receiver.received), key=lambda d: d["name"])
+    assert [(d["name"], d["revenue"]) for d in data] in ([("Acme 公司", "1234.50"), ("Beta", None)],
+                                                         [("Acme 公司", 1234.5), ("Beta", None)])

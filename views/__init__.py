@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask_appbuilder import AppBuilder
 from flask_babel import lazy_gettext as _l
 
+from views.admin.webhooks import WebhooksView
 from views.api import APIS
 from views.tables.screens import MENU
 from views.pages.search_page import SearchView
@@ -25,3 +26,5 @@ def register_views(appbuilder: AppBuilder) -> None:
                         label=_l("Operations"), category_label=_l("Admin"))
     for api in APIS:
         appbuilder.add_api(api)
+    appbuilder.add_view(WebhooksView, "Webhooks", icon="fa-satellite-dish", category="Admin",
+                        label=_l("Webhooks"), category_label=_l("Admin"))

@@ -52,8 +52,9 @@ def _listed(verb: str, names: list[str]) -> str:
 # every request (sessions, rate-limit windows); sign-ins and sign-outs are logged as events;
 # CSV files waiting for an import's confirmation (the import itself is logged, row by row).
 # The scheduler's job state (every run updates it; the jobs log what they do).
+# The webhooks' outbox (it holds copies of changed rows, which are audited themselves).
 NOT_AUDITED = ("logs", "alembic_version", "user_sessions", "login_rate_windows", "login_addresses",
-               "csv_uploads", "scheduled_jobs")
+               "csv_uploads", "scheduled_jobs", "webhook_deliveries")
 
 
 def month_start(day: dt.date | dt.datetime) -> dt.date:

@@ -57,12 +57,19 @@ class KeyRing:
 
     # ------------------------------------------------------------ values
     def encrypt(self, amount: Decimal, table: str, column: str, pk: int) -> bytes:
-        text = f"{amount:.2f}".ljust(PLAINTEXT_WIDTH).encode()
+        return self.encrypt_bytes(f"{amount:.2f}".ljust(PLAINTEXT_WIDTH).encode(), table, column, pk)
+
+    def encrypt_bytes(self, plain: bytes, table: str, column: str, pk: int) -> bytes:
+        """The envelope of any value (a webhook's secret); amounts go through encrypt()."""
         nonce = secrets.token_bytes(NONCE_BYTES)
-        body = self._cipher(self.active).encrypt(nonce, text, associated_data(table, column, pk))
+        body = self._cipher(self.active).encrypt(nonce, plain, associated_data(table, column, pk))
         return HEADER.pack(FORMAT, self.active) + nonce + body
 
     def decrypt(self, envelope: bytes, table: str, column: str, pk: int) -> Decimal:
+        return Decimal(self.decrypt_bytes(envelope, table, column, pk).decode().strip())
+
+    def decrypt_bytes(self, envelope: bytes, table: str, column: str, pk: int) -> bytes:
+        """The plaintext of an envelope; DecryptionError when it is not this row's or is altered."""
         envelope = bytes(envelope)
         if len(envelope) < HEADER.size + NONCE_BYTES + 16:
             raise DecryptionError(f"{table}.{column} of row {pk}: not an encrypted value")
@@ -73,12 +80,11 @@ class KeyRing:
             raise DecryptionError(f"{table}.{column} of row {pk}: key {key_id} is not in the key ring")
         nonce = envelope[HEADER.size:HEADER.size + NONCE_BYTES]
         try:
-            text = self._cipher(key_id).decrypt(nonce, envelope[HEADER.size + NONCE_BYTES:],
+            return self._cipher(key_id).decrypt(nonce, envelope[HEADER.size + NONCE_BYTES:],
                                                 associated_data(table, column, pk))
         except InvalidTag:
             raise DecryptionError(f"{table}.{column} of row {pk} does not decrypt "
                                   "(copied from another row, or altered)") from None
-        return Decimal(text.decode().strip())
 
     def sum_cents(self, rows: Iterable[tuple[int, bytes, Hashable]], table: str, column: str,
                   totals: dict[Hashable, int]) -> None:

@@ -36,5 +36,6 @@ import app.models.search_indexes  # noqa: E402,F401  (search indexes of migratio
 import app.models.list_indexes  # noqa: E402,F401  (list sort/filter indexes of migration 0010)
 
 from app.models.scheduled_job import ScheduledJob  # noqa: E402
+from app.models.webhooks import WebhookDelivery, WebhookSubscription  # noqa: E402
 
-__all__ += ["ScheduledJob"]
+__all__ += ["ScheduledJob", "WebhookDelivery", "WebhookSubscription"]

@@ -26,6 +26,7 @@ from app.scheduler.catalog import jobs_for, scheduler_enabled
 from app.scheduler.cli import scheduler_group, status_command
 from app.security.users_cli import create_admin, create_user, user_group
 from app.seed.cli import seed_command
+from app.webhooks.cli import webhook_group
 from config import BASE_DIR
 
 crm = AppGroup("crm", help="CRM back-office operations.")
@@ -160,5 +161,5 @@ def psql(args: tuple[str, ...]) -> None:
 
 
 for command in (create_admin, create_user, user_group, rotate_key, backup_group, restore_command, reports_group,
-                logs_group, seed_command, status_command, scheduler_group):
+                logs_group, seed_command, status_command, scheduler_group, webhook_group):
     crm.add_command(command)

@@ -58,8 +58,14 @@ DEFAULT_ROLES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
+# Subjects only the Admin role gets: "*" (the Auditor's read-everything) does not reach them.
+# The webhooks screen shows where the CRM's data is sent; its secrets sign that data.
+ADMIN_ONLY = ("webhooks",)
+
+
 def spec_allows(spec: dict[str, tuple[str, ...]], entry: Entry) -> bool:
-    return entry.readable in spec.get(entry.subject, spec.get("*", ()))
+    every = () if entry.subject in ADMIN_ONLY else spec.get("*", ())
+    return entry.readable in spec.get(entry.subject, every)
 
 
 def spec_ids(cat: Catalog, spec: dict[str, tuple[str, ...]], resources: set[str] | None = None,

@@ -22,6 +22,7 @@ from app.extensions import db
 from app.ops.bootstrap import bootstrap
 from app.ops.database import embedded_server, masked
 from app.reports.cli import reports_group
+from app.security.api_keys_cli import apikey_group
 from app.security.users_cli import create_admin, create_user, user_group
 from app.seed.cli import seed_command
 from config import BASE_DIR
@@ -110,6 +111,6 @@ def psql(args: tuple[str, ...]) -> None:
     sys.exit(subprocess.run([bin_path("psql"), *args], env=env).returncode)
 
 
-for command in (create_admin, create_user, user_group, rotate_key, backup_group, restore_command, reports_group,
-                logs_group, seed_command):
+for command in (create_admin, create_user, user_group, apikey_group, rotate_key, backup_group, restore_command,
+                reports_group, logs_group, seed_command):
     crm.add_command(command)

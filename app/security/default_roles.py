@@ -58,8 +58,13 @@ DEFAULT_ROLES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
+# subjects "*" does not reach: only a role that names them (and Admin, which has everything) gets them
+ADMIN_ONLY = frozenset({"apikeys"})  # an API key acts as any user it is made for
+
+
 def spec_allows(spec: dict[str, tuple[str, ...]], entry: Entry) -> bool:
-    return entry.readable in spec.get(entry.subject, spec.get("*", ()))
+    fallback = () if entry.subject in ADMIN_ONLY else spec.get("*", ())
+    return entry.readable in spec.get(entry.subject, fallback)
 
 
 def spec_ids(cat: Catalog, spec: dict[str, tuple[str, ...]], resources: set[str] | None = None,

@@ -58,7 +58,7 @@ def checked_name(name: str | None) -> str:
     if not name:
         raise ApiKeyError(_("Give the key a name (for example the integration that will use it)."))
     if len(name) > NAME_MAX:
-        raise ApiKeyError(_("The name is longer than %(max)d characters.", max=NAME_MAX))
+        raise ApiKeyError(_("The name is longer than %(max)s characters.", max=NAME_MAX))
     if any(unicodedata.category(c).startswith("C") for c in name):
         raise ApiKeyError(_("The name contains control characters."))
     if db.session.scalar(select(ApiKey.api_key_id).where(ApiKey.name == name)) is not None:
@@ -75,7 +75,7 @@ def checked_days(days: int | str | None) -> int | None:
     except ValueError:
         value = 0
     if not 1 <= value <= DAYS_MAX:
-        raise ApiKeyError(_("Days until expiry: a whole number from 1 to %(max)d, or empty for "
+        raise ApiKeyError(_("Days until expiry: a whole number from 1 to %(max)s, or empty for "
                             "no expiry.", max=DAYS_MAX))
     return value
 

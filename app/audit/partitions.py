@@ -51,9 +51,9 @@ def _listed(verb: str, names: list[str]) -> str:
 # Not audited: the log itself, Alembic's bookkeeping, and sign-in state that changes on
 # every request (sessions, rate-limit windows); sign-ins and sign-outs are logged as events;
 # CSV files waiting for an import's confirmation (the import itself is logged, row by row);
-# API keys, whose last use changes with use (creating, first use per day and revoking are logged).
+# API keys' last use (their first use each day is logged as an event).
 NOT_AUDITED = ("logs", "alembic_version", "user_sessions", "login_rate_windows", "login_addresses",
-               "csv_uploads", "api_keys")
+               "csv_uploads", "api_key_uses")
 
 
 def month_start(day: dt.date | dt.datetime) -> dt.date:

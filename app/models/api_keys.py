@@ -12,7 +12,9 @@ from app.models.base import UTC_NOW, Model
 class ApiKey(Model):
     """One key: it acts as `user_id`; the secret is shown once, only its SHA-256 is kept.
 
-    Times are UTC. A revoked or expired key stays listed (who had access, until when).
+    Times are UTC. A revoked or expired key stays listed (who had access, until when). The
+    row is audited like every table; its last use is kept apart (ApiKeyUse), so use does not
+    write the audit log.
     """
 
     __tablename__ = "api_keys"
@@ -31,8 +33,23 @@ class ApiKey(Model):
         Integer, ForeignKey("users.user_id", ondelete="SET NULL")
     )
     expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     user = relationship("User", foreign_keys=[user_id], lazy="joined")
     creator = relationship("User", foreign_keys=[created_by], lazy="joined")
+    use = relationship("ApiKeyUse", uselist=False, lazy="joined", passive_deletes=True)
+
+    @property
+    def last_used_at(self) -> dt.datetime | None:
+        return self.use.last_used_at if self.use is not None else None
+
+
+class ApiKeyUse(Model):
+    """When a key was last used (UTC, written at most once a minute): per-request state, not audited."""
+
+    __tablename__ = "api_key_uses"
+
+    api_key_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("api_keys.api_key_id", ondelete="CASCADE"), primary_key=True
+    )
+    last_used_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, server_default=UTC_NOW)

@@ -5,7 +5,10 @@ password hash (scrypt, bcrypt) slows down guessing of low-entropy secrets; 256 r
 need no such help, and it would cost tens of milliseconds on every API request. SHA-256 makes
 the check one lookup on a unique index, and a copy of the table gives nothing to sign in with.
 Each request reads the key's row, so a revocation, an expiry or a disabled user is refused at
-once on every app server; `last_used_at` is written at most once a minute per key.
+once on every app server; its last use is written at most once a minute (api_key_uses).
+
+Audit: the api_keys row is audited like every table (its creation and revocation, by whom);
+the first use of each day is an app event, "api key used", under the key's user.
 """
 from __future__ import annotations
 
@@ -28,8 +31,11 @@ PREFIX = "crm_"
 SHOWN = 8  # characters of the secret kept with the key, to recognise it
 NAME_MAX = 100
 DAYS_MAX = 3650
-_TOUCH = text("""UPDATE api_keys SET last_used_at = now() AT TIME ZONE 'utc'
-WHERE api_key_id = :id AND (last_used_at IS NULL OR last_used_at < now() AT TIME ZONE 'utc' - interval '60 seconds')""")
+# the key's last use, at most once a minute: a row of api_key_uses, which is not audited;
+# a concurrent request finds the row fresh and writes nothing (0 rows)
+_TOUCH = text("""INSERT INTO api_key_uses (api_key_id, last_used_at) VALUES (:id, now() AT TIME ZONE 'utc')
+ON CONFLICT (api_key_id) DO UPDATE SET last_used_at = EXCLUDED.last_used_at
+WHERE api_key_uses.last_used_at < EXCLUDED.last_used_at - interval '60 seconds'""")
 
 
 class ApiKeyError(ValueError):
@@ -89,27 +95,20 @@ def active_user(username: str | None) -> User:
     return user
 
 
-def described(key: ApiKey, **extra) -> dict:
-    return {"name": key.name, "prefix": key.prefix, "user": key.user.username, **extra}
-
-
 def create(username: str | None, name: str | None, expires_days: int | str | None,
            created_by: int | None) -> tuple[ApiKey, str]:
-    """A new key for a user (committed, logged); returns the row and the key, which is not kept."""
+    """A new key for a user (committed); returns the row and the key, which is not kept."""
     user, name, days = active_user(username), checked_name(name), checked_days(expires_days)
     secret = PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(user=user, name=name, prefix=secret[:len(PREFIX) + SHOWN], key_hash=digest(secret),
                  created_by=created_by, expires_at=utc_now() + dt.timedelta(days=days) if days else None)
     db.session.add(key)
     try:
-        db.session.flush()
+        db.session.commit()  # the audit trigger logs it, with who acts
     except IntegrityError:  # the same name, created at the same moment elsewhere
         db.session.rollback()
         raise ApiKeyError(_("There is already an API key named %(name)s (names are not reused, "
                             "also after a revocation).", name=name)) from None
-    record("api key created", described(key, expires_at=key.expires_at), user_id=created_by,
-           table="api_keys", record_key=key.api_key_id, commit=False)
-    db.session.commit()
     return key, secret
 
 
@@ -120,14 +119,12 @@ def named(name: str) -> ApiKey:
     return key
 
 
-def revoke(key: ApiKey, revoked_by: int | None) -> bool:
-    """Refuse the key from now on (committed, logged); False when it was revoked already."""
+def revoke(key: ApiKey) -> bool:
+    """Refuse the key from now on (committed); False when it was revoked already."""
     if key.revoked_at is not None:
         return False
     key.revoked_at = utc_now()
-    record("api key revoked", described(key), user_id=revoked_by, table="api_keys",
-           record_key=key.api_key_id, commit=False)
-    db.session.commit()
+    db.session.commit()  # the audit trigger logs it, with who acts
     return True
 
 
@@ -154,7 +151,7 @@ def authenticate(secret: str) -> User:
     if db.session.execute(_TOUCH, {"id": key.api_key_id}).rowcount:
         # one request wins the row's update: it alone logs the day's first use
         if first_today:
-            record("api key used", described(key, ip=client_address()), user_id=user.user_id,
-                   table="api_keys", record_key=key.api_key_id, commit=False)
+            record("api key used", {"name": key.name, "prefix": key.prefix, "ip": client_address()},
+                   user_id=user.user_id, table="api_keys", record_key=key.api_key_id, commit=False)
         db.session.commit()
     return user

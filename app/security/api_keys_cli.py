@@ -37,7 +37,7 @@ def revoke(name: str) -> None:
         key = api_keys.named(name)
     except api_keys.ApiKeyError as exc:
         raise click.ClickException(str(exc)) from None
-    if api_keys.revoke(key, revoked_by=None):
+    if api_keys.revoke(key):
         click.echo(f"API key {name!r} revoked.")
     else:
         click.echo(f"API key {name!r} was already revoked ({_when(key.revoked_at)}).")

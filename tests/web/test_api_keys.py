@@ -33,7 +33,7 @@ def test_cli_key_life_create_use_list_revoke(app, client, sql):
                                           "FROM api_keys")
     assert key_hash == hashlib.sha256(secret.encode()).hexdigest() and secret.startswith(prefix)
     assert 29 < expires_in.total_seconds() / 86400 <= 30
-    assert sql("SELECT last_used_at FROM api_keys") == [(None,)]
+    assert sql("SELECT count(*) FROM api_key_uses") == [(0,)]
 
     # acts as its user: a read, a write (the audit log names the user), a refused delete (403)
     assert client.get("/api/v1/customers/", headers=bearer(secret)).status_code == 200
@@ -47,8 +47,7 @@ def test_cli_key_life_create_use_list_revoke(app, client, sql):
     assert sql("SELECT count(*) FROM customers") == [(1,)]
 
     # the last use is noted (once a minute), the first use of the day logged once
-    (last_used,), = sql("SELECT last_used_at FROM api_keys")
-    assert last_used is not None
+    (last_used,), = sql("SELECT last_used_at FROM api_key_uses")
     used = events(sql, "api key used")
     assert len(used) == 1 and used[0]["user_id"] == rep_id and used[0]["name"] == "shop sync"
     listing = crm_cli(app, "apikey", "list")
@@ -63,10 +62,14 @@ def test_cli_key_life_create_use_list_revoke(app, client, sql):
     assert response.status_code == 401 and response.get_json()["message"] == "The credential has been revoked."
     assert "revoked" in crm_cli(app, "apikey", "list").output
     assert "already revoked" in crm_cli(app, "apikey", "revoke", "shop sync").output
-    created, = events(sql, "api key created")
-    revoked, = events(sql, "api key revoked")
-    assert created["name"] == revoked["name"] == "shop sync" and created["user"] == "rep"
-    assert created["user_id"] is None  # made on the command line, by no app user
+    # created and revoked: the audited row (made on the command line: no app user); use is not a change
+    created, = events(sql, "insert api_keys")
+    revoked, = events(sql, "update api_keys")
+    assert created["new"]["name"] == "shop sync" and created["new"]["user_id"] == rep_id
+    assert created["new"]["key_hash"] == "[redacted]" and created["via"].endswith(" crm apikey create")
+    assert list(revoked["changes"]) == ["revoked_at"] and revoked["via"].endswith(" crm apikey revoke")
+    assert created["user_id"] is None and revoked["user_id"] is None
+    assert sql("SELECT count(*) FROM logs WHERE description LIKE :s", s=f"%{secret[4:]}%") == [(0,)]
 
 
 def test_a_day_of_use_is_logged_once_and_last_use_written_at_most_once_a_minute(app, client, sql):
@@ -74,13 +77,14 @@ def test_a_day_of_use_is_logged_once_and_last_use_written_at_most_once_a_minute(
     for _ in range(3):
         assert client.get("/api/v1/customers/", headers=bearer(secret)).status_code == 200
     assert len(events(sql, "api key used")) == 1
-    (first,), = sql("SELECT last_used_at FROM api_keys")
+    (first,), = sql("SELECT last_used_at FROM api_key_uses")
     assert client.get("/api/v1/leads/", headers=bearer(secret)).status_code == 200
-    assert sql("SELECT last_used_at FROM api_keys") == [(first,)]  # within the minute: not written again
-    sql("UPDATE api_keys SET last_used_at = last_used_at - interval '1 day'")  # last used yesterday
+    assert sql("SELECT last_used_at FROM api_key_uses") == [(first,)]  # within the minute: not written again
+    sql("UPDATE api_key_uses SET last_used_at = last_used_at - interval '1 day'")  # last used yesterday
     assert client.get("/api/v1/customers/", headers=bearer(secret)).status_code == 200
     assert len(events(sql, "api key used")) == 2
-    assert sql("SELECT last_used_at > :t - interval '1 minute' FROM api_keys", t=first) == [(True,)]
+    assert sql("SELECT last_used_at > :t - interval '1 minute' FROM api_key_uses", t=first) == [(True,)]
+    assert events(sql, "update api_keys") == []  # use does not change the audited row
 
 
 def test_revocation_is_refused_at_once_by_every_app_server(pg, database, app, client, sql):
@@ -135,7 +139,7 @@ def test_cli_refuses_bad_input_and_writes_nothing(app, sql, args, message):
     assert result.exit_code == 1 and message in result.output, result.output
     assert not KEY_RE.search(result.output)
     assert sql("SELECT name FROM api_keys") == [("taken",)]
-    assert len(events(sql, "api key created")) == 1
+    assert len(events(sql, "insert api_keys")) == 1
     unknown = crm_cli(app, "apikey", "revoke", "ghost")
     assert unknown.exit_code == 1 and "There is no API key named ghost." in unknown.output
 
@@ -162,7 +166,7 @@ def test_screen_key_life_create_shown_once_use_last_use_revoke(app, admin, sql):
     assert response.headers["Cache-Control"].startswith("no-store")
     (admin_id,), = sql("SELECT user_id FROM users WHERE username = 'admin'")
     assert sql("SELECT created_by, expires_at FROM api_keys") == [(admin_id, None)]
-    assert events(sql, "api key created")[0]["user_id"] == admin_id
+    assert events(sql, "insert api_keys")[0]["user_id"] == admin_id
 
     listing = admin.get("/apikeys/").get_data(as_text=True)
     assert "From the screen" in listing and secret not in listing and secret[:12] in listing
@@ -170,7 +174,7 @@ def test_screen_key_life_create_shown_once_use_last_use_revoke(app, admin, sql):
 
     client = app.test_client()
     assert client.get("/api/v1/contacts/", headers=bearer(secret)).status_code == 200
-    (last_used,), = sql("SELECT last_used_at FROM api_keys")
+    (last_used,), = sql("SELECT last_used_at FROM api_key_uses")
     from app.i18n.formatting import datetime_text
 
     with app.test_request_context():
@@ -182,7 +186,8 @@ def test_screen_key_life_create_shown_once_use_last_use_revoke(app, admin, sql):
     assert response.status_code == 303
     assert client.get("/api/v1/contacts/", headers=bearer(secret)).status_code == 401
     assert 'data-state="revoked"' in admin.get("/apikeys/").get_data(as_text=True)
-    assert events(sql, "api key revoked")[0]["user_id"] == admin_id
+    revoked, = events(sql, "update api_keys")
+    assert revoked["user_id"] == admin_id and revoked["via"] == f"web POST /apikeys/revoke/{key_id}"
 
 
 def test_screen_refuses_bad_input_and_forged_posts(app, admin, sql):

@@ -60,7 +60,7 @@ class ApiKeyView(BaseView):
         key = db.session.get(ApiKey, api_key_id)
         if key is None:
             abort(404)
-        if api_keys.revoke(key, revoked_by=g.user.user_id):
+        if api_keys.revoke(key):
             flash(_("API key %(name)s revoked: it is refused from now on.", name=key.name), "success")
         else:
             flash(_("API key %(name)s was revoked already.", name=key.name), "info")

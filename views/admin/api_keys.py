@@ -17,12 +17,12 @@ USERS_OFFERED = 500  # usernames suggested in the form; any other can be typed
 
 class ApiKeyView(BaseView):
     route_base = "/apikeys"
-    default_view = "list"
+    default_view = "index"
 
     @expose("/")
     @has_access
     @permission_name("list")
-    def list(self):
+    def index(self):
         return self.render_template("crm/api_keys/list.html", keys=api_keys.listing(), status=api_keys.status,
                                     title=_l("API keys"))
 
@@ -64,4 +64,4 @@ class ApiKeyView(BaseView):
             flash(_("API key %(name)s revoked: it is refused from now on.", name=key.name), "success")
         else:
             flash(_("API key %(name)s was revoked already.", name=key.name), "info")
-        return redirect(url_for(".list"), 303)
+        return redirect(url_for(".index"), 303)

@@ -53,8 +53,9 @@ def _listed(verb: str, names: list[str]) -> str:
 # CSV files waiting for an import's confirmation (the import itself is logged, row by row).
 # The scheduler's job state (every run updates it; the jobs log what they do).
 # The webhooks' outbox (it holds copies of changed rows, which are audited themselves).
+# API keys' last use (their first use each day is logged as an event).
 NOT_AUDITED = ("logs", "alembic_version", "user_sessions", "login_rate_windows", "login_addresses",
-               "csv_uploads", "scheduled_jobs", "webhook_deliveries")
+               "csv_uploads", "scheduled_jobs", "webhook_deliveries", "api_key_uses")
 
 
 def month_start(day: dt.date | dt.datetime) -> dt.date:

@@ -67,6 +67,10 @@ PRIVATE = (
             "The API's Decimal fields round to two places before validation (1.234 would be saved as 1.23); "
             "the converter has no public per-field hook.",
             overridden_by=("views.api.UnroundedConverter",)),
+    Surface("_api_key_user", _SM,
+            "FAB's flag that the request's user came from an API key: its has_access and current_user then "
+            "read g.user. Our validate_api_key sets it with g.user, as FAB's own does.",
+            used_in=("app.security.manager",)),
     Surface("_invalid_formdata", "flask_appbuilder.fields.QuerySelectMultipleField",
             "FAB's multiple select drops unknown ids and saves the rest; its flag of them refuses the post.",
             used_in=("app.crud.forms",)),
@@ -147,6 +151,9 @@ PUBLIC = (
             overridden_by=(_CRM_SM,)),
     Surface("create_jwt_manager", _BASE_SM, "Tokens carry their issue time in microseconds and can be revoked.",
             overridden_by=(_CRM_SM,)),
+    Surface("validate_api_key", _SM,
+            "API keys in our table (api_keys, SHA-256, last use, audit); a refused key is a 401 with "
+            "its reason (app/security/api_keys.py).", overridden_by=(_CRM_SM,)),
     Surface("register_views", _SM, "The admin screens of this app under one Admin menu.",
             overridden_by=(_CRM_SM,)),
     Surface("add_user", _SM, "Users have one role (users.role_id).", overridden_by=(_CRM_SM,)),

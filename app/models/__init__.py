@@ -32,6 +32,10 @@ from app.models.csv_upload import CsvUpload  # noqa: E402
 
 __all__ += ["CsvUpload"]
 
+from app.models.api_keys import ApiKey, ApiKeyUse  # noqa: E402
+
+__all__ += ["ApiKey", "ApiKeyUse"]
+
 import app.models.search_indexes  # noqa: E402,F401  (search indexes of migration 0004)
 import app.models.list_indexes  # noqa: E402,F401  (list sort/filter indexes of migration 0010)
 

@@ -24,6 +24,7 @@ from app.ops.database import embedded_server, masked
 from app.reports.cli import reports_group
 from app.scheduler.catalog import jobs_for, scheduler_enabled
 from app.scheduler.cli import scheduler_group, status_command
+from app.security.api_keys_cli import apikey_group
 from app.security.users_cli import create_admin, create_user, user_group
 from app.seed.cli import seed_command
 from app.webhooks.cli import webhook_group
@@ -160,6 +161,6 @@ def psql(args: tuple[str, ...]) -> None:
     sys.exit(subprocess.run([bin_path("psql"), *args], env=env).returncode)
 
 
-for command in (create_admin, create_user, user_group, rotate_key, backup_group, restore_command, reports_group,
-                logs_group, seed_command, status_command, scheduler_group, webhook_group):
+for command in (create_admin, create_user, user_group, apikey_group, rotate_key, backup_group, restore_command,
+                reports_group, logs_group, seed_command, status_command, scheduler_group, webhook_group):
     crm.add_command(command)

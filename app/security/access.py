@@ -60,6 +60,7 @@ RESOURCES = {
 LABELS = {
     "account": _l("Own account (profile, own password)"),
     "api-docs": _l("API documentation"),
+    "apikeys": _l("API keys"),
     "permission-matrix": _l("Permission matrix"),
     "service_tickets": _l("Service tickets"),
     "logs": _l("Logs (audit)"),

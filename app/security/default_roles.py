@@ -59,13 +59,14 @@ DEFAULT_ROLES: dict[str, dict[str, tuple[str, ...]]] = {
 
 
 # Subjects only the Admin role gets: "*" (the Auditor's read-everything) does not reach them.
-# The webhooks screen shows where the CRM's data is sent; its secrets sign that data.
-ADMIN_ONLY = ("webhooks",)
+# The webhooks screen shows where the CRM's data is sent, and its secrets sign that data;
+# an API key acts as any user it is made for.
+ADMIN_ONLY = frozenset({"webhooks", "apikeys"})
 
 
 def spec_allows(spec: dict[str, tuple[str, ...]], entry: Entry) -> bool:
-    every = () if entry.subject in ADMIN_ONLY else spec.get("*", ())
-    return entry.readable in spec.get(entry.subject, every)
+    fallback = () if entry.subject in ADMIN_ONLY else spec.get("*", ())
+    return entry.readable in spec.get(entry.subject, fallback)
 
 
 def spec_ids(cat: Catalog, spec: dict[str, tuple[str, ...]], resources: set[str] | None = None,

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from flask_jwt_extended import JWTManager
 from werkzeug.security import check_password_hash
 
-from app.security import lockout
+from app.security import api_keys, bearer, lockout
 from app.audit import events as audit_events
 from app.models.security import Action, Permission, Resource, Role, User, role_permissions
 from app.security.passwords import change_password, fab_password_validator, hash_password
@@ -59,9 +59,13 @@ class CrmSecurityManager(SecurityManager):
     permissionview_model = Permission
     userstatschartview = None
     permissionmatrixview: type | None = None  # ours: shown under Admin when set
+    apikeyview: type | None = None  # ours: shown under Admin when set
 
     def __init__(self, appbuilder) -> None:
         current_app.config.setdefault("FAB_PASSWORD_COMPLEXITY_VALIDATOR", fab_password_validator)
+        # FAB's protect() asks validate_api_key for a bearer token with this prefix, a JWT otherwise
+        current_app.config.setdefault("FAB_API_KEY_ENABLED", True)
+        current_app.config["FAB_API_KEY_PREFIXES"] = [api_keys.PREFIX]
         super().__init__(appbuilder)
 
     # ---------------------------------------------------------------- sign-in
@@ -128,18 +132,27 @@ class CrmSecurityManager(SecurityManager):
         jwt_manager = super().create_jwt_manager(app)
         jwt_manager.additional_claims_loader(lambda _identity: {ISSUED_CLAIM: time.time_ns() // 1000})
         jwt_manager.token_in_blocklist_loader(self.token_revoked)
+        bearer.install_jwt_answers(jwt_manager)  # 401 in the one error shape, never 422
         return jwt_manager
 
     def token_revoked(self, _header: dict, payload: dict) -> bool:
-        """A token of a deleted user, or issued before the user's password last changed."""
+        """A token of a deleted or disabled user, or issued before the user's password last changed."""
         sub = str(payload.get("sub", ""))
         user = self.get_user_by_id(int(sub)) if sub.isdigit() else None
-        if user is None:
+        if user is None or not user.active:
             return True
         if user.jwt_valid_after is None:
             return False
         issued_us = payload.get(ISSUED_CLAIM, payload["iat"] * 1_000_000)  # tokens from before the claim
         return issued_us < (user.jwt_valid_after - EPOCH) // dt.timedelta(microseconds=1)
+
+    def validate_api_key(self, api_key_string: str) -> User:
+        """The API key's user, who acts for this request (FAB's permission checks read g.user);
+        a refused key raises a 401 (app/security/api_keys.py)."""
+        user = api_keys.authenticate(api_key_string)
+        g.user = user
+        g._api_key_user = True  # FAB's flag: has_access and current_user take g.user
+        return user
 
     # ---------------------------------------------------------------- views
     def register_views(self) -> None:
@@ -170,6 +183,10 @@ class CrmSecurityManager(SecurityManager):
             self.appbuilder.add_view(
                 self.permissionmatrixview, "Permission matrix", icon="fa-table-cells",
                 label=_("Permission matrix"), category=ADMIN_CATEGORY,
+            )
+        if self.apikeyview is not None:
+            self.appbuilder.add_view(
+                self.apikeyview, "API keys", icon="fa-key", label=_("API keys"), category=ADMIN_CATEGORY,
             )
 
     # ----------------------------------------------------------- users

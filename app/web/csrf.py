@@ -1,13 +1,13 @@
-"""CSRF on every state-changing request, except API calls a valid bearer token authenticates.
+"""CSRF on every state-changing request that a cookie session authenticates.
 
-Flask-WTF's CSRFProtect checks every POST/PUT/PATCH/DELETE (FAB's delete
-and action forms included). A forged cross-site request rides on the session
-cookie, never on a bearer token, so an API call is exempt when its token is
-valid (signature, expiry, not revoked) and the cookie, if any, is of the same
-user. A cookie-authenticated call that merely carries an Authorization header
-is checked like a form. Without a signed-in cookie there is nothing to forge:
-the API's own check answers 401 for a bad token. The JWT login and refresh
-endpoints are exempt (they authenticate by what they carry).
+Flask-WTF's CSRFProtect checks every POST/PUT/PATCH/DELETE (FAB's delete and action forms
+included). A forged cross-site request rides on the browser's cookies, never on a bearer
+credential, so CSRF applies only to cookie sessions: an /api/ call without a signed-in session
+(nor a remember-me cookie) has nothing to forge and is exempt, whatever its Authorization header
+says; the API itself answers 401 for a missing or bad credential (app/security/bearer.py). With
+a cookie session, an API call is exempt only when its bearer token is a valid JWT of the same
+user; otherwise (no token, an API key, another user's token) it is checked like a form. The JWT
+login and refresh endpoints are exempt (they authenticate by what they carry).
 """
 from __future__ import annotations
 
@@ -25,16 +25,17 @@ TOKEN_ENDPOINTS = ("/api/v1/security/login", "/api/v1/security/refresh")
 
 
 def _exempt_api_call() -> bool:
-    """An /api/ call that no session cookie authenticates, or one its valid bearer token does."""
+    """An /api/ call that no cookie authenticates, or one the same user's valid JWT does."""
     if not is_api_request():
         return False
     if request.path in TOKEN_ENDPOINTS:
         return True
-    if not request.headers.get("Authorization", "").startswith("Bearer "):
-        return False
     cookie_user = session.get("_user_id")  # a dead session is cleared before (app/security/sessions.py)
-    if cookie_user is None:
-        return True
+    if cookie_user is None and current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") \
+            not in request.cookies:
+        return True  # no cookie authenticates the call: nothing to forge
+    if cookie_user is None or not request.headers.get("Authorization", "").startswith("Bearer "):
+        return False
     try:
         verify_jwt_in_request(locations=["headers"])
     except (JWTExtendedException, PyJWTError):

@@ -13,7 +13,7 @@ from typing import Any, Callable, NamedTuple
 from flask import Flask
 
 from app import i18n
-from app.security import rate_limit, sessions
+from app.security import bearer, rate_limit, sessions
 from app.web import availability, csrf, headers, request_guard
 
 # the extensions' hooks, registered by their init_app (AppBuilder, CSRFProtect, LoginManager, SQLAlchemy)
@@ -50,6 +50,8 @@ BEFORE_REQUEST = (
 AFTER_REQUEST = (  # in the order they run (Flask runs the last registered first)
     Step(i18n.remember_choice,
          "first, on the view's own answer: a /lang/ redirect stores the choice on the user"),
+    Step(bearer.shape_refusals,
+         "on the view's answer: FAB's own API 401/403 bodies in the one error shape, before the headers"),
     Step(FLASK_LOGIN_REMEMBER,
          "Flask-Login's remember-me cookie, on the view's answer"),
     Step(availability.caught_elsewhere,

@@ -170,11 +170,17 @@ def test_a_signed_in_user_gets_the_503_in_their_language_without_asking_the_lost
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_api_errors_are_json_in_the_users_language(crashing_app, client, lang):
     app = crashing_app
+    signed_in = app.test_client()
+    login(signed_in)
+    switch(signed_in, lang)
     cases = {
         400: lambda: client.get("/api/v1/customers/?page_CustomerView=x"),
+        # no credential: refused before the body is read
+        401: lambda: client.post("/api/v1/customers/", data=BIG_FORM, content_type="multipart/form-data"),
         404: lambda: client.get("/api/v1/no-such-endpoint/"),
         405: lambda: client.get("/api/v1/security/login"),
-        413: lambda: client.post("/api/v1/customers/", data=BIG_FORM, content_type="multipart/form-data"),
+        # a cookie session's post is read for its CSRF token
+        413: lambda: signed_in.post("/api/v1/customers/", data=BIG_FORM, content_type="multipart/form-data"),
         500: lambda: client.get("/api/v1/crash-for-test"),
     }
     for code, request in cases.items():

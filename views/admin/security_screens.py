@@ -7,6 +7,7 @@ here, so no app module imports views.
 from __future__ import annotations
 
 from app.security.manager import CrmSecurityManager
+from views.admin.api_keys import ApiKeyView
 from views.admin.permission_matrix import PermissionMatrixView
 from views.admin.users_roles import PermissionView, RoleView, UserInfoEditView, UserView
 from views.api import SecurityApi
@@ -19,3 +20,4 @@ class SecurityManagerWithScreens(CrmSecurityManager):
     rolemodelview = RoleView
     permissionviewmodelview = PermissionView
     permissionmatrixview = PermissionMatrixView
+    apikeyview = ApiKeyView

@@ -1,3 +1,12 @@
+// The browser's time zone for the server's dates and times (app/i18n/formatting.py: crm_tz).
+(function () {
+  var zone = "";
+  try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { return; }
+  if (zone && document.cookie.indexOf("crm_tz=" + encodeURIComponent(zone)) < 0) {
+    document.cookie = "crm_tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax";
+  }
+})();
+
 // AJAX selects: search the related screen's /lookup/ endpoint as the user types,
 // so neither a form nor a list filter ever loads a whole related table.
 $(function () {

@@ -26,8 +26,8 @@ from app.crud.datamodel import CrmInterface
 from app.i18n.formatting import show_value
 from app.i18n.labels import choice_label, column_label, label_for, lazy_titles  # noqa: F401  (label_for: others import it from here)
 from app.encryption.columns import AMOUNT_MAX, BAND_LABELS, EncryptedAmount, band_label
-from app.crud.forms import (AjaxFilterWidget, AjaxRelatedField, Amount, FormRules, JSONField, NoControlCharacters,
-                       VersionField, choice_field, datetime_field)
+from app.crud.forms import (AjaxFilterWidget, AjaxRelatedField, Amount, AmountField, FormRules, JSONField,
+                            NoControlCharacters, VersionField, choice_field, datetime_field)
 from app.models.crm import EMAIL_RE, PHONE_RE, Customer
 from app.models.searchable import SYSTEM_COLUMNS, title_columns  # noqa: F401  (views import it from here)
 
@@ -169,6 +169,9 @@ def derive(model: type) -> dict[str, Any]:
             extra_fields[name] = JSONField(labels[name], [v.InputRequired()])
         elif isinstance(column.type, DateTime):
             extra_fields[name] = datetime_field(labels[name], column_validators(table, column))
+        elif isinstance(column.type, (EncryptedAmount, Numeric)):  # grouped as shown: "12,500,000.50"
+            extra_fields[name] = AmountField(labels[name], column_validators(table, column),
+                                             description=descriptions.get(name))
         else:
             validators[name] = column_validators(table, column)
     list_columns.append("updated_at") if "updated_at" in table.columns else None

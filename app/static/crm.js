@@ -2,8 +2,8 @@
 (function () {
   var zone = "";
   try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { return; }
-  if (zone && document.cookie.indexOf("crm_tz=" + encodeURIComponent(zone)) < 0) {
-    document.cookie = "crm_tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax";
+  if (zone && document.cookie.indexOf("crm_tz=" + zone) < 0) {
+    document.cookie = "crm_tz=" + zone + "; path=/; max-age=31536000; SameSite=Lax";
   }
 })();
 

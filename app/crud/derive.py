@@ -106,6 +106,10 @@ def encrypted_and_bands(table) -> tuple[set[str], set[str]]:
     return encrypted, {f"{name}_band" for name in encrypted if f"{name}_band" in table.columns}
 
 
+def many_to_one_keys(model: type) -> list[str]:
+    return [rel.key for rel in inspect(model).relationships if rel.direction.name == "MANYTOONE"]
+
+
 def derive(model: type) -> dict[str, Any]:
     """FAB ModelView attributes for `model`."""
     mapper = inspect(model)
@@ -117,6 +121,8 @@ def derive(model: type) -> dict[str, Any]:
             for local in rel.local_columns:
                 many_to_one[local.name] = rel
 
+    # a related field narrowed by another one of the form: an activity's contact by its customer
+    in_form = {rel.key for name, rel in many_to_one.items() if not table.columns[name].info.get("read_only")}
     list_columns, form_columns, search_columns, labels = [], [], [], {}
     validators: dict[str, list] = {}
     extra_fields: dict[str, Any] = {}
@@ -140,8 +146,9 @@ def derive(model: type) -> dict[str, Any]:
             list_columns.append(rel.key)
             search_columns.append(rel.key)
             endpoint = f"{route_of(target.__tablename__)}/lookup/"
+            narrow = tuple(key for key in many_to_one_keys(target) if key in in_form and key != rel.key)
             extra_fields[rel.key] = AjaxRelatedField(labels[rel.key], model=target, endpoint=endpoint,
-                                                     allow_blank=column.nullable)
+                                                     allow_blank=column.nullable, narrow=narrow)
             if target.__module__ == Customer.__module__:  # CRM tables have a lookup; staff accounts are few
                 search_fields[rel.key] = AjaxRelatedField(labels[rel.key], model=target, endpoint=endpoint,
                                                           widget=AjaxFilterWidget)

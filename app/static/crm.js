@@ -28,11 +28,29 @@ $(function () {
         url: $el.data("endpoint"),
         dataType: "json",
         delay: 250,
-        data: function (params) { return { q: params.term || "" }; },
+        data: function (params) {
+          // narrowed by the fields already chosen: an activity's contact among its customer's contacts
+          var args = { q: params.term || "" };
+          narrowing($el).forEach(function (name) {
+            var value = $el.closest("form").find("[name='" + name + "']").val();
+            if (value) { args[name] = value; }
+          });
+          return args;
+        },
         processResults: function (data) { return { results: data.results || [] }; }
       }
     });
   }
+  function narrowing($el) {
+    return String($el.data("narrow") || "").split(",").filter(function (name) { return name; });
+  }
+  // a new choice in a narrowing field clears the fields it narrows
+  $(document).on("change", "form select.crm-ajax-select", function () {
+    var name = this.name, $form = $(this).closest("form");
+    $form.find("select.crm-ajax-select").each(function () {
+      if (narrowing($(this)).indexOf(name) >= 0 && $(this).val()) { $(this).val(null).trigger("change"); }
+    });
+  });
   $("select.crm-ajax-select").each(function () { ajaxSelect(this); });
   // list filters are added by FAB's script after the page loaded
   new MutationObserver(function (changes) {

@@ -35,7 +35,11 @@ RECORD_WORDS = {
 ACTIONS = {"insert": lazy_pgettext("action", "Created"), "update": lazy_pgettext("action", "Changed"),
            "delete": lazy_pgettext("action", "Deleted"), "truncate": lazy_pgettext("action", "Emptied"),
            "convert lead": lazy_pgettext("action", "Converted"), "export": lazy_pgettext("action", "Exported"),
-           "import": lazy_pgettext("action", "Imported")}
+           "import": lazy_pgettext("action", "Imported"), "login": lazy_pgettext("action", "Signed in"),
+           "login failed": lazy_pgettext("action", "Sign-in failed"), "logout": lazy_pgettext("action", "Signed out"),
+           "permissions change": lazy_pgettext("action", "Permissions changed"),
+           "role change": lazy_pgettext("action", "Role changed")}
+LOGGED_ONLY = {"via", "db_role", "key"}  # who/where the triggers note for the log's readers, not the history
 # columns the application keeps for itself: sign-in counters and the like
 INTERNAL_COLUMNS = {"last_login", "login_count", "fail_login_count", "locked_until", "jwt_valid_after",
                     "changed_by_fk", "created_by_fk", "changed_on", "created_on"}
@@ -228,18 +232,19 @@ def action_text(action: str) -> str:
 
 def sentences(entry: Any, reader: Reader, who: str) -> list[str]:
     data = parse(entry.description)
-    verb = (entry.action or "").split(" ")[0]
     record = str(RECORD_WORDS.get(reader.cols.table, reader.cols.table))
-    if verb == "insert":
+    if entry.action == f"insert {reader.cols.table}":
         return [_("%(who)s created this %(record)s", who=who, record=record)]
-    if verb == "delete":
+    if entry.action == f"delete {reader.cols.table}":
         return [_("%(who)s deleted this %(record)s", who=who, record=record)]
-    if verb == "update":
+    if entry.action == f"update {reader.cols.table}":
         return [change_sentence(who, change) for change in reader.changes(data)] or [
             _("%(who)s changed this %(record)s", who=who, record=record)]
     if entry.action == "convert lead":
         return [_("%(who)s converted this lead", who=who)]
-    return [_("%(who)s: %(action)s", who=who, action=action_text(entry.action))]
+    details = [f"{key}: {', '.join(map(str, value)) if isinstance(value, list) else value}"
+               for key, value in data.items() if key not in LOGGED_ONLY and value not in (None, "", [])]
+    return [_("%(who)s: %(action)s", who=who, action=action_text(entry.action)), *details]
 
 
 def history_rows(entries: list[Any], table: str, may_read_amounts: bool) -> list[HistoryRow]:

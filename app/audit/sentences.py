@@ -269,12 +269,13 @@ def table_of_key(data: dict) -> str | None:
     return None
 
 
-def describe_in_words(text: str | None, may_read_amounts: AmountRule) -> list[str]:
-    """A log entry's changes as "Field: old → new" lines in the user's language (the log's own list)."""
+def describe_in_words(text: str | None, may_read_amounts: AmountRule) -> list[str] | None:
+    """A row change's entry as "Field: old → new" lines in the user's language (the log's own list);
+    None for an entry that is not about a row (sign-ins, exports, ...)."""
     data = parse(text)
     table = table_of_key(data)
     if table is None:
-        return []
+        return None
     reader = Reader(table, may_read_amounts(table))
     reader.note(data)
     reader.names.load()

@@ -36,7 +36,7 @@ def amounts_readable(table: str) -> bool:
 def log_description(text: str | None) -> Markup:
     """The log list's description: a record's changes in words, other events as logged."""
     lines = describe_in_words(text, amounts_readable)
-    return Markup("<br>").join(escape(line) for line in lines) if lines else describe(text)
+    return describe(text) if lines is None else Markup("<br>").join(escape(line) for line in lines)
 
 
 def history_panel(view: Any, pk: Any, item: Any, widgets: dict) -> None:

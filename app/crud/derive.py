@@ -26,8 +26,8 @@ from app.crud.datamodel import CrmInterface
 from app.i18n.formatting import show_value
 from app.i18n.labels import choice_label, column_label, label_for, lazy_titles  # noqa: F401  (label_for: others import it from here)
 from app.encryption.columns import AMOUNT_MAX, BAND_LABELS, EncryptedAmount, band_label
-from app.crud.forms import (AjaxFilterWidget, AjaxRelatedField, Amount, FormRules, JSONField, NoControlCharacters,
-                       VersionField, choice_field, datetime_field)
+from app.crud.forms import (AjaxFilterWidget, AjaxRelatedField, Amount, AmountField, FormRules, JSONField,
+                            NoControlCharacters, VersionField, choice_field, datetime_field)
 from app.models.crm import EMAIL_RE, PHONE_RE, Customer
 from app.models.searchable import SYSTEM_COLUMNS, title_columns  # noqa: F401  (views import it from here)
 
@@ -106,6 +106,10 @@ def encrypted_and_bands(table) -> tuple[set[str], set[str]]:
     return encrypted, {f"{name}_band" for name in encrypted if f"{name}_band" in table.columns}
 
 
+def many_to_one_keys(model: type) -> list[str]:
+    return [rel.key for rel in inspect(model).relationships if rel.direction.name == "MANYTOONE"]
+
+
 def derive(model: type) -> dict[str, Any]:
     """FAB ModelView attributes for `model`."""
     mapper = inspect(model)
@@ -117,6 +121,8 @@ def derive(model: type) -> dict[str, Any]:
             for local in rel.local_columns:
                 many_to_one[local.name] = rel
 
+    # a related field narrowed by another one of the form: an activity's contact by its customer
+    in_form = {rel.key for name, rel in many_to_one.items() if not table.columns[name].info.get("read_only")}
     list_columns, form_columns, search_columns, labels = [], [], [], {}
     validators: dict[str, list] = {}
     extra_fields: dict[str, Any] = {}
@@ -140,8 +146,9 @@ def derive(model: type) -> dict[str, Any]:
             list_columns.append(rel.key)
             search_columns.append(rel.key)
             endpoint = f"{route_of(target.__tablename__)}/lookup/"
+            narrow = tuple(key for key in many_to_one_keys(target) if key in in_form and key != rel.key)
             extra_fields[rel.key] = AjaxRelatedField(labels[rel.key], model=target, endpoint=endpoint,
-                                                     allow_blank=column.nullable)
+                                                     allow_blank=column.nullable, narrow=narrow)
             if target.__module__ == Customer.__module__:  # CRM tables have a lookup; staff accounts are few
                 search_fields[rel.key] = AjaxRelatedField(labels[rel.key], model=target, endpoint=endpoint,
                                                           widget=AjaxFilterWidget)
@@ -169,6 +176,9 @@ def derive(model: type) -> dict[str, Any]:
             extra_fields[name] = JSONField(labels[name], [v.InputRequired()])
         elif isinstance(column.type, DateTime):
             extra_fields[name] = datetime_field(labels[name], column_validators(table, column))
+        elif isinstance(column.type, (EncryptedAmount, Numeric)):  # grouped as shown: "12,500,000.50"
+            extra_fields[name] = AmountField(labels[name], column_validators(table, column),
+                                             description=descriptions.get(name))
         else:
             validators[name] = column_validators(table, column)
     list_columns.append("updated_at") if "updated_at" in table.columns else None

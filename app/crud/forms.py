@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import flash, request
-from flask_appbuilder.fieldwidgets import DateTimePickerWidget, Select2Widget
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, DateTimePickerWidget, Select2Widget
 from flask_babel import lazy_gettext as _
 from markupsafe import Markup, escape
 from marshmallow import ValidationError as MarshmallowValidationError
@@ -15,8 +15,11 @@ from wtforms import DateTimeField, Field, HiddenField, SelectField, TextAreaFiel
 from wtforms.widgets import html_params
 from wtforms.validators import InputRequired, StopValidation, ValidationError
 
+from app.crud.lookups import option_label
 from app.extensions import db
+from app.i18n.formatting import amount_text
 from app.i18n.labels import choice_label
+from app.i18n.numbers import parse_amount
 
 
 def local_path(target: str | None) -> str | None:
@@ -54,14 +57,15 @@ class KnownChoices:
 class AjaxSelectWidget:
     """A <select> filled on demand by select2 from the related screen's lookup URL."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, narrow: tuple[str, ...] = ()) -> None:
         self.endpoint = endpoint
+        self.narrow = narrow  # fields of the same form whose choice narrows this one (crm.js)
 
     def __call__(self, field: "AjaxRelatedField", **kwargs: Any) -> Markup:
         selected = field.data
         option = ""
         if selected is not None:
-            option = f'<option value="{escape(field.pk_of(selected))}" selected>{escape(str(selected))}</option>'
+            option = f'<option value="{escape(field.pk_of(selected))}" selected>{escape(option_label(selected))}</option>'
         # select2's own texts, in the user's language (read by crm.js)
         texts = html_params(**{"data-placeholder": _("Type to search"), "data-searching": _("Searching…"),
                                "data-no-results": _("No matches"),
@@ -69,7 +73,7 @@ class AjaxSelectWidget:
         return Markup(
             f'<select id="{escape(field.id)}" name="{escape(field.name)}" '
             f'class="form-control crm-ajax-select" data-endpoint="{escape(self.endpoint)}" '
-            f'{texts} data-allow-clear="{str(field.allow_blank).lower()}">'
+            f'{texts} data-allow-clear="{str(field.allow_blank).lower()}" data-narrow="{escape(",".join(self.narrow))}">'
             f'<option value=""></option>{option}</select>'
         )
 
@@ -89,7 +93,7 @@ class AjaxFilterWidget(AjaxSelectWidget):
                 for value in request.args.getlist(name) if value.isdigit() and len(value) < 10}
         pk = db.inspect(field.model).primary_key[0]
         rows = db.session.scalars(db.select(field.model).where(pk.in_(keys))).all() if keys else []
-        options = "".join(f'<option value="{escape(field.pk_of(row))}">{escape(str(row))}</option>'
+        options = "".join(f'<option value="{escape(field.pk_of(row))}">{escape(option_label(row))}</option>'
                           for row in rows)
         return Markup(
             f'<select id="{escape(field.id)}" name="{escape(field.name)}" class="form-control crm-ajax-select" '
@@ -106,10 +110,12 @@ class AjaxRelatedField(Field):
     """
 
     def __init__(self, label=None, validators=None, *, model: type, endpoint: str,
-                 allow_blank: bool = True, widget: type = AjaxSelectWidget, **kwargs: Any) -> None:
+                 allow_blank: bool = True, widget: type = AjaxSelectWidget, narrow: tuple[str, ...] = (),
+                 **kwargs: Any) -> None:
         if not allow_blank:
             validators = [InputRequired(), *(validators or [])]  # also marks the label as required
-        super().__init__(label, validators, widget=widget(endpoint), **kwargs)
+        super().__init__(label, validators, widget=widget(endpoint, narrow) if narrow else widget(endpoint),
+                         **kwargs)
         self.model = model
         self.allow_blank = allow_blank
         self._invalid = False
@@ -218,6 +224,33 @@ class Amount:
                                     lo="{:,}".format(self.minimum), hi="{:,}".format(self.maximum)))
         if self.places is not None and -value.as_tuple().exponent > self.places:
             raise ValidationError(_("At most %(n)s decimal places.", n=self.places))
+
+
+class AmountField(Field):
+    """An amount typed as the app shows it ('12,500,000.50', app/i18n/numbers.py) and shown grouped.
+
+    The CSV import reads its amount cells through this field too: one rule.
+    """
+
+    widget = BS3TextFieldWidget()
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return self.raw_data[0]
+        return "" if self.data is None else amount_text(self.data)
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        if not valuelist:
+            return
+        try:
+            self.data = parse_amount(valuelist[0])
+        except ValueError:
+            self.data = None
+            raise ValueError(_("Enter an amount such as 12,500,000 or 12,500,000.50.")) from None
+
+    def __call__(self, **kwargs: Any) -> Markup:
+        kwargs.setdefault("inputmode", "decimal")
+        return super().__call__(**kwargs)
 
 
 class _Received:

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from flask_babel import gettext as _
-from sqlalchemy import Numeric, func, inspect, select
+from sqlalchemy import func, inspect, select
 
 from app.models.choices import CHOICE_COLUMNS
 from app.csv_io.reading import decode, rows_of
 from app.audit.context import bind as bind_actor
-from app.encryption.columns import EncryptedAmount, Sealed, encrypted_columns, seal_rows
+from app.encryption.columns import Sealed, encrypted_columns, seal_rows
 from app.extensions import db
 from app.models import Contact, Customer
 from app.crud.derive import label_for
@@ -226,7 +226,6 @@ class Importer:
         form_field = form[target.key]
         default = self._default(target)
         choices = (self.table.name, target.column) in CHOICE_COLUMNS
-        numeric = isinstance(column.type, (Numeric, EncryptedAmount))
         cell = _CellData(target.key)
         seen: dict[str, tuple[Any, str | None]] = {}
 
@@ -237,8 +236,6 @@ class Importer:
             if not raw and column.server_default is not None:
                 return default, None
             text = self._choice(target.column, raw) if choices else raw
-            if numeric:
-                text = text.replace(",", "").replace(" ", "")  # "1,234.50" as Excel shows it
             cell.values = [text] if text else []
             form_field.process(cell)
             if form_field.validate(form):

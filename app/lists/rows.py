@@ -13,6 +13,8 @@ from flask import Flask
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
+from app.i18n.formatting import cell_text
+
 BUTTON = ('<a href="{href}" class="btn btn-sm btn-default" data-toggle="tooltip" rel="tooltip" '
           'title="{title}"><span class="sr-only">{text}</span><i class="fa {icon}"></i></a>')
 DELETE = ('<a id="btn-delete-{href}" href="#" class="btn btn-sm btn-default confirm crm-row-delete" rel="tooltip" '
@@ -27,7 +29,7 @@ def _prefix(url: str | None) -> str | None:
 def list_rows(items: Sequence[Mapping[str, Any]], pks: Sequence[Any], columns: Sequence[str],
               formatters: Mapping[str, Callable[[Any], Any]], *, checkboxes: bool, show_url: str | None,
               edit_url: str | None, delete_url: str | None, back: str = "") -> Markup:
-    """<tr>s: an optional action checkbox, show/edit/delete buttons, then one <td> per column."""
+    """<tr>s: an optional action checkbox, show/edit/delete buttons, then one <td> per column (cell_text)."""
     show, edit, delete = _prefix(show_url), _prefix(edit_url), _prefix(delete_url)
     back = str(escape(back))
     show_b = escape(_("Show record")), escape(_("Show"))
@@ -51,7 +53,9 @@ def list_rows(items: Sequence[Mapping[str, Any]], pks: Sequence[Any], columns: S
             out.append("</div></center></td>")
         for column, formatter in cells:
             value = item[column]
-            out.append(f"<td>{escape(formatter(value) if formatter else value)}</td>")
+            # no "None", no True/False, no microseconds, whatever a screen's formatter left
+            text = cell_text(formatter(value) if formatter and value is not None else value)
+            out.append(f"<td>{escape(text)}</td>")
         out.append("</tr>\n")
     return Markup("".join(out))
 

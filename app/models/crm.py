@@ -28,6 +28,7 @@ from app.models.choices import (
     check_sql,
 )
 from app.encryption.columns import BAND_LABELS, EncryptedAmount, band_column
+from app.models.names import person_name
 from app.models.base import UTC_NOW, Model, TimestampMixin, VersionedMixin
 
 EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -96,7 +97,8 @@ class Contact(VersionedMixin, Model):
 
     @property
     def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip()
+        """In the order of the user's language (app/i18n/names.py)."""
+        return person_name(self.first_name, self.last_name)
 
     def __repr__(self) -> str:
         return self.full_name

@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, SynonymProperty, mapped_column, relationship
 
 from app.models.base import UTC_NOW, Model, TimestampMixin
+from app.models.names import person_name
 
 
 def synonym(name: str) -> SynonymProperty:
@@ -197,7 +198,7 @@ class User(TimestampMixin, Model):
         return str(self.user_id)
 
     def get_full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip() or self.username
+        return person_name(self.first_name, self.last_name) or self.username
 
     def __repr__(self) -> str:
         return self.username

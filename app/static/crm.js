@@ -1,3 +1,12 @@
+// The browser's time zone for the server's dates and times (app/i18n/formatting.py: crm_tz).
+(function () {
+  var zone = "";
+  try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { return; }
+  if (zone && document.cookie.indexOf("crm_tz=" + zone) < 0) {
+    document.cookie = "crm_tz=" + zone + "; path=/; max-age=31536000; SameSite=Lax";
+  }
+})();
+
 // AJAX selects: search the related screen's /lookup/ endpoint as the user types,
 // so neither a form nor a list filter ever loads a whole related table.
 $(function () {
@@ -19,11 +28,29 @@ $(function () {
         url: $el.data("endpoint"),
         dataType: "json",
         delay: 250,
-        data: function (params) { return { q: params.term || "" }; },
+        data: function (params) {
+          // narrowed by the fields already chosen: an activity's contact among its customer's contacts
+          var args = { q: params.term || "" };
+          narrowing($el).forEach(function (name) {
+            var value = $el.closest("form").find("[name='" + name + "']").val();
+            if (value) { args[name] = value; }
+          });
+          return args;
+        },
         processResults: function (data) { return { results: data.results || [] }; }
       }
     });
   }
+  function narrowing($el) {
+    return String($el.data("narrow") || "").split(",").filter(function (name) { return name; });
+  }
+  // a new choice in a narrowing field clears the fields it narrows
+  $(document).on("change", "form select.crm-ajax-select", function () {
+    var name = this.name, $form = $(this).closest("form");
+    $form.find("select.crm-ajax-select").each(function () {
+      if (narrowing($(this)).indexOf(name) >= 0 && $(this).val()) { $(this).val(null).trigger("change"); }
+    });
+  });
   $("select.crm-ajax-select").each(function () { ajaxSelect(this); });
   // list filters are added by FAB's script after the page loaded
   new MutationObserver(function (changes) {

@@ -82,7 +82,7 @@ def test_every_problem_reported_as_row_column_error_and_nothing_written(admin, s
     assert problems(page) == [
         ("3", "Name", "This field is required."),
         ("4", "Name", "Field cannot be longer than 255 characters."),
-        ("4", "Revenue", "Not a valid decimal value."),
+        ("4", "Revenue", "Enter an amount such as 12,500,000 or 12,500,000.50."),
         ("5", "Revenue", "Enter a number between 0 and 9,999,999,999,999,999.99."),
     ]
     assert "Nothing has been written" in page and not TOKEN_RE.search(page)

@@ -99,7 +99,7 @@ def test_lead_marked_converted_by_hand_is_refused(admin, sql):
 @pytest.mark.parametrize("changes, status, message", [
     ({"customer_mode": "new", "customer_name": ""}, 400, "This field is required"),
     ({"contact_mode": "new", "first_name": "Only"}, 400, "This field is required"),
-    ({"value": "lots"}, 400, "Not a valid decimal value"),
+    ({"value": "lots"}, 400, "Enter an amount such as 12,500,000"),
     ({"value": "-5"}, 400, "Enter a number between"),
     ({"stage": "dreaming"}, 400, "Not a valid choice"),
     ({"close_date": "2027-02-30"}, 400, "Not a valid date value"),

@@ -22,6 +22,7 @@ from app.extensions import db
 from app.crud.forms import KnownChoices
 from app.models.security import Role, User
 from app.crud.derive import column_validators
+from app.i18n.formatting import cell_text
 from views.mixins.actions import ActionGuardMixin
 from views.mixins.show_panels import ShowPanelsMixin
 
@@ -34,6 +35,7 @@ _users = User.__table__
 class UserView(ActionGuardMixin, ShowPanelsMixin, UserDBModelView):
     route_base = "/users"
     list_columns = ["username", "email", "first_name", "last_name", "role", "active", "last_login"]
+    formatters_columns = dict.fromkeys(list_columns, cell_text)  # Yes/No, times to the minute, no "None"
     search_columns = ["username", "email", "first_name", "last_name", "role", "active", "last_login",
                       "created_at"]
     order_columns = ["username", "email", "first_name", "last_name", "active", "last_login"]

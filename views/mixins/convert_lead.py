@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from sqlalchemy.exc import SQLAlchemyError
-from wtforms import DateField, DecimalField, Form, HiddenField, RadioField, StringField
+from wtforms import DateField, Form, HiddenField, RadioField, StringField
 from wtforms import validators as v
 
 from app.audit.record import current_user_id, record
@@ -24,7 +24,7 @@ from app.models.choices import OPPORTUNITY_STAGES
 from app.crud.datamodel import friendly
 from app.encryption.columns import AMOUNT_MAX
 from app.extensions import db
-from app.crud.forms import AjaxRelatedField, Amount, NoControlCharacters, choice_field
+from app.crud.forms import AjaxRelatedField, Amount, AmountField, NoControlCharacters, choice_field
 from app.sales.lead_conversion import Conversion, ConversionRefused, already_converted, convert_lead, convert_leads
 from app.sales.lead_conversion import default_opportunity_name
 from app.models import Customer
@@ -55,7 +55,7 @@ class ConvertLeadForm(Form):
     position = _text(_l("Position"))
     opportunity_name = _text(_l("Opportunity name"))
     stage = choice_field(_l("Stage"), OPPORTUNITY_STAGES)
-    value = DecimalField(_l("Value"), [v.Optional(), Amount(Decimal(0), AMOUNT_MAX)])
+    value = AmountField(_l("Value"), [v.Optional(), Amount(Decimal(0), AMOUNT_MAX)])  # "12,500,000" as shown
     close_date = DateField(_l("Close date"), [v.Optional()])
     version = HiddenField()
 

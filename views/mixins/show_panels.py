@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from flask import current_app
 from flask_appbuilder.widgets import RenderTemplateWidget
+from markupsafe import Markup, escape
 
-from app.audit.history import record_history
+from app.audit.history import describe, record_history
+from app.audit.sentences import describe_in_words, history_rows
 from app.lists.links import EQ, list_url
 
 LOG_VIEW = "LogView"
@@ -20,12 +23,29 @@ class HistoryWidget(RenderTemplateWidget):
     template = "crm/history.html"
 
 
+def amounts_readable(table: str) -> bool:
+    """Whether the user may read a table's encrypted amounts: as on its show page (can_show on its screen)."""
+    appbuilder = current_app.appbuilder
+    for view in appbuilder.baseviews:
+        model = getattr(view, "model", None)
+        if model is not None and model.__tablename__ == table:
+            return appbuilder.sm.has_access("can_show", view.class_permission_name)
+    return False
+
+
+def log_description(text: str | None) -> Markup:
+    """The log list's description: a record's changes in words, other events as logged."""
+    lines = describe_in_words(text, amounts_readable)
+    return describe(text) if lines is None else Markup("<br>").join(escape(line) for line in lines)
+
+
 def history_panel(view: Any, pk: Any, item: Any, widgets: dict) -> None:
-    """The record's own log entries (for users who may read logs)."""
+    """The record's own log entries in words (for users who may read logs)."""
     if view.appbuilder.sm.has_access("can_list", LOG_VIEW):
         table = view.datamodel.obj.__tablename__
+        rows = history_rows(record_history(table, pk), table, amounts_readable(table))
         widgets["history"] = HistoryWidget(
-            entries=record_history(table, pk), table=table, record_key=str(pk),
+            entries=rows, table=table, record_key=str(pk),
             all_url=list_url("/logs", ("table_name", EQ, table), ("record_key", EQ, str(pk))))
 
 

@@ -8,21 +8,16 @@ from flask import jsonify, redirect, request
 from flask_babel import gettext as _
 from flask_appbuilder import ModelView, expose
 from flask_appbuilder.security.decorators import has_access, has_access_api, permission_name
-from sqlalchemy import or_, select
 
 from app.crud.datamodel import UserFacingError
 from app.crud.forms import local_path
-from app.extensions import db
-from app.crud.derive import title_columns
-from app.search.text import like_pattern
+from app.crud.lookups import lookup_options
 from views.mixins.actions import ActionGuardMixin
 from views.mixins.csv_tools import csv_tools, export_csv
 from views.mixins.show_panels import ShowPanelsMixin
 from views.tables.paging import ListPaging, PagedListWidget
 from views.widgets.add_form import PrefilledFormWidget
 from views.widgets.filter_form import CachedSearchWidget
-
-LOOKUP_LIMIT = 20
 
 
 class CrmModelView(ActionGuardMixin, ShowPanelsMixin, ModelView):
@@ -93,18 +88,5 @@ class CrmModelView(ActionGuardMixin, ShowPanelsMixin, ModelView):
     @has_access_api
     @permission_name("list")
     def lookup(self):
-        """Up to 20 rows matching ?q=, for AJAX selects (select2's JSON shape)."""
-        model = self.model
-        pk = self.datamodel.get_pk_name()
-        pk_col = getattr(model, pk)
-        query = (request.args.get("q") or "").strip()[:100]
-        stmt = select(model)
-        if query:
-            pattern = like_pattern(query)
-            conditions = [getattr(model, c).ilike(pattern, escape="\\") for c in title_columns(model)]
-            if query.isdigit() and len(query) < 10:
-                conditions.append(pk_col == int(query))
-            stmt = stmt.where(or_(*conditions))
-        rows = db.session.scalars(stmt.order_by(pk_col).limit(LOOKUP_LIMIT)).all()
-        results = [{"id": getattr(r, pk), "text": f"{r} (#{getattr(r, pk)})"} for r in rows]
-        return jsonify(results=results)
+        """Up to 20 rows matching ?q=, narrowed by ?customer= and the like (app/crud/lookups.py), for select2."""
+        return jsonify(results=lookup_options(self.model, request.args))

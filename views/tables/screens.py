@@ -8,14 +8,14 @@ from wtforms.validators import InputRequired, Optional
 
 from app.i18n.labels import N_
 from app.models import Activity, Contact, Customer, Lead, Log, Opportunity, Report, ServiceTicket
-from app.audit.history import LogInterface, describe
+from app.audit.history import LogInterface
 from app.crud.forms import JSONField, datetime_field
 from app.reports.generators import REPORT_TYPES
 from app.reports.shapes import NotInFuture, SnapshotShape
 from app.crud.derive import derive, derived_from
 from views.mixins.convert_lead import LeadConversionMixin, conversion_panel
 from views.mixins.csv_tools import ImportMixin
-from views.mixins.show_panels import history_panel
+from views.mixins.show_panels import history_panel, log_description
 from views.tables.model_view import CrmModelView
 from views.tables.paging import FeedListWidget, ListPaging
 from views.widgets.customer_page import customer360_panel
@@ -92,7 +92,7 @@ class LogView(CrmModelView):
     search_columns = ["created_at", "user", "user_id", "action", "table_name", "record_key"]
     label_columns = {**derive(Log)["label_columns"], "table_name": _l("Table"), "record_key": _l("Record"),
                      "user": _l("User"), "created_at": _l("When (UTC)")}
-    formatters_columns = {**derive(Log)["formatters_columns"], "description": describe}
+    formatters_columns = {**derive(Log)["formatters_columns"], "description": log_description}
 
 
 SALES = [CustomerView, ContactView, LeadView, OpportunityView, ActivityView]

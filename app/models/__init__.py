@@ -34,3 +34,7 @@ __all__ += ["CsvUpload"]
 
 import app.models.search_indexes  # noqa: E402,F401  (search indexes of migration 0004)
 import app.models.list_indexes  # noqa: E402,F401  (list sort/filter indexes of migration 0010)
+
+from app.models.saved_view import SavedView  # noqa: E402
+
+__all__ += ["SavedView"]

@@ -114,6 +114,8 @@ PUBLIC = (
             overridden_by=("views.mixins.actions.ActionGuardMixin",)),
     Surface("action_post", _MODEL_VIEW, "As `action`, for the list's bulk actions.",
             overridden_by=("views.mixins.actions.ActionGuardMixin",)),
+    Surface("list", _MODEL_VIEW, "A list opened with no argument opens the user's default saved view "
+            "(same route, re-exposed).", overridden_by=("views.mixins.saved_views.SavedViewsMixin",)),
     Surface("__init__", "flask_appbuilder.widgets.RenderTemplateWidget",
             "The add form (FAB's `add_widget` hook) opens with related rows named in the URL chosen.",
             overridden_by=("views.widgets.add_form.PrefilledFormWidget",)),

@@ -42,7 +42,7 @@ def _keys(query: Query, model: type) -> tuple[Any, Query]:
 
 def count(query: Query, model: type) -> int:
     """How many rows the operation would touch (an exact count: the confirmation names it)."""
-    pk, keys = _keys(query, model)
+    _pk, keys = _keys(query, model)
     return query.session.scalar(select(func.count()).select_from(keys.subquery()))
 
 
@@ -55,7 +55,7 @@ def blocking_dependents(session: Session, query: Query, model: type) -> list[tup
         if rel.direction.name != "ONETOMANY" or rel.passive_deletes != "all":
             continue
         child = rel.mapper.class_
-        (local, remote), = rel.local_remote_pairs
+        (_local, remote), = rel.local_remote_pairs
         blocked = session.scalar(select(func.count()).select_from(subject).where(
             exists().where(remote == subject.c[pk.key]).select_from(child)))
         if blocked:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, text
 from sqlalchemy.dialects.postgresql import JSONB
@@ -27,7 +26,7 @@ class SavedView(Model):
     user_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.user_id", ondelete="CASCADE"), nullable=False)
     view_name: Mapped[str] = mapped_column(String(100), nullable=False)  # the screen ("CustomerView")
     name: Mapped[str] = mapped_column(String(100), nullable=False)
-    role_id: Mapped[Optional[int]] = mapped_column(Integer, ForeignKey("roles.role_id", ondelete="CASCADE"))
+    role_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("roles.role_id", ondelete="CASCADE"))
     args: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default="{}")
     columns: Mapped[list] = mapped_column(JSONB, nullable=False, server_default="[]")
     is_default: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")

@@ -31,7 +31,13 @@ from app.extensions import db
 from app.lists import bulk
 from app.models.choices import CHOICE_COLUMNS
 from views.mixins.csv_tools import export_csv
-from views.mixins.list_selection import primary_key, selection, selection_args, selects_all, ticked_ids
+from views.mixins.list_selection import (
+    primary_key,
+    selection,
+    selection_args,
+    selects_all,
+    ticked_ids,
+)
 
 BULK_PERMISSIONS = {"bulk_delete": "delete", "bulk_set": "edit", "bulk_export": "export"}
 ROUTES = {"bulk_delete": "bulk_delete_rows", "bulk_set": "bulk_set_rows", "bulk_export": "bulk_export_rows"}
@@ -156,7 +162,7 @@ class BulkActionsMixin:
         choices = [(name, str(self.label_columns.get(name, name))) for name in fields]
         form = value_form(self, field)(request.form if request.method == "POST" else None) if field else None
         title = _("Set a field on %(what)s", what=self._what(count))
-        page = dict(title=title, count=count, fields=choices, field=field, form=form)
+        page = {"title": title, "count": count, "fields": choices, "field": field, "form": form}
         if request.method == "GET" or form is None:
             return self._page("set", 200 if request.method == "GET" else 400, **page)
         if not form.validate():

@@ -22,7 +22,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import Date, DateTime, inspect
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, NotFound
 from wtforms import Form
 
 from app.audit import record as audit_log
@@ -71,7 +71,7 @@ def value_form(view: Any, field: str) -> type[Form]:
 def bulk_tools(view: Any) -> Markup:
     """The list's "select all N matching" bar and the links of the bulk actions (crm/list.html)."""
     allowed = {name: url_for(f"{view.endpoint}.{route}") for name, route in ROUTES.items()
-               if view.appbuilder.sm.has_access(f"can_{BULK_PERMISSIONS[name]}", view.class_permission_name)}
+               if name in view.actions and view.appbuilder.sm.has_access(f"can_{BULK_PERMISSIONS[name]}", view.class_permission_name)}
     if not allowed:
         return Markup("")
     args = {k: v for k, v in request.args.to_dict(flat=False).items()
@@ -86,6 +86,8 @@ class BulkActionsMixin:
         # FAB's permission of each action: the screen's own (a subclass may map more actions)
         self.method_permission_name = {**BULK_PERMISSIONS, **(type(self).method_permission_name or {})}
         super().__init__(**kwargs)
+        if not settable_fields(self):  # customers: only text and amounts, which are edited one by one
+            self.actions.pop("bulk_set", None)
         self.extra_args = {**self.extra_args, "bulk_tools": lambda: bulk_tools(self)}
 
     # FAB's actions: the ticking and the menu; without the page's script they go to the pages below
@@ -153,6 +155,8 @@ class BulkActionsMixin:
     def bulk_set_rows(self):
         """GET: pick the field, then the value; POST: set it on every selected row, or on none."""
         fields = settable_fields(self)
+        if not fields:
+            raise NotFound()
         field = request.values.get("field", "")
         if field and field not in fields:
             raise BadRequest(_("%(field)s cannot be set on many rows at once.", field=repr(field)))

@@ -1,8 +1,9 @@
 """Bulk actions, "select all matching", the column chooser and saved views, in Chromium, in both languages."""
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
+import pytest
 from flask_appbuilder.models.sqla.filters import FilterEqual
 
 from app.lists.links import filter_index
@@ -57,7 +58,7 @@ def test_tick_rows_set_a_field_export_and_delete_all_matching(browser_page, app,
     page.page.locator("input.action_check").nth(2).check()
     with page.page.expect_download() as download:
         _action(page, "bulk_export")
-    content = open(download.value.path(), encoding="utf-8-sig").read()
+    content = Path(download.value.path()).read_text(encoding="utf-8-sig")
     assert len(content.strip().splitlines()) == 2 and ",Ticket 28," in content  # the header and the ticked row
 
     # select all matching (a filtered list: the two urgent tickets stay)

@@ -94,7 +94,8 @@ def test_a_field_that_cannot_be_set_in_bulk_is_a_400(admin, sql):
     assert admin.get("/opportunities/bulk/set?all=1&field=value").status_code == 400
     assert admin.get("/opportunities/bulk/set?all=1&field=name").status_code == 400
     assert admin.get("/tickets/bulk/set?all=1&field=nope").status_code == 400
-    assert admin.get("/customers/bulk/set?ids=abc").status_code == 400
+    assert admin.get("/tickets/bulk/set?ids=abc").status_code == 400
+    assert admin.get("/customers/bulk/set?all=1").status_code == 404  # no field of customers is set in bulk
 
 
 def test_a_refused_delete_leaves_everything_in_place(app, admin, many):

@@ -48,6 +48,9 @@ def test_delete_all_matching_touches_exactly_the_matching_rows_one_log_each(app,
     assert response.status_code == 302
     assert many("SELECT industry, count(*) FROM customers GROUP BY 1") == [("Energy", 1800)]
     assert _logs(many, "delete customers", "customers") == 1200  # the row trigger: one entry per row
+    (admin_id,), = many("SELECT user_id FROM users WHERE username = 'admin'")
+    assert many("SELECT count(*) FROM logs WHERE action = 'delete customers' AND user_id = :u", u=admin_id) \
+        == [(1200,)]  # each row's entry names who did it
     entry, = many("SELECT description, user_id FROM logs WHERE action = 'bulk delete'")
     assert json.loads(entry[0])["rows"] == 1200 and entry[1] is not None
 
@@ -163,3 +166,4 @@ def test_every_crm_list_offers_the_bulk_actions(admin, sql):
         for name in ("bulk_delete", "bulk_set", "bulk_export"):
             # customers have no field to set in bulk (text and amounts are edited one by one)
             assert (f"{name}_menu_item" in page) == (route != "/customers" or name != "bulk_set"), (route, name)
+

@@ -52,13 +52,15 @@ PRIVATE = (
             "The Filters into which FAB parses a list's `_flt_<i>_<column>` arguments: the argument check, "
             "the list links' filter positions and the CSV export read that same object (building another "
             "converts every column's filters again).",
-            used_in=("app.crud.query_args", "app.lists.links", "views.mixins.csv_tools")),
+            used_in=("app.crud.query_args", "app.lists.links", "views.mixins.csv_tools",
+                     "views.mixins.list_selection")),
     Surface("_filters", "flask_appbuilder.api.ModelRestApi",
             "The API's filters by column, to check a `q=(filters:...)` argument before FAB runs it.",
             used_in=("app.crud.query_args",)),
     Surface("_base_filters", f"{_VIEWS}.BaseModelView",
             "The view's `base_filters` as Filters, joined with the request's (as FAB's list and export do).",
-            used_in=("views.tables.model_view", "views.mixins.csv_tools")),
+            used_in=("views.tables.model_view", "views.mixins.csv_tools", "views.mixins.list_selection",
+                     "views.mixins.bulk_actions")),
     Surface("_id", f"{_VIEWS}.BaseCRUDView",
             "FAB's edit sets `form._id` to the edited row's key: a role name's uniqueness check lets that row "
             "keep its own name.",
@@ -108,8 +110,11 @@ PUBLIC = (
     Surface("index", "flask_appbuilder.views.IndexView",
             "The home page: tiles of the screens this user may open (FAB's way to a custom home page).",
             overridden_by=("views.pages.home.HomeView",)),
-    Surface("__init__", _MODEL_VIEW, "Hands the list template its CSV buttons through FAB's `extra_args`.",
-            overridden_by=("views.tables.model_view.CrmModelView",)),
+    Surface("__init__", _MODEL_VIEW, "Hands the list template its CSV buttons, bulk actions and saved views "
+            "through FAB's `extra_args`; the bulk actions' permissions are the screen's own "
+            "(`method_permission_name`, before FAB reads it).",
+            overridden_by=("views.tables.model_view.CrmModelView", "views.mixins.bulk_actions.BulkActionsMixin",
+                           "views.mixins.saved_views.SavedViewsMixin")),
     Surface("database_error_message", f"{_VIEWS}.BaseCRUDView", "The edit's refusal, as the datamodel worded it.",
             overridden_by=("views.tables.model_view.CrmModelView",)),
     Surface("post_add_redirect", _MODEL_VIEW, "`add?next=<path>` returns there after saving (FAB's hook).",
@@ -118,6 +123,8 @@ PUBLIC = (
             overridden_by=("views.mixins.actions.ActionGuardMixin",)),
     Surface("action_post", _MODEL_VIEW, "As `action`, for the list's bulk actions.",
             overridden_by=("views.mixins.actions.ActionGuardMixin",)),
+    Surface("list", _MODEL_VIEW, "A list opened with no argument opens the user's default saved view "
+            "(same route, re-exposed).", overridden_by=("views.mixins.saved_views.SavedViewsMixin",)),
     Surface("__init__", "flask_appbuilder.widgets.RenderTemplateWidget",
             "The add form (FAB's `add_widget` hook) opens with related rows named in the URL chosen.",
             overridden_by=("views.widgets.add_form.PrefilledFormWidget",)),

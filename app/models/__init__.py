@@ -39,7 +39,8 @@ __all__ += ["ApiKey", "ApiKeyUse"]
 import app.models.search_indexes  # noqa: E402,F401  (search indexes of migration 0004)
 import app.models.list_indexes  # noqa: E402,F401  (list sort/filter indexes of migration 0010)
 
+from app.models.saved_view import SavedView  # noqa: E402
 from app.models.scheduled_job import ScheduledJob  # noqa: E402
 from app.models.webhooks import WebhookDelivery, WebhookSubscription  # noqa: E402
 
-__all__ += ["ScheduledJob", "WebhookDelivery", "WebhookSubscription"]
+__all__ += ["SavedView", "ScheduledJob", "WebhookDelivery", "WebhookSubscription"]

@@ -55,6 +55,10 @@ class CrmModelView(ActionGuardMixin, ShowPanelsMixin, ModelView):
             return str(handled)
         return _("The database refused the change; nothing was saved.")
 
+    def shown_columns(self) -> list[str]:
+        """The columns this request's list shows (SavedViewsMixin: the user's choice)."""
+        return self.list_columns
+
     def _get_list_widget(self, filters, actions=None, order_column="", order_direction="",
                          page=None, page_size=None, widgets=None, **kwargs: Any):
         # FAB reads every list page by OFFSET after an exact COUNT(*), with no public hook between
@@ -62,9 +66,10 @@ class CrmModelView(ActionGuardMixin, ShowPanelsMixin, ModelView):
         page_size = page_size or self.page_size
         result = self.paging.page(self, filters.get_joined_filters(self._base_filters), order_column,
                                   order_direction, page, page_size)
+        columns = self.shown_columns()
         widgets["list"] = self.list_widget(
-            label_columns=self.label_columns, include_columns=self.list_columns,
-            value_columns=self.datamodel.get_values(result.rows, self.list_columns),
+            label_columns=self.label_columns, include_columns=columns,
+            value_columns=self.datamodel.get_values(result.rows, columns),
             order_columns=[] if self.paging.feed else self.order_columns,  # a feed has no sort links
             formatters_columns=self.formatters_columns,
             page=result.page, page_size=page_size, count=result.count, pks=self.datamodel.get_keys(result.rows),

@@ -13,6 +13,8 @@ from app.crud.forms import JSONField, datetime_field
 from app.reports.generators import REPORT_TYPES
 from app.reports.shapes import NotInFuture, SnapshotShape
 from app.crud.derive import derive, derived_from
+from views.mixins.bulk_actions import BulkActionsMixin
+from views.mixins.saved_views import SavedViewsMixin
 from views.mixins.convert_lead import LeadConversionMixin, conversion_panel
 from views.mixins.csv_tools import ImportMixin
 from views.mixins.show_panels import history_panel, log_description
@@ -22,36 +24,36 @@ from views.widgets.customer_page import customer360_panel
 
 
 @derived_from(Activity)
-class ActivityView(CrmModelView):
+class ActivityView(BulkActionsMixin, SavedViewsMixin, CrmModelView):
     list_columns = ["activity_date", "type", "subject", "customer", "contact", "updated_at"]
     base_order = ("activity_date", "desc")
 
 
 @derived_from(ServiceTicket)
-class TicketView(CrmModelView):
+class TicketView(BulkActionsMixin, SavedViewsMixin, CrmModelView):
     base_order = ("ticket_id", "desc")
 
 
 @derived_from(Opportunity)
-class OpportunityView(CrmModelView):
+class OpportunityView(BulkActionsMixin, SavedViewsMixin, CrmModelView):
     base_order = ("opportunity_id", "desc")
 
 
 @derived_from(Lead)
-class LeadView(LeadConversionMixin, ImportMixin, CrmModelView):
+class LeadView(BulkActionsMixin, SavedViewsMixin, LeadConversionMixin, ImportMixin, CrmModelView):
     base_order = ("lead_id", "desc")
     show_panels = (conversion_panel, history_panel)
 
 
 @derived_from(Contact)
-class ContactView(ImportMixin, CrmModelView):
+class ContactView(BulkActionsMixin, SavedViewsMixin, ImportMixin, CrmModelView):
     list_columns = ["first_name", "last_name", "email", "phone", "position", "customer"]
     related_views = [LeadView, ActivityView]
     base_order = ("contact_id", "desc")
 
 
 @derived_from(Customer)
-class CustomerView(ImportMixin, CrmModelView):
+class CustomerView(BulkActionsMixin, SavedViewsMixin, ImportMixin, CrmModelView):
     base_order = ("customer_id", "desc")
     show_template = "crm/customer_show.html"  # the 360° panels replace FAB's related-record tabs
     show_panels = (customer360_panel, history_panel)

@@ -1,0 +1,68 @@
+"""Saved list views: a user's named filters, sort, quick search and columns, kept in PostgreSQL.
+
+A view is private, or shared with one role (readable by that role's members, editable by
+its owner only). A user has at most one default view per list (a partial unique index):
+the list opens with it when no argument is given.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import or_, select, update
+
+from app.extensions import db
+from app.models import SavedView
+
+NAME_MAX = 100
+ARG_PREFIXES = ("_flt_", "_oc_", "_od_", "psize_")  # the list's own arguments; `q` is the quick search
+
+
+def list_args(args: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The arguments of `args` a saved view keeps: filters, sort, page size, quick search (not positions)."""
+    return {name: [str(v) for v in values] for name, values in args.items()
+            if (name == "q" or name.startswith(ARG_PREFIXES)) and values}
+
+
+def visible(user_id: int, role_id: int | None, view_name: str) -> list[SavedView]:
+    """The user's own views of a list and those shared with the user's role, by name."""
+    shared = SavedView.role_id == role_id if role_id is not None else False
+    stmt = select(SavedView).where(SavedView.view_name == view_name,
+                                   or_(SavedView.user_id == user_id, shared)).order_by(SavedView.name,
+                                                                                       SavedView.saved_view_id)
+    return list(db.session.scalars(stmt))
+
+
+def readable(view_id: int, user_id: int, role_id: int | None, view_name: str) -> SavedView | None:
+    found = db.session.get(SavedView, view_id)
+    if found is None or found.view_name != view_name:
+        return None
+    return found if found.user_id == user_id or (role_id is not None and found.role_id == role_id) else None
+
+
+def default_for(user_id: int, view_name: str) -> SavedView | None:
+    return db.session.scalar(select(SavedView).where(SavedView.user_id == user_id,
+                                                     SavedView.view_name == view_name, SavedView.is_default))
+
+
+def make_default(found: SavedView, on: bool) -> None:
+    """Make `found` its owner's default view of its list (or no longer); the caller commits."""
+    if on:
+        db.session.execute(update(SavedView).where(
+            SavedView.user_id == found.user_id, SavedView.view_name == found.view_name,
+            SavedView.saved_view_id != found.saved_view_id, SavedView.is_default).values(is_default=False))
+        db.session.flush()  # the partial unique index allows one default at a time
+    found.is_default = on
+
+
+def save(user_id: int, view_name: str, name: str, role_id: int | None, args: dict[str, Any],
+         columns: list[str], is_default: bool) -> SavedView:
+    """A new view, or the user's view of that name replaced; the caller commits."""
+    found = db.session.scalar(select(SavedView).where(SavedView.user_id == user_id,
+                                                      SavedView.view_name == view_name, SavedView.name == name))
+    if found is None:
+        found = SavedView(user_id=user_id, view_name=view_name, name=name)
+        db.session.add(found)
+    found.role_id, found.args, found.columns = role_id, list_args(args), list(columns)
+    db.session.flush()
+    make_default(found, is_default)
+    return found

@@ -1,0 +1,223 @@
+"""Bulk actions on a list: delete, set a field, export to CSV, on ticked rows or on all matching rows.
+
+Ticking rows and FAB's "Actions" menu come from FAB's actions (`bulk_delete`, `bulk_set`,
+`bulk_export`), whose permissions are the screen's own: `can_delete`, `can_edit`,
+`can_export`. The menu leads to this mixin's pages, which carry the selection in their URL
+(views/mixins/list_selection.py): a confirmation naming the count, then one POST that
+runs set-based SQL in batches, all in one transaction (app/lists/bulk.py). Each row's
+change is logged by the audit triggers; one `bulk delete` / `bulk set` entry says who did
+it to how many rows.
+"""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Response, flash, redirect, request, stream_with_context, url_for
+from flask_appbuilder import expose
+from flask_appbuilder.actions import action
+from flask_appbuilder.security.decorators import has_access, permission_name
+from flask_appbuilder.widgets import RenderTemplateWidget
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+from sqlalchemy import Date, DateTime, inspect
+from werkzeug.exceptions import BadRequest, NotFound
+from wtforms import Form
+
+from app.audit import record as audit_log
+from app.csv_io.export import csv_stream, export_columns, export_query, filename
+from app.extensions import db
+from app.lists import bulk
+from app.models.choices import CHOICE_COLUMNS
+from views.mixins.csv_tools import export_csv
+from views.mixins.list_selection import (
+    primary_key,
+    selection,
+    selection_args,
+    selects_all,
+    ticked_ids,
+)
+
+BULK_PERMISSIONS = {"bulk_delete": "delete", "bulk_set": "edit", "bulk_export": "export"}
+ROUTES = {"bulk_delete": "bulk_delete_rows", "bulk_set": "bulk_set_rows", "bulk_export": "bulk_export_rows"}
+
+
+class BulkToolsWidget(RenderTemplateWidget):
+    template = "crm/list_bulk_tools.html"
+
+
+def settable_fields(view: Any) -> dict[str, str]:
+    """Form field -> model attribute, for the fields a bulk "set" may change: choices, dates, related rows."""
+    mapper = inspect(view.datamodel.obj)
+    table = mapper.local_table
+    related = {rel.key: mapper.get_property_by_column(next(iter(rel.local_columns))).key
+               for rel in mapper.relationships if rel.direction.name == "MANYTOONE"}
+    fields = {}
+    for name in view.edit_columns:
+        if name in related:
+            fields[name] = related[name]
+        elif name in table.columns and ((table.name, name) in CHOICE_COLUMNS
+                                        or isinstance(table.columns[name].type, (Date, DateTime))):
+            fields[name] = name
+    return fields
+
+
+def value_form(view: Any, field: str) -> type[Form]:
+    """A form of one field, the edit form's own (the same widget and validators)."""
+    return type("BulkValueForm", (Form,), {field: getattr(view.edit_form, field)})
+
+
+def bulk_tools(view: Any) -> Markup:
+    """The list's "select all N matching" bar and the links of the bulk actions (crm/list.html)."""
+    allowed = {name: url_for(f"{view.endpoint}.{route}") for name, route in ROUTES.items()
+               if name in view.actions and view.appbuilder.sm.has_access(f"can_{BULK_PERMISSIONS[name]}", view.class_permission_name)}
+    if not allowed:
+        return Markup("")
+    args = {k: v for k, v in request.args.to_dict(flat=False).items()
+            if k == "q" or k.startswith(("_flt_", "_oc_", "_od_"))}
+    return Markup(BulkToolsWidget(urls=allowed, list_args=urlencode(args, doseq=True))())
+
+
+class BulkActionsMixin:
+    """Bulk delete / set a field / export on a CRM list (permissions: delete, edit, export)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        # FAB's permission of each action: the screen's own (a subclass may map more actions)
+        self.method_permission_name = {**BULK_PERMISSIONS, **(type(self).method_permission_name or {})}
+        super().__init__(**kwargs)
+        if not settable_fields(self):  # customers: only text and amounts, which are edited one by one
+            self.actions.pop("bulk_set", None)
+        self.extra_args = {**self.extra_args, "bulk_tools": lambda: bulk_tools(self)}
+
+    # FAB's actions: the ticking and the menu; without the page's script they go to the pages below
+    @action("bulk_delete", _l("Delete selected"), "", "fa-trash", single=False)
+    def bulk_delete(self, items):
+        return self._to_page("bulk_delete", items)
+
+    @action("bulk_set", _l("Set a field on selected"), "", "fa-pencil-alt", single=False)
+    def bulk_set(self, items):
+        return self._to_page("bulk_set", items)
+
+    @action("bulk_export", _l("Export selected to CSV"), "", "fa-download", single=False)
+    def bulk_export(self, items):
+        return self._to_page("bulk_export", items)
+
+    def _to_page(self, name: str, items: list) -> Response:
+        keys = [str(db.inspect(item).identity[0]) for item in items if item is not None]
+        return redirect(url_for(f"{self.endpoint}.{ROUTES[name]}", ids=",".join(keys)))
+
+    def _what(self, n: int) -> str:
+        return f"{n:,} {str(self.list_title).lower()}"
+
+    def _page(self, kind: str, status: int = 200, **context: Any):
+        return self.render_template(
+            "crm/list_bulk.html", kind=kind, list_url=url_for(f"{self.endpoint}.list", **_list_args()),
+            action_url=request.path + "?" + urlencode(selection_args(), doseq=True), **context), status
+
+    def _refuse_stale(self, count: int) -> Response | None:
+        """The rows changed since the confirmation: say so, change nothing."""
+        expected = request.form.get("expected", "")
+        if expected.isdigit() and int(expected) == count:
+            return None
+        flash(_("The matching rows changed since you confirmed (now %(n)s); nothing was changed. Check and "
+                "confirm again.", n=f"{count:,}"), "warning")
+        return redirect(request.full_path)
+
+    @expose("/bulk/delete", methods=["GET", "POST"])
+    @has_access
+    @permission_name("delete")
+    def bulk_delete_rows(self):
+        """GET: "Delete 1,234 customers?"; POST: delete them all, or none."""
+        query = selection(self)
+        model = self.datamodel.obj
+        count = bulk.count(query, model)
+        title = _("Delete %(what)s?", what=self._what(count))
+        if request.method == "GET":
+            return self._page("delete", title=title, count=count)
+        stale = self._refuse_stale(count)
+        if stale:
+            return stale
+        try:
+            outcome = bulk.delete_rows(db.session, query, model)
+            self._log("bulk delete", outcome.rows)
+            db.session.commit()
+        except bulk.BulkRefused as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+            return self._page("delete", 409, title=title, count=count)
+        flash(_("Deleted %(what)s.", what=self._what(outcome.rows)), "success")
+        return redirect(url_for(f"{self.endpoint}.list", **_list_args()))
+
+    @expose("/bulk/set", methods=["GET", "POST"])
+    @has_access
+    @permission_name("edit")
+    def bulk_set_rows(self):
+        """GET: pick the field, then the value; POST: set it on every selected row, or on none."""
+        fields = settable_fields(self)
+        if not fields:
+            raise NotFound()
+        field = request.values.get("field", "")
+        if field and field not in fields:
+            raise BadRequest(_("%(field)s cannot be set on many rows at once.", field=repr(field)))
+        query = selection(self)
+        model = self.datamodel.obj
+        count = bulk.count(query, model)
+        choices = [(name, str(self.label_columns.get(name, name))) for name in fields]
+        form = value_form(self, field)(request.form if request.method == "POST" else None) if field else None
+        title = _("Set a field on %(what)s", what=self._what(count))
+        page = {"title": title, "count": count, "fields": choices, "field": field, "form": form}
+        if request.method == "GET" or form is None:
+            return self._page("set", 200 if request.method == "GET" else 400, **page)
+        if not form.validate():
+            return self._page("set", 400, **page)
+        stale = self._refuse_stale(count)
+        if stale:
+            return stale
+        value = form[field].data
+        if field != fields[field] and value is not None:  # a related row: its key
+            value = db.inspect(value).identity[0]
+        try:
+            outcome = bulk.set_column(db.session, query, model, fields[field], value)
+            self._log("bulk set", outcome.rows, field=fields[field], value=value)
+            db.session.commit()
+        except bulk.BulkRefused as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+            return self._page("set", 409, **page)
+        flash(_("%(field)s set on %(what)s.", field=self.label_columns.get(field, field),
+                what=self._what(outcome.rows)), "success")
+        return redirect(url_for(f"{self.endpoint}.list", **_list_args()))
+
+    @expose("/bulk/export")
+    @has_access
+    @permission_name("export")
+    def bulk_export_rows(self):
+        """The ticked rows (or every matching row) as the list's CSV export, same columns and format."""
+        if selects_all():
+            selection(self)  # refuses what the list could not apply
+            return export_csv(self)
+        ids = ticked_ids()
+        datamodel = self.datamodel
+        columns = export_columns(datamodel.obj, self.label_columns)
+        query = export_query(datamodel, self._base_filters, "", "", columns)
+        pk = primary_key(datamodel.obj)
+        query = query.filter(pk.in_(ids)).order_by(None).order_by(pk)
+        table = datamodel.obj.__tablename__
+        body = stream_with_context(csv_stream(query, columns, {"table": table, "selected": len(ids)}))
+        return Response(body, mimetype="text/csv", headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="{filename(table)}"',
+            "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
+    def _log(self, action_name: str, rows: int, **details: Any) -> None:
+        entry = {"rows": rows, "selection": selection_args(), **details}
+        audit_log.record(action_name, entry, table=self.datamodel.obj.__tablename__, commit=False)
+
+
+def _list_args() -> dict[str, list[str]]:
+    """The list's own arguments of this request (filters, sort, quick search), for links back to it."""
+    args = selection_args()
+    args.pop("ids", None)
+    args.pop("all", None)
+    return args

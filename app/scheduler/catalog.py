@@ -22,6 +22,7 @@ JOBS: list[Job] = [
     Job("backup-retention", every=DAY, run=tasks.apply_retention, group="backup"),
     Job("logs-maintain", every=30 * DAY, run=tasks.maintain_logs_job, first=30 * DAY),
     Job("reports", every=timedelta(hours=1), run=tasks.report_snapshots),
+    Job("webhooks", every=timedelta(seconds=5), run=tasks.send_webhooks),
 ]
 
 

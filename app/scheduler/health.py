@@ -11,9 +11,11 @@ from collections.abc import Callable
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.backup.wal import LAG_LIMIT, archive_lag
 from app.extensions import db
 from app.scheduler import state
 from app.scheduler.catalog import jobs_for
+from app.scheduler.tasks import backup_settings
 
 
 def job_reasons(app: Flask, now: dt.datetime) -> list[str]:
@@ -36,8 +38,15 @@ def job_reasons(app: Flask, now: dt.datetime) -> list[str]:
     return reasons
 
 
+def archive_reasons(app: Flask, now: dt.datetime) -> list[str]:
+    """'wal-archive lagging' when a finished WAL segment has waited more than LAG_LIMIT seconds."""
+    lag, _why = archive_lag(backup_settings(app))  # None: archiving is off here, nothing to judge
+    return ["wal-archive lagging"] if lag is not None and lag > LAG_LIMIT else []
+
+
 CHECKS: list[Callable[[Flask, dt.datetime], list[str]]] = [
     job_reasons,
+    archive_reasons,
 ]
 
 

@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.backup.crypto import BackupCryptoError
+from app.backup.wal import archive_status
 from app.extensions import db
 from app.scheduler import state
 from app.scheduler.catalog import jobs_for, scheduler_enabled
@@ -199,6 +200,7 @@ SECTIONS: list[Callable[[Flask], Section]] = [
     jobs_section,
     drill_section,
     backups_section,
+    settings_section(_l("Point-in-time recovery"), archive_status),
     disk_section,
 ]
 

@@ -17,6 +17,7 @@ from app.backup.taking import due_kind, take_backup
 from app.backup.verifying import verify
 from app.extensions import db
 from app.scheduler.jobs import Outcome
+from app.webhooks.delivery import deliver_due
 
 log = logging.getLogger(__name__)
 
@@ -126,3 +127,8 @@ def report_snapshots(app: Flask) -> str:
     except ReportsBusy:
         return "skipped: another run (Refresh now, or another server) was generating them"
     return f"{len(rows)} snapshot(s) written"
+
+
+def send_webhooks(app: Flask) -> str:
+    """The webhooks' outbox: send what is due (new events, retries)."""
+    return f"{deliver_due(app)} delivery attempts"

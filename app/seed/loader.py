@@ -85,10 +85,13 @@ def draw_ids(conn: psycopg.Connection, counts: dict[str, int]) -> dict[str, Span
 
 
 def audit_triggers(conn: psycopg.Connection, enable: bool) -> list[str]:
-    """Switch the per-row audit triggers of the CRM tables off (for the load) or on again."""
+    """Switch the per-row audit and webhook triggers of the CRM tables off (for the load) or on again.
+
+    Synthetic rows are neither audited row by row (the load logs one event) nor sent to webhooks."""
     names = [row[0] for row in conn.execute(
         "SELECT tgrelid::regclass::text || '.' || tgname FROM pg_trigger "
-        "WHERE tgname = ANY(%s) AND NOT tgisinternal", ([f"{t}_audit" for t in AUDITED],))]
+        "WHERE tgname = ANY(%s) AND NOT tgisinternal",
+        ([f"{t}_{kind}" for t in AUDITED for kind in ("audit", "webhooks")],))]
     for name in names:
         table, trigger = name.rsplit(".", 1)
         conn.execute(f'ALTER TABLE {table} {"ENABLE" if enable else "DISABLE"} TRIGGER "{trigger}"')

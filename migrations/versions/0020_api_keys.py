@@ -1,7 +1,7 @@
 """API keys: a user's credential for the REST API, shown once and stored only as a SHA-256.
 
 Revision ID: 0020
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-06
 
 - api_keys: one row per key (name unique, the key's prefix and hash, who made it,
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

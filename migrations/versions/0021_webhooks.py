@@ -1,7 +1,7 @@
 """Webhooks: subscriptions, the outbox, and the triggers that fill it in the changing transaction.
 
 Revision ID: 0021
-Revises: 0016
+Revises: 0020
 Create Date: 2026-12-06
 
 - webhook_subscriptions: URL, events, secret (a key-ring envelope), owner, active.
@@ -20,7 +20,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0021"
-down_revision = "0016"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

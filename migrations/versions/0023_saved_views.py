@@ -1,7 +1,7 @@
 """Saved list views: a user's named filters, sort, quick search and columns, private or shared with a role.
 
 Revision ID: 0023
-Revises: 0016
+Revises: 0021
 Create Date: 2026-12-06
 
 Audited like every table (sharing a view with a role is a change people may ask about).
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0023"
-down_revision = "0016"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 those who may read it.
 
 Revision ID: 0024
-Revises: 0016
+Revises: 0023
 Create Date: 2026-12-06
 
 customers.revenue and opportunities.value are AES-GCM envelopes bound to their row
@@ -14,7 +14,7 @@ opens it with the key ring for users who may read the record's amounts and says
 from alembic import op
 
 revision = "0024"
-down_revision = "0016"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 

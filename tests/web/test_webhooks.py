@@ -357,3 +357,28 @@ def test_a_csv_import_is_one_event_per_row(app, admin, sql, receiver):
     data = sorted((json.loads(r.body)["data"] for r in receiver.received), key=lambda d: d["name"])
     assert [(d["name"], d["revenue"]) for d in data] in ([("Acme 公司", "1234.50"), ("Beta", None)],
                                                          [("Acme 公司", 1234.5), ("Beta", None)])
+
+
+def test_the_scheduler_sends_a_committed_change_within_seconds(app, sql, receiver):
+    """The catalogue's `webhooks` job, run by the scheduler's background runner as `crm serve` runs it."""
+    import time
+
+    from app.scheduler.catalog import jobs_for
+    from app.scheduler.runner import Runner
+
+    subscribe(app, receiver.url)
+    runner = Runner(app, [job for job in jobs_for(app.config) if job.name == "webhooks"])
+    runner.start()
+    try:
+        time.sleep(1)  # the runner is idle, waiting for its next due time
+        sql("INSERT INTO customers (name) VALUES ('Scheduled Ltd')")
+        committed = time.monotonic()
+        while not receiver.received and time.monotonic() - committed < 15:
+            time.sleep(0.1)
+        waited = time.monotonic() - committed
+    finally:
+        assert runner.stop(timeout=10) == []
+    assert [r.headers["X-CRM-Event"] for r in receiver.received] == ["customers.created"]
+    assert json.loads(receiver.received[0].body)["data"]["name"] == "Scheduled Ltd"
+    assert waited < 10  # the job runs every 5 s
+    assert sql("SELECT status FROM webhook_deliveries") == [("delivered",)]

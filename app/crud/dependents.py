@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import gettext as _
-from flask_babel import ngettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, inspect, select
 
 from app.extensions import db
@@ -27,20 +27,20 @@ def dependent_counts(item: Any) -> list[tuple[str, int]]:
     return found
 
 
-# one phrase per table, so each language can say the number with its own word ("3 contacts", "3 个联系人")
+# one phrase per table and number, so each language says the count with its own word ("3 个联系人")
 PHRASES = {
-    "contacts": lambda n, s: ngettext("%(n)s contact", "%(n)s contacts", n, n=s),
-    "leads": lambda n, s: ngettext("%(n)s lead", "%(n)s leads", n, n=s),
-    "opportunities": lambda n, s: ngettext("%(n)s opportunity", "%(n)s opportunities", n, n=s),
-    "activities": lambda n, s: ngettext("%(n)s activity", "%(n)s activities", n, n=s),
-    "service_tickets": lambda n, s: ngettext("%(n)s service ticket", "%(n)s service tickets", n, n=s),
+    "contacts": (_l("%(n)s contact"), _l("%(n)s contacts")),
+    "leads": (_l("%(n)s lead"), _l("%(n)s leads")),
+    "opportunities": (_l("%(n)s opportunity"), _l("%(n)s opportunities")),
+    "activities": (_l("%(n)s activity"), _l("%(n)s activities")),
+    "service_tickets": (_l("%(n)s service ticket"), _l("%(n)s service tickets")),
 }
 
 
 def phrase(table: str, count: int) -> str:
     shown = f"{COUNT_CAP:,}+" if count > COUNT_CAP else f"{count:,}"
     if table in PHRASES:
-        return PHRASES[table](count, shown)
+        return str(PHRASES[table][count != 1]) % {"n": shown}
     return _("%(num)s rows of %(table)s", num=shown, table=table)
 
 
@@ -49,7 +49,8 @@ def refusal(item: Any, counts: list[tuple[str, int]]) -> str:
     parts = [phrase(table, count) for table, count in counts]
     listed = parts[0] if len(parts) == 1 else _("%(items)s and %(last)s", items=", ".join(parts[:-1]),
                                                  last=parts[-1])
-    rows = sum(count for _table, count in counts)
-    return ngettext("%(what)s still belongs to %(item)s; nothing was deleted. Delete or move it first.",
-                    "%(what)s still belong to %(item)s; nothing was deleted. Delete or move them first.",
-                    rows, what=listed, item=str(item))
+    if len(counts) == 1 and counts[0][1] == 1:
+        return _("%(what)s still belongs to %(item)s; nothing was deleted. Delete or move it first.",
+                 what=listed, item=str(item))
+    return _("%(what)s still belong to %(item)s; nothing was deleted. Delete or move them first.",
+             what=listed, item=str(item))

@@ -47,8 +47,11 @@ def phrase(table: str, count: int) -> str:
 def refusal(item: Any, counts: list[tuple[str, int]]) -> str:
     """"3 contacts and 2 opportunities still belong to Acme Ltd; nothing was deleted." """
     parts = [phrase(table, count) for table, count in counts]
-    listed = parts[0] if len(parts) == 1 else _("%(items)s and %(last)s", items=", ".join(parts[:-1]),
-                                                 last=parts[-1])
+    listed = parts[0]
+    for part in parts[1:-1]:
+        listed = _("%(first)s, %(next)s", first=listed, next=part)
+    if len(parts) > 1:
+        listed = _("%(items)s and %(last)s", items=listed, last=parts[-1])
     if len(counts) == 1 and counts[0][1] == 1:
         return _("%(what)s still belongs to %(item)s; nothing was deleted. Delete or move it first.",
                  what=listed, item=str(item))

@@ -10,10 +10,10 @@ pytestmark = pytest.mark.browser
 
 TEXTS = {
     "en": {"search": "Search customers", "chip": "Search", "clear": "Clear all", "stage": "Stage",
-           "delete": "Delete customer “Acme Ltd”?", "refused": "3 contacts and 2 opportunities still belong to Acme Ltd",
+           "delete": "Delete customer “Acme Ltd”?", "refused": "3 contacts, 2 opportunities and 1 activity still belong to Acme Ltd",
            "deleted": "Deleted Row", "edit": "Edit"},
     "zh": {"search": "搜索客户", "chip": "搜索", "clear": "全部清除", "stage": "阶段",
-           "delete": "删除客户“Acme Ltd”？", "refused": "3 个联系人和 2 个销售机会仍属于 Acme Ltd",
+           "delete": "删除客户“Acme Ltd”？", "refused": "3 个联系人、2 个销售机会和 1 个活动仍属于 Acme Ltd",
            "deleted": "记录已删除", "edit": "编辑"},
 }
 
@@ -43,6 +43,13 @@ def seed(sql) -> dict[str, int]:
     return {"acme": acme, "globex": globex, "lonely": lonely}
 
 
+def navigate(page, act) -> None:
+    """Do `act` (a click, a key) and wait for the page it opens."""
+    with page.page.expect_navigation():
+        act()
+    page.page.wait_for_load_state("networkidle")
+
+
 def rows(page) -> list[str]:
     return page.page.locator(".table-responsive table tr:has(td)").all_inner_texts()
 
@@ -60,8 +67,7 @@ def test_search_box_and_chips(browser_page, sql, lang):
     assert page.page.evaluate("document.activeElement.name") == "q"
     assert page.page.evaluate("document.activeElement.closest('form').id") == "crm-list-search"
     page.page.keyboard.type("acme")
-    page.page.keyboard.press("Enter")
-    page.page.wait_for_load_state("networkidle")
+    navigate(page, lambda: page.page.keyboard.press("Enter"))
     found = rows(page)
     assert len(found) == 2 and all("Acme" in r for r in found) and not any("Globex" in r for r in found)
     chip = page.page.locator(".crm-chip").first.inner_text()
@@ -71,11 +77,9 @@ def test_search_box_and_chips(browser_page, sql, lang):
     found = rows(page)
     assert len(found) == 1 and "Acme Lonely" in found[0]
     assert page.page.locator(".crm-chip").count() == 2
-    page.page.locator(".crm-chip-remove").nth(0).click()  # remove the search: the filter stays
-    page.page.wait_for_load_state("networkidle")
+    navigate(page, lambda: page.page.locator(".crm-chip-remove").nth(0).click())  # the filter stays
     assert "q=" not in page.page.url and "industry" in page.page.url
-    page.page.click(".crm-chips-clear")
-    page.page.wait_for_load_state("networkidle")
+    navigate(page, lambda: page.page.click(".crm-chips-clear"))
     assert page.page.url.endswith("/customers/list/") and page.page.locator(".crm-chip").count() == 0
     assert len(rows(page)) == 3
     page.assert_clean()
@@ -101,22 +105,19 @@ def test_titles_link_and_record_pages_edit_and_delete(browser_page, sql, lang):
     ids = seed(sql)
     sign_in(page, lang)
     page.goto("/activities/list/")
-    page.page.click("a.crm-title-link:has-text('Kick-off call')")
-    page.page.wait_for_load_state("networkidle")
+    navigate(page, lambda: page.page.click("a.crm-title-link:has-text('Kick-off call')"))
     assert "/activities/show/" in page.page.url
     assert page.page.locator(".crm-record-edit").inner_text().strip() == text["edit"]
     assert page.page.locator(".crm-record-delete").count() == 1
 
     # a refused delete from the customer page: an error naming what still depends on it
     page.goto("/customers/list/?q=acme%20ltd")
-    page.page.click("a.crm-title-link:has-text('Acme Ltd')")
-    page.page.wait_for_load_state("networkidle")
+    navigate(page, lambda: page.page.click("a.crm-title-link:has-text('Acme Ltd')"))
     assert page.page.url.endswith(f"/customers/show/{ids['acme']}")
     page.page.click(".crm-record-delete")
     page.page.wait_for_selector("#modal-confirm", state="visible")
     assert page.page.inner_text("#modal-confirm .modal-body").strip() == text["delete"]
-    page.page.click("#modal-confirm-ok")
-    page.page.wait_for_load_state("networkidle")
+    navigate(page, lambda: page.page.click("#modal-confirm-ok"))
     alert = page.page.locator(".alert-danger").inner_text()
     assert text["refused"] in alert
     assert sql("SELECT count(*) FROM customers WHERE customer_id = :c", c=ids["acme"]) == [(1,)]
@@ -126,8 +127,7 @@ def test_titles_link_and_record_pages_edit_and_delete(browser_page, sql, lang):
     page.page.click(".crm-row-delete")
     page.page.wait_for_selector("#modal-confirm", state="visible")
     assert "Acme Lonely" in page.page.inner_text("#modal-confirm .modal-body")
-    page.page.click("#modal-confirm-ok")
-    page.page.wait_for_load_state("networkidle")
+    navigate(page, lambda: page.page.click("#modal-confirm-ok"))
     assert text["deleted"] in page.page.content()
     assert sql("SELECT count(*) FROM customers WHERE customer_id = :c", c=ids["lonely"]) == [(0,)]
     page.assert_clean()
@@ -172,8 +172,7 @@ def test_global_search_shortcut(browser_page, sql, lang):
     page.page.keyboard.press("Control+k")
     assert page.page.evaluate("document.activeElement.closest('form').id") == "crm-topbar-search"
     page.page.keyboard.type("Globex")
-    page.page.keyboard.press("Enter")
-    page.page.wait_for_load_state("networkidle")
+    navigate(page, lambda: page.page.keyboard.press("Enter"))
     assert "/search/" in page.page.url and "Globex" in page.page.content()
     # "/" while typing in a field types a slash
     page.goto("/customers/list/")

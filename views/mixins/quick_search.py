@@ -14,6 +14,7 @@ from urllib.parse import quote, urlsplit
 from flask import redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from markupsafe import Markup
 
 from app.crud.dependents import dependent_counts, refusal
@@ -29,6 +30,15 @@ OPERATORS = {
     "ct": _l("contains"), "mw": _l("matches words"), "eq": _l("is"), "neq": _l("is not"),
     "rel_o_m": _l("is"), "nrel_o_m": _l("is not"), "gt": _l("greater than"), "lt": _l("less than"),
     "sw": _l("starts with"), "ew": _l("ends with"), "nct": _l("does not contain"), "in": _l("is one of"),
+}
+
+# a record in a sentence ("Delete customer “Acme Ltd”?"); a screen's title is a heading ("客户详情")
+RECORD_NAMES = {
+    "customers": lazy_pgettext("record", "customer"), "contacts": lazy_pgettext("record", "contact"),
+    "leads": lazy_pgettext("record", "lead"), "opportunities": lazy_pgettext("record", "opportunity"),
+    "activities": lazy_pgettext("record", "activity"),
+    "service_tickets": lazy_pgettext("record", "service ticket"),
+    "reports": lazy_pgettext("record", "report"),
 }
 
 
@@ -88,8 +98,8 @@ class QuickSearchMixin:
 
     def row_extras(self, rows: list) -> dict[str, Any]:
         """What the rows show besides their values: the title links, each delete's confirmation."""
-        record = str(self.show_title)
-        record = record.lower() if record.isascii() else record
+        table = self.datamodel.obj.__tablename__
+        record = str(RECORD_NAMES[table]) if table in RECORD_NAMES else str(self.show_title).lower()
         return {"link_columns": self.title_links(),
                 "confirms": [_("Delete %(record)s “%(name)s”?", record=record, name=str(r)) for r in rows]}
 

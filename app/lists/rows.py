@@ -16,7 +16,8 @@ from markupsafe import Markup, escape
 BUTTON = ('<a href="{href}" class="btn btn-sm btn-default" data-toggle="tooltip" rel="tooltip" '
           'title="{title}"><span class="sr-only">{text}</span><i class="fa {icon}"></i></a>')
 DELETE = ('<a id="btn-delete-{href}" href="#" class="btn btn-sm btn-default confirm crm-row-delete" rel="tooltip" '
-          'title="{title}" data-href="{href}"{confirm}><span class="sr-only">{text}</span><i class="fa fa-trash"></i></a>')
+          'title="{title}" data-href="{href}"{confirm}><span class="sr-only">{text}</span>'
+          '<i class="fa fa-trash"></i></a>')
 LINK = '<a class="crm-title-link" href="{href}">{text}</a>'  # the title column opens the record
 
 
@@ -49,7 +50,8 @@ def list_rows(items: Sequence[Mapping[str, Any]], pks: Sequence[Any], columns: S
         if checkboxes:
             out.append(f'<td><input id="{key}" class="action_check" name="rowid" value="{key}" type="checkbox"></td>')
         if show or edit or delete:
-            out.append('<td class="crm-row-actions"><center><div class="btn-group btn-group-xs" style="display: flex;">')
+            out.append('<td class="crm-row-actions"><center>'
+                       '<div class="btn-group btn-group-xs" style="display: flex;">')
             if show:
                 out.append(BUTTON.format(href=f"{show}{key}{back}", title=show_b[0], text=show_b[1], icon="fa-search"))
             if edit:

@@ -10,7 +10,8 @@ values matched by their label (`labels`).
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from flask_babel import lazy_gettext
 from sqlalchemy import and_, false, inspect, or_

@@ -10,10 +10,12 @@ pytestmark = pytest.mark.browser
 
 TEXTS = {
     "en": {"search": "Search customers", "chip": "Search", "clear": "Clear all", "stage": "Stage",
-           "delete": "Delete customer “Acme Ltd”?", "refused": "3 contacts, 2 opportunities and 1 activity still belong to Acme Ltd",
+           "delete": "Delete customer “Acme Ltd”?",
+           "refused": "3 contacts, 2 opportunities and 1 activity still belong to Acme Ltd",
            "deleted": "Deleted Row", "edit": "Edit"},
     "zh": {"search": "搜索客户", "chip": "搜索", "clear": "全部清除", "stage": "阶段",
-           "delete": "删除客户“Acme Ltd”？", "refused": "3 个联系人、2 个销售机会和 1 个活动仍属于 Acme Ltd",
+           "delete": "删除客户“Acme Ltd”？",
+           "refused": "3 个联系人、2 个销售机会和 1 个活动仍属于 Acme Ltd",
            "deleted": "记录已删除", "edit": "编辑"},
 }
 
@@ -38,8 +40,8 @@ def seed(sql) -> dict[str, int]:
         sql("INSERT INTO contacts (customer_id, first_name, last_name) VALUES (:c, 'Ann', :l)", c=acme, l=f"L{i}")
     for name, stage in (("Acme renewal", "won"), ("Acme upsell", "proposal")):
         sql("INSERT INTO opportunities (customer_id, name, stage) VALUES (:c, :n, :s)", c=acme, n=name, s=stage)
-    sql("INSERT INTO activities (customer_id, type, subject, activity_date) VALUES (:c, 'call', 'Kick-off call', now())",
-        c=acme)
+    sql("INSERT INTO activities (customer_id, type, subject, activity_date) "
+        "VALUES (:c, 'call', 'Kick-off call', now())", c=acme)
     return {"acme": acme, "globex": globex, "lonely": lonely}
 
 
@@ -135,7 +137,7 @@ def test_titles_link_and_record_pages_edit_and_delete(browser_page, sql, lang):
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_a_phone_wide_list_has_no_sideways_scroll(browser_page, sql, lang):
-    page, text = browser_page, TEXTS[lang]
+    page = browser_page
     ids = seed(sql)
     sign_in(page, lang)
     page.page.set_viewport_size({"width": 390, "height": 844})

@@ -6,9 +6,9 @@ chips) and crm/show.html, crm/customer_show.html include crm/record_actions.html
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
-
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from flask import redirect, request, url_for
@@ -83,7 +83,8 @@ class QuickSearchMixin:
         if not query or not (columns or self.quick_search_exact or self.quick_search_labels):
             return filters
         labels = type(self).quick_search_labels
-        flt = QuickSearchFilter(self.datamodel.get_pk_name(), self.datamodel, columns, self.quick_search_exact, labels() if labels else None)
+        flt = QuickSearchFilter(self.datamodel.get_pk_name(), self.datamodel, columns, self.quick_search_exact,
+                                labels() if labels else None)
         filters.filters.append(flt)
         filters.values.append(query)
         return filters

@@ -66,7 +66,8 @@ class CrmModelView(QuickSearchMixin, ActionGuardMixin, ShowPanelsMixin, ModelVie
         # FAB reads every list page by OFFSET after an exact COUNT(*), with no public hook between
         widgets = widgets or {}
         page_size = page_size or self.page_size
-        result = self.paging.page(self, self.with_quick_search(filters.get_joined_filters(self._base_filters)), order_column,
+        joined = self.with_quick_search(filters.get_joined_filters(self._base_filters))  # and the list's ?q=
+        result = self.paging.page(self, joined, order_column,
                                   order_direction, page, page_size)
         widgets["list"] = self.list_widget(
             label_columns=self.label_columns, include_columns=self.list_columns,

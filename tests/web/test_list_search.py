@@ -202,3 +202,9 @@ def test_deleting_from_the_record_page(admin, sql):
     response = admin.post(f"/customers/delete/{d}", data={"csrf_token": token},
                           headers={"Referer": "http://localhost/customers/list/?q=other"})
     assert response.headers["Location"] == "/customers/list/?q=other"
+
+
+def test_export_keeps_the_lists_search(admin, sql):
+    _customers(sql, ("Acme Logistics", "Retail"), ("Globex", "Energy"))
+    body = admin.get("/customers/export/?q=acme").get_data(as_text=True)
+    assert "Acme Logistics" in body and "Globex" not in body

@@ -64,7 +64,8 @@ class QuickSearchMixin:
 
     quick_search_exact: tuple[str, ...] = ()  # columns matched exactly (tables without search indexes)
     quick_search_labels: Callable[[], Mapping[str, Mapping[str, str]]] | None = None  # column -> value -> label
-    link_columns: tuple[str, ...] | None = None  # the list columns that open the record (default: its title)
+    # the list columns that open the record, those of them shown; else its title column
+    link_columns: tuple[str, ...] | None = ("first_name", "last_name")
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -92,9 +93,10 @@ class QuickSearchMixin:
     # ---------------------------------------------------------------- rows
     def title_links(self) -> tuple[str, ...]:
         """The list's columns that link to the record: its title column(s) shown in the list."""
-        if self.link_columns is not None:
-            return self.link_columns
-        titles = [c for c in title_columns(self.datamodel.obj) if c in self.list_columns]
+        shown = [c for c in (self.link_columns or ()) if c in self.list_columns]
+        if shown:
+            return tuple(shown)
+        titles = [c for c in ("name", "subject", *title_columns(self.datamodel.obj)) if c in self.list_columns]
         return tuple(titles[:1]) or tuple(self.list_columns[:1])
 
     def row_extras(self, rows: list) -> dict[str, Any]:

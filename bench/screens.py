@@ -79,6 +79,14 @@ SEARCHES = {"3+ characters": ["renewal", "Logistics", "invoice", "合同续签"]
             "1-2 CJK characters": ["深圳", "续签", "华", "王"],
             "1-2 letters or digits": ["ab", "co", "Li", "7"]}
 
+# the lists' search box (`?q=`, app/search/quick.py): words of each kind, and two words at once
+QUICK_SEARCHES = {
+    "customers": ["Logistics", "深圳", "co", "科技 深圳"],
+    "contacts": ["Wang", "王", "li", "经理"],
+    "activities": ["renewal", "合同续签", "续签", "ab"],
+    "service_tickets": ["invoice", "故障", "7", "login error"],
+}
+
 
 @dataclass
 class Row:
@@ -283,6 +291,21 @@ def screen_rows(app, server: Server, runs: int, counts: dict[str, int], echo=pri
         count, slowest = statements.of(client, url) if max(part) < SLOW_MS else (0, None)
         rows.append(Row(f"/search/?q= {kind} ({', '.join(queries)})", f"{searched:,} in 6 tables", times,
                         status, url, count, slowest))
+    for s in SCREENS:
+        words = QUICK_SEARCHES.get(s.table)
+        if not words:
+            continue
+        times = []
+        for query in words:
+            url = f"{s.path}list/?q={urllib.parse.quote(query)}"
+            part, status = timed(server, url, runs)
+            times += part
+            echo(f"  {statistics.median(part):8.1f} ms  {status}  {url}")
+        count, slowest = statements.of(client, url) if max(part) < SLOW_MS else (0, None)
+        rows.append(Row(f"{s.path} list, quick search ?q= ({', '.join(words)})", f"{counts[s.table]:,}", times,
+                        status, url, count, slowest))
+        measure(f"{s.path} list, quick search ?q={words[0]} and filtered ({s.filter[0]})",
+                f"{s.path}list/?q={urllib.parse.quote(words[0])}&{filter_arg(app, s, values)}", f"{counts[s.table]:,}")
     measure("/dashboard/", "/dashboard/", f"{counts['reports']:,} snapshots")
     return rows
 

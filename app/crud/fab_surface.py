@@ -53,7 +53,7 @@ PRIVATE = (
             "the list links' filter positions and the CSV export read that same object (building another "
             "converts every column's filters again).",
             used_in=("app.crud.query_args", "app.lists.links", "views.mixins.csv_tools",
-                     "views.mixins.list_selection")),
+                     "views.mixins.list_selection", "views.mixins.quick_search")),
     Surface("_filters", "flask_appbuilder.api.ModelRestApi",
             "The API's filters by column, to check a `q=(filters:...)` argument before FAB runs it.",
             used_in=("app.crud.query_args",)),
@@ -102,7 +102,10 @@ PUBLIC = (
             overridden_by=("app.search.filters.SearchFilterConverter",)),
     Surface("apply", "flask_appbuilder.models.filters.BaseFilter",
             "The search filters' condition (FAB's documented way to write a filter).",
-            overridden_by=("app.search.filters._SearchFilter",)),
+            overridden_by=("app.search.filters._SearchFilter", "app.search.quick.QuickSearchFilter")),
+    Surface("__init__", "flask_appbuilder.models.filters.BaseFilter",
+            "The list's search box is one filter over several columns: it is made with them.",
+            overridden_by=("app.search.quick.QuickSearchFilter",)),
     Surface("__call__", "flask_appbuilder.fieldwidgets.DateTimePickerWidget",
             "Shows the field's formatted value: FAB prints microseconds its own field then refuses.",
             overridden_by=("app.crud.forms.DateTimeInput",)),
@@ -110,11 +113,14 @@ PUBLIC = (
     Surface("index", "flask_appbuilder.views.IndexView",
             "The home page: tiles of the screens this user may open (FAB's way to a custom home page).",
             overridden_by=("views.pages.home.HomeView",)),
-    Surface("__init__", _MODEL_VIEW, "Hands the list template its CSV buttons, bulk actions and saved views "
-            "through FAB's `extra_args`; the bulk actions' permissions are the screen's own "
-            "(`method_permission_name`, before FAB reads it).",
+    Surface("__init__", _MODEL_VIEW, "Hands the list template its CSV buttons, search box and chips, bulk actions "
+            "and saved views, and the show page its Edit / Delete, through FAB's `extra_args`; the bulk actions' "
+            "permissions are the screen's own (`method_permission_name`, before FAB reads it).",
             overridden_by=("views.tables.model_view.CrmModelView", "views.mixins.bulk_actions.BulkActionsMixin",
-                           "views.mixins.saved_views.SavedViewsMixin")),
+                           "views.mixins.saved_views.SavedViewsMixin", "views.mixins.quick_search.QuickSearchMixin")),
+    Surface("post_delete_redirect", _MODEL_VIEW, "After a delete, back to the list with its filters, or to the "
+            "record page when refused; to the list when the deleted record's own page asked (FAB's hook).",
+            overridden_by=("views.mixins.quick_search.QuickSearchMixin",)),
     Surface("database_error_message", f"{_VIEWS}.BaseCRUDView", "The edit's refusal, as the datamodel worded it.",
             overridden_by=("views.tables.model_view.CrmModelView",)),
     Surface("post_add_redirect", _MODEL_VIEW, "`add?next=<path>` returns there after saving (FAB's hook).",
@@ -132,7 +138,8 @@ PUBLIC = (
             "The filter form (FAB's `search_widget` hook) is rendered once per screen and language.",
             overridden_by=("views.widgets.filter_form.CachedSearchWidget",)),
     Surface("pre_delete", f"{_VIEWS}.BaseCRUDView", "An admin cannot delete their own account; a role in use "
-            "cannot be deleted (FAB's hook).", overridden_by=(_USERS, "views.admin.users_roles.RoleView")),
+            "cannot be deleted; a record others still belong to is refused, naming them, as an error (FAB's hook).",
+            overridden_by=(_USERS, "views.admin.users_roles.RoleView", "views.mixins.quick_search.QuickSearchMixin")),
     Surface("pre_update", "flask_appbuilder.security.views.UserDBModelView",
             "An admin cannot disable their own account or change their own role (FAB's hook).",
             overridden_by=(_USERS,)),

@@ -18,7 +18,9 @@ from app.i18n.formatting import cell_text
 BUTTON = ('<a href="{href}" class="btn btn-sm btn-default" data-toggle="tooltip" rel="tooltip" '
           'title="{title}"><span class="sr-only">{text}</span><i class="fa {icon}"></i></a>')
 DELETE = ('<a id="btn-delete-{href}" href="#" class="btn btn-sm btn-default confirm crm-row-delete" rel="tooltip" '
-          'title="{title}" data-href="{href}"><span class="sr-only">{text}</span><i class="fa fa-trash"></i></a>')
+          'title="{title}" data-href="{href}"{confirm}><span class="sr-only">{text}</span>'
+          '<i class="fa fa-trash"></i></a>')
+LINK = '<a class="crm-title-link" href="{href}">{text}</a>'  # the title column opens the record
 
 
 def _prefix(url: str | None) -> str | None:
@@ -28,34 +30,45 @@ def _prefix(url: str | None) -> str | None:
 
 def list_rows(items: Sequence[Mapping[str, Any]], pks: Sequence[Any], columns: Sequence[str],
               formatters: Mapping[str, Callable[[Any], Any]], *, checkboxes: bool, show_url: str | None,
-              edit_url: str | None, delete_url: str | None, back: str = "") -> Markup:
-    """<tr>s: an optional action checkbox, show/edit/delete buttons, then one <td> per column (cell_text)."""
+              edit_url: str | None, delete_url: str | None, back: str = "", link_columns: Sequence[str] = (),
+              confirms: Sequence[str] = (), labels: Mapping[str, Any] | None = None) -> Markup:
+    """<tr>s: an optional action checkbox, show/edit/delete buttons, then one <td> per column.
+
+    `link_columns` open the record (show page); `confirms`, per row, the delete's question naming
+    it; `labels` name each cell (data-label) for the narrow screens' stacked cards.
+    """
     show, edit, delete = _prefix(show_url), _prefix(edit_url), _prefix(delete_url)
     back = str(escape(back))
     show_b = escape(_("Show record")), escape(_("Show"))
     edit_b = escape(_("Edit record")), escape(_("Edit"))
     delete_b = escape(_("Delete record")), escape(_("Delete"))
-    cells = [(c, formatters.get(c)) for c in columns]
+    cells = [(c, formatters.get(c), c in link_columns and show is not None,
+              f' data-label="{escape(labels[c])}"' if labels and c in labels else "") for c in columns]
+    questions = list(confirms) + [""] * (len(pks) - len(confirms))
     out: list[str] = []
-    for item, pk in zip(items, pks):
+    for item, pk, question in zip(items, pks, questions):
         key = escape(str(pk))
         out.append("<tr>")
         if checkboxes:
             out.append(f'<td><input id="{key}" class="action_check" name="rowid" value="{key}" type="checkbox"></td>')
         if show or edit or delete:
-            out.append('<td><center><div class="btn-group btn-group-xs" style="display: flex;">')
+            out.append('<td class="crm-row-actions"><center>'
+                       '<div class="btn-group btn-group-xs" style="display: flex;">')
             if show:
                 out.append(BUTTON.format(href=f"{show}{key}{back}", title=show_b[0], text=show_b[1], icon="fa-search"))
             if edit:
                 out.append(BUTTON.format(href=f"{edit}{key}{back}", title=edit_b[0], text=edit_b[1], icon="fa-edit"))
             if delete:
-                out.append(DELETE.format(href=f"{delete}{key}", title=delete_b[0], text=delete_b[1]))
+                confirm = f' data-confirm="{escape(question)}"' if question else ""
+                out.append(DELETE.format(href=f"{delete}{key}", title=delete_b[0], text=delete_b[1], confirm=confirm))
             out.append("</div></center></td>")
-        for column, formatter in cells:
+        for column, formatter, link, label in cells:
             value = item[column]
             # no "None", no True/False, no microseconds, whatever a screen's formatter left
-            text = cell_text(formatter(value) if formatter and value is not None else value)
-            out.append(f"<td>{escape(text)}</td>")
+            text = escape(cell_text(formatter(value) if formatter and value is not None else value))
+            if link and str(text).strip():
+                text = LINK.format(href=f"{show}{key}{back}", text=text)
+            out.append(f"<td{label}>{text}</td>")
         out.append("</tr>\n")
     return Markup("".join(out))
 

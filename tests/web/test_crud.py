@@ -93,7 +93,7 @@ def test_refused_delete_shows_clear_message_and_keeps_row(admin, sql):
                           follow_redirects=True)
     page = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert "Cannot delete" in page and "contacts" in page
+    assert "still belongs to" in page and "1 contact" in page and "alert-danger" in page
     assert sql("SELECT count(*) FROM customers WHERE customer_id = :c", c=int(ids["customer"]))[0][0] == 1
 
 

@@ -47,7 +47,7 @@ def export_csv(view: Any) -> Response:
     if order_column not in view.order_columns:
         order_column, order_direction = view.base_order or ("", "")
     get_filter_args(view._filters)  # the list's own parsing of _flt_* arguments
-    filters = view._filters.get_joined_filters(view._base_filters)
+    filters = view.with_quick_search(view._filters.get_joined_filters(view._base_filters))  # and ?q=
     columns = export_columns(view.datamodel.obj, view.label_columns)
     query = export_query(view.datamodel, filters, order_column, order_direction, columns)
     table = view.datamodel.obj.__tablename__

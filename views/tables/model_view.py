@@ -14,13 +14,14 @@ from app.crud.forms import local_path
 from app.crud.lookups import lookup_options
 from views.mixins.actions import ActionGuardMixin
 from views.mixins.csv_tools import csv_tools, export_csv
+from views.mixins.quick_search import QuickSearchMixin
 from views.mixins.show_panels import ShowPanelsMixin
 from views.tables.paging import ListPaging, PagedListWidget
 from views.widgets.add_form import PrefilledFormWidget
 from views.widgets.filter_form import CachedSearchWidget
 
 
-class CrmModelView(ActionGuardMixin, ShowPanelsMixin, ModelView):
+class CrmModelView(QuickSearchMixin, ActionGuardMixin, ShowPanelsMixin, ModelView):
     """A FAB ModelView configured from its model by the decorator at its class.
 
     `@derived_from(Customer)` (app/crud/derive.py) sets `model` and fills in, unless the
@@ -64,7 +65,8 @@ class CrmModelView(ActionGuardMixin, ShowPanelsMixin, ModelView):
         # FAB reads every list page by OFFSET after an exact COUNT(*), with no public hook between
         widgets = widgets or {}
         page_size = page_size or self.page_size
-        result = self.paging.page(self, filters.get_joined_filters(self._base_filters), order_column,
+        joined = self.with_quick_search(filters.get_joined_filters(self._base_filters))  # and the list's ?q=
+        result = self.paging.page(self, joined, order_column,
                                   order_direction, page, page_size)
         columns = self.shown_columns()
         widgets["list"] = self.list_widget(
@@ -74,7 +76,7 @@ class CrmModelView(ActionGuardMixin, ShowPanelsMixin, ModelView):
             formatters_columns=self.formatters_columns,
             page=result.page, page_size=page_size, count=result.count, pks=self.datamodel.get_keys(result.rows),
             actions=actions or self.actions, filters=filters, modelview_name=self.__class__.__name__,
-            pager=result.pager, **kwargs)
+            pager=result.pager, **self.row_extras(result.rows), **kwargs)
         return widgets
 
     def post_add_redirect(self):

@@ -74,6 +74,7 @@ def _snapshot_fields() -> dict:
 class ReportView(CrmModelView):
     list_columns = ["report_type", "generated_at"]
     base_order = ("generated_at", "desc")
+    quick_search_labels = staticmethod(lambda: {"report_type": {k: _l(t.title) for k, t in REPORT_TYPES.items()}})
     add_form_extra_fields = edit_form_extra_fields = _snapshot_fields()
 
 
@@ -86,6 +87,7 @@ class LogView(CrmModelView):
     base_permissions = ["can_list", "can_show", "can_export"]
     base_order = ("created_at", "desc")
     paging = ListPaging(feed="the log")
+    quick_search_exact = ("action", "table_name")  # no search indexes on the log: its own indexes' columns
     list_widget = FeedListWidget
     show_panels = ()
     list_columns = ["created_at", "user", "action", "table_name", "record_key", "description"]

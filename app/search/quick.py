@@ -1,0 +1,85 @@
+"""A list's quick search (`?q=`): every word of the query in one of the list's text columns, through their indexes.
+
+Django admin's one search box: "acme ltd" finds rows where each word is in some searched
+column. Each word is the same indexed condition as the list's "Contains" filter
+(app/search/conditions.py): three or more characters by the trigram index, one or two CJK
+characters by the bigram or word index, one or two letters as the start of a word by the
+word index. A column without such an index is never searched by substring (no sequential
+scan): lists whose tables have none name columns matched exactly (`exact`), or documented
+values matched by their label (`labels`).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask_babel import lazy_gettext
+from sqlalchemy import and_, false, inspect, or_
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.models.searchable import INDEXED_MODELS, substring_columns, word_columns
+from app.search.conditions import Terms, contains, starts_word
+from app.search.filters import FilterContains
+from app.search.text import normalize
+
+MAX_WORDS = 5  # more words only narrow further; each is one more index lookup
+ARG = "q"
+
+
+def searchable(model: type, columns: tuple[str, ...]) -> tuple[str, ...]:
+    """Those of `columns` whose substring an index serves (the search-indexed tables' text columns)."""
+    if model not in INDEXED_MODELS:
+        return ()
+    indexed = substring_columns(model)
+    return tuple(c for c in columns if c in indexed)
+
+
+def _word_condition(model: type, word: str, columns: tuple[str, ...], exact: tuple[str, ...],
+                    labels: Mapping[str, Mapping[str, str]]) -> ColumnElement:
+    terms = Terms(word)
+    table = inspect(model).local_table
+    worded = word_columns(model) if model in INDEXED_MODELS else ()
+    found: list[ColumnElement] = []
+    for name in columns:
+        column = table.c[name]
+        if terms.short_latin:
+            if terms.has_prefix and name in worded:  # ILIKE '%ab%' has no index: words starting with it
+                found.append(starts_word(column, terms))
+        elif terms.short:
+            if name in worded:  # only the word-indexed columns have the CJK indexes
+                found.append(contains(column, terms))
+        else:
+            found.append(contains(column, terms, name in worded))
+    found += [table.c[name] == word for name in exact]
+    lowered = word.casefold()
+    for name, by_value in labels.items():
+        values = [v for v, label in by_value.items() if lowered in str(label).casefold() or lowered == v.casefold()]
+        if values:
+            found.append(table.c[name].in_(values))
+    return or_(*found) if found else false()
+
+
+def quick_condition(model: type, query: str | None, columns: tuple[str, ...], exact: tuple[str, ...] = (),
+                    labels: Mapping[str, Mapping[str, str]] | None = None) -> ColumnElement | None:
+    """Rows holding every word of `query` in one of `columns` (or `exact`, `labels`); None for an empty query."""
+    words = normalize(query).split()[:MAX_WORDS]
+    if not words:
+        return None
+    return and_(*[_word_condition(model, w, columns, exact, labels or {}) for w in words])
+
+
+class QuickSearchFilter(FilterContains):
+    """The quick search as one of the list's filters: a "contains" filter, so the list reads its matches
+    through the index first and pages by them (CrmInterface.search_matches)."""
+
+    name = lazy_gettext("Search")
+    arg_name = ARG
+
+    def __init__(self, column_name: str, datamodel: Any, columns: tuple[str, ...], exact: tuple[str, ...] = (),
+                 labels: Mapping[str, Mapping[str, str]] | None = None) -> None:
+        super().__init__(column_name, datamodel)
+        self.columns, self.exact, self.labels = columns, exact, labels or {}
+
+    def apply(self, query, value):
+        condition = quick_condition(self.model, value, self.columns, self.exact, self.labels)
+        return query if condition is None else query.filter(condition)

@@ -1,0 +1,184 @@
+"""Lists operators live in (issue #19): the search box, filter chips, title links, record pages that act,
+a 390 px wide phone, keyboard shortcuts; in English and Chinese."""
+from __future__ import annotations
+
+import pytest
+
+from tests.support.apps import ADMIN_PASSWORD
+
+pytestmark = pytest.mark.browser
+
+TEXTS = {
+    "en": {"search": "Search customers", "chip": "Search", "clear": "Clear all", "stage": "Stage",
+           "delete": "Delete customer “Acme Ltd”?",
+           "refused": "3 contacts, 2 opportunities and 1 activity still belong to Acme Ltd",
+           "deleted": "Deleted Row", "edit": "Edit"},
+    "zh": {"search": "搜索客户", "chip": "搜索", "clear": "全部清除", "stage": "阶段",
+           "delete": "删除客户“Acme Ltd”？",
+           "refused": "3 个联系人、2 个销售机会和 1 个活动仍属于 Acme Ltd",
+           "deleted": "记录已删除", "edit": "编辑"},
+}
+
+
+def choose_language(page, code: str) -> None:
+    page.page.click("#crm-language-menu")
+    page.page.click(f"a[data-language={code}]")
+    page.page.wait_for_load_state("networkidle")
+
+
+def sign_in(page, lang: str) -> None:
+    page.login("admin", ADMIN_PASSWORD)
+    if lang != "en":
+        choose_language(page, lang)
+
+
+def seed(sql) -> dict[str, int]:
+    (acme,), = sql("INSERT INTO customers (name, industry) VALUES ('Acme Ltd', 'Retail') RETURNING customer_id")
+    (globex,), = sql("INSERT INTO customers (name, industry) VALUES ('Globex', 'Energy') RETURNING customer_id")
+    (lonely,), = sql("INSERT INTO customers (name, industry) VALUES ('Acme Lonely', 'Food') RETURNING customer_id")
+    for i in range(3):
+        sql("INSERT INTO contacts (customer_id, first_name, last_name) VALUES (:c, 'Ann', :l)", c=acme, l=f"L{i}")
+    for name, stage in (("Acme renewal", "won"), ("Acme upsell", "proposal")):
+        sql("INSERT INTO opportunities (customer_id, name, stage) VALUES (:c, :n, :s)", c=acme, n=name, s=stage)
+    sql("INSERT INTO activities (customer_id, type, subject, activity_date) "
+        "VALUES (:c, 'call', 'Kick-off call', now())", c=acme)
+    return {"acme": acme, "globex": globex, "lonely": lonely}
+
+
+def navigate(page, act) -> None:
+    """Do `act` (a click, a key) and wait for the page it opens."""
+    with page.page.expect_navigation():
+        act()
+    page.page.wait_for_load_state("networkidle")
+
+
+def rows(page) -> list[str]:
+    return page.page.locator(".table-responsive table tr:has(td)").all_inner_texts()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_search_box_and_chips(browser_page, sql, lang):
+    page, text = browser_page, TEXTS[lang]
+    seed(sql)
+    sign_in(page, lang)
+    page.goto("/customers/list/")
+    box = page.page.locator("#crm-list-search input[name=q]")
+    assert box.get_attribute("placeholder") == text["search"]
+    page.page.locator("body").click()
+    page.page.keyboard.press("/")  # the list's search, from the keyboard
+    assert page.page.evaluate("document.activeElement.name") == "q"
+    assert page.page.evaluate("document.activeElement.closest('form').id") == "crm-list-search"
+    page.page.keyboard.type("acme")
+    navigate(page, lambda: page.page.keyboard.press("Enter"))
+    found = rows(page)
+    assert len(found) == 2 and all("Acme" in r for r in found) and not any("Globex" in r for r in found)
+    chip = page.page.locator(".crm-chip").first.inner_text()
+    assert text["chip"] in chip and "acme" in chip
+    # a filter from FAB's form keeps the search
+    page.goto("/customers/list/?q=acme&_flt_0_industry=Food")
+    found = rows(page)
+    assert len(found) == 1 and "Acme Lonely" in found[0]
+    assert page.page.locator(".crm-chip").count() == 2
+    navigate(page, lambda: page.page.locator(".crm-chip-remove").nth(0).click())  # the filter stays
+    assert "q=" not in page.page.url and "industry" in page.page.url
+    navigate(page, lambda: page.page.click(".crm-chips-clear"))
+    assert page.page.url.endswith("/customers/list/") and page.page.locator(".crm-chip").count() == 0
+    assert len(rows(page)) == 3
+    page.assert_clean()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_drill_down_link_shows_its_filters_as_chips(browser_page, sql, lang):
+    page, text = browser_page, TEXTS[lang]
+    ids = seed(sql)
+    sign_in(page, lang)
+    # the customer page's "All opportunities" link (app/lists/links.py: the customer's relation filter)
+    page.goto(f"/opportunities/list/?_flt_0_customer={ids['acme']}")
+    chips = page.page.locator(".crm-chip").all_inner_texts()
+    assert len(chips) == 1 and "Acme Ltd" in chips[0]  # the related row by its name, not its key
+    assert len(rows(page)) == 2
+    assert page.page.locator(".crm-chips-clear").inner_text().strip() == text["clear"]
+    page.assert_clean()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_titles_link_and_record_pages_edit_and_delete(browser_page, sql, lang):
+    page, text = browser_page, TEXTS[lang]
+    ids = seed(sql)
+    sign_in(page, lang)
+    page.goto("/activities/list/")
+    navigate(page, lambda: page.page.click("a.crm-title-link:has-text('Kick-off call')"))
+    assert "/activities/show/" in page.page.url
+    assert page.page.locator(".crm-record-edit").inner_text().strip() == text["edit"]
+    assert page.page.locator(".crm-record-delete").count() == 1
+
+    # a refused delete from the customer page: an error naming what still depends on it
+    page.goto("/customers/list/?q=acme%20ltd")
+    navigate(page, lambda: page.page.click("a.crm-title-link:has-text('Acme Ltd')"))
+    assert page.page.url.endswith(f"/customers/show/{ids['acme']}")
+    page.page.click(".crm-record-delete")
+    page.page.wait_for_selector("#modal-confirm", state="visible")
+    assert page.page.inner_text("#modal-confirm .modal-body").strip() == text["delete"]
+    navigate(page, lambda: page.page.click("#modal-confirm-ok"))
+    alert = page.page.locator(".alert-danger").inner_text()
+    assert text["refused"] in alert
+    assert sql("SELECT count(*) FROM customers WHERE customer_id = :c", c=ids["acme"]) == [(1,)]
+
+    # an accepted one from the list: the row goes, the list keeps its search
+    page.goto("/customers/list/?q=lonely")
+    page.page.click(".crm-row-delete")
+    page.page.wait_for_selector("#modal-confirm", state="visible")
+    assert "Acme Lonely" in page.page.inner_text("#modal-confirm .modal-body")
+    navigate(page, lambda: page.page.click("#modal-confirm-ok"))
+    assert text["deleted"] in page.page.content()
+    assert sql("SELECT count(*) FROM customers WHERE customer_id = :c", c=ids["lonely"]) == [(0,)]
+    page.assert_clean()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_phone_wide_list_has_no_sideways_scroll(browser_page, sql, lang):
+    page = browser_page
+    ids = seed(sql)
+    sign_in(page, lang)
+    page.page.set_viewport_size({"width": 390, "height": 844})
+    for path in ("/customers/list/", "/opportunities/list/", "/contacts/list/", "/activities/list/",
+                 f"/customers/show/{ids['acme']}", f"/opportunities/list/?_flt_0_customer={ids['acme']}&q=acme"):
+        page.goto(path)
+        page.page.wait_for_load_state("networkidle")
+        width = page.page.evaluate("document.scrollingElement.scrollWidth")
+        assert width <= 390, f"{path} is {width} px wide"
+    page.goto("/customers/list/")
+    sizes = page.page.evaluate("""() => Array.from(document.querySelectorAll(
+        '.crm-row-actions .btn, .crm-list-search .btn, .crm-list-search input[name=q]')).map(e => {
+        const r = e.getBoundingClientRect(); return [r.width, r.height]; })""")
+    assert sizes and all(w >= 40 and h >= 40 for w, h in sizes), sizes
+    # delete away from edit: at least a thumb's width between them
+    gap = page.page.evaluate("""() => {
+        const row = document.querySelector('.crm-row-actions');
+        const edit = row.querySelector('a[href*="/edit/"]').getBoundingClientRect();
+        const del = row.querySelector('.crm-row-delete').getBoundingClientRect();
+        return del.left - edit.right; }""")
+    assert gap >= 40, gap
+    page.screenshot(f"list-390-{lang}")
+    page.assert_clean()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_global_search_shortcut(browser_page, sql, lang):
+    page = browser_page
+    seed(sql)
+    sign_in(page, lang)
+    page.goto("/customers/list/")
+    assert "Ctrl+K" in page.page.locator("#crm-topbar-search input[name=q]").get_attribute("placeholder")
+    page.page.locator("body").click()
+    page.page.keyboard.press("Control+k")
+    assert page.page.evaluate("document.activeElement.closest('form').id") == "crm-topbar-search"
+    page.page.keyboard.type("Globex")
+    navigate(page, lambda: page.page.keyboard.press("Enter"))
+    assert "/search/" in page.page.url and "Globex" in page.page.content()
+    # "/" while typing in a field types a slash
+    page.goto("/customers/list/")
+    page.page.click("#crm-topbar-search input[name=q]")
+    page.page.keyboard.type("a/b")
+    assert page.page.input_value("#crm-topbar-search input[name=q]") == "a/b"
+    page.assert_clean()

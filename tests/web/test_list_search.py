@@ -1,0 +1,210 @@
+"""A list's search box (`?q=`), its filter chips, title links, and record pages' Edit / Delete (issue #19)."""
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from flask_appbuilder.models.sqla.filters import FilterRelationOneToManyEqual as REL_EQ
+
+from app.lists.links import EQ, list_url
+from tests.support.client import csrf_token, switch_language
+from tests.support.users import make_role_user
+
+
+def _rows(page: str) -> list[str]:
+    return re.findall(r"<tr><td(.*?)</tr>", page, re.DOTALL)
+
+
+def _link(app, route: str, *conditions) -> str:
+    with app.test_request_context():
+        return list_url(route, *conditions)
+
+
+def _customers(sql, *rows: tuple[str, str]) -> dict[str, int]:
+    ids = {}
+    for name, industry in rows:
+        (ids[name],), = sql("INSERT INTO customers (name, industry) VALUES (:n, :i) RETURNING customer_id",
+                            n=name, i=industry)
+    return ids
+
+
+def test_quick_search_finds_every_word_in_the_lists_text_columns(admin, sql):
+    _customers(sql, ("Acme Logistics", "Retail"), ("Acme Foods", "Food"), ("Globex", "Logistics hub"),
+               ("华为 深圳", "电子"))
+    page = admin.get("/customers/list/?q=acme").get_data(as_text=True)
+    assert len(_rows(page)) == 2 and "Acme Logistics" in page and "Acme Foods" in page and "Globex" not in page
+    # each word in some column: "acme" in the name, "retail" in the industry
+    page = admin.get("/customers/list/?q=ACME%20retail").get_data(as_text=True)
+    assert [r for r in _rows(page) if "Acme Logistics" in r] and len(_rows(page)) == 1
+    assert len(_rows(admin.get("/customers/list/?q=logistics").get_data(as_text=True))) == 2
+    assert len(_rows(admin.get("/customers/list/?q=华为").get_data(as_text=True))) == 1  # two CJK characters
+    assert len(_rows(admin.get("/customers/list/?q=ac").get_data(as_text=True))) == 2  # start of a word
+    assert len(_rows(admin.get("/customers/list/?q=nothing-like-it").get_data(as_text=True))) == 0
+    # LIKE's wildcards are taken literally
+    assert len(_rows(admin.get("/customers/list/?q=%25").get_data(as_text=True))) == 0
+
+
+def test_quick_search_combines_with_a_filter_and_the_sort(app, admin, sql):
+    _customers(sql, ("Acme Logistics", "Retail"), ("Acme Foods", "Food"), ("Acme Retail Two", "Retail"),
+               ("Other Retail", "Retail"))
+    url = _link(app, "/customers", ("industry", EQ, "Retail")) + "&q=acme&_oc_CustomerView=name&_od_CustomerView=asc"
+    page = admin.get(url).get_data(as_text=True)
+    rows = _rows(page)
+    assert len(rows) == 2
+    assert "Acme Logistics" in rows[0] and "Acme Retail Two" in rows[1]
+    # the filter form keeps the search (hidden field), the sort links keep it too
+    assert 'name="q" class="form-control"' in page and 'value="acme"' in page
+
+
+def test_quick_search_pages_by_keyset(admin, sql):
+    for i in range(30):
+        sql("INSERT INTO customers (name) VALUES (:n)", n=f"Paged acme {i:02}")
+    sql("INSERT INTO customers (name) VALUES ('Unrelated')")
+    page = admin.get("/customers/list/?q=acme").get_data(as_text=True)
+    assert len(_rows(page)) == 25 and "Record Count" in page and ">30<" not in page
+    nxt = html.unescape(re.search(r'rel="next" href="([^"]+)"', page).group(1))
+    assert "q=acme" in nxt
+    second = admin.get(nxt).get_data(as_text=True)
+    assert len(_rows(second)) == 5 and "Unrelated" not in second
+
+
+def test_quick_search_on_lists_without_search_indexes(admin, sql, app):
+    page = admin.get("/logs/list/?q=insert").get_data(as_text=True)
+    assert admin.get("/logs/list/?q=insert").status_code == 200
+    assert "crm-list-search" in page
+    assert admin.get("/reports/list/?q=pipeline").status_code == 200
+
+
+def test_filters_show_as_chips_with_remove_links_and_clear_all(app, admin, sql):
+    ids = _customers(sql, ("Acme Logistics", "Retail"))
+    sql("INSERT INTO opportunities (customer_id, name, stage) VALUES (:c, 'Big deal', 'won')",
+        c=ids["Acme Logistics"])
+    url = _link(app, "/opportunities", ("stage", EQ, "won"), ("customer", REL_EQ, ids["Acme Logistics"])) + "&q=big"
+    page = admin.get(url).get_data(as_text=True)
+    chips = re.findall(r'<span class="crm-chip" role="listitem">(.*?)</span>\s*(?=<span class="crm-chip"|'
+                       r'<a class="crm-chips-clear"|</div>)', page, re.DOTALL)
+    text = [" ".join(html.unescape(re.sub(r"<[^>]+>", " ", c)).split()) for c in chips]
+    assert "Stage is Won ×" in text
+    assert "Customer is Acme Logistics ×" in text  # a related row by its name
+    assert "Search big ×" in text
+    removes = [html.unescape(h) for h in re.findall(r'class="crm-chip-remove" href="([^"]+)"', page)]
+    assert len(removes) == 3
+    assert all("q=big" in h for h in removes[:2]) and "q=" not in removes[2]
+    assert "stage" not in removes[0] and "stage" in removes[1]
+    clear = html.unescape(re.search(r'class="crm-chips-clear" href="([^"]+)"', page).group(1))
+    assert clear == "/opportunities/list/"
+    assert len(_rows(page)) == 1
+
+
+def test_chips_in_chinese(app, admin, sql):
+    switch_language(admin, "zh")
+    page = admin.get(_link(app, "/opportunities", ("stage", EQ, "won"))).get_data(as_text=True)
+    chip = re.search(r'<span class="crm-chip" role="listitem">(.*?)</a>', page, re.DOTALL).group(1)
+    assert "赢单" in chip or "成交" in chip or "赢" in chip, chip
+    assert "阶段" in chip
+
+
+def test_title_column_links_to_the_record(admin, sql):
+    ids = _customers(sql, ("Acme Logistics", "Retail"))
+    (contact,), = sql("INSERT INTO contacts (customer_id, first_name, last_name) VALUES (:c, 'Ada', 'Lovelace') "
+                      "RETURNING contact_id", c=ids["Acme Logistics"])
+    page = admin.get("/customers/list/").get_data(as_text=True)
+    assert f'<a class="crm-title-link" href="/customers/show/{ids["Acme Logistics"]}">Acme Logistics</a>' in page
+    page = admin.get("/contacts/list/").get_data(as_text=True)
+    assert f'<a class="crm-title-link" href="/contacts/show/{contact}">Ada</a>' in page
+    sql("INSERT INTO activities (customer_id, type, subject, activity_date) "
+        "VALUES (:c, 'call', 'Kick-off call', now())", c=ids["Acme Logistics"])
+    page = admin.get("/activities/list/").get_data(as_text=True)
+    assert re.search(r'<a class="crm-title-link" href="/activities/show/\d+">Kick-off call</a>', page)
+
+
+@pytest.mark.parametrize("url,table", [("/contacts", "contacts"), ("/activities", "activities"),
+                                       ("/opportunities", "opportunities"), ("/customers", "customers")])
+def test_record_pages_offer_edit_and_delete(admin, sql, url, table):
+    ids = _customers(sql, ("Acme Logistics", "Retail"))
+    c = ids["Acme Logistics"]
+    pk = {"customers": c,
+          "contacts": lambda: sql("INSERT INTO contacts (customer_id, first_name, last_name) VALUES (:c, 'A', 'B') "
+                                  "RETURNING contact_id", c=c)[0][0],
+          "activities": lambda: sql("INSERT INTO activities (customer_id, type, subject, activity_date) "
+                                    "VALUES (:c, 'call', 'S', now()) RETURNING activity_id", c=c)[0][0],
+          "opportunities": lambda: sql("INSERT INTO opportunities (customer_id, name, stage) "
+                                       "VALUES (:c, 'Deal', 'won') RETURNING opportunity_id", c=c)[0][0]}[table]
+    pk = pk() if callable(pk) else pk
+    page = admin.get(f"{url}/show/{pk}").get_data(as_text=True)
+    assert f'action="{url}/delete/{pk}"' in page and "crm-record-delete" in page
+    if table != "customers":
+        assert f'href="{url}/edit/{pk}"' in page and "crm-record-edit" in page
+    else:
+        assert 'id="edit-customer"' in page
+    if table == "customers":
+        assert "Delete customer “Acme Logistics”?" in html.unescape(page)
+
+
+def test_record_pages_offer_only_what_the_role_allows(app, client, sql):
+    from tests.support.client import login
+    from tests.support.users import ROLE_PASSWORD
+
+    ids = _customers(sql, ("Acme Logistics", "Retail"))
+    (contact,), = sql("INSERT INTO contacts (customer_id, first_name, last_name) VALUES (:c, 'A', 'B') "
+                      "RETURNING contact_id", c=ids["Acme Logistics"])
+    rep, auditor = make_role_user(app, "Sales Rep"), make_role_user(app, "Auditor")
+    login(client, rep, ROLE_PASSWORD)  # Sales Rep: read, create, edit; no delete
+    page = client.get(f"/contacts/show/{contact}").get_data(as_text=True)
+    assert f'href="/contacts/edit/{contact}"' in page and "crm-record-edit" in page
+    assert "crm-record-delete" not in page and "/contacts/delete/" not in page
+    page = client.get(f"/customers/show/{ids['Acme Logistics']}").get_data(as_text=True)
+    assert 'id="edit-customer"' in page and "crm-record-delete" not in page
+    client.get("/logout/")
+    login(client, auditor, ROLE_PASSWORD)  # Auditor: read and export only
+    page = client.get(f"/contacts/show/{contact}").get_data(as_text=True)
+    assert "crm-record-edit" not in page and "crm-record-delete" not in page and "crm-record-actions" not in page
+
+
+def test_list_delete_confirmation_names_the_record(admin, sql):
+    _customers(sql, ("Acme Logistics", "Retail"))
+    page = html.unescape(admin.get("/customers/list/").get_data(as_text=True))
+    assert 'data-confirm="Delete customer “Acme Logistics”?"' in page
+
+
+def test_refused_delete_says_what_depends_on_it_as_an_error(admin, sql):
+    ids = _customers(sql, ("Acme Ltd", "Retail"))
+    c = ids["Acme Ltd"]
+    for i in range(3):
+        sql("INSERT INTO contacts (customer_id, first_name, last_name) VALUES (:c, 'A', :l)", c=c, l=str(i))
+    for i in range(2):
+        sql("INSERT INTO opportunities (customer_id, name, stage) VALUES (:c, :n, 'won')", c=c, n=f"D{i}")
+    token = csrf_token(admin, f"/customers/show/{c}")
+    response = admin.post(f"/customers/delete/{c}", data={"csrf_token": token}, follow_redirects=True)
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 200
+    assert re.search(r'alert-danger[^>]*>.*?3 contacts and 2 opportunities still belong to Acme Ltd', page, re.DOTALL)
+    assert sql("SELECT count(*) FROM customers WHERE customer_id = :c", c=c)[0][0] == 1
+    switch_language(admin, "zh")
+    token = csrf_token(admin, f"/customers/show/{c}")
+    page = admin.post(f"/customers/delete/{c}", data={"csrf_token": token}, follow_redirects=True).get_data(
+        as_text=True)
+    assert "3 个联系人和 2 个销售机会仍属于 Acme Ltd" in page
+
+
+def test_deleting_from_the_record_page(admin, sql):
+    ids = _customers(sql, ("Lonely Ltd", "Retail"))
+    c = ids["Lonely Ltd"]
+    token = csrf_token(admin, f"/customers/show/{c}")
+    response = admin.post(f"/customers/delete/{c}", data={"csrf_token": token},
+                          headers={"Referer": f"http://localhost/customers/show/{c}"})
+    assert response.status_code == 302 and response.headers["Location"] == "/customers/list/"
+    assert sql("SELECT count(*) FROM customers WHERE customer_id = :c", c=c)[0][0] == 0
+    # from a filtered list: back to that list
+    (d,), = sql("INSERT INTO customers (name) VALUES ('Other') RETURNING customer_id")
+    token = csrf_token(admin, "/customers/list/?q=other")
+    response = admin.post(f"/customers/delete/{d}", data={"csrf_token": token},
+                          headers={"Referer": "http://localhost/customers/list/?q=other"})
+    assert response.headers["Location"] == "/customers/list/?q=other"
+
+
+def test_export_keeps_the_lists_search(admin, sql):
+    _customers(sql, ("Acme Logistics", "Retail"), ("Globex", "Energy"))
+    body = admin.get("/customers/export/?q=acme").get_data(as_text=True)
+    assert "Acme Logistics" in body and "Globex" not in body

@@ -1,0 +1,203 @@
+"""A list's search box (`?q=`), its active filters as removable chips, and record pages that act.
+
+CrmModelView takes this mixin; crm/list.html includes crm/list_search.html (the box and the
+chips) and crm/show.html, crm/customer_show.html include crm/record_actions.html (Edit, Delete).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from flask import redirect, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
+from markupsafe import Markup
+
+from app.crud.dependents import dependent_counts, refusal
+from app.crud.forms import local_path
+from app.models.searchable import title_columns
+from app.search.quick import ARG, QuickSearchFilter, searchable
+from app.search.text import MAX_QUERY, normalize
+
+FILTER_ARG = re.compile(r"_flt_(\d)_(.+)")  # FAB's list filter arguments
+PK_MAX = 2**31 - 1
+# how a chip says each FAB operator (FAB's own names read as headings: "Equal to", "Relation")
+OPERATORS = {
+    "ct": _l("contains"), "mw": _l("matches words"), "eq": _l("is"), "neq": _l("is not"),
+    "rel_o_m": _l("is"), "nrel_o_m": _l("is not"), "gt": _l("greater than"), "lt": _l("less than"),
+    "sw": _l("starts with"), "ew": _l("ends with"), "nct": _l("does not contain"), "in": _l("is one of"),
+}
+
+# a record in a sentence ("Delete customer “Acme Ltd”?"); a screen's title is a heading ("客户详情")
+RECORD_NAMES = {
+    "customers": lazy_pgettext("record", "customer"), "contacts": lazy_pgettext("record", "contact"),
+    "leads": lazy_pgettext("record", "lead"), "opportunities": lazy_pgettext("record", "opportunity"),
+    "activities": lazy_pgettext("record", "activity"),
+    "service_tickets": lazy_pgettext("record", "service ticket"),
+    "reports": lazy_pgettext("record", "report"),
+}
+
+
+@dataclass
+class Chip:
+    label: str
+    operator: str
+    value: str
+    remove: str  # this list's URL without the condition
+
+
+def _url(args: list[tuple[str, str]]) -> str:
+    return url_for(request.endpoint, **(request.view_args or {})) + (
+        "?" + "&".join(f"{_quote(k)}={_quote(v)}" for k, v in args) if args else "")
+
+
+def _quote(text: str) -> str:
+    return quote(text, safe="")
+
+
+class QuickSearchMixin:
+    """The quick search and filter chips of a list, links to its records, and Edit / Delete on record pages."""
+
+    quick_search_exact: tuple[str, ...] = ()  # columns matched exactly (tables without search indexes)
+    quick_search_labels: Callable[[], Mapping[str, Mapping[str, str]]] | None = None  # column -> value -> label
+    # the list columns that open the record, those of them shown; else its title column
+    link_columns: tuple[str, ...] | None = ("first_name", "last_name")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.extra_args = {**(self.extra_args or {}), "list_search": self.list_search,
+                           "record_actions": self.record_actions}
+
+    # ---------------------------------------------------------------- search
+    def quick_search_columns(self) -> tuple[str, ...]:
+        model = self.datamodel.obj
+        return searchable(model, tuple(dict.fromkeys([*self.list_columns, *title_columns(model)])))
+
+    def with_quick_search(self, filters: Any) -> Any:
+        """`filters` (a list's joined filters) with the request's `?q=` among them."""
+        query = normalize(request.args.get(ARG))
+        columns = self.quick_search_columns()
+        if not query or not (columns or self.quick_search_exact or self.quick_search_labels):
+            return filters
+        labels = type(self).quick_search_labels
+        flt = QuickSearchFilter(self.datamodel.get_pk_name(), self.datamodel, columns, self.quick_search_exact,
+                                labels() if labels else None)
+        filters.filters.append(flt)
+        filters.values.append(query)
+        return filters
+
+    # ---------------------------------------------------------------- rows
+    def title_links(self) -> tuple[str, ...]:
+        """The list's columns that link to the record: its title column(s) shown in the list."""
+        shown = [c for c in (self.link_columns or ()) if c in self.list_columns]
+        if shown:
+            return tuple(shown)
+        titles = [c for c in ("name", "subject", *title_columns(self.datamodel.obj)) if c in self.list_columns]
+        return tuple(titles[:1]) or tuple(self.list_columns[:1])
+
+    def row_extras(self, rows: list) -> dict[str, Any]:
+        """What the rows show besides their values: the title links, each delete's confirmation."""
+        table = self.datamodel.obj.__tablename__
+        record = str(RECORD_NAMES[table]) if table in RECORD_NAMES else str(self.show_title).lower()
+        return {"link_columns": self.title_links(),
+                "confirms": [_("Delete %(record)s “%(name)s”?", record=record, name=str(r)) for r in rows]}
+
+    def pre_delete(self, item: Any) -> None:
+        """Refuse, as an error naming what still depends on it, to delete a record others belong to."""
+        counts = dependent_counts(item)
+        if counts:
+            raise ValueError(refusal(item, counts))  # FAB flashes it as "danger" and deletes nothing
+
+    def post_delete_redirect(self):
+        """Back where the delete was asked (the list with its filters, or the record page when refused);
+        to the list when that was the deleted record's own page."""
+        referrer = urlsplit(request.referrer or "")
+        back = local_path(referrer.path) if referrer.netloc in ("", request.host) else None
+        pk = (request.view_args or {}).get("pk")
+        gone = self.datamodel.get(pk) is None
+        own = {url_for(f"{self.endpoint}.{kind}", pk=pk) for kind in ("show", "edit")}
+        if gone and (back is None or referrer.path in own):
+            return redirect(url_for(f"{self.endpoint}.list"))
+        if back is None:
+            return super().post_delete_redirect()
+        return redirect(f"{back}?{referrer.query}" if referrer.query else back)
+
+    # ---------------------------------------------------------------- the page
+    def list_search(self) -> dict[str, Any]:
+        """The search box, the active filters as chips, "clear all" (crm/list_search.html)."""
+        name = type(self).__name__
+        paging = {f"page_{name}", f"after_{name}", f"before_{name}", "after", "before"}
+        args = [(k, v) for k, v in request.args.items(multi=True) if k not in paging]
+        query = (request.args.get(ARG) or "")[:MAX_QUERY]
+        chips = []
+        for key, value in args:
+            chip = self._chip(key, value)
+            if chip:
+                chip.remove = _url([a for a in args if a != (key, value)])
+                chips.append(chip)
+        kept = [(k, v) for k, v in args if k != ARG and not FILTER_ARG.fullmatch(k)]
+        searchable_list = bool(self.quick_search_columns() or self.quick_search_exact or self.quick_search_labels)
+        return {
+            "searchable": searchable_list, "query": query, "action": _url([]),
+            "hidden": [(k, v) for k, v in args if k != ARG], "chips": chips,
+            "clear_url": _url(kept) if chips else None,
+            "placeholder": _("Search %(list)s", list=str(self.list_title).lower()
+                             if str(self.list_title).isascii() else self.list_title),
+        }
+
+    def _chip(self, key: str, value: str) -> Chip | None:
+        if value == "":
+            return None
+        if key == ARG:
+            return Chip(_("Search"), "", normalize(value), "") if normalize(value) else None
+        match = FILTER_ARG.fullmatch(key)
+        if not match:
+            return None
+        index, column = int(match[1]), match[2]
+        choices = self._filters.get_search_filters().get(column) or []
+        if index >= len(choices):
+            return None
+        flt = choices[index]
+        operator = OPERATORS.get(flt.arg_name, flt.name)
+        return Chip(str(self.label_columns.get(column, column)), str(operator), self._shown(column, value), "")
+
+    def _shown(self, column: str, value: str) -> str:
+        """A filter's value as the list shows it: a related row by its name, a choice by its label."""
+        datamodel = self.datamodel
+        if datamodel.is_relation(column):
+            if not value.isdigit() or int(value) > PK_MAX:
+                return value
+            row = datamodel.session.get(datamodel.get_related_model(column), int(value))
+            return str(row) if row is not None else value
+        if datamodel.is_boolean(column):
+            return _("Yes") if value.lower() in ("y", "1", "true", "on", "yes") else _("No")
+        formatter = self.formatters_columns.get(column)
+        if formatter is not None:
+            try:
+                shown = formatter(value)
+            except (TypeError, ValueError, ArithmeticError):
+                return value
+            return str(shown) if not isinstance(shown, Markup) else shown.striptags()
+        return value
+
+    # ---------------------------------------------------------------- record pages
+    def record_actions(self, pk: Any) -> dict[str, Any] | None:
+        """Edit and Delete for a record page, where the role allows them (crm/record_actions.html)."""
+        sm = self.appbuilder.sm
+        permission = self.class_permission_name
+        can_edit = "edit" not in self.exclude_route_methods and sm.has_access("can_edit", permission)
+        can_delete = "delete" not in self.exclude_route_methods and sm.has_access("can_delete", permission)
+        if not (can_edit or can_delete):
+            return None
+        item = self.datamodel.get(pk)
+        if item is None:
+            return None
+        return {
+            "edit": url_for(f"{self.endpoint}.edit", pk=pk) if can_edit else None,
+            "delete": url_for(f"{self.endpoint}.delete", pk=pk) if can_delete else None,
+            "confirm": self.row_extras([item])["confirms"][0],
+        }

@@ -55,6 +55,19 @@ def test_delete_all_matching_touches_exactly_the_matching_rows_one_log_each(app,
     assert json.loads(entry[0])["rows"] == 1200 and entry[1] is not None
 
 
+def test_all_matching_follows_the_lists_quick_search_and_filters(app, admin, many):
+    """?q= narrows "all matching" exactly as it narrows the list: 'Bulk 12' words among Retail rows."""
+    many("UPDATE customers SET name = name || ' Harbour' WHERE name IN ('Bulk 10', 'Bulk 11', 'Bulk 12')")
+    flt = _flt(app, "/customers", "industry")
+    listed = admin.get(f"/customers/list/?q=harbour&{flt}=Retail").get_data(as_text=True)
+    assert "Bulk 10 Harbour" in listed and "Bulk 11 Harbour" in listed and "Bulk 12 Harbour" not in listed
+    url = f"/customers/bulk/delete?all=1&q=harbour&{flt}=Retail"
+    assert "Delete 2 customers?" in admin.get(url).get_data(as_text=True)
+    assert _confirm(admin, url).status_code == 302
+    assert many("SELECT name FROM customers WHERE name LIKE '%Harbour'") == [("Bulk 12 Harbour",)]
+    assert many("SELECT count(*) FROM customers") == [(2998,)]
+
+
 def test_set_field_on_all_matching_rows_validated_and_logged_per_row(app, admin, sql):
     sql("INSERT INTO customers (name) VALUES ('Owner')")
     (cid,), = sql("SELECT customer_id FROM customers")

@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from markupsafe import Markup
+from sqlalchemy import false
 
 from app.crud.dependents import dependent_counts, refusal
 from app.crud.forms import local_path
@@ -77,18 +78,31 @@ class QuickSearchMixin:
         model = self.datamodel.obj
         return searchable(model, tuple(dict.fromkeys([*self.list_columns, *title_columns(model)])))
 
+    def quick_search_filter(self) -> QuickSearchFilter | None:
+        """The list's `?q=` as a filter; None where the list has nothing to search."""
+        columns = self.quick_search_columns()
+        if not (columns or self.quick_search_exact or self.quick_search_labels):
+            return None
+        labels = type(self).quick_search_labels
+        return QuickSearchFilter(self.datamodel.get_pk_name(), self.datamodel, columns, self.quick_search_exact,
+                                 labels() if labels else None)
+
     def with_quick_search(self, filters: Any) -> Any:
         """`filters` (a list's joined filters) with the request's `?q=` among them."""
         query = normalize(request.args.get(ARG))
-        columns = self.quick_search_columns()
-        if not query or not (columns or self.quick_search_exact or self.quick_search_labels):
+        flt = self.quick_search_filter() if query else None
+        if flt is None:
             return filters
-        labels = type(self).quick_search_labels
-        flt = QuickSearchFilter(self.datamodel.get_pk_name(), self.datamodel, columns, self.quick_search_exact,
-                                labels() if labels else None)
         filters.filters.append(flt)
         filters.values.append(query)
         return filters
+
+    def quick_search_query(self, query: Any, text: str) -> Any:
+        """`query` narrowed by the quick search `text`, as the list narrows its rows (bulk "all matching")."""
+        flt = self.quick_search_filter()
+        if flt is None:  # nothing to search: match nothing rather than more than the list showed
+            return query.filter(false())
+        return flt.apply(query, normalize(text))
 
     # ---------------------------------------------------------------- rows
     def title_links(self) -> tuple[str, ...]:

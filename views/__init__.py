@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask_appbuilder import AppBuilder
 from flask_babel import lazy_gettext as _l
 
-from views.api import APIS
+from views.api import APIS, CrmOpenApi
 from views.tables.screens import MENU
 from views.pages.search_page import SearchView
 from views.pages.dashboard import DashboardView
@@ -22,3 +22,4 @@ def register_views(appbuilder: AppBuilder) -> None:
                         label=_l("Dashboard"), category_label=_l("Analytics"))
     for api in APIS:
         appbuilder.add_api(api)
+    appbuilder.add_api(CrmOpenApi)

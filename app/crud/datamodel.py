@@ -258,6 +258,7 @@ class CrmInterface(SQLAInterface):
         except Exception as exc:
             cause = exc.__cause__ if isinstance(exc.__cause__, SQLAlchemyError) else exc
             message = friendly(cause) if isinstance(cause, SQLAlchemyError) else str(exc)
+            g.crm_conflict = isinstance(cause, StaleDataError)  # the API answers 409
             raise refuse(message)  # FAB's edit flashes the view's `database_error_message`: see CrmModelView
 
     def delete(self, item: Any, commit: bool = True) -> None:
@@ -269,5 +270,6 @@ class CrmInterface(SQLAInterface):
             )
         try:
             super().delete(item, commit)
-        except Exception:
+        except Exception as exc:
+            g.crm_conflict = isinstance(exc, StaleDataError) or isinstance(exc.__cause__, StaleDataError)
             raise refuse(_("Cannot delete %(item)s: other records still refer to it.", item=str(item)))

@@ -14,6 +14,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable
 
+import jsonschema
 import prison
 from flask import request
 from flask_appbuilder.api import ModelRestApi
@@ -22,8 +23,11 @@ from flask_babel import gettext as _
 
 from app.crud.datamodel import PK_MAX
 from app.crud.derive import NUMERIC_MAX
+from app.crud.openapi_query import MAX_PAGE, info_query, item_query, list_query
 
-MAX_PAGE = 1_000_000
+# the schemas the OpenAPI document declares for `q`: the API checks `q` against the same ones
+DECLARED = {"get_list": list_query, "get": item_query, "info": info_query}
+_FORMATS = jsonschema.FormatChecker()
 LIST_VALUED = {"in", "not_in", "rel_m_m", "inf"}  # FAB filters that take a list of values
 SCHEMAS = {"get_list": get_list_schema, "get": get_item_schema, "info": get_info_schema}
 _FILTER_ARG = re.compile(r"_flt_(\d)_(.*)")  # FAB's own pattern (urltools.get_filter_args)
@@ -137,6 +141,21 @@ def _load_rison(raw: str) -> Any:
         raise ValueError(raw) from None
 
 
+def declared_problem(view: Any, method: str, q: dict) -> str | None:
+    """Why `q` does not match the schema the OpenAPI document declares for it (CRM APIs only), or None."""
+    declare = DECLARED.get(method)
+    if declare is None or getattr(view, "model", None) is None:
+        return None
+    cache = view.__dict__.setdefault("crm_q_validators", {})
+    if method not in cache:
+        cache[method] = jsonschema.Draft4Validator(declare(view), format_checker=_FORMATS)
+    error = jsonschema.exceptions.best_match(cache[method].iter_errors(q))
+    if error is None:
+        return None
+    where = "/".join(str(part) for part in error.absolute_path) or "q"
+    return _("The q argument is not valid at %(where)s: %(error)s", where=where, error=error.message[:200])
+
+
 def rison_problem(view: Any, method: str) -> str | None:
     """Why the `q` argument of a request to a model API endpoint cannot be used, or None."""
     raw = request.args.get("q")
@@ -148,6 +167,9 @@ def rison_problem(view: Any, method: str) -> str | None:
         return _("The q argument is not valid rison.")
     if not isinstance(q, dict):
         return _("The q argument must be a rison object: (key:value,...).")
+    problem = declared_problem(view, method, q)
+    if problem:
+        return problem
     schema = SCHEMAS.get(method)
     unknown = sorted(set(q) - set(schema["properties"])) if schema else []
     if unknown:

@@ -58,6 +58,15 @@ def error_body(code: int, message: Any) -> dict[str, Any]:
     return {"message": str(message), "status": code}
 
 
+def shaped_response(code: int, **kwargs: Any) -> Response:
+    """FAB's JSON answer; an error in the one shape (a stale write is a 409, not a 422)."""
+    if code >= 400:
+        if code == 422 and g.pop("crm_conflict", False):
+            code = 409
+        kwargs = error_body(code, kwargs.get("message", ""))
+    return BaseApi.response(code, **kwargs)
+
+
 class CrmRestApi(ModelRestApi):
     """One table's REST API; `derived_api` makes each, its columns and rules derived from the model."""
 
@@ -67,14 +76,7 @@ class CrmRestApi(ModelRestApi):
     max_page_size = 100
     model2schemaconverter = UnroundedConverter
 
-    @staticmethod
-    def response(code: int, **kwargs: Any) -> Response:
-        """FAB's JSON answer; an error in the one shape (a stale write is a 409, not a 422)."""
-        if code >= 400:
-            if code == 422 and g.pop("crm_conflict", False):
-                code = 409
-            kwargs = error_body(code, kwargs.get("message", ""))
-        return BaseApi.response(code, **kwargs)
+    response = staticmethod(shaped_response)
 
     @expose("/<int:pk>", methods=["PUT"])
     @protect()
@@ -124,8 +126,10 @@ class CrmRestApi(ModelRestApi):
 class SecurityApi(FabSecurityApi):
     """FAB's JWT sign-in; a body without `provider` is a 400 (FAB reads it unchecked: a KeyError).
 
-    The class name keeps FAB's endpoint names (SecurityApi.login).
+    The class name keeps FAB's endpoint names (SecurityApi.login). Errors in the API's one shape.
     """
+
+    response = staticmethod(shaped_response)
 
     @expose("/login", methods=["POST"])
     def login(self) -> Response:

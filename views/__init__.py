@@ -5,10 +5,10 @@ from flask_appbuilder import AppBuilder
 from flask_babel import lazy_gettext as _l
 
 from views.api import APIS, CrmOpenApi
-from views.tables.screens import MENU
-from views.pages.search_page import SearchView
 from views.pages.dashboard import DashboardView
 from views.pages.pipeline_board import PipelineView
+from views.pages.search_page import SearchView
+from views.tables.screens import MENU
 
 
 def register_views(appbuilder: AppBuilder) -> None:

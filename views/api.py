@@ -15,11 +15,11 @@ from sqlalchemy import DateTime, inspect
 
 from app.crud.api_fields import AmountString, UtcDateTime
 from app.crud.datamodel import PK_MAX, CrmInterface
+from app.crud.derive import api_validators, derive, route_of
 from app.crud.openapi import document
 from app.encryption.columns import EncryptedAmount
 from app.extensions import db
 from app.models import Activity, Contact, Customer, Lead, Opportunity, ServiceTicket
-from app.crud.derive import api_validators, derive, route_of
 
 
 def singular(table: str) -> str:

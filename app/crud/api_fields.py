@@ -28,8 +28,8 @@ class UtcDateTime(fields.DateTime):
         if value is None:
             return None
         if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc).isoformat()
+            value = value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC).isoformat()
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dt.datetime:
         if not isinstance(value, str):
@@ -40,7 +40,7 @@ class UtcDateTime(fields.DateTime):
             raise ValidationError(_("Not a valid date and time (ISO 8601, e.g. 2026-11-20T10:00:00Z).")) from None
         if parsed.tzinfo is not None:
             try:
-                parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
+                parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
             except OverflowError:
                 raise ValidationError(_("The date is out of range.")) from None
         return parsed

@@ -7,7 +7,8 @@ shape and every operation lists each status it can answer.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import inspect
 

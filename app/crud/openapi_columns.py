@@ -8,13 +8,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, SmallInteger, String, Text
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 
 from app.crud.api_fields import AMOUNT_PATTERN
-from app.crud.forms import NoControlCharacters
 from app.crud.datamodel import PK_MAX
 from app.crud.derive import TEXT_MAX, encrypted_and_bands
+from app.crud.forms import NoControlCharacters
 from app.encryption.columns import AMOUNT_MAX, BAND_LABELS, EncryptedAmount
 from app.models.choices import CHOICE_COLUMNS
 from app.models.crm import EMAIL_RE, PHONE_RE

@@ -33,7 +33,7 @@ def filter_value(api: Any, column: str) -> dict[str, Any]:
         if column.endswith("_band"):
             return {"type": "integer", "minimum": 0, "maximum": len(BAND_LABELS) - 1}
         return {"type": "integer", "minimum": -2**31, "maximum": 2**31 - 1}
-    if isinstance(kind, EncryptedAmount) or isinstance(kind, Numeric):
+    if isinstance(kind, (EncryptedAmount, Numeric)):
         return {"type": "number", "minimum": -float(NUMERIC_MAX), "maximum": float(NUMERIC_MAX)}
     if isinstance(kind, DateTime):
         return {"type": "string", "format": "date-time"}

@@ -13,8 +13,8 @@ checks that the served document is that same one.
 from __future__ import annotations
 
 import os
-from datetime import timedelta
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 import schemathesis

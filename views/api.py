@@ -117,7 +117,7 @@ class CrmRestApi(ModelRestApi):
 
     def put_headless(self, pk) -> Response:
         body = request.get_json(silent=True)
-        if isinstance(body, dict) and not body and self.datamodel.get(pk, self._base_filters) is not None:
+        if isinstance(body, dict) and not body:
             return self.response_422(message=_("Send at least one field to change."))
         errors = self.missing_related()
         return self.response_422(message=errors) if errors else super().put_headless(pk)

@@ -94,33 +94,38 @@ class CrmRestApi(ModelRestApi):
         """Delete a row (refused with 422 while other rows refer to it)."""
         return self.delete_headless(pk)
 
-    def missing_related(self) -> dict[str, list[str]]:
-        """Errors for related ids in the JSON body that name no row (FAB would store NULL)."""
+    def missing_related(self) -> tuple[int, dict[str, list[str]]]:
+        """Status and errors for related ids in the JSON body that are no id (422) or name no row (404).
+
+        FAB would store NULL for a missing row. It is a 404 naming the field, as JSON:API and
+        Stripe answer a reference to a missing resource: the request is well formed, what it
+        points at is not there.
+        """
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
-            return {}
-        errors = {}
+            return 0, {}
+        errors, status = {}, 404
         for rel in inspect(self.model).relationships:
             if rel.direction.name != "MANYTOONE" or body.get(rel.key) is None:
                 continue
             value, target = body[rel.key], rel.mapper.class_
             label = singular(target.__tablename__)
             if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= PK_MAX:
-                errors[rel.key] = [f"Must be the id (a positive whole number) of a {label}."]
+                errors[rel.key], status = [f"Must be the id (a positive whole number) of a {label}."], 422
             elif db.session.get(target, value) is None:
                 errors[rel.key] = [f"There is no {label} with id {value}."]
-        return errors
+        return status, errors
 
     def post_headless(self) -> Response:
-        errors = self.missing_related()
-        return self.response_422(message=errors) if errors else super().post_headless()
+        status, errors = self.missing_related()
+        return self.response(status, message=errors) if errors else super().post_headless()
 
     def put_headless(self, pk) -> Response:
         body = request.get_json(silent=True)
         if isinstance(body, dict) and not body:
             return self.response_422(message=_("Send at least one field to change."))
-        errors = self.missing_related()
-        return self.response_422(message=errors) if errors else super().put_headless(pk)
+        status, errors = self.missing_related()
+        return self.response(status, message=errors) if errors else super().put_headless(pk)
 
 
 class SecurityApi(FabSecurityApi):

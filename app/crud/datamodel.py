@@ -264,6 +264,7 @@ class CrmInterface(SQLAInterface):
     def delete(self, item: Any, commit: bool = True) -> None:
         blocking = dependents(item)
         if blocking:
+            g.crm_conflict = True  # the API answers 409: the row's state (its dependents) forbids it
             raise refuse(
                 _("Cannot delete %(item)s: it still has %(what)s. Delete or move those first.",
                   item=str(item), what=", ".join(blocking))

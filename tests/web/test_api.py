@@ -50,11 +50,11 @@ def test_bad_customer_bodies_are_4xx_and_store_nothing(client, token, sql, body)
     assert sql("SELECT count(*) FROM customers")[0][0] == 0
 
 
-def test_refused_delete_is_422_with_reason(client, token, sql):
+def test_refused_delete_is_409_with_reason(client, token, sql):
     (cid,), = sql("INSERT INTO customers (name) VALUES ('Parent') RETURNING customer_id")
     sql("INSERT INTO contacts (customer_id, first_name, last_name) VALUES (:c, 'a', 'b')", c=cid)
     response = client.delete(f"/api/v1/customers/{cid}", headers=token)
-    assert response.status_code == 422 and "contacts" in response.get_json()["message"]
+    assert response.status_code == 409 and "contacts" in response.get_json()["message"]
     assert sql("SELECT count(*) FROM customers")[0][0] == 1
 
 

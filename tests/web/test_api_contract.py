@@ -102,3 +102,17 @@ def test_q_is_checked_against_its_declared_schema(client, token):
     ok = client.get("/api/v1/customers/", headers=token,
                     query_string={"q": '{"page": 0, "filters": [{"col": "name", "opr": "ct", "value": "a"}]}'})
     assert ok.status_code == 200
+
+
+def test_a_missing_related_row_is_404_and_a_referenced_row_409(client, token, sql):
+    missing = client.post("/api/v1/contacts/", headers=token,
+                          json={"customer": 99999, "first_name": "A", "last_name": "B"})
+    assert missing.status_code == 404 and "99999" in missing.get_json()["errors"]["customer"][0]
+    malformed = client.post("/api/v1/contacts/", headers=token,
+                            json={"customer": "x", "first_name": "A", "last_name": "B"})
+    assert malformed.status_code == 422 and "customer" in malformed.get_json()["errors"]
+    (cid,), = sql("INSERT INTO customers (name) VALUES ('Parent') RETURNING customer_id")
+    sql("INSERT INTO contacts (customer_id, first_name, last_name) VALUES (:c, 'a', 'b')", c=cid)
+    refused = client.delete(f"/api/v1/customers/{cid}", headers=token)
+    assert refused.status_code == 409 and refused.get_json()["status"] == 409
+    assert sql("SELECT count(*) FROM contacts") == [(1,)]

@@ -116,3 +116,12 @@ def test_a_missing_related_row_is_404_and_a_referenced_row_409(client, token, sq
     refused = client.delete(f"/api/v1/customers/{cid}", headers=token)
     assert refused.status_code == 409 and refused.get_json()["status"] == 409
     assert sql("SELECT count(*) FROM contacts") == [(1,)]
+
+
+def test_unknown_arguments_are_400_and_a_json_q_is_read_as_sent(client, token, sql):
+    sql("INSERT INTO customers (name) VALUES ('a+b&c'), ('a b')")
+    assert client.get("/api/v1/customers/_info?_id=1", headers=token).status_code == 400
+    assert client.get("/api/v1/customers/?_l_=zh", headers=token).status_code == 200
+    q = '{"filters": [{"col": "name", "opr": "eq", "value": "a+b&c"}]}'  # FAB would decode it twice
+    response = client.get("/api/v1/customers/", headers=token, query_string={"q": q})
+    assert [row["name"] for row in response.get_json()["result"]] == ["a+b&c"]

@@ -192,8 +192,9 @@ INFO = {"type": "object", "properties": {
 def security_paths() -> dict[str, Any]:
     """Sign-in and token refresh (FAB's SecurityApi)."""
     login = {"type": "object", "required": ["username", "password", "provider"], "properties": {
-        "username": {"type": "string", "minLength": 1, "maxLength": 256},
-        "password": {"type": "string", "minLength": 1, "maxLength": 256},
+        # a JSON body holds no NUL anywhere (app/web/request_guard.py)
+        "username": {"type": "string", "minLength": 1, "maxLength": 256, "pattern": "^[^\\x00]*$"},
+        "password": {"type": "string", "minLength": 1, "maxLength": 256, "pattern": "^[^\\x00]*$"},
         "provider": {"type": "string", "enum": ["db"]}, "refresh": {"type": "boolean"}}}
     tokens = {"type": "object", "required": ["access_token"], "properties": {
         "access_token": {"type": "string"}, "refresh_token": {"type": "string"}}}

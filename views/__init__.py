@@ -5,12 +5,12 @@ from flask_appbuilder import AppBuilder
 from flask_babel import lazy_gettext as _l
 
 from views.admin.webhooks import WebhooksView
-from views.api import APIS
-from views.tables.screens import MENU
-from views.pages.search_page import SearchView
+from views.api import APIS, CrmOpenApi
 from views.pages.dashboard import DashboardView
-from views.pages.pipeline_board import PipelineView
 from views.pages.operations import OperationsView
+from views.pages.pipeline_board import PipelineView
+from views.pages.search_page import SearchView
+from views.tables.screens import MENU
 
 
 def register_views(appbuilder: AppBuilder) -> None:
@@ -28,3 +28,4 @@ def register_views(appbuilder: AppBuilder) -> None:
         appbuilder.add_api(api)
     appbuilder.add_view(WebhooksView, "Webhooks", icon="fa-satellite-dish", category="Admin",
                         label=_l("Webhooks"), category_label=_l("Admin"))
+    appbuilder.add_api(CrmOpenApi)

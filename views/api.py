@@ -1,17 +1,25 @@
 """REST API (FAB ModelRestApi) for the CRM tables, derived from the models like the screens."""
 from __future__ import annotations
 
-from flask import Response, request
-from flask_appbuilder.api import ModelRestApi, expose
-from flask_appbuilder.security.api import SecurityApi as FabSecurityApi
-from sqlalchemy import inspect
-from flask_appbuilder.api.convert import Model2SchemaConverter
-from marshmallow import fields
+from typing import Any
 
+from flask import Response, current_app, g, request
+from flask_appbuilder.api import BaseApi, ModelRestApi, expose, protect, safe
+from flask_appbuilder.api.convert import Model2SchemaConverter
+from flask_appbuilder.api.manager import OpenApi
+from flask_appbuilder.security.api import SecurityApi as FabSecurityApi
+from flask_appbuilder.security.decorators import permission_name
+from flask_babel import gettext as _
+from marshmallow import fields
+from sqlalchemy import DateTime, inspect
+
+from app.crud.api_fields import AmountString, UtcDateTime
 from app.crud.datamodel import PK_MAX, CrmInterface
+from app.crud.derive import api_validators, derive, route_of
+from app.crud.openapi import document
+from app.encryption.columns import EncryptedAmount
 from app.extensions import db
 from app.models import Activity, Contact, Customer, Lead, Opportunity, ServiceTicket
-from app.crud.derive import api_validators, derive, route_of
 
 
 def singular(table: str) -> str:
@@ -20,13 +28,43 @@ def singular(table: str) -> str:
 
 
 class UnroundedConverter(Model2SchemaConverter):
-    """Decimal fields keep the digits sent: 1.234 reaches the validators (and is refused), not 1.23."""
+    """The API's value types: amounts as decimal strings, timestamps in UTC with their offset.
+
+    Decimal fields keep the digits sent: 1.234 reaches the validators (and is refused), not 1.23.
+    """
 
     def _column2field(self, datamodel, column, nested=True, parent_schema_name=None):
         field = super()._column2field(datamodel, column, nested=nested, parent_schema_name=parent_schema_name)
+        kind = getattr(datamodel.obj.__table__.columns.get(column.name), "type", None)
+        replacement = AmountString if isinstance(kind, EncryptedAmount) else UtcDateTime if isinstance(
+            kind, DateTime) else None
+        if replacement is not None:
+            typed = replacement(required=field.required, allow_none=field.allow_none,
+                                validate=list(field.validators), dump_only=field.dump_only)
+            typed.unique = getattr(field, "unique", False)
+            return typed
         if isinstance(field, fields.Decimal):
             field.places = None
         return field
+
+
+def error_body(code: int, message: Any) -> dict[str, Any]:
+    """The one error shape: {message: text, status}, and a 422's refused fields under `errors`."""
+    if isinstance(message, dict):
+        errors = {str(key): [str(m) for m in value] if isinstance(value, list) else [str(value)]
+                  for key, value in message.items()}
+        text = "; ".join(f"{key}: {' '.join(texts)}" for key, texts in errors.items())
+        return {"message": text, "status": code, "errors": errors}
+    return {"message": str(message), "status": code}
+
+
+def shaped_response(code: int, **kwargs: Any) -> Response:
+    """FAB's JSON answer; an error in the one shape (a stale write is a 409, not a 422)."""
+    if code >= 400:
+        if code == 422 and g.pop("crm_conflict", False):
+            code = 409
+        kwargs = error_body(code, kwargs.get("message", ""))
+    return BaseApi.response(code, **kwargs)
 
 
 class CrmRestApi(ModelRestApi):
@@ -38,37 +76,65 @@ class CrmRestApi(ModelRestApi):
     max_page_size = 100
     model2schemaconverter = UnroundedConverter
 
-    def missing_related(self) -> dict[str, list[str]]:
-        """Errors for related ids in the JSON body that name no row (FAB would store NULL)."""
+    response = staticmethod(shaped_response)
+
+    @expose("/<int:pk>", methods=["PUT"])
+    @protect()
+    @safe
+    @permission_name("put")
+    def put(self, pk: int) -> Response:
+        """Change the fields sent (PUT is partial: omitted fields keep their values)."""
+        return self.put_headless(pk)
+
+    @expose("/<int:pk>", methods=["DELETE"])
+    @protect()
+    @safe
+    @permission_name("delete")
+    def delete(self, pk: int) -> Response:
+        """Delete a row (refused with 422 while other rows refer to it)."""
+        return self.delete_headless(pk)
+
+    def missing_related(self) -> tuple[int, dict[str, list[str]]]:
+        """Status and errors for related ids in the JSON body that are no id (422) or name no row (404).
+
+        FAB would store NULL for a missing row. It is a 404 naming the field, as JSON:API and
+        Stripe answer a reference to a missing resource: the request is well formed, what it
+        points at is not there.
+        """
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
-            return {}
-        errors = {}
+            return 0, {}
+        errors, status = {}, 404
         for rel in inspect(self.model).relationships:
             if rel.direction.name != "MANYTOONE" or body.get(rel.key) is None:
                 continue
             value, target = body[rel.key], rel.mapper.class_
             label = singular(target.__tablename__)
             if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= PK_MAX:
-                errors[rel.key] = [f"Must be the id (a positive whole number) of a {label}."]
+                errors[rel.key], status = [f"Must be the id (a positive whole number) of a {label}."], 422
             elif db.session.get(target, value) is None:
                 errors[rel.key] = [f"There is no {label} with id {value}."]
-        return errors
+        return status, errors
 
     def post_headless(self) -> Response:
-        errors = self.missing_related()
-        return self.response_422(message=errors) if errors else super().post_headless()
+        status, errors = self.missing_related()
+        return self.response(status, message=errors) if errors else super().post_headless()
 
     def put_headless(self, pk) -> Response:
-        errors = self.missing_related()
-        return self.response_422(message=errors) if errors else super().put_headless(pk)
+        body = request.get_json(silent=True)
+        if isinstance(body, dict) and not body:
+            return self.response_422(message=_("Send at least one field to change."))
+        status, errors = self.missing_related()
+        return self.response(status, message=errors) if errors else super().put_headless(pk)
 
 
 class SecurityApi(FabSecurityApi):
     """FAB's JWT sign-in; a body without `provider` is a 400 (FAB reads it unchecked: a KeyError).
 
-    The class name keeps FAB's endpoint names (SecurityApi.login).
+    The class name keeps FAB's endpoint names (SecurityApi.login). Errors in the API's one shape.
     """
+
+    response = staticmethod(shaped_response)
 
     @expose("/login", methods=["POST"])
     def login(self) -> Response:
@@ -76,6 +142,25 @@ class SecurityApi(FabSecurityApi):
         if isinstance(body, dict) and "provider" not in body:
             return self.response_400(message={"provider": ["Missing data for required field."]})
         return super().login()
+
+
+class CrmOpenApi(OpenApi):
+    """The OpenAPI document at /api/v1/_openapi, derived from the models (app/crud/openapi.py).
+
+    FAB's own document is built from generic docstrings; this one says what the API does.
+    The permission is FAB's (can_get on OpenApi).
+    """
+
+    route_base = "/api/v1"
+    class_permission_name = "OpenApi"
+
+    @expose("/_openapi", methods=["GET"])
+    @protect()
+    @safe
+    def get(self) -> Response:
+        """The OpenAPI 3 document of version v1."""
+        apis = [view for view in current_app.appbuilder.baseviews if isinstance(view, CrmRestApi)]
+        return BaseApi.response(200, **document(apis, current_app.appbuilder.app_name))
 
 
 def derived_api(name: str, model: type) -> type[CrmRestApi]:

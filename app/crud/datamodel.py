@@ -258,16 +258,19 @@ class CrmInterface(SQLAInterface):
         except Exception as exc:
             cause = exc.__cause__ if isinstance(exc.__cause__, SQLAlchemyError) else exc
             message = friendly(cause) if isinstance(cause, SQLAlchemyError) else str(exc)
+            g.crm_conflict = isinstance(cause, StaleDataError)  # the API answers 409
             raise refuse(message)  # FAB's edit flashes the view's `database_error_message`: see CrmModelView
 
     def delete(self, item: Any, commit: bool = True) -> None:
         blocking = dependents(item)
         if blocking:
+            g.crm_conflict = True  # the API answers 409: the row's state (its dependents) forbids it
             raise refuse(
                 _("Cannot delete %(item)s: it still has %(what)s. Delete or move those first.",
                   item=str(item), what=", ".join(blocking))
             )
         try:
             super().delete(item, commit)
-        except Exception:
+        except Exception as exc:
+            g.crm_conflict = isinstance(exc, StaleDataError) or isinstance(exc.__cause__, StaleDataError)
             raise refuse(_("Cannot delete %(item)s: other records still refer to it.", item=str(item)))

@@ -280,6 +280,10 @@ class FormRules:
     def __init__(self, validators: list) -> None:
         self.validators = validators
 
+    def __repr__(self) -> str:
+        """What the API's _info shows: the rules by name (FAB lists each validator as text)."""
+        return "<FormRules " + ", ".join(type(check).__name__ for check in self.validators) + ">"
+
     def __call__(self, value: Any) -> None:
         field = _Received(value)
         for validator in self.validators:

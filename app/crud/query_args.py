@@ -14,16 +14,22 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable
 
+import jsonschema
 import prison
 from flask import request
+from werkzeug.datastructures import ImmutableMultiDict
 from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.api.schemas import get_info_schema, get_item_schema, get_list_schema
 from flask_babel import gettext as _
 
 from app.crud.datamodel import PK_MAX
 from app.crud.derive import NUMERIC_MAX
+from app.crud.openapi_query import MAX_PAGE, info_query, item_query, list_query
 
-MAX_PAGE = 1_000_000
+# the schemas the OpenAPI document declares for `q`: the API checks `q` against the same ones
+DECLARED = {"get_list": list_query, "get": item_query, "info": info_query}
+_FORMATS = jsonschema.FormatChecker()
+API_ARGS = {"q", "_l_"}  # the API's arguments: `q`, and the language of its messages
 LIST_VALUED = {"in", "not_in", "rel_m_m", "inf"}  # FAB filters that take a list of values
 SCHEMAS = {"get_list": get_list_schema, "get": get_item_schema, "info": get_info_schema}
 _FILTER_ARG = re.compile(r"_flt_(\d)_(.*)")  # FAB's own pattern (urltools.get_filter_args)
@@ -137,10 +143,38 @@ def _load_rison(raw: str) -> Any:
         raise ValueError(raw) from None
 
 
+def declared_problem(view: Any, method: str, q: dict) -> str | None:
+    """Why `q` does not match the schema the OpenAPI document declares for it (CRM APIs only), or None."""
+    declare = DECLARED.get(method)
+    if declare is None or getattr(view, "model", None) is None:
+        return None
+    cache = view.__dict__.setdefault("crm_q_validators", {})
+    if method not in cache:
+        cache[method] = jsonschema.Draft4Validator(declare(view), format_checker=_FORMATS)
+    error = jsonschema.exceptions.best_match(cache[method].iter_errors(q))
+    if error is None:
+        return None
+    where = "/".join(str(part) for part in error.absolute_path) or "q"
+    return _("The q argument is not valid at %(where)s: %(error)s", where=where, error=error.message[:200])
+
+
+def as_rison(q: dict) -> None:
+    """Hand FAB the `q` that was checked, as rison: FAB decodes a JSON `q` a second time as a query
+    string (a `+` becomes a space, `&` cuts it), so it would not read what was checked."""
+    args = request.args.copy()
+    args["q"] = prison.dumps(q)
+    request.args = ImmutableMultiDict(args)
+
+
 def rison_problem(view: Any, method: str) -> str | None:
     """Why the `q` argument of a request to a model API endpoint cannot be used, or None."""
+    if not isinstance(view, ModelRestApi):
+        return None
+    unknown_args = sorted(set(request.args) - API_ARGS)
+    if unknown_args and getattr(view, "model", None) is not None:  # the document declares only `q`
+        return _("Unknown argument: %(name)s.", name=repr(unknown_args[0])[:80])
     raw = request.args.get("q")
-    if raw is None or not isinstance(view, ModelRestApi):
+    if raw is None:
         return None
     try:
         q = _load_rison(raw)
@@ -148,6 +182,10 @@ def rison_problem(view: Any, method: str) -> str | None:
         return _("The q argument is not valid rison.")
     if not isinstance(q, dict):
         return _("The q argument must be a rison object: (key:value,...).")
+    problem = declared_problem(view, method, q)
+    if problem:
+        return problem
+    as_rison(q)
     schema = SCHEMAS.get(method)
     unknown = sorted(set(q) - set(schema["properties"])) if schema else []
     if unknown:

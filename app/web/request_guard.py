@@ -105,8 +105,25 @@ def guard_path() -> Response | None:
     return None
 
 
+API_BODY_MAX = 2**20  # an API call writes one row: a megabyte is plenty (CSV files go to the screens)
+API_URL_MAX = 8_192  # path and query of an API call; a q of 20 filters fits easily
+
+
+def guard_api_size() -> Response | None:
+    """An API call's address too long (414); its body is limited while it is read (413)."""
+    if not is_api_request():
+        return None
+    request.max_content_length = API_BODY_MAX  # reading more raises RequestEntityTooLarge: a 413
+    if len(request.path) + len(request.query_string) > API_URL_MAX:
+        return error_response(414, _("The address is longer than %(max)s characters.", max="{:,}".format(API_URL_MAX)))
+    return None
+
+
 def guard_list_args() -> Response | None:
-    """Malformed list arguments or a JSON body this address cannot take: 400 (or 415)."""
+    """Malformed list arguments or a JSON body this address cannot take: 400 (or 415); an API call's size."""
+    refused_size = guard_api_size()
+    if refused_size is not None:
+        return refused_size
     message = problem_with_args()
     if message:
         return error_response(400, message)

@@ -29,7 +29,7 @@ def test_list_needs_a_token_and_works_with_one(client, token, resource):
 
 def test_create_read_update_delete_customer(client, token, sql):
     response = client.post("/api/v1/customers/", headers=token,
-                           json={"name": "API 客户", "industry": "Retail", "revenue": 1000})
+                           json={"name": "API 客户", "industry": "Retail", "revenue": "1000"})
     assert response.status_code == 201, response.get_json()
     pk = response.get_json()["id"]
     assert client.get(f"/api/v1/customers/{pk}", headers=token).get_json()["result"]["name"] == "API 客户"
@@ -50,11 +50,11 @@ def test_bad_customer_bodies_are_4xx_and_store_nothing(client, token, sql, body)
     assert sql("SELECT count(*) FROM customers")[0][0] == 0
 
 
-def test_refused_delete_is_422_with_reason(client, token, sql):
+def test_refused_delete_is_409_with_reason(client, token, sql):
     (cid,), = sql("INSERT INTO customers (name) VALUES ('Parent') RETURNING customer_id")
     sql("INSERT INTO contacts (customer_id, first_name, last_name) VALUES (:c, 'a', 'b')", c=cid)
     response = client.delete(f"/api/v1/customers/{cid}", headers=token)
-    assert response.status_code == 422 and "contacts" in response.get_json()["message"]
+    assert response.status_code == 409 and "contacts" in response.get_json()["message"]
     assert sql("SELECT count(*) FROM customers")[0][0] == 1
 
 
@@ -172,7 +172,7 @@ SAME_RULES = [
     ("customers", "revenue", "1.234"), ("customers", "revenue", "0.001"),
     ("customers", "revenue", "10000000000000000"), ("customers", "revenue", "-0.01"),
     ("contacts", "first_name", ""), ("contacts", "email", "two@@example.com"), ("contacts", "phone", "x" * 51),
-    ("activities", "subject", ""), ("activities", "subject", "tab\x0bvertical"), ("activities", "type", "party"),
+    ("activities", "subject", ""), ("activities", "subject", " \u3000 "), ("activities", "subject", "tab\x0bvertical"), ("activities", "type", "party"),
     ("activities", "activity_date", "10000-01-01 00:00:00"),
     ("opportunities", "value", "99.999"), ("opportunities", "close_date", "2026-02-30"),
     ("opportunities", "stage", "closing"), ("leads", "status", "NEW"), ("tickets", "priority", "critical"),
@@ -187,7 +187,7 @@ def _api_body(resource: str, ids: dict[str, str]) -> dict:
         if name in ("customer", "contact"):
             body[name] = int(value)
         elif name in ("revenue", "value"):
-            body[name] = float(value)
+            body[name] = value  # amounts are decimal strings
         else:
             body[name] = value
     return body

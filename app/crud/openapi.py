@@ -191,7 +191,9 @@ INFO = {"type": "object", "properties": {
 
 def security_paths() -> dict[str, Any]:
     """Sign-in and token refresh (FAB's SecurityApi)."""
-    login = {"type": "object", "required": ["username", "password", "provider"], "properties": {
+    # FAB's login schema refuses unknown fields (400 "Unknown field."), so the document says so
+    login = {"type": "object", "required": ["username", "password", "provider"], "additionalProperties": False,
+             "properties": {
         # a JSON body holds no NUL anywhere (app/web/request_guard.py)
         "username": {"type": "string", "minLength": 1, "maxLength": 256, "pattern": "^[^\\x00]*$"},
         "password": {"type": "string", "minLength": 1, "maxLength": 256, "pattern": "^[^\\x00]*$"},

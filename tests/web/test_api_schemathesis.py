@@ -19,7 +19,7 @@ from datetime import timedelta
 import pytest
 import schemathesis
 from flask import Flask
-from hypothesis import HealthCheck, seed, settings
+from hypothesis import HealthCheck, given, seed, settings
 from openapi_spec_validator import validate
 
 from tests.support.apps import ADMIN_PASSWORD, make_app
@@ -74,11 +74,22 @@ def test_the_document_is_valid_openapi(api_app, bearer):
     assert response.get_json() == DOCUMENT
 
 
-@schema.parametrize()
-@seed(SEED)
-@settings(max_examples=EXAMPLES, deadline=None, database=None,
-          suppress_health_check=list(HealthCheck))
-def test_every_operation_keeps_its_contract(case, api_app, bearer):
+# One test item per operation, each with its own id: pytest-xdist runs items by id, and
+# Schemathesis's own `schema.parametrize()` gives all of them one id (pytest 9), so a worker
+# would have run only the first operation.
+OPERATIONS = [result.ok() for result in schema.get_all_operations()]
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=[op.label for op in OPERATIONS])
+def test_every_operation_keeps_its_contract(operation, api_app, bearer):
     # the schema and its operations were collected before the app existed
-    case.operation.schema.app = case.operation.app = api_app
-    case.call_and_validate(headers=bearer)
+    operation.schema.app = operation.app = api_app
+
+    @seed(SEED)
+    @settings(max_examples=EXAMPLES, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy())
+    def examples(case) -> None:
+        case.call_and_validate(headers=bearer)
+
+    examples()

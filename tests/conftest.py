@@ -20,7 +20,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.support.apps import TEMPLATE, make_app, prepare_template
+from tests.support.apps import ADMIN_PASSWORD, TEMPLATE, make_app, prepare_template
 from tests.support.client import login
 from tests.support.postgres import Server
 
@@ -112,6 +112,15 @@ def admin(client: FlaskClient) -> FlaskClient:
     response = login(client)
     assert response.status_code == 302 and "/login" not in response.headers["Location"]
     return client
+
+
+@pytest.fixture
+def token(client: FlaskClient) -> dict[str, str]:
+    """Request headers with the admin's JWT from the API's sign-in."""
+    response = client.post("/api/v1/security/login",
+                           json={"username": "admin", "password": ADMIN_PASSWORD, "provider": "db"})
+    assert response.status_code == 200
+    return {"Authorization": f"Bearer {response.get_json()['access_token']}"}
 
 
 @pytest.fixture

@@ -165,3 +165,12 @@ class Catalog:
         for backup in reversed(deleted):
             shutil.rmtree(backup.path)
         return deleted
+
+
+def size_text(n: float) -> str:
+    """'1.5 MB': a size in bytes for people (powers of 1000, as `df -H` and most file managers)."""
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return str(n)

@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from app.backup.catalog import Backup, Catalog, CatalogError
+from app.backup.catalog import Backup, Catalog, CatalogError, size_text
 from app.backup.crypto import BackupCryptoError
 from app.backup.mirror import prune_mirror, sync_record
 from app.backup.pitr import parse_time, restore_to_time
@@ -40,14 +40,6 @@ def _audit(action: str, description: dict) -> None:
         click.echo(f"warning: could not write the logs entry ({type(exc).__name__})", err=True)
 
 
-def _size(n: int) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return str(n)
-
-
 def _run_backup(kind: str, reason: str | None = None) -> Backup:
     settings = _settings()
     if settings.method == "logical":
@@ -63,8 +55,8 @@ def _run_backup(kind: str, reason: str | None = None) -> Backup:
         _audit("backup failed", {"kind": kind, "error": str(exc)})
         raise click.ClickException(f"backup failed, nothing was kept: {exc}") from exc
     seconds = time.monotonic() - started
-    click.echo(f"Backup {backup.id}: {backup.kind} ({backup.method}), {_size(backup.plain_size)} "
-               f"-> {_size(backup.size)} encrypted in {seconds:.1f}s"
+    click.echo(f"Backup {backup.id}: {backup.kind} ({backup.method}), {size_text(backup.plain_size)} "
+               f"-> {size_text(backup.size)} encrypted in {seconds:.1f}s"
                + (f", on top of {backup.parent}" if backup.parent else "")
                + (f" ({reason})" if reason else ""))
     if backup.tables_changed_during_backup:
@@ -143,7 +135,7 @@ def list_backups() -> None:
         click.echo("  none yet: run `crm backup full`")
         return
     for chain in chains:
-        click.echo(f"\nChain {chain[0].id}: {len(chain)} backup(s), {_size(sum(b.size for b in chain))}")
+        click.echo(f"\nChain {chain[0].id}: {len(chain)} backup(s), {size_text(sum(b.size for b in chain))}")
         click.echo(f"  {'ID':<32} {'KIND':<12} {'STARTED (UTC)':<20} {'TOOK':>6} {'SIZE':>9}  VERIFIED")
         for b in chain:
             took = (datetime.fromisoformat(b.finished_at) - b.started).seconds if b.finished_at else 0
@@ -151,7 +143,7 @@ def list_backups() -> None:
             if b.verification:
                 verified = f"{b.verification['status']} {b.verification['at'][:16].replace('T', ' ')}"
             click.echo(f"  {b.id:<32} {b.kind:<12} {b.started_at[:19].replace('T', ' '):<20} "
-                       f"{took:>5}s {_size(b.size):>9}  {verified}")
+                       f"{took:>5}s {size_text(b.size):>9}  {verified}")
 
 
 def _window(settings: Settings) -> None:

@@ -19,12 +19,13 @@ from flask import Flask
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from app.backup.catalog import size_text
 from app.backup.crypto import BackupCryptoError
 from app.backup.wal import archive_status
 from app.extensions import db
 from app.scheduler import state
 from app.scheduler.catalog import jobs_for, scheduler_enabled
-from app.scheduler.tasks import backup_settings, last_drill, size_text
+from app.scheduler.tasks import backup_settings, last_drill
 
 OK, WARN, BAD, NONE = "ok", "warn", "bad", "none"
 DISK_WARN_PERCENT = 90

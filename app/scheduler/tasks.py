@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask
 
-from app.backup.catalog import Backup
+from app.backup.catalog import Backup, size_text
 from app.backup.settings import Settings, settings_from_config
 from app.backup.taking import due_kind, take_backup
 from app.backup.verifying import verify
@@ -40,14 +40,6 @@ def _audit(action: str, description: dict[str, Any]) -> None:
     except Exception:
         db.session.rollback()
         log.warning("could not write the logs entry for %s", action, exc_info=True)
-
-
-def size_text(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return str(n)
 
 
 def _backup(settings: Settings, kind: str, reason: str | None = None) -> Outcome:

@@ -12,14 +12,6 @@ from tests.support.screens import parents, screens
 RESOURCES = ["customers", "contacts", "leads", "opportunities", "activities", "tickets"]
 
 
-@pytest.fixture
-def token(client) -> dict:
-    response = client.post("/api/v1/security/login",
-                           json={"username": "admin", "password": ADMIN_PASSWORD, "provider": "db"})
-    assert response.status_code == 200
-    return {"Authorization": f"Bearer {response.get_json()['access_token']}"}
-
-
 @pytest.mark.parametrize("resource", RESOURCES)
 def test_list_needs_a_token_and_works_with_one(client, token, resource):
     assert client.get(f"/api/v1/{resource}/").status_code == 401

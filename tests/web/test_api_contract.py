@@ -5,16 +5,6 @@ import re
 
 import pytest
 
-from tests.support.apps import ADMIN_PASSWORD
-
-
-@pytest.fixture
-def token(client) -> dict:
-    response = client.post("/api/v1/security/login",
-                           json={"username": "admin", "password": ADMIN_PASSWORD, "provider": "db"})
-    assert response.status_code == 200
-    return {"Authorization": f"Bearer {response.get_json()['access_token']}"}
-
 
 def test_document_declares_types_as_returned(client, token):
     spec = client.get("/api/v1/_openapi", headers=token).get_json()

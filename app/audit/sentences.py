@@ -112,10 +112,16 @@ class Names:
             self.wanted.setdefault(model, set()).add(value)
 
     def load(self) -> None:
+        """Read the wanted names not read yet (a page's names may have been read before its rows)."""
         for model, keys in self.wanted.items():
+            missing = sorted(k for k in keys if (model, k) not in self.found)
+            if not missing:
+                continue
             pk = inspect(model).primary_key[0]
-            for row in db.session.scalars(select(model).where(pk.in_(sorted(keys)))):
+            for row in db.session.scalars(select(model).where(pk.in_(missing))):
                 self.found[(model, getattr(row, pk.key))] = name_of(row)
+            for key in missing:  # a deleted row is looked for once
+                self.found.setdefault((model, key), "")
 
     def name(self, model: type, value: Any) -> str:
         return self.found.get((model, value)) or f"#{value}"
@@ -137,10 +143,10 @@ def parse(text: str | None) -> dict:
 class Reader:
     """Turns the log's JSON into changes, for one table and one reader's rights on amounts."""
 
-    def __init__(self, table: str, may_read_amounts: bool) -> None:
+    def __init__(self, table: str, may_read_amounts: bool, names: Names | None = None) -> None:
         self.cols = Columns(table)
         self.may_read_amounts = may_read_amounts
-        self.names = Names()
+        self.names = names or Names()
 
     def note(self, data: dict) -> None:
         """Remember the related rows an entry names (before `Names.load`)."""
@@ -269,14 +275,27 @@ def table_of_key(data: dict) -> str | None:
     return None
 
 
-def describe_in_words(text: str | None, may_read_amounts: AmountRule) -> list[str] | None:
+def page_names(texts: Iterable[str | None]) -> Names:
+    """The related rows a page of log entries names, read in one query per related table."""
+    names = Names()
+    for text in texts:
+        data = parse(text)
+        table = table_of_key(data)
+        if table is not None:
+            Reader(table, False, names).note(data)
+    names.load()
+    return names
+
+
+def describe_in_words(text: str | None, may_read_amounts: AmountRule, names: Names | None = None
+                      ) -> list[str] | None:
     """A row change's entry as "Field: old → new" lines in the user's language (the log's own list);
-    None for an entry that is not about a row (sign-ins, exports, ...)."""
+    None for an entry that is not about a row (sign-ins, exports, ...). `names`: the page's, if read."""
     data = parse(text)
     table = table_of_key(data)
     if table is None:
         return None
-    reader = Reader(table, may_read_amounts(table))
+    reader = Reader(table, may_read_amounts(table), names)
     reader.note(data)
     reader.names.load()
     if data.get("changes"):

@@ -30,7 +30,7 @@ class ApiKey(Model):
     key_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, server_default=UTC_NOW)
     created_by: Mapped[int | None] = mapped_column(
-        Integer, ForeignKey("users.user_id", ondelete="SET NULL")
+        Integer, ForeignKey("users.user_id", ondelete="SET NULL"), index=True
     )
     expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.backup.wal import LAG_LIMIT, archive_lag
+from app.backup import wal
 from app.extensions import db
 from app.scheduler import state
 from app.scheduler.catalog import jobs_for
@@ -40,8 +40,8 @@ def job_reasons(app: Flask, now: dt.datetime) -> list[str]:
 
 def archive_reasons(app: Flask, now: dt.datetime) -> list[str]:
     """'wal-archive lagging' when a finished WAL segment has waited more than LAG_LIMIT seconds."""
-    lag, _why = archive_lag(backup_settings(app))  # None: archiving is off here, nothing to judge
-    return ["wal-archive lagging"] if lag is not None and lag > LAG_LIMIT else []
+    lag, _why = wal.archive_lag(backup_settings(app))  # None: archiving is off here, nothing to judge
+    return ["wal-archive lagging"] if lag is not None and lag > wal.LAG_LIMIT else []
 
 
 CHECKS: list[Callable[[Flask, dt.datetime], list[str]]] = [

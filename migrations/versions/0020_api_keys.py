@@ -43,6 +43,8 @@ def upgrade():
         sa.UniqueConstraint("key_hash", name=op.f("uq_api_keys_key_hash")),
     )
     op.create_index(op.f("ix_api_keys_user_id"), "api_keys", ["user_id"], unique=False)
+    # every foreign key is indexed: deleting a user must not scan api_keys for its creator
+    op.create_index(op.f("ix_api_keys_created_by"), "api_keys", ["created_by"], unique=False)
     op.create_table(
         "api_key_uses",
         sa.Column("api_key_id", sa.Integer(), nullable=False),
@@ -56,5 +58,6 @@ def upgrade():
 
 def downgrade():
     op.drop_table("api_key_uses")
+    op.drop_index(op.f("ix_api_keys_created_by"), table_name="api_keys")
     op.drop_index(op.f("ix_api_keys_user_id"), table_name="api_keys")
     op.drop_table("api_keys")

@@ -17,7 +17,7 @@ def test_history_panel_and_logs_pager(browser_page, sql):
 
     page.goto(f"/customers/show/{cid}")
     history = page.page.locator(".crm-history")
-    assert "industry: Retail → Banking" in history.inner_text()
+    assert "The system changed Industry from Retail to Banking" in history.inner_text()  # a sentence per change
     assert "深圳" in history.inner_text()
     page.screenshot("customer-history")
 

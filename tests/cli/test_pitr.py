@@ -111,6 +111,9 @@ def test_restore_to_a_second_between_two_rows_archive_status_and_the_mirror(crm,
         lagging = wal.archive_status(settings)
         assert not lagging["ok"] and lagging["lag_seconds"] >= 1
         assert "lags" in lagging["reason"] and "archive_command failed" in lagging["reason"]
+        health = app.test_client().get("/health")  # still 200: the app serves, the operator is told
+        assert health.status_code == 200 and health.get_json()["status"] == "degraded"
+        assert "wal-archive lagging" in health.get_json()["reasons"]
     finally:
         archive.chmod(0o700)
     server.psql("INSERT INTO customers (name) VALUES ('wake the archiver'); SELECT pg_switch_wal()")
@@ -118,6 +121,7 @@ def test_restore_to_a_second_between_two_rows_archive_status_and_the_mirror(crm,
     while wal.archive_status(settings)["lag_seconds"] != 0:  # it catches up: nothing was lost
         assert time.monotonic() - started < 90
         time.sleep(0.5)
+    assert "wal-archive lagging" not in app.test_client().get("/health").get_json().get("reasons", [])
 
     # the machine's backup disk is lost: the mirror has the backups and the WAL
     shutil.rmtree(settings.catalog.root)

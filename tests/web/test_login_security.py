@@ -417,12 +417,14 @@ def test_api_refuses_by_role_and_tokens_of_disabled_users(app, client, sql):
     assert client.get("/api/v1/tickets/", headers=headers).status_code == 401
 
 
-def test_api_unknown_related_id_is_a_clear_422(admin, sql):
+def test_api_unknown_related_id_is_a_clear_404_naming_the_field(admin, sql):
+    """A body naming a row that does not exist: 404 naming the field (docs/api.md, as JSON:API and Stripe)."""
     before = sql("SELECT count(*) FROM contacts")
     response = admin.post("/api/v1/contacts/", json={"first_name": "A", "last_name": "B", "customer": 99999},
                           headers={"X-CSRFToken": csrf_token(admin, "/")})
-    assert response.status_code == 422
-    assert response.get_json() == {"message": {"customer": ["There is no customer with id 99999."]}}
+    assert response.status_code == 404
+    assert response.get_json()["errors"] == {"customer": ["There is no customer with id 99999."]}
+    assert response.get_json()["status"] == 404 and "99999" in response.get_json()["message"]
     bad = admin.post("/api/v1/contacts/", json={"first_name": "A", "last_name": "B", "customer": "abc"},
                      headers={"X-CSRFToken": csrf_token(admin, "/")})
     assert bad.status_code == 422 and "customer" in bad.get_json()["message"]

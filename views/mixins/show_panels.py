@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from flask import current_app
+from flask import current_app, g
 from flask_appbuilder.widgets import RenderTemplateWidget
 from markupsafe import Markup, escape
 
 from app.audit.history import describe, record_history
-from app.audit.sentences import describe_in_words, history_rows
+from app.audit.sentences import describe_in_words, history_rows, page_names
 from app.lists.links import EQ, list_url
 
 LOG_VIEW = "LogView"
@@ -33,10 +33,21 @@ def amounts_readable(table: str) -> bool:
     return False
 
 
-def log_description(text: str | None) -> Markup:
-    """The log list's description: a record's changes in words, other events as logged."""
-    lines = describe_in_words(text, amounts_readable)
-    return describe(text) if lines is None else Markup("<br>").join(escape(line) for line in lines)
+class LogDescription:
+    """The log list's description: a record's changes in words, other events as logged.
+
+    `prepare` reads the related names of the whole page first (CrmModelView calls it with the
+    column's values), so a page costs one query per related table, not one per row."""
+
+    def prepare(self, texts: list[str | None]) -> None:
+        g.crm_log_names = page_names(texts)
+
+    def __call__(self, text: str | None) -> Markup:
+        lines = describe_in_words(text, amounts_readable, g.get("crm_log_names"))
+        return describe(text) if lines is None else Markup("<br>").join(escape(line) for line in lines)
+
+
+log_description = LogDescription()
 
 
 def history_panel(view: Any, pk: Any, item: Any, widgets: dict) -> None:

@@ -26,6 +26,9 @@ from app.scheduler import state
 from app.scheduler.jobs import Job, Outcome
 
 log = logging.getLogger(__name__)
+# a job due more often than this (webhook delivery, every 5 s) logs its runs at DEBUG: its state is in
+# scheduled_jobs and a failure is still logged, but every run at INFO would drown the console
+FREQUENT = dt.timedelta(minutes=1)
 
 LOCK_CLASS = 0x4A4F4253  # "JOBS": the first key of pg_try_advisory_lock(int, int)
 POLL = 30.0  # seconds: how often an idle group looks at the table (another server may have changed it)
@@ -105,7 +108,8 @@ class Runner:
     def _run(self, job: Job, started: dt.datetime) -> None:
         state.mark_started(job.name, started, self.name)
         self.current[job.lock_group] = job.name
-        log.info("job %s started", job.name)
+        level = logging.DEBUG if job.every < FREQUENT else logging.INFO
+        log.log(level, "job %s started", job.name)
         clock = time.monotonic()
         status, size, message = state.OK, None, None
         try:
@@ -126,7 +130,8 @@ class Runner:
                             duration=duration, size=size, next_due=next_due)
         if status == state.OK:
             state.make_due(tuple(n for n in job.then if n in self.by_name), finished)
-        log.info("job %s %s in %.1fs: %s", job.name, status, duration, message or "")
+        log.log(level if status == state.OK else logging.INFO, "job %s %s in %.1fs: %s", job.name, status,
+                duration, message or "")
 
     # ------------------------------------------------------------------ background
     def start(self) -> None:

@@ -86,6 +86,13 @@ class Config:
     JOB_INTERVALS: str | None = None  # "reports=15m,logs-maintain=off" (app/scheduler/catalog.py)
     DISK_WARN_PERCENT = 90  # the operations page warns above this use of the instance dir's disk
 
+    # bulk actions on "all matching" rows (app/lists/bulk_jobs.py): above this many rows they run as
+    # a background job in batches, each its own transaction (CRM_BULK_INLINE_LIMIT)
+    BULK_INLINE_LIMIT = 5_000
+    BULK_JOB_BATCH = 2_000  # rows per batch (one transaction each)
+    BULK_JOB_LEASE_SECONDS = 120  # a runner's claim on a job, renewed at every batch
+    BULK_JOB_THREADS = True  # start a job at once in a thread of the web process (else: the scheduler)
+
 
 def from_environment(environ: os._Environ | dict = os.environ) -> dict:
     """The contract's environment variables, as config keys (only those set)."""
@@ -117,6 +124,8 @@ def from_environment(environ: os._Environ | dict = os.environ) -> dict:
         found["JOB_INTERVALS"] = environ["CRM_JOB_INTERVALS"]
     if environ.get("CRM_DISK_WARN_PERCENT"):
         found["DISK_WARN_PERCENT"] = float(environ["CRM_DISK_WARN_PERCENT"])
+    if environ.get("CRM_BULK_INLINE_LIMIT"):
+        found["BULK_INLINE_LIMIT"] = int(environ["CRM_BULK_INLINE_LIMIT"])
     if environ.get("CRM_HTTPS") is not None:
         found["SESSION_COOKIE_SECURE"] = _env_bool(environ, "CRM_HTTPS", False)
     return found

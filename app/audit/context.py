@@ -17,6 +17,7 @@ from werkzeug.local import LocalProxy
 from app.web.requests import is_api_request
 
 KEY = "crm_audit_actor"
+VIA_KEY = "crm_audit_via"  # flask.g: how the change arrives, when not the request itself
 SET_ACTOR = "SELECT set_config('crm.user_id', %s, true), set_config('crm.via', %s, true)"
 
 
@@ -32,7 +33,9 @@ def current_actor() -> tuple[str, str]:
         state = inspect(user, raiseerr=False) if user is not None else None
         user_id = state.identity[0] if state is not None and state.identity else None
         kind = "api" if is_api_request() else "web"
-        return (str(user_id) if user_id else "", f"{kind} {request.method} {request.path}"[:200])
+        # a bulk job replays its list's request in a thread of its own and says so (app/lists/bulk_jobs.py)
+        via = g.get(VIA_KEY) or f"{kind} {request.method} {request.path}"
+        return (str(user_id) if user_id else "", via[:200])
     ctx = click.get_current_context(silent=True)
     return ("", f"cli {ctx.command_path}"[:200] if ctx else "")
 

@@ -44,3 +44,7 @@ from app.models.scheduled_job import ScheduledJob  # noqa: E402
 from app.models.webhooks import WebhookDelivery, WebhookSubscription  # noqa: E402
 
 __all__ += ["SavedView", "ScheduledJob", "WebhookDelivery", "WebhookSubscription"]
+
+from app.models.bulk_job import BulkJob, BulkJobPart  # noqa: E402
+
+__all__ += ["BulkJob", "BulkJobPart"]

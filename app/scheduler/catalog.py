@@ -23,6 +23,8 @@ JOBS: list[Job] = [
     Job("logs-maintain", every=30 * DAY, run=tasks.maintain_logs_job, first=30 * DAY),
     Job("reports", every=timedelta(hours=1), run=tasks.report_snapshots),
     Job("webhooks", every=timedelta(seconds=5), run=tasks.send_webhooks),
+    # bulk jobs nobody runs: queued, or their runner's lease ran out (a web worker died)
+    Job("bulk-jobs", every=timedelta(seconds=15), run=tasks.bulk_jobs),
 ]
 
 

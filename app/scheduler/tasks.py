@@ -124,3 +124,10 @@ def report_snapshots(app: Flask) -> str:
 def send_webhooks(app: Flask) -> str:
     """The webhooks' outbox: send what is due (new events, retries)."""
     return f"{deliver_due(app)} delivery attempts"
+
+
+def bulk_jobs(app: Flask) -> str:
+    """Bulk jobs left queued or whose runner died (app/lists/bulk_jobs.py), each to its end."""
+    from app.lists.bulk_jobs import run_open
+
+    return run_open(app)

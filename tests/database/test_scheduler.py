@@ -175,7 +175,8 @@ def test_intervals_are_configurable_and_the_scheduler_follows_crm_scheduler(monk
     with pytest.raises(ValueError, match="no such job"):
         with_intervals(JOBS, "nope=1h")
     assert [j.name for j in jobs_for({})] == ["backup-full", "backup-incremental", "restore-drill",
-                                              "backup-retention", "logs-maintain", "reports", "webhooks"]
+                                              "backup-retention", "logs-maintain", "reports", "webhooks",
+                                              "bulk-jobs"]
     assert {j.name: j.every for j in jobs_for({})}["reports"] == timedelta(hours=1)
     assert scheduler_enabled(from_environment({}))  # embedded database: on
     assert not scheduler_enabled(from_environment({"CRM_SCHEDULER": "0"}))

@@ -6,14 +6,16 @@ Ticking rows and FAB's "Actions" menu come from FAB's actions (`bulk_delete`, `b
 (views/mixins/list_selection.py): a confirmation naming the count, then one POST that
 runs set-based SQL in batches, all in one transaction (app/lists/bulk.py). Each row's
 change is logged by the audit triggers; one `bulk delete` / `bulk set` entry says who did
-it to how many rows.
+it to how many rows. "All matching" above CRM_BULK_INLINE_LIMIT rows becomes a background job
+(app/lists/bulk_jobs.py) instead: the POST answers at once with the job's progress page, which
+polls a small JSON endpoint; an export job ends with a download link for its user only.
 """
 from __future__ import annotations
 
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Response, flash, redirect, request, stream_with_context, url_for
+from flask import Response, flash, g, jsonify, redirect, request, stream_with_context, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.security.decorators import has_access, permission_name
@@ -28,7 +30,7 @@ from wtforms import Form
 from app.audit import record as audit_log
 from app.csv_io.export import csv_stream, export_columns, export_query, filename
 from app.extensions import db
-from app.lists import bulk
+from app.lists import bulk, bulk_jobs
 from app.models.choices import CHOICE_COLUMNS
 from views.mixins.csv_tools import export_csv
 from views.mixins.list_selection import (
@@ -111,9 +113,11 @@ class BulkActionsMixin:
         return f"{n:,} {str(self.list_title).lower()}"
 
     def _page(self, kind: str, status: int = 200, **context: Any):
+        background = self._as_job(context.get("count") or 0)
         return self.render_template(
             "crm/list_bulk.html", kind=kind, list_url=url_for(f"{self.endpoint}.list", **_list_args()),
-            action_url=request.path + "?" + urlencode(selection_args(), doseq=True), **context), status
+            action_url=request.path + "?" + urlencode(selection_args(), doseq=True), background=background,
+            **context), status
 
     def _refuse_stale(self, count: int) -> Response | None:
         """The rows changed since the confirmation: say so, change nothing."""
@@ -138,6 +142,8 @@ class BulkActionsMixin:
         stale = self._refuse_stale(count)
         if stale:
             return stale
+        if self._as_job(count):
+            return self._start_job("delete", count)
         try:
             outcome = bulk.delete_rows(db.session, query, model)
             self._log("bulk delete", outcome.rows)
@@ -177,6 +183,9 @@ class BulkActionsMixin:
         value = form[field].data
         if field != fields[field] and value is not None:  # a related row: its key
             value = db.inspect(value).identity[0]
+        if self._as_job(count):
+            return self._start_job("set", count, field=field, column=fields[field],
+                                   value=bulk_jobs.stored_value(value))
         try:
             outcome = bulk.set_column(db.session, query, model, fields[field], value)
             self._log("bulk set", outcome.rows, field=fields[field], value=value)
@@ -189,14 +198,31 @@ class BulkActionsMixin:
                 what=self._what(outcome.rows)), "success")
         return redirect(url_for(f"{self.endpoint}.list", **_list_args()))
 
-    @expose("/bulk/export")
+    @expose("/bulk/export", methods=["GET", "POST"])
     @has_access
     @permission_name("export")
     def bulk_export_rows(self):
-        """The ticked rows (or every matching row) as the list's CSV export, same columns and format."""
+        """The ticked rows (or every matching row) as the list's CSV export, same columns and format.
+
+        Above the inline limit, "all matching" asks first (GET), then exports in a job (POST).
+        """
         if selects_all():
-            selection(self)  # refuses what the list could not apply
+            query = selection(self)  # refuses what the list could not apply
+            if request.method == "GET":
+                count = bulk.count(query, self.datamodel.obj)
+                if self._as_job(count):
+                    return self._page("export", count=count,
+                                      title=_("Export %(what)s to CSV", what=self._what(count)))
+            if request.method == "POST":
+                count = bulk.count(query, self.datamodel.obj)
+                stale = self._refuse_stale(count)
+                if stale:
+                    return stale
+                if self._as_job(count):
+                    return self._start_job("export", count)
             return export_csv(self)
+        if request.method == "POST":
+            raise BadRequest(_("Only an export of all matching rows is confirmed."))
         ids = ticked_ids()
         datamodel = self.datamodel
         columns = export_columns(datamodel.obj, self.label_columns)
@@ -208,6 +234,87 @@ class BulkActionsMixin:
         return Response(body, mimetype="text/csv", headers={
             "Content-Type": "text/csv; charset=utf-8",
             "Content-Disposition": f'attachment; filename="{filename(table)}"',
+            "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
+    # ------------------------------------------------------------------ background jobs
+    def _as_job(self, count: int) -> bool:
+        """"All matching" above CRM_BULK_INLINE_LIMIT rows runs as a background job."""
+        return selects_all() and count > bulk_jobs.inline_limit()
+
+    def _start_job(self, action: str, count: int, **extra: Any) -> Response:
+        args = selection_args()
+        args.pop("ids", None)
+        job = bulk_jobs.create(self, action, count, args, **extra)
+        return redirect(url_for(f"{self.endpoint}.bulk_job", job_id=job.job_id))
+
+    def _own_job(self, job_id: int):
+        job = bulk_jobs.owned(job_id, g.user.user_id, self.endpoint)
+        if job is None:  # another user's job, or another list's: as if there were none
+            raise NotFound()
+        return job
+
+    def _job_urls(self, job) -> dict[str, str | None]:
+        download = None
+        if job.action == "export" and job.status == "done":
+            download = url_for(f"{self.endpoint}.bulk_job_download", job_id=job.job_id)
+        return {"status_url": url_for(f"{self.endpoint}.bulk_job_status", job_id=job.job_id),
+                "cancel_url": url_for(f"{self.endpoint}.bulk_job_cancel", job_id=job.job_id),
+                "download": download}
+
+    @expose("/bulk/jobs/<int:job_id>")
+    @has_access
+    @permission_name("list")
+    def bulk_job(self, job_id: int):
+        """The job's progress panel: N of M rows, its status, Cancel, and an export's download link."""
+        job = self._own_job(job_id)
+        titles = {"delete": _("Deleting %(what)s", what=self._what(job.total)),
+                  "set": _("Setting a field on %(what)s", what=self._what(job.total)),
+                  "export": _("Exporting %(what)s to CSV", what=self._what(job.total))}
+        args = {k: v for k, v in (job.arguments.get("args") or {}).items() if k not in ("all", "ids")}
+        return self.render_template(
+            "crm/bulk_job.html", title=titles[job.action], job=job, progress=bulk_jobs.progress(job),
+            list_url=url_for(f"{self.endpoint}.list", **args), **self._job_urls(job))
+
+    @expose("/bulk/jobs/<int:job_id>/status")
+    @has_access
+    @permission_name("list")
+    def bulk_job_status(self, job_id: int):
+        """The progress panel's JSON: status, done, total, words in the user's language, the download link."""
+        job = self._own_job(job_id)
+        response = jsonify({**bulk_jobs.progress(job), "download": self._job_urls(job)["download"]})
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @expose("/bulk/jobs/<int:job_id>/cancel", methods=["POST"])
+    @has_access
+    @permission_name("list")
+    def bulk_job_cancel(self, job_id: int):
+        """Stop the job after the batch under way; the batches done stay done."""
+        job = self._own_job(job_id)
+        if bulk_jobs.cancel(job.job_id, g.user.user_id):
+            flash(_("Cancelled. The rows already done stay done."), "warning")
+        else:
+            flash(_("The job had already ended."), "info")
+        return redirect(url_for(f"{self.endpoint}.bulk_job", job_id=job_id))
+
+    @expose("/bulk/jobs/<int:job_id>/download")
+    @has_access
+    @permission_name("export")
+    def bulk_job_download(self, job_id: int):
+        """An export job's CSV, for the user who asked for it only."""
+        job = self._own_job(job_id)
+        numbers = bulk_jobs.parts(job.job_id) if job.action == "export" and job.status == "done" else []
+        if not numbers:
+            raise NotFound(_("This export is not ready, or no longer kept."))
+
+        def body():
+            for number in numbers:
+                yield bulk_jobs.part(job_id, number)
+            db.session.remove()
+
+        return Response(stream_with_context(body()), mimetype="text/csv", headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="{job.result_file or "export.csv"}"',
             "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
 
     def _log(self, action_name: str, rows: int, **details: Any) -> None:

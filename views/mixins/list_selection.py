@@ -40,9 +40,14 @@ def selects_all() -> bool:
 
 
 def list_filters(view: Any) -> Any:
-    """The list's filters from this request's `_flt_*` arguments, joined with the view's base filters."""
-    get_filter_args(view._filters)  # the list's own parsing, as the CSV export does
-    return view._filters.get_joined_filters(view._base_filters)
+    """The list's filters from this request's `_flt_*` arguments, joined with the view's base filters.
+
+    Parsed into filters of its own, not the view's shared `_filters`: a bulk job parses its
+    arguments in a thread beside the process's requests.
+    """
+    filters = view.datamodel.get_filters(view.search_columns)
+    get_filter_args(filters)  # the list's own parsing, as the CSV export does
+    return filters.get_joined_filters(view._base_filters)
 
 
 def selection(view: Any) -> Query:

@@ -31,7 +31,7 @@ from sqlalchemy.orm import joinedload
 from app.audit import record as audit_log
 from app.audit.context import VIA_KEY
 from app.crud.datamodel import friendly
-from app.csv_io.cells import CsvChunks
+from app.csv_io.cells import BOM, CsvChunks
 from app.csv_io.export import _values, export_columns, filename
 from app.extensions import db
 from app.lists import bulk
@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 PERMISSIONS = {"delete": "can_delete", "set": "can_edit", "export": "can_export"}
 LOGGED_AS = {"delete": "bulk delete", "set": "bulk set", "export": "export"}
 EXPORTS_KEPT = dt.timedelta(days=7)  # an export's file is kept this long after the job ends
+
+SERVER_GOING = ("57P01", "57P02", "57P03")  # admin shutdown, crash shutdown, cannot connect now
+CONFLICTS = ("40001", "40P01", "55P03")  # serialization failure, deadlock, lock not available
+RETRIES = 5  # a batch in conflict is tried again this many times before the job fails
 
 _threads: dict[int, threading.Thread] = {}  # job -> the thread of this process running it
 
@@ -197,6 +201,7 @@ class Batches:
         self.table = self.model.__tablename__
         self.batch = int(app.config.get("BULK_JOB_BATCH", 2_000))
         self.user = db.session.get(User, job.user_id)
+        self.retries = 0
 
     def run(self, max_batches: int | None = None) -> None:
         if self.user is None or not self.user.is_active or not self.view.appbuilder.sm._has_view_access(
@@ -239,10 +244,15 @@ class Batches:
             changed = self.apply(pk, keys)
         except DBAPIError as exc:
             session.rollback()
-            if exc.connection_invalidated or exc.orig is None or getattr(exc.orig, "sqlstate", "")[:2] in ("08", "57"):
+            sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+            if exc.connection_invalidated or sqlstate[:2] == "08" or sqlstate in SERVER_GOING:
                 raise  # the database went away: the lease runs out and the job is taken over later
+            if sqlstate in CONFLICTS and self.retries < RETRIES:
+                self.retries += 1  # a deadlock with another writer: the same batch again
+                return True
             self.end("failed", self.refusal(pk, keys, exc))
             return False
+        self.retries = 0
         advanced = session.execute(
             update(BulkJob).where(BulkJob.job_id == self.job_id, BulkJob.status == "running",
                                   BulkJob.runner == self.runner)
@@ -278,17 +288,18 @@ class Batches:
         for column in columns:
             if column.related:
                 query = query.options(joinedload(getattr(self.model, column.key)))
+        part = db.session.scalar(select(func.coalesce(func.max(BulkJobPart.part) + 1, 0))
+                                 .where(BulkJobPart.job_id == self.job_id))
         out = CsvChunks()
-        if self.done == 0:
+        if part == 0:
             out.add([c.label for c in columns])
         rows = 0
         for item in query:
             out.add(_values(item, columns))
             rows += 1
         data = out.take()
-        if self.done:
-            data = data.removeprefix("\ufeff".encode())  # the BOM opens the file only
-        part = db.session.scalar(select(func.count()).select_from(BulkJobPart).where(BulkJobPart.job_id == self.job_id))
+        if part:
+            data = data.removeprefix(BOM.encode())  # the BOM opens the file only
         db.session.add(BulkJobPart(job_id=self.job_id, part=part, content=data))
         db.session.flush()
         return rows

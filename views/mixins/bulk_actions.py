@@ -216,19 +216,15 @@ class BulkActionsMixin:
         Above the inline limit, "all matching" asks first (GET), then exports in a job (POST).
         """
         if selects_all():
-            query = selection(self)  # refuses what the list could not apply
-            if request.method == "GET":
-                count = bulk.count(query, self.datamodel.obj)
-                if self._as_job(count):
+            count = bulk.count(selection(self), self.datamodel.obj)  # refuses what the list could not apply
+            stale = self._refuse_stale(count) if request.method == "POST" else None
+            if stale:
+                return stale
+            if self._as_job(count):
+                if request.method == "GET":
                     return self._page("export", count=count,
                                       title=_("Export %(what)s to CSV", what=self._what(count)))
-            if request.method == "POST":
-                count = bulk.count(query, self.datamodel.obj)
-                stale = self._refuse_stale(count)
-                if stale:
-                    return stale
-                if self._as_job(count):
-                    return self._start_job("export", count)
+                return self._start_job("export", count)
             return export_csv(self)
         if request.method == "POST":
             raise BadRequest(_("Only an export of all matching rows is confirmed."))

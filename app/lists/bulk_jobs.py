@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 PERMISSIONS = {"delete": "can_delete", "set": "can_edit", "export": "can_export"}
 LOGGED_AS = {"delete": "bulk delete", "set": "bulk set", "export": "export"}
+RECENT = dt.timedelta(hours=1)  # a list links to the user's jobs on it that ended this recently
 EXPORTS_KEPT = dt.timedelta(days=7)  # an export's file is kept this long after the job ends
 
 SERVER_GOING = ("57P01", "57P02", "57P03")  # admin shutdown, crash shutdown, cannot connect now
@@ -127,6 +128,15 @@ def owned(job_id: int, user_id: int, screen: str) -> BulkJob | None:
     """The job, if it is this user's and this list's."""
     job = db.session.get(BulkJob, job_id, populate_existing=True)
     return job if job is not None and job.user_id == user_id and job.screen == screen else None
+
+
+def recent(user_id: int, screen: str) -> list[BulkJob]:
+    """The user's jobs on this list that run, or ended in the last hour (the list links to them)."""
+    since = utcnow() - RECENT
+    return list(db.session.scalars(
+        select(BulkJob).where(BulkJob.user_id == user_id, BulkJob.screen == screen,
+                              BulkJob.status.in_(("queued", "running")) | (BulkJob.finished_at > since))
+        .order_by(BulkJob.job_id.desc()).limit(3)))
 
 
 # ---------------------------------------------------------------------------- running

@@ -100,4 +100,10 @@ def test_an_export_job_ends_with_its_download_link(browser_page, app, sql):
         page.page.click(".crm-bulk-job-download")
     lines = Path(download.value.path()).read_text(encoding="utf-8-sig").strip().splitlines()
     assert len(lines) == 181 and all(",Energy," in line for line in lines[1:])
+    page.goto("/customers/list/")  # the list links back to the job, above its rows
+    link = page.page.locator(".crm-bulk-job-link")
+    assert "180 of 180 rows" in link.inner_text()
+    assert link.bounding_box()["y"] < page.page.locator("input.action_check").first.bounding_box()["y"]
+    link.locator("a").click()
+    page.page.wait_for_selector(".crm-bulk-job-download", state="visible")
     page.assert_clean()

@@ -105,6 +105,8 @@ def test_delete_above_the_limit_is_a_job_logged_per_row_under_the_users_name(app
     assert json.loads(entry)["rows"] == 120 and json.loads(entry)["job"] == job_id and user == admin_id
     html = admin.get(page).get_data(as_text=True)
     assert "crm-bulk-job" in html and "120 of 120 rows" in html and "Done" in html
+    listed = admin.get("/customers/list/").get_data(as_text=True)  # the list links to the user's recent job
+    assert "crm-bulk-job-link" in listed and page.split("://", 1)[-1].split("/", 1)[-1] in listed
 
 
 def test_set_a_field_as_a_job_follows_the_filter_and_quick_search(app, admin, sql):

@@ -87,7 +87,9 @@ def bulk_tools(view: Any) -> Markup:
         return Markup("")
     args = {k: v for k, v in request.args.to_dict(flat=False).items()
             if k == "q" or k.startswith(("_flt_", "_oc_", "_od_"))}
-    return Markup(BulkToolsWidget(urls=allowed, list_args=urlencode(args, doseq=True))())
+    jobs = [(url_for(f"{view.endpoint}.bulk_job", job_id=job.job_id), bulk_jobs.progress(job))
+            for job in bulk_jobs.recent(g.user.user_id, view.endpoint)]
+    return Markup(BulkToolsWidget(urls=allowed, list_args=urlencode(args, doseq=True), jobs=jobs)())
 
 
 class BulkActionsMixin:

@@ -61,7 +61,7 @@ def export_query(datamodel: Any, filters: Any, order_column: str, order_directio
     return query.yield_per(BATCH)  # server-side cursor: memory stays flat however many rows
 
 
-def _values(item: Any, columns: list[Column]) -> list[str]:
+def row_values(item: Any, columns: list[Column]) -> list[str]:
     out = []
     for column in columns:
         value = getattr(item, column.key)
@@ -76,7 +76,7 @@ def csv_stream(query: Any, columns: list[Column], audit: dict[str, Any]) -> Iter
     def rows() -> Iterator[list[str]]:
         for item in query:
             counted["rows"] += 1
-            yield _values(item, columns)
+            yield row_values(item, columns)
 
     complete = False
     try:

@@ -1,15 +1,11 @@
 """Bulk jobs: an "all matching" bulk action above CRM_BULK_INLINE_LIMIT rows, run in batches in the background.
 
-A request that would touch more rows than the limit records a job (`bulk_jobs`) naming who
-asked, the list and its arguments (filters, `q`), the action and its value, and starts it in a
-thread of the web process. The job replays the list's selection as that user, batch after batch:
-each batch takes the next keys above the last one done (keyset over the primary key), changes
-those rows, and records its progress, all in one transaction. So a refusal (a dependent row, a
-CHECK) stops the job with the batches before it done and reported; a cancel stops it after the
-batch under way; a runner that dies leaves a lease that runs out, and the scheduler's `bulk-jobs`
-job takes the job over from its last committed batch (`claim`: FOR UPDATE SKIP LOCKED, so one
-runner per job). The audit triggers log every row under the user's name (app/audit/context.py);
-one `bulk delete` / `bulk set` / `export` entry says what the job did in all.
+A job (`bulk_jobs`) names who asked, the list's arguments, the action and its value; a thread of
+the web process runs it as that user, batch after batch: the next keys above the last one done,
+changed and recorded in one transaction. A refusal stops it with earlier batches done; a cancel
+stops it after the batch under way; a dead runner's lease runs out and the scheduler's `bulk-jobs`
+job takes over (`claim`: FOR UPDATE SKIP LOCKED). The audit triggers log every row under the
+user's name; one `bulk delete` / `bulk set` / `export` entry says what the job did in all.
 """
 from __future__ import annotations
 
@@ -32,9 +28,10 @@ from app.audit import record as audit_log
 from app.audit.context import VIA_KEY
 from app.crud.datamodel import friendly
 from app.csv_io.cells import BOM, CsvChunks
-from app.csv_io.export import _values, export_columns, filename
+from app.csv_io.export import export_columns, filename, row_values
 from app.extensions import db
 from app.lists import bulk
+from app.lists.selection import primary_key, selection
 from app.models import BulkJob, BulkJobPart, User
 
 log = logging.getLogger(__name__)
@@ -233,8 +230,6 @@ class Batches:
 
     def keys(self) -> tuple[Any, list[int]]:
         """The primary key, and the next batch of keys of the selection above the last one done."""
-        from views.mixins.list_selection import primary_key, selection
-
         pk = primary_key(self.model)
         keys = selection(self.view).with_entities(pk).order_by(None)
         if self.last is not None:
@@ -305,7 +300,7 @@ class Batches:
             out.add([c.label for c in columns])
         rows = 0
         for item in query:
-            out.add(_values(item, columns))
+            out.add(row_values(item, columns))
             rows += 1
         data = out.take()
         if part:

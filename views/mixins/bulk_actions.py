@@ -3,7 +3,7 @@
 Ticking rows and FAB's "Actions" menu come from FAB's actions (`bulk_delete`, `bulk_set`,
 `bulk_export`), whose permissions are the screen's own: `can_delete`, `can_edit`,
 `can_export`. The menu leads to this mixin's pages, which carry the selection in their URL
-(views/mixins/list_selection.py): a confirmation naming the count, then one POST that
+(app/lists/selection.py): a confirmation naming the count, then one POST that
 runs set-based SQL in batches, all in one transaction (app/lists/bulk.py). Each row's
 change is logged by the audit triggers; one `bulk delete` / `bulk set` entry says who did
 it to how many rows. "All matching" above CRM_BULK_INLINE_LIMIT rows becomes a background job
@@ -40,15 +40,15 @@ from app.audit import record as audit_log
 from app.csv_io.export import csv_stream, export_columns, export_query, filename
 from app.extensions import db
 from app.lists import bulk, bulk_jobs
-from app.models.choices import CHOICE_COLUMNS
-from views.mixins.csv_tools import export_csv
-from views.mixins.list_selection import (
+from app.lists.selection import (
     primary_key,
     selection,
     selection_args,
     selects_all,
     ticked_ids,
 )
+from app.models.choices import CHOICE_COLUMNS
+from views.mixins.csv_tools import export_csv
 
 BULK_PERMISSIONS = {"bulk_delete": "delete", "bulk_set": "edit", "bulk_export": "export"}
 ROUTES = {"bulk_delete": "bulk_delete_rows", "bulk_set": "bulk_set_rows", "bulk_export": "bulk_export_rows"}

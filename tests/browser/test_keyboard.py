@@ -8,10 +8,9 @@ numbers in a table reached by Tab with the chart's drill-down links; a visible f
 """
 from __future__ import annotations
 
-import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 from urllib.parse import unquote
 
 import pytest
@@ -306,7 +305,7 @@ CHARTS_JS = """() => Array.from(document.querySelectorAll('.crm-chart[data-figur
 def charts(page: Page, count: int) -> list[dict]:
     """Each drawn chart's name, its drawing's role and name, and the links of its table and of its points."""
     page.page.wait_for_function(
-        f"document.querySelectorAll('.crm-chart[data-drawn=\\"1\\"]').length === {count}", timeout=30_000)
+        f"document.querySelectorAll(\".crm-chart[data-drawn='1']\").length === {count}", timeout=30_000)
     return page.page.evaluate(CHARTS_JS)
 
 
@@ -320,7 +319,7 @@ def test_every_chart_has_a_name_and_its_numbers_in_a_table_with_the_drill_down_l
         assert sorted(chart["links"]) == sorted(chart["drill"]), f"{chart['name']}: the table's links differ"
     assert len({c["name"] for c in found}) == 9 and sum(len(c["drill"]) for c in found) > 50
     first = found[0]["name"]
-    assert first.startswith("Pipeline by stage" if page.lang == "en" else "销售管道")
+    assert first.startswith("Pipeline by stage" if page.lang == "en" else "各阶段销售管道")
     # the browser's accessibility tree agrees: a figure and an image of that name
     assert page.page.get_by_role("figure", name=first, exact=True).count() == 1
     assert page.page.get_by_role("img", name=first, exact=True).count() == 1
@@ -350,6 +349,8 @@ def test_every_chart_has_a_name_and_its_numbers_in_a_table_with_the_drill_down_l
 
 
 def test_a_history_chart_is_named_and_its_data_reached_by_keyboard(page: Page):
+    if page.lang == "zh":
+        pytest.skip("names in Chinese: the dashboard's test; this page builds them the same way")
     page.goto("/dashboard/history/pipeline_by_stage")
     for chart in charts(page, 2):
         assert chart["caption"] == chart["name"] == chart["label"] and chart["role"] == "img"
@@ -365,7 +366,7 @@ def test_a_history_chart_is_named_and_its_data_reached_by_keyboard(page: Page):
 
 
 # ---------------------------------------------------------------------------------- focus ring
-@pytest.mark.parametrize("path", ["/customers/list/", "/customers/add", "/pipeline/", "/dashboard/"])
+@pytest.mark.parametrize("path", ["/customers/list/", "/customers/add", "/pipeline/"])  # dashboard: its test
 def test_every_control_shows_a_visible_focus_ring(page: Page, path: str):
     if page.lang == "zh" and path != "/customers/list/":
         pytest.skip("the ring does not depend on the language: one page in Chinese is enough")

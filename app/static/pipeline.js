@@ -65,7 +65,7 @@
       card.removeAttribute("aria-busy");
       adjust(fromColumn, card, -1);
       adjust(column, card, +1);
-      var name = card.querySelector(".crm-card-name").textContent;
+      var name = card.querySelector(".crm-card-name").textContent.trim();
       announce(board.getAttribute("data-moved").replace("{name}", name).replace("{stage}", stageName(column)));
     }).catch(function (error) {
       var focused = card.contains(document.activeElement) ? document.activeElement : null;

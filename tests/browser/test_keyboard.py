@@ -289,6 +289,20 @@ def test_a_pipeline_card_moves_to_another_stage_by_keyboard(page: Page, instance
         f"document.activeElement.closest('.crm-card').id === 'card-{card_id}'")  # the focus moved with it
     assert page.page.locator("#pipeline-message").is_hidden()
 
+    # a card someone else changed meanwhile: refused, back in its column, the focus still on its button
+    stale = source.locator(".crm-card").first
+    stale_id = int(stale.get_attribute("data-id"))
+    instance.sql("UPDATE opportunities SET version = version + 1 WHERE opportunity_id = :i", i=stale_id)
+    stale.locator(".crm-move").focus()
+    press(page, "ArrowDown")  # opens the menu on its first stage
+    page.page.keyboard.press("Enter")
+    page.page.locator("#pipeline-message").wait_for(state="visible")
+    page.page.wait_for_selector(f"section[data-stage='{stages[0]}'] #card-{stale_id}:not(.crm-saving)")
+    assert page.page.evaluate(f"document.activeElement.closest('#card-{stale_id}') !== null")
+    assert instance.sql("SELECT stage FROM opportunities WHERE opportunity_id = :i", i=stale_id)[0].stage == stages[0]
+    assert all("409" in e for e in page.console_errors), page.console_errors  # Chromium logs the refused POST
+    page.console_errors.clear()
+
 
 # ---------------------------------------------------------------------------------- charts
 CHARTS_JS = """() => Array.from(document.querySelectorAll('.crm-chart[data-figure]')).map(div => {

@@ -137,7 +137,7 @@ def won_lost_trend(data: dict) -> dict:
 def industry_chart(data: dict, at: dt.datetime) -> list[Figure]:
     items = data["industries"]
     return [figure([{
-        "type": "pie", "labels": [category(i, "industry") for i in items], "values": [i["revenue"] for i in items],
+        "type": "pie", "name": _("customer revenue"), "labels": [category(i, "industry") for i in items], "values": [i["revenue"] for i in items],
         "customdata": [eq_link(CUSTOMERS, "industry", i) for i in items], "sort": False, "hole": 0.35,
         "text": [_("%(count)s customers", count=format(i["customers"], ",")) for i in items], "textinfo": "percent",
         "hovertemplate": "%{label}: %{value:,.2f} (%{text})<extra></extra>",
@@ -153,7 +153,7 @@ def industry_trend(data: dict) -> dict:
 def location_chart(data: dict, at: dt.datetime) -> list[Figure]:
     items = list(reversed(data["locations"]))  # largest on top
     return [figure([{
-        "type": "bar", "orientation": "h", "y": [category(i, "location") for i in items],
+        "type": "bar", "orientation": "h", "name": _("customers"), "y": [category(i, "location") for i in items],
         "x": [i["customers"] for i in items], "customdata": [eq_link(CUSTOMERS, "location", i) for i in items],
         "hovertemplate": "%{y}: " + _("%(count)s customers", count="%{x:,}") + "<extra></extra>",
     }], margin={"l": 140, "r": 20, "t": 30, "b": 40})]
@@ -168,7 +168,7 @@ def location_trend(data: dict) -> dict:
 def lead_chart(data: dict, at: dt.datetime) -> list[Figure]:
     statuses, sources = data["by_status"], data["by_source"]
     funnel = figure([{
-        "type": "funnel", "y": [value_label(s["status"]) for s in statuses], "x": [s["count"] for s in statuses],
+        "type": "funnel", "name": _("leads"), "y": [value_label(s["status"]) for s in statuses], "x": [s["count"] for s in statuses],
         "customdata": [list_url(LEADS, ("status", EQ, s["status"])) for s in statuses],
         "textinfo": "value+percent initial",
     }], _("by status"), margin={"l": 110, "r": 20, "t": 40, "b": 30})
@@ -242,7 +242,7 @@ def age_chart(data: dict, at: dt.datetime) -> list[Figure]:
 
     buckets = data["buckets"]
     return [figure([{
-        "type": "bar", "x": [_(b["bucket"]) for b in buckets], "y": [b["count"] for b in buckets],
+        "type": "bar", "name": _("open tickets"), "x": [_(b["bucket"]) for b in buckets], "y": [b["count"] for b in buckets],
         "customdata": [link(b) for b in buckets], "marker": {"color": "#fd8d3c"},
         "hovertemplate": "%{x}: " + _("%(count)s open tickets", count="%{y:,}") + "<extra></extra>",
     }], xaxis={"type": "category"})]

@@ -69,3 +69,16 @@ $(document).on("click", "a.crm-back", function (event) {
     window.history.back();
   }
 });
+
+// Bootstrap's dropdown menus (top bar, "Add filter") open with Enter, Space or Down and close with
+// Escape; this also closes one when Tab takes the focus out of it, as a click elsewhere does (issue 26).
+$(document).on("focusout", ".dropdown.open, .btn-group.open", function (event) {
+  var next = event.relatedTarget;
+  if (!next || this.contains(next)) { return; }
+  $(this).removeClass("open").find("[data-toggle=dropdown]").attr("aria-expanded", "false");
+});
+
+// FAB's filter script (ab_filters.js) calls datetimepicker() on a new date filter, which FAB's bundle
+// lacks (it has bootstrap-datepicker's datepicker()): the call threw and cut the row's set-up short.
+// The field stays a text box typed as YYYY-MM-DD HH:MM:SS, usable by keyboard (issue 26).
+if (window.jQuery && !$.fn.datetimepicker) { $.fn.datetimepicker = function () { return this; }; }

@@ -61,6 +61,28 @@
     modal.modal("show");
   });
 
+  // "Add filter" (FAB's ab_filters.js adds the row): the new filter's value field takes the focus,
+  // named after its column, instead of the focus falling to the page when the menu entry hides (issue 26)
+  document.addEventListener("click", function (event) {
+    var entry = event.target.closest ? event.target.closest("#filter_form a.filter") : null;
+    if (!entry) { return; }
+    event.preventDefault();  // href="#": no jump to the top
+    var label = entry.textContent.trim();
+    window.setTimeout(function () {  // after FAB's handler and the select2 set-up of a related column
+      var rows = document.querySelectorAll("#filter_form .filters tr");
+      var row = rows[rows.length - 1];
+      var field = row && row.querySelector(".filter_val");
+      if (!field) { return; }
+      var op = row.querySelector("select.filter-op");
+      if (op && !op.hasAttribute("aria-label")) { op.setAttribute("aria-label", label); }
+      if (!field.hasAttribute("aria-label")) { field.setAttribute("aria-label", label); }
+      var enhanced = field.nextElementSibling;
+      var target = enhanced && enhanced.classList.contains("select2") ?
+        enhanced.querySelector(".select2-selection") : field;
+      (target || field).focus();
+    }, 0);
+  });
+
   // FAB's filter form sends only its filters: keep the list's search with them
   document.addEventListener("submit", function (event) {
     var form = event.target;

@@ -11,6 +11,7 @@ from flask_appbuilder.security.decorators import has_access
 
 from app.audit.record import record
 from app.extensions import db
+from app.reports.chart_tables import data_table
 from app.reports.charts import card, trend_figures
 from app.reports.generators import REPORT_TYPES, ReportsBusy, generate
 from app.reports.snapshots import PLOTLY_JS, generation_running, history, latest, plotly_version
@@ -48,7 +49,8 @@ class DashboardView(BaseView):
         snapshots = latest()
         cards = [card(kind, snapshots.get(kind.name)) for kind in REPORT_TYPES.values()]
         return self.render_template("crm/dashboard.html", cards=cards, running=generation_running(),
-                                    can_refresh=self.can_refresh(), plotly_version=plotly_version())
+                                    can_refresh=self.can_refresh(), plotly_version=plotly_version(),
+                                    chart_table=data_table)
 
     @expose("/history/<report_type>")
     @has_access
@@ -59,7 +61,7 @@ class DashboardView(BaseView):
         snapshots = history(report_type)
         figures, skipped = trend_figures(report_type, snapshots)
         return self.render_template("crm/report_history.html", kind=kind, snapshots=snapshots, figures=figures,
-                                    skipped=skipped, plotly_version=plotly_version())
+                                    skipped=skipped, plotly_version=plotly_version(), chart_table=data_table)
 
     @expose("/refresh", methods=["POST"])
     @has_access

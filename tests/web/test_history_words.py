@@ -82,3 +82,20 @@ def test_amounts_are_hidden_from_a_role_that_may_not_read_them(app, client, admi
     seen = reader.get(url).get_data(as_text=True)
     assert hidden in seen and "13,000,000.50" not in seen and "\\x" not in seen
     assert "13,000,000.50" in admin.get(url).get_data(as_text=True)
+
+
+def test_amount_rule_reads_the_screen_map_built_at_start_up(app, admin, deal, monkeypatch):
+    """History, the log list and the column chooser share one rule, on a table → screen map built once."""
+    from app.security.amounts import EXTENSION
+
+    screens = app.extensions[EXTENSION]
+    assert screens["opportunities"] == "OpportunityView" and screens["customers"] == "CustomerView"
+    logs_url = f"/logs/list/?_flt_0_table_name=opportunities&_flt_0_record_key={deal}"
+    assert "13,000,000.50" in admin.get(logs_url).get_data(as_text=True)
+    assert admin.get("/opportunities/list/?cols=name,value").status_code == 200  # the column chooser
+    # the map decides: opportunities' amounts behind a screen nobody may open
+    monkeypatch.setitem(screens, "opportunities", "NoSuchView")
+    text = history_text(admin, f"/opportunities/show/{deal}")
+    assert "王丽 changed Value" in text and "13,000,000.50" not in text
+    assert "13,000,000.50" not in admin.get(logs_url).get_data(as_text=True)
+    assert admin.get("/opportunities/list/?cols=name,value").status_code == 400

@@ -26,6 +26,7 @@ from app.crud.derive import encrypted_and_bands
 from app.extensions import db
 from app.lists import saved_views as store
 from app.models import Role
+from app.security.amounts import amounts_readable
 from app.web.request_guard import problem_with_args
 
 COLUMNS_ARG = "cols"
@@ -35,16 +36,11 @@ class SavedViewsWidget(RenderTemplateWidget):
     template = "crm/list_saved_views.html"
 
 
-def may_read_encrypted(view: Any) -> bool:
-    """Encrypted amounts are offered to roles that may open the records, where the amounts show."""
-    return view.appbuilder.sm.has_access("can_show", view.class_permission_name)
-
-
 def choosable_columns(view: Any) -> list[str]:
     """The columns a user may pick, the list's own first: the model's columns and related rows."""
     table = inspect(view.datamodel.obj).local_table
     encrypted, _bands = encrypted_and_bands(table)
-    hidden = set() if may_read_encrypted(view) else encrypted
+    hidden = set() if amounts_readable(table.name) else encrypted  # offered where the amounts show
     names = [*view.list_columns, *view.show_columns]
     return [n for i, n in enumerate(names) if n not in names[:i] and n not in hidden and n != "version"
             and not (n in table.columns and isinstance(table.columns[n].type, Text) and n not in view.list_columns

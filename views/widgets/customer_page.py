@@ -13,7 +13,7 @@ from werkzeug.exceptions import BadRequest
 
 from app.sales import customer360
 from app.lists.links import list_url
-from views.mixins.show_panels import amounts_readable
+from app.security.amounts import amounts_readable
 
 REL_EQ = FilterRelationOneToManyEqual
 TIMELINE_ARG = "timeline_before"

@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask import abort, current_app, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import expose
-from flask_appbuilder.security.decorators import has_access, permission_name
+from flask_appbuilder.security.decorators import has_access, has_access_api, permission_name
 from flask_appbuilder.widgets import RenderTemplateWidget
 from flask_babel import gettext as _
 from markupsafe import Markup
@@ -103,13 +103,12 @@ class SavedViewsMixin:
         active = request.args.get("sv", "")
         current = next((v for v in views if str(v.saved_view_id) == active), None)
         shown = self.shown_columns()
-        roles = self._shareable_roles()
         return Markup(SavedViewsWidget(
             views=[(v, self._view_url(v), v.user_id == user_id) for v in views], current=current,
             user_id=user_id, all_url=url_for(f"{self.endpoint}.list", view="all"),
             columns=[(n, str(self.label_columns.get(n, n)), n in shown) for n in
                      shown + [c for c in choosable_columns(self) if c not in shown]],
-            roles=roles, save_url=url_for(f"{self.endpoint}.view_save"),
+            roles_url=url_for(f"{self.endpoint}.view_roles"), save_url=url_for(f"{self.endpoint}.view_save"),
             manage={name: url_for(f"{self.endpoint}.view_{name}", view_id=current.saved_view_id)
                     for name in ("default", "rename", "delete")} if current else {},
             list_args=urlencode(store.list_args(request.args.to_dict(flat=False)), doseq=True),
@@ -120,6 +119,13 @@ class SavedViewsMixin:
         if g.user.role is not None and g.user.role.name == current_app.config.get("AUTH_ROLE_ADMIN", "Admin"):
             return [(r.role_id, r.name) for r in db.session.scalars(db.select(Role).order_by(Role.name))]
         return [(g.user.role.role_id, g.user.role.name)] if g.user.role is not None else []
+
+    @expose("/views/roles")
+    @has_access_api
+    @permission_name("list")
+    def view_roles(self):
+        """The roles the save form's "Visible to" offers, read when the form is opened (not on every list page)."""
+        return jsonify(roles=[[role_id, _("Role: %(role)s", role=name)] for role_id, name in self._shareable_roles()])
 
     def _own(self, view_id: int):
         """The user's own view `view_id` of this list: 404 when not visible, 403 when only shared."""

@@ -85,6 +85,15 @@ class Page:
             act()
         self.page.wait_for_load_state("networkidle")
 
+    def confirm_delete(self, trigger: str) -> str:
+        """Click the delete button `trigger`, accept its confirmation and wait for the page it opens;
+        returns what the confirmation asked."""
+        self.page.click(trigger)
+        self.page.wait_for_selector("#modal-confirm", state="visible")
+        asked = self.page.inner_text("#modal-confirm .modal-body").strip()
+        self.navigate(lambda: self.page.click("#modal-confirm-ok"))
+        return asked
+
     def screenshot(self, name: str, directory: Path = ARTIFACTS) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{name}.png"

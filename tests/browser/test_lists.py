@@ -160,26 +160,28 @@ def test_global_search_shortcut(browser_page, sql, lang):
     page.assert_clean()
 
 
+def search_list(page, path: str, placeholder: str, query: str) -> list[str]:
+    """Search the list at `path` from its box (checking its placeholder); the rows found."""
+    page.goto(path)
+    box = page.page.locator("#crm-list-search input[name=q]")
+    assert box.get_attribute("placeholder") == placeholder
+    box.fill(query)
+    page.navigate(lambda: box.press("Enter"))
+    return rows(page)
+
+
 def test_users_and_roles_lists_search_box_and_chips(browser_page, app):
     page = browser_page
     add_user(app, "wangli", "Li", "Wang", "Sales Rep", USER_PASSWORD)
     page.sign_in("admin", ADMIN_PASSWORD)
-    page.goto("/users/list/")
-    box = page.page.locator("#crm-list-search input[name=q]")
-    assert box.get_attribute("placeholder") == "Search users"
-    box.fill("wang")
-    page.navigate(lambda: box.press("Enter"))
-    assert len(rows(page)) == 1 and "wangli" in rows(page)[0]
+    found = search_list(page, "/users/list/", "Search users", "wang")
+    assert len(found) == 1 and "wangli" in found[0]
     assert "Search" in page.page.locator(".crm-chip").inner_text()
     page.navigate(lambda: page.page.click(".crm-chips-clear"))
     assert page.page.url.endswith("/users/list/") and len(rows(page)) >= 2
     page.choose_language("zh")
-    page.goto("/roles/list/")
-    box = page.page.locator("#crm-list-search input[name=q]")
-    assert box.get_attribute("placeholder") == "搜索角色"
-    box.fill("rep")
-    page.navigate(lambda: box.press("Enter"))
-    assert len(rows(page)) == 1 and "Sales Rep" in rows(page)[0]
+    found = search_list(page, "/roles/list/", "搜索角色", "rep")
+    assert len(found) == 1 and "Sales Rep" in found[0]
     assert "搜索" in page.page.locator(".crm-chip").inner_text()
     page.navigate(lambda: page.page.click(".crm-chip-remove"))
     assert page.page.locator(".crm-chip").count() == 0 and len(rows(page)) > 1

@@ -9,7 +9,8 @@ import pytest
 from tests.support.client import csrf_token, login, post_form, switch_language
 from tests.support.htmlforms import form_fields
 from tests.support.screens import parents
-from tests.support.users import ROLE_PASSWORD, add_user, make_role_user
+from tests.support.permissions import role_with
+from tests.support.users import ROLE_PASSWORD, make_role_user
 
 
 def timeline_of(page: str) -> list[tuple[str, int]]:
@@ -77,12 +78,8 @@ def test_timeline_says_changes_as_the_history_panel_does(app, admin, sql, lang, 
         assert sentence in text
     assert "→" not in text and "stage:" not in text and "\\x" not in text
     # a role that reads customers and the log but not opportunities: amounts hidden
-    sql("INSERT INTO roles (role_name) VALUES ('Timeline Reader')")
-    sql("INSERT INTO role_permissions (role_id, permission_id) SELECT r.role_id, p.permission_id "
-        "FROM roles r, permissions p JOIN actions a ON a.id = p.action_id JOIN resources v ON v.id = p.resource_id "
-        "WHERE r.role_name = 'Timeline Reader' AND ((v.name = 'LogView' AND a.name = 'can_list') "
-        "OR (v.name = 'CustomerView' AND a.name IN ('can_list', 'can_show')))")
-    add_user(app, "timeline", "Tim", "Reader", "Timeline Reader", ROLE_PASSWORD)
+    role_with(app, sql, "Timeline Reader", "timeline",
+              {"LogView": ("can_list",), "CustomerView": ("can_list", "can_show")})
     reader = app.test_client()
     login(reader, "timeline", ROLE_PASSWORD)
     switch_language(reader, lang)

@@ -132,19 +132,10 @@ def test_shared_views_are_readable_by_the_role_and_editable_by_the_owner(app, cl
 
 
 def test_share_roles_are_read_when_the_save_form_opens_not_on_the_list(app, admin, sql):
-    from sqlalchemy import event
+    from tests.support.apps import captured_statements
 
-    from app.extensions import db
-
-    statements: list[str] = []
-    with app.app_context():
-        engine = db.engine
-    listener = lambda *args: statements.append(args[2])  # noqa: E731  (conn, cursor, statement, ...)
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
+    with captured_statements(app) as statements:
         page = admin.get("/customers/list/").get_data(as_text=True)
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
     role_reads = [s for s in statements if "FROM roles" in s and "role_permissions" not in s]
     assert role_reads == [], role_reads  # the "share with" roles are not read for the list
     assert 'data-roles-url="/customers/views/roles"' in page and "Role: Sales Rep" not in page

@@ -85,6 +85,7 @@ class Config:
     SCHEDULER: bool | None = None
     JOB_INTERVALS: str | None = None  # "reports=15m,logs-maintain=off" (app/scheduler/catalog.py)
     DISK_WARN_PERCENT = 90  # the operations page warns above this use of the instance dir's disk
+    WEBHOOK_KEEP_DAYS = 30  # settled webhook deliveries (delivered, failed, skipped) kept this long
 
     # bulk actions on "all matching" rows (app/lists/bulk_jobs.py): above this many rows they run as
     # a background job in batches, each its own transaction (CRM_BULK_INLINE_LIMIT)
@@ -126,6 +127,8 @@ def from_environment(environ: os._Environ | dict = os.environ) -> dict:
         found["DISK_WARN_PERCENT"] = float(environ["CRM_DISK_WARN_PERCENT"])
     if environ.get("CRM_BULK_INLINE_LIMIT"):
         found["BULK_INLINE_LIMIT"] = int(environ["CRM_BULK_INLINE_LIMIT"])
+    if environ.get("CRM_WEBHOOK_KEEP_DAYS"):
+        found["WEBHOOK_KEEP_DAYS"] = float(environ["CRM_WEBHOOK_KEEP_DAYS"])
     if environ.get("CRM_HTTPS") is not None:
         found["SESSION_COOKIE_SECURE"] = _env_bool(environ, "CRM_HTTPS", False)
     return found

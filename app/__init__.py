@@ -74,6 +74,9 @@ def create_app(config: type = Config, **overrides: Any) -> Flask:
         from views import register_views
 
         register_views(appbuilder)
+        from app.security.amounts import init_amount_screens
+
+        init_amount_screens(app, appbuilder)
         from app.i18n import init_i18n
 
         init_i18n(app)

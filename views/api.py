@@ -17,6 +17,7 @@ from app.crud.api_fields import AmountString, UtcDateTime
 from app.crud.datamodel import PK_MAX, CrmInterface
 from app.crud.derive import api_validators, derive, route_of
 from app.crud.openapi import document
+from app.audit.sentences import RECORD_WORDS
 from app.encryption.columns import EncryptedAmount
 from app.extensions import db
 from app.models import Activity, Contact, Customer, Lead, Opportunity, ServiceTicket
@@ -109,11 +110,13 @@ class CrmRestApi(ModelRestApi):
             if rel.direction.name != "MANYTOONE" or body.get(rel.key) is None:
                 continue
             value, target = body[rel.key], rel.mapper.class_
-            label = singular(target.__tablename__)
+            table = target.__tablename__
+            label = str(RECORD_WORDS.get(table, singular(table)))  # in the user's language
             if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= PK_MAX:
-                errors[rel.key], status = [f"Must be the id (a positive whole number) of a {label}."], 422
+                errors[rel.key], status = [_("Must be the id (a positive whole number) of a %(record)s.",
+                                             record=label)], 422
             elif db.session.get(target, value) is None:
-                errors[rel.key] = [f"There is no {label} with id {value}."]
+                errors[rel.key] = [_("There is no %(record)s with id %(id)s.", record=label, id=value)]
         return status, errors
 
     def post_headless(self) -> Response:

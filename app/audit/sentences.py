@@ -266,6 +266,23 @@ def history_rows(entries: list[Any], table: str, may_read_amounts: bool) -> list
     return rows
 
 
+def change_sentences(entries: list[Any], may_read_amounts: AmountRule) -> dict[int, list[str]]:
+    """Each update entry's changes as the History panel says them ("Wang Li changed Stage from Proposal to
+    Won"), by log id, for entries of several tables (a customer's timeline); names read once per related table."""
+    names, readers, updates = Names(), {}, []
+    for entry in entries:
+        table = entry.table_name or ""
+        if entry.action != f"update {table}":
+            continue
+        if table not in readers:
+            readers[table] = Reader(table, may_read_amounts(table), names)
+        data = parse(entry.description)
+        readers[table].note(data)
+        updates.append(entry)
+    names.load()
+    return {entry.log_id: sentences(entry, readers[entry.table_name], actor(entry)) for entry in updates}
+
+
 def table_of_key(data: dict) -> str | None:
     """The table an entry is about, from its key's column ({"customer_id": 5} -> "customers")."""
     names = set(data.get("key") or {})

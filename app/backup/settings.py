@@ -41,6 +41,11 @@ class Settings:
         return "physical" if self.server else "logical"
 
 
+def archives_wal(config) -> bool:
+    """Whether this instance archives WAL: only the embedded server does (an external one is dumped)."""
+    return not (config.get("MIGRATION_DATABASE_URL") or config.get("DATABASE_URL"))
+
+
 def settings_from_config(config, progress: bool = True) -> Settings:
     instance = Path(config["INSTANCE_DIR"])
     root = Path(os.environ.get("CRM_BACKUP_DIR") or config.get("BACKUP_DIR") or instance / "backups")

@@ -42,8 +42,9 @@ PRIVATE = (
     Surface("_get_list_widget", f"{_VIEWS}.BaseCRUDView",
             "FAB reads each list page inside it with an exact COUNT(*) and OFFSET; there is no public hook "
             "between the list's filters and its widget. Here: capped counts, keyset pages, the pager "
-            "(views/tables/paging.py).",
-            overridden_by=("views.tables.model_view.CrmModelView",)),
+            "(views/tables/paging.py). The users and roles lists keep FAB's paging: their `?q=` search "
+            "joins the list's filters as a copy handed to FAB's own (FabListSearchMixin).",
+            overridden_by=("views.tables.model_view.CrmModelView", "views.mixins.quick_search.FabListSearchMixin")),
     Surface("_get_show_widget", f"{_VIEWS}.BaseCRUDView",
             "The one step of a show page with the shown row at hand (`show_widget` is given only its "
             "values): adds the History, lead-conversion and customer 360° panels.",
@@ -118,7 +119,8 @@ PUBLIC = (
             "and saved views, and the show page its Edit / Delete, through FAB's `extra_args`; the bulk actions' "
             "permissions are the screen's own (`method_permission_name`, before FAB reads it).",
             overridden_by=("views.tables.model_view.CrmModelView", "views.mixins.bulk_actions.BulkActionsMixin",
-                           "views.mixins.saved_views.SavedViewsMixin", "views.mixins.quick_search.QuickSearchMixin")),
+                           "views.mixins.saved_views.SavedViewsMixin", "views.mixins.quick_search.QuickSearchMixin",
+                           "views.mixins.quick_search.ListSearchMixin")),
     Surface("post_delete_redirect", _MODEL_VIEW, "After a delete, back to the list with its filters, or to the "
             "record page when refused; to the list when the deleted record's own page asked (FAB's hook).",
             overridden_by=("views.mixins.quick_search.QuickSearchMixin",)),

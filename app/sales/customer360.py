@@ -9,19 +9,17 @@ PIPELINE_SUM_CAP values (amounts are ciphertext, so they are summed in Python).
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from sqlalchemy import LargeBinary, and_, bindparam, func, or_, select, tuple_, type_coerce
 from sqlalchemy.orm import joinedload
 
 from app.models.choices import OPPORTUNITY_STAGES
-from app.audit.history import describe
+from app.audit.sentences import RECORD_WORDS, AmountRule, action_text, change_sentences, parse
 from app.lists.counts import COUNT_CAP
 from app.lists.keyset import Cursor
 from app.encryption.columns import key_ring
@@ -203,25 +201,27 @@ def timeline(customer_id: int, kinds: set[str], cursor: Cursor | None = None,
     return page, following
 
 
-RECORD_WORDS = {"customers": _l("customer"), "opportunities": _l("opportunity"), "contacts": _l("contact")}
 NAME_FIELDS = ("name", "subject", "first_name", "last_name")
 
 
-def change_summary(entry: Log) -> tuple[str, Markup]:
-    """(title, detail) of a log entry for the timeline: what changed for an update, the name for a new
-    or deleted record (the full snapshot is in the record's History)."""
+def change_summaries(entries: list[Entry], may_read_amounts: AmountRule) -> dict[int, tuple[str, Markup]]:
+    """(title, detail) of each change in the timeline, by log id: an update's changes in the History panel's
+    sentences ("Wang Li changed Stage from Proposal to Won"), the name of a new or deleted record."""
+    logs = [e.row for e in entries if e.kind == "change"]
+    said = change_sentences(logs, may_read_amounts)
+    return {log.log_id: _summary(log, said.get(log.log_id)) for log in logs}
+
+
+def _summary(entry: Log, lines: list[str] | None) -> tuple[str, Markup]:
     word = RECORD_WORDS.get(entry.table_name or "", entry.table_name or "")
-    try:
-        data = json.loads(entry.description or "")
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        return entry.action, escape(entry.description or "")
+    if lines is not None:
+        return _("Changed %(what)s #%(key)s", what=word, key=entry.record_key), \
+            Markup("<br>").join(escape(line) for line in lines)
+    data = parse(entry.description)
     snapshot = data.get("new") or data.get("old")
-    if isinstance(snapshot, dict) and not data.get("changes"):
-        name = " ".join(str(snapshot[k]) for k in NAME_FIELDS if snapshot.get(k))
-        verb = _("Created %(what)s #%(key)s", what=word, key=entry.record_key) if data.get("new") else \
-            _("Deleted %(what)s #%(key)s", what=word, key=entry.record_key)
-        return verb, escape(name)
-    return _("Changed %(what)s #%(key)s", what=word, key=entry.record_key), describe(json.dumps(
-        {"changes": data.get("changes") or {}}))
+    if not isinstance(snapshot, dict):
+        return action_text(entry.action), Markup()
+    name = " ".join(str(snapshot[k]) for k in NAME_FIELDS if snapshot.get(k))
+    verb = _("Created %(what)s #%(key)s", what=word, key=entry.record_key) if data.get("new") else \
+        _("Deleted %(what)s #%(key)s", what=word, key=entry.record_key)
+    return verb, escape(name)

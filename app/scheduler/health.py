@@ -6,16 +6,21 @@ To add a check, append one callable to CHECKS: `check(app, now) -> list[str]`.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.backup import wal
+from app.backup.settings import archives_wal
 from app.extensions import db
 from app.scheduler import state
 from app.scheduler.catalog import jobs_for
 from app.scheduler.tasks import backup_settings
+
+ARCHIVE_LAG_TTL = 30.0  # seconds a read of the archiver's lag answers /health (a load balancer polls often)
+LAG_CACHE = "crm_archive_lag"  # app.extensions: (monotonic time, lag) of the last read
 
 
 def job_reasons(app: Flask, now: dt.datetime) -> list[str]:
@@ -38,9 +43,22 @@ def job_reasons(app: Flask, now: dt.datetime) -> list[str]:
     return reasons
 
 
+def archive_lag(app: Flask) -> float | None:
+    """The archiver's lag (app/backup/wal.py), read at most once per ARCHIVE_LAG_TTL seconds: each read opens
+    a superuser connection. None where nothing is archived (an external server) or it cannot be read."""
+    if not archives_wal(app.config):
+        return None
+    clock = time.monotonic()
+    cached = app.extensions.get(LAG_CACHE)
+    if cached is None or clock - cached[0] >= ARCHIVE_LAG_TTL:
+        cached = (clock, wal.archive_lag(backup_settings(app))[0])
+        app.extensions[LAG_CACHE] = cached
+    return cached[1]
+
+
 def archive_reasons(app: Flask, now: dt.datetime) -> list[str]:
     """'wal-archive lagging' when a finished WAL segment has waited more than LAG_LIMIT seconds."""
-    lag, _why = wal.archive_lag(backup_settings(app))  # None: archiving is off here, nothing to judge
+    lag = archive_lag(app)  # None: archiving is off here, nothing to judge
     return ["wal-archive lagging"] if lag is not None and lag > wal.LAG_LIMIT else []
 
 

@@ -8,7 +8,6 @@ shown with KEY_LABELS; a false "ok" marks the section bad).
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,9 +17,11 @@ from typing import Any
 from flask import Flask
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import text
 
-from app.backup.catalog import size_text
+from app.backup.catalog import Catalog, size_text
 from app.backup.crypto import BackupCryptoError
+from app.backup.settings import archives_wal
 from app.backup.wal import archive_status
 from app.extensions import db
 from app.scheduler import state
@@ -121,7 +122,7 @@ def backups_section(app: Flask) -> Section:
     section.add(_("Method"), settings.method)
     section.add(_("Chains"), _("%(n)d kept of %(keep)d", n=len(chains), keep=settings.keep_chains))
     section.add(_("Backups"), len(good), level=OK if good else WARN)
-    section.add(_("Total size"), size_text(sum(b.size for b in good)))
+    section.add(_("Total size"), size_text(backed_up_bytes(settings.catalog, chains)))
     if good:
         newest = max(good, key=lambda b: b.started_at)
         section.add(_("Newest"), f"{newest.id} ({newest.kind}, {size_text(newest.size)}, "
@@ -129,42 +130,44 @@ def backups_section(app: Flask) -> Section:
     return section
 
 
+def backed_up_bytes(catalog: Catalog, chains: list | None = None) -> int:
+    """Bytes of the kept backups, as the catalogue records them."""
+    return sum(b.size for chain in (catalog.chains() if chains is None else chains) for b in chain)
+
+
 def disk_warn_percent(config: Mapping) -> float:
     return float(config.get("DISK_WARN_PERCENT") or DISK_WARN_PERCENT)
 
 
-def directory_size(path: Path) -> int:
-    """Bytes of the files under `path` (what this instance takes; unreadable entries are skipped)."""
-    total = 0
-    for root, _dirs, files in os.walk(path, onerror=lambda _e: None):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_size
-            except OSError:
-                continue
-    return total
+def database_size() -> int:
+    """Bytes of this instance's database, as PostgreSQL counts them (no walk over its files)."""
+    return int(db.session.scalar(text("SELECT pg_database_size(current_database())")) or 0)
 
 
 def disk_section(app: Flask) -> Section:
+    """The instance directory and the backups' (when elsewhere): what they hold, from the database's size and
+    the backup catalogue's, and the disk under each (statvfs); a disk fuller than the threshold warns."""
     threshold = disk_warn_percent(app.config)
     section = Section(_("Disk"), [_("Directory"), _("Its size"), _("Disk used"), _("Free")])
     section.note = _("Warning above %(p)s%% used (CRM_DISK_WARN_PERCENT).", p=f"{threshold:g}")
     instance = Path(app.config["INSTANCE_DIR"])
-    places = [instance]
+    sizes = {instance: database_size() if archives_wal(app.config) else 0}  # an external server's is elsewhere
     try:
-        backups = backup_settings(app).catalog.root
-        if instance not in backups.parents and backups != instance:
-            places.append(backups)
+        catalog = backup_settings(app).catalog
     except BackupCryptoError:
-        pass
-    for place in places:
+        catalog = None
+    if catalog is not None:
+        inside = catalog.root == instance or instance in catalog.root.parents
+        place = instance if inside else catalog.root
+        sizes[place] = sizes.get(place, 0) + backed_up_bytes(catalog)
+    for place, size in sizes.items():
         if not place.exists():
             section.add(place, "—", "—", "—")
             continue
         usage = shutil.disk_usage(place)
         percent = 100 * usage.used / usage.total if usage.total else 0.0
-        section.add(place, size_text(directory_size(place)), _("%(percent)s%% of %(total)s", percent=f"{percent:.0f}",
-                                                               total=size_text(usage.total)),
+        section.add(place, size_text(size), _("%(percent)s%% of %(total)s", percent=f"{percent:.0f}",
+                                              total=size_text(usage.total)),
                     size_text(usage.free), level=WARN if percent >= threshold else OK)
     return section
 

@@ -17,7 +17,7 @@ from app.backup.taking import due_kind, take_backup
 from app.backup.verifying import verify
 from app.extensions import db
 from app.scheduler.jobs import Outcome
-from app.webhooks.delivery import deliver_due
+from app.webhooks.delivery import deliver_due, prune_now, prune_settled
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +122,11 @@ def report_snapshots(app: Flask) -> str:
 
 
 def send_webhooks(app: Flask) -> str:
-    """The webhooks' outbox: send what is due (new events, retries)."""
-    return f"{deliver_due(app)} delivery attempts"
+    """The webhooks' outbox: send what is due (new events, retries); once an hour, prune old settled rows."""
+    made = f"{deliver_due(app)} delivery attempts"
+    if not prune_now(app):
+        return made
+    return f"{made}, {prune_settled(app)} old deliveries pruned"
 
 
 def bulk_jobs(app: Flask) -> str:

@@ -6,11 +6,13 @@ column. Each word is the same indexed condition as the list's "Contains" filter
 characters by the bigram or word index, one or two letters as the start of a word by the
 word index. A column without such an index is never searched by substring (no sequential
 scan): lists whose tables have none name columns matched exactly (`exact`), or documented
-values matched by their label (`labels`).
+values matched by their label (`labels`). Small tables (users, roles: a few hundred rows at most)
+name the columns read by plain ILIKE (`scanned`).
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 from flask_babel import lazy_gettext
@@ -20,7 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from app.models.searchable import INDEXED_MODELS, substring_columns, word_columns
 from app.search.conditions import Terms, contains, starts_word
 from app.search.filters import FilterContains
-from app.search.text import normalize
+from app.search.text import like_pattern, normalize
 
 MAX_WORDS = 5  # more words only narrow further; each is one more index lookup
 ARG = "q"
@@ -35,7 +37,7 @@ def searchable(model: type, columns: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _word_condition(model: type, word: str, columns: tuple[str, ...], exact: tuple[str, ...],
-                    labels: Mapping[str, Mapping[str, str]]) -> ColumnElement:
+                    labels: Mapping[str, Mapping[str, str]], scanned: tuple[str, ...] = ()) -> ColumnElement:
     terms = Terms(word)
     table = inspect(model).local_table
     worded = word_columns(model) if model in INDEXED_MODELS else ()
@@ -51,6 +53,7 @@ def _word_condition(model: type, word: str, columns: tuple[str, ...], exact: tup
         else:
             found.append(contains(column, terms, name in worded))
     found += [table.c[name] == word for name in exact]
+    found += [table.c[name].ilike(like_pattern(word), escape="\\") for name in scanned]
     lowered = word.casefold()
     for name, by_value in labels.items():
         values = [v for v, label in by_value.items() if lowered in str(label).casefold() or lowered == v.casefold()]
@@ -60,12 +63,14 @@ def _word_condition(model: type, word: str, columns: tuple[str, ...], exact: tup
 
 
 def quick_condition(model: type, query: str | None, columns: tuple[str, ...], exact: tuple[str, ...] = (),
-                    labels: Mapping[str, Mapping[str, str]] | None = None) -> ColumnElement | None:
-    """Rows holding every word of `query` in one of `columns` (or `exact`, `labels`); None for an empty query."""
+                    labels: Mapping[str, Mapping[str, str]] | None = None,
+                    scanned: tuple[str, ...] = ()) -> ColumnElement | None:
+    """Rows holding every word of `query` in one of `columns` (or `exact`, `labels`, `scanned`);
+    None for an empty query."""
     words = normalize(query).split()[:MAX_WORDS]
     if not words:
         return None
-    return and_(*[_word_condition(model, w, columns, exact, labels or {}) for w in words])
+    return and_(*[_word_condition(model, w, columns, exact, labels or {}, scanned) for w in words])
 
 
 class QuickSearchFilter(FilterContains):
@@ -74,12 +79,20 @@ class QuickSearchFilter(FilterContains):
 
     name = lazy_gettext("Search")
     arg_name = ARG
+    scanned: tuple[str, ...] = ()  # `scanning(columns)`: a class FAB can rebuild from (column, datamodel)
 
-    def __init__(self, column_name: str, datamodel: Any, columns: tuple[str, ...], exact: tuple[str, ...] = (),
+    def __init__(self, column_name: str, datamodel: Any, columns: tuple[str, ...] = (), exact: tuple[str, ...] = (),
                  labels: Mapping[str, Mapping[str, str]] | None = None) -> None:
         super().__init__(column_name, datamodel)
         self.columns, self.exact, self.labels = columns, exact, labels or {}
 
+    @staticmethod
+    @cache
+    def scanning(columns: tuple[str, ...]) -> type[QuickSearchFilter]:
+        """The quick search over a small table's `columns` by plain ILIKE. FAB's own datamodel rebuilds a list's
+        filters from their class (`get_inner_filters`), so the columns are the class's."""
+        return type("ScanningSearchFilter", (QuickSearchFilter,), {"scanned": columns})
+
     def apply(self, query, value):
-        condition = quick_condition(self.model, value, self.columns, self.exact, self.labels)
+        condition = quick_condition(self.model, value, self.columns, self.exact, self.labels, self.scanned)
         return query if condition is None else query.filter(condition)

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import requests
 from flask import Flask, current_app
-from sqlalchemy import exists, select, text
+from sqlalchemy import delete, exists, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -44,6 +44,10 @@ log = logging.getLogger(__name__)
 # until LIFETIME after the event: one last attempt then, and the delivery is marked failed.
 DELAYS = tuple(dt.timedelta(seconds=s) for s in (30, 60, 120, 300, 600, 1800, 3600, 7200, 14400))
 LIFETIME = dt.timedelta(hours=24)
+DEFAULT_KEEP_DAYS = 30.0  # settled deliveries kept (CRM_WEBHOOK_KEEP_DAYS)
+PRUNE_BATCH = 10_000  # rows deleted per pruning (the next one continues)
+PRUNE_EVERY = 3600.0  # seconds between prunings by the webhooks job (it runs every few seconds)
+PRUNED_AT = "crm_webhooks_pruned_at"  # app.extensions: monotonic time of the last pruning
 DEFAULT_TIMEOUT = 10.0  # seconds to connect, and again to read the answer (CRM_WEBHOOK_TIMEOUT)
 ANSWER_MAX = 500  # characters of the answer's body kept for the screen
 USER_AGENT = "CRM-Webhooks/1"
@@ -218,3 +222,25 @@ def deliver_due(app: Flask, now: dt.datetime | None = None, limit: int = 100, bu
                 break
             made += outcome.attempted
     return made
+
+
+def prune_settled(app: Flask, now: dt.datetime | None = None, batch: int = PRUNE_BATCH) -> int:
+    """Delete settled deliveries (delivered, failed, skipped) made more than WEBHOOK_KEEP_DAYS ago, at most
+    `batch` of them; returns how many went. Pending ones stay, however old: they are still to be sent."""
+    keep = dt.timedelta(days=float(app.config.get("WEBHOOK_KEEP_DAYS") or DEFAULT_KEEP_DAYS))
+    with app.app_context(), Session(db.engine) as session, session.begin():
+        moment = utc_naive(now) if now else session.scalar(text("SELECT now() AT TIME ZONE 'utc'"))
+        old = (select(WebhookDelivery.delivery_id)
+               .where(WebhookDelivery.status != "pending", WebhookDelivery.created_at < moment - keep)
+               .limit(batch))
+        return session.execute(delete(WebhookDelivery).where(WebhookDelivery.delivery_id.in_(old))).rowcount
+
+
+def prune_now(app: Flask) -> bool:
+    """Whether the webhooks job should prune on this run: once per PRUNE_EVERY in this process."""
+    clock = time.monotonic()
+    last = app.extensions.get(PRUNED_AT)
+    if last is not None and clock - last < PRUNE_EVERY:
+        return False
+    app.extensions[PRUNED_AT] = clock
+    return True

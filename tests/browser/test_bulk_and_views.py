@@ -7,7 +7,6 @@ import pytest
 from flask_appbuilder.models.sqla.filters import FilterEqual
 
 from app.lists.links import filter_index
-from tests.browser.test_i18n import choose_language
 from tests.support.apps import ADMIN_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -38,9 +37,7 @@ def _action(page, name: str) -> None:
 def test_tick_rows_set_a_field_export_and_delete_all_matching(browser_page, app, sql, lang):
     page, text = browser_page, TEXTS[lang]
     _tickets(sql)
-    page.login("admin", ADMIN_PASSWORD)
-    if lang != "en":  # English is the default
-        choose_language(page, lang)
+    page.sign_in("admin", ADMIN_PASSWORD, lang)
     page.goto("/tickets/list/")
     boxes = page.page.locator("input.action_check")
     boxes.nth(0).check()
@@ -82,9 +79,7 @@ def test_tick_rows_set_a_field_export_and_delete_all_matching(browser_page, app,
 def test_choose_columns_save_a_default_view_and_escape_it(browser_page, sql, lang):
     page, text = browser_page, TEXTS[lang]
     _tickets(sql, 3)
-    page.login("admin", ADMIN_PASSWORD)
-    if lang != "en":  # English is the default
-        choose_language(page, lang)
+    page.sign_in("admin", ADMIN_PASSWORD, lang)
     page.goto("/tickets/list/")
     page.page.click(".crm-columns-toggle")
     rows = page.page.locator(".crm-columns li")

@@ -19,12 +19,6 @@ TEXTS = {
 }
 
 
-def choose_language(page, code: str) -> None:
-    page.page.click("#crm-language-menu")
-    page.page.click(f"a[data-language={code}]")
-    page.page.wait_for_load_state("networkidle")
-
-
 def label_text(page, field: str) -> str:
     return " ".join(page.page.inner_text(f"label[for={field}]").split()).rstrip("*").strip()
 
@@ -33,7 +27,7 @@ def test_language_switch_in_the_top_bar_is_remembered_per_user(browser_page, sql
     page = browser_page
     page.login("admin", ADMIN_PASSWORD)
     assert "Analytics" in page.page.inner_text(".navbar")
-    choose_language(page, "zh")
+    page.choose_language("zh")
     assert "分析" in page.page.inner_text(".navbar") and "简体中文" in page.page.inner_text("#crm-language-menu")
     page.page.reload()
     assert "分析" in page.page.inner_text(".navbar")
@@ -48,7 +42,7 @@ def test_language_switch_in_the_top_bar_is_remembered_per_user(browser_page, sql
     assert "分析" in page.page.inner_text(".navbar")
     page.goto("/customers/list/")
     assert page.page.inner_text("h4.panel-title, .panel-title").strip().startswith("客户")
-    choose_language(page, "en")
+    page.choose_language("en")
     assert "Analytics" in page.page.inner_text(".navbar")
     assert sql("SELECT locale FROM users WHERE username = 'admin'") == [("en",)]
     page.assert_clean()
@@ -58,9 +52,7 @@ def test_language_switch_in_the_top_bar_is_remembered_per_user(browser_page, sql
 def test_customer_crud_path_in_each_language(browser_page, sql, lang):
     page, text = browser_page, TEXTS[lang]
     name = f"浏览器 CRUD {lang}"
-    page.login("admin", ADMIN_PASSWORD)
-    if lang != "en":  # English is the browser's language
-        choose_language(page, lang)
+    page.sign_in("admin", ADMIN_PASSWORD, lang)  # English is the browser's language
     page.goto("/customers/list/")
     assert text["menu"] in page.page.inner_text(".panel-title")
     page.goto("/customers/add")
@@ -92,9 +84,7 @@ def test_customer_crud_path_in_each_language(browser_page, sql, lang):
     assert sql("SELECT location FROM customers WHERE customer_id = :c", c=cid) == [("上海 Shanghai",)]
 
     page.goto(f"/customers/list/?_flt_0_name={cid}".replace(str(cid), "CRUD%20" + lang))
-    page.page.click(f"[id^='btn-delete-'][id*='/customers/delete/{cid}']")
-    page.page.click("#modal-confirm-ok")
-    page.page.wait_for_load_state("networkidle")
+    page.confirm_delete(f"[id^='btn-delete-'][id*='/customers/delete/{cid}']")
     assert text["deleted"] in page.page.content()
     assert sql("SELECT count(*) FROM customers WHERE customer_id = :c", c=cid) == [(0,)]
     page.screenshot(f"customer-crud-{lang}")

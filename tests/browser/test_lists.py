@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.apps import ADMIN_PASSWORD
+from tests.support.users import USER_PASSWORD, add_user
 
 pytestmark = pytest.mark.browser
 
@@ -20,18 +21,6 @@ TEXTS = {
 }
 
 
-def choose_language(page, code: str) -> None:
-    page.page.click("#crm-language-menu")
-    page.page.click(f"a[data-language={code}]")
-    page.page.wait_for_load_state("networkidle")
-
-
-def sign_in(page, lang: str) -> None:
-    page.login("admin", ADMIN_PASSWORD)
-    if lang != "en":
-        choose_language(page, lang)
-
-
 def seed(sql) -> dict[str, int]:
     (acme,), = sql("INSERT INTO customers (name, industry) VALUES ('Acme Ltd', 'Retail') RETURNING customer_id")
     (globex,), = sql("INSERT INTO customers (name, industry) VALUES ('Globex', 'Energy') RETURNING customer_id")
@@ -45,13 +34,6 @@ def seed(sql) -> dict[str, int]:
     return {"acme": acme, "globex": globex, "lonely": lonely}
 
 
-def navigate(page, act) -> None:
-    """Do `act` (a click, a key) and wait for the page it opens."""
-    with page.page.expect_navigation():
-        act()
-    page.page.wait_for_load_state("networkidle")
-
-
 def rows(page) -> list[str]:
     return page.page.locator(".table-responsive table tr:has(td)").all_inner_texts()
 
@@ -60,7 +42,7 @@ def rows(page) -> list[str]:
 def test_search_box_and_chips(browser_page, sql, lang):
     page, text = browser_page, TEXTS[lang]
     seed(sql)
-    sign_in(page, lang)
+    page.sign_in("admin", ADMIN_PASSWORD, lang)
     page.goto("/customers/list/")
     box = page.page.locator("#crm-list-search input[name=q]")
     assert box.get_attribute("placeholder") == text["search"]
@@ -69,7 +51,7 @@ def test_search_box_and_chips(browser_page, sql, lang):
     assert page.page.evaluate("document.activeElement.name") == "q"
     assert page.page.evaluate("document.activeElement.closest('form').id") == "crm-list-search"
     page.page.keyboard.type("acme")
-    navigate(page, lambda: page.page.keyboard.press("Enter"))
+    page.navigate(lambda: page.page.keyboard.press("Enter"))
     found = rows(page)
     assert len(found) == 2 and all("Acme" in r for r in found) and not any("Globex" in r for r in found)
     chip = page.page.locator(".crm-chip").first.inner_text()
@@ -79,9 +61,9 @@ def test_search_box_and_chips(browser_page, sql, lang):
     found = rows(page)
     assert len(found) == 1 and "Acme Lonely" in found[0]
     assert page.page.locator(".crm-chip").count() == 2
-    navigate(page, lambda: page.page.locator(".crm-chip-remove").nth(0).click())  # the filter stays
+    page.navigate(lambda: page.page.locator(".crm-chip-remove").nth(0).click())  # the filter stays
     assert "q=" not in page.page.url and "industry" in page.page.url
-    navigate(page, lambda: page.page.click(".crm-chips-clear"))
+    page.navigate(lambda: page.page.click(".crm-chips-clear"))
     assert page.page.url.endswith("/customers/list/") and page.page.locator(".crm-chip").count() == 0
     assert len(rows(page)) == 3
     page.assert_clean()
@@ -91,7 +73,7 @@ def test_search_box_and_chips(browser_page, sql, lang):
 def test_drill_down_link_shows_its_filters_as_chips(browser_page, sql, lang):
     page, text = browser_page, TEXTS[lang]
     ids = seed(sql)
-    sign_in(page, lang)
+    page.sign_in("admin", ADMIN_PASSWORD, lang)
     # the customer page's "All opportunities" link (app/lists/links.py: the customer's relation filter)
     page.goto(f"/opportunities/list/?_flt_0_customer={ids['acme']}")
     chips = page.page.locator(".crm-chip").all_inner_texts()
@@ -105,31 +87,25 @@ def test_drill_down_link_shows_its_filters_as_chips(browser_page, sql, lang):
 def test_titles_link_and_record_pages_edit_and_delete(browser_page, sql, lang):
     page, text = browser_page, TEXTS[lang]
     ids = seed(sql)
-    sign_in(page, lang)
+    page.sign_in("admin", ADMIN_PASSWORD, lang)
     page.goto("/activities/list/")
-    navigate(page, lambda: page.page.click("a.crm-title-link:has-text('Kick-off call')"))
+    page.navigate(lambda: page.page.click("a.crm-title-link:has-text('Kick-off call')"))
     assert "/activities/show/" in page.page.url
     assert page.page.locator(".crm-record-edit").inner_text().strip() == text["edit"]
     assert page.page.locator(".crm-record-delete").count() == 1
 
     # a refused delete from the customer page: an error naming what still depends on it
     page.goto("/customers/list/?q=acme%20ltd")
-    navigate(page, lambda: page.page.click("a.crm-title-link:has-text('Acme Ltd')"))
+    page.navigate(lambda: page.page.click("a.crm-title-link:has-text('Acme Ltd')"))
     assert page.page.url.endswith(f"/customers/show/{ids['acme']}")
-    page.page.click(".crm-record-delete")
-    page.page.wait_for_selector("#modal-confirm", state="visible")
-    assert page.page.inner_text("#modal-confirm .modal-body").strip() == text["delete"]
-    navigate(page, lambda: page.page.click("#modal-confirm-ok"))
+    assert page.confirm_delete(".crm-record-delete") == text["delete"]
     alert = page.page.locator(".alert-danger").inner_text()
     assert text["refused"] in alert
     assert sql("SELECT count(*) FROM customers WHERE customer_id = :c", c=ids["acme"]) == [(1,)]
 
     # an accepted one from the list: the row goes, the list keeps its search
     page.goto("/customers/list/?q=lonely")
-    page.page.click(".crm-row-delete")
-    page.page.wait_for_selector("#modal-confirm", state="visible")
-    assert "Acme Lonely" in page.page.inner_text("#modal-confirm .modal-body")
-    navigate(page, lambda: page.page.click("#modal-confirm-ok"))
+    assert "Acme Lonely" in page.confirm_delete(".crm-row-delete")
     assert text["deleted"] in page.page.content()
     assert sql("SELECT count(*) FROM customers WHERE customer_id = :c", c=ids["lonely"]) == [(0,)]
     page.assert_clean()
@@ -139,7 +115,7 @@ def test_titles_link_and_record_pages_edit_and_delete(browser_page, sql, lang):
 def test_a_phone_wide_list_has_no_sideways_scroll(browser_page, sql, lang):
     page = browser_page
     ids = seed(sql)
-    sign_in(page, lang)
+    page.sign_in("admin", ADMIN_PASSWORD, lang)
     page.page.set_viewport_size({"width": 390, "height": 844})
     for path in ("/customers/list/", "/opportunities/list/", "/contacts/list/", "/activities/list/",
                  f"/customers/show/{ids['acme']}", f"/opportunities/list/?_flt_0_customer={ids['acme']}&q=acme"):
@@ -167,18 +143,46 @@ def test_a_phone_wide_list_has_no_sideways_scroll(browser_page, sql, lang):
 def test_global_search_shortcut(browser_page, sql, lang):
     page = browser_page
     seed(sql)
-    sign_in(page, lang)
+    page.sign_in("admin", ADMIN_PASSWORD, lang)
     page.goto("/customers/list/")
     assert "Ctrl+K" in page.page.locator("#crm-topbar-search input[name=q]").get_attribute("placeholder")
     page.page.locator("body").click()
     page.page.keyboard.press("Control+k")
     assert page.page.evaluate("document.activeElement.closest('form').id") == "crm-topbar-search"
     page.page.keyboard.type("Globex")
-    navigate(page, lambda: page.page.keyboard.press("Enter"))
+    page.navigate(lambda: page.page.keyboard.press("Enter"))
     assert "/search/" in page.page.url and "Globex" in page.page.content()
     # "/" while typing in a field types a slash
     page.goto("/customers/list/")
     page.page.click("#crm-topbar-search input[name=q]")
     page.page.keyboard.type("a/b")
     assert page.page.input_value("#crm-topbar-search input[name=q]") == "a/b"
+    page.assert_clean()
+
+
+def search_list(page, path: str, placeholder: str, query: str) -> list[str]:
+    """Search the list at `path` from its box (checking its placeholder); the rows found."""
+    page.goto(path)
+    box = page.page.locator("#crm-list-search input[name=q]")
+    assert box.get_attribute("placeholder") == placeholder
+    box.fill(query)
+    page.navigate(lambda: box.press("Enter"))
+    return rows(page)
+
+
+def test_users_and_roles_lists_search_box_and_chips(browser_page, app):
+    page = browser_page
+    add_user(app, "wangli", "Li", "Wang", "Sales Rep", USER_PASSWORD)
+    page.sign_in("admin", ADMIN_PASSWORD)
+    found = search_list(page, "/users/list/", "Search users", "wang")
+    assert len(found) == 1 and "wangli" in found[0]
+    assert "Search" in page.page.locator(".crm-chip").inner_text()
+    page.navigate(lambda: page.page.click(".crm-chips-clear"))
+    assert page.page.url.endswith("/users/list/") and len(rows(page)) >= 2
+    page.choose_language("zh")
+    found = search_list(page, "/roles/list/", "搜索角色", "rep")
+    assert len(found) == 1 and "Sales Rep" in found[0]
+    assert "搜索" in page.page.locator(".crm-chip").inner_text()
+    page.navigate(lambda: page.page.click(".crm-chip-remove"))
+    assert page.page.locator(".crm-chip").count() == 0 and len(rows(page)) > 1
     page.assert_clean()

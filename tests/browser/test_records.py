@@ -5,7 +5,6 @@ import re
 
 import pytest
 
-from tests.browser.test_i18n import choose_language
 from tests.support.apps import ADMIN_PASSWORD
 from tests.support.browser import Page
 
@@ -16,9 +15,7 @@ LISTS = ["/customers", "/contacts", "/leads", "/opportunities", "/activities", "
 
 
 def signed_in(page: Page, lang: str) -> None:
-    page.login("admin", ADMIN_PASSWORD)
-    if lang != "en":
-        choose_language(page, lang)
+    page.sign_in("admin", ADMIN_PASSWORD, lang)
 
 
 def submit(page: Page) -> None:

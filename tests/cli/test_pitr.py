@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.backup import wal
+from app.scheduler import health as scheduler_health
 from app.backup.catalog import Catalog
 from app.backup.server import throwaway_server
 from app.backup.settings import settings_from_config
@@ -108,6 +109,7 @@ def test_restore_to_a_second_between_two_rows_archive_status_and_the_mirror(crm,
         server.psql("INSERT INTO customers (name) VALUES ('waiting'); SELECT pg_switch_wal()")
         time.sleep(2.5)
         monkeypatch.setattr(wal, "LAG_LIMIT", 1)
+        monkeypatch.setattr(scheduler_health, "ARCHIVE_LAG_TTL", 0)  # /health reads the lag afresh each time
         lagging = wal.archive_status(settings)
         assert not lagging["ok"] and lagging["lag_seconds"] >= 1
         assert "lags" in lagging["reason"] and "archive_command failed" in lagging["reason"]

@@ -103,3 +103,26 @@ def test_a_backup_killed_mid_way_lists_nothing_and_the_next_run_completes(crm):
     finished = server.psql("SELECT last_status, next_due > now() AT TIME ZONE 'utc' FROM scheduled_jobs "
                            "WHERE name = 'backup-full'").strip()
     assert finished == "ok|t"
+
+
+def test_status_disk_sizes_come_from_the_database_and_the_catalogue_not_a_walk(app, sql, monkeypatch, tmp_path):
+    from app.backup.catalog import size_text
+    from app.scheduler import status
+
+    monkeypatch.setenv("CRM_BACKUP_DIR", str(tmp_path / "backups"))
+    instance = Path(app.config["INSTANCE_DIR"])
+    junk = instance / "status-test-sparse-file"
+    with open(junk, "wb") as sparse:  # 10 GB that a walk over the directory would count
+        sparse.truncate(10 * 1000**3)
+    try:
+        def disk_line() -> str:
+            out = crm_cli(app, "status").output.split("\nDisk\n", 1)[1]
+            return next(line for line in out.splitlines() if str(instance) in line)
+
+        size_cell = disk_line().split(str(instance), 1)[1].split()[:2]
+        assert size_cell == ["0", "B"], size_cell  # DATABASE_URL: the database is elsewhere, no backups yet
+        monkeypatch.setattr(status, "archives_wal", lambda config: True)  # as the embedded server holds it
+        (size,), = sql("SELECT pg_database_size(current_database())")
+        assert size_text(size) in disk_line()
+    finally:
+        junk.unlink()

@@ -1,6 +1,7 @@
 """The app under test as in production, on a test database; and one with a key ring of its own."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Iterator
 
 import pytest
@@ -23,6 +24,24 @@ def make_app(server: Server, database_url: str, **overrides) -> Flask:
     overrides.setdefault("INSTANCE_DIR", server.instance)
     return create_app(TestConfig, DATABASE_URL=server.url(name, RUNTIME_ROLE), SECRET_KEY="test-secret-key-of-at-least-32-bytes!",
                       **overrides)
+
+
+@contextmanager
+def captured_statements(app: Flask) -> Iterator[list[str]]:
+    """The SQL statements the app's engine sends inside the block, in order."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+    listener = lambda *args: statements.append(args[2])  # noqa: E731  (conn, cursor, statement, ...)
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
 
 
 def db_name(app: Flask) -> str:

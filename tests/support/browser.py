@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlparse
 
 from werkzeug.serving import make_server
@@ -64,6 +66,33 @@ class Page:
         self.page.fill("input[name=password]", password)
         self.page.click("input[type=submit], button[type=submit]")
         self.page.wait_for_load_state("networkidle")
+
+    def choose_language(self, code: str) -> None:
+        """Switch the language from the top bar's menu."""
+        self.page.click("#crm-language-menu")
+        self.page.click(f"a[data-language={code}]")
+        self.page.wait_for_load_state("networkidle")
+
+    def sign_in(self, username: str, password: str, lang: str = "en") -> None:
+        """Sign in, then choose `lang` when it is not the browser's own (English)."""
+        self.login(username, password)
+        if lang != "en":
+            self.choose_language(lang)
+
+    def navigate(self, act: Callable[[], Any]) -> None:
+        """Do `act` (a click, a key) and wait for the page it opens."""
+        with self.page.expect_navigation():
+            act()
+        self.page.wait_for_load_state("networkidle")
+
+    def confirm_delete(self, trigger: str) -> str:
+        """Click the delete button `trigger`, accept its confirmation and wait for the page it opens;
+        returns what the confirmation asked."""
+        self.page.click(trigger)
+        self.page.wait_for_selector("#modal-confirm", state="visible")
+        asked = self.page.inner_text("#modal-confirm .modal-body").strip()
+        self.navigate(lambda: self.page.click("#modal-confirm-ok"))
+        return asked
 
     def screenshot(self, name: str, directory: Path = ARTIFACTS) -> Path:
         directory.mkdir(parents=True, exist_ok=True)

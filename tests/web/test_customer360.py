@@ -4,9 +4,12 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from tests.support.client import csrf_token, login
+import pytest
+
+from tests.support.client import csrf_token, login, post_form, switch_language
 from tests.support.htmlforms import form_fields
 from tests.support.screens import parents
+from tests.support.permissions import role_with
 from tests.support.users import ROLE_PASSWORD, make_role_user
 
 
@@ -45,9 +48,43 @@ def test_page_shows_details_contacts_open_pipeline_and_merged_timeline(admin, sq
     assert entries[0] == ("activity", new_act)
     assert entries[-2:] == [("ticket", ticket), ("activity", old_act)]
     changes = [e for e in entries if e[0] == "change"]
-    assert changes and "location: ∅ → Shenzhen 深圳" in page
+    assert changes and "The system set Location to Shenzhen 深圳" in page
     for view in ("contacts", "activities", "opportunities", "tickets"):
         assert f'href="/{view}/add?customer={cid}&amp;next=%2Fcustomers%2Fshow%2F{cid}"' in page
+
+
+def _timeline_text(client, cid: int) -> str:
+    page = client.get(f"/customers/show/{cid}").get_data(as_text=True)
+    return " ".join(re.sub(r"<[^>]+>", " ", page[page.index('id="timeline"'):]).split())
+
+
+@pytest.mark.parametrize("lang, said, hidden", [
+    ("en", ["王丽 changed Stage from Proposal to Won", "王丽 changed Value from 12,500,000.00 to 13,000,000.50"],
+     "王丽 changed Value"),
+    ("zh", ["王丽将阶段从“提案”改为“赢单”", "王丽将预估价值从“12,500,000.00”改为“13,000,000.50”"],
+     "王丽修改了预估价值")])
+def test_timeline_says_changes_as_the_history_panel_does(app, admin, sql, lang, said, hidden):
+    (cid,), = sql("INSERT INTO customers (name) VALUES ('Acme 顶峰') RETURNING customer_id")
+    sql("UPDATE users SET first_name = '丽', last_name = '王' WHERE username = 'admin'")
+    assert post_form(admin, "/opportunities/add", {"customer": str(cid), "name": "Big deal", "stage": "proposal",
+                                                   "value": "12,500,000"}).status_code == 302
+    (deal,), = sql("SELECT opportunity_id FROM opportunities WHERE name = 'Big deal'")
+    fields = form_fields(admin.get(f"/opportunities/edit/{deal}").get_data(as_text=True))
+    assert post_form(admin, f"/opportunities/edit/{deal}",
+                     {**fields, "stage": "won", "value": "13,000,000.50"}).status_code == 302
+    switch_language(admin, lang)
+    text = _timeline_text(admin, cid)
+    for sentence in said:
+        assert sentence in text
+    assert "→" not in text and "stage:" not in text and "\\x" not in text
+    # a role that reads customers and the log but not opportunities: amounts hidden
+    role_with(app, sql, "Timeline Reader", "timeline",
+              {"LogView": ("can_list",), "CustomerView": ("can_list", "can_show")})
+    reader = app.test_client()
+    login(reader, "timeline", ROLE_PASSWORD)
+    switch_language(reader, lang)
+    text = _timeline_text(reader, cid)
+    assert hidden in text and "13,000,000.50" not in text and said[0] in text
 
 
 def test_timeline_pages_by_keyset_without_gaps_or_repeats(admin, sql):

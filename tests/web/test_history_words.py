@@ -7,7 +7,8 @@ import pytest
 
 from tests.support.client import login, post_form, switch_language
 from tests.support.htmlforms import form_fields
-from tests.support.users import ROLE_PASSWORD, add_user
+from tests.support.permissions import role_with
+from tests.support.users import ROLE_PASSWORD
 
 
 def history_text(client, url: str) -> str:
@@ -69,11 +70,7 @@ def test_related_rows_by_name_with_one_query_per_table(admin, sql):
 @pytest.mark.parametrize("lang, hidden", [("en", "hidden"), ("zh", "已隐藏")])
 def test_amounts_are_hidden_from_a_role_that_may_not_read_them(app, client, admin, deal, sql, lang, hidden):
     # a role that reads the log but not opportunities: the log's list says "hidden", never the ciphertext
-    sql("INSERT INTO roles (role_name) VALUES ('Log Reader')")
-    sql("INSERT INTO role_permissions (role_id, permission_id) SELECT r.role_id, p.permission_id FROM roles r, permissions p "
-        "JOIN actions a ON a.id = p.action_id JOIN resources v ON v.id = p.resource_id "
-        "WHERE r.role_name = 'Log Reader' AND v.name = 'LogView' AND a.name IN ('can_list', 'can_show')")
-    add_user(app, "logreader", "Lu", "Reader", "Log Reader", ROLE_PASSWORD)
+    role_with(app, sql, "Log Reader", "logreader", {"LogView": ("can_list", "can_show")})
     reader = app.test_client()
     login(reader, "logreader", ROLE_PASSWORD)
     switch_language(reader, lang)
@@ -82,3 +79,20 @@ def test_amounts_are_hidden_from_a_role_that_may_not_read_them(app, client, admi
     seen = reader.get(url).get_data(as_text=True)
     assert hidden in seen and "13,000,000.50" not in seen and "\\x" not in seen
     assert "13,000,000.50" in admin.get(url).get_data(as_text=True)
+
+
+def test_amount_rule_reads_the_screen_map_built_at_start_up(app, admin, deal, monkeypatch):
+    """History, the log list and the column chooser share one rule, on a table → screen map built once."""
+    from app.security.amounts import EXTENSION
+
+    screens = app.extensions[EXTENSION]
+    assert screens["opportunities"] == "OpportunityView" and screens["customers"] == "CustomerView"
+    logs_url = f"/logs/list/?_flt_0_table_name=opportunities&_flt_0_record_key={deal}"
+    assert "13,000,000.50" in admin.get(logs_url).get_data(as_text=True)
+    assert admin.get("/opportunities/list/?cols=name,value").status_code == 200  # the column chooser
+    # the map decides: opportunities' amounts behind a screen nobody may open
+    monkeypatch.setitem(screens, "opportunities", "NoSuchView")
+    text = history_text(admin, f"/opportunities/show/{deal}")
+    assert "王丽 changed Value" in text and "13,000,000.50" not in text
+    assert "13,000,000.50" not in admin.get(logs_url).get_data(as_text=True)
+    assert admin.get("/opportunities/list/?cols=name,value").status_code == 400

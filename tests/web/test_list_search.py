@@ -9,11 +9,18 @@ from flask_appbuilder.models.sqla.filters import FilterRelationOneToManyEqual as
 
 from app.lists.links import EQ, list_url
 from tests.support.client import csrf_token, switch_language
-from tests.support.users import make_role_user
+from tests.support.users import USER_PASSWORD, add_user, make_role_user
 
 
 def _rows(page: str) -> list[str]:
     return re.findall(r"<tr><td(.*?)</tr>", page, re.DOTALL)
+
+
+def _chips(page: str) -> list[str]:
+    """The page's filter chips as read ("Stage is Won ×")."""
+    chips = re.findall(r'<span class="crm-chip" role="listitem">(.*?)</span>\s*(?=<span class="crm-chip"|'
+                       r'<a class="crm-chips-clear"|</div>)', page, re.DOTALL)
+    return [" ".join(html.unescape(re.sub(r"<[^>]+>", " ", c)).split()) for c in chips]
 
 
 def _link(app, route: str, *conditions) -> str:
@@ -82,9 +89,7 @@ def test_filters_show_as_chips_with_remove_links_and_clear_all(app, admin, sql):
         c=ids["Acme Logistics"])
     url = _link(app, "/opportunities", ("stage", EQ, "won"), ("customer", REL_EQ, ids["Acme Logistics"])) + "&q=big"
     page = admin.get(url).get_data(as_text=True)
-    chips = re.findall(r'<span class="crm-chip" role="listitem">(.*?)</span>\s*(?=<span class="crm-chip"|'
-                       r'<a class="crm-chips-clear"|</div>)', page, re.DOTALL)
-    text = [" ".join(html.unescape(re.sub(r"<[^>]+>", " ", c)).split()) for c in chips]
+    text = _chips(page)
     assert "Stage is Won ×" in text
     assert "Customer is Acme Logistics ×" in text  # a related row by its name
     assert "Search big ×" in text
@@ -208,3 +213,28 @@ def test_export_keeps_the_lists_search(admin, sql):
     _customers(sql, ("Acme Logistics", "Retail"), ("Globex", "Energy"))
     body = admin.get("/customers/export/?q=acme").get_data(as_text=True)
     assert "Acme Logistics" in body and "Globex" not in body
+
+
+def test_users_and_roles_lists_have_the_search_box_and_chips(app, admin, sql):
+    add_user(app, "wangli", "Li", "Wang", "Sales Rep", USER_PASSWORD)
+    add_user(app, "ann", "Ann", "Lee", "Sales Manager", USER_PASSWORD)
+    page = admin.get("/users/list/").get_data(as_text=True)
+    assert 'id="crm-list-search"' in page and 'placeholder="Search users"' in page
+    found = admin.get("/users/list/?q=wang").get_data(as_text=True)  # a last name
+    assert "wangli" in found and ">ann<" not in found and ">admin<" not in found
+    assert _chips(found) == ["Search wang ×"]
+    assert html.unescape(re.search(r'class="crm-chips-clear" href="([^"]+)"', found).group(1)) == "/users/list/"
+    by_mail = admin.get("/users/list/?q=ann%40").get_data(as_text=True)  # part of an e-mail address
+    assert ">ann<" in by_mail and "wangli" not in by_mail
+    assert "wangli" not in admin.get("/users/list/?q=%25").get_data(as_text=True)  # wildcards taken literally
+    # with one of FAB's filters: both chips, each removable
+    both = admin.get("/users/list/?q=l&_flt_0_username=ann").get_data(as_text=True)
+    assert ">ann<" in both and "wangli" not in both
+    assert sorted(_chips(both)) == ["Search l ×", "User Name starts with ann ×"]
+    roles = admin.get("/roles/list/?q=manager").get_data(as_text=True)
+    assert 'placeholder="Search roles"' in roles and "Sales Manager" in roles and "Sales Rep" not in roles
+    switch_language(admin, "zh")
+    page = admin.get("/roles/list/?q=rep").get_data(as_text=True)
+    assert 'placeholder="搜索角色"' in page and "Sales Rep" in page and "Sales Manager" not in page
+    assert _chips(page) == ["搜索 rep ×"] and "全部清除" in page
+    assert 'placeholder="搜索用户"' in admin.get("/users/list/").get_data(as_text=True)

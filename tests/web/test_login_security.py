@@ -431,6 +431,19 @@ def test_api_unknown_related_id_is_a_clear_404_naming_the_field(admin, sql):
     assert sql("SELECT count(*) FROM contacts") == before
 
 
+
+def test_api_related_id_messages_are_in_the_users_language(admin, sql):
+    headers = {"X-CSRFToken": csrf_token(admin, "/")}
+    body = {"first_name": "A", "last_name": "B", "customer": 99999}
+    missing = admin.post("/api/v1/contacts/?_l_=zh", json=body, headers=headers)
+    assert missing.status_code == 404
+    assert missing.get_json()["errors"] == {"customer": ["没有 ID 为 99999 的客户。"]}
+    bad = admin.post("/api/v1/contacts/?_l_=zh", json={**body, "customer": -1}, headers=headers)
+    assert bad.status_code == 422 and bad.get_json()["errors"] == {"customer": ["必须是某个客户的 ID（正整数）。"]}
+    english = admin.post("/api/v1/contacts/?_l_=en", json={**body, "customer": -1}, headers=headers)
+    assert english.get_json()["errors"] == {"customer": ["Must be the id (a positive whole number) of a customer."]}
+
+
 def test_behind_proxies_failures_count_for_the_forwarded_address_and_only_then(pg, database, sql):
     """CRM_PROXY_HOPS=1: the client's address from X-Forwarded-For; with no proxy the header is never trusted."""
     from tests.support.apps import make_app

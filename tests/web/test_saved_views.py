@@ -129,3 +129,19 @@ def test_shared_views_are_readable_by_the_role_and_editable_by_the_owner(app, cl
     token = csrf_token(client, "/customers/list/?view=all")
     assert client.post(f"/customers/views/{shared_id}/delete", data={"csrf_token": token}).status_code == 404
     assert sql("SELECT name FROM saved_views ORDER BY 1") == [("Mine",), ("Team view",)]
+
+
+def test_share_roles_are_read_when_the_save_form_opens_not_on_the_list(app, admin, sql):
+    from tests.support.apps import captured_statements
+
+    with captured_statements(app) as statements:
+        page = admin.get("/customers/list/").get_data(as_text=True)
+    role_reads = [s for s in statements if "FROM roles" in s and "role_permissions" not in s]
+    assert role_reads == [], role_reads  # the "share with" roles are not read for the list
+    assert 'data-roles-url="/customers/views/roles"' in page and "Role: Sales Rep" not in page
+    names = [name for _id, name in admin.get("/customers/views/roles").get_json()["roles"]]
+    assert "Role: Sales Rep" in names and "Role: Admin" in names  # an admin: any role
+    make_role_user(app, "Sales Rep")
+    rep = app.test_client()
+    login(rep, "sales_rep", ROLE_PASSWORD)
+    assert [name for _id, name in rep.get("/customers/views/roles").get_json()["roles"]] == ["Role: Sales Rep"]

@@ -93,19 +93,10 @@ def test_logout_ends_session(admin):
 
 def test_permission_checks_cost_one_query_per_request(app, admin):
     """FAB checks a permission per menu entry and button; they are answered from one query."""
-    from sqlalchemy import event
+    from tests.support.apps import captured_statements
 
-    from app.extensions import db
-
-    statements: list[str] = []
-    with app.app_context():
-        engine = db.engine
-    listener = lambda *args: statements.append(args[2])  # noqa: E731  (conn, cursor, statement, ...)
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
+    with captured_statements(app) as statements:
         assert admin.get("/customers/list/").status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
     permission_queries = [s for s in statements if "role_permissions" in s]
     assert 1 <= len(permission_queries) <= 2, permission_queries  # the check, and the menu's own query
 

@@ -382,3 +382,24 @@ def test_the_scheduler_sends_a_committed_change_within_seconds(app, sql, receive
     assert json.loads(receiver.received[0].body)["data"]["name"] == "Scheduled Ltd"
     assert waited < 10  # the job runs every 5 s
     assert sql("SELECT status FROM webhook_deliveries") == [("delivered",)]
+
+
+def test_settled_deliveries_older_than_the_keep_days_are_pruned_by_the_webhooks_job(app, sql):
+    from app.scheduler.tasks import send_webhooks
+    from app.webhooks.delivery import prune_settled
+
+    subscribe(app, "http://127.0.0.1:9/never-sent")
+    sql("UPDATE webhook_subscriptions SET active = false")  # nothing is sent: only the pruning runs
+    old, recent = "now() AT TIME ZONE 'utc' - interval '40 days'", "now() AT TIME ZONE 'utc' - interval '10 days'"
+    for status, created in (("delivered", old), ("failed", old), ("skipped", old), ("pending", old),
+                            ("delivered", recent), ("failed", recent)):
+        sql("INSERT INTO webhook_deliveries (webhook_id, event, table_name, record_id, status, created_at) "
+            f"SELECT webhook_id, 'customers.created', 'customers', 1, :s, {created} FROM webhook_subscriptions",
+            s=status)
+    assert "3 old deliveries pruned" in send_webhooks(app)
+    left = sql("SELECT status, created_at < now() AT TIME ZONE 'utc' - interval '30 days' FROM webhook_deliveries "
+               "ORDER BY delivery_id")
+    assert left == [("pending", True), ("delivered", False), ("failed", False)]  # a pending one is still due
+    assert "pruned" not in send_webhooks(app)  # once an hour, not every 5 s
+    app.config["WEBHOOK_KEEP_DAYS"] = 5  # configurable (CRM_WEBHOOK_KEEP_DAYS)
+    assert prune_settled(app) == 2

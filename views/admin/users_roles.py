@@ -24,6 +24,7 @@ from app.models.security import Role, User
 from app.crud.derive import column_validators
 from app.i18n.formatting import cell_text
 from views.mixins.actions import ActionGuardMixin
+from views.mixins.quick_search import FabListSearchMixin
 from views.mixins.show_panels import ShowPanelsMixin
 
 PASSWORD_POLICY = _("At least 12 characters; not the username (also repeated), not one character "
@@ -32,8 +33,10 @@ PASSWORD_POLICY = _("At least 12 characters; not the username (also repeated), n
 _users = User.__table__
 
 
-class UserView(ActionGuardMixin, ShowPanelsMixin, UserDBModelView):
+class UserView(FabListSearchMixin, ActionGuardMixin, ShowPanelsMixin, UserDBModelView):
     route_base = "/users"
+    list_title = _("Users")
+    quick_search_scan = ("username", "first_name", "last_name", "email")  # a few hundred rows: no index needed
     list_columns = ["username", "email", "first_name", "last_name", "role", "active", "last_login"]
     formatters_columns = dict.fromkeys(list_columns, cell_text)  # Yes/No, times to the minute, no "None"
     search_columns = ["username", "email", "first_name", "last_name", "role", "active", "last_login",
@@ -122,7 +125,9 @@ class UserInfoEditView(FabUserInfoEditView):
     form = ProfileForm
 
 
-class RoleView(ActionGuardMixin, ShowPanelsMixin, RoleModelView):
+class RoleView(FabListSearchMixin, ActionGuardMixin, ShowPanelsMixin, RoleModelView):
+    list_title = _("Roles")
+    quick_search_scan = ("role_name",)
     list_columns = ["role_name", "permissions"]
     show_columns = ["role_name", "permissions"]
     edit_columns = ["role_name", "permissions"]

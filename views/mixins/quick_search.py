@@ -60,18 +60,16 @@ def _quote(text: str) -> str:
     return quote(text, safe="")
 
 
-class QuickSearchMixin:
-    """The quick search and filter chips of a list, links to its records, and Edit / Delete on record pages."""
+class ListSearchMixin:
+    """A list's quick search box (`?q=`) and its active filters as chips with "clear all"."""
 
     quick_search_exact: tuple[str, ...] = ()  # columns matched exactly (tables without search indexes)
     quick_search_labels: Callable[[], Mapping[str, Mapping[str, str]]] | None = None  # column -> value -> label
-    # the list columns that open the record, those of them shown; else its title column
-    link_columns: tuple[str, ...] | None = ("first_name", "last_name")
+    quick_search_scan: tuple[str, ...] = ()  # columns of a small table matched by substring without an index
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.extra_args = {**(self.extra_args or {}), "list_search": self.list_search,
-                           "record_actions": self.record_actions}
+        self.extra_args = {**(self.extra_args or {}), "list_search": self.list_search}
 
     # ---------------------------------------------------------------- search
     def quick_search_columns(self) -> tuple[str, ...]:
@@ -81,11 +79,17 @@ class QuickSearchMixin:
     def quick_search_filter(self) -> QuickSearchFilter | None:
         """The list's `?q=` as a filter; None where the list has nothing to search."""
         columns = self.quick_search_columns()
-        if not (columns or self.quick_search_exact or self.quick_search_labels):
+        if not self.searchable_list():
             return None
         labels = type(self).quick_search_labels
-        return QuickSearchFilter(self.datamodel.get_pk_name(), self.datamodel, columns, self.quick_search_exact,
-                                 labels() if labels else None)
+        kind = QuickSearchFilter.scanning(self.quick_search_scan) if self.quick_search_scan else QuickSearchFilter
+        return kind(self.datamodel.get_pk_name(), self.datamodel, columns, self.quick_search_exact,
+                    labels() if labels else None)
+
+    def searchable_list(self) -> bool:
+        """Whether the list has anything for its search box to search."""
+        return bool(self.quick_search_columns() or self.quick_search_exact or self.quick_search_labels
+                    or self.quick_search_scan)
 
     def with_quick_search(self, filters: Any) -> Any:
         """`filters` (a list's joined filters) with the request's `?q=` among them."""
@@ -104,42 +108,6 @@ class QuickSearchMixin:
             return query.filter(false())
         return flt.apply(query, normalize(text))
 
-    # ---------------------------------------------------------------- rows
-    def title_links(self) -> tuple[str, ...]:
-        """The list's columns that link to the record: its title column(s) shown in the list."""
-        shown = [c for c in (self.link_columns or ()) if c in self.list_columns]
-        if shown:
-            return tuple(shown)
-        titles = [c for c in ("name", "subject", *title_columns(self.datamodel.obj)) if c in self.list_columns]
-        return tuple(titles[:1]) or tuple(self.list_columns[:1])
-
-    def row_extras(self, rows: list) -> dict[str, Any]:
-        """What the rows show besides their values: the title links, each delete's confirmation."""
-        table = self.datamodel.obj.__tablename__
-        record = str(RECORD_NAMES[table]) if table in RECORD_NAMES else str(self.show_title).lower()
-        return {"link_columns": self.title_links(),
-                "confirms": [_("Delete %(record)s “%(name)s”?", record=record, name=str(r)) for r in rows]}
-
-    def pre_delete(self, item: Any) -> None:
-        """Refuse, as an error naming what still depends on it, to delete a record others belong to."""
-        counts = dependent_counts(item)
-        if counts:
-            raise ValueError(refusal(item, counts))  # FAB flashes it as "danger" and deletes nothing
-
-    def post_delete_redirect(self):
-        """Back where the delete was asked (the list with its filters, or the record page when refused);
-        to the list when that was the deleted record's own page."""
-        referrer = urlsplit(request.referrer or "")
-        back = local_path(referrer.path) if referrer.netloc in ("", request.host) else None
-        pk = (request.view_args or {}).get("pk")
-        gone = self.datamodel.get(pk) is None
-        own = {url_for(f"{self.endpoint}.{kind}", pk=pk) for kind in ("show", "edit")}
-        if gone and (back is None or referrer.path in own):
-            return redirect(url_for(f"{self.endpoint}.list"))
-        if back is None:
-            return super().post_delete_redirect()
-        return redirect(f"{back}?{referrer.query}" if referrer.query else back)
-
     # ---------------------------------------------------------------- the page
     def list_search(self) -> dict[str, Any]:
         """The search box, the active filters as chips, "clear all" (crm/list_search.html)."""
@@ -154,9 +122,8 @@ class QuickSearchMixin:
                 chip.remove = _url([a for a in args if a != (key, value)])
                 chips.append(chip)
         kept = [(k, v) for k, v in args if k != ARG and not FILTER_ARG.fullmatch(k)]
-        searchable_list = bool(self.quick_search_columns() or self.quick_search_exact or self.quick_search_labels)
         return {
-            "searchable": searchable_list, "query": query, "action": _url([]),
+            "searchable": self.searchable_list(), "query": query, "action": _url([]),
             "hidden": [(k, v) for k, v in args if k != ARG], "chips": chips,
             "clear_url": _url(kept) if chips else None,
             "placeholder": _("Search %(list)s", list=str(self.list_title).lower()
@@ -197,6 +164,63 @@ class QuickSearchMixin:
                 return value
             return str(shown) if not isinstance(shown, Markup) else shown.striptags()
         return value
+
+
+class FabListSearchMixin(ListSearchMixin):
+    """The search box and chips on a list FAB pages itself (the users and roles screens)."""
+
+    list_template = "crm/list.html"
+
+    def _get_list_widget(self, filters, **kwargs: Any):
+        # FAB joins the list's filters inside it with no public hook between: hand it a copy with `?q=` among them
+        return super()._get_list_widget(filters=self.with_quick_search(filters.copy()), **kwargs)
+
+
+class QuickSearchMixin(ListSearchMixin):
+    """The quick search and filter chips of a list, links to its records, and Edit / Delete on record pages."""
+
+    # the list columns that open the record, those of them shown; else its title column
+    link_columns: tuple[str, ...] | None = ("first_name", "last_name")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.extra_args = {**self.extra_args, "record_actions": self.record_actions}
+
+    # ---------------------------------------------------------------- rows
+    def title_links(self) -> tuple[str, ...]:
+        """The list's columns that link to the record: its title column(s) shown in the list."""
+        shown = [c for c in (self.link_columns or ()) if c in self.list_columns]
+        if shown:
+            return tuple(shown)
+        titles = [c for c in ("name", "subject", *title_columns(self.datamodel.obj)) if c in self.list_columns]
+        return tuple(titles[:1]) or tuple(self.list_columns[:1])
+
+    def row_extras(self, rows: list) -> dict[str, Any]:
+        """What the rows show besides their values: the title links, each delete's confirmation."""
+        table = self.datamodel.obj.__tablename__
+        record = str(RECORD_NAMES[table]) if table in RECORD_NAMES else str(self.show_title).lower()
+        return {"link_columns": self.title_links(),
+                "confirms": [_("Delete %(record)s “%(name)s”?", record=record, name=str(r)) for r in rows]}
+
+    def pre_delete(self, item: Any) -> None:
+        """Refuse, as an error naming what still depends on it, to delete a record others belong to."""
+        counts = dependent_counts(item)
+        if counts:
+            raise ValueError(refusal(item, counts))  # FAB flashes it as "danger" and deletes nothing
+
+    def post_delete_redirect(self):
+        """Back where the delete was asked (the list with its filters, or the record page when refused);
+        to the list when that was the deleted record's own page."""
+        referrer = urlsplit(request.referrer or "")
+        back = local_path(referrer.path) if referrer.netloc in ("", request.host) else None
+        pk = (request.view_args or {}).get("pk")
+        gone = self.datamodel.get(pk) is None
+        own = {url_for(f"{self.endpoint}.{kind}", pk=pk) for kind in ("show", "edit")}
+        if gone and (back is None or referrer.path in own):
+            return redirect(url_for(f"{self.endpoint}.list"))
+        if back is None:
+            return super().post_delete_redirect()
+        return redirect(f"{back}?{referrer.query}" if referrer.query else back)
 
     # ---------------------------------------------------------------- record pages
     def record_actions(self, pk: Any) -> dict[str, Any] | None:

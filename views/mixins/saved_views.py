@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask import abort, current_app, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import expose
-from flask_appbuilder.security.decorators import has_access, permission_name
+from flask_appbuilder.security.decorators import has_access, has_access_api, permission_name
 from flask_appbuilder.widgets import RenderTemplateWidget
 from flask_babel import gettext as _
 from markupsafe import Markup
@@ -26,6 +26,7 @@ from app.crud.derive import encrypted_and_bands
 from app.extensions import db
 from app.lists import saved_views as store
 from app.models import Role
+from app.security.amounts import amounts_readable
 from app.web.request_guard import problem_with_args
 
 COLUMNS_ARG = "cols"
@@ -35,16 +36,11 @@ class SavedViewsWidget(RenderTemplateWidget):
     template = "crm/list_saved_views.html"
 
 
-def may_read_encrypted(view: Any) -> bool:
-    """Encrypted amounts are offered to roles that may open the records, where the amounts show."""
-    return view.appbuilder.sm.has_access("can_show", view.class_permission_name)
-
-
 def choosable_columns(view: Any) -> list[str]:
     """The columns a user may pick, the list's own first: the model's columns and related rows."""
     table = inspect(view.datamodel.obj).local_table
     encrypted, _bands = encrypted_and_bands(table)
-    hidden = set() if may_read_encrypted(view) else encrypted
+    hidden = set() if amounts_readable(table.name) else encrypted  # offered where the amounts show
     names = [*view.list_columns, *view.show_columns]
     return [n for i, n in enumerate(names) if n not in names[:i] and n not in hidden and n != "version"
             and not (n in table.columns and isinstance(table.columns[n].type, Text) and n not in view.list_columns
@@ -107,13 +103,12 @@ class SavedViewsMixin:
         active = request.args.get("sv", "")
         current = next((v for v in views if str(v.saved_view_id) == active), None)
         shown = self.shown_columns()
-        roles = self._shareable_roles()
         return Markup(SavedViewsWidget(
             views=[(v, self._view_url(v), v.user_id == user_id) for v in views], current=current,
             user_id=user_id, all_url=url_for(f"{self.endpoint}.list", view="all"),
             columns=[(n, str(self.label_columns.get(n, n)), n in shown) for n in
                      shown + [c for c in choosable_columns(self) if c not in shown]],
-            roles=roles, save_url=url_for(f"{self.endpoint}.view_save"),
+            roles_url=url_for(f"{self.endpoint}.view_roles"), save_url=url_for(f"{self.endpoint}.view_save"),
             manage={name: url_for(f"{self.endpoint}.view_{name}", view_id=current.saved_view_id)
                     for name in ("default", "rename", "delete")} if current else {},
             list_args=urlencode(store.list_args(request.args.to_dict(flat=False)), doseq=True),
@@ -124,6 +119,13 @@ class SavedViewsMixin:
         if g.user.role is not None and g.user.role.name == current_app.config.get("AUTH_ROLE_ADMIN", "Admin"):
             return [(r.role_id, r.name) for r in db.session.scalars(db.select(Role).order_by(Role.name))]
         return [(g.user.role.role_id, g.user.role.name)] if g.user.role is not None else []
+
+    @expose("/views/roles")
+    @has_access_api
+    @permission_name("list")
+    def view_roles(self):
+        """The roles the save form's "Visible to" offers, read when the form is opened (not on every list page)."""
+        return jsonify(roles=[[role_id, _("Role: %(role)s", role=name)] for role_id, name in self._shareable_roles()])
 
     def _own(self, view_id: int):
         """The user's own view `view_id` of this list: 404 when not visible, 403 when only shared."""

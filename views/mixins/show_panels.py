@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from flask import current_app, g
+from flask import g
 from flask_appbuilder.widgets import RenderTemplateWidget
 from markupsafe import Markup, escape
 
 from app.audit.history import describe, record_history
 from app.audit.sentences import describe_in_words, history_rows, page_names
 from app.lists.links import EQ, list_url
+from app.security.amounts import amounts_readable
 
 LOG_VIEW = "LogView"
 ShowPanel = Callable[[Any, Any, Any, dict], None]
@@ -21,16 +22,6 @@ ShowPanel = Callable[[Any, Any, Any, dict], None]
 
 class HistoryWidget(RenderTemplateWidget):
     template = "crm/history.html"
-
-
-def amounts_readable(table: str) -> bool:
-    """Whether the user may read a table's encrypted amounts: as on its show page (can_show on its screen)."""
-    appbuilder = current_app.appbuilder
-    for view in appbuilder.baseviews:
-        model = getattr(view, "model", None)
-        if model is not None and model.__tablename__ == table:
-            return appbuilder.sm.has_access("can_show", view.class_permission_name)
-    return False
 
 
 class LogDescription:

@@ -13,6 +13,7 @@ from werkzeug.exceptions import BadRequest
 
 from app.sales import customer360
 from app.lists.links import list_url
+from app.security.amounts import amounts_readable
 
 REL_EQ = FilterRelationOneToManyEqual
 TIMELINE_ARG = "timeline_before"
@@ -51,7 +52,7 @@ def customer360_panel(view: Any, pk: Any, item: Any, widgets: dict) -> None:
         opportunities=customer360.open_opportunities(cid) if can_see_opportunities else None,
         pipeline=customer360.pipeline_value(cid) if can_see_opportunities else None,
         cap=customer360.PIPELINE_SUM_CAP,
-        entries=entries, change_summary=customer360.change_summary, kinds=kinds,
+        entries=entries, changes=customer360.change_summaries(entries, amounts_readable), kinds=kinds,
         older_url=f"{here}?{urlencode({TIMELINE_ARG: str(older)})}#timeline" if older else None,
         newest_url=f"{here}#timeline" if cursor else None,
         quick_add=[(label, f"{url}?{urlencode({'customer': cid, 'next': here})}", icon)

@@ -54,7 +54,7 @@ PRIVATE = (
             "the list links' filter positions and the CSV export read that same object (building another "
             "converts every column's filters again).",
             used_in=("app.crud.query_args", "app.lists.links", "views.mixins.csv_tools",
-                     "app.lists.selection", "views.mixins.quick_search")),
+                     "views.mixins.quick_search")),
     Surface("_filters", "flask_appbuilder.api.ModelRestApi",
             "The API's filters by column, to check a `q=(filters:...)` argument before FAB runs it and to "
             "declare each column's operators in the OpenAPI document.",

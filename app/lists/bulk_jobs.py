@@ -68,14 +68,9 @@ def stored_value(value: Any) -> Any:
 
 
 def loaded_value(model: type, column: str, value: Any) -> Any:
-    if value is None:
-        return None
     kind = inspect(model).columns[column].type
-    if isinstance(kind, DateTime):
-        return dt.datetime.fromisoformat(value)
-    if isinstance(kind, Date):
-        return dt.date.fromisoformat(value)
-    return value
+    parse = dt.datetime if isinstance(kind, DateTime) else dt.date if isinstance(kind, Date) else None
+    return parse.fromisoformat(value) if parse is not None and value is not None else value
 
 
 def create(view: Any, action: str, total: int, args: dict[str, list[str]], **extra: Any) -> BulkJob:
@@ -210,9 +205,14 @@ class Batches:
         self.user = db.session.get(User, job.user_id)
         self.retries = 0
 
+    def allowed(self) -> bool:
+        """The job's user's roles hold the action's permission on the list (checked at each start)."""
+        sm = self.view.appbuilder.sm
+        roles = [role.id for role in sm.get_user_roles(self.user)]
+        return sm.exist_permission_on_roles(self.view.class_permission_name, PERMISSIONS[self.action], roles)
+
     def run(self, max_batches: int | None = None) -> None:
-        if self.user is None or not self.user.is_active or not self.view.appbuilder.sm._has_view_access(
-                self.user, PERMISSIONS[self.action], self.view.class_permission_name):
+        if self.user is None or not self.user.is_active or not self.allowed():
             self.end("failed", _("Refused: your role may not do this on %(what)s; nothing more was changed.",
                                  what=self.what()))
             return

@@ -21,9 +21,7 @@ from app.lists.counts import (COUNT_CAP, AtLeastCount, CappedMatches, EstimatedC
 from app.lists.keyset import Cursor, KeysetPage, keyset_page
 from app.lists.matches import capped_matches
 from app.lists.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
-from app.search.conditions import Terms
 from app.search.filters import SEARCH_FILTERS, SearchFilterConverter
-from app.search.text import normalize
 
 
 class UserFacingError(DatabaseException):
@@ -129,11 +127,8 @@ class CrmInterface(SQLAInterface):
             matching = self.filtered(self.session.query(self.obj), filters).with_entities(self.get_pk())
             table = self.obj.__table__
             if [getattr(f, "name", None) for f in matching.statement.get_final_froms()] == [table.name]:
-                searched = [word for flt, value in values if isinstance(flt, SEARCH_FILTERS)
-                            for word in normalize(str(value)).split()]
-                one_list_each = all(Terms(word).short and Terms(word).cjk for word in searched)
                 memo[key] = capped_matches(self.session, table, matching.whereclause, SEARCH_COUNT_CAP,
-                                           widen=not one_list_each)
+                                           self._table_estimate())
             else:  # a filter joined another table: its matches through the index, in no order
                 memo[key] = self._indexed_matches(matching)
         return memo[key]
@@ -148,12 +143,17 @@ class CrmInterface(SQLAInterface):
         """The planner's row count of the whole table (-1 never analysed)."""
         return planner_estimates([self.obj.__tablename__]).get(self.obj.__tablename__, -1)
 
-    def by_matches(self, query: Query, filters: Any) -> Query | None:
-        """`query` limited to a search-filtered list's matching keys (the first SEARCH_COUNT_CAP); else None."""
+    def by_matches(self, filters: Any, order_column: str = "", order_direction: str = "") -> Query | None:
+        """The rows of a search-filtered list's matching keys (the first SEARCH_COUNT_CAP), ordered; else None.
+
+        By their keys alone: they were found under every filter of the list, and the filters'
+        conditions again would let the planner look the matches up through the indexes once more.
+        """
         keys = self.search_matches(filters)
         if keys is None:
             return None
         listed = keys[:SEARCH_COUNT_CAP]
+        query = self.filtered(self.session.query(self.obj), None, order_column, order_direction)
         return query.filter(self.get_pk() == any_(bindparam("crm_matches", listed, type_=ARRAY(Integer))))
 
     def query_count(self, query: Any, filters: Any = None, select_columns: Any = None) -> int:
@@ -203,9 +203,8 @@ class CrmInterface(SQLAInterface):
         Past DEEP_OFFSET rows the page is found by its keys alone (an index-only scan
         of the sort index), then only its own rows are read.
         """
-        ordered = self.filtered(self.session.query(self.obj), filters, order_column, order_direction)
-        matched = self.by_matches(ordered, filters)
-        ordered = matched or ordered
+        matched = self.by_matches(filters, order_column, order_direction)
+        ordered = matched or self.filtered(self.session.query(self.obj), filters, order_column, order_direction)
         offset = (page or 0) * (page_size or 0)
         limit = page_size + 1 if page_size else None
         if offset <= DEEP_OFFSET:
@@ -221,9 +220,9 @@ class CrmInterface(SQLAInterface):
     def keyset(self, filters: Any, order_column: str, descending: bool, page_size: int, *,
                after: Cursor | None = None, before: Cursor | None = None, last: bool = False) -> KeysetPage:
         """A page next to a row's position (or the last page), by keyset: no OFFSET at any depth."""
-        query = self.filtered(self.session.query(self.obj), filters)
-        matched = self.by_matches(query, filters)
-        return keyset_page(matched or query, getattr(self.obj, order_column), self.get_pk(), descending, page_size,
+        matched = self.by_matches(filters)
+        query = matched or self.filtered(self.session.query(self.obj), filters)
+        return keyset_page(query, getattr(self.obj, order_column), self.get_pk(), descending, page_size,
                            after=after, before=before, last=last, nullable=self.is_nullable(order_column),
                            options=lambda q: self.with_related(q, separately=matched is not None))
 

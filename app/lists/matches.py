@@ -8,7 +8,7 @@ second on a million customers, docs/performance.md). As the CRM-wide search does
 
 1. among the newest PROBE_ROWS rows, read by key and checked row by row: a frequent term is
    done there, with the newest matches;
-2. when those held WIDEN_AT matches or more (a term in 5 % of the rows or more), among the next
+2. when those held enough matches (`widen_at`: a term common enough for the table's size), the next
    rows too, as many as the probe's share of matches says hold the rest of the cap (at most
    WIDER_MAX): read in key order they hold it sooner than an index, whose bitmap for such a
    term holds a large share of the table;
@@ -21,6 +21,8 @@ checked in each part, so filters narrow the matches before the cap.
 """
 from __future__ import annotations
 
+import math
+
 from sqlalchemy import Integer, Select, case, cast, func, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -32,9 +34,15 @@ from app.lists.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
 from app.search.conditions import without_index_only
 
 PROBE_ROWS = 2_000  # newest rows checked first: a term in half of the rows fills the cap here
-WIDEN_AT = 100  # matches in the probe (5 %) from which the next rows are read too, as many as the
-WIDER_MAX = 25_000  # probe's share says will fill the cap (with a margin), at most this many
-MARGIN = 1.25
+# Reading a row one by one costs about as much as ROW_COST index entries in a bitmap (measured
+# at scale 1, docs/performance.md). The next rows are read when that is cheaper than the index
+# would be for the share of matches the probe found: the index reads share x table rows, the
+# window cap / share rows, so from a share of sqrt(ROW_COST x cap / table rows) on (1.8 % of
+# 10M activities, 5.7 % of 1M customers), never below MIN_SHARE.
+ROW_COST = 3.3
+MIN_SHARE = 0.01
+WIDER_MAX = 100_000  # rows at most in that window
+MARGIN = 1.25  # its rows: what the probe's share says the rest of the cap needs, and a quarter more
 
 
 def _window(table, pk, columns: list, rows, name: str, below: ColumnElement | None = None):
@@ -45,13 +53,16 @@ def _window(table, pk, columns: list, rows, name: str, below: ColumnElement | No
     return window.order_by(pk.desc()).limit(rows).subquery(name)
 
 
-def matches_statement(table, where: ColumnElement | None, cap: int, widen: bool = True) -> Select:
+def widen_at(cap: int, table_rows: float) -> int:
+    """Matches in the probe from which the next rows are read too (see ROW_COST)."""
+    share = max(MIN_SHARE, math.sqrt(ROW_COST * (cap + 1) / max(table_rows, 1.0)))
+    return max(1, math.ceil(share * PROBE_ROWS))
+
+
+def matches_statement(table, where: ColumnElement | None, cap: int, table_rows: float = 0) -> Select:
     """Keys of up to `cap` + 1 rows of `table` matching `where`: the windows' newest first, then the index's.
 
-    `widen`: read the wider window for a frequent term. Not worth it when the index finds each
-    term in one list of rows (one or two CJK characters: the bigram or character's own entry):
-    such a lookup costs a few milliseconds for a term in a tenth of a million rows, where reading
-    rows one by one costs microseconds each.
+    `table_rows`: the planner's estimate of the table's rows, which sets when the wider window is read.
     """
     pk = next(iter(table.primary_key.columns))
     limit = cap + 1
@@ -69,9 +80,9 @@ def matches_statement(table, where: ColumnElement | None, cap: int, widen: bool 
 
     probe = matching(newest).cte("probe")
     # the wider window starts below the probe's last row, and is as long as the probe's share of
-    # matches says the rest of the cap needs (none below WIDEN_AT): computed once, before any row
+    # matches says the rest of the cap needs (none below `widen_at`): computed once, before any row
     found = func.count()
-    rows = case((found >= (WIDEN_AT if widen else limit + 1), func.least(
+    rows = case((found >= widen_at(cap, table_rows), func.least(
         WIDER_MAX, cast((limit - found) * PROBE_ROWS * MARGIN / func.greatest(found, 1), Integer))), else_=0)
     wider_rows = select(rows).select_from(probe).scalar_subquery()
     below = select(func.min(newest.c[pk.name])).scalar_subquery()
@@ -83,10 +94,10 @@ def matches_statement(table, where: ColumnElement | None, cap: int, widen: bool 
     return select(found.c.pk).limit(limit)
 
 
-def capped_matches(session: Session, table, where: ColumnElement | None, cap: int, widen: bool = True) -> list[int]:
+def capped_matches(session: Session, table, where: ColumnElement | None, cap: int, table_rows: float) -> list[int]:
     """Run matches_statement with the index-lookup settings (no sequential scan) in force."""
     before = set_for_transaction(session, INDEX_LOOKUP_SETTINGS)
     try:
-        return list(session.scalars(matches_statement(table, where, cap, widen)))
+        return list(session.scalars(matches_statement(table, where, cap, table_rows)))
     finally:
         set_for_transaction(session, before)

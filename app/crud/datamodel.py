@@ -105,7 +105,8 @@ class CrmInterface(SQLAInterface):
                  select_columns: list[str] | None = None) -> Query:
         """`query` filtered and ordered as FAB's list query (its private `_apply_inner_all`) from public steps."""
         query = self.apply_inner_select_joins(query, select_columns, aliases_mapping={})
-        query = self.apply_filters(query, self.get_inner_filters(filters))
+        if filters is not None:  # None: the caller has narrowed the rows itself (by_matches)
+            query = self.apply_filters(query, self.get_inner_filters(filters))
         return self.apply_order_by(query, order_column, order_direction, aliases_mapping={},
                                    bypass_many_to_many=True, add_pk=True)
 

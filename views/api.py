@@ -16,10 +16,12 @@ from sqlalchemy import DateTime, inspect
 from app.crud.api_fields import AmountString, UtcDateTime
 from app.crud.datamodel import PK_MAX, CrmInterface
 from app.crud.derive import api_validators, derive, route_of
+from app.crud.lookups import many_to_one, narrowing_keys, outside_choice
 from app.crud.openapi import document
 from app.audit.sentences import RECORD_WORDS
 from app.encryption.columns import EncryptedAmount
 from app.extensions import db
+from app.i18n.labels import column_label
 from app.models import Activity, Contact, Customer, Lead, Opportunity, ServiceTicket
 
 
@@ -119,8 +121,41 @@ class CrmRestApi(ModelRestApi):
                 errors[rel.key] = [_("There is no %(record)s with id %(id)s.", record=label, id=value)]
         return status, errors
 
+    def outside_choices(self, item: Any = None) -> dict[str, list[str]]:
+        """Errors for related rows in the JSON body outside the rows of another one chosen (422).
+
+        As the forms (AjaxRelatedField): an activity's contact must be one of its customer's
+        contacts. A PUT is partial: what it does not send is the stored row's (`item`).
+        """
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return {}
+        relations = many_to_one(self.model)
+
+        def chosen(key: str) -> Any:
+            if key in body:
+                value = body[key]
+                return db.session.get(relations[key].mapper.class_, value) if value is not None else None
+            return getattr(item, key, None) if item is not None else None
+
+        errors = {}
+        for key in relations:
+            if key not in self.add_columns:
+                continue
+            for parent_key in narrowing_keys(self.model, key, self.add_columns):
+                if key not in body and parent_key not in body:
+                    continue  # neither changes: not this request's choice
+                table = self.model.__tablename__
+                message = outside_choice(chosen(key), column_label(table, key), parent_key, chosen(parent_key),
+                                         column_label(table, parent_key))
+                if message:
+                    errors[key] = [message]
+        return errors
+
     def post_headless(self) -> Response:
         status, errors = self.missing_related()
+        if not errors:
+            status, errors = 422, self.outside_choices()
         return self.response(status, message=errors) if errors else super().post_headless()
 
     def put_headless(self, pk) -> Response:
@@ -128,6 +163,8 @@ class CrmRestApi(ModelRestApi):
         if isinstance(body, dict) and not body:
             return self.response_422(message=_("Send at least one field to change."))
         status, errors = self.missing_related()
+        if not errors:
+            status, errors = 422, self.outside_choices(self.datamodel.get(pk))
         return self.response(status, message=errors) if errors else super().put_headless(pk)
 
 

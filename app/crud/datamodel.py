@@ -9,15 +9,17 @@ from flask_appbuilder.models.filters import Filters
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.utils.base import is_column_dotted
 from flask_babel import gettext as _
-from sqlalchemy import Integer, any_, bindparam, exists, func, inspect, select
+from sqlalchemy import Integer, any_, bindparam, exists, inspect, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Query, joinedload
+from sqlalchemy.orm import Query, joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.i18n.labels import label_for
-from app.lists.counts import COUNT_CAP, AtLeastCount, EstimatedCount, planner_estimates
+from app.lists.counts import (COUNT_CAP, AtLeastCount, CappedMatches, EstimatedCount,
+                              planner_estimates)
 from app.lists.keyset import Cursor, KeysetPage, keyset_page
+from app.lists.matches import capped_matches
 from app.lists.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
 from app.search.filters import SEARCH_FILTERS, SearchFilterConverter
 
@@ -73,11 +75,9 @@ def friendly(exc: SQLAlchemyError) -> str:
 
 PK_MAX = 2**31 - 1  # SERIAL
 DEEP_OFFSET = 1_000  # beyond this OFFSET, a page reads only keys first
-# A search-filtered list counts exactly up to here ("1,000+" beyond): each match counted is a
-# scattered read of a row found through the index, so counting many is slow (docs/performance.md)
+# A search-filtered list counts exactly up to here ("1,000+" beyond) and lists at most this many
+# matches: each match is a scattered read of a row found through the index (docs/performance.md)
 SEARCH_COUNT_CAP = 1_000
-FREQUENT_SHARE = 0.01  # planner's estimate of the share of rows from which matches are looked for newest first
-NEWEST_ROWS_MAX = 400_000  # ... among at most this many newest keys
 
 
 class CrmInterface(SQLAInterface):
@@ -105,19 +105,19 @@ class CrmInterface(SQLAInterface):
                  select_columns: list[str] | None = None) -> Query:
         """`query` filtered and ordered as FAB's list query (its private `_apply_inner_all`) from public steps."""
         query = self.apply_inner_select_joins(query, select_columns, aliases_mapping={})
-        query = self.apply_filters(query, self.get_inner_filters(filters))
+        if filters is not None:  # None: the caller has narrowed the rows itself (by_matches)
+            query = self.apply_filters(query, self.get_inner_filters(filters))
         return self.apply_order_by(query, order_column, order_direction, aliases_mapping={},
                                    bypass_many_to_many=True, add_pk=True)
 
     def search_matches(self, filters: Any) -> list[int] | None:
         """Keys of up to SEARCH_COUNT_CAP + 1 rows of a list filtered by a search term; None without one.
 
-        A "contains" or "matches words" filter is served by a GIN index, whose matches come
-        in no useful order, and the planner can only guess how many there are: for a term it
-        thinks common it walks the list's order index newest first, checking every row, and
-        for a rare one that is the whole table (seconds at 10M activities). So the matches
-        are looked up through the index first (sequential scans off, stopped at SEARCH_COUNT_CAP + 1);
-        when there are at most SEARCH_COUNT_CAP, the page is read by these keys. Once per request.
+        A "contains" or "matches words" filter (the `?q=` box is one) is served by a GIN index,
+        whose matches come in no useful order, and the planner can only guess how many there are.
+        The matches of the whole filter set are looked up first, capped (app/lists/matches.py:
+        the newest rows, then the index); the list is counted, sorted and paged within at most
+        SEARCH_COUNT_CAP of them, so a common word costs what a rare one does. Once per request.
         """
         values = filters.get_filters_values() if filters else []
         if not any(isinstance(flt, SEARCH_FILTERS) for flt, _value in values):
@@ -125,51 +125,37 @@ class CrmInterface(SQLAInterface):
         memo = g.setdefault("crm_search_matches", {})
         key = (self.obj.__tablename__, tuple((type(f).__name__, f.column_name, str(v)) for f, v in values))
         if key not in memo:
-            pk = self.get_pk()
-            matching = self.filtered(self.session.query(self.obj), filters).with_entities(pk)
-            memo[key] = self._frequent_matches(matching) or self._indexed_matches(matching)
+            matching = self.filtered(self.session.query(self.obj), filters).with_entities(self.get_pk())
+            table = self.obj.__table__
+            if [getattr(f, "name", None) for f in matching.statement.get_final_froms()] == [table.name]:
+                memo[key] = capped_matches(self.session, table, matching.whereclause, SEARCH_COUNT_CAP,
+                                           self._table_estimate())
+            else:  # a filter joined another table: its matches through the index, in no order
+                memo[key] = self._indexed_matches(matching)
         return memo[key]
 
     def _indexed_matches(self, matching: Query) -> list[int]:
         before = set_for_transaction(self.session, INDEX_LOOKUP_SETTINGS)
-        keys = [k for (k,) in matching.limit(SEARCH_COUNT_CAP + 1)]
+        keys = [k for (k,) in matching.order_by(None).limit(SEARCH_COUNT_CAP + 1)]
         set_for_transaction(self.session, before)
         return keys
-
-    def _frequent_matches(self, matching: Query) -> list[int] | None:
-        """More than SEARCH_COUNT_CAP matches among the newest rows, for a term the planner deems common; else None.
-
-        Through the index, a term in 10 % of 10M rows is a bitmap of a million rows before the
-        first match is read; newest first its 1,001 matches are within the newest 10,000 rows.
-        The planner's estimate only picks the way and bounds the rows read; the proof is the
-        count, and when it falls short the index is asked after all.
-        """
-        rows = self._table_estimate()
-        share = self._estimated_rows(matching) / rows if rows > 0 else 0
-        if share < FREQUENT_SHARE:
-            return None
-        newest_rows = min(NEWEST_ROWS_MAX, int(2 * (SEARCH_COUNT_CAP + 1) / share))  # twice the rows it should take
-        pk = self.get_pk()
-        newest = matching.filter(pk > select(func.max(pk)).scalar_subquery() - newest_rows)
-        keys = [k for (k,) in newest.order_by(pk.desc()).limit(SEARCH_COUNT_CAP + 1)]
-        return keys if len(keys) > SEARCH_COUNT_CAP else None
 
     def _table_estimate(self) -> int:
         """The planner's row count of the whole table (-1 never analysed)."""
         return planner_estimates([self.obj.__tablename__]).get(self.obj.__tablename__, -1)
 
-    def _estimated_rows(self, query: Query) -> float:
-        compiled = query.statement.compile(dialect=self.session.get_bind().dialect)
-        (plan,), = self.session.connection().exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}",
-                                                             compiled.params).all()
-        return float(plan[0]["Plan"]["Plan Rows"])
+    def by_matches(self, filters: Any, order_column: str = "", order_direction: str = "") -> Query | None:
+        """The rows of a search-filtered list's matching keys (the first SEARCH_COUNT_CAP), ordered; else None.
 
-    def by_matches(self, query: Query, filters: Any) -> Query | None:
-        """`query` limited to a search-filtered list's matching keys, when they are few enough; else None."""
+        By their keys alone: they were found under every filter of the list, and the filters'
+        conditions again would let the planner look the matches up through the indexes once more.
+        """
         keys = self.search_matches(filters)
-        if keys is None or len(keys) > SEARCH_COUNT_CAP:
+        if keys is None:
             return None
-        return query.filter(self.get_pk() == any_(bindparam("crm_matches", keys, type_=ARRAY(Integer))))
+        listed = keys[:SEARCH_COUNT_CAP]
+        query = self.filtered(self.session.query(self.obj), None, order_column, order_direction)
+        return query.filter(self.get_pk() == any_(bindparam("crm_matches", listed, type_=ARRAY(Integer))))
 
     def query_count(self, query: Any, filters: Any = None, select_columns: Any = None) -> int:
         """FAB runs an exact COUNT(*) on every list page; at a million rows that is the page.
@@ -179,7 +165,7 @@ class CrmInterface(SQLAInterface):
         """
         matches = self.search_matches(filters) if select_columns is None else None
         if matches is not None:
-            return len(matches) if len(matches) <= SEARCH_COUNT_CAP else AtLeastCount(SEARCH_COUNT_CAP + 1)
+            return len(matches) if len(matches) <= SEARCH_COUNT_CAP else CappedMatches(SEARCH_COUNT_CAP + 1)
         unfiltered = not (filters and filters.get_filters_values())
         estimate = self._table_estimate() if unfiltered else -1
         if estimate > 2 * COUNT_CAP:  # clearly big: counting 10,001 rows would only confirm it
@@ -189,11 +175,17 @@ class CrmInterface(SQLAInterface):
             return capped
         return EstimatedCount(estimate) if estimate > COUNT_CAP else AtLeastCount(COUNT_CAP + 1)
 
-    def with_related(self, query: Query) -> Query:
-        """Load each row's many-to-one rows in the same statement: no query per row on a page."""
+    def with_related(self, query: Query, separately: bool = False) -> Query:
+        """Load each row's many-to-one rows in the same statement: no query per row on a page.
+
+        `separately`: one more statement per relation, for the page's rows only. For a page
+        chosen among a search's matches, which the database would otherwise join to their
+        related rows all before sorting them.
+        """
+        load = selectinload if separately else joinedload
         for rel in inspect(self.obj).relationships:
             if rel.direction.name == "MANYTOONE":
-                query = query.options(joinedload(getattr(self.obj, rel.key)))
+                query = query.options(load(getattr(self.obj, rel.key)))
         return query
 
     def query(self, filters: Any = None, order_column: str = "", order_direction: str = "",
@@ -212,12 +204,12 @@ class CrmInterface(SQLAInterface):
         Past DEEP_OFFSET rows the page is found by its keys alone (an index-only scan
         of the sort index), then only its own rows are read.
         """
-        ordered = self.filtered(self.session.query(self.obj), filters, order_column, order_direction)
-        ordered = self.by_matches(ordered, filters) or ordered
+        matched = self.by_matches(filters, order_column, order_direction)
+        ordered = matched or self.filtered(self.session.query(self.obj), filters, order_column, order_direction)
         offset = (page or 0) * (page_size or 0)
         limit = page_size + 1 if page_size else None
         if offset <= DEEP_OFFSET:
-            rows = self.with_related(ordered).offset(offset).limit(limit).all()
+            rows = self.with_related(ordered, separately=matched is not None).offset(offset).limit(limit).all()
         else:
             pk = self.get_pk()
             keys = [key for (key,) in ordered.with_entities(pk).offset(offset).limit(limit)]
@@ -229,11 +221,11 @@ class CrmInterface(SQLAInterface):
     def keyset(self, filters: Any, order_column: str, descending: bool, page_size: int, *,
                after: Cursor | None = None, before: Cursor | None = None, last: bool = False) -> KeysetPage:
         """A page next to a row's position (or the last page), by keyset: no OFFSET at any depth."""
-        query = self.filtered(self.session.query(self.obj), filters)
-        query = self.by_matches(query, filters) or query
+        matched = self.by_matches(filters)
+        query = matched or self.filtered(self.session.query(self.obj), filters)
         return keyset_page(query, getattr(self.obj, order_column), self.get_pk(), descending, page_size,
                            after=after, before=before, last=last, nullable=self.is_nullable(order_column),
-                           options=self.with_related)
+                           options=lambda q: self.with_related(q, separately=matched is not None))
 
     def cursor_type(self, order_column: str) -> type:
         try:

@@ -26,6 +26,7 @@ from app.crud.datamodel import CrmInterface
 from app.i18n.formatting import show_value
 from app.i18n.labels import choice_label, column_label, label_for, lazy_titles  # noqa: F401  (label_for: others import it from here)
 from app.encryption.columns import AMOUNT_MAX, BAND_LABELS, EncryptedAmount, band_label
+from app.crud.lookups import narrowing_keys
 from app.crud.forms import (AjaxFilterWidget, AjaxRelatedField, Amount, AmountField, FormRules, JSONField,
                             NoControlCharacters, VersionField, choice_field, datetime_field)
 from app.models.crm import EMAIL_RE, PHONE_RE, Customer
@@ -106,10 +107,6 @@ def encrypted_and_bands(table) -> tuple[set[str], set[str]]:
     return encrypted, {f"{name}_band" for name in encrypted if f"{name}_band" in table.columns}
 
 
-def many_to_one_keys(model: type) -> list[str]:
-    return [rel.key for rel in inspect(model).relationships if rel.direction.name == "MANYTOONE"]
-
-
 def derive(model: type) -> dict[str, Any]:
     """FAB ModelView attributes for `model`."""
     mapper = inspect(model)
@@ -146,7 +143,7 @@ def derive(model: type) -> dict[str, Any]:
             list_columns.append(rel.key)
             search_columns.append(rel.key)
             endpoint = f"{route_of(target.__tablename__)}/lookup/"
-            narrow = tuple(key for key in many_to_one_keys(target) if key in in_form and key != rel.key)
+            narrow = narrowing_keys(model, rel.key, in_form)
             extra_fields[rel.key] = AjaxRelatedField(labels[rel.key], model=target, endpoint=endpoint,
                                                      allow_blank=column.nullable, narrow=narrow)
             if target.__module__ == Customer.__module__:  # CRM tables have a lookup; staff accounts are few

@@ -15,7 +15,7 @@ from wtforms import DateTimeField, Field, HiddenField, SelectField, TextAreaFiel
 from wtforms.widgets import html_params
 from wtforms.validators import InputRequired, StopValidation, ValidationError
 
-from app.crud.lookups import option_label
+from app.crud.lookups import option_label, outside_choice
 from app.extensions import db
 from app.i18n.formatting import amount_text
 from app.i18n.labels import choice_label
@@ -118,6 +118,7 @@ class AjaxRelatedField(Field):
                          **kwargs)
         self.model = model
         self.allow_blank = allow_blank
+        self.narrow = narrow  # the form's fields whose chosen row this one's row must belong to
         self._invalid = False
 
     def pk_of(self, obj: Any) -> Any:
@@ -140,6 +141,13 @@ class AjaxRelatedField(Field):
             raise ValidationError(_("The selected record does not exist."))
         if self.data is None and not self.allow_blank:
             raise ValidationError(_("This field is required."))
+        for key in self.narrow:  # the browser narrows the choice; a crafted post must not step outside it
+            parent = form._fields.get(key)
+            if parent is None or getattr(parent, "_invalid", False):
+                continue
+            message = outside_choice(self.data, self.label.text, key, parent.data, parent.label.text)
+            if message:
+                raise ValidationError(message)
 
 
 def choice_field(label: str, values: tuple[str, ...]) -> SelectField:

@@ -15,8 +15,10 @@ with the lists' index-lookup settings (no sequential scan), then ordered by thei
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import and_, false, inspect, or_, select
 from sqlalchemy.orm import joinedload
 
@@ -56,6 +58,42 @@ def narrowing(model: type, args: Mapping[str, str]) -> list:
         if value.isdigit() and len(value) < 10 and len(rel.local_columns) == 1:
             found.append(next(iter(rel.local_columns)) == int(value))
     return found
+
+
+def narrowing_keys(model: type, key: str, chosen: Iterable[str]) -> tuple[str, ...]:
+    """The other relationships of `model` among `chosen` (a form's fields) that narrow relationship `key`.
+
+    An activity's contact is narrowed by its customer: Contact has a many-to-one `customer`, and
+    the activity's form chooses a `customer` too. The browser narrows the select (crm.js); the
+    server refuses a choice outside it (`outside_choice`).
+    """
+    target = many_to_one(model)[key].mapper.class_
+    chosen = set(chosen)
+    return tuple(k for k in many_to_one(target) if k in chosen and k != key)
+
+
+def belongs_to(row: Any, key: str, parent: Any) -> bool:
+    """`row`'s many-to-one `key` is `parent`; True when either is not chosen."""
+    if row is None or parent is None:
+        return True
+    rel = many_to_one(type(row))[key]
+    (local,) = rel.local_columns
+    value = getattr(row, inspect(type(row)).get_property_by_column(local).key)
+    return value == inspect(parent).identity[0]
+
+
+def _in_sentence(label: Any) -> str:
+    text = str(label)
+    return text.lower() if text.isascii() else text
+
+
+def outside_choice(row: Any, label: Any, key: str, parent: Any, parent_label: Any) -> str | None:
+    """The error for `row` (a field labelled `label`) chosen outside the rows of the chosen `parent`
+    (its many-to-one `key`, a field labelled `parent_label`); None when it belongs."""
+    if belongs_to(row, key, parent):
+        return None
+    return _("The %(what)s “%(chosen)s” does not belong to the chosen %(field)s “%(parent)s”.",
+             what=_in_sentence(label), chosen=str(row), field=_in_sentence(parent_label), parent=str(parent))
 
 
 def containing(model: type, name: str, text: str) -> Any:

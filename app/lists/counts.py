@@ -47,6 +47,12 @@ class AtLeastCount(int):
         return f"{self.known:,}+"
 
 
+class CappedMatches(AtLeastCount):
+    """A searched list's matches beyond its cap: "1,000+", of which the list shows `known`."""
+
+    capped_matches = True  # the list template says that only `known` of them are listed
+
+
 class EstimatedCount(int):
     """The planner's row estimate of a whole table, shown as "about 1.2M"."""
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from sqlalchemy import Text, and_, bindparam, cast, func, literal, literal_column
+from sqlalchemy import Text, and_, bindparam, cast, func, literal, literal_column, or_, true
 from sqlalchemy.dialects.postgresql import ARRAY, REGCONFIG, TEXT
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql.visitors import replacement_traverse
 
 from app.search.text import is_cjk, like_pattern, needs_word_index, prefix_query, spaced, word_query
 
@@ -137,3 +138,42 @@ def contains(column, terms: Terms, word_indexed: bool = True) -> ColumnElement:
         # only the rows holding the characters compute the indexed expression
         return and_(holds(column, terms), found)
     return column.ilike(terms.bind("like"), escape="\\")
+
+
+INDEX_ONLY = "crm_index_only"  # annotation of a condition that only lets an index serve an exact check beside it
+
+
+def index_only(condition: ColumnElement) -> ColumnElement:
+    """Mark `condition` as implied by an exact check ANDed with it: there only for the index to find the rows.
+
+    Its indexed expressions (word vectors, CJK bigrams) cost tens of microseconds per row to
+    compute: a scan reading rows one by one leaves them out (`without_index_only`), and a
+    bitmap scan through their index does not compute them again for its rows.
+    """
+    return condition._annotate({INDEX_ONLY: True})
+
+
+def without_index_only(condition: ColumnElement) -> ColumnElement:
+    """`condition` with its index-only parts made TRUE: the cheap, exact form for rows read one by one."""
+    return replacement_traverse(condition, {}, lambda e: true() if e._annotations.get(INDEX_ONLY) else None)
+
+
+def indexed_any(columns, terms: Terms) -> ColumnElement | None:
+    """A short query in any of `columns` (word-indexed), as (index lookup) AND (exact check); None for 3+ characters.
+
+    One OR of the index conditions, one of the exact checks: the bitmap scan's condition is
+    then the first OR itself, which its rows need not recompute (an OR of (check AND index)
+    per column computed the indexed expression for every match). For one or two letters the
+    check (a word of the column starts with them) is the regex that the word index implies.
+    """
+    if not terms.short or not columns:
+        return None
+    if terms.short_latin:
+        if not terms.has_prefix:
+            return None
+        index = [search_vector(c).op("@@")(prefix_tsquery(terms)) for c in columns]
+        check = [word_starts_with(c, terms) for c in columns]
+    else:
+        index = [has_bigram(c, terms) if len(terms.query) == 2 else matches_words(c, terms) for c in columns]
+        check = [holds(c, terms) for c in columns]
+    return and_(index_only(or_(*index)), or_(*check))

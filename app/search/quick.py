@@ -20,7 +20,7 @@ from sqlalchemy import and_, false, inspect, or_
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.models.searchable import INDEXED_MODELS, substring_columns, word_columns
-from app.search.conditions import Terms, contains, starts_word
+from app.search.conditions import Terms, contains, indexed_any, starts_word
 from app.search.filters import FilterContains
 from app.search.text import like_pattern, normalize
 
@@ -41,6 +41,17 @@ def _word_condition(model: type, word: str, columns: tuple[str, ...], exact: tup
     terms = Terms(word)
     table = inspect(model).local_table
     worded = word_columns(model) if model in INDEXED_MODELS else ()
+    lowered = word.casefold()
+    labelled = {name: [v for v, label in by_value.items()
+                       if lowered in str(label).casefold() or lowered == v.casefold()]
+                for name, by_value in labels.items()}
+    others: list[ColumnElement] = [table.c[name] == word for name in exact]
+    others += [table.c[name].in_(values) for name, values in labelled.items() if values]
+    others += [table.c[name].ilike(like_pattern(word), escape="\\") for name in scanned]
+    if terms.short and not others:
+        # one or two characters: (word or bigram index) AND (exact check), each an OR over the columns
+        split = indexed_any([table.c[name] for name in columns if name in worded], terms)
+        return split if split is not None else false()
     found: list[ColumnElement] = []
     for name in columns:
         column = table.c[name]
@@ -52,13 +63,7 @@ def _word_condition(model: type, word: str, columns: tuple[str, ...], exact: tup
                 found.append(contains(column, terms))
         else:
             found.append(contains(column, terms, name in worded))
-    found += [table.c[name] == word for name in exact]
-    found += [table.c[name].ilike(like_pattern(word), escape="\\") for name in scanned]
-    lowered = word.casefold()
-    for name, by_value in labels.items():
-        values = [v for v, label in by_value.items() if lowered in str(label).casefold() or lowered == v.casefold()]
-        if values:
-            found.append(table.c[name].in_(values))
+    found += others
     return or_(*found) if found else false()
 
 

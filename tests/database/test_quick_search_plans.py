@@ -58,3 +58,66 @@ def test_the_log_search_uses_its_own_indexes(app, rows):
 
     plan = _plan(app, Log, "customers", (), ("action", "table_name"))  # LogView.quick_search_exact
     assert "Seq Scan" not in plan and "Index" in plan, plan
+
+
+def _matches_plan(app, model, query: str, *conditions) -> str:
+    """The plan of the statement a searched list reads its capped matches with (app/lists/matches.py)."""
+    from sqlalchemy import and_
+
+    from app.extensions import db
+    from app.lists.matches import matches_statement
+    from app.lists.planner import INDEX_LOOKUP_SETTINGS
+    from app.search.quick import quick_condition
+
+    with app.app_context():
+        columns = {"customers": ("name", "industry", "location"), "activities": ("subject",)}[model.__tablename__]
+        where = and_(quick_condition(model, query, columns), *conditions)
+        compiled = matches_statement(model.__table__, where, 1000, 2000).compile(dialect=db.engine.dialect)
+        with db.engine.connect() as conn:
+            for name, value in INDEX_LOOKUP_SETTINGS.items():  # as capped_matches runs it
+                conn.exec_driver_sql(f"SET {name} = '{value}'")
+            return "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {compiled}", compiled.params))
+
+
+@pytest.mark.parametrize("query", ["acme ltd", "深圳", "co", "华", "科技 深圳"])
+def test_a_searched_lists_capped_matches_are_read_through_indexes(app, rows, query):
+    from app.models import Customer
+
+    plan = _matches_plan(app, Customer, query)
+    assert "Seq Scan" not in plan, plan
+    assert "Index Scan Backward using pk_customers" in plan, plan  # the newest rows, by key
+    assert "Bitmap Index Scan on ix_customers_" in plan, plan  # then the search indexes
+    # rows are checked without recomputing the indexed expressions (word vectors, CJK bigrams); of
+    # two words, the one whose index the planner leaves out is computed for the matches only
+    filters = [line for line in plan.splitlines() if "Filter:" in line]
+    if " " not in query:
+        assert not any("crm_cjk_bigrams" in f or "crm_search_vector" in f for f in filters), plan
+
+
+def test_capped_matches_with_a_filter_and_on_activities(app, rows):
+    from app.models import Activity, Customer
+
+    plan = _matches_plan(app, Customer, "深圳", Customer.industry == "Industry 3")
+    # the filter's own index or the search's: whichever the planner deems narrower
+    assert "Seq Scan" not in plan and ("ix_customers_location_bigrams" in plan or "ix_customers_industry" in plan), plan
+    plan = _matches_plan(app, Activity, "renewal", Activity.customer_id == 5)
+    assert "Seq Scan" not in plan and "pk_activities" in plan, plan
+
+
+def test_a_searched_lists_page_is_read_by_its_keys(app, rows):
+    from sqlalchemy import Integer, any_, bindparam, select
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    from app.extensions import db
+    from app.models import Customer
+
+    with app.app_context():
+        keys = bindparam("keys", list(range(1, 1001)), type_=ARRAY(Integer))
+        statement = (select(Customer.customer_id).where(Customer.customer_id == any_(keys))
+                     .order_by(Customer.name, Customer.customer_id).limit(26))
+        compiled = statement.compile(dialect=db.engine.dialect)
+        with db.engine.connect() as conn:
+            conn.exec_driver_sql("SET enable_seqscan = off")
+            plan = "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {compiled}", compiled.params))
+    # the keys through the primary key, or the sort index checking them (PostgreSQL 18's skip scan)
+    assert "Seq Scan" not in plan and ("pk_customers" in plan or "ix_customers_name_sort" in plan), plan

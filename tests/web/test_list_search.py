@@ -238,3 +238,40 @@ def test_users_and_roles_lists_have_the_search_box_and_chips(app, admin, sql):
     assert 'placeholder="搜索角色"' in page and "Sales Rep" in page and "Sales Manager" not in page
     assert _chips(page) == ["搜索 rep ×"] and "全部清除" in page
     assert 'placeholder="搜索用户"' in admin.get("/users/list/").get_data(as_text=True)
+def _listed(page: str) -> list[int]:
+    return [int(k) for k in re.findall(r'class="crm-title-link" href="/customers/show/(\d+)', page)]
+
+
+def _all_pages(admin, url: str) -> tuple[list[int], str]:
+    """The keys of every page from `url` on, following *Next*; and the first page."""
+    first = page = admin.get(url).get_data(as_text=True)
+    keys = _listed(page)
+    for _ in range(20):
+        nxt = re.search(r'rel="next" href="([^"]+)"', page)
+        if not nxt:
+            break
+        page = admin.get(html.unescape(nxt.group(1))).get_data(as_text=True)
+        keys += _listed(page)
+    return keys, first
+
+
+def test_a_common_word_lists_a_capped_set_of_matches_and_pages_through_it(app, admin, sql):
+    sql("INSERT INTO customers (name, industry) SELECT 'Capped acme ' || lpad(i::text, 4, '0'), "
+        "CASE WHEN i % 4 = 0 THEN 'Retail' ELSE 'Food' END FROM generate_series(1, 1200) i")
+    sql("INSERT INTO customers (name) VALUES ('Unrelated')")
+    newest = sql("SELECT max(customer_id) FROM customers WHERE name LIKE 'Capped%'")[0][0]
+    keys, page = _all_pages(admin, "/customers/list/?q=acme&psize_CustomerView=100")
+    assert "Record Count:</strong> 1,000+" in page and "(1,000 of them listed: add a word or a filter" in page
+    assert len(keys) == len(set(keys)) == 1000 and newest in keys  # the newest matches, each once
+    names = dict(sql("SELECT customer_id, name FROM customers"))
+    assert all(names[k].startswith("Capped acme") for k in keys)
+    # sorted within the capped set, by keyset across pages
+    by_name, _ = _all_pages(admin, "/customers/list/?q=acme&psize_CustomerView=100"
+                                   "&_oc_CustomerView=name&_od_CustomerView=asc")
+    assert sorted(by_name) == sorted(keys) and [names[k] for k in by_name] == sorted(names[k] for k in keys)
+    # a filter narrows the matches before the cap: exact again
+    retail, page = _all_pages(admin, _link(app, "/customers", ("industry", EQ, "Retail")) + "&q=acme")
+    assert len(retail) == 300 and "Record Count:</strong> 300" in page and "of them listed" not in page
+    switch_language(admin, "zh")
+    page = admin.get("/customers/list/?q=acme").get_data(as_text=True)
+    assert "1,000+" in page and "仅列出其中 1,000 条" in page

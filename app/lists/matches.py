@@ -1,0 +1,103 @@
+"""The capped set of a searched list's matches: up to `cap` + 1 keys, read in one statement.
+
+A list filtered by a search (the `?q=` box, a "contains" or "matches words" filter) is paged,
+sorted and counted within these keys, never by the whole filtered table: a common word matches
+hundreds of thousands of rows, and the page query walked or sorted them all (a quarter of a
+second on a million customers, docs/performance.md). As the CRM-wide search does
+(app/search/service.py, `candidates_statement`), the matches are looked for:
+
+1. among the newest PROBE_ROWS rows, read by key and checked row by row: a frequent term is
+   done there, with the newest matches;
+2. when those held enough matches (`widen_at`: a term common enough for the table's size), the next
+   rows too, as many as the probe's share of matches says hold the rest of the cap (at most
+   WIDER_MAX): read in key order they hold it sooner than an index, whose bitmap for such a
+   term holds a large share of the table;
+3. through the search indexes (sequential scans off), in no particular order, without the rows
+   the windows found.
+
+The parts are a UNION ALL under the cap's LIMIT: PostgreSQL runs a part only while the LIMIT
+still wants rows. The whole condition (every filter of the list, not only the search) is
+checked in each part, so filters narrow the matches before the cap.
+"""
+from __future__ import annotations
+
+import math
+
+from sqlalchemy import Integer, Select, case, cast, func, select, union_all
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.schema import Column
+from sqlalchemy.sql.util import ClauseAdapter
+from sqlalchemy.sql.visitors import iterate
+
+from app.lists.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
+from app.search.conditions import without_index_only
+
+PROBE_ROWS = 2_000  # newest rows checked first: a term in half of the rows fills the cap here
+# Reading a row one by one costs about as much as ROW_COST index entries in a bitmap (measured
+# at scale 1, docs/performance.md). The next rows are read when that is cheaper than the index
+# would be for the share of matches the probe found: the index reads share x table rows, the
+# window cap / share rows, so from a share of sqrt(ROW_COST x cap / table rows) on (1.8 % of
+# 10M activities, 5.7 % of 1M customers), never below MIN_SHARE.
+ROW_COST = 3.3
+MIN_SHARE = 0.01
+WIDER_MAX = 100_000  # rows at most in that window
+MARGIN = 1.25  # its rows: what the probe's share says the rest of the cap needs, and a quarter more
+
+
+def _window(table, pk, columns: list, rows, name: str, below: ColumnElement | None = None):
+    """`columns` of the newest `rows` rows (with a key below `below`, if given), read backwards by the key."""
+    window = select(pk, *columns)
+    if below is not None:
+        window = window.where(pk < below)
+    return window.order_by(pk.desc()).limit(rows).subquery(name)
+
+
+def widen_at(cap: int, table_rows: float) -> int:
+    """Matches in the probe from which the next rows are read too (see ROW_COST)."""
+    share = max(MIN_SHARE, math.sqrt(ROW_COST * (cap + 1) / max(table_rows, 1.0)))
+    return max(1, math.ceil(share * PROBE_ROWS))
+
+
+def matches_statement(table, where: ColumnElement | None, cap: int, table_rows: float = 0) -> Select:
+    """Keys of up to `cap` + 1 rows of `table` matching `where`: the windows' newest first, then the index's.
+
+    `table_rows`: the planner's estimate of the table's rows, which sets when the wider window is read.
+    """
+    pk = next(iter(table.primary_key.columns))
+    limit = cap + 1
+    # the windows carry only the columns the condition reads (the rows' other values are not copied)
+    names = {e.name for e in iterate(where) if isinstance(e, Column) and e.table is table} if where is not None else ()
+    columns = [table.c[name] for name in sorted(names) if name != pk.name]
+    newest = _window(table, pk, columns, PROBE_ROWS, "newest")
+
+    def matching(window) -> Select:
+        # row by row: the exact checks only, not the expressions computed for the indexes
+        condition = ClauseAdapter(window).traverse(without_index_only(where)) if where is not None else None
+        found = select(window.c[pk.name].label("pk"))
+        found = found.where(condition) if condition is not None else found
+        return found.order_by(window.c[pk.name].desc()).limit(limit)
+
+    probe = matching(newest).cte("probe")
+    # the wider window starts below the probe's last row, and is as long as the probe's share of
+    # matches says the rest of the cap needs (none below `widen_at`): computed once, before any row
+    found = func.count()
+    rows = case((found >= widen_at(cap, table_rows), func.least(
+        WIDER_MAX, cast((limit - found) * PROBE_ROWS * MARGIN / func.greatest(found, 1), Integer))), else_=0)
+    wider_rows = select(rows).select_from(probe).scalar_subquery()
+    below = select(func.min(newest.c[pk.name])).scalar_subquery()
+    widened = matching(_window(table, pk, columns, wider_rows, "wider", below=below)).cte("widened")
+    lookup = select(pk.label("pk")).where(pk.not_in(select(probe.c.pk)), pk.not_in(select(widened.c.pk)))
+    if where is not None:
+        lookup = lookup.where(where)
+    found = union_all(select(probe.c.pk), select(widened.c.pk), lookup.limit(limit)).subquery("found")
+    return select(found.c.pk).limit(limit)
+
+
+def capped_matches(session: Session, table, where: ColumnElement | None, cap: int, table_rows: float) -> list[int]:
+    """Run matches_statement with the index-lookup settings (no sequential scan) in force."""
+    before = set_for_transaction(session, INDEX_LOOKUP_SETTINGS)
+    try:
+        return list(session.scalars(matches_statement(table, where, cap, table_rows)))
+    finally:
+        set_for_transaction(session, before)

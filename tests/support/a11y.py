@@ -7,6 +7,7 @@ init script, which the page's Content-Security-Policy does not apply to: the pag
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -141,3 +142,102 @@ def page_title(page: str) -> str:
     s = Skeleton()
     s.feed(page)
     return " ".join(s.title.split())
+
+
+# --- which screens: each distinct one once per language, plus each role's home (its menu) -------
+
+NOT_FOUND = "/no-such-page-404"
+FORBIDDEN = "/users/list/"  # an admin screen: 403 for every other default role
+ONE_HISTORY = 1  # the dashboard's history pages share one template: the first report type's only
+
+
+@dataclass
+class Planned:
+    role: str | None  # None: signed out
+    key: str
+    url: str
+    status: int
+    html: str
+
+
+def screen_plan(instance, lang: str) -> list[Planned]:
+    """The screens the first-run crawl reaches (tests/support/crawl.py), each once: the admin's
+    crawl finds them all; each other role adds its home page (its menu), what only it reaches
+    from its menu, and the first one a 403 page; signed out, the login page."""
+    from tests.support.crawl import ROLES, screens, sign_in, start_urls, switch_language
+
+    plan: list[Planned] = []
+    known: set[str] = set()
+    starts = start_urls(instance)
+    for n, role in enumerate(ROLES):
+        client = sign_in(instance, role, f"127.1.{n}.{LANGS_ORDER.index(lang) + 1}")
+        switch_language(client, lang)
+        admin = role == "Admin"
+        found = screens(client, starts if admin else [], known=known, max_depth=3 if admin else 1)
+        if not admin and "/" not in found:  # the home page: the role's own menu
+            found = {"/": _get(client, "/"), **found}
+        if admin:  # lists with filters (their chips) share one template: the first of them only
+            # and so do the dashboard's history pages (one per report type)
+            same = [k for k in found if k.endswith("?filtered")][1:] + \
+                [k for k in found if k.startswith("/dashboard/history/")][ONE_HISTORY:]
+            found = {k: p for k, p in found.items() if k not in same}
+            found[NOT_FOUND] = _get(client, NOT_FOUND)
+        elif "403" not in known:
+            page = _get(client, FORBIDDEN)
+            if page.status == 403:
+                found["403"] = page
+        known |= set(found)
+        plan += [Planned(role, key, p.url, p.status, p.html) for key, p in found.items()]
+    anonymous = instance.app.test_client()
+    anonymous.environ_base["REMOTE_ADDR"] = f"127.2.0.{LANGS_ORDER.index(lang) + 1}"
+    assert anonymous.get(f"/lang/{lang}").status_code == 302
+    plan.append(Planned(None, "/login/", "/login/", *_fetch(anonymous, "/login/")))
+    return plan
+
+
+LANGS_ORDER = ["en", "zh"]
+
+
+def _fetch(client, url: str) -> tuple[int, str]:
+    response = client.get(url)
+    try:
+        return response.status_code, response.get_data(as_text=True)
+    finally:
+        response.close()
+
+
+def _get(client, url: str):
+    from tests.support.crawl import ScreenPage
+
+    return ScreenPage(url, *_fetch(client, url))
+
+
+# --- the browser audit ---------------------------------------------------------------------------
+
+def audit(browser, base_url: str, instance, lang: str, role: str | None, planned: list[Planned]) -> list[str]:
+    """axe on each planned screen of one role, at each width (WIDTHS); readable lines per violation.
+    One browser context per role, signed in through the login form, in `lang`."""
+    from tests.support.browser import Page
+
+    context = browser.new_context(viewport=dict(zip(("width", "height"), WIDTHS["desktop"])),
+                                  locale="zh-CN" if lang == "zh" else "en-US")
+    add_axe(context)
+    page = Page(context.new_page(), base_url)
+    found: list[str] = []
+    try:
+        if role is not None:
+            page.login(*instance.users[role])
+        page.goto(f"/lang/{lang}")
+        for item in planned:
+            response = page.goto(item.url)
+            status = response.status if response else 0
+            if status != item.status:
+                found.append(f"{item.url}: answered {status} in the browser, {item.status} to the crawl")
+            for width, (w, h) in WIDTHS.items():
+                page.page.set_viewport_size({"width": w, "height": h})
+                found += describe(f"{role or 'signed out'} {lang} {width} {item.url}", violations(page.page))
+            page.page.set_viewport_size(dict(zip(("width", "height"), WIDTHS["desktop"])))
+        found += [f"{role} {lang}: CSP violation {e}" for e in page.csp_violations]
+    finally:
+        context.close()
+    return found

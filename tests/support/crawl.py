@@ -7,9 +7,9 @@ screen (path pattern), for checks that look at each screen once rather than at e
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 from flask import Flask
@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from app.security.default_roles import DEFAULT_ROLES
-from tests.support.apps import ADMIN_PASSWORD, make_app
+from tests.support.apps import ADMIN_PASSWORD, TEMPLATE, make_app
 from tests.support.client import csrf_token
 from tests.support.pages import PageParts
 from tests.support.postgres import Server
@@ -56,9 +56,10 @@ class Instance:
 
 
 @contextmanager
-def demo_instance(pg: Server, name: str, **config) -> Iterator[Instance]:
-    """A database as `make run` leaves it (bootstrap + demo data), one user per role."""
-    url = pg.create_database(name)
+def demo_instance(pg: Server, name: str, template: str | None = TEMPLATE, **config) -> Iterator[Instance]:
+    """A database as `make run` leaves it (bootstrap + demo data), one user per role; cloned from
+    the session's migrated template unless template=None (then every migration runs here)."""
+    url = pg.create_database(name, template=template)
     app = make_app(pg, url, DEMO_DATA=True, ADMIN_PASSWORD=ADMIN_PASSWORD, **config)
     from app.extensions import db
     from app.ops.cli import migrate_and_bootstrap

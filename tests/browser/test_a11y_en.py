@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.a11y_module import Audit, audit_fixture, check_role
+from tests.support.a11y_module import Audit, audit_fixture, check_role, check_skip_link
 from tests.support.crawl import ROLES
 
 pytestmark = pytest.mark.browser
@@ -26,3 +26,7 @@ def run(pg) -> Iterator[Audit]:
 @pytest.mark.parametrize("role", [*ROLES, None], ids=[*ROLES, "signed-out"])
 def test_no_axe_violation_on_any_screen(run: Audit, role: str | None) -> None:
     check_role(run, role)
+
+
+def test_the_skip_link_is_the_first_tab_stop_and_leads_to_the_main_content(run: Audit) -> None:
+    check_skip_link(run)

@@ -49,3 +49,25 @@ def check_role(run: Audit, role: str | None) -> None:
     print(f"{role or 'signed out'}/{run.lang}: {len(planned)} screens: {', '.join(p.url for p in planned)}")
     if found:
         pytest.fail("axe-core (WCAG 2.0/2.1 A and AA) found:\n" + "\n".join(found), pytrace=False)
+
+
+def check_skip_link(run: Audit) -> None:
+    """With the keyboard: the first Tab reaches the skip link, named in the page's language, and
+    Enter on it moves the focus to the main content (the list page of a signed-in admin)."""
+    from tests.support.browser import Page
+
+    context = run.browser.new_context(viewport={"width": 1280, "height": 800})
+    page = Page(context.new_page(), run.base_url)
+    try:
+        page.login(*run.instance.users["Admin"])
+        page.goto(f"/lang/{run.lang}")
+        page.goto("/customers/list/")
+        page.page.keyboard.press("Tab")
+        focused = page.page.evaluate("[document.activeElement.className, document.activeElement.textContent]")
+        assert focused == ["crm-skip-link", {"en": "Skip to main content", "zh": "跳到主要内容"}[run.lang]]
+        assert page.page.locator(".crm-skip-link").bounding_box()["y"] >= 0, "the focused skip link is off screen"
+        page.page.keyboard.press("Enter")
+        assert page.page.evaluate("document.activeElement.id") == "main-content"
+        assert page.page.evaluate("document.activeElement.tagName") == "MAIN"
+    finally:
+        context.close()

@@ -30,14 +30,22 @@
     });
     root.querySelectorAll("select.select2-hidden-accessible").forEach(name);
   }
+  var SVG = "http://www.w3.org/2000/svg", pending = false;
+  function later() {  // once per frame, whatever a redraw added (charts' SVG nodes are not looked at)
+    if (!pending) {
+      pending = true;
+      window.requestAnimationFrame(function () { pending = false; tidy(document); });
+    }
+  }
   function start() {
     tidy(document);
     new MutationObserver(function (changes) {
-      changes.forEach(function (change) {
-        change.addedNodes.forEach(function (node) {
-          if (node.nodeType === 1) { tidy(node.parentNode || node); }
+      var html = changes.some(function (change) {
+        return Array.prototype.some.call(change.addedNodes, function (node) {
+          return node.nodeType === 1 && node.namespaceURI !== SVG;
         });
       });
+      if (html) { later(); }
     }).observe(document.body, { childList: true, subtree: true });
   }
   if (document.readyState === "loading") {
@@ -46,3 +54,11 @@
     start();
   }
 })();
+
+// Bootstrap 3's collapse sets aria-expanded on the panel it opens as well as on its toggle; on a
+// plain <div> that attribute is invalid ARIA (axe: aria-allowed-attr). The toggle keeps its own.
+if (window.jQuery) {
+  window.jQuery(document).on("shown.bs.collapse hidden.bs.collapse", function (event) {
+    if (!event.target.getAttribute("role")) { event.target.removeAttribute("aria-expanded"); }
+  });
+}

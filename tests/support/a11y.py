@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
+from tests.support import crawl
+
 AXE_DIR = Path(__file__).resolve().parent / "axe"
 AXE_JS = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -164,20 +166,18 @@ def screen_plan(instance, lang: str) -> list[Planned]:
     """The screens the first-run crawl reaches (tests/support/crawl.py), each once: the admin's
     crawl finds them all; each other role adds its home page (its menu), what only it reaches
     from its menu, and the first one a 403 page; signed out, the login page."""
-    from tests.support.crawl import ROLES, screens, sign_in, start_urls, switch_language
-
     plan: list[Planned] = []
     known: set[str] = set()
-    starts = start_urls(instance)
-    for n, role in enumerate(ROLES):
-        client = sign_in(instance, role, f"127.1.{n}.{LANGS_ORDER.index(lang) + 1}")
-        switch_language(client, lang)
+    starts = crawl.start_urls(instance)
+    for n, role in enumerate(crawl.ROLES):
+        client = crawl.sign_in(instance, role, f"127.1.{n}.{crawl.LANGUAGES.index(lang) + 1}")
+        crawl.switch_language(client, lang)
         admin = role == "Admin"
-        found = screens(client, starts if admin else [], known=known, max_depth=3 if admin else 1)
+        found = crawl.screens(client, starts if admin else [], known=known, max_depth=3 if admin else 1)
         if not admin and "/" not in found:  # the home page: the role's own menu
             found = {"/": _get(client, "/"), **found}
-        if admin:  # lists with filters (their chips) share one template: the first of them only
-            # and so do the dashboard's history pages (one per report type)
+        if admin:  # filtered lists (their chips) share one template, and so do the dashboard's
+            # history pages (one per report type): the first of each only
             same = [k for k in found if k.endswith("?filtered")][1:] + \
                 [k for k in found if k.startswith("/dashboard/history/")][ONE_HISTORY:]
             found = {k: p for k, p in found.items() if k not in same}
@@ -189,13 +189,10 @@ def screen_plan(instance, lang: str) -> list[Planned]:
         known |= set(found)
         plan += [Planned(role, key, p.url, p.status, p.html) for key, p in found.items()]
     anonymous = instance.app.test_client()
-    anonymous.environ_base["REMOTE_ADDR"] = f"127.2.0.{LANGS_ORDER.index(lang) + 1}"
+    anonymous.environ_base["REMOTE_ADDR"] = f"127.2.0.{crawl.LANGUAGES.index(lang) + 1}"
     assert anonymous.get(f"/lang/{lang}").status_code == 302
     plan.append(Planned(None, "/login/", "/login/", *_fetch(anonymous, "/login/")))
     return plan
-
-
-LANGS_ORDER = ["en", "zh"]
 
 
 def _fetch(client, url: str) -> tuple[int, str]:
@@ -206,10 +203,8 @@ def _fetch(client, url: str) -> tuple[int, str]:
         response.close()
 
 
-def _get(client, url: str):
-    from tests.support.crawl import ScreenPage
-
-    return ScreenPage(url, *_fetch(client, url))
+def _get(client, url: str) -> crawl.ScreenPage:
+    return crawl.ScreenPage(url, *_fetch(client, url))
 
 
 # --- the browser audit ---------------------------------------------------------------------------

@@ -36,7 +36,8 @@ test: install test-deps
 test-fast: install
 	$(PYTEST) --ignore=tests/browser
 
-# Debian packages the tests use: chromium (browser tests), postgresql-15 (external-server test).
+# Debian packages the tests use: chromium (browser tests), postgresql-15 (external-server test),
+# nodejs and npm (`npm ci` of axe-core for the accessibility tests, tests/support/axe).
 test-deps:
 	@.ci/install-test-deps
 

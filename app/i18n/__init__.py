@@ -26,10 +26,18 @@ from app.i18n.formatting import init_formatting
 
 log = logging.getLogger(__name__)
 SWITCH_ENDPOINT = "LocaleView.index"
+# <html lang>: a language tag (BCP 47) where the catalog's code alone is not the one a screen reader wants
+HTML_LANGS = {"zh": "zh-CN"}
 
 
 def languages() -> dict:
     return current_app.config["LANGUAGES"]
+
+
+def html_lang(locale: object = None) -> str:
+    """The page's `<html lang>` for a UI language (the current request's by default): en, zh-CN."""
+    code = str(locale if locale is not None else (get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"]))
+    return HTML_LANGS.get(code, code)
 
 
 def _signed_in_user():
@@ -91,6 +99,7 @@ def init_i18n(app: Flask) -> None:
     for mo in ensure_compiled():
         log.info("compiled %s", mo)
     app.extensions["babel"].locale_selector = select_locale
+    app.jinja_env.globals["html_lang"] = html_lang
     init_formatting(app)
 
     @user_logged_in.connect_via(app)

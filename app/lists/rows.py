@@ -42,6 +42,7 @@ def list_rows(items: Sequence[Mapping[str, Any]], pks: Sequence[Any], columns: S
     show_b = escape(_("Show record")), escape(_("Show"))
     edit_b = escape(_("Edit record")), escape(_("Edit"))
     delete_b = escape(_("Delete record")), escape(_("Delete"))
+    select = _("Select %(row)s")  # formatted per row below
     cells = [(c, formatters.get(c), c in link_columns and show is not None,
               f' data-label="{escape(labels[c])}"' if labels and c in labels else "") for c in columns]
     questions = list(confirms) + [""] * (len(pks) - len(confirms))
@@ -49,8 +50,11 @@ def list_rows(items: Sequence[Mapping[str, Any]], pks: Sequence[Any], columns: S
     for item, pk, question in zip(items, pks, questions):
         key = escape(str(pk))
         out.append("<tr>")
-        if checkboxes:
-            out.append(f'<td><input id="{key}" class="action_check" name="rowid" value="{key}" type="checkbox"></td>')
+        if checkboxes:  # named by the row's first cell (or its key), for screen readers
+            first = cell_text(item[columns[0]]) if columns else ""
+            name = escape(select % {"row": first if str(first).strip() else pk})
+            out.append(f'<td><input id="{key}" class="action_check" name="rowid" value="{key}" type="checkbox" '
+                       f'aria-label="{name}"></td>')
         if show or edit or delete:
             out.append('<td class="crm-row-actions"><center>'
                        '<div class="btn-group btn-group-xs" style="display: flex;">')

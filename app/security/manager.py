@@ -41,6 +41,8 @@ DISABLED_MESSAGE = _("This account is disabled. Ask an administrator to enable i
 
 
 class CrmAuthDBView(AuthDBView):
+    login_template = "crm/login.html"  # FAB's, with the page's <h1> (accessibility, issue #26)
+
     @property
     def invalid_login_message(self) -> str:
         """Generic for unknown user, wrong password and lockout (no enumeration); the disabled

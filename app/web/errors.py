@@ -20,7 +20,7 @@ from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
-from app.i18n import session_or_browser_locale
+from app.i18n import html_lang, session_or_browser_locale
 from app.web.requests import is_api_request, is_screen_json_request
 
 log = logging.getLogger(__name__)
@@ -48,9 +48,9 @@ MESSAGES = {
 CSRF_MESSAGE = _l("This form has expired or did not come from this site. Reload the page and send it again.")
 OTHER_TITLE = _l("The request could not be completed")
 # Needs nothing but Python: no template, no database, no translation (its texts are passed in).
-PLAIN_PAGE = ("<!DOCTYPE html><html lang='{lang}'><head><meta charset='utf-8'><title>{title}</title></head>"
-              "<body style='font-family:sans-serif;margin:3em'><h1>{title}</h1><p>{message}</p>"
-              "<p>{links}</p></body></html>")
+PLAIN_PAGE = ("<!DOCTYPE html><html lang='{lang}'><head><meta charset='utf-8'><title>{title} – CRM</title></head>"
+              "<body style='font-family:sans-serif;margin:3em'><main><h1>{title}</h1><p>{message}</p>"
+              "<p>{links}</p></main></body></html>")
 
 
 def wants_json() -> bool:
@@ -103,7 +103,7 @@ def _layout_page(code: int, title: str, message: str) -> str:
 def _plain_page(title: str, message: str, labels: dict[str, str], language: str) -> str:
     links = ((_back_url(), labels["back"]), (_retry_url(), labels["retry"]), ("/", labels["home"]))
     return PLAIN_PAGE.format(
-        lang=escape(language), title=escape(title), message=escape(message),
+        lang=escape(html_lang(language)), title=escape(title), message=escape(message),
         links=" · ".join(f"<a href='{escape(url)}'>{escape(label)}</a>" for url, label in links if url))
 
 

@@ -70,7 +70,7 @@ def test_customer_crud_path_in_each_language(browser_page, sql, lang):
     page.page.fill("#crm-topbar-search input[name=q]", "CRUD " + lang)
     page.page.press("#crm-topbar-search input[name=q]", "Enter")
     page.page.wait_for_load_state("networkidle")
-    assert text["search"] in page.page.inner_text("h2")
+    assert text["search"] in page.page.inner_text("h1")
     page.page.click(f".crm-search-hit a[href='/customers/show/{cid}']")
     page.page.wait_for_load_state("networkidle")
     assert "1,234,567.50" in page.page.content()

@@ -20,112 +20,49 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask, got_request_exception, request
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
-from app.security.default_roles import DEFAULT_ROLES
-from tests.support.apps import ADMIN_PASSWORD, make_app
-from tests.support.client import csrf_token
-from tests.support.postgres import Server
+from tests.support.crawl import (
+    LANGUAGES,
+    MAX_DEPTH,
+    ROLES,
+    SKIP_RE,
+    SKIPPED,
+    Instance,
+    demo_instance,
+    local,
+    pattern,
+    sign_in,
+    start_urls,
+    switch_language,
+)
 from tests.support.pages import PageParts, header_problems, nonce_of
+from tests.support.postgres import Server
 
-ROLES = ["Admin", *DEFAULT_ROLES]
-LANGUAGES = ["en", "zh"]
-PASSWORD = "Crawler-role-pass-2026!"
-MAX_DEPTH = 3
 PER_PATTERN = 2  # pages of one path pattern (show/<id>, edit/<id>); 1 per query pattern
-# Started explicitly besides the home page (depth 1), as pages reach them through forms
-# or POST buttons: the top bar's search box, the permission matrix's "effective permissions
-# of a user", the profile's two forms and an admin's "reset password" of another user;
-# and every chart's history, also when the dashboard that links to them fails.
-FORM_STARTS = ["/search/?q=Acme", "/search/?q=%E5%8D%8E%E4%B8%BA",  # 华为
-               "/permission-matrix/user/?username=crawl_sales_rep",
-               "/userinfoeditview/form", "/resetmypassword/form", "/resetpassword/form?pk={rep_id}"]
-# GET links the crawl does not follow, and why.
-SKIPPED = {
-    r"^/logout/": "signs the crawling user out",
-    r"^/lang/": "stores the user's language: switched once per language before the crawl",
-    r"/delete/": "FAB's delete answers GET too: it would delete demo rows (and change later pages)",
-    r"/action/|/action_post": "FAB's row actions answer GET too and run (copy a role, convert leads); "
-                              "pages offer them as POST buttons, not links",
-    r"^/back$": "FAB's UtilView.back: only a redirect to the previous page of the session's history",
-    r"/download/": "FAB's file download: there is no upload folder",
-}
-SKIP_RE = re.compile("|".join(SKIPPED))
 STATIC_PREFIXES = ("/static/",)
 
 
-# --- the instance ------------------------------------------------------------------------
-
-@dataclass
-class Instance:
-    app: Flask
-    users: dict[str, tuple[str, str]]  # role -> (username, password)
-    user_ids: dict[str, int]  # role -> its user's id
-    errors: dict[str, str] = field(default_factory=dict)  # path -> exception of its 500
-    assets: dict[str, tuple[int, list[str]]] = field(default_factory=dict)  # url -> (status, problems)
-
+# --- the instance (tests/support/crawl.py: the crawl's rules, shared with the skeleton and axe checks) ---
 
 @pytest.fixture(scope="module")
 def instance(pg: Server) -> Iterator[Instance]:
-    """A database as `make run` leaves it (bootstrap + demo data), one user per role."""
-    name = "crm_crawl"
-    url = pg.create_database(name)
-    app = make_app(pg, url, DEMO_DATA=True, ADMIN_PASSWORD=ADMIN_PASSWORD,
-                   PROPAGATE_EXCEPTIONS=False)  # a 500 is an answer to record, not a test error
-    from app.ops.cli import migrate_and_bootstrap
-    from app.extensions import db
+    """A database as `make run` leaves it (every migration, bootstrap + demo data), one user per role."""
+    # a 500 is an answer to record, not a test error
+    with demo_instance(pg, "crm_crawl", template=None, PROPAGATE_EXCEPTIONS=False) as found:
+        def note(sender, exception, **_extra) -> None:
+            found.errors[request.full_path.rstrip("?")] = f"{type(exception).__name__}: {exception}"
 
-    with app.app_context():
-        migrate_and_bootstrap(app)  # what `crm serve` (make run) does before serving
-        assert db.session.execute(text("SELECT count(*) FROM customers")).scalar() > 0, "no demo data"
-        users = {"Admin": ("admin", ADMIN_PASSWORD)}
-        sm = app.appbuilder.sm
-        user_ids = {"Admin": sm.find_user("admin").id}
-        for role in DEFAULT_ROLES:
-            username = "crawl_" + role.lower().replace(" ", "_")
-            user = sm.add_user(username, role, "Crawler", f"{username}@example.com", sm.find_role(role),
-                               password=PASSWORD)
-            assert user, role
-            users[role], user_ids[role] = (username, PASSWORD), user.id
-        db.session.remove()
-    found = Instance(app, users, user_ids)
-
-    def note(sender, exception, **_extra) -> None:
-        found.errors[request.full_path.rstrip("?")] = f"{type(exception).__name__}: {exception}"
-
-    got_request_exception.connect(note, app)
-    yield found
-    got_request_exception.disconnect(note, app)
-    with app.app_context():
-        db.engine.dispose()
-    pg.drop_database(name)
-
-
-def pattern(url: str) -> str:
-    """The URL with ids and query values left out: pages of one pattern are one check."""
-    parts = urlsplit(url)
-    path = re.sub(r"/\d+(?=/|$)", "/<id>", parts.path)
-    names = sorted({k for k, _ in parse_qsl(parts.query, keep_blank_values=True)})
-    return path + ("?" + "&".join(names) if names else "")
-
-
-def local(base: str, href: str) -> str | None:
-    """The app-relative URL of a link, or None when it leaves the app or is only a fragment."""
-    if href.startswith("#"):
-        return None
-    url = urljoin(base, href)
-    parts = urlsplit(url)
-    if parts.scheme not in ("", "http") or parts.netloc not in ("", "localhost"):
-        return None
-    query = urlencode(parse_qsl(parts.query, keep_blank_values=True))
-    return parts.path + ("?" + query if query else "")
+        got_request_exception.connect(note, found.app)
+        yield found
+        got_request_exception.disconnect(note, found.app)
 
 
 # --- permissions ---------------------------------------------------------------------------
@@ -254,12 +191,7 @@ class Crawl:
         queue: list[str] = []
         self.enqueue("/", queue)
         depth_of = {"/": 0}
-        from app.reports.generators import REPORT_TYPES
-
-        rep_id = self.instance.user_ids["Sales Rep"]
-        starts = [url.format(rep_id=rep_id) for url in FORM_STARTS]
-        starts += [f"/dashboard/history/{name}" for name in REPORT_TYPES]
-        for url in starts:
+        for url in start_urls(self.instance):
             self.enqueue(url, queue)
             depth_of[url] = 1
         while queue:
@@ -270,23 +202,6 @@ class Crawl:
                     if link not in self.seen:
                         self.enqueue(link, queue)
                         depth_of.setdefault(link, depth_of[url] + 1)
-
-
-def sign_in(instance: Instance, role: str, address: str) -> FlaskClient:
-    client = instance.app.test_client()
-    client.environ_base["REMOTE_ADDR"] = address  # each crawl its own sign-in rate-limit window
-    username, password = instance.users[role]
-    response = client.post("/login/", data={"username": username, "password": password,
-                                             "csrf_token": csrf_token(client, "/login/")})
-    assert response.status_code == 302 and "/login" not in response.headers["Location"], \
-        f"{role} could not sign in"
-    return client
-
-
-def switch_language(client: FlaskClient, lang: str) -> None:
-    assert client.get(f"/lang/{lang}").status_code == 302
-    home = client.get("/").get_data(as_text=True)
-    assert re.search(rf'<li class="active">\s*<a [^>]*data-language="{lang}"', home), f"not in {lang}"
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

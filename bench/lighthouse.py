@@ -97,7 +97,9 @@ def lighthouse(url: str, port: int, cookie: str, out: Path, warm: bool) -> dict:
            "--only-categories=" + (",".join(CATEGORIES) if not warm else "performance")]
     if warm:
         cmd.append("--disable-storage-reset")  # keeps the HTTP cache of the cold run before it
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+    done = subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=300)
+    if done.returncode != 0:
+        raise RuntimeError(f"lighthouse failed on {url}:\n{done.stderr[-3000:]}")
     return json.loads(out.read_text())
 
 
@@ -141,11 +143,11 @@ def first_customer(base: str, cookie: str) -> str:
 
 
 def table(rows: dict[str, dict], runs: int) -> str:
-    lines = [f"Lighthouse 12.2.3, phone profile (simulated slow 4G, 4x CPU slowdown), median of {runs} runs; "
-             f"{dt.date.today().isoformat()}",
+    lines = [(f"Lighthouse 12.2.3, phone profile (simulated slow 4G, 4x CPU slowdown), median of {runs} runs; "
+              f"{dt.date.today().isoformat()}"),
              "",
-             "| page | performance | accessibility | best practices | LCP | FCP | TBT | CLS "
-             "| bytes cold (requests) | bytes warm (requests) |",
+             ("| page | performance | accessibility | best practices | LCP | FCP | TBT | CLS "
+              "| bytes cold (requests) | bytes warm (requests) |"),
              "|---|---|---|---|---|---|---|---|---|---|"]
     for name, row in rows.items():
         lines.append(f"| {name} | {row['performance']:g} | {row['accessibility']:g} | {row['best-practices']:g} "

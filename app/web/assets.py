@@ -16,9 +16,10 @@ import hashlib
 import mimetypes
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import plotly
 from flask import Blueprint, Flask, Response, request
@@ -26,7 +27,7 @@ from werkzeug.security import safe_join
 
 ONE_YEAR = 365 * 24 * 3600
 HASH_LENGTH = 12
-FINGERPRINTED = re.compile(r"^(?P<stem>.+)\.(?P<hash>[0-9a-f]{%d})(?P<ext>\.[A-Za-z0-9]+)$" % HASH_LENGTH)
+FINGERPRINTED = re.compile(rf"^(?P<stem>.+)\.(?P<hash>[0-9a-f]{{{HASH_LENGTH}}})(?P<ext>\.[A-Za-z0-9]+)$")
 CSS_URL = re.compile(r"""url\(\s*(?P<quote>['"]?)(?P<ref>[^'")]+?)(?P=quote)\s*\)""")
 PLOTLY_FOLDER = Path(plotly.__file__).parent / "package_data"
 
@@ -39,6 +40,7 @@ class Asset:
     stat_key: tuple[int, int]
     digest: str
     body: bytes | None
+    needs: tuple[tuple[str, str], ...] = ()  # a stylesheet's referenced files and their digests
 
     def fingerprinted(self, filename: str) -> str:
         stem, ext = os.path.splitext(filename)
@@ -69,12 +71,14 @@ class Manifest:
             return None
         key = (stat.st_size, stat.st_mtime_ns)
         known = self._assets.get(filename)
-        if known is not None and known.stat_key == key:
+        if known is not None and known.stat_key == key and all(
+                getattr(self.asset(name), "digest", None) == digest for name, digest in known.needs):
             return known
         content = path.read_bytes()
-        body = self._rewrite_css(filename, content) if filename.endswith(".css") else None
+        needs: list[tuple[str, str]] = []
+        body = self._rewrite_css(filename, content, needs) if filename.endswith(".css") else None
         digest = hashlib.sha256(body if body is not None else content).hexdigest()[:HASH_LENGTH]
-        asset = Asset(path, key, digest, body if body != content else None)
+        asset = Asset(path, key, digest, body if body != content else None, tuple(needs))
         self._assets[filename] = asset
         return asset
 
@@ -83,7 +87,7 @@ class Manifest:
         asset = self.asset(filename)
         return asset.fingerprinted(filename) if asset is not None else filename
 
-    def _rewrite_css(self, filename: str, content: bytes) -> bytes:
+    def _rewrite_css(self, filename: str, content: bytes, needs: list[tuple[str, str]]) -> bytes:
         """The stylesheet with its relative url(…) references under their fingerprinted names."""
         text = content.decode("utf-8", errors="surrogateescape")
         base = os.path.dirname(filename)
@@ -100,6 +104,7 @@ class Manifest:
             asset = self.asset(resolved)
             if asset is None:
                 return match.group(0)
+            needs.append((resolved, asset.digest))
             return f"url({match['quote']}{asset.fingerprinted(target)}{suffix}{match['quote']})"
 
         return CSS_URL.sub(replace, text).encode("utf-8", errors="surrogateescape")

@@ -91,11 +91,16 @@ def launch_chromium(profile: Path) -> tuple[subprocess.Popen, int]:
             time.sleep(0.2)
 
 
+SKIP_AUDITS: list[str] = []  # --skip-audits: e.g. uses-text-compression, which reads every uncompressed body
+
+
 def lighthouse(url: str, port: int, cookie: str, out: Path, warm: bool) -> dict:
     """One Lighthouse run (phone profile) through the browser on `port`; the report as JSON."""
     cmd = [str(LIGHTHOUSE), url, f"--port={port}", "--output=json", f"--output-path={out}", "--quiet",
            "--extra-headers", json.dumps({"Cookie": cookie}),
            "--only-categories=" + (",".join(CATEGORIES) if not warm else "performance")]
+    if SKIP_AUDITS:
+        cmd.append("--skip-audits=" + ",".join(SKIP_AUDITS))
     if warm:
         cmd.append("--disable-storage-reset")  # keeps the HTTP cache of the cold run before it
     for attempt in range(ATTEMPTS):  # a loaded machine may time out a DevTools call: try again
@@ -168,7 +173,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--instance", type=Path,
                         default=Path(os.environ.get("LIGHTHOUSE_INSTANCE", "/tmp/crm-lighthouse")))
     parser.add_argument("--pages", default="list,customer,dashboard")
+    parser.add_argument("--skip-audits", default="",
+                        help="Lighthouse audits to skip, comma-separated (uses-text-compression reads every "
+                             "uncompressed body: on a loaded machine that can time out)")
     args = parser.parse_args(argv)
+    SKIP_AUDITS[:] = [a for a in args.skip_audits.split(",") if a]
     ensure_lighthouse()
     RESULTS.mkdir(parents=True, exist_ok=True)
     prepare(args.instance)

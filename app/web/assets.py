@@ -23,7 +23,10 @@ from typing import Any
 
 import plotly
 from flask import Blueprint, Flask, Response, request
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.security import safe_join
+
+from app.web.headers import STATIC_ENDPOINTS
 
 ONE_YEAR = 365 * 24 * 3600
 HASH_LENGTH = 12
@@ -140,6 +143,19 @@ def serving(manifest: Manifest, plain: Callable[..., Any]) -> Callable[..., Any]
     return send_static
 
 
+class NoCookieOnStaticFiles(SecureCookieSessionInterface):
+    """Flask's session cookie, left off static files' answers (neither Set-Cookie nor `Vary: Cookie`).
+
+    They are the same for everyone and cached publicly: a refreshed session cookie on them would
+    be stored with them, and `Vary: Cookie` made the browser revalidate them whenever it changed.
+    """
+
+    def save_session(self, app: Flask, session: Any, response: Response) -> None:
+        if request.endpoint in STATIC_ENDPOINTS:
+            return
+        super().save_session(app, session, response)
+
+
 def init_assets(app: Flask) -> dict[str, Manifest]:
     """Fingerprinted URLs and year-long caching for the app's, FAB's and plotly's static files."""
     plotly_bp = Blueprint("plotly", __name__, static_folder=str(PLOTLY_FOLDER), static_url_path="/static/plotly")
@@ -159,5 +175,7 @@ def init_assets(app: Flask) -> dict[str, Manifest]:
         if manifest is not None and isinstance(filename, str) and not FINGERPRINTED.match(filename):
             values["filename"] = manifest.url_name(filename)
 
+    assert type(app.session_interface) is SecureCookieSessionInterface, "another session interface: review"
+    app.session_interface = NoCookieOnStaticFiles()
     app.extensions["crm_assets"] = manifests
     return manifests

@@ -13,8 +13,8 @@ from flask import Flask, Request
 from flask_compress import Compress
 
 from app.web.assets import FINGERPRINTED
+from app.web.headers import STATIC_ENDPOINTS
 
-STATIC_ENDPOINTS = ("static", "appbuilder.static", "plotly.static")
 TYPES = [
     "text/html",
     "text/css",
@@ -55,7 +55,7 @@ def init_compression(app: Flask) -> Compress:
     app.config.setdefault("COMPRESS_MIMETYPES", TYPES)
     app.config.setdefault("COMPRESS_ALGORITHM", ["br", "zstd", "gzip", "deflate"])
     app.config.setdefault("COMPRESS_ALGORITHM_STREAMING", ["br", "zstd", "deflate"])
-    app.config.setdefault("COMPRESS_STREAMING_ENDPOINT_CONDITIONAL", list(STATIC_ENDPOINTS))
+    app.config.setdefault("COMPRESS_STREAMING_ENDPOINT_CONDITIONAL", sorted(STATIC_ENDPOINTS))
     app.config.setdefault("COMPRESS_CACHE_BACKEND", FingerprintedCache)
     app.config.setdefault("COMPRESS_CACHE_KEY", fingerprinted_key)
     return Compress(app)

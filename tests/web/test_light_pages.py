@@ -131,6 +131,8 @@ def test_static_files_have_fingerprinted_urls_cached_a_year(signed_in):
         assert response.status_code == 200, url
         assert response.headers["Cache-Control"] == YEAR, url
         assert response.headers["X-Content-Type-Options"] == "nosniff"
+        # the same for everyone: no session cookie on it, nor a Vary that would make a browser revalidate it
+        assert "Set-Cookie" not in response.headers and "Cookie" not in response.headers.get("Vary", "")
     # the plain names keep working, revalidated
     for plain in ("/static/crm/lists.css", "/static/appbuilder/css/ab.css", "/static/plotly/plotly.min.js"):
         response = signed_in.get(plain)

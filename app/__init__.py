@@ -18,6 +18,8 @@ from app.web.hooks import register_request_hooks
 from app.web.request_guard import init_request_guard
 from app.ops.instance import ensure_dir, read_or_create_secret
 from app.web.headers import init_security_headers
+from app.web.assets import init_assets
+from app.web.compression import init_compression
 from app.security.sessions import init_sessions
 from config import BASE_DIR, Config, from_environment
 
@@ -86,6 +88,8 @@ def create_app(config: type = Config, **overrides: Any) -> Flask:
         from app.lists.rows import init_list_rows
 
         init_list_rows(app)
+    init_assets(app)  # after AppBuilder: fingerprints FAB's static folder too
+    init_compression(app)
     init_request_guard(app)
     init_sessions(app)
     init_decryption_errors(app)

@@ -17,9 +17,9 @@ from flask import Flask, Response, g, request
 
 T = TypeVar("T")
 
-# endpoints whose answers are files the same for everyone (FAB's and the app's static
-# folders); a view that sets `Cache-Control: public` itself (plotly.js) is cacheable too
-STATIC_ENDPOINTS = frozenset({"static", "appbuilder.static"})
+# endpoints whose answers are files the same for everyone (FAB's, the app's and plotly's static
+# folders, app/web/assets.py); a view that sets `Cache-Control: public` itself is cacheable too
+STATIC_ENDPOINTS = frozenset({"static", "appbuilder.static", "plotly.static"})
 
 HEADERS = {
     "X-Frame-Options": "DENY",

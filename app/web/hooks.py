@@ -16,11 +16,13 @@ from app import i18n
 from app.security import bearer, rate_limit, sessions
 from app.web import availability, csrf, headers, request_guard
 
-# the extensions' hooks, registered by their init_app (AppBuilder, CSRFProtect, LoginManager, SQLAlchemy)
+# the extensions' hooks, registered by their init_app (AppBuilder, CSRFProtect, LoginManager, SQLAlchemy,
+# Compress)
 FAB_SETS_USER = "flask_appbuilder.security.manager.BaseSecurityManager.before_request"
 FLASK_WTF_CHECK = "flask_wtf.csrf.CSRFProtect.init_app.<locals>.csrf_protect"
 FLASK_LOGIN_REMEMBER = "flask_login.login_manager.LoginManager._update_remember_cookie"
 FLASK_SQLALCHEMY_REMOVE = "flask_sqlalchemy.extension.SQLAlchemy._teardown_session"
+FLASK_COMPRESS = "flask_compress.flask_compress.Compress.after_request"
 
 
 class Step(NamedTuple):
@@ -57,7 +59,9 @@ AFTER_REQUEST = (  # in the order they run (Flask runs the last registered first
     Step(availability.caught_elsewhere,
          "may replace the answer with a 503 page, so before the headers are added"),
     Step(headers.add_security_headers,
-         "last: every answer gets the headers, whichever hook made it"),
+         "every answer gets the headers, whichever hook made it"),
+    Step(FLASK_COMPRESS,
+         "last: compresses the final body, appends the coding to its ETag, answers 304 to a matching one"),
 )
 
 TEARDOWN_APPCONTEXT = (  # in the order they run (Flask runs the last registered first)

@@ -25,7 +25,9 @@ def test_registered_hooks_run_in_the_documented_order(app: Flask):
     assert before.index("app.security.sessions.check_session") < before.index(hooks.FAB_SETS_USER)
     for after_fab in ("app.web.request_guard.guard_list_args", "app.security.rate_limit.limit_login_attempts"):
         assert before.index(hooks.FAB_SETS_USER) < before.index(after_fab)
-    assert hooks.running_order(app)["after_request"][-1] == "app.web.headers.add_security_headers"
+    # the headers on every answer, then compression of the final body (its ETag and 304 last)
+    assert hooks.running_order(app)["after_request"][-2:] == ["app.web.headers.add_security_headers",
+                                                              hooks.FLASK_COMPRESS]
     assert all(step.why for step in hooks.BEFORE_REQUEST + hooks.AFTER_REQUEST + hooks.TEARDOWN_APPCONTEXT)
 
 

@@ -1,0 +1,181 @@
+"""Static files under fingerprinted names, cached a year; every `url_for` of a static file gives that name.
+
+`url_for('static', filename='lists.css')` builds `/static/crm/lists.<hash>.css`, the hash being
+the first 12 hex digits of the SHA-256 of the file's content, so a browser keeps the file for a
+year (`immutable`) and a new version gets a new URL. The same holds for FAB's static folder
+(`appbuilder.static`) and plotly.js from the installed `plotly` package (`plotly.static`).
+A stylesheet's relative `url(…)` references (fonts, images) are rewritten to their fingerprinted
+names too, so its hash changes when they do. Hashes are computed on first use and again when a
+file's size or modification time changes (one `stat` per `url_for`). The plain names keep
+working, revalidated on every use (`no-cache` with an ETag); so does a stale fingerprint, which
+gets today's file that way rather than a 404 during a rolling upgrade.
+"""
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import plotly
+from flask import Blueprint, Flask, Response, request
+from flask.sessions import SecureCookieSessionInterface
+from werkzeug.security import safe_join
+
+from app.web.headers import STATIC_ENDPOINTS
+
+ONE_YEAR = 365 * 24 * 3600
+HASH_LENGTH = 12
+FINGERPRINTED = re.compile(rf"^(?P<stem>.+)\.(?P<hash>[0-9a-f]{{{HASH_LENGTH}}})(?P<ext>\.[A-Za-z0-9]+)$")
+CSS_URL = re.compile(r"""url\(\s*(?P<quote>['"]?)(?P<ref>[^'")]+?)(?P=quote)\s*\)""")
+PLOTLY_FOLDER = Path(plotly.__file__).parent / "package_data"
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One static file's content hash; `body` is kept only when it differs from the file (rewritten CSS)."""
+
+    path: Path
+    stat_key: tuple[int, int]
+    digest: str
+    body: bytes | None
+    needs: tuple[tuple[str, str], ...] = ()  # a stylesheet's referenced files and their digests
+
+    def fingerprinted(self, filename: str) -> str:
+        stem, ext = os.path.splitext(filename)
+        return f"{stem}.{self.digest}{ext}"
+
+    def read(self) -> bytes:
+        return self.body if self.body is not None else self.path.read_bytes()
+
+
+class Manifest:
+    """The assets of one static folder, hashed on first use and again when a file changes."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = str(folder)
+        self._assets: dict[str, Asset] = {}
+
+    def asset(self, filename: str) -> Asset | None:
+        """The asset of `filename` (relative to the folder), or None when there is no such file."""
+        joined = safe_join(self.folder, filename)
+        if joined is None:
+            return None
+        path = Path(joined)
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        if not path.is_file():
+            return None
+        key = (stat.st_size, stat.st_mtime_ns)
+        known = self._assets.get(filename)
+        if known is not None and known.stat_key == key and all(
+                getattr(self.asset(name), "digest", None) == digest for name, digest in known.needs):
+            return known
+        content = path.read_bytes()
+        needs: list[tuple[str, str]] = []
+        body = self._rewrite_css(filename, content, needs) if filename.endswith(".css") else None
+        digest = hashlib.sha256(body if body is not None else content).hexdigest()[:HASH_LENGTH]
+        asset = Asset(path, key, digest, body if body != content else None, tuple(needs))
+        self._assets[filename] = asset
+        return asset
+
+    def url_name(self, filename: str) -> str:
+        """`filename` fingerprinted, or unchanged when it names no file here."""
+        asset = self.asset(filename)
+        return asset.fingerprinted(filename) if asset is not None else filename
+
+    def _rewrite_css(self, filename: str, content: bytes, needs: list[tuple[str, str]]) -> bytes:
+        """The stylesheet with its relative url(…) references under their fingerprinted names."""
+        text = content.decode("utf-8", errors="surrogateescape")
+        base = os.path.dirname(filename)
+
+        def replace(match: re.Match[str]) -> str:
+            ref = match["ref"]
+            if ref.startswith(("data:", "/", "#")) or "://" in ref:
+                return match.group(0)
+            cut = min((i for i in (ref.find("?"), ref.find("#")) if i >= 0), default=len(ref))
+            target, suffix = ref[:cut], ref[cut:]
+            resolved = os.path.normpath(os.path.join(base, target)).replace(os.sep, "/")
+            if resolved.startswith("..") or resolved == filename:
+                return match.group(0)
+            asset = self.asset(resolved)
+            if asset is None:
+                return match.group(0)
+            needs.append((resolved, asset.digest))
+            return f"url({match['quote']}{asset.fingerprinted(target)}{suffix}{match['quote']})"
+
+        return CSS_URL.sub(replace, text).encode("utf-8", errors="surrogateescape")
+
+
+def immutable_response(asset: Asset, filename: str) -> Response:
+    """The asset's content, cacheable by anyone for a year and never revalidated."""
+    mimetype = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    response = Response(asset.read(), mimetype=mimetype)
+    response.cache_control.public = True
+    response.cache_control.max_age = ONE_YEAR
+    response.cache_control.immutable = True
+    response.set_etag(asset.digest)
+    response.last_modified = asset.stat_key[1] / 1e9
+    return response.make_conditional(request)
+
+
+def serving(manifest: Manifest, plain: Callable[..., Any]) -> Callable[..., Any]:
+    """A static endpoint's view: fingerprinted names from the manifest, every other name as before."""
+
+    def send_static(filename: str, **kwargs: Any) -> Any:
+        match = FINGERPRINTED.match(filename)
+        if match is not None:
+            original = match["stem"] + match["ext"]
+            asset = manifest.asset(original)
+            if asset is not None:
+                if asset.digest == match["hash"]:
+                    return immutable_response(asset, original)
+                return plain(filename=original, **kwargs)  # a stale fingerprint: today's file, revalidated
+        return plain(filename=filename, **kwargs)
+
+    send_static.__name__ = getattr(plain, "__name__", "send_static")
+    return send_static
+
+
+class NoCookieOnStaticFiles(SecureCookieSessionInterface):
+    """Flask's session cookie, left off static files' answers (neither Set-Cookie nor `Vary: Cookie`).
+
+    They are the same for everyone and cached publicly: a refreshed session cookie on them would
+    be stored with them, and `Vary: Cookie` made the browser revalidate them whenever it changed.
+    """
+
+    def save_session(self, app: Flask, session: Any, response: Response) -> None:
+        if request.endpoint in STATIC_ENDPOINTS:
+            return
+        super().save_session(app, session, response)
+
+
+def init_assets(app: Flask) -> dict[str, Manifest]:
+    """Fingerprinted URLs and year-long caching for the app's, FAB's and plotly's static files."""
+    plotly_bp = Blueprint("plotly", __name__, static_folder=str(PLOTLY_FOLDER), static_url_path="/static/plotly")
+    app.register_blueprint(plotly_bp)
+    folders = {"static": app.static_folder}
+    for name, blueprint in app.blueprints.items():
+        if blueprint.has_static_folder and f"{name}.static" in app.view_functions:
+            folders[f"{name}.static"] = blueprint.static_folder
+    manifests = {endpoint: Manifest(folder) for endpoint, folder in folders.items() if folder}
+    for endpoint, manifest in manifests.items():
+        app.view_functions[endpoint] = serving(manifest, app.view_functions[endpoint])
+
+    @app.url_defaults
+    def fingerprint_static(endpoint: str, values: dict[str, Any]) -> None:
+        manifest = manifests.get(endpoint)
+        filename = values.get("filename")
+        if manifest is not None and isinstance(filename, str) and not FINGERPRINTED.match(filename):
+            values["filename"] = manifest.url_name(filename)
+
+    assert type(app.session_interface) is SecureCookieSessionInterface, "another session interface: review"
+    app.session_interface = NoCookieOnStaticFiles()
+    app.extensions["crm_assets"] = manifests
+    return manifests

@@ -19,8 +19,8 @@ LANG = "en"
 
 
 @pytest.fixture(scope="module")
-def run(pg) -> Iterator[Audit]:
-    yield from audit_fixture(pg, LANG)
+def run(pg, request) -> Iterator[Audit]:
+    yield from audit_fixture(pg, request.module.LANG)  # test_a11y_zh.py imports this module's tests
 
 
 @pytest.mark.parametrize("role", [*ROLES, None], ids=[*ROLES, "signed-out"])

@@ -7,7 +7,6 @@ import pytest
 from flask_appbuilder.models.sqla.filters import FilterEqual
 
 from app.lists.links import filter_index
-from tests.browser.test_i18n import choose_language
 from tests.support.apps import ADMIN_PASSWORD, make_app
 
 pytestmark = pytest.mark.browser
@@ -62,7 +61,7 @@ def test_the_progress_panel_follows_a_delete_job(browser_page, app, sql, lang):
     _customers(sql)
     page.login("admin", ADMIN_PASSWORD)
     if lang != "en":
-        choose_language(page, lang)
+        page.choose_language(lang)
     _select_all_energy(page, app, "bulk_delete")
     assert text["note"] in page.page.inner_text(".crm-bulk-background")
     page.page.click(".crm-bulk-submit")

@@ -33,6 +33,7 @@ from app.extensions import db
 from app.lists import bulk
 from app.lists.selection import primary_key, selection
 from app.models import BulkJob, BulkJobPart, User
+from app.scheduler.state import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +47,6 @@ CONFLICTS = ("40001", "40P01", "55P03")  # serialization failure, deadlock, lock
 RETRIES = 5  # a batch in conflict is tried again this many times before the job fails
 
 _threads: dict[int, threading.Thread] = {}  # job -> the thread of this process running it
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def inline_limit() -> int:

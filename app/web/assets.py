@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 import plotly
@@ -70,7 +71,7 @@ class Manifest:
             stat = path.stat()
         except OSError:
             return None
-        if not path.is_file():
+        if not S_ISREG(stat.st_mode):  # from the one stat a url_for costs, not a second
             return None
         key = (stat.st_size, stat.st_mtime_ns)
         known = self._assets.get(filename)

@@ -9,18 +9,21 @@ operation is never half done (`BulkRefused` says why, in words).
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, exists, func, inspect, select, update
+from sqlalchemy import delete, exists, false, func, inspect, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Query, Session
 
 from app.crud.datamodel import friendly
-from app.i18n.labels import label_for
+from app.crud.lookups import many_to_one, narrowing_keys
+from app.i18n.labels import column_label, label_for
 
 BATCH = 5_000  # rows per statement: bounded statements and key lists, one transaction
+NAMED = 5  # rows a refusal names (the count says how many in all)
 
 
 class BulkRefused(Exception):
@@ -98,3 +101,60 @@ def set_column(session: Session, query: Query, model: type, column: str, value: 
                                 lambda where: update(model).where(where).values({column: value})))
     except SQLAlchemyError as exc:
         raise BulkRefused(_("Nothing was changed: %(why)s", why=friendly(exc))) from exc
+
+
+def _fk(model: type, key: str) -> Any:
+    """The foreign-key attribute of `model`'s many-to-one relationship `key` (Activity.customer_id)."""
+    (local,) = many_to_one(model)[key].local_columns
+    return getattr(model, inspect(model).get_property_by_column(local).key)
+
+
+def disagreeing(session: Session, query: Query, model: type, column: str, value: Any,
+                fields: Collection[str]) -> Any:
+    """Rows of `query` whose related rows would no longer agree once `column` is `value`, as the forms refuse
+    (`app/crud/lookups.py`: `outside_choice`): a condition, and the (narrowed, narrowing) field names.
+
+    Setting an activity's customer: rows whose contact belongs to another customer. Setting its contact:
+    rows whose customer is not the contact's. A row without the other field, or a blank value, agrees.
+    """
+    relations = many_to_one(model)
+    key = next((k for k, rel in relations.items() if _fk(model, k).key == column), None)
+    if key is None or value is None:
+        return false(), []
+    target = relations[key].mapper.class_
+    target_pk = inspect(target).primary_key[0]
+    conditions, pairs = [], []
+    for parent in narrowing_keys(model, key, fields):  # the chosen row's parent must be the row's
+        owner = session.scalar(select(_fk(target, parent)).where(target_pk == value))
+        row_parent = _fk(model, parent)
+        conditions.append(row_parent.isnot(None) & row_parent.is_distinct_from(owner))
+        pairs.append((key, parent))
+    for other in fields:  # the rows' other related rows must belong to the chosen one
+        if other in relations and other != key and key in narrowing_keys(model, other, fields):
+            child = relations[other].mapper.class_
+            conditions.append(exists().where(inspect(child).primary_key[0] == _fk(model, other),
+                                             _fk(child, key).is_distinct_from(value)))
+            pairs.append((other, key))
+    return (or_(*conditions) if conditions else false()), pairs
+
+
+def refuse_disagreeing(session: Session, query: Query, model: type, column: str, value: Any,
+                       fields: Collection[str]) -> None:
+    """Raise BulkRefused naming the rows that `disagreeing` finds; nothing is written before this check."""
+    condition, pairs = disagreeing(session, query, model, column, value, fields)
+    if not pairs:
+        return
+    found = query.filter(condition)
+    total = count(found, model)
+    if not total:
+        return
+    pk, _keys_only = _keys(found, model)
+    named = [f"#{getattr(row, pk.key)} {row}" for row in found.order_by(pk).limit(NAMED)]
+    if total > NAMED:
+        named.append(_("and %(n)s more", n=f"{total - NAMED:,}"))
+    table = model.__tablename__
+    narrowed, narrowing = pairs[0]
+    raise BulkRefused(_("Nothing was changed: on %(n)s of the selected rows the %(narrowed)s would not belong "
+                        "to the %(narrowing)s (%(rows)s). Change those rows one by one, or leave them out.",
+                        n=f"{total:,}", narrowed=str(column_label(table, narrowed)).lower(),
+                        narrowing=str(column_label(table, narrowing)).lower(), rows="; ".join(named)))

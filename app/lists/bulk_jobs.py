@@ -27,12 +27,11 @@ from sqlalchemy.orm import joinedload
 from app.audit import record as audit_log
 from app.audit.context import VIA_KEY
 from app.crud.datamodel import friendly
-from app.csv_io.cells import BOM, CsvChunks
-from app.csv_io.export import export_columns, filename, row_values
+from app.csv_io.export import export_columns, filename
 from app.extensions import db
-from app.lists import bulk
+from app.lists import bulk, bulk_exports
 from app.lists.selection import primary_key, selection
-from app.models import BulkJob, BulkJobPart, User
+from app.models import BulkJob, User
 from app.scheduler.state import utcnow
 
 log = logging.getLogger(__name__)
@@ -40,7 +39,6 @@ log = logging.getLogger(__name__)
 PERMISSIONS = {"delete": "can_delete", "set": "can_edit", "export": "can_export"}
 LOGGED_AS = {"delete": "bulk delete", "set": "bulk set", "export": "export"}
 RECENT = dt.timedelta(hours=1)  # a list links to the user's jobs on it that ended this recently
-EXPORTS_KEPT = dt.timedelta(days=7)  # an export's file is kept this long after the job ends
 
 SERVER_GOING = ("57P01", "57P02", "57P03")  # admin shutdown, crash shutdown, cannot connect now
 CONFLICTS = ("40001", "40P01", "55P03")  # serialization failure, deadlock, lock not available
@@ -254,6 +252,10 @@ class Batches:
                 return True
             self.end("failed", self.refusal(pk, keys, exc))
             return False
+        except bulk.BulkRefused as exc:
+            session.rollback()
+            self.end("failed", self.stopped(str(exc)))
+            return False
         self.retries = 0
         advanced = session.execute(
             update(BulkJob).where(BulkJob.job_id == self.job_id, BulkJob.status == "running",
@@ -277,6 +279,9 @@ class Batches:
         elif self.action == "set":
             column = self.arguments["column"]
             value = loaded_value(self.model, column, self.arguments.get("value"))
+            # rows changed since the job was asked: the forms' rule still holds (a refusal stops the job)
+            bulk.refuse_disagreeing(session, session.query(self.model).filter(where), self.model, column, value,
+                                    self.view.edit_columns)
             statement = update(self.model).where(where).values({column: value})
         else:
             return self.write_part(pk, keys)
@@ -284,27 +289,13 @@ class Batches:
         return len(session.execute(statement).all())
 
     def write_part(self, pk: Any, keys: list[int]) -> int:
-        """The batch's rows as CSV (after the header, for the first), one part of the export."""
+        """The batch's rows as one part of the export's CSV."""
         columns = export_columns(self.model, self.view.label_columns)
         query = db.session.query(self.model).filter(pk.in_(keys)).order_by(pk)
         for column in columns:
             if column.related:
                 query = query.options(joinedload(getattr(self.model, column.key)))
-        part = db.session.scalar(select(func.coalesce(func.max(BulkJobPart.part) + 1, 0))
-                                 .where(BulkJobPart.job_id == self.job_id))
-        out = CsvChunks()
-        if part == 0:
-            out.add([c.label for c in columns])
-        rows = 0
-        for item in query:
-            out.add(row_values(item, columns))
-            rows += 1
-        data = out.take()
-        if part:
-            data = data.removeprefix(BOM.encode())  # the BOM opens the file only
-        db.session.add(BulkJobPart(job_id=self.job_id, part=part, content=data))
-        db.session.flush()
-        return rows
+        return bulk_exports.write_part(self.job_id, query, columns)
 
     def refusal(self, pk: Any, keys: list[int], exc: SQLAlchemyError) -> str:
         """Why the database refused the batch, naming what still depends on the rows when it can."""
@@ -319,6 +310,9 @@ class Batches:
             if blocking:
                 why = ", ".join(_("%(n)s with %(what)s", n=f"{n:,}", what=w) for w, n in blocking) + ". " \
                     + _("Delete or move those first.")
+        return self.stopped(why)
+
+    def stopped(self, why: str) -> str:
         return _("Stopped after %(done)s of %(total)s rows: %(why)s", done=f"{self.done:,}",
                  total=f"{self.total:,}", why=why)
 
@@ -359,30 +353,11 @@ def run_open(app: Flask) -> str:
         ran.append(job_id)
     with app.app_context():
         try:
-            expired = drop_old_exports()
+            expired = bulk_exports.drop_old_exports()
         finally:
             db.session.remove()
     return f"{len(ran)} bulk job(s) run" + (f" ({', '.join(map(str, ran))})" if ran else "") \
         + (f"; {expired} old export(s) removed" if expired else "")
-
-
-def drop_old_exports() -> int:
-    """Remove the files of exports that ended more than EXPORTS_KEPT ago (the jobs stay, as a record)."""
-    old = select(BulkJob.job_id).where(BulkJob.action == "export", BulkJob.finished_at < utcnow() - EXPORTS_KEPT)
-    removed = db.session.execute(delete(BulkJobPart).where(BulkJobPart.job_id.in_(old))
-                                 .returning(BulkJobPart.job_id)).scalars().all()
-    db.session.commit()
-    return len(set(removed))
-
-
-def parts(job_id: int) -> list[int]:
-    return list(db.session.scalars(select(BulkJobPart.part).where(BulkJobPart.job_id == job_id)
-                                   .order_by(BulkJobPart.part)))
-
-
-def part(job_id: int, number: int) -> bytes:
-    return db.session.scalar(select(BulkJobPart.content).where(BulkJobPart.job_id == job_id,
-                                                               BulkJobPart.part == number)) or b""
 
 
 def progress(job: BulkJob) -> dict[str, Any]:

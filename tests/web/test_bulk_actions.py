@@ -180,3 +180,29 @@ def test_every_crm_list_offers_the_bulk_actions(admin, sql):
             # customers have no field to set in bulk (text and amounts are edited one by one)
             assert (f"{name}_menu_item" in page) == (route != "/customers" or name != "bulk_set"), (route, name)
 
+
+
+def test_setting_a_customer_or_contact_keeps_each_activitys_contact_its_customers(admin, sql):
+    """As the edit form: an activity's contact belongs to its customer; a conflict is refused, row named."""
+    (a,), (b,) = sql("INSERT INTO customers (name) VALUES ('Acme'), ('Bolt') RETURNING customer_id")
+    (ann,), (bob,) = sql("INSERT INTO contacts (customer_id, first_name, last_name) VALUES (:a, 'Ann', 'Lee'), "
+                         "(:b, 'Bob', 'Ng') RETURNING contact_id", a=a, b=b)
+    ids = [r[0] for r in sql("INSERT INTO activities (customer_id, contact_id, type, subject) VALUES "
+                             "(:a, :ann, 'call', 'Call Ann'), (:a, NULL, 'call', 'No contact'), "
+                             "(NULL, :bob, 'call', 'Bob only') RETURNING activity_id", a=a, ann=ann, bob=bob)]
+    before = sql("SELECT activity_id, customer_id, contact_id, version FROM activities ORDER BY 1")
+    chosen = ",".join(map(str, ids))
+    refused = _confirm(admin, f"/activities/bulk/set?ids={chosen}&field=customer",
+                       {"field": "customer", "customer": str(b)})
+    body = refused.get_data(as_text=True)
+    assert refused.status_code == 409 and "Nothing was changed" in body
+    assert f"#{ids[0]} Call Ann" in body and "Bob only" not in body and "No contact" not in body
+    contact_refused = _confirm(admin, f"/activities/bulk/set?ids={chosen}&field=contact",
+                               {"field": "contact", "contact": str(bob)})
+    assert contact_refused.status_code == 409 and f"#{ids[0]} Call Ann" in contact_refused.get_data(as_text=True)
+    assert sql("SELECT activity_id, customer_id, contact_id, version FROM activities ORDER BY 1") == before
+    # the rows whose contact agrees (or that have none) take the new customer
+    agreeing = ",".join(map(str, ids[1:]))
+    assert _confirm(admin, f"/activities/bulk/set?ids={agreeing}&field=customer",
+                    {"field": "customer", "customer": str(b)}).status_code == 302
+    assert sql("SELECT customer_id FROM activities ORDER BY 1") == [(a,), (b,), (b,)]

@@ -251,3 +251,33 @@ def test_the_runtime_role_may_not_delete_jobs(admin, sql):
     assert refused.value.orig.sqlstate == "42501"
     with pytest.raises(sqlalchemy.exc.ProgrammingError):
         sql("TRUNCATE bulk_job_parts")
+
+
+def test_a_customer_set_as_a_job_keeps_each_activitys_contact_its_customers(app, admin, sql):
+    """Refused before the job when a row disagrees; a row made to disagree after the job was asked stops it."""
+    from app.lists import bulk_jobs
+
+    app.config["BULK_JOB_THREADS"] = False
+    (a,), (b,) = sql("INSERT INTO customers (name) VALUES ('Acme'), ('Bolt') RETURNING customer_id")
+    (ann,), = sql("INSERT INTO contacts (customer_id, first_name, last_name) VALUES (:a, 'Ann', 'Lee') "
+                  "RETURNING contact_id", a=a)
+    sql("INSERT INTO activities (customer_id, type, subject) SELECT :a, 'call', 'Call ' || g "
+        "FROM generate_series(1, 200) g", a=a)
+    late = sql("SELECT max(activity_id) FROM activities")[0][0]
+    sql("UPDATE activities SET contact_id = :c WHERE activity_id = :k", c=ann, k=late)
+    url = f"/activities/bulk/set?all=1&{_flt(app, '/activities', 'type')}=call&field=customer"
+    page = admin.get(url).get_data(as_text=True)
+    expected = page.split('name="expected" value="', 1)[1].split('"', 1)[0]
+    refused = admin.post(url, data={"csrf_token": csrf_token(admin, url), "expected": expected,
+                                    "field": "customer", "customer": str(b)})
+    assert refused.status_code == 409 and f"#{late} Call 200" in refused.get_data(as_text=True)
+    assert sql("SELECT count(*) FROM bulk_jobs") == [(0,)]
+    sql("UPDATE activities SET contact_id = NULL")
+    page, job_id = _job_of(_submit(admin, url, {"field": "customer", "customer": str(b)}))
+    sql("UPDATE activities SET contact_id = :c WHERE activity_id = :k", c=ann, k=late)  # meanwhile
+    assert bulk_jobs.run(app, job_id) == job_id
+    status = _status(admin, page)
+    assert status["status"] == "failed" and f"#{late} Call 200" in status["message"]
+    assert sql("SELECT customer_id, count(*) FROM activities GROUP BY 1 ORDER BY 1") == [(a, 200 - status["done"]),
+                                                                                         (b, status["done"])]
+    assert sql("SELECT customer_id FROM activities WHERE activity_id = :k", k=late) == [(a,)]

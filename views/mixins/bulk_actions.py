@@ -39,7 +39,7 @@ from wtforms import Form
 from app.audit import record as audit_log
 from app.csv_io.export import csv_stream, export_columns, export_query, filename
 from app.extensions import db
-from app.lists import bulk, bulk_jobs
+from app.lists import bulk, bulk_exports, bulk_jobs
 from app.lists.selection import (
     primary_key,
     selection,
@@ -194,10 +194,12 @@ class BulkActionsMixin:
         value = form[field].data
         if field != fields[field] and value is not None:  # a related row: its key
             value = db.inspect(value).identity[0]
-        if self._as_job(count):
-            return self._start_job("set", count, field=field, column=fields[field],
-                                   value=bulk_jobs.stored_value(value))
         try:
+            # the forms' rule: an activity's contact belongs to its customer (checked on every row, first)
+            bulk.refuse_disagreeing(db.session, query, model, fields[field], value, self.edit_columns)
+            if self._as_job(count):
+                return self._start_job("set", count, field=field, column=fields[field],
+                                       value=bulk_jobs.stored_value(value))
             outcome = bulk.set_column(db.session, query, model, fields[field], value)
             self._log("bulk set", outcome.rows, field=fields[field], value=value)
             db.session.commit()
@@ -310,13 +312,13 @@ class BulkActionsMixin:
     def bulk_job_download(self, job_id: int):
         """An export job's CSV, for the user who asked for it only."""
         job = self._own_job(job_id)
-        numbers = bulk_jobs.parts(job.job_id) if job.action == "export" and job.status == "done" else []
+        numbers = bulk_exports.parts(job.job_id) if job.action == "export" and job.status == "done" else []
         if not numbers:
             raise NotFound(_("This export is not ready, or no longer kept."))
 
         def body():
             for number in numbers:
-                yield bulk_jobs.part(job_id, number)
+                yield bulk_exports.part(job_id, number)
             db.session.remove()
 
         return Response(stream_with_context(body()), mimetype="text/csv", headers={

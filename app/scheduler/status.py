@@ -17,19 +17,24 @@ from typing import Any
 from flask import Flask
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from app.backup.catalog import Catalog, size_text
 from app.backup.crypto import BackupCryptoError
 from app.backup.settings import archives_wal
 from app.backup.wal import archive_status
 from app.extensions import db
+from app.i18n.labels import column_label, label_for
+from app.lists.bulk_jobs import progress
+from app.models import BulkJob, User
 from app.scheduler import state
 from app.scheduler.catalog import jobs_for, scheduler_enabled
 from app.scheduler.tasks import backup_settings, last_drill
 
 OK, WARN, BAD, NONE = "ok", "warn", "bad", "none"
 DISK_WARN_PERCENT = 90
+BULK_JOBS_DAYS = 3  # bulk jobs shown: those open, and those that ended in the last days
+BULK_JOBS_SHOWN = 20
 
 
 @dataclass
@@ -87,6 +92,29 @@ def jobs_section(app: Flask) -> Section:
         section.add(job.name, every_text(job.every), when(row.last_started), took, size,
                     row.last_status or _("never run"), row.last_message, when(row.next_due),
                     level=STATUS_LEVELS.get(row.last_status or "", NONE))
+    return section
+
+
+def bulk_jobs_section(app: Flask) -> Section:
+    """Users' bulk jobs (app/lists/bulk_jobs.py): queued and running, and those that ended in the last days."""
+    section = Section(_("Bulk jobs"), [_("Job"), _("User"), _("List"), _("Action"), _("Progress"), _("Status"),
+                                       _("Asked"), _("Ended"), _("Message")])
+    section.note = _("Queued and running jobs, and those that ended in the last %(days)s days (newest first).",
+                     days=BULK_JOBS_DAYS)
+    since = state.utcnow() - dt.timedelta(days=BULK_JOBS_DAYS)
+    rows = db.session.execute(
+        select(BulkJob, User.username).join(User, User.user_id == BulkJob.user_id)
+        .where(BulkJob.status.in_(("queued", "running")) | (BulkJob.finished_at > since))
+        .order_by(BulkJob.job_id.desc()).limit(BULK_JOBS_SHOWN)).all()
+    actions = {"delete": _("Delete"), "export": _("Export to CSV")}
+    for job, username in rows:
+        shown = progress(job)
+        action = actions.get(job.action) or _("Set %(field)s", field=column_label(job.table_name,
+                                                                           (job.arguments or {}).get("field", "")))
+        stalled = job.status == "running" and job.lease_until is not None and job.lease_until < state.utcnow()
+        section.add(job.job_id, username, _(label_for(job.table_name)), action, shown["counts"],
+                    shown["status_label"], when(job.created_at), when(job.finished_at), job.message,
+                    level=WARN if job.status == "failed" or stalled else NONE)
     return section
 
 
@@ -202,6 +230,7 @@ def settings_section(title: Any, read: Callable[[Any], Mapping[str, Any]]) -> Ca
 
 SECTIONS: list[Callable[[Flask], Section]] = [
     jobs_section,
+    bulk_jobs_section,
     drill_section,
     backups_section,
     settings_section(_l("Point-in-time recovery"), archive_status),

@@ -15,7 +15,7 @@ from app.backup.catalog import Catalog
 from app.scheduler.catalog import jobs_for
 from app.scheduler.runner import Runner
 from tests.support.cli import crm_cli
-from tests.support.client import login
+from tests.support.client import login, switch_language
 from tests.support.users import ROLE_PASSWORD, make_role_user
 
 FAR = dt.datetime(2100, 1, 1)
@@ -54,6 +54,33 @@ def test_operations_page_is_for_admins_and_shows_every_job(app, admin, sql):
     for section in ("Last restore drill", "Backups", "Disk"):
         assert section in body
     assert 'href="/operations/"' in admin.get("/").get_data(as_text=True)  # the Admin menu's entry
+
+
+def test_operations_page_shows_recent_bulk_jobs_in_both_languages(app, admin, sql):
+    """Open jobs and those ended in the last 3 days: who, what, progress, status, the error; older ones not."""
+    sql("INSERT INTO bulk_jobs (user_id, screen, table_name, action, arguments, total, done, status, message, "
+        "created_at, finished_at) SELECT user_id, v.screen, v.tbl, v.act, CAST(v.args AS jsonb), v.total, v.done, "
+        "v.status, v.msg, now() - v.age, CASE WHEN v.status IN ('queued', 'running') THEN NULL "
+        "ELSE now() - v.age END FROM users, (VALUES "
+        "('CustomerView', 'customers', 'delete', '{}', 1000, 400, 'running', NULL, interval '1 minute'), "
+        "('TicketView', 'service_tickets', 'set', '{\"field\": \"priority\"}', 900, 80, 'failed', "
+        "'Stopped after 80 of 900 rows: boom', interval '1 day'), "
+        "('CustomerView', 'customers', 'export', '{}', 777, 777, 'done', NULL, interval '10 days')) "
+        "AS v(screen, tbl, act, args, total, done, status, msg, age) WHERE username = 'admin'")
+    body = admin.get("/operations/").get_data(as_text=True)
+    section = body.split("Bulk jobs", 1)[1].split("crm-ops-section", 1)[0]
+    for text in ("admin", "Customers", "Delete", "400 of 1,000 rows", "Running", "Service tickets",
+                 "Set Priority", "80 of 900 rows", "Failed", "Stopped after 80 of 900 rows: boom"):
+        assert text in section, text
+    assert "777" not in section  # ended ten days ago
+    assert 'data-level="warn"' in section  # the failed job
+    switch_language(admin, "zh")
+    zh = admin.get("/operations/").get_data(as_text=True)
+    assert "批量任务" in zh and "400 / 1,000 行" in zh and "进行中" in zh and "失败" in zh and "设置优先级" in zh
+    out = crm_cli(app, "status").output.split("\nBulk jobs\n", 1)[1]
+    assert "400 of 1,000 rows" in out and "Stopped after 80 of 900 rows: boom" in out
+    failed = next(line for line in out.splitlines() if "boom" in line)
+    assert failed.startswith("! ") and "admin" in failed and "Set Priority" in failed
 
 
 @pytest.mark.parametrize("role", ["Auditor", "Sales Manager", "Sales Rep", "Support Agent"])

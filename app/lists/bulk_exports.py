@@ -1,19 +1,43 @@
-"""An export job's file: one CSV part per batch in `bulk_job_parts`, read back in order, kept for a week."""
+"""An export job's file: one CSV part per batch in `bulk_job_parts`, read back in order, kept for a week.
+
+The rows come in the list's order, as the inline export's: each batch is the keyset page after the
+last row written (`app/lists/keyset.py`), read from the sort column's index (column, key), so a
+batch costs the same at any depth of a million rows. The position is kept with the job.
+"""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Query, joinedload
 
 from app.csv_io.cells import BOM, CsvChunks
 from app.csv_io.export import Column, row_values
 from app.extensions import db
+from app.lists.keyset import Cursor, keyset_page
+from app.lists.selection import list_order, primary_key
 from app.models import BulkJob, BulkJobPart
 from app.scheduler.state import utcnow
 
 EXPORTS_KEPT = dt.timedelta(days=7)  # an export's file is kept this long after the job ends
+
+
+def next_rows(view: Any, query: Query, args: Mapping[str, Any], position: str | None, size: int,
+              columns: list[Column]) -> tuple[list[Any], str | None]:
+    """The next `size` rows of `query` in the list's order after `position`, and the position of the last one."""
+    datamodel, model = view.datamodel, view.datamodel.obj
+    column, direction = list_order(view, args)
+    order = f"{column} {direction}"
+    after = Cursor.decode(position, datamodel.cursor_type(column), order) if position else None
+    for related in (c for c in columns if c.related):  # one query, not one per row
+        query = query.options(joinedload(getattr(model, related.key)))
+    pk = primary_key(model)
+    rows = keyset_page(query.order_by(None), getattr(model, column), pk, direction == "desc", size, after=after,
+                       nullable=datamodel.is_nullable(column)).rows
+    last = Cursor(order, getattr(rows[-1], column), getattr(rows[-1], pk.key)).encode() if rows else position
+    return rows, last
 
 
 def write_part(job_id: int, rows: Iterable[Any], columns: list[Column]) -> int:

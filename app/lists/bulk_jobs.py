@@ -2,7 +2,8 @@
 
 A job (`bulk_jobs`) names who asked, the list's arguments, the action and its value; a thread of
 the web process runs it as that user, batch after batch: the next keys above the last one done,
-changed and recorded in one transaction. A refusal stops it with earlier batches done; a cancel
+changed and recorded in one transaction (an export: the next rows in the list's order,
+app/lists/bulk_exports.py). A refusal stops it with earlier batches done; a cancel
 stops it after the batch under way; a dead runner's lease runs out and the scheduler's `bulk-jobs`
 job takes over (`claim`: FOR UPDATE SKIP LOCKED). The audit triggers log every row under the
 user's name; one `bulk delete` / `bulk set` / `export` entry says what the job did in all.
@@ -22,7 +23,6 @@ from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from sqlalchemy import Date, DateTime, delete, func, inspect, select, update
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.orm import joinedload
 
 from app.audit import record as audit_log
 from app.audit.context import VIA_KEY
@@ -199,6 +199,9 @@ class Batches:
         self.batch = int(app.config.get("BULK_JOB_BATCH", 2_000))
         self.user = db.session.get(User, job.user_id)
         self.retries = 0
+        self.columns = export_columns(self.model, view.label_columns) if self.action == "export" else []
+        self.rows: list[Any] = []
+        self.position = self.arguments.get("position")
 
     def allowed(self) -> bool:
         """The job's user's roles hold the action's permission on the list (checked at each start)."""
@@ -224,8 +227,16 @@ class Batches:
         return str(self.view.list_title).lower()
 
     def keys(self) -> tuple[Any, list[int]]:
-        """The primary key, and the next batch of keys of the selection above the last one done."""
+        """The primary key, and the next batch of keys of the selection above the last one done.
+
+        An export's next rows in the list's order instead (kept in `self.rows` for `write_part`).
+        """
         pk = primary_key(self.model)
+        if self.action == "export":
+            self.rows, self.position = bulk_exports.next_rows(
+                self.view, selection(self.view), self.arguments.get("args", {}), self.position, self.batch,
+                self.columns)
+            return pk, [getattr(row, pk.key) for row in self.rows]
         keys = selection(self.view).with_entities(pk).order_by(None)
         if self.last is not None:
             keys = keys.filter(pk > self.last)
@@ -260,7 +271,7 @@ class Batches:
         advanced = session.execute(
             update(BulkJob).where(BulkJob.job_id == self.job_id, BulkJob.status == "running",
                                   BulkJob.runner == self.runner)
-            .values(done=BulkJob.done + changed, last_key=keys[-1], updated_at=utcnow(),
+            .values(done=BulkJob.done + changed, last_key=keys[-1], arguments=self.moved(), updated_at=utcnow(),
                     lease_until=utcnow() + dt.timedelta(seconds=self.app.config.get("BULK_JOB_LEASE_SECONDS", 120))))
         if not advanced.rowcount:  # cancelled, or taken over by another runner after our lease ran out
             session.rollback()
@@ -269,7 +280,12 @@ class Batches:
         session.commit()
         self.done += changed
         self.last = keys[-1]
+        self.arguments = self.moved()
         return True
+
+    def moved(self) -> dict[str, Any]:
+        """The job's arguments with an export's position after this batch (a runner taking over goes on)."""
+        return {**self.arguments, "position": self.position} if self.action == "export" else self.arguments
 
     def apply(self, pk: Any, keys: list[int]) -> int:
         session = db.session
@@ -289,13 +305,8 @@ class Batches:
         return len(session.execute(statement).all())
 
     def write_part(self, pk: Any, keys: list[int]) -> int:
-        """The batch's rows as one part of the export's CSV."""
-        columns = export_columns(self.model, self.view.label_columns)
-        query = db.session.query(self.model).filter(pk.in_(keys)).order_by(pk)
-        for column in columns:
-            if column.related:
-                query = query.options(joinedload(getattr(self.model, column.key)))
-        return bulk_exports.write_part(self.job_id, query, columns)
+        """The batch's rows (read by `keys`, in the list's order) as one part of the export's CSV."""
+        return bulk_exports.write_part(self.job_id, self.rows, self.columns)
 
     def refusal(self, pk: Any, keys: list[int], exc: SQLAlchemyError) -> str:
         """Why the database refused the batch, naming what still depends on the rows when it can."""

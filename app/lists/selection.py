@@ -7,6 +7,7 @@ filters as for the list itself; the rows are never loaded, only turned into a qu
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask import request
@@ -14,6 +15,7 @@ from flask_appbuilder.urltools import get_filter_args
 from flask_babel import gettext as _
 from sqlalchemy import inspect
 from sqlalchemy.orm import Query
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 
 from app.crud.datamodel import PK_MAX
@@ -73,3 +75,13 @@ def selection_args() -> dict[str, list[str]]:
     keep = ("ids", "all", "q")
     return {name: request.args.getlist(name) for name in request.args
             if name in keep or name.startswith(("_flt_", "_oc_", "_od_"))}
+
+
+def list_order(view: Any, args: Mapping[str, Any]) -> tuple[str, str]:
+    """The list's sort in its arguments (`_oc_<View>`, `_od_<View>`, as FAB reads them), else the screen's
+    default order, else its key ascending: (column, "asc" | "desc")."""
+    args, name = MultiDict(args), type(view).__name__
+    column, direction = args.get(f"_oc_{name}", ""), args.get(f"_od_{name}", "")
+    if column in view.order_columns and direction in ("asc", "desc"):
+        return column, direction
+    return view.base_order or (view.datamodel.get_pk_name(), "asc")

@@ -281,3 +281,26 @@ def test_a_customer_set_as_a_job_keeps_each_activitys_contact_its_customers(app,
     assert sql("SELECT customer_id, count(*) FROM activities GROUP BY 1 ORDER BY 1") == [(a, 200 - status["done"]),
                                                                                          (b, status["done"])]
     assert sql("SELECT customer_id FROM activities WHERE activity_id = :k", k=late) == [(a,)]
+
+
+def test_an_export_job_follows_the_lists_sort_across_batches_and_a_takeover(app, admin, customers):
+    """Sorted by a nullable column (values, then blanks, ties by key): the job's file is the inline export's."""
+    from app.lists import bulk_jobs
+
+    app.config["BULK_JOB_THREADS"] = False
+    customers("UPDATE customers SET location = CASE WHEN customer_id % 7 = 0 THEN NULL "
+              "ELSE 'City ' || (customer_id * 37 % 11) END")
+    args = f"{_flt(app, '/customers', 'industry')}=Energy&_oc_CustomerView=location&_od_CustomerView=asc"
+    page, job_id = _job_of(_submit(admin, f"/customers/bulk/export?all=1&{args}"))
+    assert bulk_jobs.run(app, job_id, runner="dead-host:1:1", max_batches=2) == job_id
+    customers("UPDATE bulk_jobs SET lease_until = lease_until - interval '1 hour'")  # the runner died
+    assert _scheduler_pickup(app, minutes_later=1) == ["bulk-jobs"]
+    status = _status(admin, page)
+    assert status["status"] == "done"
+    exported = [r["Name"] for r in as_dicts(admin.get(status["download"]).get_data())]
+    inline = [r["Name"] for r in as_dicts(admin.get(f"/customers/export/?{args}").get_data())]
+    assert exported == inline and len(exported) == 180
+    assert exported != sorted(exported, key=lambda name: int(name.split()[1]))  # not in key order
+    expected = customers("SELECT name FROM customers WHERE industry = 'Energy' "
+                         "ORDER BY location ASC NULLS LAST, customer_id")
+    assert exported == [name for (name,) in expected]

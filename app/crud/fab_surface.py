@@ -6,9 +6,14 @@ does the job); PUBLIC the public FAB methods we override. FAB's declarative clas
 (list_columns, list_widget, add_widget, show_template, extra_args, ...) are its configuration
 and not listed.
 
+TEMPLATES lists FAB's templates we override with a copy at the same path under app/templates
+(Flask reads the app's templates before FAB's), each with the SHA-256 of the FAB file it was copied
+from, in FAB_VERSION_CHECKED.
+
 Upgrading FAB: tests/web/test_fab_surface.py fails until FAB_VERSION_CHECKED names the installed
 version. Before updating it, re-read each entry against the new FAB source (a renamed private
-name also fails the test on its own).
+name also fails the test on its own); a FAB template whose original changed fails on its own too:
+carry FAB's change into our copy (or drop the copy), then record the new original's hash.
 """
 from __future__ import annotations
 
@@ -196,3 +201,44 @@ PUBLIC = (
 )
 
 SURFACE = PRIVATE + PUBLIC
+
+
+@dataclass(frozen=True)
+class TemplateCopy:
+    path: str  # the same under app/templates/ and under FAB's templates/
+    fab_sha256: str  # of FAB's original (FAB_VERSION_CHECKED) our copy was made from
+    why: str  # what our copy changes
+
+
+TEMPLATES = (
+    TemplateCopy("appbuilder/init.html",
+                 "63cd58ec542d996fa33839b677cbe2c089da35a0085222ad01b2bfcb8a119cb8",
+                 "The whole page's skeleton: `<html lang>` in the user's language (en, zh-CN)."),
+    TemplateCopy("appbuilder/navbar_menu.html",
+                 "c80d05552fa166cfb60a766f857def9b6d602b8983c8fbc9dc50c9c29fb0ca1c",
+                 "Keyboard-usable menu: no tabindex=-1 on its entries, icons hidden from assistive technology."),
+    TemplateCopy("appbuilder/general/confirm.html",
+                 "b40fa102c061f75bc43de5b65b90f4858d1b5fe8d223ad49c99c0e894125c062",
+                 "The confirmation's Cancel and OK buttons translatable."),
+    TemplateCopy("appbuilder/general/model/list.html",
+                 "7c11106ff27fb6d248f340f40b533d8c8d06f70db9724a1293bc4e6b3993e597",
+                 "The panel title is the page's <h1> (crm/page_heading.html)."),
+    TemplateCopy("appbuilder/general/model/add.html",
+                 "321397131fa0a95f023ca86ada387c4f88aa56049b59dc3d4a088c7df08a7290",
+                 "As model/list.html."),
+    TemplateCopy("appbuilder/general/model/edit.html",
+                 "a10db10430c6aa9fe27f160900d700ab1a2f7443b714e0c2550acb4f66fe3a66",
+                 "As model/list.html."),
+    TemplateCopy("appbuilder/general/model/show.html",
+                 "67a574db1dc124a2216ff7a685718044bfe0f78f85d67116915e09aee522a1ea",
+                 "As model/list.html."),
+    TemplateCopy("appbuilder/general/widgets/list.html",
+                 "2a0fad48fe42239c756dbc963dcefa3cba1181c6d699378bc811dd081ebdb662",
+                 "Named row checkboxes and the shared header (crm/list_header.html); the CRM lists extend it."),
+    TemplateCopy("appbuilder/general/widgets/roles/list.html",
+                 "fbf2cb3dbc25ccb6673f8478c3e87bb1c170c22a7663f889ee9e94650bbca818",
+                 "As widgets/list.html, for the roles list."),
+    TemplateCopy("appbuilder/general/widgets/search.html",
+                 "36c988fa2af397d9471690521224384abc13a4156b3bc744459f59ba7c7471c0",
+                 "Its script waits for DOMContentLoaded (FAB's filter script and jQuery load deferred)."),
+)

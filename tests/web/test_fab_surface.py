@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import hashlib
 import importlib
 import inspect
 import re
@@ -12,7 +13,7 @@ from pathlib import Path
 import flask_appbuilder
 import pytest
 
-from app.crud.fab_surface import FAB_VERSION_CHECKED, PRIVATE, PUBLIC, SURFACE
+from app.crud.fab_surface import FAB_VERSION_CHECKED, PRIVATE, PUBLIC, SURFACE, TEMPLATES
 
 ROOT = Path(__file__).resolve().parents[2]
 FAB_ROOT = Path(flask_appbuilder.__file__).parent
@@ -159,3 +160,23 @@ def test_every_listed_override_and_use_is_still_there(app):
     for entry in PRIVATE:
         for module in entry.used_in:
             assert (module, entry.name) in uses, f"{module} no longer uses {entry.name}"
+
+
+def test_every_fab_template_we_override_is_listed():
+    """A file under app/templates/appbuilder/ replaces FAB's at the same path: each is recorded with its origin."""
+    ours = {p.relative_to(ROOT / "app/templates").as_posix() for p in (ROOT / "app/templates/appbuilder").rglob("*")
+            if p.is_file()}
+    listed = [t.path for t in TEMPLATES]
+    assert len(listed) == len(set(listed)) and all(t.why for t in TEMPLATES)
+    assert ours == set(listed), f"not listed: {sorted(ours - set(listed))}; no copy: {sorted(set(listed) - ours)}"
+
+
+@pytest.mark.parametrize("copy", TEMPLATES, ids=lambda t: t.path)
+def test_fabs_original_of_each_template_copy_is_unchanged(copy):
+    """An upgrade that changes FAB's original fails here: carry its change into our copy, then record the hash."""
+    original = FAB_ROOT / "templates" / copy.path
+    assert original.is_file(), f"FAB has no {copy.path} any more: review our copy (app/templates/{copy.path})"
+    digest = hashlib.sha256(original.read_bytes()).hexdigest()
+    assert digest == copy.fab_sha256, (
+        f"FAB's {copy.path} changed since our copy was made from FAB {FAB_VERSION_CHECKED}: review "
+        f"app/templates/{copy.path} against it, then record its SHA-256 {digest} in app/crud/fab_surface.py")

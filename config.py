@@ -39,6 +39,8 @@ class Config:
     FAB_UPDATE_PERMS = False
     # the security manager class is given to AppBuilder by create_app (views/admin/security_screens.py)
     FAB_ADD_SECURITY_API = False
+    # FAB's /api/v1/menu/: no page or script of the app reads it, and the OpenAPI document does not offer it
+    FAB_ADD_MENU_API = False
     FAB_API_SWAGGER_UI = True
     FAB_PASSWORD_HASH_METHOD = "scrypt"
     AUTH_TYPE = AUTH_DB

@@ -52,7 +52,7 @@ RESOURCES = {
     "ResetPasswordView": ("users", "reset password"),
     "ResetMyPasswordView": ("account", "edit"),
     "UserInfoEditView": ("account", "edit"),
-    "MenuApi": ("account", "read"),
+    "MenuApi": ("account", "read"),  # FAB's menu API, no longer served (FAB_ADD_MENU_API): older databases' rows
     "OpenApi": ("api-docs", "read"),
     "SwaggerView": ("api-docs", "read"),
     "Operations": ("operations", "operate"),  # the menu entry: not "read", which Auditor has on everything

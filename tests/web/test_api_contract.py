@@ -115,3 +115,15 @@ def test_unknown_arguments_are_400_and_a_json_q_is_read_as_sent(client, token, s
     q = '{"filters": [{"col": "name", "opr": "eq", "value": "a+b&c"}]}'  # FAB would decode it twice
     response = client.get("/api/v1/customers/", headers=token, query_string={"q": q})
     assert [row["name"] for row in response.get_json()["result"]] == ["a+b&c"]
+
+
+def test_every_api_route_served_is_in_the_document(app, client, token):
+    """Nothing under /api/ is served undocumented: FAB's menu API, which no page reads, is not served."""
+    paths = client.get("/api/v1/_openapi", headers=token).get_json()["paths"]
+    served = [(re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule).replace("{version}", "v1"), method.lower())
+              for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/")
+              for method in rule.methods - {"HEAD", "OPTIONS"}]
+    assert len(served) > 30
+    undocumented = sorted((path, method) for path, method in served if method not in paths.get(path, {}))
+    assert not undocumented, undocumented
+    assert client.get("/api/v1/menu/", headers=token).status_code == 404

@@ -55,18 +55,17 @@ PRIVATE = (
             "values): adds the History, lead-conversion and customer 360° panels.",
             overridden_by=("views.mixins.show_panels.ShowPanelsMixin",)),
     Surface("_filters", f"{_VIEWS}.BaseModelView",
-            "The Filters into which FAB parses a list's `_flt_<i>_<column>` arguments: the argument check, "
-            "the list links' filter positions and the CSV export read that same object (building another "
-            "converts every column's filters again).",
-            used_in=("app.crud.query_args", "app.lists.links", "views.mixins.csv_tools",
-                     "views.mixins.quick_search")),
+            "The Filters into which FAB parses a list's `_flt_<i>_<column>` arguments: the argument check "
+            "and the list links' filter positions read that same object (building another converts every "
+            "column's filters again; the CSV export and bulk actions build their own, app/lists/selection.py).",
+            used_in=("app.crud.query_args", "app.lists.links", "views.mixins.quick_search")),
     Surface("_filters", "flask_appbuilder.api.ModelRestApi",
             "The API's filters by column, to check a `q=(filters:...)` argument before FAB runs it and to "
             "declare each column's operators in the OpenAPI document.",
             used_in=("app.crud.query_args", "app.crud.openapi_query")),
     Surface("_base_filters", f"{_VIEWS}.BaseModelView",
             "The view's `base_filters` as Filters, joined with the request's (as FAB's list and export do).",
-            used_in=("views.tables.model_view", "views.mixins.csv_tools", "app.lists.selection",
+            used_in=("views.tables.model_view", "app.lists.selection",
                      "views.mixins.bulk_actions")),
     Surface("_id", f"{_VIEWS}.BaseCRUDView",
             "FAB's edit sets `form._id` to the edited row's key: a role name's uniqueness check lets that row "

@@ -25,6 +25,7 @@ from flask_babel import gettext as _
 from app.crud.datamodel import PK_MAX
 from app.crud.derive import NUMERIC_MAX
 from app.crud.openapi_query import MAX_PAGE, info_query, item_query, list_query
+from app.lists.selection import FILTER_ARG
 
 # the schemas the OpenAPI document declares for `q`: the API checks `q` against the same ones
 DECLARED = {"get_list": list_query, "get": item_query, "info": info_query}
@@ -32,7 +33,6 @@ _FORMATS = jsonschema.FormatChecker()
 API_ARGS = {"q", "_l_"}  # the API's arguments: `q`, and the language of its messages
 LIST_VALUED = {"in", "not_in", "rel_m_m", "inf"}  # FAB filters that take a list of values
 SCHEMAS = {"get_list": get_list_schema, "get": get_item_schema, "info": get_info_schema}
-_FILTER_ARG = re.compile(r"_flt_(\d)_(.*)")  # FAB's own pattern (urltools.get_filter_args)
 _BOOLEAN = {"true", "false", "y", "n", "1", "0", "on", "off", "yes", "no"}
 
 
@@ -106,7 +106,7 @@ def filter_args_problem(view: Any) -> str | None:
         return None
     search = filters.get_search_filters()
     for name in request.args:
-        match = _FILTER_ARG.match(name)
+        match = FILTER_ARG.match(name)
         if not match or match.group(2) not in search:
             continue  # FAB ignores it
         column, index = match.group(2), int(match.group(1))

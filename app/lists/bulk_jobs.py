@@ -16,7 +16,6 @@ import os
 import socket
 import threading
 from typing import Any
-from urllib.parse import urlencode
 
 from flask import Flask, current_app, g
 from flask_babel import force_locale, get_locale
@@ -165,8 +164,9 @@ def run(app: Flask, job_id: int | None = None, runner: str | None = None,
             job = db.session.get(BulkJob, claimed)
             view = view_for(app, job.screen)
             path = f"/bulk-jobs/{job.job_id}"
-            query_string = urlencode(job.arguments.get("args", {}), doseq=True)
-            with app.test_request_context(path, query_string=query_string), force_locale(job.locale):
+            # a request of its own for the views' helpers and the user's language; the selection is
+            # read from the job's stored arguments (app/lists/selection.py), not from this request
+            with app.test_request_context(path), force_locale(job.locale):
                 batches = Batches(app, view, job, runner)
                 try:
                     batches.run(max_batches)
@@ -233,11 +233,11 @@ class Batches:
         """
         pk = primary_key(self.model)
         if self.action == "export":
-            self.rows, self.position = bulk_exports.next_rows(
-                self.view, selection(self.view), self.arguments.get("args", {}), self.position, self.batch,
-                self.columns)
+            args = self.arguments.get("args", {})
+            self.rows, self.position = bulk_exports.next_rows(self.view, selection(self.view, args), args,
+                                                              self.position, self.batch, self.columns)
             return pk, [getattr(row, pk.key) for row in self.rows]
-        keys = selection(self.view).with_entities(pk).order_by(None)
+        keys = selection(self.view, self.arguments.get("args", {})).with_entities(pk).order_by(None)
         if self.last is not None:
             keys = keys.filter(pk > self.last)
         return pk, [key for (key,) in keys.order_by(pk).limit(self.batch)]

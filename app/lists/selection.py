@@ -4,14 +4,16 @@ The selection travels in the action's query string, beside the list's own argume
 `ids=3,5,8` (rows ticked), or `all=1` with the list's `_flt_*` filters and quick search `q`
 ("select all N matching"). The argument guard (app/web/request_guard.py) has checked the
 filters as for the list itself; the rows are never loaded, only turned into a query.
+
+Every function here reads the arguments it is given (a request's, or a bulk job's stored
+ones), never the request: the views pass `request.args` (views/mixins/bulk_actions.py).
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
-from flask import request
-from flask_appbuilder.urltools import get_filter_args
 from flask_babel import gettext as _
 from sqlalchemy import inspect
 from sqlalchemy.orm import Query
@@ -21,6 +23,9 @@ from werkzeug.exceptions import BadRequest
 from app.crud.datamodel import PK_MAX
 
 MAX_IDS = 1_000  # ticked rows come from one page (at most 100): more is not a page's selection
+FILTER_ARG = re.compile(r"_flt_(\d)_(.*)")  # FAB's `_flt_<operator index>_<column>`
+LIST_ARGS = ("_flt_", "_oc_", "_od_")  # the list's filters and sort, with its quick search `q`
+Args = Mapping[str, Any]  # a MultiDict (request.args), or {name: [values]} (a job's stored arguments)
 
 
 def primary_key(model: type) -> Any:
@@ -29,38 +34,51 @@ def primary_key(model: type) -> Any:
     return getattr(model, mapper.get_property_by_column(column).key)
 
 
-def ticked_ids() -> list[int]:
+def carried(args: Args, selection: bool = True) -> dict[str, list[str]]:
+    """The list's own arguments (filters, sort, quick search) in `args`, and the selection's (`ids`,
+    `all`) unless `selection` is False: what the next step, a link back to the list or a job keeps."""
+    args = MultiDict(args)
+    keep = ("q", "ids", "all") if selection else ("q",)
+    return {name: args.getlist(name) for name in args if name in keep or name.startswith(LIST_ARGS)}
+
+
+def ticked_ids(args: Args) -> list[int]:
     """The keys in `ids=`; 400 when malformed."""
-    parts = [p for p in (request.args.get("ids") or "").split(",") if p.strip()]
+    parts = [p for p in (MultiDict(args).get("ids") or "").split(",") if p.strip()]
     if not parts or len(parts) > MAX_IDS or not all(p.strip().isdigit() and int(p) <= PK_MAX for p in parts):
         raise BadRequest(_("Select rows first (ids must be whole numbers)."))
     return sorted({int(p) for p in parts})
 
 
-def selects_all() -> bool:
-    return request.args.get("all") == "1"
+def selects_all(args: Args) -> bool:
+    return MultiDict(args).get("all") == "1"
 
 
-def list_filters(view: Any) -> Any:
-    """The list's filters from this request's `_flt_*` arguments, joined with the view's base filters.
+def list_filters(view: Any, args: Args) -> Any:
+    """The list's filters from the `_flt_*` arguments, joined with the view's base filters.
 
-    Parsed into filters of its own, not the view's shared `_filters`: a bulk job parses its
-    arguments in a thread beside the process's requests.
+    Parsed as FAB's `get_filter_args` does (which reads only the request), into filters of
+    its own, not the view's shared `_filters`: a bulk job parses its arguments in a thread
+    beside the process's requests.
     """
     filters = view.datamodel.get_filters(view.search_columns)
-    get_filter_args(filters)  # the list's own parsing, as the CSV export does
+    allowed = filters.get_search_filters()
+    for name, values in MultiDict(args).lists():
+        match = FILTER_ARG.fullmatch(name)
+        if match and match[2] in allowed:  # as FAB: a column the list cannot filter on is ignored
+            filters.add_filter_index(match[2], int(match[1]), values)
     return filters.get_joined_filters(view._base_filters)
 
 
-def selection(view: Any) -> Query:
-    """The rows this request's selection names, as a query of the view's model (not run here)."""
+def selection(view: Any, args: Args) -> Query:
+    """The rows the selection in `args` names, as a query of the view's model (not run here)."""
     datamodel = view.datamodel
     query = datamodel.session.query(datamodel.obj)
-    if not selects_all():
+    if not selects_all(args):
         # the ticked keys, within what the screen may show (its base filters)
-        return datamodel.filtered(query, view._base_filters).filter(primary_key(datamodel.obj).in_(ticked_ids()))
-    query = datamodel.filtered(query, list_filters(view))
-    text = (request.args.get("q") or "").strip()
+        return datamodel.filtered(query, view._base_filters).filter(primary_key(datamodel.obj).in_(ticked_ids(args)))
+    query = datamodel.filtered(query, list_filters(view, args))
+    text = (MultiDict(args).get("q") or "").strip()
     if text:
         # the list's quick search, when the screen has it: the same condition as the list's
         search = getattr(view, "quick_search_query", None)
@@ -70,14 +88,7 @@ def selection(view: Any) -> Query:
     return query
 
 
-def selection_args() -> dict[str, list[str]]:
-    """The selection and list arguments of this request, to carry on to the next step."""
-    keep = ("ids", "all", "q")
-    return {name: request.args.getlist(name) for name in request.args
-            if name in keep or name.startswith(("_flt_", "_oc_", "_od_"))}
-
-
-def list_order(view: Any, args: Mapping[str, Any]) -> tuple[str, str]:
+def list_order(view: Any, args: Args) -> tuple[str, str]:
     """The list's sort in its arguments (`_oc_<View>`, `_od_<View>`, as FAB reads them), else the screen's
     default order, else its key ascending: (column, "asc" | "desc")."""
     args, name = MultiDict(args), type(view).__name__

@@ -143,6 +143,16 @@ def test_no_app_module_imports_views():
     assert not wrong, "app/ must not depend on views/:\n" + "\n".join(wrong)
 
 
+def test_list_mechanics_read_no_request():
+    """app/lists knows models, not requests (docs/architecture.md): the views hand it the arguments."""
+    readers = {("flask", "request"), ("flask_appbuilder.urltools", "get_filter_args"),
+               ("flask_appbuilder.urltools", "get_order_args")}
+    wrong = sorted(f"{module} line {line}: from {target} import {name}" for module in modules()
+                   if module.startswith("app.lists.") for target, name, line in imports(module)
+                   if (target, name) in readers)
+    assert not wrong, "pass the arguments in from the view instead:\n" + "\n".join(wrong)
+
+
 def test_no_private_name_is_imported_from_another_module():
     wrong = sorted(f"{module} line {line}: from {target} import {name}"
                    for module in modules() for target, name, line in imports(module)

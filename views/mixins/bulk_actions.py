@@ -40,13 +40,7 @@ from app.audit import record as audit_log
 from app.csv_io.export import csv_stream, export_columns, export_query, filename
 from app.extensions import db
 from app.lists import bulk, bulk_exports, bulk_jobs
-from app.lists.selection import (
-    primary_key,
-    selection,
-    selection_args,
-    selects_all,
-    ticked_ids,
-)
+from app.lists.selection import carried, primary_key, selection, selects_all, ticked_ids
 from app.models.choices import CHOICE_COLUMNS
 from views.mixins.csv_tools import export_csv
 
@@ -81,12 +75,12 @@ def value_form(view: Any, field: str) -> type[Form]:
 
 def bulk_tools(view: Any) -> Markup:
     """The list's "select all N matching" bar and the links of the bulk actions (crm/list.html)."""
+    can = view.appbuilder.sm.has_access
     allowed = {name: url_for(f"{view.endpoint}.{route}") for name, route in ROUTES.items()
-               if name in view.actions and view.appbuilder.sm.has_access(f"can_{BULK_PERMISSIONS[name]}", view.class_permission_name)}
+               if name in view.actions and can(f"can_{BULK_PERMISSIONS[name]}", view.class_permission_name)}
     if not allowed:
         return Markup("")
-    args = {k: v for k, v in request.args.to_dict(flat=False).items()
-            if k == "q" or k.startswith(("_flt_", "_oc_", "_od_"))}
+    args = carried(request.args, selection=False)
     jobs = [(url_for(f"{view.endpoint}.bulk_job", job_id=job.job_id), bulk_jobs.progress(job))
             for job in bulk_jobs.recent(g.user.user_id, view.endpoint)]
     return Markup(BulkToolsWidget(urls=allowed, list_args=urlencode(args, doseq=True), jobs=jobs)())
@@ -127,7 +121,7 @@ class BulkActionsMixin:
         background = self._as_job(context.get("count") or 0)
         return self.render_template(
             "crm/list_bulk.html", kind=kind, list_url=url_for(f"{self.endpoint}.list", **_list_args()),
-            action_url=request.path + "?" + urlencode(selection_args(), doseq=True), background=background,
+            action_url=request.path + "?" + urlencode(carried(request.args), doseq=True), background=background,
             **context), status
 
     def _refuse_stale(self, count: int) -> Response | None:
@@ -144,7 +138,7 @@ class BulkActionsMixin:
     @permission_name("delete")
     def bulk_delete_rows(self):
         """GET: "Delete 1,234 customers?"; POST: delete them all, or none."""
-        query = selection(self)
+        query = selection(self, request.args)
         model = self.datamodel.obj
         count = bulk.count(query, model)
         title = _("Delete %(what)s?", what=self._what(count))
@@ -177,7 +171,7 @@ class BulkActionsMixin:
         field = request.values.get("field", "")
         if field and field not in fields:
             raise BadRequest(_("%(field)s cannot be set on many rows at once.", field=repr(field)))
-        query = selection(self)
+        query = selection(self, request.args)
         model = self.datamodel.obj
         count = bulk.count(query, model)
         choices = [(name, str(self.label_columns.get(name, name))) for name in fields]
@@ -219,8 +213,9 @@ class BulkActionsMixin:
 
         Above the inline limit, "all matching" asks first (GET), then exports in a job (POST).
         """
-        if selects_all():
-            count = bulk.count(selection(self), self.datamodel.obj)  # refuses what the list could not apply
+        if selects_all(request.args):
+            # the count refuses what the list could not apply
+            count = bulk.count(selection(self, request.args), self.datamodel.obj)
             stale = self._refuse_stale(count) if request.method == "POST" else None
             if stale:
                 return stale
@@ -232,7 +227,7 @@ class BulkActionsMixin:
             return export_csv(self)
         if request.method == "POST":
             raise BadRequest(_("Only an export of all matching rows is confirmed."))
-        ids = ticked_ids()
+        ids = ticked_ids(request.args)
         datamodel = self.datamodel
         columns = export_columns(datamodel.obj, self.label_columns)
         query = export_query(datamodel, self._base_filters, "", "", columns)
@@ -248,10 +243,10 @@ class BulkActionsMixin:
     # ------------------------------------------------------------------ background jobs
     def _as_job(self, count: int) -> bool:
         """"All matching" above CRM_BULK_INLINE_LIMIT rows runs as a background job."""
-        return selects_all() and count > bulk_jobs.inline_limit()
+        return selects_all(request.args) and count > bulk_jobs.inline_limit()
 
     def _start_job(self, action: str, count: int, **extra: Any) -> Response:
-        args = selection_args()
+        args = carried(request.args)
         args.pop("ids", None)
         job = bulk_jobs.create(self, action, count, args, **extra)
         return redirect(url_for(f"{self.endpoint}.bulk_job", job_id=job.job_id))
@@ -279,7 +274,7 @@ class BulkActionsMixin:
         titles = {"delete": _("Deleting %(what)s", what=self._what(job.total)),
                   "set": _("Setting a field on %(what)s", what=self._what(job.total)),
                   "export": _("Exporting %(what)s to CSV", what=self._what(job.total))}
-        args = {k: v for k, v in (job.arguments.get("args") or {}).items() if k not in ("all", "ids")}
+        args = carried(job.arguments.get("args") or {}, selection=False)
         return self.render_template(
             "crm/bulk_job.html", title=titles[job.action], job=job, progress=bulk_jobs.progress(job),
             list_url=url_for(f"{self.endpoint}.list", **args), **self._job_urls(job))
@@ -327,13 +322,10 @@ class BulkActionsMixin:
             "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
 
     def _log(self, action_name: str, rows: int, **details: Any) -> None:
-        entry = {"rows": rows, "selection": selection_args(), **details}
+        entry = {"rows": rows, "selection": carried(request.args), **details}
         audit_log.record(action_name, entry, table=self.datamodel.obj.__tablename__, commit=False)
 
 
 def _list_args() -> dict[str, list[str]]:
     """The list's own arguments of this request (filters, sort, quick search), for links back to it."""
-    args = selection_args()
-    args.pop("ids", None)
-    args.pop("all", None)
-    return args
+    return carried(request.args, selection=False)

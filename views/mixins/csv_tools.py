@@ -7,7 +7,6 @@ from typing import Any
 from flask import Response, flash, g, redirect, request, stream_with_context, url_for
 from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access, permission_name
-from flask_appbuilder.urltools import get_filter_args
 from flask_appbuilder.widgets import RenderTemplateWidget
 from flask_babel import gettext as _
 from markupsafe import Markup
@@ -21,7 +20,7 @@ from app.csv_io.imports import Importer
 from app.csv_io.reading import ENCODING_LABELS, FileProblem
 from app.crud.datamodel import friendly
 from app.extensions import db
-from app.lists.selection import list_order
+from app.lists.selection import list_filters, list_order
 
 SHOWN_PROBLEMS = 1000  # a report page lists this many; the counts say how many in all
 
@@ -45,8 +44,7 @@ def csv_tools(view: Any) -> Markup:
 def export_csv(view: Any) -> Response:
     """The list of `view` as this request's arguments filter and order it, as a streamed CSV file."""
     order_column, order_direction = list_order(view, request.args)
-    get_filter_args(view._filters)  # the list's own parsing of _flt_* arguments
-    filters = view.with_quick_search(view._filters.get_joined_filters(view._base_filters))  # and ?q=
+    filters = view.with_quick_search(list_filters(view, request.args))  # the list's _flt_* and ?q=
     columns = export_columns(view.datamodel.obj, view.label_columns)
     query = export_query(view.datamodel, filters, order_column, order_direction, columns)
     table = view.datamodel.obj.__tablename__

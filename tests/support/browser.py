@@ -104,3 +104,11 @@ class Page:
         assert self.foreign_requests == [], f"requests to other hosts: {self.foreign_requests}"
         assert self.console_errors == [], f"console errors: {self.console_errors}"
         assert self.csp_violations == [], f"Content-Security-Policy violations: {self.csp_violations}"
+
+    def draw_charts(self, count: int) -> None:
+        """Scroll every chart into view (dashboard.js draws a chart when it comes near), wait for `count` drawn."""
+        charts = self.page.locator(".crm-chart[data-figure]")
+        for i in range(charts.count()):
+            charts.nth(i).scroll_into_view_if_needed()
+        self.page.wait_for_function(
+            f"document.querySelectorAll(\".crm-chart[data-drawn='1']\").length === {count}", timeout=30_000)

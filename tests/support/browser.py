@@ -110,5 +110,6 @@ class Page:
         charts = self.page.locator(".crm-chart[data-figure]")
         for i in range(charts.count()):
             charts.nth(i).scroll_into_view_if_needed()
+        # a function, not an expression: Playwright polls an expression through eval, which the CSP refuses
         self.page.wait_for_function(
-            f"document.querySelectorAll(\".crm-chart[data-drawn='1']\").length === {count}", timeout=30_000)
+            "n => document.querySelectorAll(\".crm-chart[data-drawn='1']\").length === n", arg=count, timeout=30_000)

@@ -1,4 +1,4 @@
-"""The dashboard in headless Chromium: charts drawn from the app's own plotly.js after load, no shift, drill-down."""
+"""The dashboard in headless Chromium: plotly.js fetched on the reader's first move, no shift, drill-down."""
 from __future__ import annotations
 
 import re
@@ -10,6 +10,8 @@ from tests.support.report_data import known, snapshots  # noqa: F401  (fixtures)
 pytestmark = pytest.mark.browser
 CHARTS = 9  # 8 reports; the lead funnel has two charts
 RESERVED_JS = "() => Array.from(document.querySelectorAll('.crm-chart')).map(div => div.offsetHeight)"
+NO_PLOTLY_JS = ("() => typeof Plotly === 'undefined' && "
+                "!performance.getEntriesByType('resource').some(e => /plotly/.test(e.name))")
 # when plotly.js was fetched, the page's load event and its first paint (ms since navigation start)
 TIMING_JS = """() => ({
   plotly: Math.min(...performance.getEntriesByType('resource').filter(e => /plotly/.test(e.name)).map(e => e.startTime)),
@@ -31,6 +33,9 @@ def test_dashboard_draws_every_chart_offline_and_a_bar_opens_its_list(browser_pa
     page.goto("/dashboard/")
     reserved = page.page.evaluate(RESERVED_JS)
     assert len(reserved) == CHARTS and all(height >= 300 for height in reserved)
+    # loaded and nobody has touched the page yet: no plotly.js, the numbers are there
+    assert page.page.evaluate(NO_PLOTLY_JS)
+    assert page.page.locator(".crm-chart-table tbody tr").count() >= CHARTS
     page.draw_charts(CHARTS)
     # plotly.js came after the page had loaded (first paint and the tables never waited for it),
     # and drawing the charts into their reserved boxes moved nothing

@@ -106,7 +106,11 @@ class Page:
         assert self.csp_violations == [], f"Content-Security-Policy violations: {self.csp_violations}"
 
     def draw_charts(self, count: int) -> None:
-        """Scroll every chart into view (dashboard.js draws a chart when it comes near), wait for `count` drawn."""
+        """Scroll every chart into view (dashboard.js draws a chart when it comes near), wait for `count` drawn.
+
+        The mouse moves first: plotly.js is fetched on the reader's first sign of presence.
+        """
+        self.page.mouse.move(5, 5)
         charts = self.page.locator(".crm-chart[data-figure]")
         for i in range(charts.count()):
             charts.nth(i).scroll_into_view_if_needed()

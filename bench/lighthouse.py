@@ -167,6 +167,14 @@ def table(rows: dict[str, dict], runs: int) -> str:
     return "\n".join(lines)
 
 
+def server_errors(log: Path, start: int) -> list[str]:
+    """The access-log lines with a 5xx status that gunicorn wrote after byte `start` of its log."""
+    with log.open("rb") as handle:
+        handle.seek(start)
+        lines = handle.read().decode(errors="replace").splitlines()
+    return [line for line in lines if re.search(r'" 5\d\d ', line)]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -182,7 +190,10 @@ def main(argv: list[str] | None = None) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     prepare(args.instance)
     port = free_port()
-    server = serve(args.instance, 2, port, PASSWORD)
+    log = args.instance / "gunicorn.log"
+    start = log.stat().st_size if log.exists() else 0
+    server = serve(args.instance, 2, port, PASSWORD, log)
+    print(f"gunicorn's output: {log}", flush=True)
     try:
         base = f"http://127.0.0.1:{port}"
         paths = {"list": ("customers list", "/customers/list/"),
@@ -201,6 +212,8 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         server.proc.terminate()
         server.proc.wait(timeout=30)
+        errors = server_errors(log, start)
+        print(f"{len(errors)} answers with a 5xx status" + "".join(f"\n  {e}" for e in errors[:20]), flush=True)
         stop_database(args.instance)
 
 

@@ -84,14 +84,21 @@ def _cpu_seconds(master_pid: int) -> dict[str, float]:
     return used
 
 
-def serve(instance: Path, workers: int, port: int, password: str) -> Server:
-    """gunicorn with `crm serve`'s options on the instance, and the admin signed in."""
+def serve(instance: Path, workers: int, port: int, password: str, log: Path | None = None) -> Server:
+    """gunicorn with `crm serve`'s options on the instance, and the admin signed in.
+
+    Its access and error log go to `log` (default: gunicorn.log in the instance) so that a 500 or 503
+    seen by a bench can be traced to its cause.
+    """
     env = {**os.environ, "CRM_INSTANCE_DIR": str(instance)}
     # `crm serve`'s gunicorn command line (app/ops/cli.py), on a port of our own
     cmd = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
            "--access-logfile", "-", "--graceful-timeout", "10", "--timeout", str(TIMEOUT_S),
            "--no-control-socket", "run:app"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = log or instance / "gunicorn.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while True:
@@ -101,7 +108,7 @@ def serve(instance: Path, workers: int, port: int, password: str) -> Server:
         except OSError:
             if time.monotonic() > deadline or proc.poll() is not None:
                 proc.terminate()
-                raise RuntimeError("gunicorn did not come up") from None
+                raise RuntimeError(f"gunicorn did not come up (see {log})") from None
             time.sleep(0.5)
     return Server(port, _session_cookie(base, password), proc, workers)
 

@@ -318,8 +318,7 @@ CHARTS_JS = """() => Array.from(document.querySelectorAll('.crm-chart[data-figur
 
 def charts(page: Page, count: int) -> list[dict]:
     """Each drawn chart's name, its drawing's role and name, and the links of its table and of its points."""
-    page.page.wait_for_function(
-        f"document.querySelectorAll(\".crm-chart[data-drawn='1']\").length === {count}", timeout=30_000)
+    page.draw_charts(count)
     return page.page.evaluate(CHARTS_JS)
 
 

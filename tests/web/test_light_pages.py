@@ -195,8 +195,13 @@ def test_head_has_no_script_that_blocks_rendering(light_app, signed_in, page):
     # inline: only the few lines that queue $(fn) until the deferred jQuery runs
     assert len(head.inline) <= 1 and sum(len(text) for text in head.inline) < 600
     assert not any("brands" in url or "flags" in url for url in head.styles)  # unused stylesheets dropped
+    widgets = [url for url in head.styles if "select2" in url or "datepicker" in url]
+    assert (widgets == []) == (page in ("customer", "/dashboard/")), widgets  # only where forms may need them
+    # plotly.js is not in <head>: dashboard.js fetches it after load (its fingerprinted URL in data-plotly)
+    assert not any("plotly" in s["src"] for s in external)
     if page == "/dashboard/":
-        assert any(re.search(r"/static/plotly/plotly\.min\.[0-9a-f]{12}\.js$", s["src"]) for s in external)
+        assert any(re.search(r"/static/plotly/plotly\.min\.[0-9a-f]{12}\.js$", s.get("data-plotly", ""))
+                   for s in external)
 
 
 def test_favicon(light_app):

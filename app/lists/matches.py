@@ -32,7 +32,7 @@ from sqlalchemy.sql.util import ClauseAdapter
 from sqlalchemy.sql.visitors import iterate
 
 from app.lists.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
-from app.search.conditions import without_index_only
+from app.search.conditions import for_rows, without_index_only
 
 PROBE_ROWS = 2_000  # newest rows checked first: a term in half of the rows fills the cap here
 # Reading a row one by one costs about as much as ROW_COST index entries in a bitmap (measured
@@ -80,6 +80,7 @@ def newest_then_indexed(table, columns: list, check: Callable[[Subquery], Column
         condition = check(window)
         if condition is None:
             return None
+        condition = for_rows(condition)
         return (select(window.c[pk.name].label("pk")).where(condition)
                 .order_by(window.c[pk.name].desc()).limit(limit))
 

@@ -3,11 +3,12 @@
 A list filtered by a search (the `?q=` box, a "contains" or "matches words" filter) is paged,
 sorted and counted within these keys, never by the whole filtered table: a common word matches
 hundreds of thousands of rows, and the page query walked or sorted them all (a quarter of a
-second on a million customers, docs/performance.md). As the CRM-wide search does
-(app/search/service.py, `candidates_statement`), the matches are looked for:
+second on a million customers, docs/performance.md). One statement builder,
+`newest_then_indexed`, serves this and the CRM-wide search (app/search/service.py,
+`candidates_statement`); the matches are looked for:
 
-1. among the newest PROBE_ROWS rows, read by key and checked row by row: a frequent term is
-   done there, with the newest matches;
+1. among the newest PROBE_ROWS rows, read by key and checked row by row (`for_rows`: ILIKE as
+   lower() LIKE lower()): a frequent term is done there, with the newest matches;
 2. when those held enough matches (`widen_at`: a term common enough for the table's size), the next
    rows too, as many as the probe's share of matches says hold the rest of the cap (at most
    WIDER_MAX): read in key order they hold it sooner than an index, whose bitmap for such a

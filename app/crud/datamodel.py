@@ -17,7 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.i18n.labels import label_for
 from app.lists.counts import (COUNT_CAP, AtLeastCount, CappedMatches, EstimatedCount,
-                              planner_estimates)
+                              table_estimate)
 from app.lists.keyset import Cursor, KeysetPage, keyset_page
 from app.lists.matches import capped_matches
 from app.lists.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
@@ -142,7 +142,7 @@ class CrmInterface(SQLAInterface):
 
     def _table_estimate(self) -> int:
         """The planner's row count of the whole table (-1 never analysed)."""
-        return planner_estimates([self.obj.__tablename__]).get(self.obj.__tablename__, -1)
+        return table_estimate(self.obj.__tablename__)
 
     def by_matches(self, filters: Any, order_column: str = "", order_direction: str = "") -> Query | None:
         """The rows of a search-filtered list's matching keys (the first SEARCH_COUNT_CAP), ordered; else None.

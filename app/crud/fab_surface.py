@@ -192,6 +192,8 @@ PUBLIC = (
     Surface("add_user", _SM, "Users have one role (users.role_id).", overridden_by=(_CRM_SM,)),
     Surface("exist_permission_on_roles", _SM, "One permission query per request, not one per menu entry.",
             overridden_by=(_CRM_SM,)),
+    Surface("has_access", _BASE_SM, "Answered once per request and identity: a list page asks a dozen times.",
+            overridden_by=(_CRM_SM,)),
     Surface("find_roles_permission_view_menus", _SM,
             "The seed's permissions table names its key permission_id.", overridden_by=(_CRM_SM,)),
     Surface("get_db_role_permissions", _SM, "As find_roles_permission_view_menus.", overridden_by=(_CRM_SM,)),

@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.extensions import db
 from app.i18n.catalogs import ensure_compiled
 from app.i18n.formatting import init_formatting
+from app.i18n.translations import init_translations
 
 log = logging.getLogger(__name__)
 SWITCH_ENDPOINT = "LocaleView.index"
@@ -101,6 +102,7 @@ def init_i18n(app: Flask) -> None:
     app.extensions["babel"].locale_selector = select_locale
     app.jinja_env.globals["html_lang"] = html_lang
     init_formatting(app)
+    init_translations(app)
 
     @user_logged_in.connect_via(app)
     def _adopt_session_choice(_sender, user, **_extra) -> None:

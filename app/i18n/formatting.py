@@ -8,19 +8,26 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 import pytz
 from babel import Locale
-from babel.dates import format_time
+from babel.dates import format_date as babel_date
+from babel.dates import format_datetime
+from babel.numbers import parse_pattern
 from flask import Flask, has_request_context, request
-from flask_babel import format_date, format_decimal, gettext, get_locale, to_user_timezone
+from flask_babel import format_decimal, get_locale, to_user_timezone
+
+from app.i18n.translations import gettext
 
 from app.i18n.labels import choice_label
 
 EMPTY = "—"
 TZ_COOKIE = "crm_tz"
 AMOUNT_FORMAT = "#,##0.00"
+AMOUNT_PATTERN = parse_pattern(AMOUNT_FORMAT)  # parsed once: Babel parses a pattern string on every call
+ENGLISH = Locale.parse("en")
 
 
 def select_timezone() -> str | None:
@@ -29,17 +36,22 @@ def select_timezone() -> str | None:
     return wanted if wanted in pytz.all_timezones_set else None
 
 
+@cache
+def datetime_pattern(locale: Locale, seconds: bool) -> str:
+    """The language's medium date and a 24-hour time as one pattern: 'MMM d, y, HH:mm' / 'y年M月d日 HH:mm'."""
+    return str(locale.datetime_formats["medium"]).format(
+        "HH:mm:ss" if seconds else "HH:mm", locale.date_formats["medium"].pattern)
+
+
 def datetime_text(value: dt.datetime, seconds: bool = False) -> str:
     """'Nov 29, 2026, 14:05' / '2026年11月29日 14:05': the language's medium date, a 24-hour time, local time."""
-    locale = get_locale() or Locale.parse("en")
-    local = to_user_timezone(value)
-    time = format_time(local, "HH:mm:ss" if seconds else "HH:mm", locale=locale)
-    return str(locale.datetime_formats["medium"]).format(time, format_date(local.date(), "medium"))
+    locale = get_locale() or ENGLISH
+    return format_datetime(to_user_timezone(value), datetime_pattern(locale, seconds), locale=locale)
 
 
 def amount_text(value: Decimal | int | float) -> str:
     """'7,150,063.00': an amount grouped as the user's language groups it."""
-    return format_decimal(value, AMOUNT_FORMAT)
+    return AMOUNT_PATTERN.apply(value, get_locale() or ENGLISH)
 
 
 def show_value(value: Any) -> Any:
@@ -51,7 +63,7 @@ def show_value(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return datetime_text(value)
     if isinstance(value, dt.date):
-        return format_date(value, "medium")
+        return babel_date(value, "medium", locale=get_locale() or ENGLISH)
     if isinstance(value, Decimal):
         return amount_text(value)
     return value

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 
-from flask_babel import lazy_gettext, lazy_pgettext
 from sqlalchemy import inspect
 
+from app.i18n.translations import lazy_gettext, lazy_pgettext
 from app.models.choices import CHOICE_COLUMNS
 
 

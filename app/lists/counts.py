@@ -5,12 +5,18 @@ that the planner's estimate (pg_class.reltuples) shown as "about 1.2M".
 """
 from __future__ import annotations
 
+import time
+
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import column, text
 
 from app.extensions import db
 
 COUNT_CAP = 10_000
+# A big table's estimate is kept this long per app: it changes only when the table is analysed,
+# and an unfiltered list of a big table needs nothing else from the database to be counted.
+BIG_ESTIMATE_TTL_S = 60.0
 
 
 def planner_estimates(tables: list[str]) -> dict[str, int]:
@@ -21,6 +27,25 @@ def planner_estimates(tables: list[str]) -> dict[str, int]:
         .columns(column("relname"), column("reltuples")),  # a typed SELECT: the audit hook skips it
         {"t": tables})
     return dict(result.all())
+
+
+def table_estimate(table: str) -> int:
+    """planner_estimates of one table (-1 never analysed); kept BIG_ESTIMATE_TTL_S when above 2 x COUNT_CAP.
+
+    Only a big table's: a small one is counted exactly anyway, and a table growing past the
+    cap is seen at its next analysis, as before.
+    """
+    kept: dict[str, tuple[int, float]] = current_app.extensions.setdefault("crm_big_estimates", {})
+    now = time.monotonic()
+    found = kept.get(table)
+    if found is not None and now - found[1] < BIG_ESTIMATE_TTL_S:
+        return found[0]
+    estimate = planner_estimates([table]).get(table, -1)
+    if estimate > 2 * COUNT_CAP:
+        kept[table] = (estimate, now)
+    else:
+        kept.pop(table, None)
+    return estimate
 
 
 def about(n: int | None) -> str:

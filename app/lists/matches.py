@@ -3,11 +3,12 @@
 A list filtered by a search (the `?q=` box, a "contains" or "matches words" filter) is paged,
 sorted and counted within these keys, never by the whole filtered table: a common word matches
 hundreds of thousands of rows, and the page query walked or sorted them all (a quarter of a
-second on a million customers, docs/performance.md). As the CRM-wide search does
-(app/search/service.py, `candidates_statement`), the matches are looked for:
+second on a million customers, docs/performance.md). One statement builder,
+`newest_then_indexed`, serves this and the CRM-wide search (app/search/service.py,
+`candidates_statement`); the matches are looked for:
 
-1. among the newest PROBE_ROWS rows, read by key and checked row by row: a frequent term is
-   done there, with the newest matches;
+1. among the newest PROBE_ROWS rows, read by key and checked row by row (`for_rows`: ILIKE as
+   lower() LIKE lower()): a frequent term is done there, with the newest matches;
 2. when those held enough matches (`widen_at`: a term common enough for the table's size), the next
    rows too, as many as the probe's share of matches says hold the rest of the cap (at most
    WIDER_MAX): read in key order they hold it sooner than an index, whose bitmap for such a
@@ -22,8 +23,9 @@ checked in each part, so filters narrow the matches before the cap.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 
-from sqlalchemy import Integer, Select, case, cast, func, select, union_all
+from sqlalchemy import Integer, Select, Subquery, case, cast, false, func, not_, select, true, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.schema import Column
@@ -31,7 +33,7 @@ from sqlalchemy.sql.util import ClauseAdapter
 from sqlalchemy.sql.visitors import iterate
 
 from app.lists.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
-from app.search.conditions import without_index_only
+from app.search.conditions import for_rows, without_index_only
 
 PROBE_ROWS = 2_000  # newest rows checked first: a term in half of the rows fills the cap here
 # Reading a row one by one costs about as much as ROW_COST index entries in a bitmap (measured
@@ -59,39 +61,72 @@ def widen_at(cap: int, table_rows: float) -> int:
     return max(1, math.ceil(share * PROBE_ROWS))
 
 
+def newest_then_indexed(table, columns: list, check: Callable[[Subquery], ColumnElement | None],
+                        lookups: Sequence[ColumnElement], limit: int,
+                        wider_rows: Callable[[ColumnElement], ColumnElement]) -> Select | None:
+    """Keys of up to `limit` rows: the newest rows' matches first, then the indexes' (the lists' and the CRM-wide search's).
+
+    `check(window)`: the exact condition on a window of `columns` read by key (None: no window is
+    read); the newest PROBE_ROWS rows are checked, then `wider_rows(found)` rows below them, a
+    number computed once from the probe's `found` matches before any of those rows is read.
+    Then each of `lookups` through the indexes, without the rows the windows found (by key) and
+    those the lookups before it found (by their conditions). None when nothing is to be read.
+    """
+    pk = next(iter(table.primary_key.columns))
+    newest = _window(table, pk, columns, PROBE_ROWS, "newest")
+    parts: list[Select] = []
+    probed: list[ColumnElement] = []  # the windows' matches: the lookups leave them out
+
+    def matching(window) -> Select | None:
+        condition = check(window)
+        if condition is None:
+            return None
+        condition = for_rows(condition)
+        return (select(window.c[pk.name].label("pk")).where(condition)
+                .order_by(window.c[pk.name].desc()).limit(limit))
+
+    probe = matching(newest)
+    if probe is not None:
+        probe = probe.cte("probe")
+        # the wider window starts below the probe's last row; its length is computed once, before any row
+        rows = select(wider_rows(func.count())).select_from(probe).scalar_subquery()
+        below = select(func.min(newest.c[pk.name])).scalar_subquery()
+        widened = matching(_window(table, pk, columns, rows, "wider", below=below)).cte("widened")
+        for window_matches in (probe, widened):
+            parts.append(select(window_matches.c.pk))
+            # a lookup runs only once the windows are read to their end: all their rows are known
+            probed.append(pk.not_in(select(window_matches.c.pk)))
+    for i, where in enumerate(lookups):
+        earlier = [not_(func.coalesce(e, false())) for e in lookups[:i]]
+        parts.append(select(pk.label("pk")).where(where, *probed, *earlier).limit(limit))
+    if not parts:
+        return None
+    found = union_all(*parts).subquery("found") if len(parts) > 1 else parts[0].subquery("found")
+    return select(found.c.pk).limit(limit)
+
+
 def matches_statement(table, where: ColumnElement | None, cap: int, table_rows: float = 0) -> Select:
     """Keys of up to `cap` + 1 rows of `table` matching `where`: the windows' newest first, then the index's.
 
     `table_rows`: the planner's estimate of the table's rows, which sets when the wider window is read.
     """
-    pk = next(iter(table.primary_key.columns))
     limit = cap + 1
+    pk = next(iter(table.primary_key.columns))
+    condition = where if where is not None else true()
     # the windows carry only the columns the condition reads (the rows' other values are not copied)
-    names = {e.name for e in iterate(where) if isinstance(e, Column) and e.table is table} if where is not None else ()
+    names = {e.name for e in iterate(condition) if isinstance(e, Column) and e.table is table}
     columns = [table.c[name] for name in sorted(names) if name != pk.name]
-    newest = _window(table, pk, columns, PROBE_ROWS, "newest")
 
-    def matching(window) -> Select:
-        # row by row: the exact checks only, not the expressions computed for the indexes
-        condition = ClauseAdapter(window).traverse(without_index_only(where)) if where is not None else None
-        found = select(window.c[pk.name].label("pk"))
-        found = found.where(condition) if condition is not None else found
-        return found.order_by(window.c[pk.name].desc()).limit(limit)
+    def wider_rows(found: ColumnElement) -> ColumnElement:
+        # as many rows as the probe's share of matches says the rest of the cap needs (none below widen_at)
+        return case((found >= widen_at(cap, table_rows), func.least(
+            WIDER_MAX, cast((limit - found) * PROBE_ROWS * MARGIN / func.greatest(found, 1), Integer))), else_=0)
 
-    probe = matching(newest).cte("probe")
-    # the wider window starts below the probe's last row, and is as long as the probe's share of
-    # matches says the rest of the cap needs (none below `widen_at`): computed once, before any row
-    found = func.count()
-    rows = case((found >= widen_at(cap, table_rows), func.least(
-        WIDER_MAX, cast((limit - found) * PROBE_ROWS * MARGIN / func.greatest(found, 1), Integer))), else_=0)
-    wider_rows = select(rows).select_from(probe).scalar_subquery()
-    below = select(func.min(newest.c[pk.name])).scalar_subquery()
-    widened = matching(_window(table, pk, columns, wider_rows, "wider", below=below)).cte("widened")
-    lookup = select(pk.label("pk")).where(pk.not_in(select(probe.c.pk)), pk.not_in(select(widened.c.pk)))
-    if where is not None:
-        lookup = lookup.where(where)
-    found = union_all(select(probe.c.pk), select(widened.c.pk), lookup.limit(limit)).subquery("found")
-    return select(found.c.pk).limit(limit)
+    # row by row: the exact checks only, not the expressions computed for the indexes
+    statement = newest_then_indexed(table, columns, lambda window: ClauseAdapter(window).traverse(
+        without_index_only(condition)), [condition], limit, wider_rows)
+    assert statement is not None  # a window is always read
+    return statement
 
 
 def capped_matches(session: Session, table, where: ColumnElement | None, cap: int, table_rows: float) -> list[int]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import g
 from sqlalchemy import or_, select, update
 
 from app.extensions import db
@@ -24,7 +25,18 @@ def list_args(args: dict[str, list[str]]) -> dict[str, list[str]]:
 
 
 def visible(user_id: int, role_id: int | None, view_name: str) -> list[SavedView]:
-    """The user's own views of a list and those shared with the user's role, by name."""
+    """The user's own views of a list and those shared with the user's role, by name.
+
+    Read once per request: the list's default view and its "Views" menu both come from them.
+    """
+    memo = g.setdefault("crm_saved_views", {})
+    key = (user_id, role_id, view_name)
+    if key not in memo:
+        memo[key] = _visible(user_id, role_id, view_name)
+    return memo[key]
+
+
+def _visible(user_id: int, role_id: int | None, view_name: str) -> list[SavedView]:
     shared = SavedView.role_id == role_id if role_id is not None else False
     stmt = select(SavedView).where(SavedView.view_name == view_name,
                                    or_(SavedView.user_id == user_id, shared)).order_by(SavedView.name,
@@ -39,9 +51,9 @@ def readable(view_id: int, user_id: int, role_id: int | None, view_name: str) ->
     return found if found.user_id == user_id or (role_id is not None and found.role_id == role_id) else None
 
 
-def default_for(user_id: int, view_name: str) -> SavedView | None:
-    return db.session.scalar(select(SavedView).where(SavedView.user_id == user_id,
-                                                     SavedView.view_name == view_name, SavedView.is_default))
+def default_for(user_id: int, role_id: int | None, view_name: str) -> SavedView | None:
+    """The user's default view of the list (one of the visible ones: the user's own)."""
+    return next((v for v in visible(user_id, role_id, view_name) if v.user_id == user_id and v.is_default), None)
 
 
 def make_default(found: SavedView, on: bool) -> None:

@@ -11,7 +11,8 @@ from functools import cached_property
 
 from sqlalchemy import Text, and_, bindparam, cast, func, literal, literal_column, or_, true
 from sqlalchemy.dialects.postgresql import ARRAY, REGCONFIG, TEXT
-from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BinaryExpression, BindParameter, ColumnElement
 from sqlalchemy.sql.visitors import replacement_traverse
 
 from app.search.text import is_cjk, like_pattern, needs_word_index, prefix_query, spaced, word_query
@@ -156,6 +157,25 @@ def index_only(condition: ColumnElement) -> ColumnElement:
 def without_index_only(condition: ColumnElement) -> ColumnElement:
     """`condition` with its index-only parts made TRUE: the cheap, exact form for rows read one by one."""
     return replacement_traverse(condition, {}, lambda e: true() if e._annotations.get(INDEX_ONLY) else None)
+
+
+def lowered_like(element: ColumnElement) -> ColumnElement | None:
+    """`a ILIKE p` as `lower(a) LIKE lower(p)`; None for any other element (a replacement_traverse callback)."""
+    if isinstance(element, BinaryExpression) and element.operator is operators.ilike_op:
+        escape = element.modifiers.get("escape")
+        return func.lower(element.left).like(func.lower(element.right), escape=escape)
+    return None
+
+
+def for_rows(condition: ColumnElement) -> ColumnElement:
+    """`condition` as checked on rows read one by one (the newest-rows windows): ILIKE as lower() LIKE lower().
+
+    The same test: in a multibyte database PostgreSQL's ILIKE lowers both sides and compares
+    them with LIKE, but lowers the pattern again for every row; lowered once (a constant of the
+    plan), a window of ten thousand rows is checked in about half the time (measured at scale 1).
+    A trigram index serves ILIKE only: the lookups keep it.
+    """
+    return replacement_traverse(condition, {}, lowered_like)
 
 
 def indexed_any(columns, terms: Terms) -> ColumnElement | None:

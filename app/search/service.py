@@ -18,7 +18,7 @@ from typing import Iterable
 from flask import Flask, current_app
 from markupsafe import Markup
 from psycopg.errors import QueryCanceled
-from sqlalchemy import Float, Select, case, cast, false, func, not_, or_, select, text, union_all
+from sqlalchemy import Float, Select, case, cast, func, or_, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -27,6 +27,7 @@ from flask_babel import gettext as _
 
 from app.i18n.labels import column_label
 from app.crud.derive import label_for, route_of
+from app.lists.matches import newest_then_indexed
 from app.lists.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
 from app.search.conditions import Terms, contains, holds, matches_words, starts_word, word_starts_with
 from app.models.searchable import INDEXED_MODELS, long_text_columns, substring_columns, title_columns, word_columns
@@ -34,7 +35,6 @@ from app.search.highlight import highlight, terms_pattern
 from app.search.text import normalize
 
 CANDIDATES = 100
-PROBE_ROWS = 2000  # newest rows checked row by row first: enough for a term in 5 % of the rows
 WIDEN_AT = 15  # matches among them from which the next WIDER_ROWS are read too (0.75 %: ~11,000 rows for 100)
 WIDER_ROWS = 18000
 PER_ENTITY = 10
@@ -166,57 +166,30 @@ def quick_check(entity: Entity, columns, terms: Terms) -> ColumnElement | None:
     return or_(*found) if found else None
 
 
-def _newest_window(entity: Entity, rows: int, name: str, below: ColumnElement | None = None):
-    """The newest `rows` rows' keys and searchable columns (those with a key below `below`, if given)."""
-    window = select(entity.pk.label("pk"), *[entity.table.c[c] for c in substring_columns(entity.model)])
-    if below is not None:
-        window = window.where(entity.pk < below)
-    return window.order_by(entity.pk.desc()).limit(rows).subquery(name)
-
-
 def lookup_statement(entity: Entity, where: ColumnElement) -> Select:
-    """Keys of up to CANDIDATES rows matching `where`, in no particular order (the index's)."""
+    """One lookup of candidates_statement alone: keys of up to CANDIDATES rows matching `where`, in the index's order."""
     return select(entity.pk).where(where).limit(CANDIDATES)
 
 
 def candidates_statement(entity: Entity, terms: Terms) -> Select | None:
     """Keys of up to CANDIDATES matching rows, in one statement; None when nothing can match.
 
-    First the newest PROBE_ROWS rows, checked with cheap exact conditions: a frequent term
-    is done there. When they hold WIDEN_AT matches or more (a term in about 1 % of the
-    rows), the next WIDER_ROWS too: read in key order they find the rest sooner than an
-    index, whose bitmap for such a term holds a hundred thousand rows or more. Then the
-    search indexes, cheapest lookup first, each without the rows the previous parts found
-    (the probes' by key, the lookups' by their conditions), so the parts never overlap.
-    The parts are a UNION ALL under a LIMIT: PostgreSQL runs a part only while the LIMIT
-    still wants rows, so the word lookup runs only when the substrings found too few, and
-    no lookup reads matches beyond the CANDIDATES it needs. Sequential scans are off for
-    these lookups (INDEX_LOOKUP_SETTINGS): planner estimates for substrings are rough, and a
-    scan that "soon finds" rows that are in fact rare reads the whole table.
+    The lists' statement (app/lists/matches.py, `newest_then_indexed`): first the newest
+    PROBE_ROWS rows, checked with cheap exact conditions: a frequent term is done there. When
+    they hold WIDEN_AT matches or more (a term in about 1 % of the rows), the next WIDER_ROWS
+    too: read in key order they find the rest sooner than an index, whose bitmap for such a
+    term holds a hundred thousand rows or more. Then the search indexes, cheapest lookup first,
+    each without the rows the previous parts found, so the parts never overlap. The parts are a
+    UNION ALL under a LIMIT: PostgreSQL runs a part only while the LIMIT still wants rows, so the
+    word lookup runs only when the substrings found too few, and no lookup reads matches beyond
+    the CANDIDATES it needs. Sequential scans are off for these lookups (INDEX_LOOKUP_SETTINGS):
+    planner estimates for substrings are rough, and a scan that "soon finds" rows that are in
+    fact rare reads the whole table.
     """
-    newest = _newest_window(entity, PROBE_ROWS, "newest")
-    parts = []
-    probed: list[ColumnElement] = []  # the rows the probes found: the lookups leave them out
-    earlier: list[ColumnElement] = []  # conditions of the rows the previous lookups found
-    check = quick_check(entity, newest.c, terms)
-    if check is not None:
-        probe = select(newest.c.pk).where(check).limit(CANDIDATES).cte("probe")
-        wider = _newest_window(entity, WIDER_ROWS, "wider", below=select(func.min(newest.c.pk)).scalar_subquery())
-        # a condition without columns: PostgreSQL checks it once, before reading any wider row
-        widen = select(func.count()).select_from(probe).scalar_subquery() >= WIDEN_AT
-        widened = (select(wider.c.pk).where(widen, quick_check(entity, wider.c, terms))
-                   .limit(CANDIDATES).cte("widened"))
-        for window_matches in (probe, widened):
-            parts.append(select(window_matches.c.pk))
-            # a lookup runs only once the probes are read to their end: all their rows are known
-            probed.append(entity.pk.not_in(select(window_matches.c.pk)))
-    for where in lookups(entity, terms):
-        parts.append(lookup_statement(entity, where).where(*probed, *[not_(func.coalesce(e, false())) for e in earlier]))
-        earlier.append(where)
-    if not parts:
-        return None
-    found = union_all(*parts).subquery("found") if len(parts) > 1 else parts[0].subquery("found")
-    return select(found.c[0].label("pk")).limit(CANDIDATES)
+    columns = [entity.table.c[c] for c in substring_columns(entity.model)]
+    return newest_then_indexed(entity.table, columns, lambda window: quick_check(entity, window.c, terms),
+                               lookups(entity, terms), CANDIDATES,
+                               lambda found: case((found >= WIDEN_AT, WIDER_ROWS), else_=0))
 
 
 def entity_statement(entity: Entity, terms: Terms, limit: int = PER_ENTITY) -> Select | None:

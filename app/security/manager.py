@@ -12,7 +12,7 @@ import logging
 import time
 from typing import Any, Dict, List, Tuple
 
-from flask import current_app, g, has_app_context
+from flask import current_app, g, has_app_context, has_request_context
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.utils import is_null_password
 from flask_appbuilder.security.views import AuthDBView
@@ -235,6 +235,20 @@ class CrmSecurityManager(SecurityManager):
             .join(Action, Action.id == Permission.action_id)
             .join(Resource, Resource.id == Permission.resource_id)
         )
+
+    def has_access(self, permission_name: str, view_name: str) -> bool:
+        """FAB's answer, kept for the request: a list page asks a dozen times (menu, buttons, bulk actions).
+
+        Kept per identity (the signed-in user, FAB's g.user, an API key's user), so a sign-in
+        in the middle of a request is asked afresh; role permissions are read once per request anyway.
+        """
+        if not has_request_context():
+            return super().has_access(permission_name, view_name)
+        key = (g.get("_login_user"), g.get("user"), g.get("_api_key_user"), permission_name, view_name)
+        known = g.setdefault("crm_access", {})
+        if key not in known:
+            known[key] = super().has_access(permission_name, view_name)
+        return known[key]
 
     def current_permissions(self) -> frozenset[tuple[str, str]] | None:
         """(action, resource) pairs of the signed-in user's roles; None when FAB decides otherwise.

@@ -6,7 +6,8 @@ year (`immutable`) and a new version gets a new URL. The same holds for FAB's st
 (`appbuilder.static`) and plotly.js from the installed `plotly` package (`plotly.static`).
 A stylesheet's relative `url(…)` references (fonts, images) are rewritten to their fingerprinted
 names too, so its hash changes when they do. Hashes are computed on first use and again when a
-file's size or modification time changes (one `stat` per `url_for`). The plain names keep
+file's size or modification time changes: the app's manifests look at a file at most once every
+RECHECK_S (a page names twenty files; a `stat` per `url_for` was a measurable share of a list page). The plain names keep
 working, revalidated on every use (`no-cache` with an ETag); so does a stale fingerprint, which
 gets today's file that way rather than a 404 during a rolling upgrade.
 """
@@ -16,6 +17,7 @@ import hashlib
 import mimetypes
 import os
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +25,7 @@ from stat import S_ISREG
 from typing import Any
 
 import plotly
-from flask import Blueprint, Flask, Response, request
+from flask import Blueprint, Flask, Response, has_request_context, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.security import safe_join
 
@@ -34,6 +36,7 @@ HASH_LENGTH = 12
 FINGERPRINTED = re.compile(rf"^(?P<stem>.+)\.(?P<hash>[0-9a-f]{{{HASH_LENGTH}}})(?P<ext>\.[A-Za-z0-9]+)$")
 CSS_URL = re.compile(r"""url\(\s*(?P<quote>['"]?)(?P<ref>[^'")]+?)(?P=quote)\s*\)""")
 PLOTLY_FOLDER = Path(plotly.__file__).parent / "package_data"
+RECHECK_S = 2.0  # the app's manifests: a file's fingerprinted name is reused this long before a new stat
 
 
 @dataclass(frozen=True)
@@ -57,9 +60,11 @@ class Asset:
 class Manifest:
     """The assets of one static folder, hashed on first use and again when a file changes."""
 
-    def __init__(self, folder: str | Path) -> None:
+    def __init__(self, folder: str | Path, recheck_s: float = 0.0) -> None:
         self.folder = str(folder)
+        self.recheck_s = recheck_s  # url_name's answer is reused this long (0: a stat per call)
         self._assets: dict[str, Asset] = {}
+        self._names: dict[str, tuple[str, float]] = {}
 
     def asset(self, filename: str) -> Asset | None:
         """The asset of `filename` (relative to the folder), or None when there is no such file."""
@@ -88,8 +93,15 @@ class Manifest:
 
     def url_name(self, filename: str) -> str:
         """`filename` fingerprinted, or unchanged when it names no file here."""
+        now = time.monotonic()
+        known = self._names.get(filename)
+        if known is not None and now - known[1] < self.recheck_s:
+            return known[0]
         asset = self.asset(filename)
-        return asset.fingerprinted(filename) if asset is not None else filename
+        name = asset.fingerprinted(filename) if asset is not None else filename
+        if self.recheck_s:
+            self._names[filename] = (name, now)
+        return name
 
     def _rewrite_css(self, filename: str, content: bytes, needs: list[tuple[str, str]]) -> bytes:
         """The stylesheet with its relative url(…) references under their fingerprinted names."""
@@ -144,6 +156,25 @@ def serving(manifest: Manifest, plain: Callable[..., Any]) -> Callable[..., Any]
     return send_static
 
 
+def asset_urls() -> Callable[[str, str], str]:
+    """The layout's `asset_url(endpoint, filename)`: url_for of a static file, reused RECHECK_S.
+
+    The layout names twenty files on every page; building each URL through the router was a
+    measurable share of a list page. The URL depends only on the file and the app's mount point.
+    """
+    known: dict[tuple[str, str, str], tuple[str, float]] = {}
+
+    def asset_url(endpoint: str, filename: str) -> str:
+        key = (endpoint, filename, request.script_root if has_request_context() else "")
+        now = time.monotonic()
+        found = known.get(key)
+        if found is None or now - found[1] >= RECHECK_S:
+            found = known[key] = (url_for(endpoint, filename=filename), now)
+        return found[0]
+
+    return asset_url
+
+
 class NoCookieOnStaticFiles(SecureCookieSessionInterface):
     """Flask's session cookie, left off static files' answers (neither Set-Cookie nor `Vary: Cookie`).
 
@@ -165,7 +196,7 @@ def init_assets(app: Flask) -> dict[str, Manifest]:
     for name, blueprint in app.blueprints.items():
         if blueprint.has_static_folder and f"{name}.static" in app.view_functions:
             folders[f"{name}.static"] = blueprint.static_folder
-    manifests = {endpoint: Manifest(folder) for endpoint, folder in folders.items() if folder}
+    manifests = {endpoint: Manifest(folder, RECHECK_S) for endpoint, folder in folders.items() if folder}
     for endpoint, manifest in manifests.items():
         app.view_functions[endpoint] = serving(manifest, app.view_functions[endpoint])
 
@@ -176,6 +207,7 @@ def init_assets(app: Flask) -> dict[str, Manifest]:
         if manifest is not None and isinstance(filename, str) and not FINGERPRINTED.match(filename):
             values["filename"] = manifest.url_name(filename)
 
+    app.jinja_env.globals["asset_url"] = asset_urls()
     assert type(app.session_interface) is SecureCookieSessionInterface, "another session interface: review"
     app.session_interface = NoCookieOnStaticFiles()
     app.extensions["crm_assets"] = manifests

@@ -26,6 +26,10 @@ TYPES = [
     "image/x-icon",
 ]
 NOT_KEPT = ""  # the cache key of every other answer (pages differ by user and request)
+# Brotli quality 3, not Flask-Compress's 4: a page is compressed on every request, and on a 65 KB
+# list page 3 takes half the CPU of 4 (0.24 vs 0.57 ms) for 7 % more bytes (10.0 vs 9.3 KB).
+# Fingerprinted files are compressed once per worker and cached by browsers for a year.
+BR_LEVEL = 3
 
 
 def fingerprinted_key(request: Request) -> str:
@@ -54,6 +58,7 @@ def init_compression(app: Flask) -> Compress:
     """Flask-Compress with the types and algorithms above (its hook is placed by app/web/hooks.py)."""
     app.config.setdefault("COMPRESS_MIMETYPES", TYPES)
     app.config.setdefault("COMPRESS_ALGORITHM", ["br", "zstd", "gzip", "deflate"])
+    app.config.setdefault("COMPRESS_BR_LEVEL", BR_LEVEL)
     app.config.setdefault("COMPRESS_ALGORITHM_STREAMING", ["br", "zstd", "deflate"])
     app.config.setdefault("COMPRESS_STREAMING_ENDPOINT_CONDITIONAL", sorted(STATIC_ENDPOINTS))
     app.config.setdefault("COMPRESS_CACHE_BACKEND", FingerprintedCache)

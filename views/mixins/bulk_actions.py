@@ -12,6 +12,7 @@ polls a small JSON endpoint; an export job ends with a download link for its use
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,6 +23,7 @@ from flask import (
     jsonify,
     redirect,
     request,
+    session,
     stream_with_context,
     url_for,
 )
@@ -46,6 +48,10 @@ from views.mixins.csv_tools import export_csv
 
 BULK_PERMISSIONS = {"bulk_delete": "delete", "bulk_set": "edit", "bulk_export": "export"}
 ROUTES = {"bulk_delete": "bulk_delete_rows", "bulk_set": "bulk_set_rows", "bulk_export": "bulk_export_rows"}
+# Until when (epoch seconds) this browser session's lists look for its user's bulk jobs: set for an
+# hour (bulk_jobs.RECENT) when the session starts or watches a job. A list is opened far more often
+# than a job is started; the other list pages skip that query.
+JOBS_UNTIL = "crm_bulk_jobs_until"
 
 
 class BulkToolsWidget(RenderTemplateWidget):
@@ -82,8 +88,23 @@ def bulk_tools(view: Any) -> Markup:
         return Markup("")
     args = carried(request.args, selection=False)
     jobs = [(url_for(f"{view.endpoint}.bulk_job", job_id=job.job_id), bulk_jobs.progress(job))
-            for job in bulk_jobs.recent(g.user.user_id, view.endpoint)]
+            for job in watched_jobs(view)]
     return Markup(BulkToolsWidget(urls=allowed, list_args=urlencode(args, doseq=True), jobs=jobs)())
+
+
+def watch_jobs() -> None:
+    """This browser session's lists look for the user's bulk jobs for the next hour."""
+    session[JOBS_UNTIL] = int(time.time() + bulk_jobs.RECENT.total_seconds())
+
+
+def watched_jobs(view: Any) -> list:
+    """The user's recent jobs on this list, if this session started or watched one in the last hour."""
+    if session.get(JOBS_UNTIL, 0) < time.time():
+        return []
+    jobs = bulk_jobs.recent(g.user.user_id, view.endpoint)
+    if any(job.status in ("queued", "running") for job in jobs):
+        watch_jobs()  # still running: looked for until an hour after it ends
+    return jobs
 
 
 class BulkActionsMixin:
@@ -249,12 +270,14 @@ class BulkActionsMixin:
         args = carried(request.args)
         args.pop("ids", None)
         job = bulk_jobs.create(self, action, count, args, **extra)
+        watch_jobs()
         return redirect(url_for(f"{self.endpoint}.bulk_job", job_id=job.job_id))
 
     def _own_job(self, job_id: int):
         job = bulk_jobs.owned(job_id, g.user.user_id, self.endpoint)
         if job is None:  # another user's job, or another list's: as if there were none
             raise NotFound()
+        watch_jobs()
         return job
 
     def _job_urls(self, job) -> dict[str, str | None]:

@@ -86,7 +86,7 @@ class SavedViewsMixin:
     def list(self):
         """FAB's list; with no argument at all, the user's default view."""
         if not request.args:
-            found = store.default_for(g.user.user_id, type(self).__name__)
+            found = store.default_for(*_user(), type(self).__name__)
             if found is not None:
                 return redirect(self._view_url(found))
         return super().list()

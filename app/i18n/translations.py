@@ -1,0 +1,59 @@
+"""This request's translations, looked up once: the templates' `_()` and the hot loops' gettext.
+
+Flask-Babel finds the request's domain, locale and translations through `flask.g` on every
+gettext call (a dozen context-local lookups); a list page makes a few hundred calls. The
+translations found are kept on Flask-Babel's own per-request namespace under the name its
+`refresh()` and `force_locale()` reset (`babel_translations`), so a language switch in the
+middle of a request is seen at the next call, as with Flask-Babel's own functions.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from babel.support import NullTranslations
+from flask import Flask, g, has_app_context
+from flask_babel import LazyString, get_translations
+
+
+def translations() -> NullTranslations:
+    """The current request's (or app context's) translations."""
+    space = g.get("_flask_babel") if has_app_context() else None
+    found = getattr(space, "babel_translations", None)
+    if found is None:
+        found = get_translations()
+        space = g.get("_flask_babel") if has_app_context() else None  # created by that call
+        if space is not None:
+            space.babel_translations = found
+    return found
+
+
+def gettext(string: str, **variables: Any) -> str:
+    """flask_babel.gettext, with the translations looked up once per request."""
+    text = translations().ugettext(string)
+    return text % variables if variables else text
+
+
+def pgettext(context: str, string: str, **variables: Any) -> str:
+    """flask_babel.pgettext, with the translations looked up once per request."""
+    text = translations().upgettext(context, string)
+    return text % variables if variables else text
+
+
+def lazy_gettext(string: str, **variables: Any) -> LazyString:
+    """flask_babel.lazy_gettext, translated by `gettext` above when used."""
+    return LazyString(gettext, string, **variables)
+
+
+def lazy_pgettext(context: str, string: str, **variables: Any) -> LazyString:
+    """flask_babel.lazy_pgettext, translated by `pgettext` above when used (labels: a list page shows dozens)."""
+    return LazyString(pgettext, context, string, **variables)
+
+
+def init_translations(app: Flask) -> None:
+    """The templates' gettext functions (Flask-Babel installed its own, which look the translations up each time)."""
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: translations().ugettext(s),
+        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+        pgettext=lambda c, s: translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+        newstyle=True)

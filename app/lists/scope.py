@@ -29,3 +29,8 @@ def data_scope(table: str) -> str | None:
 def sees_all(table: str) -> bool:
     """Whether the acting user sees every row of `table` (and so whole-table figures are theirs to see)."""
     return data_scope(table) == "all"
+
+
+def sees_all_records() -> bool:
+    """Whether the acting user sees every owned record: company-wide figures (report snapshots) are theirs."""
+    return all(sees_all(table) for table in OWNED_TABLES)

@@ -89,17 +89,10 @@ def app(pg: Server, database: str) -> Iterator[Flask]:
 
 @pytest.fixture
 def sql(app: Flask):
-    """Run plain SQL on the test database (its own transaction, committed) and return rows."""
-    from sqlalchemy import text
+    """Run plain SQL on the test database as the runtime role, acting as the admin (who sees every record)."""
+    from tests.support.users import sql_as
 
-    from app.extensions import db
-
-    def run(statement: str, **params):
-        with app.app_context(), db.engine.begin() as conn:
-            result = conn.execute(text(statement), params)
-            return result.fetchall() if result.returns_rows else []
-
-    return run
+    return sql_as(app)
 
 
 @pytest.fixture
@@ -130,8 +123,11 @@ def add_rows(app: Flask):
 
     from app.extensions import db
 
+    from app.audit.context import acting_as
+    from tests.support.users import admin_actor
+
     def run(model: type, *rows: dict) -> list[int]:
-        with app.app_context():
+        with app.app_context(), acting_as(admin_actor(app)):  # owned by the admin (row-level security)
             objects = [model(**row) for row in rows]
             db.session.add_all(objects)
             db.session.commit()

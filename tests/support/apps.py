@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy.engine import make_url
 
 from app import create_app
-from app.ops.embedded_db import RUNTIME_ROLE
+from app.ops.embedded_db import LEAKPROOF_SEARCH, RUNTIME_ROLE
 from config import TestConfig
 from tests.support.postgres import Server
 
@@ -74,6 +74,7 @@ def prepare_template(server: Server) -> None:
     app = make_app(server, url, ADMIN_PASSWORD=ADMIN_PASSWORD)
     with app.app_context():
         upgrade()
+        server.execute(LEAKPROOF_SEARCH, database=TEMPLATE)  # as `crm bootstrap` does on the embedded server
         bootstrap(app, echo=lambda *_: None)
         db.session.remove()
         db.engine.dispose()

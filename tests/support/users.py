@@ -26,3 +26,45 @@ def make_role_user(app: Flask, role: str) -> str:
     username = role.lower().replace(" ", "_")
     add_user(app, username, role, "User", role, ROLE_PASSWORD)
     return username
+
+
+ADMIN_ID = "(SELECT user_id::text FROM users WHERE username = 'admin')"
+
+
+def act_as(conn, username: str) -> None:
+    """Act as `username` for the rest of `conn`'s transaction (the row-level policies read crm.user_id)."""
+    from sqlalchemy import text
+
+    conn.execute(text("SELECT set_config('crm.user_id', (SELECT user_id::text FROM users WHERE username = :u), "
+                      "true)"), {"u": username})
+
+
+def admin_actor(app: Flask) -> tuple[str, str]:
+    """The admin as `app.audit.context.acting_as` takes it: for ORM writes outside a request."""
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    with app.app_context():
+        user_id = db.session.scalar(text(f"SELECT {ADMIN_ID}"))
+        db.session.remove()
+    return (user_id, "test")
+
+
+def sql_as(app: Flask, username: str = "admin"):
+    """Plain SQL as the runtime role acting as `username` (own transaction, committed); returns rows.
+
+    Row-level security (migration 0026) shows a statement without a user no record and lets it
+    write none; the admin sees and writes every record, a rep their own.
+    """
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    def run(statement: str, **params):
+        with app.app_context(), db.engine.begin() as conn:
+            act_as(conn, username)
+            result = conn.execute(text(statement), params)
+            return result.fetchall() if result.returns_rows else []
+
+    return run

@@ -20,11 +20,13 @@ from app.models import Log, User
 from app.reports.generators import generate
 from app.seed.loader import load_in_place
 from app.seed.plan import counts_for_scale
+from app.seed.staff import create as create_staff
 
 DEMO_SCALE = 0.0001  # 100 customers, 200 contacts and opportunities, 1,000 activities
 MARKERS = 20  # 'demo data' log rows
 DAYS = 365
 HISTORY = dt.timedelta(days=DAYS + 1)  # how far back the marker rows are dated
+DEMO_TEAMS, DEMO_STAFF = 3, 12  # a manager and three reps per team own the demo rows (docs/manual.md)
 
 
 def demo_counts() -> dict[str, int]:
@@ -38,7 +40,9 @@ def load_demo_data(seed: int = 20261129) -> dict[str, int]:
     connection = session.connection()
     bind(connection)  # the audit triggers name who loads it (`crm bootstrap`), as for any write
     counts = demo_counts()
-    load_in_place(connection.connection.driver_connection, counts, key_ring(), seed=seed)
+    raw = connection.connection.driver_connection
+    staff = create_staff(raw, DEMO_TEAMS, DEMO_STAFF, seed)
+    load_in_place(raw, counts, key_ring(), seed=seed, staff=staff)
     rng = random.Random(seed)
     now = dt.datetime.utcnow().replace(microsecond=0)
     admin_id = session.scalar(select(User.user_id).where(User.username == "admin"))
@@ -50,4 +54,4 @@ def load_demo_data(seed: int = 20261129) -> dict[str, int]:
     # snapshots come from the real generators over the rows just committed, as `crm reports generate` writes them
     reports = generate()
     return {**{("tickets" if t == "service_tickets" else t): n for t, n in counts.items()},
-            "reports": len(reports), "logs": MARKERS}
+            "reports": len(reports), "logs": MARKERS, "teams": DEMO_TEAMS, "users": DEMO_STAFF}

@@ -1,0 +1,63 @@
+"""Each role's data scope per owned table (own / team / all), as the permission matrix sets it and the lists
+read it. The database enforces the scope (row-level security, migration 0026); this module reads and
+saves it and says which "Mine / My team / All" choices a user's lists offer.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, select
+
+from app.audit.record import record
+from app.extensions import db
+from app.models import RoleDataScope
+from app.models.ownership import DEFAULT_SCOPE, OWNED_TABLES, SCOPES
+
+SCOPE_LABELS = {"own": _l("Own records"), "team": _l("Own team's records"), "all": _l("All records")}
+# the switch on a list: what each choice shows (narrowest first)
+VIEW_LABELS = {"own": _l("Mine"), "team": _l("My team"), "all": _l("All")}
+
+
+def scopes_of(role_id: int) -> dict[str, str]:
+    """{owned table: scope} of a role; a table without a row is 'own'."""
+    found = dict(db.session.execute(select(RoleDataScope.table_name, RoleDataScope.scope)
+                                    .where(RoleDataScope.role_id == role_id)).all())
+    return {table: found.get(table, DEFAULT_SCOPE) for table in OWNED_TABLES}
+
+
+def save_scopes(role_id: int, wanted: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """Set the scopes named in `wanted` (unknown tables or scopes ignored); {table: (old, new)} changed,
+    each in the audit log. The caller commits."""
+    before = scopes_of(role_id)
+    changed = {table: (before[table], scope) for table, scope in wanted.items()
+               if table in OWNED_TABLES and scope in SCOPES and scope != before[table]}
+    for table, (_old, scope) in changed.items():
+        db.session.execute(delete(RoleDataScope).where(RoleDataScope.role_id == role_id,
+                                                       RoleDataScope.table_name == table))
+        db.session.add(RoleDataScope(role_id=role_id, table_name=table, scope=scope))
+    if changed:
+        db.session.flush()
+        record("role data scope", {"role_id": role_id, "changes": {t: list(c) for t, c in changed.items()}},
+               commit=False, table="roles", record_key=role_id)
+    return changed
+
+
+def user_scope(user: Any, table: str) -> str:
+    """The widest scope of the user's roles on `table` ('own' for a table not owned: no switch)."""
+    if table not in OWNED_TABLES or user is None or not getattr(user, "is_authenticated", False):
+        return DEFAULT_SCOPE
+    role_ids = [role.role_id for role in user.roles]
+    if not role_ids:
+        return DEFAULT_SCOPE
+    found = set(db.session.scalars(select(RoleDataScope.scope).where(RoleDataScope.role_id.in_(role_ids),
+                                                                    RoleDataScope.table_name == table)))
+    return max(found | {DEFAULT_SCOPE}, key=SCOPES.index)
+
+
+def view_choices(scope: str, has_team: bool) -> list[str]:
+    """The switch's choices for a scope: none for 'own' (the user sees only their own anyway)."""
+    if scope == "own":
+        return []
+    choices = ["own", "team"] if has_team else ["own"]
+    return choices + ["all"] if scope == "all" else choices

@@ -48,3 +48,7 @@ __all__ += ["SavedView", "ScheduledJob", "WebhookDelivery", "WebhookSubscription
 from app.models.bulk_job import BulkJob, BulkJobPart  # noqa: E402
 
 __all__ += ["BulkJob", "BulkJobPart"]
+
+from app.models.ownership import RoleDataScope, Team  # noqa: E402
+
+__all__ += ["RoleDataScope", "Team"]

@@ -30,9 +30,11 @@ from app.models.choices import (
 from app.encryption.columns import BAND_LABELS, EncryptedAmount, band_column
 from app.models.names import person_name
 from app.models.base import UTC_NOW, Model, TimestampMixin, VersionedMixin
+from app.models.ownership import OWNER_DEFAULT
 
 EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 PHONE_RE = r"^\+?[0-9][0-9 ()./-]{3,48}[0-9]$"
+READ_ONLY = {"read_only": True}  # column info: shown on screens, never in a form (set by a workflow)
 
 
 def band_checks(column: str) -> CheckConstraint:
@@ -49,6 +51,17 @@ def _fk(target: str, *, nullable: bool = True, index: bool = True):
     )
 
 
+def _owner():
+    """The record's owner: its creator by default (the acting user); RESTRICT keeps a user with records."""
+    return mapped_column(Integer, ForeignKey("users.user_id", ondelete="RESTRICT"),
+                         server_default=OWNER_DEFAULT, info=READ_ONLY)
+
+
+def _owner_index(table: str, key: str) -> Index:
+    """(owner_id, key): a list by owner, and the row-level policies' owner test, are index range scans."""
+    return Index(f"ix_{table}_owner_id", "owner_id", key)
+
+
 def _children(target: str, back: str):
     # passive_deletes="all": never let the ORM null out children; the
     # database's RESTRICT decides, so a customer with contacts cannot vanish.
@@ -57,7 +70,7 @@ def _children(target: str, back: str):
 
 class Customer(VersionedMixin, Model):
     __tablename__ = "customers"
-    __table_args__ = (band_checks("revenue"),)
+    __table_args__ = (band_checks("revenue"), _owner_index("customers", "customer_id"))
 
     customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), nullable=False)
@@ -65,6 +78,9 @@ class Customer(VersionedMixin, Model):
     location: Mapped[Optional[str]] = mapped_column(String(255))
     revenue: Mapped[Optional[Decimal]] = mapped_column(EncryptedAmount())  # ciphertext in the database
     revenue_band: Mapped[Optional[int]] = band_column()
+    owner_id: Mapped[Optional[int]] = _owner()
+
+    owner = relationship("User", foreign_keys=[owner_id])
 
     contacts = _children("Contact", "customer")
     opportunities = _children("Opportunity", "customer")
@@ -104,9 +120,6 @@ class Contact(VersionedMixin, Model):
         return self.full_name
 
 
-READ_ONLY = {"read_only": True}  # column info: shown on screens, never in a form (set by a workflow)
-
-
 class Lead(VersionedMixin, Model):
     __tablename__ = "leads"
     __table_args__ = (
@@ -115,6 +128,7 @@ class Lead(VersionedMixin, Model):
         CheckConstraint("(converted_at IS NULL) = (converted_customer_id IS NULL) "
                         "AND (converted_at IS NULL) = (converted_opportunity_id IS NULL) "
                         "AND (converted_at IS NULL OR status = 'converted')", name="conversion"),
+        _owner_index("leads", "lead_id"),
     )
 
     lead_id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -129,11 +143,13 @@ class Lead(VersionedMixin, Model):
     # SET NULL: deleting a user account must not be blocked by sales history; the audit log keeps the name
     converted_by: Mapped[Optional[int]] = mapped_column(
         Integer, ForeignKey("users.user_id", ondelete="SET NULL"), index=True, info=READ_ONLY)
+    owner_id: Mapped[Optional[int]] = _owner()
 
     contact = relationship("Contact", back_populates="leads")
     converted_customer = relationship("Customer", back_populates="converted_leads")
     converted_opportunity = relationship("Opportunity", back_populates="converted_leads")
-    converted_by_user = relationship("User", viewonly=True)
+    converted_by_user = relationship("User", foreign_keys=[converted_by], viewonly=True)
+    owner = relationship("User", foreign_keys=[owner_id])
 
     def __repr__(self) -> str:
         return f"Lead #{self.lead_id} ({self.source or '-'})"
@@ -149,6 +165,7 @@ class Opportunity(VersionedMixin, Model):
         # a customer's open opportunities, closing soonest first (the Customer 360 panel; migration 0014)
         Index("ix_opportunities_customer_open", "customer_id", "close_date", "opportunity_id",
               postgresql_where=text("(stage)::text = ANY ('{initial,qualification,proposal,negotiation}'::text[])")),
+        _owner_index("opportunities", "opportunity_id"),
     )
 
     opportunity_id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -158,8 +175,10 @@ class Opportunity(VersionedMixin, Model):
     value: Mapped[Optional[Decimal]] = mapped_column(EncryptedAmount())  # ciphertext in the database
     value_band: Mapped[Optional[int]] = band_column()
     close_date: Mapped[Optional[dt.date]] = mapped_column(Date)
+    owner_id: Mapped[Optional[int]] = _owner()
 
     customer = relationship("Customer", back_populates="opportunities")
+    owner = relationship("User", foreign_keys=[owner_id])
     converted_leads = _children("Lead", "converted_opportunity")
 
     def __repr__(self) -> str:
@@ -196,6 +215,7 @@ class ServiceTicket(VersionedMixin, Model):
         CheckConstraint(check_sql("status", TICKET_STATUSES), name="status"),
         CheckConstraint(check_sql("priority", PRIORITIES), name="priority"),
         Index("ix_service_tickets_customer_timeline", "customer_id", "created_at", "ticket_id"),
+        _owner_index("service_tickets", "ticket_id"),
     )
 
     ticket_id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -204,8 +224,10 @@ class ServiceTicket(VersionedMixin, Model):
     description: Mapped[Optional[str]] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(50), nullable=False, server_default="open")
     priority: Mapped[str] = mapped_column(String(50), nullable=False, server_default="medium")
+    owner_id: Mapped[Optional[int]] = _owner()
 
     customer = relationship("Customer", back_populates="service_tickets")
+    owner = relationship("User", foreign_keys=[owner_id])
 
     def __repr__(self) -> str:
         return self.subject

@@ -116,6 +116,9 @@ class Role(TimestampMixin, Model):
 
     permissions = relationship(Permission, secondary=role_permissions, back_populates="roles")
     users = relationship("User", back_populates="role", passive_deletes="all")
+    # which records of each owned table the role's users see (app/models/ownership.py)
+    data_scopes = relationship("RoleDataScope", back_populates="role", cascade="all, delete-orphan",
+                               passive_deletes=True)
 
     id = synonym("role_id")
     name = synonym("role_name")
@@ -154,8 +157,12 @@ class User(TimestampMixin, Model):
     jwt_valid_after: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
     # UI language chosen in the top bar ("en", "zh"); NULL: the browser's Accept-Language decides
     locale: Mapped[Optional[str]] = mapped_column(String(10))
+    # at most one team; SET NULL: deleting a team leaves its members without one
+    team_id: Mapped[Optional[int]] = mapped_column(
+        Integer, ForeignKey("teams.team_id", ondelete="SET NULL"), index=True)
 
     role: Mapped[Role] = relationship(Role, back_populates="users", lazy="joined")
+    team = relationship("Team", foreign_keys=[team_id], back_populates="members")
 
     id = synonym("user_id")
     password = synonym("password_hash")

@@ -15,8 +15,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.security.access import ACTIONS, Catalog, Entry, catalog, granted_ids, set_role_permissions
 from app.extensions import db
-from app.models import (DefaultRole, DefaultRoleGrant, Permission, Resource, Role, SyncedPermission,
-                        SyncedResource)
+from app.models import (DefaultRole, DefaultRoleGrant, Permission, Resource, Role, RoleDataScope,
+                        SyncedPermission, SyncedResource)
+from app.models.ownership import DEFAULT_SCOPES
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +79,20 @@ def spec_ids(cat: Catalog, spec: dict[str, tuple[str, ...]], resources: set[str]
             and (e.resource in (resources or ()) or e.permission_id in (permissions or ()))}
 
 
+def give_default_scopes(role: Role) -> None:
+    """The role's default data scopes (app/models/ownership.py), when it has none yet."""
+    scopes = DEFAULT_SCOPES.get(role.role_name)
+    if scopes and db.session.scalar(select(RoleDataScope.role_id).where(RoleDataScope.role_id == role.role_id)
+                                    .limit(1)) is None:
+        db.session.execute(insert(RoleDataScope), [{"role_id": role.role_id, "table_name": t, "scope": s}
+                                                   for t, s in scopes.items()])
+
+
 def sync_default_roles(appbuilder: AppBuilder) -> None:
     """Create missing default roles; give existing ones the permissions of new resources only."""
+    admin = db.session.scalar(select(Role).where(Role.role_name == appbuilder.app.config["AUTH_ROLE_ADMIN"]))
+    if admin is not None and admin.role_name in DEFAULT_SCOPES:
+        give_default_scopes(admin)  # FAB creates the Admin role; it sees every record
     cat = catalog(appbuilder)
     known = set(db.session.scalars(select(SyncedResource.name)))
     resources = set(db.session.scalars(select(Resource.name)))
@@ -98,6 +111,7 @@ def sync_default_roles(appbuilder: AppBuilder) -> None:
             db.session.add(role)
             db.session.flush()
             db.session.add(DefaultRole(role_name=name))
+            give_default_scopes(role)
             grant = spec_ids(cat, spec)
         elif role is None:
             continue  # deleted by an admin: stays deleted

@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, select
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 
-from app.audit.record import record
 from app.extensions import db
 from app.models import RoleDataScope
 from app.models.ownership import DEFAULT_SCOPE, OWNED_TABLES, SCOPES
@@ -27,19 +27,14 @@ def scopes_of(role_id: int) -> dict[str, str]:
 
 
 def save_scopes(role_id: int, wanted: dict[str, str]) -> dict[str, tuple[str, str]]:
-    """Set the scopes named in `wanted` (unknown tables or scopes ignored); {table: (old, new)} changed,
-    each in the audit log. The caller commits."""
+    """Set the scopes named in `wanted` (unknown tables or scopes ignored); {table: (old, new)} changed.
+    The caller commits; the table's audit trigger logs each change (migration 0026)."""
     before = scopes_of(role_id)
     changed = {table: (before[table], scope) for table, scope in wanted.items()
                if table in OWNED_TABLES and scope in SCOPES and scope != before[table]}
-    for table, (_old, scope) in changed.items():
-        db.session.execute(delete(RoleDataScope).where(RoleDataScope.role_id == role_id,
-                                                       RoleDataScope.table_name == table))
-        db.session.add(RoleDataScope(role_id=role_id, table_name=table, scope=scope))
-    if changed:
-        db.session.flush()
-        record("role data scope", {"role_id": role_id, "changes": {t: list(c) for t, c in changed.items()}},
-               commit=False, table="roles", record_key=role_id)
+    for table, (_old, scope) in changed.items():  # one audited update (or insert) per table
+        db.session.execute(insert(RoleDataScope).values(role_id=role_id, table_name=table, scope=scope)
+                           .on_conflict_do_update(index_elements=["role_id", "table_name"], set_={"scope": scope}))
     return changed
 
 

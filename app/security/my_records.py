@@ -5,8 +5,9 @@ the switch narrows further, as ordinary list filters on the owner (`_flt_0_owner
 `_flt_2_owner=<my team>`), so it shows as a filter chip, lives in the URL (bookmarks),
 and bulk actions and exports act on what the list shows. "All" is the list without an
 owner filter (`?view=all` when nothing else is set, the saved views' escape from the
-default). A list opened with no argument opens on "Mine" when the user's scope shows more
-than their own records, unless the user chose a default view of their own.
+default). A list opened with no argument opens on "Mine" for a member of a team whose scope
+shows more than their own records, unless the user chose a default view of their own;
+accounts outside teams (admins, auditors) open on all they may see, with the switch.
 """
 from __future__ import annotations
 
@@ -68,32 +69,55 @@ def owner_args(route_base: str) -> dict[str, str]:
             "team": f"_flt_{filter_index(route_base, OWNER, FilterOwnerTeam)}_{OWNER}"}
 
 
+BOARD_ARGS = {"own": "owner", "team": "team"}  # the board's (and dashboard's) arguments: /pipeline/?owner=5
+
+
 def _value(user: Any, choice: str) -> int | None:
     return user.user_id if choice == "own" else user.team_id if choice == "team" else None
 
 
 def switch(route_base: str, table: str, user: Any, args: Mapping[str, list[str]],
            paging: set[str] = frozenset()) -> list[Choice]:
-    """The switch's choices for this request (none when the user's scope shows only their own)."""
+    """The list's switch for this request (none when the user's scope shows only their own)."""
+    names = owner_args(route_base)
+    owner_keys = {k for k in args if k.endswith(f"_{OWNER}") and k.startswith("_flt_")}
+    return choices_for(f"{route_base}/list/", table, user, args, names, owner_keys, set(paging))
+
+
+def board_switch(user: Any, args: Mapping[str, list[str]]) -> list[Choice]:
+    """The pipeline board's switch: `?owner=<me>`, `?team=<my team>`, or neither."""
+    owner_keys = {k for k in args if k in BOARD_ARGS.values()}
+    return choices_for("/pipeline/", "opportunities", user, args, BOARD_ARGS, owner_keys, set())
+
+
+def choices_for(url: str, table: str, user: Any, args: Mapping[str, list[str]], names: dict[str, str],
+                owner_keys: set[str], paging: set[str]) -> list[Choice]:
+    """Each choice's URL (the other arguments kept, not the page) and whether this request is on it."""
     choices = view_choices(user_scope(user, table), getattr(user, "team_id", None) is not None)
     if len(choices) < 2:
         return []
-    names = owner_args(route_base)
-    owner_keys = {k for k in args if k.endswith(f"_{OWNER}") and k.startswith("_flt_")}
-    rest = [(k, v) for k, values in args.items() if k not in owner_keys and k not in paging and k != "view"
-            for v in values]
-    found = [Choice(c, str(VIEW_LABELS[c]), "", False) for c in choices]
-    for choice in found:
-        value = _value(user, choice.key)
-        extra = [(names[choice.key], str(value))] if value is not None else ([] if rest else [("view", "all")])
-        choice.url = f"{route_base}/list/?{urlencode(rest + extra)}"
-        wanted = {names[choice.key]: [str(value)]} if value is not None else {}
-        choice.active = {k: args[k] for k in owner_keys} == wanted
+    rest = [(k, v) for k, values in args.items() if k not in owner_keys | paging and k != "view" for v in values]
+    current = {k: list(args[k]) for k in owner_keys}
+    found = []
+    for key in choices:
+        value = _value(user, key)
+        extra = [(names[key], str(value))] if value is not None else ([] if rest else [("view", "all")])
+        wanted = {names[key]: [str(value)]} if value is not None else {}
+        found.append(Choice(key, str(VIEW_LABELS[key]), f"{url}?{urlencode(rest + extra)}", current == wanted))
     return found
+
+
+def opens_mine(table: str, user: Any) -> bool:
+    """Whether a screen opened with no argument shows "Mine" first: a member of a team (sales staff) whose
+    scope shows more. Accounts outside teams (admins, auditors, support) open on everything they may see,
+    with the switch."""
+    if getattr(user, "team_id", None) is None:
+        return False
+    return len(view_choices(user_scope(user, table), True)) >= 2
 
 
 def opening_url(route_base: str, table: str, user: Any) -> str | None:
     """Where a list opened with no argument goes: "Mine", when the user's scope shows more."""
-    if len(view_choices(user_scope(user, table), getattr(user, "team_id", None) is not None)) < 2:
+    if not opens_mine(table, user):
         return None
     return f"{route_base}/list/?{urlencode({owner_args(route_base)['own']: user.user_id})}"

@@ -27,8 +27,8 @@ MANAGER, REP = "Sales Manager", "Sales Rep"
 OWNER_SKEW = 1.6  # the first reps of the shuffled list own the most
 HASH_MULTIPLIER, HASH_RANGE = 2654435761, 2**32  # Knuth's multiplicative hash of a customer id
 # The secret is 32 random bytes nobody ever sees: a work factor cannot make it harder to guess,
-# and the default scrypt cost (~50 ms) would make 200 accounts take seconds.
-SEED_HASH_METHOD = "scrypt:1024:8:1"
+# and the default scrypt cost (~50 ms, more on a busy machine) would make 200 accounts take many seconds.
+SEED_HASH_METHOD = "pbkdf2:sha256:1000"
 
 
 @dataclass(frozen=True)

@@ -119,7 +119,7 @@ def test_seed_loads_realistic_data_and_restores_the_schema(app, sql, admin):
     staff = sql("SELECT u.user_id, r.role_name, u.password_hash FROM users u JOIN roles r USING (role_id) "
                 "WHERE team_id IS NOT NULL")
     assert len(staff) == 6 and sorted(r[1] for r in staff).count("Sales Rep") == 4
-    assert len({r[2] for r in staff}) == 6 and all(r[2].startswith("scrypt:") for r in staff)
+    assert len({r[2] for r in staff}) == 6 and all(r[2].startswith("pbkdf2:sha256:") for r in staff)
     for table in ("customers", "leads", "opportunities", "service_tickets"):
         owners = dict(sql(f"SELECT owner_id IS NULL, count(*) FROM {table} GROUP BY 1"))
         assert owners == {False: expected[table]}, table

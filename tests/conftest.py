@@ -89,13 +89,20 @@ def app(pg: Server, database: str) -> Iterator[Flask]:
 
 @pytest.fixture
 def sql(app: Flask):
-    """Run plain SQL on the test database (its own transaction, committed) and return rows."""
+    """Run plain SQL on the test database (its own transaction, committed) and return rows.
+
+    As the runtime role, acting as the admin: row-level security (migration 0026) shows a
+    statement without a user no record, and lets it write none.
+    """
     from sqlalchemy import text
 
     from app.extensions import db
 
+    from tests.support.users import act_as_admin
+
     def run(statement: str, **params):
         with app.app_context(), db.engine.begin() as conn:
+            act_as_admin(conn)
             result = conn.execute(text(statement), params)
             return result.fetchall() if result.returns_rows else []
 
@@ -130,8 +137,11 @@ def add_rows(app: Flask):
 
     from app.extensions import db
 
+    from app.audit.context import acting_as
+    from tests.support.users import admin_actor
+
     def run(model: type, *rows: dict) -> list[int]:
-        with app.app_context():
+        with app.app_context(), acting_as(admin_actor(app)):  # owned by the admin (row-level security)
             objects = [model(**row) for row in rows]
             db.session.add_all(objects)
             db.session.commit()

@@ -1,11 +1,18 @@
-"""Tell the audit triggers who is acting: `crm.user_id` and `crm.via`, set per transaction.
+"""Tell the database who is acting: `crm.user_id` and `crm.via`, set per transaction.
 
+The audit triggers name the user, and the row-level policies (migration 0026) show only
+the records the user's data scope reaches: without a user, no row of the owned tables.
 `set_config(..., true)` lasts until the transaction ends, so the value can never leak
 to the next user of a pooled connection. A transaction may begin before the user is
-known (Flask-Login loads the user with a query), so the values are (re)set before
-every flush and every non-SELECT statement of the session, when they changed.
+known (Flask-Login loads the user with a query), so the values are (re)set before every
+statement once a user is known (reads included), and before every write, when they changed.
+A thread working for a request (the CRM-wide search's) says for whom with `acting_as`.
 """
 from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterator
 
 import click
 from flask import g, has_request_context, request
@@ -19,10 +26,24 @@ from app.web.requests import is_api_request
 KEY = "crm_audit_actor"
 VIA_KEY = "crm_audit_via"  # flask.g: how the change arrives, when not the request itself
 SET_ACTOR = "SELECT set_config('crm.user_id', %s, true), set_config('crm.via', %s, true)"
+_acting: ContextVar[tuple[str, str] | None] = ContextVar("crm_acting", default=None)
+
+
+@contextmanager
+def acting_as(actor: tuple[str, str]) -> Iterator[None]:
+    """Act as `actor` (a request's `current_actor()`) in this thread, which has no request of its own."""
+    token = _acting.set(actor)
+    try:
+        yield
+    finally:
+        _acting.reset(token)
 
 
 def current_actor() -> tuple[str, str]:
     """(application user id or '', how the change arrives: 'web POST /customers/add', 'cli crm seed')."""
+    acting = _acting.get()
+    if acting is not None:
+        return acting
     if has_request_context():
         # the user Flask-Login has already loaded; never load it here (we may be inside
         # the session's connection set-up, where a query is not allowed)
@@ -56,6 +77,18 @@ def _before_statement(state) -> None:
         bind(state.session.connection())
 
 
+def _before_cursor(conn: Connection, _cursor, _statement, _parameters, _context, _executemany) -> None:
+    """Every statement, reads included, runs as the known user: the row-level policies depend on it.
+
+    Until a user is known nothing is sent (Flask-Login's own query reads no owned table);
+    the driver connection runs it, so no event fires again.
+    """
+    actor = current_actor()
+    if conn.info.get(KEY) != actor and (actor[0] or KEY in conn.info):
+        conn.connection.driver_connection.execute(SET_ACTOR, actor)
+        conn.info[KEY] = actor
+
+
 def _begin(conn: Connection) -> None:
     """Bind at once outside requests and for known users; else wait for the first write.
 
@@ -75,6 +108,8 @@ def install(engine) -> None:
     """Bind the actor on the engine's transactions and every session's writes (once; create_app calls it)."""
     if not event.contains(engine, "begin", _begin):
         event.listen(engine, "begin", _begin)
+    if not event.contains(engine, "before_cursor_execute", _before_cursor):
+        event.listen(engine, "before_cursor_execute", _before_cursor)
     for name, listener in (("before_flush", _before_flush), ("do_orm_execute", _before_statement)):
         if not event.contains(Session, name, listener):
             event.listen(Session, name, listener)

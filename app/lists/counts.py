@@ -9,18 +9,23 @@ from flask_babel import gettext as _
 from sqlalchemy import column, text
 
 from app.extensions import db
+from app.lists.scope import sees_all
 
 COUNT_CAP = 10_000
 
 
 def planner_estimates(tables: list[str]) -> dict[str, int]:
-    """reltuples per table: instant at any size; -1 for a table never analysed."""
+    """reltuples per table: instant at any size; -1 for a table never analysed.
+
+    Also -1 for a table of which the acting user sees only some rows (app/lists/scope.py): the
+    whole table's size is not theirs to know, and their rows are counted (capped) instead.
+    """
     result = db.session.execute(
         text("SELECT relname, reltuples::bigint FROM pg_class "
              "WHERE relkind IN ('r', 'p') AND relname = ANY(:t) AND relnamespace = 'public'::regnamespace")
         .columns(column("relname"), column("reltuples")),  # a typed SELECT: the audit hook skips it
         {"t": tables})
-    return dict(result.all())
+    return {table: n if sees_all(table) else -1 for table, n in result.all()}
 
 
 def about(n: int | None) -> str:

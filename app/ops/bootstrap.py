@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from app.encryption.columns import key_ring
 from app.extensions import db
+from app.ops.database import owner_engine
 from app.ops.instance import read_or_create_secret
 from app.models import Customer, User
 from app.security.passwords import password_problems
@@ -67,8 +68,10 @@ def ensure_admin(app: Flask, echo=print) -> User:
     return user
 
 
-def database_is_empty() -> bool:
-    return not db.session.scalar(select(func.count()).select_from(select(Customer.customer_id).limit(1).subquery()))
+def database_is_empty(app: Flask) -> bool:
+    """No customer at all: asked as the owner role, which sees every row (the app's role, without a user, none)."""
+    with owner_engine(app.config) as engine, engine.connect() as conn:
+        return not conn.scalar(select(func.count()).select_from(select(Customer.customer_id).limit(1).subquery()))
 
 
 def bootstrap(app: Flask, echo=print) -> None:
@@ -77,7 +80,7 @@ def bootstrap(app: Flask, echo=print) -> None:
     from app.audit.partitions import utc_today
     from app.seed.demo import HISTORY, load_demo_data
 
-    demo = app.config.get("DEMO_DATA") and database_is_empty()
+    demo = app.config.get("DEMO_DATA") and database_is_empty(app)
     db.session.rollback()  # end the read: maintenance (another connection) may alter this table's triggers
     # logs partitions ahead, retention, audit triggers on new tables; and the months of the
     # demo's back-dated log rows, which would otherwise sit in the default partition

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import atexit
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping
 
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import NullPool
 
 from app.ops.embedded_db import OWNER_ROLE, RUNTIME_ROLE, EmbeddedPostgres
 
@@ -50,3 +53,18 @@ def owner_conninfo(config: Mapping) -> str:
     """The schema owner's URL for libpq (psycopg directly): bulk loads that drop and rebuild indexes."""
     url = make_url(migration_database_url(config)).set(drivername="postgresql")
     return url.render_as_string(hide_password=False)
+
+
+@contextmanager
+def owner_engine(config: Mapping) -> Iterator[Engine]:
+    """An engine on the schema owner's role, for maintenance that must see every row.
+
+    Row-level security (migration 0026) limits the runtime role to the acting user's
+    records; the owner role is not limited: demo data, report snapshots (company-wide
+    figures) and the start-up checks use it. One connection at a time, closed after use.
+    """
+    engine = create_engine(migration_database_url(config), poolclass=NullPool)
+    try:
+        yield engine
+    finally:
+        engine.dispose()

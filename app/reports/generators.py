@@ -15,12 +15,14 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
+from flask import current_app
 from sqlalchemy import text
 
 from app.models.choices import ACTIVITY_TYPES, LEAD_STATUSES, OPPORTUNITY_STAGES, PRIORITIES
 from app.encryption.columns import key_ring
 from app.extensions import db
 from app.i18n.labels import N_
+from app.ops.database import owner_engine
 from app.models import Report
 from app.reports.shapes import check
 from app.reports.scans import (AGE_BUCKETS, MONTHS, OPEN_TICKET_STATUSES, SCANS, WEEKS, WORKERS, Run, Scan,
@@ -225,7 +227,8 @@ def generate(report_types: Iterable[str] | None = None, echo: Callable[[str], No
         try:
             now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
             rows, failed = [], {}
-            with Run(db.engine, key_ring(), now, workers) as run:
+            # company-wide figures: the scans read as the owner role, which row-level security does not limit
+            with owner_engine(current_app.config) as engine, Run(engine, key_ring(), now, workers) as run:
                 run.start(s for s in SCANS.values() if s.name in needed)
                 for kind in kinds:
                     try:

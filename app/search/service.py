@@ -25,6 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from flask_babel import gettext as _
 
+from app.audit.context import acting_as, current_actor
 from app.i18n.labels import column_label
 from app.crud.derive import label_for, route_of
 from app.lists.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
@@ -312,8 +313,10 @@ def _search_queue(session: Session, todo: deque[Entity], terms: Terms, limit: in
     return outcomes
 
 
-def _queue_in_own_session(app: Flask, bind, todo: deque[Entity], terms: Terms, limit: int) -> dict[Entity, Outcome]:
-    with app.app_context(), Session(bind=bind) as own:  # app context: loading decrypts with the app's keys
+def _queue_in_own_session(app: Flask, bind, actor: tuple[str, str], todo: deque[Entity], terms: Terms,
+                          limit: int) -> dict[Entity, Outcome]:
+    # app context: loading decrypts with the app's keys; the request's user: the rows it may see
+    with app.app_context(), acting_as(actor), Session(bind=bind) as own:
         return _search_queue(own, todo, terms, limit)  # closing expunges the rows: they stay loaded
 
 
@@ -341,7 +344,8 @@ def search(session: Session, raw_query: str | None, entities: Iterable[Entity] =
     else:
         app, bind = current_app._get_current_object(), session.get_bind()
         with ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="search") as pool:
-            others = [pool.submit(_queue_in_own_session, app, bind, todo, terms, limit) for _ in range(threads - 1)]
+            others = [pool.submit(_queue_in_own_session, app, bind, current_actor(), todo, terms, limit)
+                      for _ in range(threads - 1)]
             outcomes = _search_queue(session, todo, terms, limit)
             for future in others:
                 outcomes.update(future.result())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from flask import current_app
 from flask_appbuilder import AppBuilder
 from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -90,7 +91,7 @@ def give_default_scopes(role: Role) -> None:
 
 def sync_default_roles(appbuilder: AppBuilder) -> None:
     """Create missing default roles; give existing ones the permissions of new resources only."""
-    admin = db.session.scalar(select(Role).where(Role.role_name == appbuilder.app.config["AUTH_ROLE_ADMIN"]))
+    admin = db.session.scalar(select(Role).where(Role.role_name == current_app.config["AUTH_ROLE_ADMIN"]))
     if admin is not None and admin.role_name in DEFAULT_SCOPES:
         give_default_scopes(admin)  # FAB creates the Admin role; it sees every record
     cat = catalog(appbuilder)

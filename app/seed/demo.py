@@ -3,20 +3,24 @@
 Loaded into an empty database at the first start (app.ops.bootstrap): the same
 generators as `crm seed` (Chinese and English names, dates over five years,
 every stage, status, priority and activity type, encrypted amounts), written
-through the app's own connection in one transaction, so every row is audited as
-any other insert. A few log rows of its own mark the demo in the audit log.
+in one transaction on the owner role's connection (row-level security limits the app's
+role to the acting user's records), and every row is audited as any other insert. The rows
+belong to three teams of sales staff made with them. A few log rows of its own mark the demo
+in the audit log.
 """
 from __future__ import annotations
 
 import datetime as dt
 import random
 
+from flask import current_app
 from sqlalchemy import insert, select
 
 from app.audit.context import bind
 from app.encryption.columns import key_ring
 from app.extensions import db
 from app.models import Log, User
+from app.ops.database import owner_engine
 from app.reports.generators import generate
 from app.seed.loader import load_in_place
 from app.seed.plan import counts_for_scale
@@ -37,12 +41,14 @@ def demo_counts() -> dict[str, int]:
 def load_demo_data(seed: int = 20261129) -> dict[str, int]:
     """Insert the demo rows; returns counts by table. Caller checks emptiness."""
     session = db.session
-    connection = session.connection()
-    bind(connection)  # the audit triggers name who loads it (`crm bootstrap`), as for any write
     counts = demo_counts()
-    raw = connection.connection.driver_connection
-    staff = create_staff(raw, DEMO_TEAMS, DEMO_STAFF, seed)
-    load_in_place(raw, counts, key_ring(), seed=seed, staff=staff)
+    # as the owner role: row-level security lets the app's role write only its own records, and the
+    # demo's belong to its sales staff (COPY, which the loader uses, is refused under it too)
+    with owner_engine(current_app.config) as engine, engine.begin() as connection:
+        bind(connection)  # the audit triggers name who loads it (`crm bootstrap`), as for any write
+        raw = connection.connection.driver_connection
+        staff = create_staff(raw, DEMO_TEAMS, DEMO_STAFF, seed)
+        load_in_place(raw, counts, key_ring(), seed=seed, staff=staff)
     rng = random.Random(seed)
     now = dt.datetime.utcnow().replace(microsecond=0)
     admin_id = session.scalar(select(User.user_id).where(User.username == "admin"))

@@ -13,6 +13,15 @@ Create Date: 2026-12-06
 - role_data_scopes: per role and owned table, own / team / all; no row means own.
   The default roles get their defaults here (the start-up sync gives them to new instances).
 teams and role_data_scopes are audited like every table.
+
+Row-level security on the four owned tables, and on contacts and activities (which follow
+their customer), for every role but the tables' owner: the runtime role crm_app is limited, the owner role (migrations, `crm seed`,
+`logs maintain`) owns the tables and is not limited. A row is visible when the acting user's
+widest scope on its table is "all", or its owner is among the owners the user may see (own:
+the user; team: the user and the members of the teams they are in or lead). The user's scope
+and owner list come from two STABLE SECURITY DEFINER functions called in scalar sub-selects,
+so each is an InitPlan evaluated once per statement, and `owner_id = ANY(...)` can read the
+(owner_id, key) index. No user set (plain SQL as crm_app): no rows, and nothing may be written.
 """
 import sqlalchemy as sa
 from alembic import op
@@ -34,6 +43,97 @@ DEFAULT_SCOPES = {
     "Sales Rep": dict.fromkeys(OWNED, "own"),
     "Support Agent": {**dict.fromkeys(OWNED, "own"), "service_tickets": "all", "customers": "all"},
 }
+
+
+USER_ID = "NULLIF(current_setting('crm.user_id', true), '')::integer"
+FUNCTIONS = [
+    # The acting user's widest scope on an owned table: NULL without a user; a role without a
+    # row for the table has "own". SECURITY DEFINER: reads users, roles and scopes as their owner.
+    f"""
+CREATE FUNCTION crm_data_scope(tbl text) RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    SELECT (ARRAY['own', 'team', 'all'])[max(array_position(ARRAY['own', 'team', 'all'],
+                                                            coalesce(s.scope, 'own')))]
+    FROM users AS u LEFT JOIN role_data_scopes AS s ON s.role_id = u.role_id AND s.table_name = tbl
+    WHERE u.user_id = {USER_ID} AND u.active
+$$""",
+    """
+CREATE FUNCTION crm_sees_all(tbl text) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    SELECT coalesce(crm_data_scope(tbl) = 'all', false)
+$$""",
+    # The owners whose records the acting user sees on a table (empty without a user; with
+    # scope "all" every record is visible anyway, unowned ones included).
+    f"""
+CREATE FUNCTION crm_visible_owner_ids(tbl text) RETURNS integer[]
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    SELECT CASE crm_data_scope(tbl)
+        WHEN 'own' THEN ARRAY[{USER_ID}]
+        WHEN 'team' THEN ARRAY[{USER_ID}] || ARRAY(
+            SELECT m.user_id FROM users AS m
+            WHERE m.team_id IN (SELECT u.team_id FROM users AS u WHERE u.user_id = {USER_ID}
+                                UNION SELECT t.team_id FROM teams AS t WHERE t.leader_id = {USER_ID})
+              AND m.user_id <> {USER_ID})
+        WHEN 'all' THEN ARRAY[{USER_ID}]
+        ELSE '{{}}'::integer[] END
+$$""",
+]
+
+
+# Report snapshots are company-wide figures: shown to a user who sees every owned record, and to
+# the app's own jobs (no user: the scheduler and `crm reports generate` write and read them).
+# Anyone may add one (the jobs do, without a user); changing or deleting one needs the same sight.
+REPORTS_VISIBLE = ("(SELECT current_setting('crm.user_id', true) IS NULL OR current_setting('crm.user_id', true) = '' "
+                   "OR (" + " AND ".join(f"crm_sees_all('{t}')" for t in OWNED) + "))")
+REPORTS_POLICIES = {"select": ("SELECT", f"USING ({REPORTS_VISIBLE})"),
+                    "insert": ("INSERT", "WITH CHECK (true)"),
+                    "update": ("UPDATE", f"USING ({REPORTS_VISIBLE})"),
+                    "delete": ("DELETE", f"USING ({REPORTS_VISIBLE})")}
+
+
+def visible(table: str) -> str:
+    """The policy's test for a row of an owned table: once-per-statement InitPlans, then the index."""
+    return (f"(SELECT crm_sees_all('{table}')) "
+            f"OR owner_id = ANY ((SELECT crm_visible_owner_ids('{table}'))::integer[])")
+
+
+# contacts and activities follow their customer: the EXISTS reads customers under its own policy
+# (for a user who sees every customer, the first test answers without looking)
+FOLLOWERS = {
+    "contacts": "(SELECT crm_sees_all('customers')) OR EXISTS "
+                "(SELECT FROM customers AS c WHERE c.customer_id = contacts.customer_id)",
+    "activities": "(SELECT crm_sees_all('customers')) OR EXISTS "
+                  "(SELECT FROM customers AS c WHERE c.customer_id = activities.customer_id) "
+                  "OR (activities.customer_id IS NULL AND EXISTS "
+                  "(SELECT FROM contacts AS p WHERE p.contact_id = activities.contact_id))",
+}
+
+
+def enable_policies() -> None:
+    for function in FUNCTIONS:
+        op.execute(function)
+    policies = {**{t: (visible(t), visible(t)) for t in OWNED}, **{t: (u, u) for t, u in FOLLOWERS.items()}}
+    for name in ("crm_data_scope(text)", "crm_sees_all(text)", "crm_visible_owner_ids(text)"):
+        op.execute(f"GRANT EXECUTE ON FUNCTION {name} TO PUBLIC")  # every role's policies call them
+    for table, (using, check) in policies.items():
+        op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+        # TO PUBLIC: the runtime role (crm_app, or another name on an external server) and any
+        # other role; the owner role is not limited (it owns the table, which is not FORCEd)
+        op.execute(f"CREATE POLICY {table}_scope ON {table} TO PUBLIC USING ({using}) WITH CHECK ({check})")
+    op.execute("ALTER TABLE reports ENABLE ROW LEVEL SECURITY")
+    for name, (command, test) in REPORTS_POLICIES.items():
+        op.execute(f"CREATE POLICY reports_{name} ON reports FOR {command} TO PUBLIC {test}")
+
+
+def disable_policies() -> None:
+    for name in REPORTS_POLICIES:
+        op.execute(f"DROP POLICY IF EXISTS reports_{name} ON reports")
+    op.execute("ALTER TABLE reports DISABLE ROW LEVEL SECURITY")
+    for table in (*OWNED, *FOLLOWERS):
+        op.execute(f"DROP POLICY IF EXISTS {table}_scope ON {table}")
+        op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
+    for name in ("crm_visible_owner_ids(text)", "crm_sees_all(text)", "crm_data_scope(text)"):
+        op.execute(f"DROP FUNCTION {name}")
 
 
 def upgrade():
@@ -81,9 +181,11 @@ def upgrade():
                 "SELECT role_id, :t, :s FROM roles WHERE role_name = :r"),
         [{"r": role, "t": table, "s": scope}
          for role, scopes in DEFAULT_SCOPES.items() for table, scope in scopes.items()])
+    enable_policies()
 
 
 def downgrade():
+    disable_policies()
     op.drop_table("role_data_scopes")
     for table in OWNED:
         op.drop_index(f"ix_{table}_owner_id", table)

@@ -26,3 +26,33 @@ def make_role_user(app: Flask, role: str) -> str:
     username = role.lower().replace(" ", "_")
     add_user(app, username, role, "User", role, ROLE_PASSWORD)
     return username
+
+
+ADMIN_ID = "(SELECT user_id::text FROM users WHERE username = 'admin')"
+
+
+def act_as_admin(conn) -> None:
+    """Act as the admin for the rest of `conn`'s transaction: who sees and writes every record."""
+    from sqlalchemy import text
+
+    conn.execute(text(f"SELECT set_config('crm.user_id', {ADMIN_ID}, true)"))
+
+
+def act_as(conn, username: str) -> None:
+    """Act as `username` for the rest of `conn`'s transaction (the row-level policies read crm.user_id)."""
+    from sqlalchemy import text
+
+    conn.execute(text("SELECT set_config('crm.user_id', (SELECT user_id::text FROM users WHERE username = :u), "
+                      "true)"), {"u": username})
+
+
+def admin_actor(app: Flask) -> tuple[str, str]:
+    """The admin as `app.audit.context.acting_as` takes it: for ORM writes outside a request."""
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    with app.app_context():
+        user_id = db.session.scalar(text(f"SELECT {ADMIN_ID}"))
+        db.session.remove()
+    return (user_id, "test")

@@ -11,6 +11,7 @@ from flask_appbuilder.security.decorators import has_access
 
 from app.audit.record import record
 from app.extensions import db
+from app.lists.scope import sees_all_records
 from app.reports.chart_tables import data_table
 from app.reports.charts import card, trend_figures
 from app.reports.generators import REPORT_TYPES, ReportsBusy, generate
@@ -46,9 +47,13 @@ class DashboardView(BaseView):
     @expose("/")
     @has_access
     def index(self):
-        snapshots = latest()
-        cards = [card(kind, snapshots.get(kind.name)) for kind in REPORT_TYPES.values()]
+        # snapshots are company-wide: only for users who see every owned record (the policies on
+        # `reports` hide them from the others too); the rest are told why the page is empty
+        company_wide = sees_all_records()
+        snapshots = latest() if company_wide else {}
+        cards = [card(kind, snapshots.get(kind.name)) for kind in REPORT_TYPES.values()] if company_wide else []
         return self.render_template("crm/dashboard.html", cards=cards, running=generation_running(),
+                                    company_wide=company_wide,
                                     can_refresh=self.can_refresh(), plotly_version=plotly_version(),
                                     chart_table=data_table)
 

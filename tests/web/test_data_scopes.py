@@ -1,0 +1,234 @@
+"""Record owners and data scopes, enforced by PostgreSQL row-level security (migration 0026), per path.
+
+One prepared instance for the module: two reps in different teams (A and B), the manager of
+team A, an auditor. Each rep creates records through the app; then every path shows each
+user only what their scope reaches: a rep their own, the manager team A's, the auditor all
+(and the auditor writes nothing). A record outside the scope answers 404, as if it did not exist.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from typing import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from tests.support.api_keys import bearer, create_key
+from tests.support.apps import TEMPLATE, make_app
+from tests.support.client import csrf_token, login
+from tests.support.users import ROLE_PASSWORD, add_user
+
+USERS = {"rep_a": "Sales Rep", "rep_b": "Sales Rep", "manager_a": "Sales Manager", "auditor": "Auditor"}
+TEAMS = {"rep_a": "Team A", "manager_a": "Team A", "rep_b": "Team B"}
+# what each user sees of the reps' records ("a": rep_a's, "b": rep_b's)
+SEES = {"rep_a": {"a"}, "rep_b": {"b"}, "manager_a": {"a"}, "auditor": {"a", "b"}}
+API = "/api/v1"
+
+
+@pytest.fixture(scope="module")
+def world(pg) -> Iterator[dict]:
+    """The instance, its users and teams, and the records each rep created through the REST API."""
+    from app.extensions import db
+
+    name = f"crm_test_data_scopes_{os.getpid()}"
+    url = pg.create_database(name, template=TEMPLATE)
+    app = make_app(pg, url)
+    owner = create_engine(pg.url(name))
+    for username, role in USERS.items():
+        add_user(app, username, username, "User", role, ROLE_PASSWORD)
+    with owner.begin() as conn:
+        for username, team in TEAMS.items():
+            conn.execute(text("INSERT INTO teams (name) VALUES (:t) ON CONFLICT (name) DO NOTHING"), {"t": team})
+            conn.execute(text("UPDATE users SET team_id = (SELECT team_id FROM teams WHERE name = :t) "
+                              "WHERE username = :u"), {"t": team, "u": username})
+    records: dict[str, dict[str, int]] = {}
+    tokens = {}
+    for rep, mark in (("rep_a", "a"), ("rep_b", "b")):
+        headers = tokens[rep] = jwt(app.test_client(), rep)
+        client = app.test_client()
+        customer = created(client.post(f"{API}/customers/", json={"name": f"Scoped {mark} customer"},
+                                       headers=headers))
+        contact = created(client.post(f"{API}/contacts/", headers=headers, json={
+            "customer": customer, "first_name": "Scoped", "last_name": f"{mark} contact"}))
+        lead = created(client.post(f"{API}/leads/", json={"source": f"Scoped {mark} lead", "contact": contact},
+                                   headers=headers))
+        opportunity = created(client.post(f"{API}/opportunities/", headers=headers, json={
+            "customer": customer, "name": f"Scoped {mark} deal", "stage": "proposal"}))
+        records[mark] = {"customers": customer, "contacts": contact, "leads": lead, "opportunities": opportunity}
+    yield {"app": app, "owner": owner, "records": records, "tokens": tokens}
+    owner.dispose()
+    with app.app_context():
+        db.engine.dispose()
+    pg.drop_database(name)
+
+
+def jwt(client: FlaskClient, username: str) -> dict[str, str]:
+    response = client.post(f"{API}/security/login",
+                           json={"username": username, "password": ROLE_PASSWORD, "provider": "db"})
+    assert response.status_code == 200, response.get_json()
+    return {"Authorization": f"Bearer {response.get_json()['access_token']}"}
+
+
+def created(response) -> int:
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
+def signed_in(world: dict, username: str) -> FlaskClient:
+    """The user's signed-in client, one per module (sign-ins are rate-limited)."""
+    clients = world.setdefault("clients", {})
+    if username not in clients:
+        clients[username] = world["app"].test_client()
+        assert login(clients[username], username, ROLE_PASSWORD).status_code == 302
+    return clients[username]
+
+
+def token(world: dict, username: str) -> dict[str, str]:
+    """The user's JWT headers, one per module."""
+    tokens = world.setdefault("tokens", {})
+    if username not in tokens:
+        tokens[username] = jwt(world["app"].test_client(), username)
+    return tokens[username]
+
+
+def marks(page: str) -> set[str]:
+    """Which reps' records ("a", "b") a page or file names (search results mark the matches up)."""
+    plain = re.sub(r"<[^>]+>", "", page)
+    return {mark for mark in "ab" if f"Scoped {mark} " in plain}
+
+
+def test_new_records_are_owned_by_their_creator(world):
+    with world["owner"].connect() as conn:
+        for mark, rep in (("a", "rep_a"), ("b", "rep_b")):
+            for table in ("customers", "leads", "opportunities"):
+                key = {"customers": "customer_id", "leads": "lead_id", "opportunities": "opportunity_id"}[table]
+                owner = conn.scalar(text(f"SELECT u.username FROM {table} JOIN users u ON u.user_id = owner_id "
+                                         f"WHERE {key} = :k"), {"k": world["records"][mark][table]})
+                assert owner == rep, (table, owner)
+
+
+@pytest.mark.parametrize("username", list(SEES))
+def test_lists_search_board_export_and_lookups_show_the_scope(world, username):
+    client = signed_in(world, username)
+    expected = SEES[username]
+    for screen in ("customers", "contacts", "leads", "opportunities"):
+        page = client.get(f"/{screen}/list/")
+        assert page.status_code == 200
+        assert marks(page.get_data(as_text=True)) == expected, screen
+        found = client.get(f"/{screen}/list/?q=Scoped").get_data(as_text=True)
+        assert marks(found) == expected, f"{screen} ?q="
+    assert marks(client.get("/search/?q=Scoped").get_data(as_text=True)) == expected
+    assert marks(client.get("/pipeline/").get_data(as_text=True)) == expected
+    if USERS[username] != "Sales Rep":  # a rep may not export
+        exported = client.get("/customers/export/").get_data(as_text=True)
+        assert marks(exported) == expected and len(list(csv.DictReader(io.StringIO(exported)))) == len(expected)
+    lookup = client.get("/customers/lookup/?q=Scoped").get_json()["results"]
+    assert marks(" ".join(r["text"] + " " for r in lookup)) == expected
+
+
+@pytest.mark.parametrize("username", list(SEES))
+def test_the_api_with_a_token_and_with_a_key_shows_the_scope(world, username):
+    client = world["app"].test_client()
+    for headers in (token(world, username), bearer(create_key(world["app"], username, f"scoped-{username}"))):
+        for resource in ("customers", "leads", "opportunities", "contacts"):
+            body = client.get(f"{API}/{resource}/", headers=headers).get_json()
+            assert body["count"] == len(SEES[username]), (resource, body)
+        for mark in "ab":
+            status = client.get(f"{API}/customers/{world['records'][mark]['customers']}", headers=headers).status_code
+            assert status == (200 if mark in SEES[username] else 404)
+
+
+def test_out_of_scope_records_answer_404_on_every_page_and_call(world):
+    client = signed_in(world, "rep_a")
+    theirs = world["records"]["b"]
+    for screen in ("customers", "contacts", "leads", "opportunities"):
+        assert client.get(f"/{screen}/show/{theirs[screen]}").status_code == 404, screen
+        assert client.get(f"/{screen}/edit/{theirs[screen]}").status_code == 404, screen
+    manager = signed_in(world, "manager_a")  # may delete, but team B's records are not in reach
+    form_token = csrf_token(manager, "/customers/list/")
+    assert manager.post(f"/customers/delete/{theirs['customers']}", data={"csrf_token": form_token}).status_code == 404
+    assert client.get(f"/leads/convert/{theirs['leads']}").status_code == 404
+    api = world["app"].test_client()  # no session cookie: a token alone
+    assert api.put(f"{API}/customers/{theirs['customers']}", json={"industry": "Taken"},
+                   headers=token(world, "rep_a")).status_code == 404
+    assert api.delete(f"{API}/opportunities/{theirs['opportunities']}",
+                         headers=token(world, "manager_a")).status_code == 404
+    with world["owner"].connect() as conn:
+        assert conn.scalar(text("SELECT industry FROM customers WHERE customer_id = :c"),
+                           {"c": theirs["customers"]}) is None
+
+
+def test_the_auditor_sees_all_and_writes_nothing(world):
+    client = world["app"].test_client()
+    headers = token(world, "auditor")
+    mine = world["records"]["a"]
+    assert client.put(f"{API}/customers/{mine['customers']}", json={"industry": "Audited"},
+                      headers=headers).status_code == 403
+    assert client.post(f"{API}/customers/", json={"name": "Auditor's own"}, headers=headers).status_code == 403
+    with world["owner"].connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM customers WHERE name = 'Auditor''s own' "
+                                "OR industry = 'Audited'")) == 0
+
+
+def test_a_rep_converts_their_own_lead_and_owns_what_it_makes(world):
+    client = signed_in(world, "rep_a")
+    lead = world["records"]["a"]["leads"]
+    page = client.get(f"/leads/convert/{lead}")
+    assert page.status_code == 200
+    from tests.support.htmlforms import form_fields
+
+    fields = form_fields(page.get_data(as_text=True).replace('id="convert-form"', 'id="model_form"'))
+    fields.update(opportunity_name="Scoped a converted", stage="proposal")
+    assert client.post(f"/leads/convert/{lead}", data=fields).status_code == 302
+    with world["owner"].connect() as conn:
+        owner = conn.scalar(text("SELECT u.username FROM opportunities o JOIN users u ON u.user_id = o.owner_id "
+                                 "WHERE o.name = 'Scoped a converted'"))
+    assert owner == "rep_a"
+
+
+def test_home_counts_and_dashboard_reveal_nothing_beyond_the_scope(world):
+    client = signed_in(world, "rep_a")
+    home = client.get("/").get_data(as_text=True)
+    assert "about" not in home.lower()  # no planner estimates of whole tables
+    dashboard = client.get("/dashboard/").get_data(as_text=True)
+    assert "crm-scoped-dashboard" in dashboard and "crm-report" not in dashboard
+    auditor = signed_in(world, "auditor").get("/dashboard/").get_data(as_text=True)
+    assert "crm-scoped-dashboard" not in auditor and "crm-report" in auditor
+
+
+def test_policies_hold_in_plain_sql_as_the_runtime_role(world):
+    """Without the app: no user set, no row and no write; a user set, their own rows; no giving away."""
+    app: Flask = world["app"]
+    from app.extensions import db
+    from tests.support.users import act_as
+
+    with app.app_context(), db.engine.connect() as conn:
+        for table in ("customers", "contacts", "leads", "opportunities", "activities", "service_tickets"):
+            assert conn.scalar(text(f"SELECT count(*) FROM {table}")) == 0, table
+        with pytest.raises(Exception, match="row-level security"):
+            conn.execute(text("INSERT INTO customers (name) VALUES ('Nobody''s')"))
+        conn.rollback()
+        act_as(conn, "rep_a")
+        names = set(conn.scalars(text("SELECT name FROM customers")))
+        assert names == {"Scoped a customer"}
+        assert conn.scalar(text("SELECT count(*) FROM customers WHERE owner_id IS NULL")) == 0
+        theirs = world["records"]["b"]["customers"]
+        assert conn.execute(text("UPDATE customers SET industry = 'x' WHERE customer_id = :c"),
+                            {"c": theirs}).rowcount == 0
+        with pytest.raises(Exception, match="row-level security"):  # a rep cannot give a record away
+            conn.execute(text("UPDATE customers SET owner_id = (SELECT user_id FROM users WHERE username = 'rep_b') "
+                              "WHERE name = 'Scoped a customer'"))
+        conn.rollback()
+        act_as(conn, "manager_a")  # a manager reassigns within the team, not outside it
+        mine = world["records"]["a"]["customers"]
+        assert conn.execute(text("UPDATE customers SET owner_id = (SELECT user_id FROM users "
+                                 "WHERE username = 'manager_a') WHERE customer_id = :c"), {"c": mine}).rowcount == 1
+        with pytest.raises(Exception, match="row-level security"):
+            conn.execute(text("UPDATE customers SET owner_id = (SELECT user_id FROM users WHERE username = 'rep_b') "
+                              "WHERE customer_id = :c"), {"c": mine})
+        conn.rollback()

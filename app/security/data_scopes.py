@@ -4,13 +4,12 @@ saves it and says which "Mine / My team / All" choices a user's lists offer.
 """
 from __future__ import annotations
 
-from typing import Any
-
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from app.extensions import db
+from app.lists.scope import data_scope
 from app.models import RoleDataScope
 from app.models.ownership import DEFAULT_SCOPE, OWNED_TABLES, SCOPES
 
@@ -38,16 +37,9 @@ def save_scopes(role_id: int, wanted: dict[str, str]) -> dict[str, tuple[str, st
     return changed
 
 
-def user_scope(user: Any, table: str) -> str:
-    """The widest scope of the user's roles on `table` ('own' for a table not owned: no switch)."""
-    if table not in OWNED_TABLES or user is None or not getattr(user, "is_authenticated", False):
-        return DEFAULT_SCOPE
-    role_ids = [role.role_id for role in user.roles]
-    if not role_ids:
-        return DEFAULT_SCOPE
-    found = set(db.session.scalars(select(RoleDataScope.scope).where(RoleDataScope.role_id.in_(role_ids),
-                                                                    RoleDataScope.table_name == table)))
-    return max(found | {DEFAULT_SCOPE}, key=SCOPES.index)
+def user_scope(table: str) -> str:
+    """The acting user's scope on `table`, as the row-level policies see it ('own' without a user)."""
+    return data_scope(table) or DEFAULT_SCOPE if table in OWNED_TABLES else DEFAULT_SCOPE
 
 
 def view_choices(scope: str, has_team: bool) -> list[str]:

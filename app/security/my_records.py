@@ -93,7 +93,7 @@ def board_switch(user: Any, args: Mapping[str, list[str]]) -> list[Choice]:
 def choices_for(url: str, table: str, user: Any, args: Mapping[str, list[str]], names: dict[str, str],
                 owner_keys: set[str], paging: set[str]) -> list[Choice]:
     """Each choice's URL (the other arguments kept, not the page) and whether this request is on it."""
-    choices = view_choices(user_scope(user, table), getattr(user, "team_id", None) is not None)
+    choices = view_choices(user_scope(table), getattr(user, "team_id", None) is not None)
     if len(choices) < 2:
         return []
     rest = [(k, v) for k, values in args.items() if k not in owner_keys | paging and k != "view" for v in values]
@@ -113,7 +113,7 @@ def opens_mine(table: str, user: Any) -> bool:
     with the switch."""
     if getattr(user, "team_id", None) is None:
         return False
-    return len(view_choices(user_scope(user, table), True)) >= 2
+    return len(view_choices(user_scope(table), True)) >= 2
 
 
 def opening_url(route_base: str, table: str, user: Any) -> str | None:

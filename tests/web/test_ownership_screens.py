@@ -198,4 +198,9 @@ def test_lists_and_board_open_on_mine_with_a_switch_the_scope_allows(owned_app, 
     plain = signed_in(owned_app, "rep")
     assert plain.get("/customers/list/").status_code == 200
     assert "crm-owner-switch" not in plain.get("/customers/list/").get_data(as_text=True)
-    assert rep
+    # a rep may not give a new record away: the database refuses, the form says so, nothing is saved
+    other = uid(run, "other")
+    refused = post_form(plain, "/customers/add", {"name": "Given away", "owner": str(other)})
+    assert refused.status_code in (200, 302, 400) and not run("SELECT 1 FROM customers WHERE name = 'Given away'")
+    assert post_form(plain, "/customers/add", {"name": "Kept", "owner": str(rep)}).status_code == 302
+    assert run("SELECT owner_id FROM customers WHERE name = 'Kept'")[0][0] == rep

@@ -89,24 +89,10 @@ def app(pg: Server, database: str) -> Iterator[Flask]:
 
 @pytest.fixture
 def sql(app: Flask):
-    """Run plain SQL on the test database (its own transaction, committed) and return rows.
+    """Run plain SQL on the test database as the runtime role, acting as the admin (who sees every record)."""
+    from tests.support.users import sql_as
 
-    As the runtime role, acting as the admin: row-level security (migration 0026) shows a
-    statement without a user no record, and lets it write none.
-    """
-    from sqlalchemy import text
-
-    from app.extensions import db
-
-    from tests.support.users import act_as_admin
-
-    def run(statement: str, **params):
-        with app.app_context(), db.engine.begin() as conn:
-            act_as_admin(conn)
-            result = conn.execute(text(statement), params)
-            return result.fetchall() if result.returns_rows else []
-
-    return run
+    return sql_as(app)
 
 
 @pytest.fixture

@@ -64,8 +64,8 @@ def current_actor() -> tuple[str, str]:
 def bind(conn: Connection) -> None:
     actor = current_actor()
     if conn.info.get(KEY) != actor:
+        conn.info[KEY] = actor  # first: the statement below must not bind again (_before_cursor)
         conn.exec_driver_sql(SET_ACTOR, actor)
-        conn.info[KEY] = actor
 
 
 def _before_flush(session: Session, _context, _instances) -> None:
@@ -97,11 +97,11 @@ def _begin(conn: Connection) -> None:
     """
     conn.info.pop(KEY, None)
     actor = current_actor()
-    # outside requests, bind when there is something to say (a CLI command); a worker thread
-    # (the search's) has neither and binds at its first write, if any
+    # outside requests, bind when there is something to say (a CLI command, a thread acting_as
+    # a request's user); a thread with neither binds at its first write, if any
     if actor[0] or (not has_request_context() and actor[1]):
-        conn.exec_driver_sql(SET_ACTOR, actor)
         conn.info[KEY] = actor
+        conn.exec_driver_sql(SET_ACTOR, actor)
 
 
 def install(engine) -> None:

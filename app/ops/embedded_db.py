@@ -31,6 +31,14 @@ SYSTEM_USER = "embedded_postgres"  # the account the server runs as when we are 
 SUPERUSER = "postgres"
 OWNER_ROLE = "crm_owner"  # owns the schema, runs migrations
 RUNTIME_ROLE = "crm_app"  # what the running app uses: rows only, no DDL (grants: migration 0003)
+# Under row-level security (migration 0026) PostgreSQL uses an index for a condition only if its
+# function is LEAKPROOF (it runs before the policy's test). The search's operators (ILIKE, ~*, @@,
+# @>) are not marked so, which would make every search a sequential scan. Their only errors
+# concern the pattern (the user's own input), never a row's value, as the app writes them; the
+# mark needs a superuser and is per database (docs/security.md says how on an external server).
+LEAKPROOF_SEARCH = "; ".join(f"ALTER FUNCTION {f} LEAKPROOF" for f in (
+    "texticlike(text, text)", "texticregexeq(text, text)", "ts_match_vq(tsvector, tsquery)",
+    "arraycontains(anyarray, anyarray)"))
 DATABASE = "crm"
 SOCKET_MAX = 100  # bytes; unix socket paths are limited to 107 on Linux
 
@@ -236,6 +244,7 @@ class EmbeddedPostgres:
             database="postgres",
         )
         self.psql(f"GRANT CONNECT ON DATABASE {DATABASE} TO {RUNTIME_ROLE}", database="postgres")
+        self.psql(LEAKPROOF_SEARCH)
 
     def destroy(self) -> None:
         self.stop()

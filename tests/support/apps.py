@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy.engine import make_url
 
 from app import create_app
-from app.ops.embedded_db import RUNTIME_ROLE
+from app.ops.embedded_db import LEAKPROOF_SEARCH, RUNTIME_ROLE
 from config import TestConfig
 from tests.support.postgres import Server
 
@@ -71,6 +71,7 @@ def prepare_template(server: Server) -> None:
         if server.embedded is None and not server.execute(f"SELECT 1 FROM pg_roles WHERE rolname = '{role}'"):
             server.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{server.password(role)}'")
     url = server.create_database(TEMPLATE)
+    server.execute(LEAKPROOF_SEARCH, database=TEMPLATE)  # as the embedded server's start does for its database
     app = make_app(server, url, ADMIN_PASSWORD=ADMIN_PASSWORD)
     with app.app_context():
         upgrade()

@@ -31,13 +31,6 @@ def make_role_user(app: Flask, role: str) -> str:
 ADMIN_ID = "(SELECT user_id::text FROM users WHERE username = 'admin')"
 
 
-def act_as_admin(conn) -> None:
-    """Act as the admin for the rest of `conn`'s transaction: who sees and writes every record."""
-    from sqlalchemy import text
-
-    conn.execute(text(f"SELECT set_config('crm.user_id', {ADMIN_ID}, true)"))
-
-
 def act_as(conn, username: str) -> None:
     """Act as `username` for the rest of `conn`'s transaction (the row-level policies read crm.user_id)."""
     from sqlalchemy import text
@@ -56,3 +49,22 @@ def admin_actor(app: Flask) -> tuple[str, str]:
         user_id = db.session.scalar(text(f"SELECT {ADMIN_ID}"))
         db.session.remove()
     return (user_id, "test")
+
+
+def sql_as(app: Flask, username: str = "admin"):
+    """Plain SQL as the runtime role acting as `username` (own transaction, committed); returns rows.
+
+    Row-level security (migration 0026) shows a statement without a user no record and lets it
+    write none; the admin sees and writes every record, a rep their own.
+    """
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    def run(statement: str, **params):
+        with app.app_context(), db.engine.begin() as conn:
+            act_as(conn, username)
+            result = conn.execute(text(statement), params)
+            return result.fetchall() if result.returns_rows else []
+
+    return run

@@ -18,6 +18,7 @@ from sqlalchemy import Date, DateTime, Numeric, inspect, text
 from tests.support.apps import ADMIN_PASSWORD, make_app
 from tests.support.client import CSRF_RE, login
 from tests.support.htmlforms import form_fields
+from tests.support.users import act_as
 
 WATCHED = ["customers", "contacts", "leads", "opportunities", "activities", "service_tickets", "reports",
            "users", "roles", "permissions", "role_permissions"]
@@ -63,6 +64,7 @@ def world(pg) -> Iterator[World]:
 
     def run_sql(statement: str, **params) -> list:
         with app.app_context(), db.engine.begin() as conn:
+            act_as(conn, "admin")  # row-level security: the admin sees and writes every record
             result = conn.execute(text(statement), params)
             return result.fetchall() if result.returns_rows else []
 

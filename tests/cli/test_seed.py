@@ -150,8 +150,9 @@ def test_seed_loads_realistic_data_and_restores_the_schema(app, sql, admin):
 
 
 def test_owners_only_gives_unowned_rows_an_owner_resumably(app, sql):
-    sql("INSERT INTO customers (name) SELECT 'Old ' || g FROM generate_series(1, 30) g")
-    sql("INSERT INTO service_tickets (customer_id, subject) SELECT customer_id, 'T' FROM customers")
+    # rows from before records had owners (the admin, who sees all, may write them unowned)
+    sql("INSERT INTO customers (name, owner_id) SELECT 'Old ' || g, NULL FROM generate_series(1, 30) g")
+    sql("INSERT INTO service_tickets (customer_id, subject, owner_id) SELECT customer_id, 'T', NULL FROM customers")
     result = seed(app, "--owners-only")
     assert result.exit_code == 0, result.output
     assert "30 customers" in result.output and "30 service_tickets" in result.output

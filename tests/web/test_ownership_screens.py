@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from tests.support.apps import TEMPLATE, make_app
 from tests.support.client import csrf_token, flashes, login, post_form
-from tests.support.users import USER_PASSWORD, act_as_admin, add_user
+from tests.support.users import USER_PASSWORD, act_as, add_user, sql_as
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def owned_app(pg) -> Iterator[Flask]:
     add_user(application, "rep", "Ray", "Rep", "Sales Rep", USER_PASSWORD)
     add_user(application, "other", "Olga", "Other", "Sales Rep", USER_PASSWORD)
     with application.app_context(), db.engine.begin() as conn:
-        act_as_admin(conn)  # row-level security: the admin writes records for anyone
+        act_as(conn, "admin")  # row-level security: the admin writes records for anyone
         conn.execute(text("INSERT INTO teams (name, leader_id) SELECT 'North', user_id FROM users WHERE username = 'mgr'"))
         conn.execute(text("UPDATE users SET team_id = (SELECT team_id FROM teams WHERE name = 'North') "
                           "WHERE username IN ('mgr', 'rep')"))
@@ -47,14 +47,7 @@ def owned_app(pg) -> Iterator[Flask]:
 
 @pytest.fixture(scope="module")
 def run(owned_app):
-    from app.extensions import db
-
-    def go(statement: str, **params):
-        with owned_app.app_context(), db.engine.begin() as conn:
-            act_as_admin(conn)
-            result = conn.execute(text(statement), params)
-            return result.fetchall() if result.returns_rows else []
-    return go
+    return sql_as(owned_app)
 
 
 @pytest.fixture(scope="module")

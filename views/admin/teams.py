@@ -31,7 +31,7 @@ def members_text(members: Any) -> Markup:
 
 
 MEMBERS = _l("Members")
-LABELS = {**derive(Team)["label_columns"], "members": MEMBERS, "leader": _l("Leader")}
+DERIVED = derive(Team)
 
 
 @derived_from(Team)
@@ -44,11 +44,11 @@ class TeamView(CrmModelView):
     edit_columns = ["name", "leader", "members"]
     search_columns = ["name", "leader", "created_at", "updated_at"]
     order_columns = ["name", "updated_at"]
-    label_columns = LABELS
-    formatters_columns = {**derive(Team)["formatters_columns"], "members": members_text}
+    label_columns = {**DERIVED["label_columns"], "members": MEMBERS, "leader": _l("Leader")}
+    formatters_columns = {**DERIVED["formatters_columns"], "members": members_text}
     _members = QuerySelectMultipleField(
         MEMBERS, query_func=users_by_name, get_pk_func=lambda user: user.user_id, get_label=user_label,
         widget=Select2ManyWidget(),
         description=_l("A user is in one team at most: choosing someone here moves them from their team."))
-    add_form_extra_fields = {**derive(Team)["add_form_extra_fields"], "members": _members}
-    edit_form_extra_fields = {**derive(Team)["edit_form_extra_fields"], "members": _members}
+    add_form_extra_fields = {**DERIVED["add_form_extra_fields"], "members": _members}
+    edit_form_extra_fields = {**DERIVED["edit_form_extra_fields"], "members": _members}

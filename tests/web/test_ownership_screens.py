@@ -187,6 +187,11 @@ def test_lists_and_board_open_on_mine_with_a_switch_the_scope_allows(owned_app, 
     assert board.status_code == 302 and parse_qs(urlsplit(board.headers["Location"]).query) == {"owner": [str(mgr)]}
     assert 'data-choice="team"' in manager.get(f"/pipeline/?team={north}").get_data(as_text=True)
     assert manager.get("/pipeline/?team=abc").status_code == 400
+    # a default view the user saved still wins over "Mine"
+    token = csrf_token(manager, "/customers/list/?view=all")
+    assert manager.post("/customers/views/save", data={"csrf_token": token, "name": "Mine by R", "args": "q=R",
+                                                       "cols": "", "role_id": "", "is_default": "1"}).status_code < 400
+    assert "sv=" in manager.get("/customers/list/").headers["Location"]
     # an own-scope rep: no switch, no redirect
     plain = signed_in(owned_app, "rep")
     assert plain.get("/customers/list/").status_code == 200

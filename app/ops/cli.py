@@ -48,6 +48,8 @@ def migrate_and_bootstrap(app) -> None:
         embedded_server(app.config).ensure_runtime_role()  # also on a server started by older code
         start_wal_archiving(app)
     upgrade()
+    if not app.config.get("DATABASE_URL"):
+        embedded_server(app.config).mark_search_leakproof()  # the functions of the migrations too
     bootstrap(app, echo=click.echo)
 
 

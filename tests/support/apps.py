@@ -71,10 +71,10 @@ def prepare_template(server: Server) -> None:
         if server.embedded is None and not server.execute(f"SELECT 1 FROM pg_roles WHERE rolname = '{role}'"):
             server.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{server.password(role)}'")
     url = server.create_database(TEMPLATE)
-    server.execute(LEAKPROOF_SEARCH, database=TEMPLATE)  # as the embedded server's start does for its database
     app = make_app(server, url, ADMIN_PASSWORD=ADMIN_PASSWORD)
     with app.app_context():
         upgrade()
+        server.execute(LEAKPROOF_SEARCH, database=TEMPLATE)  # as `crm bootstrap` does on the embedded server
         bootstrap(app, echo=lambda *_: None)
         db.session.remove()
         db.engine.dispose()

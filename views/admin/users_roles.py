@@ -23,6 +23,7 @@ from app.crud.forms import KnownChoices
 from app.models import Role, Team, User
 from app.crud.derive import column_validators
 from app.i18n.formatting import cell_text
+from app.i18n.labels import column_label
 from views.mixins.actions import ActionGuardMixin
 from views.mixins.quick_search import FabListSearchMixin
 from views.mixins.show_panels import ShowPanelsMixin
@@ -51,7 +52,7 @@ class UserView(FabListSearchMixin, ActionGuardMixin, ShowPanelsMixin, UserDBMode
                                    "created_at", "updated_at"]}),
     ]
     user_show_fieldsets = show_fieldsets[:1]
-    label_columns = {**UserDBModelView.label_columns, "role": _("Role"), "team": _("Team"),
+    label_columns = {**UserDBModelView.label_columns, "role": _("Role"), "team": column_label("users", "team"),
                      "created_at": _("Created"), "updated_at": _("Updated")}
     description_columns = {}
     validators_columns = {
@@ -61,7 +62,8 @@ class UserView(FabListSearchMixin, ActionGuardMixin, ShowPanelsMixin, UserDBMode
 
     # FAB makes a NOT NULL boolean "required", so unticking Active could never be saved;
     # ticked by default: a new account is meant to sign in
-    _team = QuerySelectField(_("Team"), query_func=lambda: db.session.scalars(select(Team).order_by(Team.name)).all(),
+    _team = QuerySelectField(column_label("users", "team"),
+                             query_func=lambda: db.session.scalars(select(Team).order_by(Team.name)).all(),
                              get_pk_func=lambda team: team.team_id, allow_blank=True, blank_text=_("No team"),
                              widget=Select2Widget(),
                              description=_("A user is in one team at most; its records are visible to its leader."))

@@ -34,7 +34,8 @@ depends_on = None
 UTC_NOW = sa.text("(now() AT TIME ZONE 'utc')")
 OWNED = {"customers": "customer_id", "leads": "lead_id", "opportunities": "opportunity_id",
          "service_tickets": "ticket_id"}
-OWNER_DEFAULT = "NULLIF(current_setting('crm.user_id', true), '')::integer"
+USER_ID = "NULLIF(current_setting('crm.user_id', true), '')::integer"  # the acting user (app/audit/context.py)
+OWNER_DEFAULT = USER_ID
 # role name -> scope per owned table (frozen here; app/models/ownership.py keeps the live copy)
 DEFAULT_SCOPES = {
     "Admin": dict.fromkeys(OWNED, "all"),
@@ -44,8 +45,6 @@ DEFAULT_SCOPES = {
     "Support Agent": {**dict.fromkeys(OWNED, "own"), "service_tickets": "all", "customers": "all"},
 }
 
-
-USER_ID = "NULLIF(current_setting('crm.user_id', true), '')::integer"
 FUNCTIONS = [
     # The acting user's widest scope on an owned table: NULL without a user; a role without a
     # row for the table has "own". SECURITY DEFINER: reads users, roles and scopes as their owner.
@@ -83,7 +82,7 @@ $$""",
 # Report snapshots are company-wide figures: shown to a user who sees every owned record, and to
 # the app's own jobs (no user: the scheduler and `crm reports generate` write and read them).
 # Anyone may add one (the jobs do, without a user); changing or deleting one needs the same sight.
-REPORTS_VISIBLE = ("(SELECT current_setting('crm.user_id', true) IS NULL OR current_setting('crm.user_id', true) = '' "
+REPORTS_VISIBLE = (f"(SELECT {USER_ID} IS NULL "
                    "OR (" + " AND ".join(f"crm_sees_all('{t}')" for t in OWNED) + "))")
 REPORTS_POLICIES = {"select": ("SELECT", f"USING ({REPORTS_VISIBLE})"),
                     "insert": ("INSERT", "WITH CHECK (true)"),

@@ -27,6 +27,7 @@ EXPECTED: dict[str, dict[str, str]] = {
                 **{t: "r" for t in ADMIN_SCREENS}},
 }
 ROLES = list(EXPECTED)
+SEE_ALL = ("Admin", "Auditor")  # data scope "all" on every owned table: they see report snapshots
 TARGET_ROWS = {
     "customers": "INSERT INTO customers (name) VALUES ('Target') RETURNING customer_id",
     "contacts": "INSERT INTO contacts (customer_id, first_name, last_name) "
@@ -96,7 +97,11 @@ def _crm_screens(checker: Checker, ids: dict[str, str]) -> None:
         pk, gone = (checker.target(table, ids) for _ in range(2))
         count = _count(sql, table)
         checker.check(subject, "r", f"GET {url}/list/", lambda: client.get(f"{url}/list/"), None)
-        checker.check(subject, "r", f"GET {url}/show/{pk}", lambda: client.get(f"{url}/show/{pk}"), None)
+        if table == "reports" and checker.allowed(subject, "r") and checker.role not in SEE_ALL:  # company-wide: hidden
+            if client.get(f"{url}/show/{pk}").status_code != 404:
+                checker.failures.append(f"GET {url}/show/{pk}: a snapshot shown to a user who sees only some rows")
+        else:
+            checker.check(subject, "r", f"GET {url}/show/{pk}", lambda: client.get(f"{url}/show/{pk}"), None)
 
         def add():
             page = client.get(f"{url}/add")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask_appbuilder import AppBuilder
 from flask_babel import lazy_gettext as _l
 
+from views.admin.teams import TeamView
 from views.admin.webhooks import WebhooksView
 from views.api import APIS, CrmOpenApi
 from views.pages.dashboard import DashboardView
@@ -26,6 +27,8 @@ def register_views(appbuilder: AppBuilder) -> None:
                         label=_l("Operations"), category_label=_l("Admin"))
     for api in APIS:
         appbuilder.add_api(api)
+    appbuilder.add_view(TeamView, "Teams", icon="fa-people-group", category="Admin",
+                        label=_l("Teams"), category_label=_l("Admin"))
     appbuilder.add_view(WebhooksView, "Webhooks", icon="fa-satellite-dish", category="Admin",
                         label=_l("Webhooks"), category_label=_l("Admin"))
     appbuilder.add_api(CrmOpenApi)

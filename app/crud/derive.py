@@ -16,6 +16,7 @@ from typing import Any, Callable
 from sqlalchemy import DateTime, Numeric, String, Text, inspect
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import RelationshipProperty
+from flask import g, has_request_context
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectField
@@ -30,6 +31,7 @@ from app.crud.lookups import narrowing_keys
 from app.crud.forms import (AjaxFilterWidget, AjaxRelatedField, Amount, AmountField, FormRules, JSONField,
                             NoControlCharacters, VersionField, choice_field, datetime_field)
 from app.models.crm import EMAIL_RE, PHONE_RE, Customer
+from app.models.security import User
 from app.models.searchable import SYSTEM_COLUMNS, title_columns  # noqa: F401  (views import it from here)
 
 TEXT_MAX = 100_000  # TEXT is unbounded in PostgreSQL; a form post is not
@@ -41,6 +43,27 @@ ROUTES: dict[str, str] = {"service_tickets": "/tickets"}
 
 def route_of(table: str) -> str:
     return ROUTES.get(table, "/" + table)
+
+
+def person_formatter(value: Any) -> Any:
+    """A user (an owner, a leader) by their full name, not their id or username."""
+    return value.get_full_name() if isinstance(value, User) else show_value(value)
+
+
+def acting_user() -> Any:
+    """The signed-in user: a new record's owner as the add form opens."""
+    return getattr(g, "user", None) if has_request_context() else None
+
+
+def users_endpoint(table: str) -> str:
+    """The staff lookup of a screen (`/customers/lookup/users/`): who may list the screen may choose an owner."""
+    return f"{route_of(table)}/lookup/users/"
+
+
+def is_owner(column) -> bool:
+    """The record's owner column (`owner_id`): chosen on the forms although the model marks it read-only
+    for workflows (its default is the creator, migration 0026)."""
+    return column.name == "owner_id"
 
 
 def choice_formatter(values: tuple[str, ...]):
@@ -119,19 +142,21 @@ def derive(model: type) -> dict[str, Any]:
                 many_to_one[local.name] = rel
 
     # a related field narrowed by another one of the form: an activity's contact by its customer
-    in_form = {rel.key for name, rel in many_to_one.items() if not table.columns[name].info.get("read_only")}
+    in_form = {rel.key for name, rel in many_to_one.items()
+               if not table.columns[name].info.get("read_only") or is_owner(table.columns[name])}
     list_columns, form_columns, search_columns, labels = [], [], [], {}
     validators: dict[str, list] = {}
     extra_fields: dict[str, Any] = {}
     encrypted, bands = encrypted_and_bands(table)
     search_fields: dict[str, Any] = {}
     descriptions: dict[str, str] = {}
+    user_relations: set[str] = set()
     for column in table.columns:
         name = column.name
         labels[name] = column_label(table.name, name)
         if name in pk:
             continue
-        if column.info.get("read_only"):  # written by a workflow (e.g. lead conversion), shown only
+        if column.info.get("read_only") and not is_owner(column):  # written by a workflow (e.g. lead conversion), shown only
             if name in many_to_one:
                 labels[many_to_one[name].key] = column_label(table.name, many_to_one[name].key)
             continue
@@ -142,11 +167,15 @@ def derive(model: type) -> dict[str, Any]:
             form_columns.append(rel.key)
             list_columns.append(rel.key)
             search_columns.append(rel.key)
-            endpoint = f"{route_of(target.__tablename__)}/lookup/"
-            narrow = narrowing_keys(model, rel.key, in_form)
+            staff = target is User
+            endpoint = users_endpoint(table.name) if staff else f"{route_of(target.__tablename__)}/lookup/"
+            narrow = () if staff else narrowing_keys(model, rel.key, in_form)
             extra_fields[rel.key] = AjaxRelatedField(labels[rel.key], model=target, endpoint=endpoint,
-                                                     allow_blank=column.nullable, narrow=narrow)
-            if target.__module__ == Customer.__module__:  # CRM tables have a lookup; staff accounts are few
+                                                     allow_blank=column.nullable, narrow=narrow,
+                                                     default=acting_user if is_owner(column) else None)
+            if staff:
+                user_relations.add(rel.key)
+            if staff or target.__module__ == Customer.__module__:  # every related filter is an AJAX select
                 search_fields[rel.key] = AjaxRelatedField(labels[rel.key], model=target, endpoint=endpoint,
                                                           widget=AjaxFilterWidget)
             continue
@@ -185,6 +214,7 @@ def derive(model: type) -> dict[str, Any]:
         edit_extra["version"] = VersionField(model)
         edit_columns.append("version")
     formatters = {c.name: band_label if c.name in bands else show_value for c in table.columns}
+    formatters.update(dict.fromkeys(user_relations, person_formatter))
     for (choice_table, name), values in CHOICE_COLUMNS.items():
         if choice_table == table.name:
             formatters[name] = choice_formatter(values)

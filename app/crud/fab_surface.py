@@ -107,8 +107,10 @@ PUBLIC = (
             "Text columns get the index-backed Contains / Matches words filters first.",
             overridden_by=("app.search.filters.SearchFilterConverter",)),
     Surface("apply", "flask_appbuilder.models.filters.BaseFilter",
-            "The search filters' condition (FAB's documented way to write a filter).",
-            overridden_by=("app.search.filters._SearchFilter", "app.search.quick.QuickSearchFilter")),
+            "The search filters' condition, and the owner's team of the \"My team\" switch (FAB's documented way "
+            "to write a filter).",
+            overridden_by=("app.search.filters._SearchFilter", "app.search.quick.QuickSearchFilter",
+                           "app.security.my_records.FilterOwnerTeam")),
     Surface("__init__", "flask_appbuilder.models.filters.BaseFilter",
             "The list's search box is one filter over several columns: it is made with them.",
             overridden_by=("app.search.quick.QuickSearchFilter",)),
@@ -136,8 +138,10 @@ PUBLIC = (
             overridden_by=("views.mixins.actions.ActionGuardMixin",)),
     Surface("action_post", _MODEL_VIEW, "As `action`, for the list's bulk actions.",
             overridden_by=("views.mixins.actions.ActionGuardMixin",)),
-    Surface("list", _MODEL_VIEW, "A list opened with no argument opens the user's default saved view "
-            "(same route, re-exposed).", overridden_by=("views.mixins.saved_views.SavedViewsMixin",)),
+    Surface("pre_add", f"{_VIEWS}.BaseCRUDView", "A record added without an owner is owned by its creator "
+            "(FAB's hook).", overridden_by=("views.tables.model_view.CrmModelView",)),
+    Surface("list", _MODEL_VIEW, "A list opened with no argument opens the user's default saved view, else "
+            "\"Mine\" where the data scope shows more (same route, re-exposed).", overridden_by=("views.mixins.saved_views.SavedViewsMixin",)),
     Surface("__init__", "flask_appbuilder.widgets.RenderTemplateWidget",
             "The add form (FAB's `add_widget` hook) opens with related rows named in the URL chosen.",
             overridden_by=("views.widgets.add_form.PrefilledFormWidget",)),

@@ -26,9 +26,10 @@ from app.extensions import db
 from app.i18n.labels import choice_label
 from app.lists.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
 from app.models.names import name_splits
+from app.models.security import User
 from app.models.searchable import title_columns, word_columns
 from app.search.conditions import Terms, contains, starts_word
-from app.search.text import has_cjk, normalize
+from app.search.text import has_cjk, like_pattern, normalize
 
 LOOKUP_LIMIT = 20
 QUERY_MAX = 100
@@ -127,7 +128,9 @@ def matching(model: type, query: str) -> Any:
 
 
 def option_label(row: Any) -> str:
-    """'John Brown – Acme'; 'Renewal – Acme – Proposal'; 'Acme – Shanghai'."""
+    """'John Brown – Acme'; 'Renewal – Acme – Proposal'; 'Acme – Shanghai'; a user: user_label."""
+    if isinstance(row, User):
+        return user_label(row)
     table = row.__table__.name
     parts = [str(row)]
     for name in DISTINGUISHING.get(table, ()):
@@ -159,3 +162,23 @@ def lookup_options(model: type, args: Mapping[str, str], limit: int = LOOKUP_LIM
             set_for_transaction(db.session, before)
     options = [{"id": getattr(row, pk.key), "text": option_label(row)} for row in rows]
     return options if not query else sorted(options, key=lambda o: (o["text"], o["id"]))
+
+
+def user_label(user: Any) -> str:
+    """'Wang Xiaoming (wxm) – North team': the full name, the sign-in name, the team."""
+    label = f"{user.get_full_name()} ({user.username})"
+    team = getattr(user, "team", None)
+    return f"{label}{SEPARATOR}{team}" if team is not None else label
+
+
+def user_options(args: Mapping[str, str], limit: int = LOOKUP_LIMIT) -> list[dict]:
+    """select2's results of active users for `?q=` (username, names or e-mail contain it); a few hundred
+    accounts: scanned, no index needed."""
+    query = normalize(args.get("q"))[:QUERY_MAX]
+    stmt = select(User).where(User.active).options(joinedload(User.team))
+    if query:
+        like = like_pattern(query)
+        stmt = stmt.where(or_(*(column.ilike(like, escape="\\") for column in
+                                (User.username, User.first_name, User.last_name, User.email))))
+    rows = db.session.scalars(stmt.order_by(User.username).limit(limit)).unique().all()
+    return [{"id": row.user_id, "text": user_label(row)} for row in rows]

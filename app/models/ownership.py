@@ -39,9 +39,12 @@ class Team(TimestampMixin, Model):
     leader_id: Mapped[Optional[int]] = mapped_column(
         Integer, ForeignKey("users.user_id", ondelete="SET NULL", use_alter=True), index=True)
 
-    leader = relationship("User", foreign_keys=[leader_id])
+    # post_update: a new team's leader may be one of its new members (rows pointing at each other)
+    leader = relationship("User", foreign_keys=[leader_id], post_update=True)
+    # passive_deletes=True (not "all"): deleting a team is not refused for its members; the
+    # database's SET NULL leaves them without a team
     members = relationship("User", foreign_keys="User.team_id", back_populates="team",
-                           passive_deletes="all", order_by="User.username")
+                           passive_deletes=True, order_by="User.username")
 
     def __repr__(self) -> str:
         return self.name

@@ -29,7 +29,7 @@ from app.crud.datamodel import friendly
 from app.encryption.columns import BAND_LABELS
 from app.extensions import db
 from app.search.text import like_pattern
-from app.models import Customer, Opportunity
+from app.models import Customer, Opportunity, User
 
 CARDS_PER_STAGE = 50
 EXACT_SUM_CAP = 2_000
@@ -50,12 +50,23 @@ def _date(args: Mapping[str, str], name: str, label: str) -> dt.date | None:
         raise BadFilter(_("%(field)s: not a valid date (YYYY-MM-DD).", field=label)) from None
 
 
+def _key(args: Mapping[str, str], name: str) -> int | None:
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) > 2**31 - 1:
+        raise BadFilter(_("%(field)s: not a record number.", field=name))
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class BoardFilters:
     industry: str = ""
     close_from: dt.date | None = None
     close_to: dt.date | None = None
     band: int | None = None
+    owner: int | None = None  # ?owner=<user id>: "Mine" (app/security/my_records.py)
+    team: int | None = None  # ?team=<team id>: "My team"
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> "BoardFilters":
@@ -72,11 +83,13 @@ class BoardFilters:
         close_to = _date(args, "close_to", _("Close date to"))
         if close_from and close_to and close_from > close_to:
             raise BadFilter(_("Close date: the start is after the end."))
-        return cls(industry, close_from, close_to, band)
+        owner, team = _key(args, "owner"), _key(args, "team")
+        return cls(industry, close_from, close_to, band, owner, team)
 
     @property
     def active(self) -> bool:
-        return bool(self.industry or self.close_from or self.close_to or self.band is not None)
+        return bool(self.industry or self.close_from or self.close_to or self.band is not None
+                    or self.owner is not None or self.team is not None)
 
     def conditions(self) -> list[Any]:
         found = []
@@ -89,6 +102,10 @@ class BoardFilters:
             found.append(Opportunity.close_date <= self.close_to)
         if self.band is not None:
             found.append(Opportunity.value_band == self.band)
+        if self.owner is not None:
+            found.append(Opportunity.owner_id == self.owner)
+        if self.team is not None:
+            found.append(Opportunity.owner_id.in_(select(User.user_id).where(User.team_id == self.team)))
         return found
 
 

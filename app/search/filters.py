@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext
 from app.search.conditions import Terms, contains, matches_words
 from app.models.searchable import IDENTIFIER_COLUMNS, word_columns
 from app.search.text import normalize
+from app.security.my_records import OWNER, FilterOwnerTeam
 
 
 class _SearchFilter(BaseFilter):
@@ -61,4 +62,6 @@ class SearchFilterConverter(fab.SQLAFilterConverter):
         if converted and col_name in IDENTIFIER_COLUMNS:
             # emails and phone numbers have no words to match
             converted = [f for f in converted if not isinstance(f, FilterMatchesWords)]
+        if converted and col_name == OWNER and self.datamodel.is_relation_many_to_one(col_name):
+            converted.append(FilterOwnerTeam(col_name, self.datamodel))  # the "My team" switch
         return converted

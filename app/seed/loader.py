@@ -28,6 +28,7 @@ from app.encryption.keyring import KeyRing
 from app.seed import sealed_rows, sql_rows
 from app.seed.plan import PRIMARY_KEYS, TABLES
 from app.seed.sql_rows import Span
+from app.seed.staff import NOBODY, Staff, ensure
 from app.seed.words import Names
 
 CHUNK = 250_000  # rows per INSERT ... SELECT: a progress step, and one transaction
@@ -42,6 +43,7 @@ class SeedReport:
     counts: dict[str, int]
     seconds: dict[str, float] = field(default_factory=dict)  # per table (its own work), then per phase
     first_ids: dict[str, int] = field(default_factory=dict)
+    staff: Staff = NOBODY  # who owns the rows (created or found)
 
 
 def _session(conninfo: str) -> psycopg.Connection:
@@ -125,8 +127,10 @@ class Fill:
     """The rows of one batch as tasks: a COPY per sealed table, an INSERT ... SELECT per chunk."""
 
     def __init__(self, counts: dict[str, int], spans: dict[str, Span], ring: KeyRing, seed: int,
-                 users: list[tuple[int, str]], start: dt.datetime, progress: Progress, analyze: bool = True) -> None:
+                 users: list[tuple[int, str]], start: dt.datetime, progress: Progress, analyze: bool = True,
+                 staff: Staff = NOBODY) -> None:
         self.counts, self.spans, self.ring, self.seed, self.analyze = counts, spans, ring, seed, analyze
+        self.staff = staff
         self.users, self.start = users, start
         self.now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         self.updates = {t: progress(t, counts[t]) for t in TABLES if counts.get(t)}
@@ -166,9 +170,10 @@ class Fill:
         s = self.spans
         statement = {
             "contacts": lambda: sql_rows.contacts(first, last, s["contacts"], s["customers"]),
-            "leads": lambda: sql_rows.leads(first, last, s["leads"], s["contacts"]),
+            "leads": lambda: sql_rows.leads(first, last, s["leads"], s["contacts"], self.staff.sql_pick()),
             "activities": lambda: sql_rows.activities(first, last, s["activities"], s["customers"], s["contacts"]),
-            "service_tickets": lambda: sql_rows.service_tickets(first, last, s["service_tickets"], s["customers"]),
+            "service_tickets": lambda: sql_rows.service_tickets(first, last, s["service_tickets"], s["customers"],
+                                                                self.staff.sql_of_customer("customer_id")),
             "logs": lambda: sql_rows.logs(first, last, self.counts["logs"], s["logs"], s, self.users,
                                           self.start.isoformat(sep=" "), (self.now - self.start).total_seconds()),
         }[table]()
@@ -189,10 +194,10 @@ class Fill:
     def sealed(self, conn: psycopg.Connection, table: str) -> None:
         started = time.monotonic()
         names = Names(seed=self.seed + (0 if table == "customers" else 1))
-        rows = (sealed_rows.customers(names, self.ring, self.spans["customers"], self.now)
+        rows = (sealed_rows.customers(names, self.ring, self.spans["customers"], self.now, self.staff)
                 if table == "customers" else
                 sealed_rows.opportunities(names, self.ring, self.spans["opportunities"],
-                                          self.spans["customers"], self.now))
+                                          self.spans["customers"], self.now, self.staff))
         with conn.transaction():
             sealed_rows.copy(conn, table, rows, self.updates[table])
         self._timed(table, started)
@@ -252,6 +257,8 @@ def load(conninfo: str, counts: dict[str, int], ring: KeyRing, *, start: dt.date
     report = SeedReport(counts=dict(counts))
     started = time.monotonic()
     with _session(conninfo) as conn:
+        staff = ensure(conn, counts.get("customers", 0), seed)  # teams and reps first: they own the rows
+        report.staff = staff
         users = [(u, n) for u, n in conn.execute("SELECT user_id, username FROM users ORDER BY user_id LIMIT 500")]
         with conn.transaction():
             spans = reserve_ids(conn, counts)
@@ -263,7 +270,7 @@ def load(conninfo: str, counts: dict[str, int], ring: KeyRing, *, start: dt.date
         try:
             disabled = audit_triggers(conn, enable=False)
             try:
-                fill = Fill(counts, spans, ring, seed, users, start, progress)
+                fill = Fill(counts, spans, ring, seed, users, start, progress, staff=staff)
                 _in_pool(conninfo, fill.tasks(), jobs, fill.release)
                 report.seconds.update(fill.seconds)
             finally:
@@ -289,7 +296,7 @@ def load(conninfo: str, counts: dict[str, int], ring: KeyRing, *, start: dt.date
 
 
 def load_in_place(conn: psycopg.Connection, counts: dict[str, int], ring: KeyRing, *,
-                  seed: int = 20261129) -> SeedReport:
+                  seed: int = 20261129, staff: Staff = NOBODY) -> SeedReport:
     """Append a small batch in `conn`'s open transaction, one step after the other, audited as
     any write of the app's role (no logs rows: the audit triggers write those)."""
     started = time.monotonic()
@@ -297,7 +304,8 @@ def load_in_place(conn: psycopg.Connection, counts: dict[str, int], ring: KeyRin
     spans = draw_ids(conn, counts)
     report.first_ids = {t: s.base + 1 for t, s in spans.items()}
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    fill = Fill(counts, spans, ring, seed, [], now, lambda _table, _total: lambda _rows: None, analyze=False)
+    fill = Fill(counts, spans, ring, seed, [], now, lambda _table, _total: lambda _rows: None, analyze=False,
+                staff=staff)
     for step, args in fill.tasks():
         step(conn, *args)
     report.seconds.update(fill.seconds)

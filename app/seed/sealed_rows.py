@@ -19,9 +19,11 @@ from app.encryption.columns import band_of
 from app.encryption.keyring import KeyRing
 from app.seed.plan import YEARS
 from app.seed.sql_rows import SKEW, Span
+from app.seed.staff import NOBODY, Staff
 from app.seed.words import CITIES_EN, CITIES_ZH, INDUSTRIES, PRODUCTS_EN, PRODUCTS_ZH, Names
 
 STAGE_WEIGHTS = (22, 16, 13, 9, 22, 18)  # initial .. won, lost
+OWN_DEALS = 0.85  # share of opportunities owned by their customer's owner
 BATCH = 20_000
 CENT = Decimal("0.01")
 
@@ -35,7 +37,7 @@ def _amount(rng: random.Random, mu: float) -> Decimal:
     return Decimal(round(min(rng.lognormvariate(mu, 1.6), 9e15), 2)).quantize(CENT)
 
 
-def customers(names: Names, ring: KeyRing, ids: Span, now: dt.datetime) -> Iterator[tuple]:
+def customers(names: Names, ring: KeyRing, ids: Span, now: dt.datetime, staff: Staff = NOBODY) -> Iterator[tuple]:
     rng = names.rng
     for i in range(ids.base + 1, ids.base + ids.count + 1):
         chinese = i % 2 == 0
@@ -43,11 +45,12 @@ def customers(names: Names, ring: KeyRing, ids: Span, now: dt.datetime) -> Itera
         sealed = None if revenue is None else ring.encrypt(revenue, "customers", "revenue", i)
         when = _moment(rng, now)
         yield (i, names.company(chinese), rng.choice(INDUSTRIES) if rng.random() < 0.95 else None,
-               rng.choice(CITIES_ZH if chinese else CITIES_EN), sealed, band_of(revenue), when, when)
+               rng.choice(CITIES_ZH if chinese else CITIES_EN), sealed, band_of(revenue), when, when,
+               staff.of_customer(i))
 
 
 def opportunities(names: Names, ring: KeyRing, ids: Span, parents: Span,
-                  now: dt.datetime) -> Iterator[tuple]:
+                  now: dt.datetime, staff: Staff = NOBODY) -> Iterator[tuple]:
     rng = names.rng
     brands = names.vocab
     for i in range(ids.base + 1, ids.base + ids.count + 1):
@@ -62,13 +65,16 @@ def opportunities(names: Names, ring: KeyRing, ids: Span, parents: Span,
         when = _moment(rng, now)
         customer = parents.base + 1 + int(parents.count * rng.random() ** SKEW)
         close = (when + dt.timedelta(days=rng.randint(14, 240))).date()
+        # mostly the customer's owner; sometimes a colleague works the deal
+        owner = staff.of_customer(customer) if rng.random() < OWN_DEALS else staff.pick(rng)
         yield (i, customer, name, rng.choices(OPPORTUNITY_STAGES, STAGE_WEIGHTS)[0], sealed, band_of(value),
-               close, when, when)
+               close, when, when, owner)
 
 
 COLUMNS = {
-    "customers": "customer_id, name, industry, location, revenue, revenue_band, created_at, updated_at",
-    "opportunities": "opportunity_id, customer_id, name, stage, value, value_band, close_date, created_at, updated_at",
+    "customers": "customer_id, name, industry, location, revenue, revenue_band, created_at, updated_at, owner_id",
+    "opportunities": "opportunity_id, customer_id, name, stage, value, value_band, close_date, created_at, updated_at, "
+                     "owner_id",
 }
 
 

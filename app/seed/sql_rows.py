@@ -120,15 +120,15 @@ FROM (SELECT id, zh, customer_id, at,
             FROM generate_series({first}, {last}) AS g OFFSET 0) AS base OFFSET 0) AS named"""
 
 
-def leads(first: int, last: int, ids: Span, contacts: Span) -> str:
+def leads(first: int, last: int, ids: Span, contacts: Span, owner: str = "NULL::int") -> str:
     statuses = dict(zip(LEAD_STATUSES, (22, 28, 18, 14, 18)))
     return f"""
-INSERT INTO leads (lead_id, source, status, contact_id, created_at, updated_at)
+INSERT INTO leads (lead_id, source, status, contact_id, created_at, updated_at, owner_id)
 SELECT {ids.base} + g,
        CASE WHEN random() < 0.97 THEN {pick(words.SOURCES)} ||
             CASE WHEN random() < 0.3 THEN ' ' || {pick(words.CITIES_ZH + words.CITIES_EN)} ELSE '' END END,
        {weighted('r', statuses)},
-       CASE WHEN random() < 0.9 THEN {contacts.uniform()} END, at, at
+       CASE WHEN random() < 0.9 THEN {contacts.uniform()} END, at, at, {owner}
 FROM (SELECT g, random() AS r, {when()} AS at FROM generate_series({first}, {last}) AS g OFFSET 0) AS base"""
 
 
@@ -151,16 +151,18 @@ FROM (SELECT *, {subjects} AS subject, {WORDS}
 LEFT JOIN contacts AS c ON c.contact_id = s.contact_pick"""
 
 
-def service_tickets(first: int, last: int, ids: Span, customers: Span) -> str:
+def service_tickets(first: int, last: int, ids: Span, customers: Span, owner: str = "NULL::int") -> str:
+    """`owner`: an SQL expression of `customer_id` (the customer's owner) or a constant."""
     subjects = bilingual(pick(map(template, words.TICKET_SUBJECTS_ZH)), pick(map(template, words.TICKET_SUBJECTS_EN)))
     recent = dict(zip(TICKET_STATUSES, (40, 35, 17, 8)))
     old = dict(zip(TICKET_STATUSES, (2, 4, 30, 64)))
     priorities = dict(zip(PRIORITIES, (30, 42, 20, 8)))
     return f"""
-INSERT INTO service_tickets (ticket_id, customer_id, subject, description, status, priority, created_at, updated_at)
+INSERT INTO service_tickets (ticket_id, customer_id, subject, description, status, priority, created_at, updated_at,
+                             owner_id)
 SELECT id, customer_id, left(format(subject, {FILL}), 255), {paragraph('sentences')},
        CASE WHEN at > {NOW} - interval '45 days' THEN {weighted('r', recent)} ELSE {weighted('r', old)} END,
-       {weighted('p', priorities)}, at, at
+       {weighted('p', priorities)}, at, at, {owner}
 FROM (SELECT *, {subjects} AS subject, {WORDS}
       FROM (SELECT {ids.base} + g AS id, random() < 0.5 AS zh, {customers.skewed()} AS customer_id,
                    {when()} AS at, random() AS r, random() AS p, 1 + floor(random() * 2)::int AS sentences

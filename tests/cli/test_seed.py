@@ -19,8 +19,10 @@ def seed(app, *args: str):
 
 
 def counts(sql) -> dict[str, int]:
-    """Rows per table (without the events of logs maintenance, which runs when a month is missing)."""
-    return {t: sql(f"SELECT count(*) FROM {t}" + (" WHERE action <> 'logs maintain'" if t == "logs" else ""))[0][0]
+    """Rows per table (without the events of logs maintenance, which runs when a month is missing, nor the
+    audit of the staff accounts a first seed creates: app/seed/staff.py)."""
+    return {t: sql(f"SELECT count(*) FROM {t}" + (" WHERE action NOT IN ('logs maintain', 'insert users', "
+                                                 "'insert teams', 'update teams')" if t == "logs" else ""))[0][0]
             for t in TABLES}
 
 
@@ -100,11 +102,36 @@ def test_seed_loads_realistic_data_and_restores_the_schema(app, sql, admin):
     actions = {r[0] for r in sql("SELECT DISTINCT action FROM logs")}
     assert {"insert activities", "update customers", "delete contacts", "login", "logout"} <= actions
     assert sql("SELECT count(*) FROM logs WHERE created_at > now() AT TIME ZONE 'utc'")[0][0] == 0
-    # the bulk load itself was not audited row by row (the trigger would name the owner role) ...
-    assert sql("SELECT count(*) FROM logs WHERE description LIKE '%crm_owner%'")[0][0] == 0
+    # the bulk load itself was not audited row by row (the trigger would name the owner role; the
+    # staff accounts it creates are, as any new account) ...
+    assert sql("SELECT count(*) FROM logs WHERE description LIKE '%crm_owner%' "
+               "AND table_name NOT IN ('users', 'teams')")[0][0] == 0
     # ... but recorded as one event
     (event,), = sql("SELECT description FROM logs WHERE action = 'seed'")
     assert '"customers": 1000' in event and '"scale": 0.001' in event
+
+    # sales staff own the rows: 2 teams led by a Sales Manager, 6 users (200 in 20 teams at scale 1),
+    # random passwords shown nowhere; a customer's tickets and most of its opportunities are its owner's
+    from app.seed.staff import staff_size
+
+    assert staff_size(1_000_000) == (20, 200)
+    teams = sql("SELECT t.team_id, r.role_name FROM teams t JOIN users u ON u.user_id = t.leader_id "
+                "JOIN roles r USING (role_id)")
+    assert len(teams) == 2 and {r[1] for r in teams} == {"Sales Manager"}
+    staff = sql("SELECT u.user_id, r.role_name, u.password_hash FROM users u JOIN roles r USING (role_id) "
+                "WHERE team_id IS NOT NULL")
+    assert len(staff) == 6 and sorted(r[1] for r in staff).count("Sales Rep") == 4
+    assert len({r[2] for r in staff}) == 6 and all(r[2].startswith("pbkdf2:sha256:") for r in staff)
+    for table in ("customers", "leads", "opportunities", "service_tickets"):
+        owners = dict(sql(f"SELECT owner_id IS NULL, count(*) FROM {table} GROUP BY 1"))
+        assert owners == {False: expected[table]}, table
+        assert sql(f"SELECT count(*) FROM {table} WHERE owner_id <> ALL(:s)", s=[r[0] for r in staff])[0][0] == 0
+    spread = sorted(r[0] for r in sql("SELECT count(*) FROM customers GROUP BY owner_id"))
+    assert len(spread) == 6 and spread[-1] > 2 * spread[0]  # skewed: some reps own far more accounts
+    assert sql("SELECT avg((t.owner_id = c.owner_id)::int) FROM service_tickets t JOIN customers c "
+               "USING (customer_id)")[0][0] > 0.95
+    assert 0.7 < sql("SELECT avg((o.owner_id = c.owner_id)::int) FROM opportunities o JOIN customers c "
+                     "USING (customer_id)")[0][0] < 1
 
     # indexes, keys and triggers are back as they were, and auditing works again
     assert schema(sql) == schema_before
@@ -119,6 +146,23 @@ def test_seed_loads_realistic_data_and_restores_the_schema(app, sql, admin):
     assert counts(sql)["customers"] == after["customers"] + expected["customers"]
     assert sql("SELECT min(customer_id) FROM customers WHERE customer_id > %d" % top_id)[0][0] == top_id + 1
     assert schema(sql) == schema_before
+    assert sql("SELECT count(*) FROM users WHERE team_id IS NOT NULL")[0][0] == 6  # the same staff again
+
+
+def test_owners_only_gives_unowned_rows_an_owner_resumably(app, sql):
+    # rows from before records had owners (the admin, who sees all, may write them unowned)
+    sql("INSERT INTO customers (name, owner_id) SELECT 'Old ' || g, NULL FROM generate_series(1, 30) g")
+    sql("INSERT INTO service_tickets (customer_id, subject, owner_id) SELECT customer_id, 'T', NULL FROM customers")
+    result = seed(app, "--owners-only")
+    assert result.exit_code == 0, result.output
+    assert "30 customers" in result.output and "30 service_tickets" in result.output
+    assert sql("SELECT count(*) FROM customers WHERE owner_id IS NULL")[0][0] == 0
+    assert sql("SELECT count(*) FROM service_tickets t JOIN customers c USING (customer_id) "
+               "WHERE t.owner_id <> c.owner_id")[0][0] <= 1
+    changes = sql("SELECT count(*) FROM logs WHERE action = 'update customers' AND description LIKE '%owner_id%'")
+    assert changes[0][0] == 30  # each change of owner is audited
+    again = seed(app, "--owners-only")  # nothing left: nothing changes
+    assert again.exit_code == 0 and "0 customers" in again.output
 
 
 @pytest.mark.parametrize("scale", ["0", "-1", "1000", "nan", "abc"])

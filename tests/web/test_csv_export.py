@@ -51,7 +51,9 @@ def test_filtered_export_is_the_filtered_list_in_its_order(app, admin, customers
     assert [(int(r["Customer id"]), r["Name"].lstrip("'") if r["Name"].startswith("'=") else r["Name"],
              r["Industry"]) for r in rows] == [tuple(e) for e in expected]
     header = parse(body)[0]
-    assert header == ["Customer id", "Name", "Industry", "Location", "Revenue", "Created at", "Updated at"]
+    # the owner by id and by name (ownership, migration 0026)
+    assert header == ["Customer id", "Name", "Industry", "Location", "Revenue", "Owner id", "Owner", "Created at",
+                      "Updated at"]
     # amounts decrypted as plain numbers (no grouping), empty when there is none
     by_name = {r["Name"]: r for r in rows}
     assert by_name["客户 02"]["Revenue"] == "2000.50" and by_name["客户 02"]["Industry"] == "Retail"

@@ -11,8 +11,9 @@ from flask_appbuilder.security.decorators import has_access, permission_name
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.security import access
+from app.security import access, data_scopes
 from app.extensions import db
+from app.i18n.labels import label_for
 from app.models import Role, User
 
 ROLE_NAME_MAX = 255
@@ -57,7 +58,8 @@ class PermissionMatrixView(BaseView):
             "crm/access/role.html", cat=cat, role=role, cells=cat.cells(access.granted_ids(role_id)),
             readonly=role.role_name == self._admin_role(), actions=access.ACTIONS,
             help=access.ACTION_HELP, users=len(role.users), title=_("Role %(name)s", name=role.role_name),
-            action_label=access.action_label)
+            action_label=access.action_label, scopes=data_scopes.scopes_of(role_id),
+            scope_labels=data_scopes.SCOPE_LABELS, table_label=label_for)
 
     @expose("/role/<int:role_id>", methods=["POST"])
     @has_access
@@ -76,8 +78,10 @@ class PermissionMatrixView(BaseView):
                 shown[subject, action] = before
         checked = {tuple(k.partition(":")[::2]) for k in request.form.getlist("grant")}
         wanted = access.apply_matrix(cat, role_id, checked, shown)
+        scopes = {key.removeprefix("scope:"): value for key, value in request.form.items() if key.startswith("scope:")}
         try:
             added, removed = access.set_role_permissions(role_id, wanted)
+            rescoped = data_scopes.save_scopes(role_id, scopes)
             db.session.commit()
         except SQLAlchemyError:
             db.session.rollback()
@@ -86,6 +90,10 @@ class PermissionMatrixView(BaseView):
         else:
             flash(_("Role %(role)s saved: %(added)s permission(s) granted, %(removed)s revoked.", role=role.role_name,
                     added=added, removed=removed), "success")
+            if rescoped:
+                flash(_("Data scope changed: %(tables)s.", tables=", ".join(
+                    f"{_(label_for(t))} → {data_scopes.SCOPE_LABELS[new]}" for t, (_old, new) in rescoped.items())),
+                      "success")
         return redirect(url_for(".role", role_id=role_id))
 
     @expose("/role/<int:role_id>/clone", methods=["POST"])

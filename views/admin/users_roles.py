@@ -20,9 +20,10 @@ from wtforms.validators import DataRequired, ValidationError
 from app.security import sessions
 from app.extensions import db
 from app.crud.forms import KnownChoices
-from app.models.security import Role, User
+from app.models import Role, Team, User
 from app.crud.derive import column_validators
 from app.i18n.formatting import cell_text
+from app.i18n.labels import column_label
 from views.mixins.actions import ActionGuardMixin
 from views.mixins.quick_search import FabListSearchMixin
 from views.mixins.show_panels import ShowPanelsMixin
@@ -37,21 +38,21 @@ class UserView(FabListSearchMixin, ActionGuardMixin, ShowPanelsMixin, UserDBMode
     route_base = "/users"
     list_title = _("Users")
     quick_search_scan = ("username", "first_name", "last_name", "email")  # a few hundred rows: no index needed
-    list_columns = ["username", "email", "first_name", "last_name", "role", "active", "last_login"]
+    list_columns = ["username", "email", "first_name", "last_name", "role", "team", "active", "last_login"]
     formatters_columns = dict.fromkeys(list_columns, cell_text)  # Yes/No, times to the minute, no "None"
-    search_columns = ["username", "email", "first_name", "last_name", "role", "active", "last_login",
+    search_columns = ["username", "email", "first_name", "last_name", "role", "team", "active", "last_login",
                       "created_at"]
     order_columns = ["username", "email", "first_name", "last_name", "active", "last_login"]
-    add_columns = ["username", "first_name", "last_name", "email", "role", "active",
+    add_columns = ["username", "first_name", "last_name", "email", "role", "team", "active",
                    "password", "conf_password"]
-    edit_columns = ["username", "first_name", "last_name", "email", "role", "active"]
+    edit_columns = ["username", "first_name", "last_name", "email", "role", "team", "active"]
     show_fieldsets = [
-        (_("User"), {"fields": ["username", "email", "first_name", "last_name", "role", "active"]}),
+        (_("User"), {"fields": ["username", "email", "first_name", "last_name", "role", "team", "active"]}),
         (_("Sign-in"), {"fields": ["last_login", "login_count", "fail_login_count",
                                    "created_at", "updated_at"]}),
     ]
     user_show_fieldsets = show_fieldsets[:1]
-    label_columns = {**UserDBModelView.label_columns, "role": _("Role"),
+    label_columns = {**UserDBModelView.label_columns, "role": _("Role"), "team": column_label("users", "team"),
                      "created_at": _("Created"), "updated_at": _("Updated")}
     description_columns = {}
     validators_columns = {
@@ -61,6 +62,11 @@ class UserView(FabListSearchMixin, ActionGuardMixin, ShowPanelsMixin, UserDBMode
 
     # FAB makes a NOT NULL boolean "required", so unticking Active could never be saved;
     # ticked by default: a new account is meant to sign in
+    _team = QuerySelectField(column_label("users", "team"),
+                             query_func=lambda: db.session.scalars(select(Team).order_by(Team.name)).all(),
+                             get_pk_func=lambda team: team.team_id, allow_blank=True, blank_text=_("No team"),
+                             widget=Select2Widget(),
+                             description=_("A user is in one team at most; its records are visible to its leader."))
     _active = BooleanField(_("Active"), default=True,
                            description=_("A disabled user cannot sign in; their open sessions end at once."))
     add_form_extra_fields = {
@@ -75,8 +81,9 @@ class UserView(FabListSearchMixin, ActionGuardMixin, ShowPanelsMixin, UserDBMode
                                  get_pk_func=lambda role: role.role_id, allow_blank=True,
                                  blank_text=_("Choose a role"), validators=[DataRequired()],
                                  widget=Select2Widget()),
+        "team": _team,
     }
-    edit_form_extra_fields = {"active": _active}
+    edit_form_extra_fields = {"active": _active, "team": _team}
 
     def pre_delete(self, item: User) -> None:
         if g.user is not None and item.user_id == g.user.id:

@@ -114,7 +114,7 @@ class BulkActionsMixin:
         # FAB's permission of each action: the screen's own (a subclass may map more actions)
         self.method_permission_name = {**BULK_PERMISSIONS, **(type(self).method_permission_name or {})}
         super().__init__(**kwargs)
-        if not settable_fields(self):  # customers: only text and amounts, which are edited one by one
+        if not settable_fields(self):  # a table of text and amounts only (edited one by one)
             self.actions.pop("bulk_set", None)
         self.extra_args = {**self.extra_args, "bulk_tools": lambda: bulk_tools(self)}
 

@@ -30,7 +30,7 @@ PK_MAX = 2**31 - 1
 OPERATORS = {
     "ct": _l("contains"), "mw": _l("matches words"), "eq": _l("is"), "neq": _l("is not"),
     "rel_o_m": _l("is"), "nrel_o_m": _l("is not"), "gt": _l("greater than"), "lt": _l("less than"),
-    "sw": _l("starts with"), "ew": _l("ends with"), "nct": _l("does not contain"), "in": _l("is one of"),
+    "team": _l("is in team"), "sw": _l("starts with"), "ew": _l("ends with"), "nct": _l("does not contain"), "in": _l("is one of"),
 }
 
 # a record in a sentence ("Delete customer “Acme Ltd”?"); a screen's title is a heading ("客户详情")
@@ -119,16 +119,25 @@ class ListSearchMixin:
         for key, value in args:
             chip = self._chip(key, value)
             if chip:
-                chip.remove = _url([a for a in args if a != (key, value)])
+                chip.remove = _url([a for a in args if a != (key, value)] or self.unfiltered_args())
                 chips.append(chip)
         kept = [(k, v) for k, v in args if k != ARG and not FILTER_ARG.fullmatch(k)]
         return {
             "searchable": self.searchable_list(), "query": query, "action": _url([]),
             "hidden": [(k, v) for k, v in args if k != ARG], "chips": chips,
-            "clear_url": _url(kept) if chips else None,
+            "clear_url": _url(kept or self.unfiltered_args()) if chips else None,
+            "switch": self.list_switch(),
             "placeholder": _("Search %(list)s", list=str(self.list_title).lower()
                              if str(self.list_title).isascii() else self.list_title),
         }
+
+    def list_switch(self) -> list:
+        """Choices shown above the chips ("Mine / My team / All": views/mixins/my_records.py); none here."""
+        return []
+
+    def unfiltered_args(self) -> list[tuple[str, str]]:
+        """The arguments of this list without any filter: none (a list that opens filtered says how not to)."""
+        return []
 
     def _chip(self, key: str, value: str) -> Chip | None:
         if value == "":
@@ -144,7 +153,8 @@ class ListSearchMixin:
             return None
         flt = choices[index]
         operator = OPERATORS.get(flt.arg_name, flt.name)
-        return Chip(str(self.label_columns.get(column, column)), str(operator), self._shown(column, value), "")
+        shown = flt.shown(value) if hasattr(flt, "shown") else self._shown(column, value)  # a team, not a user
+        return Chip(str(self.label_columns.get(column, column)), str(operator), shown, "")
 
     def _shown(self, column: str, value: str) -> str:
         """A filter's value as the list shows it: a related row by its name, a choice by its label."""
@@ -153,7 +163,10 @@ class ListSearchMixin:
             if not value.isdigit() or int(value) > PK_MAX:
                 return value
             row = datamodel.session.get(datamodel.get_related_model(column), int(value))
-            return str(row) if row is not None else value
+            if row is None:
+                return value
+            full_name = getattr(row, "get_full_name", None)  # a user (an owner) by name
+            return full_name() if callable(full_name) else str(row)
         if datamodel.is_boolean(column):
             return _("Yes") if value.lower() in ("y", "1", "true", "on", "yes") else _("No")
         formatter = self.formatters_columns.get(column)

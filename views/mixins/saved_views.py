@@ -89,7 +89,14 @@ class SavedViewsMixin:
             found = store.default_for(*_user(), type(self).__name__)
             if found is not None:
                 return redirect(self._view_url(found))
+            opening = self.opening_url()
+            if opening:
+                return redirect(opening)
         return super().list()
+
+    def opening_url(self) -> str | None:
+        """Where this list opens without arguments and without a default view (MyRecordsMixin: "Mine")."""
+        return None
 
     def _view_url(self, found: Any) -> str:
         args = {**found.args, "sv": [str(found.saved_view_id)]}

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import abort, jsonify, request
+from flask import abort, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, has_access_api, permission_name
-from flask_appbuilder.models.sqla.filters import FilterEqual, FilterGreater, FilterSmaller
+from flask_appbuilder.models.sqla.filters import (FilterEqual, FilterGreater, FilterRelationOneToManyEqual,
+                                                  FilterSmaller)
 from flask_babel import gettext as _
 
 from app.sales import pipeline
 from app.encryption.columns import BAND_LABELS
 from app.lists.links import list_url
+from app.security import my_records
 from app.web.errors import error_response
 from app.web.requests import accepts_json
 
@@ -33,6 +35,10 @@ def more_url(stage: str, filters: pipeline.BoardFilters) -> str:
         conditions.append(("close_date", FilterGreater, filters.close_from - dt.timedelta(days=1)))
     if filters.close_to and filters.close_to < dt.date.max:
         conditions.append(("close_date", FilterSmaller, filters.close_to + dt.timedelta(days=1)))
+    if filters.owner is not None:
+        conditions.append((my_records.OWNER, FilterRelationOneToManyEqual, filters.owner))
+    if filters.team is not None:
+        conditions.append((my_records.OWNER, my_records.FilterOwnerTeam, filters.team))
     return list_url("/opportunities", *conditions)
 
 
@@ -48,6 +54,8 @@ class PipelineView(BaseView):
         sm = self.appbuilder.sm
         if not sm.has_access("can_list", OPPORTUNITIES):
             abort(403)
+        if not request.args and my_records.opens_mine("opportunities", g.user):  # "Mine" first
+            return redirect(url_for(".index", owner=g.user.user_id))
         try:
             filters = pipeline.BoardFilters.from_args(request.args)
         except pipeline.BadFilter as exc:
@@ -62,6 +70,7 @@ class PipelineView(BaseView):
             "crm/pipeline.html", filters=filters, columns=columns, error=error, bands=BAND_LABELS,
             can_move=self.appbuilder.sm.has_access("can_edit", OPPORTUNITIES),
             cards_per_stage=pipeline.CARDS_PER_STAGE, exact_cap=pipeline.EXACT_SUM_CAP,
+            switch=my_records.board_switch(g.user, request.args.to_dict(flat=False)),
             title=_("Pipeline board"))
 
     @expose("/move", methods=["POST"])

@@ -4,14 +4,14 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from flask import jsonify, redirect, request
+from flask import g, jsonify, redirect, request
 from flask_babel import gettext as _
 from flask_appbuilder import ModelView, expose
 from flask_appbuilder.security.decorators import has_access, has_access_api, permission_name
 
 from app.crud.datamodel import UserFacingError
 from app.crud.forms import local_path
-from app.crud.lookups import lookup_options
+from app.crud.lookups import lookup_options, user_options
 from views.mixins.actions import ActionGuardMixin
 from views.mixins.csv_tools import csv_tools, export_csv
 from views.mixins.quick_search import QuickSearchMixin
@@ -107,3 +107,16 @@ class CrmModelView(QuickSearchMixin, ActionGuardMixin, ShowPanelsMixin, ModelVie
     def lookup(self):
         """Up to 20 rows matching ?q=, narrowed by ?customer= and the like (app/crud/lookups.py), for select2."""
         return jsonify(results=lookup_options(self.model, request.args))
+
+    @expose("/lookup/users/")
+    @has_access_api
+    @permission_name("list")
+    def lookup_users(self):
+        """Up to 20 active users matching ?q=, for an owner or leader select (who may list may choose)."""
+        return jsonify(results=user_options(request.args))
+
+    def pre_add(self, item: Any) -> None:
+        """A record added without an owner is owned by its creator (as the database's default would)."""
+        super().pre_add(item)
+        if "owner_id" in self.model.__table__.columns and item.owner_id is None and item.owner is None:
+            item.owner_id = g.user.user_id

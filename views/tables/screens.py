@@ -14,6 +14,7 @@ from app.reports.generators import REPORT_TYPES
 from app.reports.shapes import NotInFuture, SnapshotShape
 from app.crud.derive import derive, derived_from
 from views.mixins.bulk_actions import BulkActionsMixin
+from views.mixins.my_records import MyRecordsMixin
 from views.mixins.saved_views import SavedViewsMixin
 from views.mixins.convert_lead import LeadConversionMixin, conversion_panel
 from views.mixins.csv_tools import ImportMixin
@@ -30,17 +31,17 @@ class ActivityView(BulkActionsMixin, SavedViewsMixin, CrmModelView):
 
 
 @derived_from(ServiceTicket)
-class TicketView(BulkActionsMixin, SavedViewsMixin, CrmModelView):
+class TicketView(BulkActionsMixin, MyRecordsMixin, SavedViewsMixin, CrmModelView):
     base_order = ("ticket_id", "desc")
 
 
 @derived_from(Opportunity)
-class OpportunityView(BulkActionsMixin, SavedViewsMixin, CrmModelView):
+class OpportunityView(BulkActionsMixin, MyRecordsMixin, SavedViewsMixin, CrmModelView):
     base_order = ("opportunity_id", "desc")
 
 
 @derived_from(Lead)
-class LeadView(BulkActionsMixin, SavedViewsMixin, LeadConversionMixin, ImportMixin, CrmModelView):
+class LeadView(BulkActionsMixin, MyRecordsMixin, SavedViewsMixin, LeadConversionMixin, ImportMixin, CrmModelView):
     base_order = ("lead_id", "desc")
     show_panels = (conversion_panel, history_panel)
 
@@ -53,7 +54,7 @@ class ContactView(BulkActionsMixin, SavedViewsMixin, ImportMixin, CrmModelView):
 
 
 @derived_from(Customer)
-class CustomerView(BulkActionsMixin, SavedViewsMixin, ImportMixin, CrmModelView):
+class CustomerView(BulkActionsMixin, MyRecordsMixin, SavedViewsMixin, ImportMixin, CrmModelView):
     base_order = ("customer_id", "desc")
     show_template = "crm/customer_show.html"  # the 360° panels replace FAB's related-record tabs
     show_panels = (customer360_panel, history_panel)

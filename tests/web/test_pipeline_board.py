@@ -143,14 +143,19 @@ def test_move_needs_csrf_and_a_json_body(admin, deals, sql):
                                                 ("Auditor", True, False), ("Support Agent", False, False)])
 def test_board_and_move_permissions(app, deals, sql, role, sees, moves):
     client = app.test_client()
-    login(client, make_role_user(app, role), ROLE_PASSWORD)
+    username = make_role_user(app, role)
+    # the deals are the user's own, so a Sales Rep's data scope ("own") reaches them
+    sql("UPDATE opportunities SET owner_id = (SELECT user_id FROM users WHERE username = :u) "
+        "WHERE opportunity_id = ANY(:ids)", u=username, ids=list(deals.values()))
+    login(client, username, ROLE_PASSWORD)
     page = client.get("/pipeline/")
     assert (page.status_code == 200) == sees
     if sees:
         cards = re.findall(r'<li class="crm-card"[^>]*draggable="(\w+)"', page.get_data(as_text=True))
         assert cards and set(cards) == {"true" if moves else "false"}
     token = csrf_token(client, "/")
-    response = move(client, token, {"opportunity": deals["alpha"], "stage": "won", "version": 1})
+    version = sql("SELECT version FROM opportunities WHERE opportunity_id = :o", o=deals["alpha"])[0][0]
+    response = move(client, token, {"opportunity": deals["alpha"], "stage": "won", "version": version})
     assert response.status_code == (200 if moves else 403)
     assert sql("SELECT stage FROM opportunities WHERE opportunity_id = :o",
                o=deals["alpha"]) == [("won" if moves else "initial",)]

@@ -20,8 +20,8 @@ LANG = "en"
 
 
 @pytest.fixture(scope="module")
-def run(pg, request) -> Iterator[Audit]:
-    yield from audit_fixture(pg, request.module.LANG)  # test_a11y_zh.py imports this module's tests
+def run(pg, chromium, request) -> Iterator[Audit]:
+    yield from audit_fixture(pg, chromium, request.module.LANG)  # test_a11y_zh.py imports this module's tests
 
 
 @pytest.mark.parametrize("role", [*ROLES, None], ids=[*ROLES, "signed-out"])

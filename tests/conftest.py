@@ -34,8 +34,28 @@ def _is_xdist_controller(config: pytest.Config) -> bool:
     return bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
 
 
+# The files that keep a test process longest, longest first (per-file totals of a full run with
+# `--durations`). pytest-xdist (--dist loadfile) hands files out in collection order: these start
+# first, the short files fill in at the end, and both workers finish together. Its own order (files
+# with the most tests first) would start long files of few tests last: turned off below.
+LONGEST_FIRST = [
+    "tests/web/test_load_faults.py",
+    "tests/browser/test_a11y_en.py",
+    "tests/browser/test_a11y_zh.py",
+    "tests/web/test_crawler.py",
+    "tests/browser/test_keyboard.py",
+    "tests/web/test_page_skeleton.py",
+]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {path: n for n, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.partition("::")[0], len(rank)))  # stable: files stay whole
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if _is_xdist_controller(config):
+        config.option.loadscopereorder = False  # keep LONGEST_FIRST's order
         server_dir = Path(tempfile.mkdtemp(prefix="crm-test-pg-"))
         config.stash[_shared_key] = server = Server(server_dir)
         prepare_template(server)

@@ -34,8 +34,52 @@ def _is_xdist_controller(config: pytest.Config) -> bool:
     return bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
 
 
+# The files that keep a test process longest, longest first (per-file totals of a full run with
+# `--durations`). pytest-xdist (--dist loadfile) hands files out in collection order: these start
+# first, the short files fill in at the end, and both workers finish together. Its own order (files
+# with the most tests first) would start long files of few tests last: turned off below.
+LONGEST_FIRST = [  # over 110 s each in a full run on the shared machine (2026-12-06), about 35 s in CI
+    "tests/web/test_bad_input.py",
+    "tests/web/test_no_500.py",
+    "tests/web/test_login_security.py",
+    "tests/web/test_api.py",
+    "tests/web/test_amounts_and_names.py",
+    "tests/web/test_pipeline_board.py",
+    "tests/web/test_reports.py",
+    "tests/web/test_error_pages.py",
+    "tests/web/test_api_schemathesis.py",
+    "tests/web/test_api_keys.py",
+    "tests/web/test_crawler.py",
+    "tests/browser/test_lists.py",
+    "tests/database/test_audit.py",
+    "tests/web/test_lead_conversion.py",
+    "tests/web/test_crud.py",
+    "tests/web/test_search.py",
+    "tests/web/test_csv_import.py",
+    "tests/web/test_webhooks.py",
+    "tests/web/test_list_search.py",
+    "tests/web/test_csv_export.py",
+    "tests/web/test_load_faults.py",
+    "tests/database/test_schema.py",
+    "tests/browser/test_a11y_en.py",
+    "tests/browser/test_a11y_zh.py",
+    "tests/cli/test_commands.py",
+    "tests/web/test_audit.py",
+    "tests/database/test_encryption.py",
+    "tests/browser/test_keyboard.py",
+    "tests/browser/test_records.py",
+    "tests/web/test_related_selects.py",
+]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {path: n for n, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.partition("::")[0], len(rank)))  # stable: files stay whole
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if _is_xdist_controller(config):
+        config.option.loadscopereorder = False  # keep LONGEST_FIRST's order
         server_dir = Path(tempfile.mkdtemp(prefix="crm-test-pg-"))
         config.stash[_shared_key] = server = Server(server_dir)
         prepare_template(server)

@@ -1,5 +1,6 @@
 """axe-core 4.14 (its npm package, tests/support/axe) finds no WCAG 2.0/2.1 A or AA violation on any
-screen the first-run crawl reaches, in English, at 1280 px and at 390 px, for every default role.
+screen the first-run crawl reaches, in English, at 1280 px, for every default role; at 390 px too for
+each role's first screen of each set of templates (a list, a show page, a form, the dashboard...).
 
 Each distinct screen is checked once (by the admin, who reaches them all); every other role adds its
 home page with its own menu and what only it reaches; a 403 page, the 404 page and the login page
@@ -19,8 +20,8 @@ LANG = "en"
 
 
 @pytest.fixture(scope="module")
-def run(pg, request) -> Iterator[Audit]:
-    yield from audit_fixture(pg, request.module.LANG)  # test_a11y_zh.py imports this module's tests
+def run(pg, chromium, request) -> Iterator[Audit]:
+    yield from audit_fixture(pg, chromium, request.module.LANG)  # test_a11y_zh.py imports this module's tests
 
 
 @pytest.mark.parametrize("role", [*ROLES, None], ids=[*ROLES, "signed-out"])

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.support.apps import ADMIN_PASSWORD, TEMPLATE, make_app
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer, Page
+from tests.support.browser import LiveServer, Page
 from tests.support.postgres import Server
 from tests.support.users import act_as
 
@@ -70,13 +70,12 @@ class Instance:
 
 
 @pytest.fixture(scope="module")
-def instance(pg: Server) -> Iterator[Instance]:
-    """The demo data (with its report snapshots) on a clone of the template; a live server; one Chromium.
+def instance(pg: Server, chromium) -> Iterator[Instance]:
+    """The demo data (with its report snapshots) on a clone of the template; a live server; the module's
+    Chromium.
 
     Two admins sign in once each: `admin` in English and `keys_zh` in Chinese (users.locale).
     """
-    from playwright.sync_api import sync_playwright
-
     from app.extensions import db
     from app.seed.demo import load_demo_data
 
@@ -88,18 +87,15 @@ def instance(pg: Server) -> Iterator[Instance]:
         assert sm.add_user(ZH_USER, "Keys", "Zh", "keys_zh@example.com", sm.find_role("Admin"), password=ZH_PASSWORD)
         db.session.remove()
     try:
-        with LiveServer(app) as live, sync_playwright() as playwright:
-            found = Instance(app, live, playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS))
+        with LiveServer(app) as live:
+            found = Instance(app, live, chromium)
             found.sql("UPDATE users SET locale = CASE username WHEN :zh THEN 'zh' ELSE 'en' END", zh=ZH_USER)
-            try:
-                for lang, user, password in (("en", "admin", ADMIN_PASSWORD), ("zh", ZH_USER, ZH_PASSWORD)):
-                    context = found.browser.new_context()
-                    Page(context.new_page(), live.url).login(user, password)
-                    found.sessions[lang] = context.storage_state()
-                    context.close()
-                yield found
-            finally:
-                found.browser.close()
+            for lang, user, password in (("en", "admin", ADMIN_PASSWORD), ("zh", ZH_USER, ZH_PASSWORD)):
+                context = found.browser.new_context()
+                Page(context.new_page(), live.url).login(user, password)
+                found.sessions[lang] = context.storage_state()
+                context.close()
+            yield found
     finally:
         with app.app_context():
             db.engine.dispose()

@@ -1,12 +1,10 @@
 """Light pages in Chromium: a warm second visit fetches no static file; deferred scripts still run."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests.support.apps import ADMIN_PASSWORD
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer
+from tests.support.browser import LiveServer
 
 pytestmark = pytest.mark.browser
 
@@ -22,18 +20,14 @@ class Recorder:
         return self.wsgi_app(environ, start_response)
 
 
-def test_a_warm_second_visit_fetches_no_static_file(app, sql):
+def test_a_warm_second_visit_fetches_no_static_file(app, sql, chromium):
     sql("INSERT INTO customers (name) VALUES ('Warm visit')")
-    assert Path(CHROMIUM).exists()
-    from playwright.sync_api import sync_playwright
-
     recorder = Recorder(app.wsgi_app)
     app.wsgi_app = recorder
     errors: list[str] = []
-    # no page.route here: Playwright's routing turns the HTTP cache off
-    with LiveServer(app) as live, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
+    # no page.route here: Playwright's routing turns the HTTP cache off; a new context starts with an empty cache
+    with LiveServer(app) as live:
+        context = chromium.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
         page = context.new_page()
         page.on("console", lambda m: m.type == "error" and errors.append(m.text))
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -60,4 +54,3 @@ def test_a_warm_second_visit_fetches_no_static_file(app, sql):
             assert errors == []
         finally:
             context.close()
-            browser.close()

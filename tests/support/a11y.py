@@ -160,6 +160,17 @@ class Planned:
     url: str
     status: int
     html: str
+    phone: bool = True  # checked at 390 px too: the role's first screen made of these templates
+
+
+def narrow_once(plan: list[Planned], pages: list[crawl.ScreenPage]) -> None:
+    """At 390 px, each role's first screen of each set of templates (a list, a show page, a form, the
+    dashboard, the board...): the width changes the layout, which the templates make; 1280 px: every screen."""
+    seen: set[tuple[str | None, frozenset[str]]] = set()
+    for item, page in zip(plan, pages):
+        kind = (item.role, page.templates or frozenset({item.key}))
+        item.phone = kind not in seen
+        seen.add(kind)
 
 
 def screen_plan(instance, lang: str) -> list[Planned]:
@@ -167,6 +178,7 @@ def screen_plan(instance, lang: str) -> list[Planned]:
     crawl finds them all; each other role adds its home page (its menu), what only it reaches
     from its menu, and the first one a 403 page; signed out, the login page."""
     plan: list[Planned] = []
+    pages: list[crawl.ScreenPage] = []
     known: set[str] = set()
     starts = crawl.start_urls(instance)
     for n, role in enumerate(crawl.ROLES):
@@ -188,30 +200,29 @@ def screen_plan(instance, lang: str) -> list[Planned]:
                 found["403"] = page
         known |= set(found)
         plan += [Planned(role, key, p.url, p.status, p.html) for key, p in found.items()]
+        pages += found.values()
     anonymous = instance.app.test_client()
     anonymous.environ_base["REMOTE_ADDR"] = f"127.2.0.{crawl.LANGUAGES.index(lang) + 1}"
     assert anonymous.get(f"/lang/{lang}").status_code == 302
-    plan.append(Planned(None, "/login/", "/login/", *_fetch(anonymous, "/login/")))
+    pages.append(_get(anonymous, "/login/"))
+    plan.append(Planned(None, "/login/", "/login/", pages[-1].status, pages[-1].html))
+    narrow_once(plan, pages)
     return plan
 
 
-def _fetch(client, url: str) -> tuple[int, str]:
-    response = client.get(url)
+def _get(client, url: str) -> crawl.ScreenPage:
+    response, loaded = crawl.fetch(client, url)
     try:
-        return response.status_code, response.get_data(as_text=True)
+        return crawl.ScreenPage(url, response.status_code, response.get_data(as_text=True), loaded)
     finally:
         response.close()
-
-
-def _get(client, url: str) -> crawl.ScreenPage:
-    return crawl.ScreenPage(url, *_fetch(client, url))
 
 
 # --- the browser audit ---------------------------------------------------------------------------
 
 def audit(browser, base_url: str, instance, lang: str, role: str | None, planned: list[Planned]) -> list[str]:
-    """axe on each planned screen of one role, at each width (WIDTHS); readable lines per violation.
-    One browser context per role, signed in through the login form, in `lang`."""
+    """axe on each planned screen of one role, at 1280 px and, where planned (narrow_once), at 390 px;
+    readable lines per violation. One browser context per role, signed in through the login form, in `lang`."""
     from tests.support.browser import Page
 
     context = browser.new_context(viewport=dict(zip(("width", "height"), WIDTHS["desktop"])),
@@ -229,6 +240,8 @@ def audit(browser, base_url: str, instance, lang: str, role: str | None, planned
             if status != item.status:
                 found.append(f"{item.url}: answered {status} in the browser, {item.status} to the crawl")
             for width, (w, h) in WIDTHS.items():
+                if width == "phone" and not item.phone:
+                    continue
                 page.page.set_viewport_size({"width": w, "height": h})
                 found += describe(f"{role or 'signed out'} {lang} {width} {item.url}", violations(page.page))
             page.page.set_viewport_size(dict(zip(("width", "height"), WIDTHS["desktop"])))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.support.a11y import Planned, audit, screen_plan
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer
+from tests.support.browser import LiveServer
 from tests.support.crawl import Instance, demo_instance
 
 
@@ -24,29 +24,21 @@ class Audit:
         return [p for p in self.plan if p.role == role]
 
 
-def audit_fixture(pg, lang: str) -> Iterator[Audit]:
-    """A demo instance served live, its screen plan in `lang`, and one Chromium for the module."""
-    from pathlib import Path
-
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Debian chromium is missing: run `make test-deps`"
+def audit_fixture(pg, chromium, lang: str) -> Iterator[Audit]:
+    """A demo instance served live, its screen plan in `lang`, and the module's Chromium."""
     with demo_instance(pg, f"crm_a11y_{lang}") as instance:
         plan = screen_plan(instance, lang)
-        with LiveServer(instance.app) as live, sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                yield Audit(instance, lang, plan, browser, live.url)
-            finally:
-                browser.close()
+        with LiveServer(instance.app) as live:
+            yield Audit(instance, lang, plan, chromium, live.url)
 
 
 def check_role(run: Audit, role: str | None) -> None:
-    """axe finds nothing on the role's planned screens at either width."""
+    """axe finds nothing on the role's planned screens at 1280 px, nor on those planned at 390 px."""
     planned = run.of(role)
     assert planned, f"no screen planned for {role}"
     found = audit(run.browser, run.base_url, run.instance, run.lang, role, planned)
-    print(f"{role or 'signed out'}/{run.lang}: {len(planned)} screens: {', '.join(p.url for p in planned)}")
+    print(f"{role or 'signed out'}/{run.lang}: {len(planned)} screens, {sum(p.phone for p in planned)} at 390 px too: "
+          f"{', '.join(p.url + ' (390)' * p.phone for p in planned)}")
     if found:
         pytest.fail("axe-core (WCAG 2.0/2.1 A and AA) found:\n" + "\n".join(found), pytrace=False)
 

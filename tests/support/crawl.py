@@ -153,6 +153,32 @@ class ScreenPage:
     url: str  # where the screen answered (after redirects inside the app)
     status: int
     html: str
+    templates: frozenset[str] = frozenset()  # every template its answer loaded (extends, includes, widgets)
+
+
+@contextmanager
+def template_log(app: Flask) -> Iterator[list[str]]:
+    """The names of the templates the app loads inside the block: the rendered one and what it extends,
+    includes and imports, FAB's widgets too (they all go through the environment's get_template)."""
+    env = app.jinja_env
+    loaded: list[str] = []
+
+    def get_template(name, *args, **kwargs):
+        loaded.append(getattr(name, "name", name))
+        return type(env).get_template(env, name, *args, **kwargs)
+
+    env.get_template = get_template
+    try:
+        yield loaded
+    finally:
+        del env.get_template
+
+
+def fetch(client: FlaskClient, url: str):
+    """GET `url`: the response and the templates it loaded."""
+    with template_log(client.application) as loaded:
+        response = client.get(url)
+    return response, frozenset(loaded)
 
 
 def screens(client: FlaskClient, starts: list[str], known: set[str] | None = None,
@@ -166,14 +192,14 @@ def screens(client: FlaskClient, starts: list[str], known: set[str] | None = Non
     seen_keys.update(screen_key(u) for u, _ in queue)
     while queue:
         url, depth = queue.pop(0)
-        response = client.get(url)
+        response, loaded = fetch(client, url)
         hops = 0
         while response.status_code in (301, 302, 303, 307, 308) and hops < 5:
             target = local(url, response.headers["Location"])
             if target is None or SKIP_RE.search(urlsplit(target).path):
                 break
             url, hops = target, hops + 1
-            response = client.get(url)
+            response, loaded = fetch(client, url)
         if response.mimetype != "text/html" or response.status_code in (301, 302, 303, 307, 308):
             response.close()
             continue
@@ -181,7 +207,7 @@ def screens(client: FlaskClient, starts: list[str], known: set[str] | None = Non
         response.close()
         key = screen_key(url)
         if key not in known and key not in found:
-            found[key] = ScreenPage(url, response.status_code, body)
+            found[key] = ScreenPage(url, response.status_code, body, loaded)
         if response.status_code != 200 or depth >= max_depth:
             continue
         parts = PageParts()

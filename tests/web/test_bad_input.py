@@ -6,9 +6,15 @@ types, HTML/script, SQL-looking text, CJK, emoji and control characters.
 from __future__ import annotations
 
 import json
+import os
+from typing import Iterator
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
+from tests.support.apps import TEMPLATE, make_app
+from tests.support.client import login
 from tests.support.htmlforms import form_fields
 from tests.support.screens import LOCATIONS, parents, screens
 
@@ -34,6 +40,34 @@ REFUSED_BY_KIND = {
     "data": ["{not json", "[1, 2]", "\"just a string\""],
 }
 SCREENS = screens({"customer": "0", "contact": "0"})
+
+
+# One database and one signed-in admin for the module's ~180 cases: each case compares the row
+# count before and after its own request, so the rows earlier cases added do not matter.
+@pytest.fixture(scope="module")
+def app(pg) -> Iterator[Flask]:
+    from app.extensions import db
+
+    name = f"crm_test_bad_input_{os.getpid()}"
+    application = make_app(pg, pg.create_database(name, template=TEMPLATE))
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+    pg.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def sql(app: Flask):
+    from tests.support.users import sql_as
+
+    return sql_as(app)
+
+
+@pytest.fixture(scope="module")
+def admin(app: Flask) -> FlaskClient:
+    client = app.test_client()
+    assert login(client).status_code == 302
+    return client
 
 
 def _cases():
@@ -78,7 +112,7 @@ def test_report_data_is_stored_as_json_object(admin, sql):
                  "generated_at": "2026-11-01 08:00:00"})
     assert admin.post("/reports/add", data=data).status_code == 302
     assert sql("SELECT jsonb_typeof(data), data->'locations'->0->>'location' FROM reports "
-               "WHERE report_type = 'customers_by_location'")[0] == ("object", "深圳")
+               "WHERE report_type = 'customers_by_location' ORDER BY report_id DESC LIMIT 1")[0] == ("object", "深圳")
 
 
 @pytest.mark.parametrize("query", [

@@ -155,6 +155,9 @@ def test_record_pages_offer_only_what_the_role_allows(app, client, sql):
     (contact,), = sql("INSERT INTO contacts (customer_id, first_name, last_name) VALUES (:c, 'A', 'B') "
                       "RETURNING contact_id", c=ids["Acme Logistics"])
     rep, auditor = make_role_user(app, "Sales Rep"), make_role_user(app, "Auditor")
+    # the rep's own customer: a Sales Rep's data scope is their own records (and their contacts)
+    sql("UPDATE customers SET owner_id = (SELECT user_id FROM users WHERE username = :u) WHERE customer_id = :c",
+        u=rep, c=ids["Acme Logistics"])
     login(client, rep, ROLE_PASSWORD)  # Sales Rep: read, create, edit; no delete
     page = client.get(f"/contacts/show/{contact}").get_data(as_text=True)
     assert f'href="/contacts/edit/{contact}"' in page and "crm-record-edit" in page

@@ -108,8 +108,9 @@ def restore(settings: Settings, backup: Backup, target: Path, echo: Callable[[st
         target.mkdir(mode=0o700, parents=True, exist_ok=True)
         dump = target / f"{backup.database}.dump"
         decrypt_to(settings, backup, DUMP_FILE, dump)
-        echo(f"Wrote {dump} (pg_dump custom format). Load it with:\n"
-             f"  pg_restore --clean --if-exists --no-owner -d \"$DATABASE_URL\" {dump}")
+        # the search functions are LEAKPROOF (docs/security.md), which only a superuser may create
+        echo(f"Wrote {dump} (pg_dump custom format). Load it as a superuser of the target server:\n"
+             f"  pg_restore --clean --if-exists --no-owner -d \"$SUPERUSER_DATABASE_URL\" {dump}")
         return [backup]
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists():

@@ -37,12 +37,16 @@ FULL_EVERY_DAYS = 7
 
 
 def ensure_backup_role(server: EmbeddedPostgres) -> dict[str, str]:
-    """A login role with REPLICATION and read access only; returns its libpq env."""
+    """A login role with REPLICATION and read access only; returns its libpq env.
+
+    BYPASSRLS: the row counts and hashes recorded for the drill must see every row, which
+    the row-level policies (migration 0026) would otherwise hide from a role with no user.
+    """
     password = server.password(BACKUP_ROLE).replace("'", "''")
     server.psql(
         f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{BACKUP_ROLE}') THEN "
         f"CREATE ROLE {BACKUP_ROLE} LOGIN REPLICATION; END IF; END $$;"
-        f"ALTER ROLE {BACKUP_ROLE} LOGIN REPLICATION NOSUPERUSER PASSWORD '{password}';"
+        f"ALTER ROLE {BACKUP_ROLE} LOGIN REPLICATION BYPASSRLS NOSUPERUSER PASSWORD '{password}';"
         f"GRANT pg_read_all_data TO {BACKUP_ROLE};"
         f"GRANT CONNECT ON DATABASE {DATABASE} TO {BACKUP_ROLE};", database="postgres")
     return server.libpq_env(BACKUP_ROLE, DATABASE)

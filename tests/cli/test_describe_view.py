@@ -19,7 +19,7 @@ def test_describe_view_by_menu_name_lists_every_derived_attribute(app):
         assert any(line.startswith(f"{name} [derived]") for line in lines), name
     assert "datamodel [derived]: CrmInterface(Customer)" in lines
     assert "route_base [derived]: /customers" in lines
-    assert "add_columns [derived]: name, industry, location, revenue" in lines
+    assert "add_columns [derived]: name, industry, location, revenue, owner" in lines
     assert "    revenue_band: band_label" in lines  # formatters_columns, one per line
     assert "    version: VersionField" in lines  # edit_form_extra_fields
 

@@ -20,8 +20,11 @@ def test_scans_of_a_run_read_the_snapshot_taken_when_it_started(app, known, add_
     from app.models import Opportunity
     from app.reports.scans import Run, opportunity_counts, opportunity_values
 
-    with app.app_context():
-        with Run(db.engine, key_ring(), NOW, workers=2) as run:
+    from app.ops.database import owner_engine
+
+    # as the report job does: the owner role, which the row-level policies do not limit
+    with app.app_context(), owner_engine(app.config) as engine:
+        with Run(engine, key_ring(), NOW, workers=2) as run:
             run.start([opportunity_counts])
             # written and committed after the run began: none of its scans may see it
             add_rows(Opportunity, {"customer_id": known["opportunities"][0]["customer_id"], "name": "late",
@@ -96,7 +99,10 @@ def test_the_dashboard_reads_snapshots_only_one_index_probe_per_type(app, admin,
 
     from app.extensions import db
 
+    from tests.support.users import act_as
+
     with app.app_context(), db.engine.connect() as conn:
+        act_as(conn, "admin")  # as the dashboard's request: the admin's policies
         plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + latest, params).scalar()
     plan = plan if isinstance(plan, list) else json.loads(plan)
 
@@ -107,8 +113,9 @@ def test_the_dashboard_reads_snapshots_only_one_index_probe_per_type(app, admin,
 
     on_reports = [n for n in nodes(plan[0]["Plan"]) if n.get("Relation Name") == "reports"]
     assert on_reports and all(n["Node Type"].startswith("Index") for n in on_reports)
-    # one row read per type (a backward probe), not 8 x 1,001 rows read and sorted
-    assert sum(n["Actual Rows"] * n["Actual Loops"] for n in on_reports) == len(TYPES)
+    # a backward probe per type, not 8 x 1,001 rows read and sorted: one row, or two where the
+    # reports' row-level policy makes the planner take the index's first group (an incremental sort)
+    assert sum(n["Actual Rows"] * n["Actual Loops"] for n in on_reports) <= 2 * len(TYPES)
 
 
 def test_charts_built_once_per_snapshot_are_rebuilt_when_it_is_edited(admin, snapshots, sql):

@@ -6,12 +6,16 @@ import os
 import struct
 import subprocess
 import sys
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from sqlalchemy import select
 
+from app.audit.context import acting_as
+from app.ops.database import owner_engine
 from app.ops.embedded_db import bin_path
 from app.encryption.columns import key_ring
 from app.encryption.keyring import KEY_FILE, DecryptionError
@@ -21,9 +25,18 @@ from app.models import Customer, Opportunity
 from tests.support.apps import db_name, make_app, own_ring_app  # noqa: F401  (fixture)
 from tests.support.client import csrf_token, post_form
 from tests.support.htmlforms import form_fields
+from tests.support.users import ADMIN_ID, admin_actor
 
 CANARY_REVENUE = "8642097531.13"
 CANARY_VALUE = "7531864209.57"
+
+
+@contextmanager
+def as_admin(app) -> Iterator[None]:
+    """An app context acting as the admin, who sees and writes every record (row-level security)."""
+    actor = admin_actor(app)
+    with app.app_context(), acting_as(actor):
+        yield
 
 
 def _digits(text: str) -> str:
@@ -98,7 +111,7 @@ def test_ciphertext_moved_to_another_row_or_column_fails_to_decrypt(app, sql, ad
         "WHERE customer_id = :b", a=first, b=second)
     sql("UPDATE opportunities SET value = (SELECT revenue FROM customers WHERE customer_id = :a) "
         "WHERE opportunity_id = :o", a=first, o=deal)
-    with app.app_context():
+    with as_admin(app):
         assert db.session.get(Customer, first).revenue == Decimal("100.00")
         with pytest.raises(DecryptionError, match="customers.revenue of row"):
             db.session.get(Customer, second)
@@ -149,7 +162,7 @@ def test_list_sorts_and_filters_by_band_not_by_ciphertext(admin, add_rows):
 
 
 def _amounts(app) -> dict[str, Decimal | None]:
-    with app.app_context():
+    with as_admin(app):
         found = {c.name: c.revenue for c in db.session.scalars(select(Customer))}
         found.update({o.name: o.value for o in db.session.scalars(select(Opportunity))})
         db.session.remove()
@@ -157,7 +170,7 @@ def _amounts(app) -> dict[str, Decimal | None]:
 
 
 def _seed(app, count: int = 7) -> dict[str, Decimal | None]:
-    with app.app_context():
+    with as_admin(app):
         customers = [Customer(name=f"Rot {i}", revenue=Decimal(i * 1111) if i else None) for i in range(count)]
         db.session.add_all(customers)
         db.session.flush()
@@ -172,7 +185,7 @@ def test_rotate_key_round_trips(own_ring_app, tmp_path):
     from sqlalchemy import text
 
     before = _seed(app)
-    with app.app_context():
+    with as_admin(app):
         old = {bytes(r[0]) for r in db.session.execute(text("SELECT revenue FROM customers WHERE revenue IS NOT NULL"))}
     result = app.test_cli_runner().invoke(args=["crm", "rotate-key", "--batch-size", "3"])
     assert result.exit_code == 0, result.output
@@ -183,13 +196,13 @@ def test_rotate_key_round_trips(own_ring_app, tmp_path):
     ring = json.loads(ring_file.read_text())
     assert ring["active"] == 2 and set(ring["keys"]) == {"1", "2"}  # the old key stays, for old backups
     assert _amounts(app) == before
-    with app.app_context():
+    with as_admin(app):
         new = {bytes(r[0]) for r in db.session.execute(text("SELECT revenue FROM customers WHERE revenue IS NOT NULL"))}
         ids = {bytes(r[0])[1:5] for r in db.session.execute(text("SELECT value FROM opportunities"))}
     assert not old & new and ids == {struct.pack(">I", 2)}
     assert "data key rotated" in str(_logs(app))
     # written after the rotation: under the new key
-    with app.app_context():
+    with as_admin(app):
         db.session.add(Customer(name="After", revenue=Decimal("42.00")))
         db.session.commit()
     assert _amounts(app)["After"] == Decimal("42.00")
@@ -205,7 +218,7 @@ def _logs(app):
 def test_interrupted_rotation_is_finished_by_a_second_run(own_ring_app, tmp_path):
     app = own_ring_app
     before = _seed(app, 9)
-    with app.app_context():
+    with app.app_context(), owner_engine(app.config) as engine:  # as rotate-key: the owner sees every row
         ring = key_ring()
         ring.add_key()
         batches = []
@@ -216,8 +229,8 @@ def test_interrupted_rotation_is_finished_by_a_second_run(own_ring_app, tmp_path
                 raise KeyboardInterrupt
 
         with pytest.raises(KeyboardInterrupt):
-            reencrypt(db.engine, ring, batch_size=2, on_batch=interrupt)
-        left = count_pending(db.engine, ring)
+            reencrypt(engine, ring, batch_size=2, on_batch=interrupt)
+        left = count_pending(engine, ring)
         assert left == 17 - 4  # 17 values; two batches of two were saved
     assert _amounts(app) == before  # mixed keys: every value still decrypts
     result = app.test_cli_runner().invoke(args=["crm", "rotate-key"])
@@ -225,8 +238,8 @@ def test_interrupted_rotation_is_finished_by_a_second_run(own_ring_app, tmp_path
     assert f"Finishing an unfinished rotation: {left} values" in result.output
     assert json.loads((tmp_path / KEY_FILE).read_text())["active"] == 2  # no third key for a re-run
     assert _amounts(app) == before
-    with app.app_context():
-        assert count_pending(db.engine, key_ring()) == 0
+    with app.app_context(), owner_engine(app.config) as engine:
+        assert count_pending(engine, key_ring()) == 0
 
 
 def test_key_ring_from_the_environment_is_used_and_never_written(pg, database, tmp_path, monkeypatch):
@@ -235,7 +248,7 @@ def test_key_ring_from_the_environment_is_used_and_never_written(pg, database, t
     ring = KeyRing({7: os.urandom(32)}, 7)
     monkeypatch.setenv("CRM_DATA_KEYS", ring.to_json())
     app = make_app(pg, database, INSTANCE_DIR=tmp_path)
-    with app.app_context():
+    with as_admin(app):
         db.session.add(Customer(name="Env Co", revenue=Decimal("3.50")))
         db.session.commit()
     assert _amounts(app)["Env Co"] == Decimal("3.50")
@@ -258,7 +271,7 @@ def test_plaintext_amount_never_reaches_sql(app):
         db.session.rollback()
 
 
-UNSEALED_WRITE = """
+UNSEALED_WRITE = f"""
 import sys
 from pathlib import Path
 from decimal import Decimal
@@ -283,11 +296,17 @@ from config import TestConfig
 
 application = app.create_app(TestConfig, DATABASE_URL=database_url, INSTANCE_DIR=instance, SECRET_KEY="x" * 40)
 print("after create_app:", columns.installed(Model))
+from sqlalchemy import text
+
+from app.audit.context import acting_as
+
 with application.app_context():
     from app.extensions import db
 
-    db.session.add(Customer(name="Sealed Ltd", revenue=Decimal("123.45")))
-    db.session.commit()
+    admin = db.session.scalar(text("SELECT {ADMIN_ID}"))
+    with acting_as((admin, "test")):  # row-level security: a record is written by a user
+        db.session.add(Customer(name="Sealed Ltd", revenue=Decimal("123.45")))
+        db.session.commit()
 """
 
 

@@ -19,7 +19,7 @@ from app.webhooks.delivery import deliver_due
 from tests.support.cli import crm_cli
 from tests.support.client import csrf_token, login
 from tests.support.htmlforms import form_fields
-from tests.support.users import ROLE_PASSWORD, make_role_user
+from tests.support.users import ADMIN_ID, ROLE_PASSWORD, make_role_user
 from tests.support.webhook_receiver import receiver  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,11 +92,14 @@ def test_plain_sql_update_and_delete_are_events_with_the_row_as_it_was(app, sql,
 
 
 def test_rolled_back_change_sends_nothing(app, admin, sql, receiver):
+    from app.audit.context import acting_as
     from app.extensions import db
     from app.models import Customer
+    from tests.support.users import admin_actor
 
     subscribe(app, receiver.url)
-    with app.app_context():
+    # as the admin: row-level security refuses a record written without a user
+    with app.app_context(), acting_as(admin_actor(app)):
         db.session.add(Customer(name="Never committed"))
         db.session.flush()
         assert db.session.execute(db.text("SELECT count(*) FROM webhook_deliveries")).scalar() == 1
@@ -163,12 +166,15 @@ def test_a_change_committed_by_an_app_killed_before_delivery_is_delivered_after_
     script = (
         "import os, sys, time\n"
         "from app import create_app\nfrom config import TestConfig\n"
+        "from app.audit.context import acting_as\n"
         "from app.extensions import db\nfrom app.models import Customer\n"
         "app = create_app(TestConfig, DATABASE_URL=os.environ['T_DB'], INSTANCE_DIR=os.environ['T_INSTANCE'],"
         " SECRET_KEY='test-secret-key-of-at-least-32-bytes!')\n"
-        "with app.app_context():\n"
-        "    db.session.add(Customer(name='Committed then killed', revenue=99))\n"
-        "    db.session.commit()\n"
+        "with app.app_context():\n"  # a record is written by a user (row-level security): the admin
+        f'    admin = db.session.scalar(db.text("SELECT {ADMIN_ID}"))\n'
+        "    with acting_as((admin, 'test')):\n"
+        "        db.session.add(Customer(name='Committed then killed', revenue=99))\n"
+        "        db.session.commit()\n"
         "    print('committed', flush=True)\n"
         "    time.sleep(600)\n")
     env = {**os.environ, "T_DB": pg.url(name, RUNTIME_ROLE), "T_INSTANCE": str(pg.instance)}

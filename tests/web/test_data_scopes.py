@@ -117,13 +117,15 @@ def test_lists_search_board_export_and_lookups_show_the_scope(world, username):
     client = signed_in(world, username)
     expected = SEES[username]
     for screen in ("customers", "contacts", "leads", "opportunities"):
-        page = client.get(f"/{screen}/list/")
+        # "All" of the list's Mine / My team / All switch: everything the data scope reaches
+        # (a team member's list opens on "Mine", test_ownership_screens.py)
+        page = client.get(f"/{screen}/list/?view=all")
         assert page.status_code == 200
         assert marks(page.get_data(as_text=True)) == expected, screen
         found = client.get(f"/{screen}/list/?q=Scoped").get_data(as_text=True)
         assert marks(found) == expected, f"{screen} ?q="
     assert marks(client.get("/search/?q=Scoped").get_data(as_text=True)) == expected
-    assert marks(client.get("/pipeline/").get_data(as_text=True)) == expected
+    assert marks(client.get("/pipeline/?view=all").get_data(as_text=True)) == expected
     if USERS[username] != "Sales Rep":  # a rep may not export
         exported = client.get("/customers/export/").get_data(as_text=True)
         assert marks(exported) == expected and len(list(csv.DictReader(io.StringIO(exported)))) == len(expected)
@@ -150,7 +152,7 @@ def test_out_of_scope_records_answer_404_on_every_page_and_call(world):
         assert client.get(f"/{screen}/show/{theirs[screen]}").status_code == 404, screen
         assert client.get(f"/{screen}/edit/{theirs[screen]}").status_code == 404, screen
     manager = signed_in(world, "manager_a")  # may delete, but team B's records are not in reach
-    form_token = csrf_token(manager, "/customers/list/")
+    form_token = csrf_token(manager, "/customers/list/?view=all")
     assert manager.post(f"/customers/delete/{theirs['customers']}", data={"csrf_token": form_token}).status_code == 404
     assert client.get(f"/leads/convert/{theirs['leads']}").status_code == 404
     api = world["app"].test_client()  # no session cookie: a token alone

@@ -179,12 +179,15 @@ class Importer:
         form = self.view.add_form(formdata=None, meta={"csrf": False})
         checkers = {index: self._cell_checker(form, target) for index, (target, _by_id) in mapping.items()
                     if target.related is None}
+        # columns absent from the file: a literal default here; an expression's (the owner: the
+        # acting user) is left out of the INSERT, so the database computes it
         absent = {t.column: self._default(t) for t in self.targets
-                  if t.key not in {target.key for target, _by_id in mapping.values()}}
+                  if t.key not in {target.key for target, _by_id in mapping.values()}
+                  and not self._computed_default(t)}
         pending: dict[type, dict[str, list[tuple[int, dict, Target, str, str]]]] = {}
         problems = result.problems
         for number, cells in rows:
-            record: dict[str, Any] = dict(absent)  # columns absent from the file: the database default
+            record: dict[str, Any] = dict(absent)
             for index, (target, by_id) in mapping.items():
                 raw = cells[index].strip() if index < len(cells) else ""
                 checker = checkers.get(index)
@@ -212,6 +215,11 @@ class Importer:
         if problems:
             result.rows, result.numbers = [], []
         return result
+
+    def _computed_default(self, target: Target) -> bool:
+        """Whether the column's database default is an expression (owner_id: `crm.user_id`), not a value."""
+        default = self.table.columns[target.column].server_default
+        return default is not None and not isinstance(default.arg, str)
 
     def _default(self, target: Target) -> Any:
         default = self.table.columns[target.column].server_default

@@ -8,10 +8,11 @@ from tests.support.apps import ADMIN_PASSWORD
 pytestmark = pytest.mark.browser
 
 
-def test_history_panel_and_logs_pager(browser_page, sql):
+def test_history_panel_and_logs_pager(browser_page, sql, owner_sql):
     page = browser_page
     (cid,), = sql("INSERT INTO customers (name, industry) VALUES ('审计客户 Audit Co', 'Retail') RETURNING customer_id")
-    sql("UPDATE customers SET industry = 'Banking', location = '深圳' WHERE customer_id = :c", c=cid)
+    # an operator in psql as the owner role, without an application user: "the system"
+    owner_sql("UPDATE customers SET industry = 'Banking', location = '深圳' WHERE customer_id = :c", c=cid)
     sql("INSERT INTO logs (action, description) SELECT 'pager probe', 'probe ' || g FROM generate_series(1, 40) g")
     page.login("admin", ADMIN_PASSWORD)
 

@@ -13,6 +13,7 @@ from tests.support.apps import ADMIN_PASSWORD
 from tests.support.client import csrf_token, login
 from tests.support.htmlforms import form_fields
 from tests.support.screens import parents, screens
+from tests.support.users import sql_as
 
 
 def _admin_id(sql) -> int:
@@ -95,7 +96,7 @@ def test_logs_screen_is_read_only(admin, sql):
     assert sql("SELECT description FROM logs WHERE log_id = :i", i=log_id) == [("read me",)]
 
 
-def test_logs_screen_needs_a_log_reading_role(client, sql):
+def test_logs_screen_needs_a_log_reading_role(client, sql, app):
     (role_id,), = sql("INSERT INTO roles (role_name) VALUES ('Sales probe') RETURNING role_id")
     sql("INSERT INTO role_permissions (role_id, permission_id) SELECT :r, permission_id FROM permissions "
         "WHERE permission_name IN ('can_list on CustomerView', 'can_show on CustomerView')", r=role_id)
@@ -105,7 +106,8 @@ def test_logs_screen_needs_a_log_reading_role(client, sql):
         h=generate_password_hash("Rep-password-1"), r=role_id)
     assert "/login" not in login(client, "rep", "Rep-password-1").headers["Location"]
     assert client.get("/logs/list/").status_code in (302, 403)
-    (cid,), = sql("INSERT INTO customers (name) VALUES ('Visible Co') RETURNING customer_id")
+    # the rep's own record (row-level security: a role without a data scope sees what it owns)
+    (cid,), = sql_as(app, "rep")("INSERT INTO customers (name) VALUES ('Visible Co') RETURNING customer_id")
     page = client.get(f"/customers/show/{cid}").get_data(as_text=True)
     assert "Visible Co" in page and "crm-history" not in page
 
@@ -176,14 +178,15 @@ def test_a_malformed_position_is_a_400(admin):
 
 
 @pytest.mark.parametrize("screen", screens({"customer": "0", "contact": "0"}), ids=lambda s: s.url)
-def test_every_show_page_has_a_history_panel_with_its_own_entries(admin, sql, screen):
+def test_every_show_page_has_a_history_panel_with_its_own_entries(admin, sql, owner_sql, screen):
     ids = parents(sql)
     screen = next(s for s in screens(ids) if s.url == screen.url)
     fields = form_fields(admin.get(f"{screen.url}/add").get_data(as_text=True))
     fields.update(screen.valid)
     assert admin.post(f"{screen.url}/add", data=fields).status_code == 302
     (pk,), = sql(f"SELECT max({screen.pk}) FROM {screen.table}")
-    sql(f"UPDATE {screen.table} SET {screen.edit_field} = 'Changed in psql' WHERE {screen.pk} = :pk", pk=pk)
+    # an operator in psql as the owner role: no application user (the runtime role needs one)
+    owner_sql(f"UPDATE {screen.table} SET {screen.edit_field} = 'Changed in psql' WHERE {screen.pk} = :pk", pk=pk)
     page = admin.get(f"{screen.url}/show/{pk}").get_data(as_text=True)
     history = page[page.index('class="panel panel-default crm-history"'):]
     # in words (app/audit/sentences.py): who did what, the psql change by "the system"

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from tests.support.client import csrf_token, login
-from tests.support.users import USER_PASSWORD, make_user
+from tests.support.users import USER_PASSWORD, admin_actor, make_user
 
 TOKEN_RE = re.compile(r'action="(/\w+/import/[^"]+)"')
 
@@ -37,7 +37,9 @@ def count(sql, table: str) -> int:
 
 
 def customer_values(app) -> list[tuple]:
-    with app.app_context():
+    from app.audit.context import acting_as
+
+    with app.app_context(), acting_as(admin_actor(app)):  # row-level security: the admin sees every row
         from sqlalchemy import select
 
         from app.extensions import db
@@ -63,6 +65,8 @@ def test_dry_run_writes_nothing_then_confirm_inserts_all(app, admin, sql):
     # one audit row per inserted row (the trigger) and one for the import, by the admin
     admin_id = sql("SELECT user_id FROM users WHERE username = 'admin'")[0][0]
     assert sql("SELECT count(*), min(user_id) FROM logs WHERE action = 'insert customers'") == [(2, admin_id)]
+    # the importer owns the rows (owner_id's default, not a NULL written for the absent column)
+    assert sql("SELECT DISTINCT owner_id FROM customers") == [(admin_id,)]
     (description,), = sql("SELECT description FROM logs WHERE action = 'import'")
     assert json.loads(description) == {"table": "customers", "file": "data.csv", "rows": 2, "encoding": "utf-8"}
     # confirming twice imports once
@@ -206,5 +210,6 @@ def test_import_needs_its_permission(app, client, sql):
     # another user cannot confirm someone else's checked file
     assert confirm(client, page).status_code in (302, 403) and count(sql, "customers") == 0
     assert confirm(manager, page).status_code == 302 and count(sql, "customers") == 2
+    assert sql("SELECT DISTINCT u.username FROM customers JOIN users u ON u.user_id = owner_id") == [("mgr",)]
     # no import screen on the other lists
     assert manager.get("/opportunities/import/").status_code == 404

@@ -10,7 +10,7 @@ import pytest
 from tests.support.client import csrf_token, login
 from tests.support.htmlforms import form_fields
 from tests.support.screens import parents
-from tests.support.users import ROLE_PASSWORD, make_role_user
+from tests.support.users import ROLE_PASSWORD, admin_actor, make_role_user, sql_as
 
 WATCHED = ("customers", "contacts", "opportunities", "leads")
 
@@ -49,7 +49,9 @@ def test_convert_to_the_contacts_customer(admin, sql, app):
     assert (customer, contact, status, by) == (int(ids["customer"]), int(ids["contact"]), "converted", "admin")
     assert sql("SELECT customer_id, name, stage, close_date::text, value_band FROM opportunities "
                "WHERE opportunity_id = :o", o=opp) == [(int(ids["customer"]), "Pilot 试点", "proposal", "2027-01-31", 3)]
-    with app.app_context():
+    from app.audit.context import acting_as
+
+    with app.app_context(), acting_as(admin_actor(app)):  # row-level security: a user sees the deal
         from app.extensions import db
         from app.models import Opportunity
 
@@ -135,10 +137,12 @@ def test_csrf_and_unknown_lead(admin, sql):
 @pytest.mark.parametrize("role, allowed", [("Sales Rep", True), ("Sales Manager", True),
                                            ("Support Agent", False), ("Auditor", False)])
 def test_permission_can_convert(app, sql, role, allowed):
-    ids = parents(sql)
-    lead = a_lead(sql, ids["contact"])
+    username = make_role_user(app, role)
+    mine = sql_as(app, username)  # the user's own records: row-level security shows a rep only these
+    ids = parents(mine)
+    lead = a_lead(mine, ids["contact"])
     client = app.test_client()
-    login(client, make_role_user(app, role), ROLE_PASSWORD)
+    login(client, username, ROLE_PASSWORD)
     token = csrf_token(client, "/")
     before = state(sql)
     page = client.get(f"/leads/convert/{lead}")

@@ -21,6 +21,7 @@ from app.models.choices import ACTIVITY_TYPES, LEAD_STATUSES, OPPORTUNITY_STAGES
 from tests.support.client import login, post_form
 from tests.support.pages import page_figures
 from tests.support.report_data import known, snapshots  # noqa: F401  (fixtures)
+from tests.support.users import ROLE_PASSWORD, make_role_user
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "app" / "reports" / "schemas"
 
@@ -229,8 +230,18 @@ def test_roles_decide_who_sees_and_refreshes_the_dashboard(app, snapshots, sql):
     login(viewer, "viewer", "Passw0rd-viewer")
     login(clerk, "clerk", "Passw0rd-clerk")
 
+    # company-wide charts only for a user who sees every record (docs/security.md): with the
+    # default scope (own) the dashboard says so instead, as for a Sales Manager (team)
     page = viewer.get("/dashboard/").get_data(as_text=True)
-    assert "crm-chart" in page and "Refresh now" not in page
+    assert "crm-scoped-dashboard" in page and "crm-chart" not in page and "Refresh now" not in page
+    manager = app.test_client()
+    login(manager, make_role_user(app, "Sales Manager"), ROLE_PASSWORD)
+    page = manager.get("/dashboard/").get_data(as_text=True)
+    assert "crm-scoped-dashboard" in page and "crm-chart" not in page
+    sql("INSERT INTO role_data_scopes (role_id, table_name, scope) SELECT role_id, t, 'all' FROM roles, "
+        "unnest(ARRAY['customers', 'leads', 'opportunities', 'service_tickets']) t WHERE role_name = 'viewer'")
+    page = viewer.get("/dashboard/").get_data(as_text=True)
+    assert "crm-chart" in page and "crm-scoped-dashboard" not in page and "Refresh now" not in page
     assert 'href="/dashboard/"' in viewer.get("/").get_data(as_text=True)  # in the menu
     assert post_form(viewer, "/dashboard/refresh", {}, form_url="/dashboard/").status_code == 403
 

@@ -138,6 +138,7 @@ def prepare(instance: Path, scale: float):
     from app import create_app
     from app.ops.bootstrap import bootstrap
     from app.security.passwords import set_password
+    from app.ops.database import owner_engine
     from app.ops.embedded_db import EmbeddedPostgres
     from app.extensions import db
     from app.models import User
@@ -158,9 +159,11 @@ def prepare(instance: Path, scale: float):
         admin.active, admin.fail_login_count, admin.locked_until = True, 0, None
         db.session.commit()
         wanted = counts_for_scale(scale)["customers"]
-        have = db.session.scalar(text("SELECT count(*) FROM customers"))
-        reports = db.session.scalar(text("SELECT count(*) FROM reports"))
         db.session.remove()
+        # as the owner role: row-level security shows the runtime role no row without a user
+        with owner_engine(app.config) as engine, engine.connect() as conn:
+            have = conn.scalar(text("SELECT count(*) FROM customers"))
+            reports = conn.scalar(text("SELECT count(*) FROM reports"))
     flask = [sys.executable, "-m", "flask", "--app", "run", "crm"]
     if have < wanted * 0.99:
         missing = round((wanted - have) / counts_for_scale(1)["customers"], 6)
@@ -177,12 +180,12 @@ def prepare(instance: Path, scale: float):
 def data_size(app) -> tuple[dict[str, int], str]:
     from sqlalchemy import text
 
-    from app.extensions import db
+    from app.ops.database import owner_engine
 
-    with app.app_context():
-        counts = {s.table: db.session.scalar(text(f"SELECT count(*) FROM {s.table}")) for s in SCREENS}
-        size = db.session.scalar(text("SELECT pg_size_pretty(pg_database_size(current_database()))"))
-        db.session.remove()
+    # as the owner role: row-level security shows the runtime role no row without a user
+    with owner_engine(app.config) as engine, engine.connect() as conn:
+        counts = {s.table: conn.scalar(text(f"SELECT count(*) FROM {s.table}")) for s in SCREENS}
+        size = conn.scalar(text("SELECT pg_size_pretty(pg_database_size(current_database()))"))
     return counts, size
 
 
@@ -227,10 +230,11 @@ def screen_rows(app, server: Server, runs: int, counts: dict[str, int], echo=pri
     from app.extensions import db
 
     def scalar(sql: str):
-        with app.app_context():
-            value = db.session.scalar(text(sql))
-            db.session.remove()
-            return value
+        from app.ops.database import owner_engine
+
+        # as the owner role: row-level security shows the runtime role no row without a user
+        with owner_engine(app.config) as engine, engine.connect() as conn:
+            return conn.scalar(text(sql))
 
     # the biggest account (the seed's power law gives the lowest ids most children) and a typical row
     big_customer = scalar("SELECT customer_id FROM activities GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
@@ -335,6 +339,9 @@ def explain_slow(app, rows: list[Row], path: Path) -> None:
                       f"parameters: {parameters!r}\n")
             try:
                 with db.engine.connect() as conn:
+                    # as the signed-in admin of the measured request: the row-level policies need a user
+                    conn.exec_driver_sql("SELECT set_config('crm.user_id', (SELECT user_id::text FROM users "
+                                         "WHERE username = 'admin'), true)")
                     plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters).all()
                 out.write("\n".join(r[0] for r in plan) + "\n\n")
             except Exception as exc:  # noqa: BLE001 - a plan that cannot be taken is reported, not fatal

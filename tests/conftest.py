@@ -167,11 +167,10 @@ def add_rows(app: Flask):
 
     from app.extensions import db
 
-    from app.audit.context import acting_as
-    from tests.support.users import admin_actor
+    from tests.support.users import as_admin
 
     def run(model: type, *rows: dict) -> list[int]:
-        with app.app_context(), acting_as(admin_actor(app)):  # owned by the admin (row-level security)
+        with as_admin(app):  # owned by the admin (row-level security)
             objects = [model(**row) for row in rows]
             db.session.add_all(objects)
             db.session.commit()

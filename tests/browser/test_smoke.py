@@ -26,10 +26,9 @@ def test_login_list_and_add_customer_then_contact_via_ajax_select(browser_page, 
     assert "Added Row" in page.page.content()
     assert sql("SELECT industry, pg_typeof(revenue)::text FROM customers WHERE name = 'Browser Test 浏览器测试'") == \
         [("Retail", "bytea")]  # revenue is stored encrypted, and reads back as the number typed
-    from app.audit.context import acting_as
-    from tests.support.users import admin_actor
+    from tests.support.users import as_admin
 
-    with app.app_context(), acting_as(admin_actor(app)):  # row-level security: the admin's records
+    with as_admin(app):  # row-level security: the admin's records
         from decimal import Decimal
 
         from sqlalchemy import select

@@ -79,10 +79,9 @@ def test_seed_loads_realistic_data_and_restores_the_schema(app, sql, admin):
     from app.encryption.columns import band_of
     from app.extensions import db
     from app.models import Customer, Opportunity
-    from app.audit.context import acting_as
-    from tests.support.users import admin_actor
+    from tests.support.users import as_admin
 
-    with app.app_context(), acting_as(admin_actor(app)):  # row-level security: the admin sees every row
+    with as_admin(app):  # row-level security: the admin sees every row
         customers = db.session.scalars(select(Customer).where(Customer.revenue_band.is_not(None)).limit(50)).all()
         opportunities = db.session.scalars(select(Opportunity).where(Opportunity.value_band.is_not(None))
                                            .limit(50)).all()

@@ -110,17 +110,16 @@ def test_composite_keys_are_logged(sql):
 def test_password_hashes_and_financial_values_never_reach_logs(sql, app):
     from decimal import Decimal
 
-    from app.audit.context import acting_as
     from app.extensions import db
     from app.models import Customer, Opportunity
-    from tests.support.users import admin_actor
+    from tests.support.users import as_admin
 
     (role_id,), = sql("SELECT role_id FROM roles WHERE role_name = 'Admin'")
     sql("INSERT INTO users (username, email, password_hash, role_id) "
         "VALUES ('spy', 'spy@example.com', 'scrypt:SECRET-HASH-ONE', :r)", r=role_id)
     sql("UPDATE users SET password_hash = 'scrypt:SECRET-HASH-TWO', first_name = 'Sam' WHERE username = 'spy'")
     # amounts are ciphertext: they can only be written through the app's ORM, by a user (row-level security)
-    with app.app_context(), acting_as(admin_actor(app)):
+    with as_admin(app):
         customer = Customer(name="Rich Co", revenue=Decimal("987654.32"))
         db.session.add(customer)
         db.session.commit()

@@ -6,15 +6,12 @@ import os
 import struct
 import subprocess
 import sys
-from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from sqlalchemy import select
 
-from app.audit.context import acting_as
 from app.ops.database import owner_engine
 from app.ops.embedded_db import bin_path
 from app.encryption.columns import key_ring
@@ -25,18 +22,10 @@ from app.models import Customer, Opportunity
 from tests.support.apps import db_name, make_app, own_ring_app  # noqa: F401  (fixture)
 from tests.support.client import csrf_token, post_form
 from tests.support.htmlforms import form_fields
-from tests.support.users import ADMIN_ID, admin_actor
+from tests.support.users import ADMIN_ID, as_admin
 
 CANARY_REVENUE = "8642097531.13"
 CANARY_VALUE = "7531864209.57"
-
-
-@contextmanager
-def as_admin(app) -> Iterator[None]:
-    """An app context acting as the admin, who sees and writes every record (row-level security)."""
-    actor = admin_actor(app)
-    with app.app_context(), acting_as(actor):
-        yield
 
 
 def _digits(text: str) -> str:

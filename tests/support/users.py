@@ -1,6 +1,9 @@
 """Users made through FAB's security manager, as an admin's Add User would make them."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 from flask import Flask
 
 USER_PASSWORD = "Sales-rep-password-2026"
@@ -49,6 +52,16 @@ def admin_actor(app: Flask) -> tuple[str, str]:
         user_id = db.session.scalar(text(f"SELECT {ADMIN_ID}"))
         db.session.remove()
     return (user_id, "test")
+
+
+@contextmanager
+def as_admin(app: Flask) -> Iterator[None]:
+    """An app context acting as the admin, who sees and writes every record (row-level security)."""
+    from app.audit.context import acting_as
+
+    actor = admin_actor(app)
+    with app.app_context(), acting_as(actor):
+        yield
 
 
 def sql_as(app: Flask, username: str = "admin"):

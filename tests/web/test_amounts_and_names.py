@@ -14,12 +14,11 @@ LISTS = ["/customers", "/contacts", "/leads", "/opportunities", "/activities", "
 
 
 def revenue_of(app, customer_id: int) -> Decimal | None:
-    from app.audit.context import acting_as
     from app.extensions import db
     from app.models import Customer
-    from tests.support.users import admin_actor
+    from tests.support.users import as_admin
 
-    with app.app_context(), acting_as(admin_actor(app)):  # the admin sees every record (row-level security)
+    with as_admin(app):  # the admin sees every record (row-level security)
         value = db.session.get(Customer, customer_id).revenue
         db.session.remove()
         return value

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from tests.support.client import csrf_token, login
-from tests.support.users import USER_PASSWORD, admin_actor, make_user
+from tests.support.users import USER_PASSWORD, as_admin, make_user
 
 TOKEN_RE = re.compile(r'action="(/\w+/import/[^"]+)"')
 
@@ -37,9 +37,8 @@ def count(sql, table: str) -> int:
 
 
 def customer_values(app) -> list[tuple]:
-    from app.audit.context import acting_as
 
-    with app.app_context(), acting_as(admin_actor(app)):  # row-level security: the admin sees every row
+    with as_admin(app):  # row-level security: the admin sees every row
         from sqlalchemy import select
 
         from app.extensions import db

@@ -10,7 +10,7 @@ import pytest
 from tests.support.client import csrf_token, login
 from tests.support.htmlforms import form_fields
 from tests.support.screens import parents
-from tests.support.users import ROLE_PASSWORD, admin_actor, make_role_user, sql_as
+from tests.support.users import ROLE_PASSWORD, as_admin, make_role_user, sql_as
 
 WATCHED = ("customers", "contacts", "opportunities", "leads")
 
@@ -49,9 +49,8 @@ def test_convert_to_the_contacts_customer(admin, sql, app):
     assert (customer, contact, status, by) == (int(ids["customer"]), int(ids["contact"]), "converted", "admin")
     assert sql("SELECT customer_id, name, stage, close_date::text, value_band FROM opportunities "
                "WHERE opportunity_id = :o", o=opp) == [(int(ids["customer"]), "Pilot 试点", "proposal", "2027-01-31", 3)]
-    from app.audit.context import acting_as
 
-    with app.app_context(), acting_as(admin_actor(app)):  # row-level security: a user sees the deal
+    with as_admin(app):  # row-level security: a user sees the deal
         from app.extensions import db
         from app.models import Opportunity
 

@@ -46,14 +46,13 @@ def test_concurrent_write_between_check_and_update_is_refused(app, sql):
     """The version check is also in the UPDATE's WHERE clause (SQLAlchemy version_id_col)."""
     from sqlalchemy.orm.exc import StaleDataError
 
-    from app.audit.context import acting_as
     from app.extensions import db
     from app.models import Customer
-    from tests.support.users import admin_actor
+    from tests.support.users import as_admin
 
     (cid,), = sql("INSERT INTO customers (name) VALUES ('Race') RETURNING customer_id")
     # as the admin, who sees the record: the refusal is the version check, not row-level security
-    with app.app_context(), acting_as(admin_actor(app)):
+    with as_admin(app):
         customer = db.session.get(Customer, cid)
         sql("UPDATE customers SET name = 'Won the race' WHERE customer_id = :c", c=cid)
         customer.name = "Lost the race"

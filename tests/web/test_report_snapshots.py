@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 from flask_migrate import downgrade, upgrade
 
-from app.audit.context import acting_as
 from app.security.default_roles import DEFAULT_ROLES
 from app.ops.embedded_db import bin_path
 from app.models import Customer, Report
@@ -27,7 +26,7 @@ from tests.support.cli import crm, crm_cli  # noqa: F401  (fixture: an instance 
 from tests.support.client import login, post_form, switch_language
 from tests.support.pages import page_figures
 from tests.support.report_data import TYPES, known, opened, snapshots  # noqa: F401  (fixtures)
-from tests.support.users import ROLE_PASSWORD, admin_actor, make_role_user
+from tests.support.users import ROLE_PASSWORD, as_admin, make_role_user
 
 CANARY = "7316529.47"
 CANARY_DIGITS = ("7316529", "731652947")  # the amount as text, and in cents
@@ -245,7 +244,7 @@ def test_canary_revenue_never_plaintext_in_any_column_or_dump_and_rotates(own_ri
     app = own_ring_app
     from app.extensions import db
 
-    with app.app_context(), acting_as(admin_actor(app)):  # a record is written by a user (row-level security)
+    with as_admin(app):  # a record is written by a user (row-level security)
         db.session.add_all([Customer(name="Canary Farm", industry="Canary breeding", revenue=Decimal(CANARY)),
                             Customer(name="Other", industry="Retail", revenue=Decimal("10.00"))])
         db.session.commit()
@@ -291,7 +290,7 @@ def test_canary_revenue_is_not_in_a_backup_file(crm):  # noqa: F811
     app, server = crm
     from app.extensions import db
 
-    with app.app_context(), acting_as(admin_actor(app)):  # a record is written by a user (row-level security)
+    with as_admin(app):  # a record is written by a user (row-level security)
         db.session.add(Customer(name="Canary Farm", industry="Canary breeding", revenue=Decimal(CANARY)))
         db.session.commit()
         db.session.remove()

@@ -92,14 +92,13 @@ def test_plain_sql_update_and_delete_are_events_with_the_row_as_it_was(app, sql,
 
 
 def test_rolled_back_change_sends_nothing(app, admin, sql, receiver):
-    from app.audit.context import acting_as
     from app.extensions import db
     from app.models import Customer
-    from tests.support.users import admin_actor
+    from tests.support.users import as_admin
 
     subscribe(app, receiver.url)
     # as the admin: row-level security refuses a record written without a user
-    with app.app_context(), acting_as(admin_actor(app)):
+    with as_admin(app):
         db.session.add(Customer(name="Never committed"))
         db.session.flush()
         assert db.session.execute(db.text("SELECT count(*) FROM webhook_deliveries")).scalar() == 1

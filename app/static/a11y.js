@@ -37,6 +37,8 @@
       window.requestAnimationFrame(function () { pending = false; tidy(document); });
     }
   }
+  // crm.js names a select at once when it makes it a Select2 box, not a frame later (axe, screen readers)
+  window.crmA11y = { tidy: tidy };
   function start() {
     tidy(document);
     new MutationObserver(function (changes) {

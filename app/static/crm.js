@@ -40,6 +40,7 @@ $(function () {
         processResults: function (data) { return { results: data.results || [] }; }
       }
     });
+    if (window.crmA11y && el.parentNode) { window.crmA11y.tidy(el.parentNode); }
   }
   function narrowing($el) {
     return String($el.data("narrow") || "").split(",").filter(function (name) { return name; });

@@ -16,6 +16,7 @@ from app.web.errors import init_error_pages
 from app.extensions import db, migrate
 from app.web.hooks import register_request_hooks
 from app.web.request_guard import init_request_guard
+from app.crud.rison_validation import init_rison_validation
 from app.ops.instance import ensure_dir, read_or_create_secret
 from app.web.headers import init_security_headers
 from app.web.assets import init_assets
@@ -91,6 +92,7 @@ def create_app(config: type = Config, **overrides: Any) -> Flask:
     init_assets(app)  # after AppBuilder: fingerprints FAB's static folder too
     init_compression(app)
     init_request_guard(app)
+    init_rison_validation()
     init_sessions(app)
     init_decryption_errors(app)
     init_error_pages(app)

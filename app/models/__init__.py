@@ -52,3 +52,7 @@ __all__ += ["BulkJob", "BulkJobPart"]
 from app.models.ownership import RoleDataScope, Team  # noqa: E402
 
 __all__ += ["RoleDataScope", "Team"]
+
+from app.models.dashboard_layout import DashboardLayout  # noqa: E402
+
+__all__ += ["DashboardLayout"]

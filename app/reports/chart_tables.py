@@ -1,6 +1,6 @@
 """A chart's numbers as a data table: one row per bar, slice or point, one column per series.
 
-The table is what keyboard and screen-reader users read instead of the plotly drawing (issue 26):
+The table is what keyboard and screen-reader users read beside the drawing (issue 26):
 every cell of a point that the chart drills down from links to the same list screen (`customdata`).
 """
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 from flask_babel import format_decimal, format_percent
 from flask_babel import gettext as _
 
+from app.csv_io.cells import cell
 from app.reports.charts import Figure
 
 
@@ -20,6 +21,7 @@ class Cell:
 
     text: str
     link: str | None = None
+    value: Any = None  # the number itself (the CSV export's cell)
 
 
 @dataclass
@@ -45,7 +47,7 @@ def _number(value: Any, percent: bool) -> str:
     return format_decimal(value, "#,##0" if float(value).is_integer() else "#,##0.00")
 
 
-def _points(trace: dict) -> tuple[list, list, str]:
+def points(trace: dict) -> tuple[list, list, str]:
     """(categories, values, value axis) of one trace, whatever its type and orientation."""
     kind = trace.get("type", "scatter")
     if kind == "pie":
@@ -63,7 +65,7 @@ def data_table(fig: Figure, name: str = "") -> DataTable:
     columns: list[dict[str, Cell]] = []
     order: list[str] = []
     for trace in traces:
-        categories, values, axis = _points(trace)
+        categories, values, axis = points(trace)
         percent = bool(axis) and str((layout.get(axis) or {}).get("tickformat", "")).endswith("%")
         links = trace.get("customdata") or []
         heading = trace.get("name") or (axis and _axis_title(layout, axis)) or _("Value")
@@ -74,8 +76,15 @@ def data_table(fig: Figure, name: str = "") -> DataTable:
             if key not in column and key not in order:
                 order.append(key)
             link = links[i] if i < len(links) else None
-            column[key] = Cell(_number(values[i] if i < len(values) else None, percent),
-                               link if isinstance(link, str) and link.startswith("/") else None)
+            value = values[i] if i < len(values) else None
+            column[key] = Cell(_number(value, percent), link if isinstance(link, str) and link.startswith("/") else None,
+                               value)
         columns.append(column)
     table.rows = [(key, [column.get(key, Cell("—")) for column in columns]) for key in order]
     return table
+
+
+def csv_rows(table: DataTable) -> tuple[list[str], list[list[str]]]:
+    """The table as a CSV header (in the user's language) and rows of plain numbers."""
+    header = [table.category, *table.series]
+    return [cell(h) for h in header], [[cell(label), *(cell(c.value) for c in cells)] for label, cells in table.rows]

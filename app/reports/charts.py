@@ -1,8 +1,7 @@
-"""Plotly figure specs (plain dicts) from report snapshots, with drill-down links and trend metrics.
+"""Plotly-style figure specs (plain dicts) from report snapshots, with drill-down links and trend metrics.
 
-Every clickable point carries its list-screen URL in `customdata`; the page's
-script opens it on click. Labels never contain "$" (plotly.js would try to load
-MathJax for it).
+Every clickable point carries its list-screen URL in `customdata`; app/reports/svg_charts.py
+draws each figure as inline SVG, each point a link to that URL.
 """
 from __future__ import annotations
 

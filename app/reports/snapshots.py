@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import plotly
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import ARRAY, String, bindparam, column, exists, func, select, table, true
@@ -21,7 +19,6 @@ from app.reports.sealing import open_figures
 from app.reports.shapes import future_date, problem
 
 HISTORY_LIMIT = 90
-PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
 @dataclass
@@ -86,6 +83,3 @@ def generation_running() -> bool:
     return bool(db.session.scalar(select(exists().where(
         PG_LOCKS.c.locktype == "advisory", PG_LOCKS.c.objid == LOCK_KEY, PG_LOCKS.c.granted))))
 
-
-def plotly_version() -> str:
-    return plotly.__version__

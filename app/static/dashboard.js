@@ -1,85 +1,55 @@
-/* Draws each chart's plotly figure (JSON in data-figure) and opens a point's list screen on click.
-
-   plotly.js (4.7 MB, about 1.4 MB compressed, over a second of a phone's main thread to evaluate) is a
-   facade's weight: it is fetched only once the page has loaded and its reader first scrolls, touches,
-   points or presses a key; each chart is then drawn when it comes near the screen, one per task.
-   First paint, the numbers (the tables under "Show data") and the page's controls never wait for it,
-   and each chart's box has its height reserved by the page, so nothing moves when a chart is drawn. */
+/* The dashboard's charts are drawn on the server (inline SVG: app/reports/svg_charts.py); this script only
+   exports a chart as PNG (the SVG drawn on a canvas, no library) and reloads the page while reports are
+   being generated. Without it the charts, their links, their tables and the CSV export all work. */
 (function () {
   "use strict";
-  var script = document.currentScript;
-  var plotlyUrl = script && script.dataset.plotly;
-  var config = {displaylogo: false, responsive: true, modeBarButtonsToRemove: ["select2d", "lasso2d"]};
-  var queue = [];
-  var loading = null;
-  var draining = false;
+  var SCALE = 2;  // a sharper picture than the screen's: twice the drawing's own size
 
-  function draw(div) {
-    var fig = JSON.parse(div.dataset.figure);
-    div.textContent = "";  // the note "drawn when you scroll..." makes way for the drawing
-    return Plotly.newPlot(div, fig.data, fig.layout, config).then(function () {
-      // the drawing is one image named after the chart (its numbers are in the table under it);
-      // plotly's second layer (legend, hover labels) is left out for screen readers
-      div.querySelectorAll("svg.main-svg").forEach(function (svg, i) {
-        if (i === 0) { svg.setAttribute("role", "img"); svg.setAttribute("aria-label", div.dataset.name || ""); }
-        else { svg.setAttribute("aria-hidden", "true"); }
-      });
-      div.on("plotly_click", function (event) {
-        var url = event.points.length && event.points[0].customdata;
-        if (typeof url === "string" && url.charAt(0) === "/") { window.location.assign(url); }
-      });
-      div.dataset.drawn = "1";
+  function download(blob, name) {
+    var link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = name;
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    window.setTimeout(function () { URL.revokeObjectURL(link.href); }, 1000);
+  }
+
+  // the SVG as a PNG blob: its colours and sizes are presentation attributes, so it draws alone
+  function toPng(svg) {
+    return new Promise(function (resolve, reject) {
+      var box = svg.viewBox.baseVal;
+      var copy = svg.cloneNode(true);
+      copy.setAttribute("width", box.width);
+      copy.setAttribute("height", box.height);
+      var source = new XMLSerializer().serializeToString(copy);
+      var url = URL.createObjectURL(new Blob([source], {type: "image/svg+xml"}));
+      var image = new Image();
+      image.onload = function () {
+        var canvas = document.createElement("canvas");
+        canvas.width = box.width * SCALE;
+        canvas.height = box.height * SCALE;
+        var context = canvas.getContext("2d");
+        context.fillStyle = "#ffffff";
+        context.fillRect(0, 0, canvas.width, canvas.height);
+        context.drawImage(image, 0, 0, canvas.width, canvas.height);
+        URL.revokeObjectURL(url);
+        canvas.toBlob(function (blob) { if (blob) { resolve(blob); } else { reject(new Error("no PNG")); } },
+                      "image/png");
+      };
+      image.onerror = function () { URL.revokeObjectURL(url); reject(new Error("the chart cannot be drawn")); };
+      image.src = url;
     });
   }
 
-  function loadPlotly() {
-    if (!loading) {
-      loading = new Promise(function (resolve, reject) {
-        var tag = document.createElement("script");
-        tag.src = plotlyUrl;
-        tag.nonce = script.nonce;
-        tag.onload = resolve;
-        tag.onerror = reject;
-        document.head.appendChild(tag);
-      });
-    }
-    return loading;
-  }
-
-  function drainQueue() {
-    // one chart per task, so that a tap or a key press is answered between two charts
-    var div = queue.shift();
-    if (!div) { draining = false; return; }
-    draw(div).then(function () { window.setTimeout(drainQueue, 0); });
-  }
-
-  function want(div) {
-    queue.push(div);
-    if (!draining) {
-      draining = true;
-      loadPlotly().then(function () { window.setTimeout(drainQueue, 0); });
-    }
-  }
-
-  function watch() {
-    var charts = document.querySelectorAll(".crm-chart[data-figure]");
-    if (!charts.length || !plotlyUrl) { return; }
-    if (!("IntersectionObserver" in window)) { charts.forEach(want); return; }
-    var observer = new IntersectionObserver(function (entries) {
-      entries.forEach(function (entry) {
-        if (entry.isIntersecting) { observer.unobserve(entry.target); want(entry.target); }
-      });
-    }, {rootMargin: "200px 0px"});
-    charts.forEach(function (div) { observer.observe(div); });
-  }
-
-  // the reader's first sign of presence; a page nobody touches (or a bot) never pays for plotly
-  var PRESENCE = ["scroll", "wheel", "touchstart", "pointerdown", "pointermove", "keydown"];
-  function present() {
-    PRESENCE.forEach(function (type) { window.removeEventListener(type, present, true); });
-    if (document.readyState === "complete") { watch(); } else { window.addEventListener("load", watch); }
-  }
-  PRESENCE.forEach(function (type) { window.addEventListener(type, present, {capture: true, passive: true}); });
+  document.querySelectorAll(".crm-png").forEach(function (button) {
+    var svg = button.closest(".crm-figure").querySelector("svg.crm-svg");
+    if (!svg) { return; }
+    button.hidden = false;  // a button that works only with this script: shown by it
+    button.addEventListener("click", function () {
+      toPng(svg).then(function (blob) { download(blob, button.dataset.file || "chart.png"); });
+    });
+  });
 
   var running = document.getElementById("crm-reports-running");
   if (running) {

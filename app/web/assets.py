@@ -3,7 +3,7 @@
 `url_for('static', filename='lists.css')` builds `/static/crm/lists.<hash>.css`, the hash being
 the first 12 hex digits of the SHA-256 of the file's content, so a browser keeps the file for a
 year (`immutable`) and a new version gets a new URL. The same holds for FAB's static folder
-(`appbuilder.static`) and plotly.js from the installed `plotly` package (`plotly.static`).
+(`appbuilder.static`).
 A stylesheet's relative `url(…)` references (fonts, images) are rewritten to their fingerprinted
 names too, so its hash changes when they do. Hashes are computed on first use and again when a
 file's size or modification time changes: the app's manifests look at a file at most once every
@@ -24,8 +24,7 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import Any
 
-import plotly
-from flask import Blueprint, Flask, Response, has_request_context, request, url_for
+from flask import Flask, Response, has_request_context, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.security import safe_join
 
@@ -35,7 +34,6 @@ ONE_YEAR = 365 * 24 * 3600
 HASH_LENGTH = 12
 FINGERPRINTED = re.compile(rf"^(?P<stem>.+)\.(?P<hash>[0-9a-f]{{{HASH_LENGTH}}})(?P<ext>\.[A-Za-z0-9]+)$")
 CSS_URL = re.compile(r"""url\(\s*(?P<quote>['"]?)(?P<ref>[^'")]+?)(?P=quote)\s*\)""")
-PLOTLY_FOLDER = Path(plotly.__file__).parent / "package_data"
 RECHECK_S = 2.0  # the app's manifests: a file's fingerprinted name is reused this long before a new stat
 
 
@@ -189,9 +187,7 @@ class NoCookieOnStaticFiles(SecureCookieSessionInterface):
 
 
 def init_assets(app: Flask) -> dict[str, Manifest]:
-    """Fingerprinted URLs and year-long caching for the app's, FAB's and plotly's static files."""
-    plotly_bp = Blueprint("plotly", __name__, static_folder=str(PLOTLY_FOLDER), static_url_path="/static/plotly")
-    app.register_blueprint(plotly_bp)
+    """Fingerprinted URLs and year-long caching for the app's and FAB's static files."""
     folders = {"static": app.static_folder}
     for name, blueprint in app.blueprints.items():
         if blueprint.has_static_folder and f"{name}.static" in app.view_functions:

@@ -2,8 +2,8 @@
 
 Scripts run only from the app's own origin or, inline, with this request's nonce: FAB's
 templates and ours write it with `baselib.get_nonce()`, which calls the `csp_nonce`
-template global set here. Styles keep 'unsafe-inline' (FAB's markup, select2, the
-datepicker and plotly.js set style attributes and <style> elements); the policy's point
+template global set here. Styles keep 'unsafe-inline' (FAB's markup, select2 and the
+datepicker set style attributes and <style> elements; the app's charts do not); the policy's point
 is that no injected markup can run script. Pages and API answers are never stored by a
 browser or proxy (they show customers' data to a signed-in user); static files stay
 cacheable.
@@ -17,9 +17,9 @@ from flask import Flask, Response, g, request
 
 T = TypeVar("T")
 
-# endpoints whose answers are files the same for everyone (FAB's, the app's and plotly's static
+# endpoints whose answers are files the same for everyone (FAB's and the app's static
 # folders, app/web/assets.py); a view that sets `Cache-Control: public` itself is cacheable too
-STATIC_ENDPOINTS = frozenset({"static", "appbuilder.static", "plotly.static"})
+STATIC_ENDPOINTS = frozenset({"static", "appbuilder.static"})
 
 HEADERS = {
     "X-Frame-Options": "DENY",
@@ -63,7 +63,7 @@ def content_security_policy(nonce: str) -> str:
         "default-src 'self'",
         f"script-src 'self' 'nonce-{nonce}'",
         "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data: blob:",  # data: for the icons in FAB's and select2's CSS, plotly's PNG export
+        "img-src 'self' data: blob:",  # data: for the icons in FAB's and select2's CSS; blob: a chart's PNG export
         "font-src 'self' data:",
         "connect-src 'self'",
         "object-src 'none'",

@@ -307,59 +307,67 @@ def test_a_pipeline_card_moves_to_another_stage_by_keyboard(page: Page, instance
 
 
 # ---------------------------------------------------------------------------------- charts
-CHARTS_JS = """() => Array.from(document.querySelectorAll('.crm-chart[data-figure]')).map(div => {
-  const figure = div.closest('figure'), svg = div.querySelector('svg.main-svg');
-  const fig = JSON.parse(div.dataset.figure);
-  return {name: div.dataset.name, caption: figure && figure.querySelector('figcaption').textContent,
-          role: svg.getAttribute('role'), label: svg.getAttribute('aria-label'),
+CHARTS_JS = """() => Array.from(document.querySelectorAll('figure.crm-figure')).map(figure => {
+  const svg = figure.querySelector('svg.crm-svg');
+  const named = id => id.split(' ').map(i => document.getElementById(i).textContent).join(' ');
+  return {caption: figure.querySelector('figcaption').textContent, role: svg.getAttribute('role'),
+          label: named(svg.getAttribute('aria-labelledby')),
           rows: figure.querySelectorAll('details table tbody tr').length,
           links: Array.from(figure.querySelectorAll('details table a[href]')).map(a => a.getAttribute('href')),
-          drill: fig.data.flatMap(t => (t.customdata || []).filter(u => typeof u === 'string'))};
+          drill: Array.from(svg.querySelectorAll('a[href]')).map(a => a.getAttribute('href')),
+          names: Array.from(svg.querySelectorAll('a[href]')).map(a => a.getAttribute('aria-label'))};
 })"""
 
 
 def charts(page: Page, count: int) -> list[dict]:
-    """Each drawn chart's name, its drawing's role and name, and the links of its table and of its points."""
-    page.draw_charts(count)
+    """Each chart's caption, its drawing's role and name, the links of its table and of its bars or points."""
+    page.assert_charts(count)
     return page.page.evaluate(CHARTS_JS)
 
 
-def test_every_chart_has_a_name_and_its_numbers_in_a_table_with_the_drill_down_links(page: Page):
+def test_every_chart_is_named_its_bars_are_links_reached_by_tab_and_its_numbers_in_a_table(page: Page):
     page.goto("/dashboard/")
     found = charts(page, 9)
     for chart in found:
-        assert chart["name"] and chart["caption"] == chart["name"], chart["name"]
-        assert chart["role"] == "img" and chart["label"] == chart["name"]
-        assert chart["rows"] > 0
-        assert sorted(chart["links"]) == sorted(chart["drill"]), f"{chart['name']}: the table's links differ"
-    assert len({c["name"] for c in found}) == 9 and sum(len(c["drill"]) for c in found) > 50
-    first = found[0]["name"]
+        assert chart["caption"] and chart["label"] == chart["caption"], chart
+        assert chart["role"] == "group" and chart["rows"] > 0  # links inside: a group (an img hides them)
+        assert sorted(chart["links"]) == sorted(chart["drill"]), f"{chart['caption']}: the table's links differ"
+        assert all(chart["names"]), chart["caption"]
+    assert len({c["caption"] for c in found}) == 9 and sum(len(c["drill"]) for c in found) > 50
+    first = found[0]["caption"]
     assert first.startswith("Pipeline by stage" if page.lang == "en" else "各阶段销售管道")
-    # the browser's accessibility tree agrees: a figure and an image of that name
+    # the browser's accessibility tree agrees: a figure and a group of that name, and named links
     assert page.page.get_by_role("figure", name=first, exact=True).count() == 1
-    assert page.page.get_by_role("img", name=first, exact=True).count() == 1
-    expected = [c["drill"] for c in found]
+    assert page.page.get_by_role("group", name=first, exact=True).count() == 1
+    bar_name = found[0]["names"][0]
+    assert page.page.get_by_role("link", name=bar_name, exact=True).count() == 1
+    assert ("Initial: " if page.lang == "en" else "初始") in bar_name
 
-    # by keyboard: from the pipeline card's "History" link, Tab reaches "Show data", Enter opens it,
-    # Tab reaches the first number's link, Enter opens the same list as a click on that bar
+    # by keyboard: from the pipeline card's "History" link, Tab reaches each bar (a ring on each), then the
+    # CSV and PNG exports and "Show data"; Enter opens it; Tab reaches the first number's link
     report = page.page.locator('[data-report-type="pipeline_by_stage"]')
-    report.locator(".panel-heading a").focus()
-    for _ in range(15):  # past plotly's buttons (download, zoom...), shown while focused
-        summary = press(page, "Tab")
-        assert_ring(summary)
-        if summary["tag"] != "button":
-            break
-        assert "modebar-btn" in summary["cls"], summary
-    assert summary["tag"] == "summary" and summary["text"].startswith("Show data" if page.lang == "en" else "显示数据")
-    assert_ring(summary)
+    history = report.locator(".panel-heading a")
+    history.focus()
+    for href in found[0]["drill"]:
+        stop = press(page, "Tab")
+        assert stop["tag"] == "a" and stop["href"] == href and stop["label"], stop
+        assert_ring(stop)
+    for kind in ("a", "button", "summary"):
+        stop = press(page, "Tab")
+        assert stop["tag"] == kind, stop
+        assert_ring(stop)
+    assert stop["text"].startswith("Show data" if page.lang == "en" else "显示数据")
     press(page, "Enter")
     assert report.locator("details").get_attribute("open") is not None
-    first = press(page, "Tab")
-    assert first["tag"] == "a" and first["href"] == expected[0][0]
-    assert_ring(first)
+    cell = press(page, "Tab")
+    assert cell["tag"] == "a" and cell["href"] == found[0]["drill"][0]
+    assert_ring(cell)
+    # and the first bar, reached by Tab, opens its list with Enter
+    history.focus()
+    assert press(page, "Tab")["href"] == found[0]["drill"][0]
     with page.page.expect_navigation():
         page.page.keyboard.press("Enter")
-    assert unquote(page.page.url).endswith(unquote(expected[0][0]))
+    assert unquote(page.page.url).endswith(unquote(found[0]["drill"][0]))
     assert "/opportunities/list/" in page.page.url
 
 
@@ -367,13 +375,12 @@ def test_every_chart_has_a_name_and_its_numbers_in_a_table_with_the_drill_down_l
 def test_a_history_chart_is_named_and_its_data_reached_by_keyboard(page: Page):
     page.goto("/dashboard/history/pipeline_by_stage")
     for chart in charts(page, 2):
-        assert chart["caption"] == chart["name"] == chart["label"] and chart["role"] == "img"
-        assert chart["rows"] >= 1
+        assert chart["caption"] == chart["label"] and chart["role"] == "img"  # no links: an image
+        assert chart["rows"] >= 1 and chart["drill"] == []
+    assert page.page.get_by_role("img", name=chart["caption"], exact=True).count() == 1
     page.page.locator(".crm-dashboard > p > a").first.focus()
-    for _ in range(15):  # past plotly's buttons
-        summary = press(page, "Tab")
-        if summary["tag"] != "button":
-            break
+    assert press(page, "Tab")["tag"] == "button"  # the PNG export (no CSV for a history)
+    summary = press(page, "Tab")
     assert summary["tag"] == "summary"
     press(page, " ")
     assert page.page.locator("details[open] td").count() >= 1

@@ -119,12 +119,12 @@ def test_the_dashboard_reads_snapshots_only_one_index_probe_per_type(app, admin,
 
 
 def test_charts_built_once_per_snapshot_are_rebuilt_when_it_is_edited(admin, snapshots, sql):
-    from tests.support.pages import page_figures
+    from tests.support.pages import page_charts
 
     def pipeline_counts() -> list:
         text = admin.get("/dashboard/").get_data(as_text=True)
-        first = page_figures(text)[0]  # pipeline by stage: counts per stage in the bars' text
-        return [t["text"] for t in first["data"]]
+        first = page_charts(text)[0]  # pipeline by stage: counts per stage in the bars' names
+        return [m["name"] for m in first["marks"]]
 
     before = pipeline_counts()
     assert pipeline_counts() == before  # the second page is drawn from the process's stored figures

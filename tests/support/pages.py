@@ -1,8 +1,6 @@
 """What a page holds (links, resources, inline scripts, visible text, charts) and the security headers it must carry."""
 from __future__ import annotations
 
-import html
-import json
 import re
 from html.parser import HTMLParser
 
@@ -87,6 +85,48 @@ def visible_texts(page: str) -> list[str]:
     return parser.texts
 
 
-def page_figures(page: str) -> list[dict]:
-    """The chart figures (plotly JSON) a dashboard or report page embeds in data-figure attributes."""
-    return [json.loads(html.unescape(m)) for m in re.findall(r"data-figure='([^']*)'", page)]
+class Charts(HTMLParser):
+    """The server-drawn charts of a page: each svg's name, its marks' links and names, and its data table."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.charts: list[dict] = []
+        self.stack: list[str] = []
+        self.text: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        found = dict(attrs)
+        if tag == "svg" and "crm-svg" in (found.get("class") or ""):
+            self.charts.append({"name": "", "role": found.get("role"), "marks": [], "rows": []})
+        chart = self.charts[-1] if self.charts else None
+        if chart is None:
+            return
+        if tag == "title" and not chart["name"]:
+            self.text = []
+        elif tag == "a" and found.get("class") == "crm-mark-link":
+            chart["marks"].append({"href": found.get("href"), "name": found.get("aria-label")})
+        elif tag == "tr":
+            chart["rows"].append([])
+        elif tag in ("td", "th") and chart["rows"]:
+            self.text = []
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.text is not None and tag in ("title", "td", "th"):
+            chart, value = self.charts[-1], " ".join("".join(self.text).split())
+            if tag == "title":
+                chart["name"] = value
+            else:
+                chart["rows"][-1].append(value)
+            self.text = None
+
+    def handle_data(self, data: str) -> None:
+        if self.text is not None:
+            self.text.append(data)
+
+
+def page_charts(page: str) -> list[dict]:
+    """The charts a dashboard or report page draws: name, role, marks [{href, name}], table rows (header first)."""
+    parser = Charts()
+    parser.feed(page)
+    return parser.charts

@@ -5,7 +5,7 @@ import re
 
 from tests.support.catalogs import english_ui_words
 from tests.support.client import login, post_form, switch_language
-from tests.support.pages import page_figures, visible_texts
+from tests.support.pages import page_charts, visible_texts
 
 # every screen an admin opens (not /logs/: its rows quote English data such as resource names) from the menu or the top bar, plus the forms
 KEY_PAGES = ["/", "/customers/list/", "/customers/add", "/contacts/list/", "/leads/list/",
@@ -136,12 +136,12 @@ def test_dashboard_charts_in_chinese(app, admin):
         assert title in page, title
     generated = re.search(r"生成于\s*<time[^>]*>([^<]*)</time>", page)
     assert generated and re.fullmatch(r"\d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d UTC", generated.group(1)), page[page.find("生成于"):][:200]
-    figures = page_figures(page)
-    pipeline = figures[0]["data"][0]
-    assert pipeline["x"][:3] == ["初始", "资格审查", "提案"] and "销售机会" in pipeline["hovertemplate"]
-    assert figures[0]["layout"]["yaxis"]["title"]["text"] == "价值"
+    pipeline = page_charts(page)[0]
+    # each bar named in Chinese (its tooltip and accessible name), the table's header too
+    assert [m["name"].split("：")[0].split(":")[0] for m in pipeline["marks"]][:3] == ["初始", "资格审查", "提案"]
+    assert all("销售机会" in m["name"] for m in pipeline["marks"]) and pipeline["rows"][0] == ["类别", "价值"]
     history = admin.get("/dashboard/history/pipeline_by_stage").get_data(as_text=True)
-    titles = [figure["layout"]["title"]["text"] for figure in page_figures(history)]
+    titles = [chart["name"].rsplit(": ", 1)[-1] for chart in page_charts(history)]
     assert titles == ["进行中的管道价值", "进行中的销售机会"] and "共 2 个快照" in history
 
 

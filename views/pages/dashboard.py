@@ -1,10 +1,11 @@
-"""The managers' dashboard: latest report snapshots as charts, a report's history, and "Refresh now"."""
+"""The managers' dashboard: latest report snapshots as server-drawn charts, a report's history, "Refresh now",
+each chart's numbers as CSV, and a user's saved layout (charts, order, filters)."""
 from __future__ import annotations
 
 import logging
 import threading
 
-from flask import abort, current_app, flash, redirect, send_file, url_for
+from flask import Response, abort, current_app, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
@@ -12,13 +13,15 @@ from flask_appbuilder.security.decorators import has_access
 from app.audit.record import record
 from app.extensions import db
 from app.lists.scope import sees_all_records
-from app.reports.chart_tables import data_table
-from app.reports.charts import card, trend_figures
+from app.csv_io.cells import stream
+from app.reports import layouts
+from app.reports.chart_tables import csv_rows, data_table
+from app.reports.charts import Card, card, trend_figures
 from app.reports.generators import REPORT_TYPES, ReportsBusy, generate
-from app.reports.snapshots import PLOTLY_JS, generation_running, history, latest, plotly_version
+from app.reports.snapshots import generation_running, history, latest
+from app.reports.svg_charts import svg
 
 log = logging.getLogger(__name__)
-ONE_YEAR = 365 * 24 * 3600
 
 
 def _generate_in_background(app) -> None:
@@ -38,24 +41,70 @@ class DashboardView(BaseView):
 
     route_base = "/dashboard"
     default_view = "index"
-    method_permission_name = {"index": "read", "history": "read", "refresh": "refresh"}
+    # a layout is the user's own: whoever reads the dashboard may arrange it
+    method_permission_name = {"index": "read", "history": "read", "refresh": "refresh", "export_csv": "read",
+                              "save_layout": "read", "reset_layout": "read"}
     base_permissions = ["can_read", "can_refresh"]
 
     def can_refresh(self) -> bool:
         return self.appbuilder.sm.has_access("can_refresh", self.class_permission_name)
 
+    def cards(self) -> list[Card]:
+        """Every report's card (empty for users who do not see every record: snapshots are company-wide)."""
+        if not sees_all_records():
+            return []
+        snapshots = latest()
+        return [card(kind, snapshots.get(kind.name)) for kind in REPORT_TYPES.values()]
+
     @expose("/")
     @has_access
     def index(self):
-        # snapshots are company-wide: only for users who see every owned record (the policies on
-        # `reports` hide them from the others too); the rest are told why the page is empty
+        layout = layouts.saved(g.user.user_id)
+        if not request.args and layout is not None and layout.query:
+            return redirect(url_for(f"{self.endpoint}.index") + "?" + layout.query)
+        # the rest are told why the page is empty (the policies on `reports` hide the snapshots from them too)
         company_wide = sees_all_records()
-        snapshots = latest() if company_wide else {}
-        cards = [card(kind, snapshots.get(kind.name)) for kind in REPORT_TYPES.values()] if company_wide else []
-        return self.render_template("crm/dashboard.html", cards=cards, running=generation_running(),
-                                    company_wide=company_wide,
-                                    can_refresh=self.can_refresh(), plotly_version=plotly_version(),
-                                    chart_table=data_table)
+        cards = self.cards()
+        return self.render_template("crm/dashboard.html", cards=layouts.arrange(cards, "type", layout),
+                                    all_cards=cards, layout=layout, running=generation_running(),
+                                    company_wide=company_wide, can_refresh=self.can_refresh(),
+                                    filters=layouts.filter_query(request.args.items(multi=True)),
+                                    chart_table=data_table, chart_svg=svg)
+
+    @expose("/export/<report_type>/<int:number>.csv")
+    @has_access
+    def export_csv(self, report_type: str, number: int):
+        """Chart `number` (from 1) of a report, as drawn with the request's filters: its numbers as CSV."""
+        found = next((c for c in self.cards() if c.type == report_type), None)
+        if found is None or not 1 <= number <= len(found.figures):
+            abort(404)
+        header, rows = csv_rows(data_table(found.figures[number - 1]))
+        name = f"{report_type}-{number}.csv"
+        return Response(stream(header, rows), mimetype="text/csv", headers={
+            "Content-Type": "text/csv; charset=utf-8", "Content-Disposition": f'attachment; filename="{name}"'})
+
+    @expose("/layout", methods=["POST"])
+    @has_access
+    def save_layout(self):
+        try:
+            charts = layouts.chosen(request.form, list(REPORT_TYPES))
+            layouts.save(g.user.user_id, charts, request.form.get("query", ""))
+        except layouts.BadLayout:
+            db.session.rollback()
+            flash(_("The layout was not saved: choose at least one chart, each with a position."), "danger")
+            return redirect(url_for(f"{self.endpoint}.index", **request.args))
+        db.session.commit()
+        flash(_("Layout saved: the dashboard opens with these charts and filters."), "success")
+        query = layouts.saved(g.user.user_id).query
+        return redirect(url_for(f"{self.endpoint}.index") + ("?" + query if query else ""))
+
+    @expose("/layout/reset", methods=["POST"])
+    @has_access
+    def reset_layout(self):
+        layouts.reset(g.user.user_id)
+        db.session.commit()
+        flash(_("The dashboard is back to its default layout."), "info")
+        return redirect(url_for(f"{self.endpoint}.index"))
 
     @expose("/history/<report_type>")
     @has_access
@@ -66,7 +115,7 @@ class DashboardView(BaseView):
         snapshots = history(report_type)
         figures, skipped = trend_figures(report_type, snapshots)
         return self.render_template("crm/report_history.html", kind=kind, snapshots=snapshots, figures=figures,
-                                    skipped=skipped, plotly_version=plotly_version(), chart_table=data_table)
+                                    skipped=skipped, chart_table=data_table, chart_svg=svg)
 
     @expose("/refresh", methods=["POST"])
     @has_access
@@ -79,11 +128,3 @@ class DashboardView(BaseView):
                              name="reports-refresh", daemon=True).start()
             flash(_("Refreshing the reports; this page reloads when they are ready."), "info")
         return redirect(url_for(f"{self.endpoint}.index"))
-
-    @expose("/plotly.min.js")
-    def plotly_js(self):
-        """plotly.js from the installed `plotly` package: served by the app, cached a year (the URL is versioned)."""
-        response = send_file(PLOTLY_JS, mimetype="text/javascript", conditional=True, etag=True, max_age=ONE_YEAR)
-        response.cache_control.public = True
-        response.cache_control.immutable = True
-        return response

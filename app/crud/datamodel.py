@@ -53,8 +53,24 @@ def dependents(item: Any) -> list[tuple[str, int]]:
     return found
 
 
+OUT_OF_SCOPE = "42501"  # insufficient_privilege: a row-level policy refused the row (migration 0026)
+
+
+def out_of_scope(exc: BaseException) -> bool:
+    """Whether PostgreSQL refused a write under row-level security: the row would be outside the user's scope."""
+    orig = getattr(exc, "orig", exc)
+    return getattr(orig, "sqlstate", None) == OUT_OF_SCOPE
+
+
+def scope_message() -> str:
+    return _("This change would put the record outside your data scope (an owner whose records you do not "
+             "see); nothing was saved.")
+
+
 def friendly(exc: SQLAlchemyError) -> str:
     """A short message for a database refusal, without SQL or internals."""
+    if out_of_scope(exc):
+        return scope_message()
     if isinstance(exc, StaleDataError):
         return _("Someone else changed this record at the same time; nothing was saved. Reload and try again.")
     orig = getattr(exc, "orig", None)
@@ -242,6 +258,7 @@ class CrmInterface(SQLAInterface):
         try:
             super().add(item, commit)
         except SQLAlchemyError as exc:
+            g.crm_forbidden = out_of_scope(exc)  # the API answers 403
             raise refuse(friendly(exc))
 
     def edit(self, item: Any, commit: bool = True) -> None:
@@ -251,6 +268,7 @@ class CrmInterface(SQLAInterface):
             cause = exc.__cause__ if isinstance(exc.__cause__, SQLAlchemyError) else exc
             message = friendly(cause) if isinstance(cause, SQLAlchemyError) else str(exc)
             g.crm_conflict = isinstance(cause, StaleDataError)  # the API answers 409
+            g.crm_forbidden = out_of_scope(cause)  # and 403 to a write the data scope refuses
             raise refuse(message)  # FAB's edit flashes the view's `database_error_message`: see CrmModelView
 
     def delete(self, item: Any, commit: bool = True) -> None:

@@ -29,7 +29,7 @@ from app.i18n.labels import choice_label, column_label, label_for, lazy_titles  
 from app.encryption.columns import AMOUNT_MAX, BAND_LABELS, EncryptedAmount, band_label
 from app.crud.lookups import narrowing_keys
 from app.crud.forms import (AjaxFilterWidget, AjaxRelatedField, Amount, AmountField, FormRules, JSONField,
-                            NoControlCharacters, VersionField, choice_field, datetime_field)
+                            NoControlCharacters, OwnerInScope, VersionField, choice_field, datetime_field)
 from app.models.crm import EMAIL_RE, PHONE_RE, Customer
 from app.models.security import User
 from app.models.searchable import SYSTEM_COLUMNS, title_columns  # noqa: F401  (views import it from here)
@@ -170,7 +170,8 @@ def derive(model: type) -> dict[str, Any]:
             staff = target is User
             endpoint = users_endpoint(table.name) if staff else f"{route_of(target.__tablename__)}/lookup/"
             narrow = () if staff else narrowing_keys(model, rel.key, in_form)
-            extra_fields[rel.key] = AjaxRelatedField(labels[rel.key], model=target, endpoint=endpoint,
+            extra_fields[rel.key] = AjaxRelatedField(labels[rel.key], [OwnerInScope(table.name)] if is_owner(column)
+                                                     else None, model=target, endpoint=endpoint,
                                                      allow_blank=column.nullable, narrow=narrow,
                                                      default=acting_user if is_owner(column) else None)
             if staff:

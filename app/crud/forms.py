@@ -16,6 +16,7 @@ from wtforms.widgets import html_params
 from wtforms.validators import InputRequired, StopValidation, ValidationError
 
 from app.crud.lookups import option_label, outside_choice
+from app.lists.scope import may_own
 from app.extensions import db
 from app.i18n.formatting import amount_text
 from app.i18n.labels import choice_label
@@ -148,6 +149,25 @@ class AjaxRelatedField(Field):
             message = outside_choice(self.data, self.label.text, key, parent.data, parent.label.text)
             if message:
                 raise ValidationError(message)
+
+
+class OwnerInScope:
+    """The owner chosen must be one the user may give records to: the row-level policies would refuse the
+    write (a rep gives nothing away; a manager within the team), and the user could no longer see the record."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    def __call__(self, form: Any, field: Any) -> None:
+        if getattr(field, "_invalid", False):
+            return  # pre_validate has said so
+        owner = field.data
+        if not may_own(self.table, field.pk_of(owner) if owner is not None else None):
+            raise ValidationError(
+                _("Choose an owner: a record without one is seen only by those who see all records.")
+                if owner is None else
+                _("%(user)s's records are outside your data scope: you cannot give this record to them.",
+                  user=option_label(owner)))
 
 
 def choice_field(label: str, values: tuple[str, ...]) -> SelectField:

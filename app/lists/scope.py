@@ -34,3 +34,16 @@ def sees_all(table: str) -> bool:
 def sees_all_records() -> bool:
     """Whether the acting user sees every owned record: company-wide figures (report snapshots) are theirs."""
     return all(sees_all(table) for table in OWNED_TABLES)
+
+
+def ownable(table: str, owner_ids: set[int]) -> set[int]:
+    """The owners among `owner_ids` whom the acting user may give records of `table` to, as the policies'
+    WITH CHECK decides: anyone with scope "all", else the owners whose records the user sees (one query)."""
+    if not owner_ids or sees_all(table):
+        return set(owner_ids)
+    return set(owner_ids) & set(db.session.scalar(select(func.crm_visible_owner_ids(table))) or ())
+
+
+def may_own(table: str, owner_id: int | None) -> bool:
+    """Whether the acting user may give a record of `table` to `owner_id` (None: unowned, seen only by "all")."""
+    return sees_all(table) if owner_id is None else owner_id in ownable(table, {owner_id})

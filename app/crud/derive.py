@@ -10,6 +10,7 @@ is kept. `flask --app run crm describe-view Customers` prints the result.
 from __future__ import annotations
 
 import re
+from functools import partial
 from decimal import Decimal
 from typing import Any, Callable
 
@@ -177,8 +178,10 @@ def derive(model: type) -> dict[str, Any]:
             if staff:
                 user_relations.add(rel.key)
             if staff or target.__module__ == Customer.__module__:  # every related filter is an AJAX select
+                # the owner's "is in team" filter picks a team (the screen's /lookup/teams/)
+                teams = (route_of(table.name), f"{route_of(table.name)}/lookup/teams/") if is_owner(column) else None
                 search_fields[rel.key] = AjaxRelatedField(labels[rel.key], model=target, endpoint=endpoint,
-                                                          widget=AjaxFilterWidget)
+                                                          widget=partial(AjaxFilterWidget, teams=teams))
             continue
         if name in encrypted:
             # ciphertext: the database can neither compare nor sort it; the band can

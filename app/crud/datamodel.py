@@ -21,6 +21,7 @@ from app.lists.counts import (COUNT_CAP, AtLeastCount, CappedMatches, EstimatedC
 from app.lists.keyset import Cursor, KeysetPage, keyset_page
 from app.lists.matches import capped_matches
 from app.lists.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
+from app.lists.scope import followed_in_scope, owned_in_scope
 from app.search.filters import SEARCH_FILTERS, SearchFilterConverter
 
 
@@ -121,6 +122,9 @@ class CrmInterface(SQLAInterface):
                  select_columns: list[str] | None = None) -> Query:
         """`query` filtered and ordered as FAB's list query (its private `_apply_inner_all`) from public steps."""
         query = self.apply_inner_select_joins(query, select_columns, aliases_mapping={})
+        scope = owned_in_scope(self.obj)  # the user's rows through the owner index, not a scan
+        if scope is not None:
+            query = query.filter(scope)
         if filters is not None:  # None: the caller has narrowed the rows itself (by_matches)
             query = self.apply_filters(query, self.get_inner_filters(filters))
         return self.apply_order_by(query, order_column, order_direction, aliases_mapping={},
@@ -186,7 +190,9 @@ class CrmInterface(SQLAInterface):
         estimate = self._table_estimate() if unfiltered else -1
         if estimate > 2 * COUNT_CAP:  # clearly big: counting 10,001 rows would only confirm it
             return EstimatedCount(estimate)
-        capped = self.filtered(query, filters, select_columns=select_columns).limit(COUNT_CAP + 1).count()
+        scope = followed_in_scope(self.obj)  # a contact's, an activity's: from the user's customers
+        counted = query.filter(scope) if scope is not None else query
+        capped = self.filtered(counted, filters, select_columns=select_columns).limit(COUNT_CAP + 1).count()
         if capped <= COUNT_CAP:
             return capped
         return EstimatedCount(estimate) if estimate > COUNT_CAP else AtLeastCount(COUNT_CAP + 1)

@@ -326,3 +326,25 @@ def test_a_refusal_no_check_caught_is_a_403_and_rolled_back(world):
             assert db.session.scalar(text("SELECT 1")) == 1  # the failed transaction was rolled back
             db.session.remove()
     unchanged(world)
+
+
+def test_follower_policies_read_the_users_own_customers_through_the_owner_index(world):
+    """Migration 0027: a rep's contacts and activities come from their customers found by (owner_id, key),
+    not by reading every customer; an activity with only a contact is still counted (no semi-join then)."""
+    app: Flask = world["app"]
+    from app.extensions import db
+    from tests.support.users import act_as
+
+    with app.app_context(), db.engine.connect() as conn:
+        act_as(conn, "rep_a")
+        conn.execute(text("SET LOCAL enable_seqscan = off"))  # what the index allows, whatever the table size
+        for table in ("contacts", "activities"):
+            plan = "\n".join(conn.scalars(text(f"EXPLAIN SELECT count(*) FROM {table}")))
+            assert "Index Cond: (owner_id = ANY" in plan and "Seq Scan on customers" not in plan, plan
+        conn.rollback()
+    client, headers = world["app"].test_client(), token(world, "rep_a")
+    count = lambda: client.get(f"{API}/activities/", headers=headers).get_json()["count"]  # noqa: E731
+    before = count()
+    created(client.post(f"{API}/activities/", headers=headers, json={
+        "contact": world["records"]["a"]["contacts"], "type": "call", "subject": "Contact only"}))
+    assert count() == before + 1

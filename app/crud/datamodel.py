@@ -16,12 +16,12 @@ from sqlalchemy.orm import Query, joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.i18n.labels import label_for
-from app.lists.counts import (COUNT_CAP, AtLeastCount, CappedMatches, EstimatedCount,
+from app.lists.counts import (COUNT_CAP, SCOPED_COUNT_CAP, AtLeastCount, CappedMatches, EstimatedCount,
                               table_estimate)
 from app.lists.keyset import Cursor, KeysetPage, keyset_page
 from app.lists.matches import capped_matches
 from app.lists.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
-from app.lists.scope import followed_in_scope, owned_in_scope
+from app.lists.scope import followed_in_scope, owned_in_scope, visible_owners
 from app.search.filters import SEARCH_FILTERS, SearchFilterConverter
 
 
@@ -192,10 +192,11 @@ class CrmInterface(SQLAInterface):
             return EstimatedCount(estimate)
         scope = followed_in_scope(self.obj)  # a contact's, an activity's: from the user's customers
         counted = query.filter(scope) if scope is not None else query
-        capped = self.filtered(counted, filters, select_columns=select_columns).limit(COUNT_CAP + 1).count()
-        if capped <= COUNT_CAP:
+        cap = COUNT_CAP if visible_owners(self.obj.__tablename__) is None else SCOPED_COUNT_CAP
+        capped = self.filtered(counted, filters, select_columns=select_columns).limit(cap + 1).count()
+        if capped <= cap:
             return capped
-        return EstimatedCount(estimate) if estimate > COUNT_CAP else AtLeastCount(COUNT_CAP + 1)
+        return EstimatedCount(estimate) if estimate > cap else AtLeastCount(cap + 1)
 
     def with_related(self, query: Query, separately: bool = False) -> Query:
         """Load each row's many-to-one rows in the same statement: no query per row on a page.

@@ -348,3 +348,22 @@ def test_follower_policies_read_the_users_own_customers_through_the_owner_index(
     created(client.post(f"{API}/activities/", headers=headers, json={
         "contact": world["records"]["a"]["contacts"], "type": "call", "subject": "Contact only"}))
     assert count() == before + 1
+
+
+def test_a_scoped_users_list_counts_their_rows_up_to_a_thousand(world):
+    """A user who sees only some owners' rows gets "1,000+" past SCOPED_COUNT_CAP (each counted row passes
+    the policy); who sees all is counted exactly up to COUNT_CAP."""
+    bulk = ("INSERT INTO customers (name, owner_id) SELECT 'Many ' || g, user_id "
+            "FROM users, generate_series(1, 1001) g WHERE username = 'rep_a'")
+    with world["owner"].begin() as conn:
+        conn.execute(text(bulk))
+    try:
+        rep = signed_in(world, "rep_a").get("/customers/list/").get_data(as_text=True)
+        auditor = signed_in(world, "auditor").get("/customers/list/?view=all").get_data(as_text=True)
+    finally:
+        with world["owner"].begin() as conn:
+            conn.execute(text("DELETE FROM customers WHERE name LIKE 'Many %'"))
+    with world["owner"].connect() as conn:
+        total = conn.scalar(text("SELECT count(*) FROM customers")) + 1001
+    shown = [re.search(r"Record Count:</strong> (\S+)", page)[1] for page in (rep, auditor)]
+    assert shown == ["1,000+", str(total)]

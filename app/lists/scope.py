@@ -2,7 +2,10 @@
 
 The policies decide which rows a statement sees; this says what the scope is, for what
 must not come from whole-table figures: the planner's row estimates and the company-wide
-report snapshots show only to a user who sees every row of the table.
+report snapshots show only to a user who sees every row of the table. It also says whom a
+user may give a record to (the policies' WITH CHECK, asked before a write), and adds the
+policies' condition to a list's query in a form an index serves (`owned_in_scope`,
+`followed_in_scope`).
 """
 from __future__ import annotations
 
@@ -84,7 +87,7 @@ def followed_in_scope(model: type) -> Any:
 
 def contactless_activities() -> bool:
     """Whether any activity the user sees has no customer (its contact's decides): then the customers'
-    semi-join would leave it out, and `in_scope` adds none (one index probe, once per request)."""
+    semi-join would leave it out, and `followed_in_scope` adds none (one index probe, once per request)."""
     if "crm_contactless" not in g:
         g.crm_contactless = bool(db.session.scalar(select(exists().where(Activity.customer_id.is_(None)))))
     return g.crm_contactless

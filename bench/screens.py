@@ -1,7 +1,7 @@
 """Server time of every CRM screen at bench scale, and the customers list's throughput under gunicorn.
 
     make bench                     # this, then the search benchmark
-    python -m bench.screens [--runs 20] [--seconds 20] [--clients 8]
+    python -m bench.screens [--runs 20] [--seconds 20] [--clients 8] [--user USERNAME]
 
 Environment: BENCH_INSTANCE (default /tmp/crm-bench), BENCH_SCALE (default 1),
 BENCH_WORKERS (gunicorn workers; default as `crm serve`: CRM_WORKERS, else CPU cores + 1),
@@ -11,13 +11,19 @@ holds that much data, and report snapshots are generated when there are none.
 Pages are requested from gunicorn (`crm serve`'s options) on loopback, signed
 in as admin; a page slower than 5 s is timed once, and gunicorn stops a request
 at 30 s, as in production. Queries per page are counted in process (test client).
+
+`--user USERNAME` signs in as that user instead (a Sales Rep of the seed's staff, say `rep22`:
+`flask --app run crm seed` names them rep<N> and manager<N>), whose password the bench sets, as
+it does the admin's: every screen is then measured under that user's data scope (row-level
+security), its rows (typical, biggest, the deep pages' offsets, "rows involved") chosen among
+those the user sees. Run it once as admin and once as a rep for the two columns of
+docs/performance.md.
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -27,7 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.served import TIMEOUT_S, Server, serve, throughput
-from bench.timing import percentile
+from bench.setup import as_user
+from bench.timing import Statements, percentile, signed_in_client
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_PASSWORD = "Bench-admin-pass-2026"
@@ -99,36 +106,10 @@ class Row:
     slowest: tuple[float, str, object] | None = None  # (ms, SQL, parameters) of one request
 
 
-class Statements:
-    """The SQL statements of the requests made while `recording` (count them, find the slowest)."""
-
-    def __init__(self, engine) -> None:
-        from sqlalchemy import event
-
-        self.recording = False
-        self.seen: list[tuple[float, str, object]] = []
-        event.listen(engine, "before_cursor_execute", self._before)
-        event.listen(engine, "after_cursor_execute", self._after)
-
-    def _before(self, _conn, _cursor, _statement, _parameters, context, _many) -> None:
-        context._bench_started = time.perf_counter()
-
-    def _after(self, _conn, _cursor, statement, parameters, context, _many) -> None:
-        if self.recording:
-            self.seen.append(((time.perf_counter() - context._bench_started) * 1000, statement, parameters))
-
-    def of(self, client, url: str) -> tuple[int, tuple[float, str, object] | None]:
-        self.seen, self.recording = [], True
-        try:
-            client.get(url)
-        finally:
-            self.recording = False
-        return len(self.seen), max(self.seen, default=None, key=lambda s: s[0])
-
-
 # ---------------------------------------------------------------- instance
-def prepare(instance: Path, scale: float):
-    """Start the instance's database, migrate, bootstrap, seed to `scale`, generate reports; the app."""
+def prepare(instance: Path, scale: float, user: str = "admin"):
+    """Start the instance's database, migrate, bootstrap, seed to `scale`, generate reports; the app.
+    `user` (besides the admin) gets the bench's password and may sign in."""
     os.environ["CRM_INSTANCE_DIR"] = str(instance)
     os.environ["CRM_DEMO_DATA"] = "0"
     os.environ.setdefault("CRM_ADMIN_PASSWORD", ADMIN_PASSWORD)
@@ -154,9 +135,12 @@ def prepare(instance: Path, scale: float):
     with app.app_context():
         upgrade()
         bootstrap(app, echo=lambda *_: None)
-        admin = db.session.scalar(select(User).where(User.username == "admin"))
-        set_password(admin, ADMIN_PASSWORD)
-        admin.active, admin.fail_login_count, admin.locked_until = True, 0, None
+        for username in {"admin", user}:
+            account = db.session.scalar(select(User).where(User.username == username))
+            if account is None:
+                raise SystemExit(f"no user {username!r} on {instance} (the seed's staff are rep<N>, manager<N>)")
+            set_password(account, ADMIN_PASSWORD)
+            account.active, account.fail_login_count, account.locked_until = True, 0, None
         db.session.commit()
         wanted = counts_for_scale(scale)["customers"]
         db.session.remove()
@@ -190,13 +174,6 @@ def data_size(app) -> tuple[dict[str, int], str]:
 
 
 # ---------------------------------------------------------------- per-screen server time
-def login(client) -> None:
-    page = client.get("/login/").get_data(as_text=True)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    response = client.post("/login/", data={"username": "admin", "password": ADMIN_PASSWORD, "csrf_token": token})
-    assert response.status_code == 302 and "/login" not in response.headers["Location"], "admin sign-in failed"
-
-
 def filter_arg(app, screen: ListScreen, values: dict[str, str]) -> str:
     """`_flt_<index>_<column>=<value>` for the screen's filter (FAB numbers filters per column)."""
     column, kind, value, _sql = screen.filter
@@ -224,23 +201,19 @@ def timed(server: Server, url: str, runs: int) -> tuple[list[float], str]:
     return times, status
 
 
-def screen_rows(app, server: Server, runs: int, counts: dict[str, int], echo=print) -> list[Row]:
-    from sqlalchemy import text
-
+def screen_rows(app, server: Server, runs: int, counts: dict[str, int], echo=print,
+                user: str = "admin") -> list[Row]:
     from app.extensions import db
 
-    def scalar(sql: str):
-        from app.ops.database import owner_engine
-
-        # as the owner role: row-level security shows the runtime role no row without a user
-        with owner_engine(app.config) as engine, engine.connect() as conn:
-            return conn.scalar(text(sql))
+    # the rows the signed-in user sees (the admin: every row, read as the owner role)
+    scalar = as_user(app, user)
+    if user != "admin":
+        counts = {table: scalar(f"SELECT count(*) FROM {table}") for table in counts}
 
     # the biggest account (the seed's power law gives the lowest ids most children) and a typical row
     big_customer = scalar("SELECT customer_id FROM activities GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
     values = {"big_customer": str(big_customer)}
-    client = app.test_client()
-    login(client)
+    client = signed_in_client(app, user, ADMIN_PASSWORD)
     rows: list[Row] = []
     with app.app_context():
         statements = Statements(db.engine)
@@ -326,7 +299,7 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def explain_slow(app, rows: list[Row], path: Path) -> None:
+def explain_slow(app, rows: list[Row], path: Path, user: str = "admin") -> None:
     """EXPLAIN (ANALYZE, BUFFERS) of the slowest statement of each screen over 50 ms p95, into `path`."""
     from app.extensions import db
 
@@ -339,9 +312,9 @@ def explain_slow(app, rows: list[Row], path: Path) -> None:
                       f"parameters: {parameters!r}\n")
             try:
                 with db.engine.connect() as conn:
-                    # as the signed-in admin of the measured request: the row-level policies need a user
+                    # as the signed-in user of the measured request: the row-level policies need a user
                     conn.exec_driver_sql("SELECT set_config('crm.user_id', (SELECT user_id::text FROM users "
-                                         "WHERE username = 'admin'), true)")
+                                         "WHERE username = %(u)s), true)", {"u": user})
                     plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters).all()
                 out.write("\n".join(r[0] for r in plan) + "\n\n")
             except Exception as exc:  # noqa: BLE001 - a plan that cannot be taken is reported, not fatal
@@ -353,6 +326,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", "20")))
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the throughput run")
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--user", default="admin", help="sign in as this user (e.g. a Sales Rep: rep22)")
     args = parser.parse_args(argv)
     instance = Path(os.environ.get("BENCH_INSTANCE", "/tmp/crm-bench")).resolve()
     scale = float(os.environ.get("BENCH_SCALE", "1"))
@@ -360,19 +334,19 @@ def main(argv: list[str] | None = None) -> None:
 
     workers = int(os.environ.get("BENCH_WORKERS", default_workers()))
     port = int(os.environ.get("BENCH_PORT", "8101"))
-    app, started_server = prepare(instance, scale)
+    app, started_server = prepare(instance, scale, args.user)
     try:
         counts, size = data_size(app)
         load = os.getloadavg()[0]
         print(f"\nData: {', '.join(f'{n:,} {t}' for t, n in counts.items())}; database {size}", flush=True)
-        server = serve(instance, workers, port, ADMIN_PASSWORD)
+        server = serve(instance, workers, port, ADMIN_PASSWORD, username=args.user)
         try:
-            rows = screen_rows(app, server, args.runs, counts)
+            rows = screen_rows(app, server, args.runs, counts, user=args.user)
             result = throughput(server, workers, args.seconds, args.clients)
         finally:
             server.proc.terminate()
             server.proc.wait(timeout=30)
-        print(f"\n## Screens: time per request (gunicorn on loopback, signed in as admin), {args.runs} runs each "
+        print(f"\n## Screens: time per request (gunicorn on loopback, signed in as {args.user}), {args.runs} runs each "
               f"(1 when the first took over {SLOW_MS / 1000:.0f} s; gunicorn stops a request at {TIMEOUT_S} s)\n")
         print(f"{dt.date.today()}, {os.cpu_count()} CPUs (load average {load:.1f} at start, "
               f"{os.getloadavg()[0]:.1f} at end), PostgreSQL 18 embedded, scale {scale:g}: "
@@ -380,7 +354,7 @@ def main(argv: list[str] | None = None) -> None:
         print(table(rows))
         fast = sum(1 for r in rows if percentile(r.times, 95) < 50)
         explained = instance / "bench-explain.txt"
-        explain_slow(app, rows, explained)
+        explain_slow(app, rows, explained, args.user)
         print(f"\n{fast} of {len(rows)} screens under 50 ms p95; plans of the others' slowest statements: {explained}")
         rss = ", ".join(f"{r / 2**20:.0f} MB" for r in result["rss"])
         print(f"\n## Throughput: {result['path']} under gunicorn ({result['workers']} workers, "

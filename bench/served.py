@@ -23,7 +23,7 @@ TIMEOUT_S = 30  # gunicorn's default worker timeout: a slower page never reaches
 
 @dataclass
 class Server:
-    """gunicorn serving the bench instance, and a signed-in admin's cookie."""
+    """gunicorn serving the bench instance, and a signed-in user's cookie (the admin's unless told)."""
 
     port: int
     cookie: str
@@ -46,12 +46,12 @@ class Server:
         return status, (time.perf_counter() - begun) * 1000
 
 
-def _session_cookie(base: str, password: str) -> str:
+def _session_cookie(base: str, password: str, username: str = "admin") -> str:
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     page = opener.open(f"{base}/login/").read().decode()
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    data = urllib.parse.urlencode({"username": "admin", "password": password, "csrf_token": token}).encode()
+    data = urllib.parse.urlencode({"username": username, "password": password, "csrf_token": token}).encode()
     opener.open(f"{base}/login/", data=data).read()
     return "; ".join(f"{c.name}={c.value}" for c in jar)
 
@@ -84,8 +84,9 @@ def _cpu_seconds(master_pid: int) -> dict[str, float]:
     return used
 
 
-def serve(instance: Path, workers: int, port: int, password: str, log: Path | None = None) -> Server:
-    """gunicorn with `crm serve`'s options on the instance, and the admin signed in.
+def serve(instance: Path, workers: int, port: int, password: str, log: Path | None = None,
+          username: str = "admin") -> Server:
+    """gunicorn with `crm serve`'s options on the instance, and `username` (the admin) signed in.
 
     Its access and error log go to `log` (default: gunicorn.log in the instance) so that a 500 or 503
     seen by a bench can be traced to its cause.
@@ -110,7 +111,7 @@ def serve(instance: Path, workers: int, port: int, password: str, log: Path | No
                 proc.terminate()
                 raise RuntimeError(f"gunicorn did not come up (see {log})") from None
             time.sleep(0.5)
-    return Server(port, _session_cookie(base, password), proc, workers)
+    return Server(port, _session_cookie(base, password, username), proc, workers)
 
 
 def throughput(server: Server, workers: int, seconds: float, clients: int, path: str = "/customers/list/") -> dict:

@@ -59,3 +59,22 @@ def fill(app, wanted: dict[str, int], echo=tqdm.write) -> dict[str, int]:
             for bar in bars:
                 bar.close()
     return {t: max(have[t], wanted[t]) for t in wanted}
+
+
+def as_user(app, username: str):
+    """scalar(sql) as `username` under row-level security (the admin: as the owner role, every row)."""
+    from sqlalchemy import text
+
+    from app.extensions import db
+    from app.ops.database import owner_engine
+
+    def scalar(sql: str):
+        if username == "admin":
+            with owner_engine(app.config) as engine, engine.connect() as conn:
+                return conn.scalar(text(sql))
+        with app.app_context(), db.engine.connect() as conn:
+            conn.execute(text("SELECT set_config('crm.user_id', (SELECT user_id::text FROM users "
+                              "WHERE username = :u), true)"), {"u": username})
+            return conn.scalar(text(sql))
+
+    return scalar

@@ -31,3 +31,30 @@ def time_get(client, path: str, runs: int) -> tuple[float, float]:
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
+
+
+class Statements:
+    """The SQL statements of the requests made while `recording` (count them, find the slowest)."""
+
+    def __init__(self, engine) -> None:
+        from sqlalchemy import event
+
+        self.recording = False
+        self.seen: list[tuple[float, str, object]] = []
+        event.listen(engine, "before_cursor_execute", self._before)
+        event.listen(engine, "after_cursor_execute", self._after)
+
+    def _before(self, _conn, _cursor, _statement, _parameters, context, _many) -> None:
+        context._bench_started = time.perf_counter()
+
+    def _after(self, _conn, _cursor, statement, parameters, context, _many) -> None:
+        if self.recording:
+            self.seen.append(((time.perf_counter() - context._bench_started) * 1000, statement, parameters))
+
+    def of(self, client, url: str) -> tuple[int, tuple[float, str, object] | None]:
+        self.seen, self.recording = [], True
+        try:
+            client.get(url)
+        finally:
+            self.recording = False
+        return len(self.seen), max(self.seen, default=None, key=lambda s: s[0])

@@ -14,7 +14,7 @@ from marshmallow import fields
 from sqlalchemy import DateTime, inspect
 
 from app.crud.api_fields import AmountString, UtcDateTime
-from app.crud.datamodel import PK_MAX, CrmInterface
+from app.crud.datamodel import PK_MAX, CrmInterface, scope_message
 from app.crud.derive import api_validators, derive, route_of
 from app.crud.lookups import many_to_one, narrowing_keys, outside_choice
 from app.crud.openapi import document
@@ -66,6 +66,8 @@ def shaped_response(code: int, **kwargs: Any) -> Response:
     if code >= 400:
         if code == 422 and g.pop("crm_conflict", False):
             code = 409
+        if code == 422 and g.pop("crm_forbidden", False):  # row-level security refused the write
+            code, kwargs["message"] = 403, scope_message()
         kwargs = error_body(code, kwargs.get("message", ""))
     return BaseApi.response(code, **kwargs)
 

@@ -16,11 +16,12 @@ from sqlalchemy.orm import Query, joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.i18n.labels import label_for
-from app.lists.counts import (COUNT_CAP, AtLeastCount, CappedMatches, EstimatedCount,
+from app.lists.counts import (COUNT_CAP, SCOPED_COUNT_CAP, AtLeastCount, CappedMatches, EstimatedCount,
                               table_estimate)
 from app.lists.keyset import Cursor, KeysetPage, keyset_page
 from app.lists.matches import capped_matches
 from app.lists.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
+from app.lists.scope import followed_in_scope, owned_in_scope, visible_owners
 from app.search.filters import SEARCH_FILTERS, SearchFilterConverter
 
 
@@ -53,8 +54,24 @@ def dependents(item: Any) -> list[tuple[str, int]]:
     return found
 
 
+OUT_OF_SCOPE = "42501"  # insufficient_privilege: a row-level policy refused the row (migration 0026)
+
+
+def out_of_scope(exc: BaseException) -> bool:
+    """Whether PostgreSQL refused a write under row-level security: the row would be outside the user's scope."""
+    orig = getattr(exc, "orig", exc)
+    return getattr(orig, "sqlstate", None) == OUT_OF_SCOPE
+
+
+def scope_message() -> str:
+    return _("This change would put the record outside your data scope (an owner whose records you do not "
+             "see); nothing was saved.")
+
+
 def friendly(exc: SQLAlchemyError) -> str:
     """A short message for a database refusal, without SQL or internals."""
+    if out_of_scope(exc):
+        return scope_message()
     if isinstance(exc, StaleDataError):
         return _("Someone else changed this record at the same time; nothing was saved. Reload and try again.")
     orig = getattr(exc, "orig", None)
@@ -105,6 +122,9 @@ class CrmInterface(SQLAInterface):
                  select_columns: list[str] | None = None) -> Query:
         """`query` filtered and ordered as FAB's list query (its private `_apply_inner_all`) from public steps."""
         query = self.apply_inner_select_joins(query, select_columns, aliases_mapping={})
+        scope = owned_in_scope(self.obj)  # the user's rows through the owner index, not a scan
+        if scope is not None:
+            query = query.filter(scope)
         if filters is not None:  # None: the caller has narrowed the rows itself (by_matches)
             query = self.apply_filters(query, self.get_inner_filters(filters))
         return self.apply_order_by(query, order_column, order_direction, aliases_mapping={},
@@ -170,10 +190,13 @@ class CrmInterface(SQLAInterface):
         estimate = self._table_estimate() if unfiltered else -1
         if estimate > 2 * COUNT_CAP:  # clearly big: counting 10,001 rows would only confirm it
             return EstimatedCount(estimate)
-        capped = self.filtered(query, filters, select_columns=select_columns).limit(COUNT_CAP + 1).count()
-        if capped <= COUNT_CAP:
+        scope = followed_in_scope(self.obj)  # a contact's, an activity's: from the user's customers
+        counted = query.filter(scope) if scope is not None else query
+        cap = COUNT_CAP if visible_owners(self.obj.__tablename__) is None else SCOPED_COUNT_CAP
+        capped = self.filtered(counted, filters, select_columns=select_columns).limit(cap + 1).count()
+        if capped <= cap:
             return capped
-        return EstimatedCount(estimate) if estimate > COUNT_CAP else AtLeastCount(COUNT_CAP + 1)
+        return EstimatedCount(estimate) if estimate > cap else AtLeastCount(cap + 1)
 
     def with_related(self, query: Query, separately: bool = False) -> Query:
         """Load each row's many-to-one rows in the same statement: no query per row on a page.
@@ -242,6 +265,7 @@ class CrmInterface(SQLAInterface):
         try:
             super().add(item, commit)
         except SQLAlchemyError as exc:
+            g.crm_forbidden = out_of_scope(exc)  # the API answers 403
             raise refuse(friendly(exc))
 
     def edit(self, item: Any, commit: bool = True) -> None:
@@ -251,6 +275,7 @@ class CrmInterface(SQLAInterface):
             cause = exc.__cause__ if isinstance(exc.__cause__, SQLAlchemyError) else exc
             message = friendly(cause) if isinstance(cause, SQLAlchemyError) else str(exc)
             g.crm_conflict = isinstance(cause, StaleDataError)  # the API answers 409
+            g.crm_forbidden = out_of_scope(cause)  # and 403 to a write the data scope refuses
             raise refuse(message)  # FAB's edit flashes the view's `database_error_message`: see CrmModelView
 
     def delete(self, item: Any, commit: bool = True) -> None:

@@ -10,6 +10,7 @@ is kept. `flask --app run crm describe-view Customers` prints the result.
 from __future__ import annotations
 
 import re
+from functools import partial
 from decimal import Decimal
 from typing import Any, Callable
 
@@ -29,7 +30,7 @@ from app.i18n.labels import choice_label, column_label, label_for, lazy_titles  
 from app.encryption.columns import AMOUNT_MAX, BAND_LABELS, EncryptedAmount, band_label
 from app.crud.lookups import narrowing_keys
 from app.crud.forms import (AjaxFilterWidget, AjaxRelatedField, Amount, AmountField, FormRules, JSONField,
-                            NoControlCharacters, VersionField, choice_field, datetime_field)
+                            NoControlCharacters, OwnerInScope, VersionField, choice_field, datetime_field)
 from app.models.crm import EMAIL_RE, PHONE_RE, Customer
 from app.models.security import User
 from app.models.searchable import SYSTEM_COLUMNS, title_columns  # noqa: F401  (views import it from here)
@@ -170,14 +171,17 @@ def derive(model: type) -> dict[str, Any]:
             staff = target is User
             endpoint = users_endpoint(table.name) if staff else f"{route_of(target.__tablename__)}/lookup/"
             narrow = () if staff else narrowing_keys(model, rel.key, in_form)
-            extra_fields[rel.key] = AjaxRelatedField(labels[rel.key], model=target, endpoint=endpoint,
+            extra_fields[rel.key] = AjaxRelatedField(labels[rel.key], [OwnerInScope(table.name)] if is_owner(column)
+                                                     else None, model=target, endpoint=endpoint,
                                                      allow_blank=column.nullable, narrow=narrow,
                                                      default=acting_user if is_owner(column) else None)
             if staff:
                 user_relations.add(rel.key)
             if staff or target.__module__ == Customer.__module__:  # every related filter is an AJAX select
+                # the owner's "is in team" filter picks a team (the screen's /lookup/teams/)
+                teams = (route_of(table.name), f"{route_of(table.name)}/lookup/teams/") if is_owner(column) else None
                 search_fields[rel.key] = AjaxRelatedField(labels[rel.key], model=target, endpoint=endpoint,
-                                                          widget=AjaxFilterWidget)
+                                                          widget=partial(AjaxFilterWidget, teams=teams))
             continue
         if name in encrypted:
             # ciphertext: the database can neither compare nor sort it; the band can

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import re
 from decimal import Decimal
-from typing import Any
+from typing import Any, Iterable
 
 from flask import flash, request
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, DateTimePickerWidget, Select2Widget
@@ -16,6 +16,9 @@ from wtforms.widgets import html_params
 from wtforms.validators import InputRequired, StopValidation, ValidationError
 
 from app.crud.lookups import option_label, outside_choice
+from app.lists.links import arg_index
+from app.lists.scope import may_own
+from app.models.ownership import Team
 from app.extensions import db
 from app.i18n.formatting import amount_text
 from app.i18n.labels import choice_label
@@ -84,22 +87,40 @@ class AjaxFilterWidget(AjaxSelectWidget):
     FAB's filter for a related column renders every row of the related table into
     a <select>. This one starts empty and offers only the rows already filtered on
     (read from the list's `_flt_<n>_<column>` arguments) so the active filters show
-    their names.
+    their names. The owner's filter "is in team" (`teams`: the screen's route and its
+    team lookup) picks a team: crm.js searches teams while that operation is chosen.
     """
 
+    def __init__(self, endpoint: str, narrow: tuple[str, ...] = (), teams: tuple[str, str] | None = None) -> None:
+        super().__init__(endpoint, narrow)
+        self.teams = teams
+
     def __call__(self, field: "AjaxRelatedField", **kwargs: Any) -> Markup:
-        pattern = re.compile(rf"_flt_\d+_{re.escape(field.name)}")
-        keys = {int(value) for name in request.args if pattern.fullmatch(name)
-                for value in request.args.getlist(name) if value.isdigit() and len(value) < 10}
-        pk = db.inspect(field.model).primary_key[0]
-        rows = db.session.scalars(db.select(field.model).where(pk.in_(keys))).all() if keys else []
-        options = "".join(f'<option value="{escape(field.pk_of(row))}">{escape(option_label(row))}</option>'
-                          for row in rows)
-        return Markup(
-            f'<select id="{escape(field.id)}" name="{escape(field.name)}" class="form-control crm-ajax-select" '
-            f'data-endpoint="{escape(self.endpoint)}" data-placeholder="{escape(_("Type to search"))}">'
-            f'{options}</select>'
-        )
+        pattern = re.compile(rf"_flt_(\d+)_{re.escape(field.name)}")
+        team_op = arg_index(self.teams[0], field.name, "team") if self.teams else None
+        keys: dict[bool, set[int]] = {True: set(), False: set()}  # in team? -> ids filtered on
+        for name in request.args:
+            found = pattern.fullmatch(name)
+            if found:
+                keys[int(found.group(1)) == team_op].update(
+                    int(v) for v in request.args.getlist(name) if v.isdigit() and len(v) < 10)
+        options = "".join(self._options(field.model, keys[False], "row"))
+        attrs = {"data-endpoint": self.endpoint, "data-placeholder": _("Type to search")}
+        if team_op is not None:
+            options += "".join(self._options(Team, keys[True], "team"))
+            attrs.update({"data-team-op": str(team_op), "data-team-endpoint": self.teams[1]})
+        return Markup(f'<select id="{escape(field.id)}" name="{escape(field.name)}" '
+                      f'class="form-control crm-ajax-select" {html_params(**attrs)}>{options}</select>')
+
+    @staticmethod
+    def _options(model: type, keys: set[int], kind: str) -> Iterable[str]:
+        """The <option>s of the rows filtered on; `kind` tells a team from a user of the same id (crm.js)."""
+        if not keys:
+            return ()
+        pk = db.inspect(model).primary_key[0]
+        return (f'<option value="{escape(db.inspect(row).identity[0])}" data-kind="{kind}">'
+                f'{escape(option_label(row) if model is not Team else row.name)}</option>'
+                for row in db.session.scalars(db.select(model).where(pk.in_(keys))))
 
 
 class AjaxRelatedField(Field):
@@ -148,6 +169,25 @@ class AjaxRelatedField(Field):
             message = outside_choice(self.data, self.label.text, key, parent.data, parent.label.text)
             if message:
                 raise ValidationError(message)
+
+
+class OwnerInScope:
+    """The owner chosen must be one the user may give records to: the row-level policies would refuse the
+    write (a rep gives nothing away; a manager within the team), and the user could no longer see the record."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    def __call__(self, form: Any, field: Any) -> None:
+        if getattr(field, "_invalid", False):
+            return  # pre_validate has said so
+        owner = field.data
+        if not may_own(self.table, field.pk_of(owner) if owner is not None else None):
+            raise ValidationError(
+                _("Choose an owner: a record without one is seen only by those who see all records.")
+                if owner is None else
+                _("%(user)s's records are outside your data scope: you cannot give this record to them.",
+                  user=option_label(owner)))
 
 
 def choice_field(label: str, values: tuple[str, ...]) -> SelectField:

@@ -26,6 +26,7 @@ from app.extensions import db
 from app.i18n.labels import choice_label
 from app.lists.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
 from app.models.names import name_splits
+from app.models.ownership import Team
 from app.models.security import User
 from app.models.searchable import title_columns, word_columns
 from app.search.conditions import Terms, contains, starts_word
@@ -182,3 +183,12 @@ def user_options(args: Mapping[str, str], limit: int = LOOKUP_LIMIT) -> list[dic
                                 (User.username, User.first_name, User.last_name, User.email))))
     rows = db.session.scalars(stmt.order_by(User.username).limit(limit)).unique().all()
     return [{"id": row.user_id, "text": user_label(row)} for row in rows]
+
+
+def team_options(args: Mapping[str, str], limit: int = LOOKUP_LIMIT) -> list[dict]:
+    """select2's results of teams whose name contains `?q=` (a few dozen teams: scanned, no index needed)."""
+    query = normalize(args.get("q"))[:QUERY_MAX]
+    stmt = select(Team)
+    if query:
+        stmt = stmt.where(Team.name.ilike(like_pattern(query), escape="\\"))
+    return [{"id": row.team_id, "text": row.name} for row in db.session.scalars(stmt.order_by(Team.name).limit(limit))]

@@ -28,7 +28,8 @@ ERROR_SCHEMA = {
 ERROR_TEXTS = {
     400: "Bad request: a malformed body or query argument.",
     401: "No valid credential (missing, malformed, expired or revoked token).",
-    403: "The user's role lacks the permission.",
+    403: "The user's role lacks the permission, or the change would put the record outside the user's data scope "
+         "(an owner whose records they do not see).",
     404: "No such record or address, or a related id in the body names no row (see `errors`).",
     405: "The address does not accept this method.",
     409: "The row's state forbids it (other rows refer to it), or someone else changed it meanwhile.",

@@ -7,15 +7,19 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import psycopg
 from flask_babel import gettext as _
 from sqlalchemy import func, inspect, select
+from sqlalchemy.exc import DBAPIError
 
 from app.models.choices import CHOICE_COLUMNS
 from app.csv_io.reading import decode, rows_of
 from app.audit.context import bind as bind_actor
+from app.audit.record import current_user_id
 from app.encryption.columns import Sealed, encrypted_columns, seal_rows
 from app.extensions import db
-from app.models import Contact, Customer
+from app.lists.scope import ownable
+from app.models import Contact, Customer, User
 from app.crud.derive import label_for
 
 # The seed's Chinese descriptions (docs/seed) of the importable columns, as column headers.
@@ -31,8 +35,9 @@ CHINESE: dict[str, dict[str, tuple[str, ...]]] = {
 # Columns an export writes that an import leaves to the database: ids, timestamps, bands.
 CHINESE_IGNORED = ("主键", "编号", "创建时间", "更新时间", "版本")
 # How a related row may be named instead of by its id.
-NAME_COLUMNS = {Customer: Customer.name, Contact: Contact.email}
+NAME_COLUMNS = {Customer: Customer.name, Contact: Contact.email, User: User.username}
 LOOKUP_CHUNK = 10_000
+OWNER = "owner_id"  # the owned tables' owner (migration 0026)
 MEMO_SIZE = 10_000  # distinct values remembered per column during one check
 
 
@@ -210,11 +215,29 @@ class Importer:
             result.numbers.append(number)
         self._resolve(pending, result)
         result.related = {t.column: header[i] for i, (t, _by_id) in mapping.items() if t.related is not None}
+        self._owners_in_scope(result)
         position = {name: i for i, name in enumerate(header)}
         problems.sort(key=lambda p: (p.row, position.get(p.column, -1)))
         if problems:
             result.rows, result.numbers = [], []
         return result
+
+    def _owners_in_scope(self, result: Checked) -> None:
+        """A row given to an owner outside the user's data scope is a row error (the row-level policies would
+        refuse it at the insert); a blank owner is the importer, as when the column is left out."""
+        header = result.related.get(OWNER)
+        if header is None:
+            return
+        blank = {number for number, row in zip(result.numbers, result.rows) if row[OWNER] is None}
+        named = {p.row for p in result.problems if p.column == header}  # no such user: said already
+        for number, row in zip(result.numbers, result.rows):
+            if number in blank and number not in named:
+                row[OWNER] = current_user_id()
+        allowed = ownable(self.table.name, {row[OWNER] for row in result.rows if row[OWNER] is not None})
+        result.problems += [Problem(number, header, _(
+            "You cannot give records to user #%(id)s: their records are outside your data scope.", id=row[OWNER]))
+            for number, row in zip(result.numbers, result.rows)
+            if row[OWNER] is not None and row[OWNER] not in allowed]
 
     def _computed_default(self, target: Target) -> bool:
         """Whether the column's database default is an expression (owner_id: `crm.user_id`), not a value."""
@@ -343,6 +366,9 @@ class Importer:
         columns = list(rows[0])
         quoted = ", ".join(f'"{c}"' for c in columns)
         statement = f'INSERT INTO "{self.table.name}" ({quoted}) VALUES ({", ".join(["%s"] * len(columns))})'
-        with connection.connection.driver_connection.cursor() as cursor:
-            cursor.executemany(statement, [[bytes(v) if isinstance(v, Sealed) else v for v in map(row.get, columns)]
-                                           for row in rows])
+        values = [[bytes(v) if isinstance(v, Sealed) else v for v in map(row.get, columns)] for row in rows]
+        try:
+            with connection.connection.driver_connection.cursor() as cursor:
+                cursor.executemany(statement, values)
+        except psycopg.Error as exc:  # as SQLAlchemy's own error, which the caller words (a refusal, a conflict)
+            raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc

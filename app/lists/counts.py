@@ -15,6 +15,10 @@ from app.extensions import db
 from app.lists.scope import sees_all
 
 COUNT_CAP = 10_000
+# A user who sees only some owners' rows (row-level security) has their rows counted up to here ("1,000+"):
+# each row counted passes the policy's test, so 10,001 of a rep's activities cost ~100 ms at scale 1
+# and 1,001 about a tenth (docs/performance.md, "Admin and a Sales Rep side by side").
+SCOPED_COUNT_CAP = 1_000
 # A big table's estimate is kept this long per app: it changes only when the table is analysed,
 # and an unfiltered list of a big table needs nothing else from the database to be counted.
 BIG_ESTIMATE_TTL_S = 60.0

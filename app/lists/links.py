@@ -32,6 +32,19 @@ def _filter_index(appbuilder: Any, route_base: str, column: str, kind: type) -> 
     return next(i for i, f in enumerate(filters) if type(f) is kind)
 
 
+@lru_cache(maxsize=256)
+def _arg_index(appbuilder: Any, route_base: str, column: str, arg_name: str) -> int | None:
+    view = next((v for v in appbuilder.baseviews
+                 if getattr(v, "route_base", None) == route_base and hasattr(v, "_filters")), None)
+    filters = view._filters.get_search_filters().get(column, ()) if view is not None else ()
+    return next((i for i, f in enumerate(filters) if getattr(f, "arg_name", None) == arg_name), None)
+
+
+def arg_index(route_base: str, column: str, arg_name: str) -> int | None:
+    """Position of the filter named `arg_name` ("team") among the screen's filters on `column`; None without it."""
+    return _arg_index(current_app.appbuilder, route_base, column, arg_name)
+
+
 def filter_index(route_base: str, column: str, kind: type) -> int:
     """Position of filter `kind` among the list screen's filters on `column` (fixed once views are registered)."""
     return _filter_index(current_app.appbuilder, route_base, column, kind)

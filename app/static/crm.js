@@ -10,9 +10,23 @@
 // AJAX selects: search the related screen's /lookup/ endpoint as the user types,
 // so neither a form nor a list filter ever loads a whole related table.
 $(function () {
+  // The owner filter "is in team" searches teams, the other operations users (AjaxFilterWidget):
+  // the options of the other kind (a team and a user may share an id) go when the operation is chosen.
+  function inTeam($el) {
+    var op = $el.closest("tr").find("select.filter-op").val();
+    return $el.data("team-op") !== undefined && String(op) === String($el.data("team-op"));
+  }
   function ajaxSelect(el) {
     var $el = $(el);
     if ($el.data("select2")) { return; }
+    var team = inTeam($el), value = $el.val();
+    if ($el.data("team-op") !== undefined) {
+      $el.find("option[data-kind]").filter(function () {
+        return ($(this).data("kind") === "team") !== team;
+      }).remove();
+      $el.val(value);
+      if ($el.val() !== value) { $el.val(null); }
+    }
     $el.select2({
       theme: "bootstrap",
       width: "100%",
@@ -25,7 +39,7 @@ $(function () {
         errorLoading: function () { return $el.data("error-loading"); }
       },
       ajax: {
-        url: $el.data("endpoint"),
+        url: team ? $el.data("team-endpoint") : $el.data("endpoint"),
         dataType: "json",
         delay: 250,
         data: function (params) {
@@ -40,6 +54,7 @@ $(function () {
         processResults: function (data) { return { results: data.results || [] }; }
       }
     });
+    $el.data("crm-team", team);
     if (window.crmA11y && el.parentNode) { window.crmA11y.tidy(el.parentNode); }
   }
   function narrowing($el) {
@@ -53,6 +68,15 @@ $(function () {
     });
   });
   $("select.crm-ajax-select").each(function () { ajaxSelect(this); });
+  // another operation chosen on an owner filter: its value is picked afresh (a team or a user)
+  $(document).on("change select2:select", "#filter_form select.filter-op", function () {
+    var $value = $(this).closest("tr").find("select.crm-ajax-select[data-team-op]");
+    if (!$value.length || !$value.data("select2") || inTeam($value) === $value.data("crm-team")) { return; }
+    $value.select2("destroy");
+    $value.find("option[value!='']").remove();
+    $value.val(null);
+    ajaxSelect($value[0]);
+  });
   // list filters are added by FAB's script after the page loaded
   new MutationObserver(function (changes) {
     changes.forEach(function (change) {

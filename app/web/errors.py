@@ -17,8 +17,11 @@ from flask_babel import force_locale, get_locale, lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
+from psycopg.errors import InsufficientPrivilege
+from sqlalchemy.exc import ProgrammingError
 from werkzeug.exceptions import HTTPException
 
+from app.crud.datamodel import out_of_scope, scope_message
 from app.extensions import db
 from app.i18n import html_lang, session_or_browser_locale
 from app.web.requests import is_api_request, is_screen_json_request
@@ -168,7 +171,20 @@ def favicon() -> Response:
     return send_from_directory(current_app.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon")
 
 
+def refused_by_policy(exc: Exception):
+    """A write that row-level security refused and no check before it caught: 403 with the reason, rolled back
+    (a record out of scope is a 404 where it is looked up; here the user's own write was refused)."""
+    if not out_of_scope(exc):
+        raise exc  # another programming error: the 500 answer, logged
+    rollback_quietly()
+    log.info("row-level security refused a write: %s", getattr(exc, "orig", exc))
+    return error_response(403, scope_message())
+
+
 def init_error_pages(app: Flask) -> None:
     app.register_error_handler(HTTPException, http_error)
+    # the safety net of every path: the SQLAlchemy error, and psycopg's own where a cursor is used directly
+    app.register_error_handler(ProgrammingError, refused_by_policy)
+    app.register_error_handler(InsufficientPrivilege, refused_by_policy)
     app.add_url_rule("/favicon.ico", "favicon", favicon)
 

@@ -186,3 +186,32 @@ def test_users_and_roles_lists_search_box_and_chips(browser_page, app):
     page.navigate(lambda: page.page.click(".crm-chip-remove"))
     assert page.page.locator(".crm-chip").count() == 0 and len(rows(page)) > 1
     page.assert_clean()
+
+
+def test_the_owner_filter_in_team_searches_teams_and_is_a_user_again_otherwise(browser_page, sql):
+    page = browser_page
+    (north,), = sql("INSERT INTO teams (name) VALUES ('North') RETURNING team_id")
+    page.sign_in("admin", ADMIN_PASSWORD)
+    page.goto(f"/customers/list/?_flt_2_owner={north}")  # "is in team" North, as the "My team" switch opens it
+    page.page.click("a.accordion-toggle")  # open the Search panel
+    row = page.page.locator("#filter_form .filters tr").first
+    value = page.page.locator("[aria-labelledby='select2-owner-container']")  # the value's select2 box
+    assert page.page.locator("#select2-owner-container").inner_text().strip().endswith("North")
+
+    def offered(term: str) -> list[str]:
+        value.click()
+        search = page.page.locator(".select2-container--open .select2-search__field")
+        with page.page.expect_response(lambda r: "/lookup/" in r.url and f"q={term}" in r.url) as answer:
+            search.fill(term)
+        url = answer.value.url
+        page.page.wait_for_selector(".select2-results__option:not(.loading-results)")
+        texts = page.page.locator(".select2-results__option").all_inner_texts()
+        page.page.keyboard.press("Escape")
+        return [url.split("/lookup/", 1)[1].split("/", 1)[0], *texts]
+
+    assert offered("nor") == ["teams", "North"]
+    row.locator("select.filter-op").select_option(index=0, force=True)  # "is": an owner, a user
+    assert row.locator("select.filter_val").input_value() == ""  # the team is not taken for a user
+    users = offered("adm")
+    assert users[0] == "users" and any("(admin)" in text for text in users[1:])
+    page.assert_clean()

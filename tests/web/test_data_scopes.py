@@ -234,3 +234,136 @@ def test_policies_hold_in_plain_sql_as_the_runtime_role(world):
             conn.execute(text("UPDATE customers SET owner_id = (SELECT user_id FROM users WHERE username = 'rep_b') "
                               "WHERE customer_id = :c"), {"c": mine})
         conn.rollback()
+
+
+def user_ids(world: dict) -> dict[str, int]:
+    with world["owner"].connect() as conn:
+        return dict(conn.execute(text("SELECT username, user_id FROM users")).all())
+
+
+def unchanged(world: dict) -> None:
+    """Nothing the refused writes below tried is in the database: every record still its creator's."""
+    with world["owner"].connect() as conn:
+        owners = conn.execute(text("SELECT c.name, u.username FROM customers c JOIN users u ON u.user_id = owner_id "
+                                   "WHERE c.name LIKE 'Scoped %' OR c.name LIKE 'Refused %' ORDER BY 1")).all()
+    assert owners == [("Scoped a customer", "rep_a"), ("Scoped b customer", "rep_b")]
+
+
+SCOPE_ERROR = "records are outside your data scope"
+
+
+def test_a_write_the_scope_refuses_is_a_403_on_the_api(world):
+    client, headers, ids = world["app"].test_client(), token(world, "rep_a"), user_ids(world)
+    mine = world["records"]["a"]
+    for method, url, body in (("put", f"{API}/customers/{mine['customers']}", {"owner": ids["rep_b"]}),
+                              ("post", f"{API}/customers/", {"name": "Refused gift", "owner": ids["rep_b"]}),
+                              ("put", f"{API}/leads/{mine['leads']}", {"owner": ids["rep_b"]})):
+        response = getattr(client, method)(url, json=body, headers=headers)
+        assert response.status_code == 403, (url, response.get_json())
+        assert "outside your data scope" in response.get_json()["message"]
+    unchanged(world)
+
+
+def test_forms_and_bulk_set_refuse_an_owner_outside_the_scope_as_a_form_error(world):
+    from tests.support.htmlforms import form_fields
+
+    ids, mine = user_ids(world), world["records"]["a"]["customers"]
+    rep = signed_in(world, "rep_a")
+    for url, extra in ((f"/customers/edit/{mine}", {}), ("/customers/add", {"name": "Refused add"})):
+        fields = {**form_fields(rep.get(url).get_data(as_text=True)), **extra, "owner": str(ids["rep_b"])}
+        page = rep.post(url, data=fields)
+        assert page.status_code == 200 and SCOPE_ERROR in page.get_data(as_text=True), url
+    manager = signed_in(world, "manager_a")  # team A's: may reassign within the team, not to rep_b
+    url = f"/customers/bulk/set?ids={mine}&field=owner"
+    page = manager.get(url).get_data(as_text=True)
+    expected = page.split('name="expected" value="', 1)[1].split('"', 1)[0]
+    refused = manager.post(url, data={"csrf_token": csrf_token(manager, url), "expected": expected,
+                                      "field": "owner", "owner": str(ids["rep_b"])})
+    assert refused.status_code == 400 and SCOPE_ERROR in refused.get_data(as_text=True)
+    unchanged(world)
+
+
+def test_a_csv_import_names_each_row_given_outside_the_scope_and_writes_nothing(world):
+    manager = signed_in(world, "manager_a")
+    ids = user_ids(world)
+
+    def upload(content: str) -> str:
+        return manager.post("/customers/import/", data={
+            "csrf_token": csrf_token(manager, "/customers/import/"), "encoding": "auto",
+            "file": (io.BytesIO(content.encode()), "owners.csv")}, content_type="multipart/form-data").get_data(
+            as_text=True)
+
+    page = upload("Name,Owner\r\nRefused 1,rep_a\r\nRefused 2,rep_b\r\n")  # owners by username
+    assert re.findall(r"<tr><td>(\d+)</td><td>Owner</td><td>([^<]*)</td></tr>", page) == [
+        ("3", f"You cannot give records to user #{ids['rep_b']}: their records are outside your data scope.")]
+    # checked while rep_a was in the team; by the confirmation they have left it: refused as a whole
+    page = upload(f"Name,Owner\r\nRefused 3,{ids['rep_a']}\r\nRefused 4,\r\n")
+    action = re.search(r'action="(/customers/import/[^"]+)"', page).group(1)
+    move = "UPDATE users SET team_id = (SELECT team_id FROM teams WHERE name = :t) WHERE username = 'rep_a'"
+    with world["owner"].begin() as conn:
+        conn.execute(text(move), {"t": "Team B"})
+    try:
+        confirmed = manager.post(action, data={"csrf_token": csrf_token(manager, "/")})
+    finally:
+        with world["owner"].begin() as conn:
+            conn.execute(text(move), {"t": "Team A"})
+    assert confirmed.status_code == 409 and "Nothing was imported" in confirmed.get_data(as_text=True)
+    unchanged(world)
+
+
+def test_a_refusal_no_check_caught_is_a_403_and_rolled_back(world):
+    """The safety net (app/web/errors.py): a write the policies refuse that reached no check of its own."""
+    from app.extensions import db
+    from app.web.errors import refused_by_policy
+
+    app: Flask = world["app"]
+    for path, json_body in (("/api/v1/customers/", True), ("/customers/add", False)):
+        with app.test_request_context(path, method="POST"):
+            with pytest.raises(Exception) as refused:  # no user set: every write is refused
+                db.session.execute(text("INSERT INTO customers (name) VALUES ('Refused net')"))
+            response = refused_by_policy(refused.value)
+            assert response.status_code == 403 and (response.is_json == json_body)
+            assert db.session.scalar(text("SELECT 1")) == 1  # the failed transaction was rolled back
+            db.session.remove()
+    unchanged(world)
+
+
+def test_follower_policies_read_the_users_own_customers_through_the_owner_index(world):
+    """Migration 0027: a rep's contacts and activities come from their customers found by (owner_id, key),
+    not by reading every customer; an activity with only a contact is still counted (no semi-join then)."""
+    app: Flask = world["app"]
+    from app.extensions import db
+    from tests.support.users import act_as
+
+    with app.app_context(), db.engine.connect() as conn:
+        act_as(conn, "rep_a")
+        conn.execute(text("SET LOCAL enable_seqscan = off"))  # what the index allows, whatever the table size
+        for table in ("contacts", "activities"):
+            plan = "\n".join(conn.scalars(text(f"EXPLAIN SELECT count(*) FROM {table}")))
+            assert "Index Cond: (owner_id = ANY" in plan and "Seq Scan on customers" not in plan, plan
+        conn.rollback()
+    client, headers = world["app"].test_client(), token(world, "rep_a")
+    count = lambda: client.get(f"{API}/activities/", headers=headers).get_json()["count"]  # noqa: E731
+    before = count()
+    created(client.post(f"{API}/activities/", headers=headers, json={
+        "contact": world["records"]["a"]["contacts"], "type": "call", "subject": "Contact only"}))
+    assert count() == before + 1
+
+
+def test_a_scoped_users_list_counts_their_rows_up_to_a_thousand(world):
+    """A user who sees only some owners' rows gets "1,000+" past SCOPED_COUNT_CAP (each counted row passes
+    the policy); who sees all is counted exactly up to COUNT_CAP."""
+    bulk = ("INSERT INTO customers (name, owner_id) SELECT 'Many ' || g, user_id "
+            "FROM users, generate_series(1, 1001) g WHERE username = 'rep_a'")
+    with world["owner"].begin() as conn:
+        conn.execute(text(bulk))
+    try:
+        rep = signed_in(world, "rep_a").get("/customers/list/").get_data(as_text=True)
+        auditor = signed_in(world, "auditor").get("/customers/list/?view=all").get_data(as_text=True)
+    finally:
+        with world["owner"].begin() as conn:
+            conn.execute(text("DELETE FROM customers WHERE name LIKE 'Many %'"))
+    with world["owner"].connect() as conn:
+        total = conn.scalar(text("SELECT count(*) FROM customers")) + 1001
+    shown = [re.search(r"Record Count:</strong> (\S+)", page)[1] for page in (rep, auditor)]
+    assert shown == ["1,000+", str(total)]

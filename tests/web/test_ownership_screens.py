@@ -202,3 +202,26 @@ def test_lists_and_board_open_on_mine_with_a_switch_the_scope_allows(owned_app, 
     assert refused.status_code in (200, 302, 400) and not run("SELECT 1 FROM customers WHERE name = 'Given away'")
     assert post_form(plain, "/customers/add", {"name": "Kept", "owner": str(rep)}).status_code == 302
     assert run("SELECT owner_id FROM customers WHERE name = 'Kept'")[0][0] == rep
+
+
+def test_the_owner_filter_in_team_picks_a_team_by_ajax(owned_app, run):
+    """"is in team" offers teams (the screen's /lookup/teams/), and an active one shows the team's name."""
+    north = run("SELECT team_id FROM teams WHERE name = 'North'")[0][0]
+    manager = signed_in(owned_app, "mgr")
+    found = manager.get("/customers/lookup/teams/?q=nor").get_json()["results"]
+    assert found == [{"id": north, "text": "North"}]
+    assert manager.get("/customers/lookup/teams/?q=zzz").get_json()["results"] == []
+
+    def owner_field(url: str) -> str:
+        """The owner filter's value field, as FAB's filter script receives it."""
+        page = manager.get(url).get_data(as_text=True)
+        return json.loads(re.search(r"new AdminFilters\(\s*'#filter_form',\s*.*?,\s*(\{.*?\}),\n", page, re.S)[1])[
+            "owner"]
+
+    owner = owner_field(f"/customers/list/?_flt_2_owner={north}")
+    assert 'data-team-op="2"' in owner and 'data-team-endpoint="/customers/lookup/teams/"' in owner
+    assert f'<option value="{north}" data-kind="team">North</option>' in owner
+    assert 'data-kind="row"' not in owner  # no user is filtered on: none offered
+    mgr = uid(run, "mgr")
+    mine = owner_field(f"/customers/list/?_flt_0_owner={mgr}")
+    assert f'<option value="{mgr}" data-kind="row">Mia Manager (mgr)' in mine  # a user still picks a user

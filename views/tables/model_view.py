@@ -11,7 +11,7 @@ from flask_appbuilder.security.decorators import has_access, has_access_api, per
 
 from app.crud.datamodel import UserFacingError
 from app.crud.forms import local_path
-from app.crud.lookups import lookup_options, user_options
+from app.crud.lookups import lookup_options, team_options, user_options
 from views.mixins.actions import ActionGuardMixin
 from views.mixins.csv_tools import csv_tools, export_csv
 from views.mixins.quick_search import QuickSearchMixin
@@ -114,6 +114,13 @@ class CrmModelView(QuickSearchMixin, ActionGuardMixin, ShowPanelsMixin, ModelVie
     def lookup_users(self):
         """Up to 20 active users matching ?q=, for an owner or leader select (who may list may choose)."""
         return jsonify(results=user_options(request.args))
+
+    @expose("/lookup/teams/")
+    @has_access_api
+    @permission_name("list")
+    def lookup_teams(self):
+        """Up to 20 teams matching ?q=, for the owner filter "is in team" (who may list may filter)."""
+        return jsonify(results=team_options(request.args))
 
     def pre_add(self, item: Any) -> None:
         """A record added without an owner is owned by its creator (as the database's default would)."""

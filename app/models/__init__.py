@@ -52,3 +52,7 @@ __all__ += ["BulkJob", "BulkJobPart"]
 from app.models.ownership import RoleDataScope, Team  # noqa: E402
 
 __all__ += ["RoleDataScope", "Team"]
+
+from app.models.custom_field import CrmSchemaVersion, CustomField  # noqa: E402
+
+__all__ += ["CrmSchemaVersion", "CustomField"]

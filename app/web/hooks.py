@@ -13,6 +13,7 @@ from typing import Any, Callable, NamedTuple
 from flask import Flask
 
 from app import i18n
+from app.fields import refresh
 from app.security import bearer, rate_limit, sessions
 from app.web import availability, csrf, headers, request_guard
 
@@ -43,6 +44,9 @@ BEFORE_REQUEST = (
          "FAB: g.user = current_user; everything below may show the layout, which reads it"),
     Step(i18n.note_locale_before_logout,
          "after FAB: reads the signed-in user's language before logout forgets the user"),
+    Step(refresh.check_schema_version,
+         "before the argument guard and any view: they read the screens' columns, derived again when a "
+         "custom field changed (at most one check a second per process)"),
     Step(request_guard.guard_list_args,
          "after FAB: its 400 page has the layout; before any view parses the arguments"),
     Step(rate_limit.limit_login_attempts,

@@ -1,0 +1,53 @@
+"""What a screen derives from a custom field's catalogue row: its choices' labels, required, its select."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask_appbuilder.fieldwidgets import Select2Widget
+from flask_babel import LazyString
+from wtforms import SelectField
+from wtforms import validators as v
+
+from app.i18n.formatting import show_value
+from app.i18n.labels import custom_choice_label
+from app.models.searchable import custom_choice
+
+
+def custom_required(column: Any) -> bool:
+    """A custom field marked required in the catalogue (its column stays nullable: rows added before it)."""
+    custom = column.info.get("custom")
+    return bool(custom and custom.field and custom.field.required)
+
+
+def custom_choices(column: Any) -> tuple[str, ...]:
+    """The documented values of a custom choice field, in the catalogue's order; () for any other column."""
+    return tuple(column.info["custom"].field.choice_values()) if custom_choice(column) else ()
+
+
+def labelled_choices(column: Any) -> list[tuple[str, Any]]:
+    """(value, label in the user's language) of a custom choice field."""
+    custom = column.info["custom"]
+    return [(value, LazyString(custom_choice_label, custom, value)) for value in custom_choices(column)]
+
+
+def custom_choice_field(label: Any, column: Any, required: bool) -> SelectField:
+    """A dropdown of the field's values with their labels; anything else is a form error."""
+    blank = [] if required else [("", "—")]
+    return SelectField(label, [v.InputRequired() if required else v.Optional()],
+                       choices=blank + labelled_choices(column), widget=Select2Widget(),
+                       validate_choice=True, coerce=lambda value: value or None)
+
+
+def custom_choice_filter(label: Any, column: Any) -> SelectField:
+    """The filter input of a custom choice field: its values by label."""
+    return SelectField(label, choices=labelled_choices(column), widget=Select2Widget())
+
+
+def custom_formatter(column: Any):
+    """Shows a custom choice field's value by its label in the user's language."""
+    custom = column.info["custom"]
+
+    def show(value: Any) -> Any:
+        return custom_choice_label(custom, value) if value is not None else show_value(value)
+    return show
+

@@ -1,0 +1,75 @@
+"""Every worker picks up a field change within seconds: a throttled check of the schema version per request.
+
+Each process compares `crm_schema_version.version` with the one its screens were derived from,
+at most once per CHECK_EVERY seconds (one indexed one-row read in the request's own transaction,
+so no other request pays anything). When it changed, the extra columns are reflected and mapped
+again (app/fields/reflect.py) and the app's screens and APIs re-derived by the callback the
+factory registered (the views are not imported here: app/ never imports views/).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+from flask import Flask, current_app
+from sqlalchemy import text
+
+from app.extensions import db
+from app.fields import reflect
+
+CHECK_EVERY = 1.0  # seconds between two checks of one process (the issue allows "within seconds")
+EXTENSION = "crm_schema_watch"
+GENERATION = {"mapped": 0}  # bumped each time the models' extra columns change (process-wide: models are)
+
+
+class SchemaWatch:
+    """One app's view of the schema: the version its screens show, when it last looked, how to re-derive."""
+
+    def __init__(self, rederive: Callable[[Flask], None]) -> None:
+        self.rederive = rederive
+        self.version: int | None = None
+        self.generation = GENERATION["mapped"]  # the screens were derived at import from the same models
+        self.checked_at = float("-inf")
+        self.lock = threading.Lock()
+
+    def due(self) -> bool:
+        return time.monotonic() - self.checked_at >= CHECK_EVERY
+
+    def refresh(self, app: Flask, force: bool = False) -> bool:
+        """Reflect and re-derive when the version changed (or `force`); True when the screens changed."""
+        with self.lock:
+            self.checked_at = time.monotonic()
+            version = db.session.execute(VERSION_SQL).scalar()
+            if version == self.version and not force:
+                return False
+            found = reflect.read_schema(db.session.connection())
+            if reflect.apply(found, [db.engine]):
+                GENERATION["mapped"] += 1
+            self.version = found.version
+            if self.generation == GENERATION["mapped"]:
+                return False
+            self.rederive(app)
+            self.generation = GENERATION["mapped"]
+            return True
+
+
+VERSION_SQL = text("SELECT version FROM crm_schema_version WHERE id = 1")
+
+
+def init_schema_watch(app: Flask, rederive: Callable[[Flask], None]) -> None:
+    """Register the watch; the factory passes the function that re-derives the app's screens and APIs."""
+    app.extensions[EXTENSION] = SchemaWatch(rederive)
+
+
+def check_schema_version() -> None:
+    """Request hook: at most once a second per process, re-derive the screens when the schema changed."""
+    watch: SchemaWatch | None = current_app.extensions.get(EXTENSION)
+    if watch is not None and watch.due():
+        watch.refresh(current_app)
+
+
+def refresh_now(app: Flask) -> bool:
+    """Reflect now (after `crm fields` changed the schema in this process, and in tests)."""
+    with app.app_context():
+        return app.extensions[EXTENSION].refresh(app, force=True)

@@ -5,12 +5,14 @@ from typing import Any
 
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_babel import LazyString
+from sqlalchemy import Text
 from wtforms import SelectField
 from wtforms import validators as v
 
+from app.encryption.columns import EncryptedAmount
 from app.i18n.formatting import show_value
-from app.i18n.labels import custom_choice_label
-from app.models.searchable import custom_choice
+from app.i18n.labels import custom_choice_label, custom_label
+from app.models.searchable import custom_choice, is_custom
 
 
 def custom_required(column: Any) -> bool:
@@ -51,3 +53,27 @@ def custom_formatter(column: Any):
         return custom_choice_label(custom, value) if value is not None else show_value(value)
     return show
 
+
+
+def custom_labels(column: Any) -> set[str]:
+    """A custom field's labels in both languages (CSV headers in either name it)."""
+    custom = column.info.get("custom")
+    if custom is None:
+        return set()
+    return {custom_label(custom, "en"), custom_label(custom, "zh")}
+
+
+def custom_choice_value(column: Any, text: str) -> str | None:
+    """The value of a custom choice typed as its value or its label in either language, in any case."""
+    folded = text.casefold()
+    custom = column.info["custom"]
+    for value in custom_choices(column):
+        names = (value, custom.field.choice_label(value, "en"), custom.field.choice_label(value, "zh"))
+        if folded in (name.casefold() for name in names):
+            return value
+    return None
+
+
+def bulk_settable_custom(column: Any) -> bool:
+    """A custom field bulk "set field" may change: any but a long text or an encrypted amount (one by one)."""
+    return is_custom(column) and not isinstance(column.type, (Text, EncryptedAmount))

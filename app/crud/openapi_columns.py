@@ -26,6 +26,7 @@ from app.crud.derive import TEXT_MAX, encrypted_and_bands
 from app.crud.forms import NoControlCharacters
 from app.encryption.columns import AMOUNT_MAX, BAND_LABELS, EncryptedAmount
 from app.models.choices import CHOICE_COLUMNS
+from app.crud.custom_fields import custom_choices
 from app.models.crm import EMAIL_RE, PHONE_RE
 
 
@@ -66,7 +67,7 @@ def column_schema(table: Any, column: Any, *, writing: bool = False, required: b
     """The schema of `column` as returned (or, writing=True, as accepted: the forms' rules)."""
     kind = column.type
     nullable = column.nullable and not (writing and required)
-    choices = CHOICE_COLUMNS.get((table.name, column.name))
+    choices = CHOICE_COLUMNS.get((table.name, column.name)) or custom_choices(column)
     _encrypted, bands = encrypted_and_bands(table)
     foreign = next(iter(column.foreign_keys), None)
     if column.primary_key:

@@ -11,6 +11,7 @@ import csv
 import json
 import os
 import time
+from decimal import Decimal
 from typing import Iterator
 
 import pytest
@@ -18,8 +19,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
-from tests.support.apps import TEMPLATE, make_app
-from tests.support.client import csrf_token, login, post_form
+from tests.support.apps import ADMIN_PASSWORD, TEMPLATE, make_app
+from tests.support.client import login, post_form, switch_language
+from tests.web.test_csv_import import confirm, problems, upload
 
 CHOICES = [{"value": "gold", "label_en": "Gold tier", "label_zh": "金牌"},
            {"value": "silver", "label_en": "Silver tier", "label_zh": "银牌"}]
@@ -133,13 +135,10 @@ def test_add_form_validates_by_type_and_saves(admin, fields, owner):
                                                "region_note": "Coastal"})
     assert good.status_code == 302
     row = owner("SELECT headcount, tier, signed_on::text, is_vip, region_note FROM customers WHERE name = 'Typed Co'")
-    assert [tuple(r) for r in row] == [(__import__("decimal").Decimal("1250.50"), "silver", "2026-03-01", True,
-                                        "Coastal")]
+    assert [tuple(r) for r in row] == [(Decimal("1250.50"), "silver", "2026-03-01", True, "Coastal")]
 
 
 def test_filter_and_quick_search_find_by_the_fields(admin, fields):
-    from flask import Flask  # noqa: F401
-
     chosen = admin.get("/customers/list/?_flt_0_tier=gold&view=all").get_data(as_text=True)
     assert "Reflected Ltd" in chosen and "Typed Co" not in chosen
     found = admin.get("/customers/list/?q=plains&view=all")
@@ -148,20 +147,65 @@ def test_filter_and_quick_search_find_by_the_fields(admin, fields):
 
 def test_api_and_openapi_have_the_fields(app, fields):
     client = app.test_client()
-    assert login(client).status_code == 302
-    item = client.get(f"/api/v1/customers/{fields['customer']}").get_json()["result"]
-    assert item["tier"] == "gold" and item["region_note"] == "Northern plains office"
-    changed = client.put(f"/api/v1/customers/{fields['customer']}", json={"tier": "bronze"},
-                         headers={"X-CSRFToken": csrf_token(client, "/customers/list/")})
-    assert changed.status_code in (400, 422), changed.get_data(as_text=True)
-    spec = client.get("/api/v1/_openapi").get_json()
-    assert "tier" in json.dumps(spec) and "region_note" in json.dumps(spec)
+    signed_in = client.post("/api/v1/security/login",
+                            json={"username": "admin", "password": ADMIN_PASSWORD, "provider": "db"})
+    auth = {"Authorization": f"Bearer {signed_in.get_json()['access_token']}"}
+    url = f"/api/v1/customers/{fields['customer']}"
+    item = client.get(url, headers=auth).get_json()["result"]
+    assert item["tier"] == "gold" and item["region_note"] == "Northern plains office" and item["legacy_code"] == "LC-7"
+    refused = client.put(url, json={"tier": "bronze", "headcount": "many"}, headers=auth)
+    assert refused.status_code == 422 and {"tier", "headcount"} <= set(refused.get_json()["errors"])
+    assert client.put(url, json={"tier": "silver", "signed_on": "2026-05-04"}, headers=auth).status_code == 200
+    item = client.get(url, headers=auth).get_json()["result"]
+    assert item["tier"] == "silver" and item["signed_on"] == "2026-05-04"
+    assert client.get(f"/api/v1/customers/?q=(filters:!((col:tier,opr:eq,value:silver)))",
+                      headers=auth).get_json()["count"] == 2  # and Typed Co, added above
+    schemas = client.get("/api/v1/_openapi", headers=auth).get_json()["components"]["schemas"]
+    post = json.dumps({k: v for k, v in schemas.items() if "Customer" in k})
+    assert '"tier"' in post and '"region_note"' in post and "silver" in post
+
+
+def test_bulk_set_history_and_crm_search(admin, fields, owner):
+    chosen = f"/customers/bulk/set?ids={fields['customer']}&field=tier"
+    assert "Tier" in admin.get(f"/customers/bulk/set?ids={fields['customer']}").get_data(as_text=True)
+    page = admin.get(chosen).get_data(as_text=True)
+    expected = page.split('name="expected" value="', 1)[1].split('"', 1)[0]
+    done = post_form(admin, chosen, {"field": "tier", "tier": "gold", "expected": expected}, form_url=chosen)
+    assert done.status_code == 302, done.get_data(as_text=True)[-800:]
+    assert owner(f"SELECT tier FROM customers WHERE customer_id = {fields['customer']}")[0][0] == "gold"
+    show = admin.get(f"/customers/show/{fields['customer']}").get_data(as_text=True)
+    assert "Silver tier" in show and "Gold tier" in show  # the History panel: Tier, Silver tier → Gold tier
+    found = admin.get("/search/?q=plains").get_data(as_text=True)
+    assert "Reflected Ltd" in found
+
+
+def test_chinese_labels_and_csv_import_by_either_label(admin, fields, owner):
+    switch_language(admin, "zh")
+    try:
+        page = admin.get("/customers/list/?cols=name,tier,region_note&view=all").get_data(as_text=True)
+        assert "等级" in page and "区域备注" in page and "金牌" in page
+        header = csv_header(admin.get("/customers/export/?view=all").get_data(as_text=True))
+        assert "等级" in header and "区域备注" in header
+        content = "Name,等级,Region note,员工人数\r\nImported Co,银牌,Lakeside,7\r\nImported Two,Gold tier,,x\r\n"
+        page = upload(admin, "/customers", content).get_data(as_text=True)
+        assert "Imported" not in "".join(r[0] for r in owner("SELECT name FROM customers"))
+        assert [p[:2] for p in problems(page)] == [("3", "员工人数")]  # no number
+        ok = upload(admin, "/customers", content.split("\r\nImported Two")[0] + "\r\n").get_data(as_text=True)
+        assert confirm(admin, ok).status_code == 302
+        assert [tuple(r) for r in owner("SELECT tier, region_note, headcount FROM customers WHERE name = 'Imported Co'")
+                ] == [("silver", "Lakeside", Decimal(7))]
+    finally:
+        switch_language(admin, "en")
+
+
+def csv_header(body: str) -> list[str]:
+    return next(csv.reader(io.StringIO(body.lstrip("\ufeff"))))
 
 
 def test_csv_export_has_the_fields_by_label(admin, fields):
     body = admin.get("/customers/export/?view=all").get_data(as_text=True)
-    header = next(csv.reader(io.StringIO(body.lstrip("\ufeff"))))
-    assert "Region note" in header and "Tier" in header
+    assert {"Region note", "Tier", "Legacy code"} <= set(csv_header(body))
+    assert "Gold tier" in body or "gold" in body
 
 
 def test_a_hidden_field_disappears(owner, app, admin, fields):

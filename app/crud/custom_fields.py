@@ -5,13 +5,17 @@ from typing import Any
 
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_babel import LazyString
-from sqlalchemy import Text
+from sqlalchemy import Text, inspect, select
 from wtforms import SelectField
 from wtforms import validators as v
 
+from app.crud.forms import AjaxRelatedField
+from app.crud.lookups import option_label
 from app.encryption.columns import EncryptedAmount
+from app.extensions import db
 from app.i18n.formatting import show_value
 from app.i18n.labels import custom_choice_label, custom_label
+from app.models.base import Model
 from app.models.searchable import custom_choice, is_custom
 
 
@@ -77,3 +81,43 @@ def custom_choice_value(column: Any, text: str) -> str | None:
 def bulk_settable_custom(column: Any) -> bool:
     """A custom field bulk "set field" may change: any but a long text or an encrypted amount (one by one)."""
     return is_custom(column) and not isinstance(column.type, (Text, EncryptedAmount))
+
+
+class LinkField(AjaxRelatedField):
+    """A link:<table> field: the linked row chosen by AJAX search as the related selects, stored as its id."""
+
+    def process_data(self, value: Any) -> None:
+        self.data = db.session.get(self.model, value) if isinstance(value, int) else value
+
+    def populate_obj(self, obj: Any, name: str) -> None:
+        setattr(obj, name, self.pk_of(self.data) if self.data is not None else None)
+
+
+def link_target(column: Any) -> type | None:
+    """The model a link:<table> custom field points at, else None."""
+    custom = column.info.get("custom")
+    link = custom.field.link_table if custom is not None and custom.field else None
+    return next((m.class_ for m in Model.registry.mappers if m.local_table.name == link), None) if link else None
+
+
+def link_field(label: Any, column: Any, endpoint: str, required: bool) -> LinkField:
+    return LinkField(label, model=link_target(column), endpoint=endpoint, allow_blank=not required)
+
+
+def link_formatter(target: type):
+    """Shows a linked row by its name; the page's ids are read in one query first (`prepare`)."""
+    names: dict[Any, str] = {}
+
+    def show(value: Any) -> Any:
+        return names.get(value, show_value(value)) if value is not None else show_value(value)
+
+    def prepare(values: list[Any]) -> None:
+        names.clear()
+        keys = [v for v in set(values) if isinstance(v, int)]
+        if keys:
+            pk = inspect(target).primary_key[0]
+            names.update({getattr(row, pk.key): option_label(row)
+                          for row in db.session.scalars(select(target).where(pk.in_(keys)))})
+
+    show.prepare = prepare  # type: ignore[attr-defined]
+    return show

@@ -29,7 +29,7 @@ from app.i18n.labels import choice_label, column_label, label_for, lazy_titles  
 from app.encryption.columns import AMOUNT_MAX, BAND_LABELS, EncryptedAmount, band_label
 from app.crud.lookups import narrowing_keys
 from app.crud.custom_fields import (custom_choice_field, custom_choice_filter, custom_choices, custom_formatter,
-                                    custom_required)
+                                    custom_required, link_field, link_formatter, link_target)
 from app.crud.forms import (AjaxFilterWidget, AjaxRelatedField, Amount, AmountField, FormRules, JSONField,
                             NoControlCharacters, VersionField, choice_field, datetime_field)
 from app.models.crm import EMAIL_RE, PHONE_RE, Customer
@@ -204,6 +204,9 @@ def derive(model: type) -> dict[str, Any]:
         elif custom_choices(column):
             extra_fields[name] = custom_choice_field(labels[name], column, custom_required(column))
             search_fields[name] = custom_choice_filter(labels[name], column)
+        elif link_target(column) is not None:  # link:<table>: an AJAX select like the related rows
+            extra_fields[name] = link_field(labels[name], column, f"{route_of(link_target(column).__tablename__)}"
+                                            "/lookup/", custom_required(column))
         elif isinstance(column.type, JSONB):
             extra_fields[name] = JSONField(labels[name], [v.InputRequired()])
         elif isinstance(column.type, DateTime):
@@ -225,6 +228,7 @@ def derive(model: type) -> dict[str, Any]:
         if choice_table == table.name:
             formatters[name] = choice_formatter(values)
     formatters.update({c.name: custom_formatter(c) for c in table.columns if custom_choices(c)})
+    formatters.update({c.name: link_formatter(link_target(c)) for c in table.columns if link_target(c)})
     return {
         "route_base": route_of(table.name),
         **lazy_titles(model),

@@ -26,7 +26,7 @@ from app.crud.derive import TEXT_MAX, encrypted_and_bands
 from app.crud.forms import NoControlCharacters
 from app.encryption.columns import AMOUNT_MAX, BAND_LABELS, EncryptedAmount
 from app.models.choices import CHOICE_COLUMNS
-from app.crud.custom_fields import custom_choices
+from app.crud.custom_fields import custom_choices, link_target
 from app.models.crm import EMAIL_RE, PHONE_RE
 
 
@@ -74,6 +74,8 @@ def column_schema(table: Any, column: Any, *, writing: bool = False, required: b
         return id_schema()
     if foreign is not None:
         return id_schema(foreign.column.table.name, column.nullable)
+    if link_target(column) is not None:  # a custom link:<table> field
+        return id_schema(link_target(column).__tablename__, column.nullable)
     if isinstance(kind, EncryptedAmount):
         return money_schema(nullable)
     schema: dict[str, Any]

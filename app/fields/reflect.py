@@ -19,12 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from sqlalchemy import (BigInteger, Boolean, Column, Connection, Date, DateTime, Engine, ForeignKey, Integer,
-                        LargeBinary, Numeric, SmallInteger, String, Text, inspect, text)
+from sqlalchemy import (BigInteger, Boolean, Column, Connection, Date, DateTime, Engine, Integer, LargeBinary,
+                        Numeric, SmallInteger, String, Text, inspect, text)
 from sqlalchemy.orm import column_property
 
 from app.encryption.columns import EncryptedAmount, encrypted_columns
-from app.fields.catalog import CRM_TABLES, FieldDef
+from app.fields.catalog import FieldDef
 from app.models import Activity, Contact, Customer, Lead, Opportunity, ServiceTicket
 from app.models import searchable
 
@@ -111,11 +111,10 @@ def sql_type(extra: Extra) -> Any:
 
 def column_of(extra: Extra) -> Column:
     """The Column to map; `info["custom"]` keeps the extra (labels, choices, type) for the screens."""
-    link = extra.field.link_table if extra.field else None
-    args = [ForeignKey(f"{link}.{CRM_TABLES[link]}")] if link in CRM_TABLES else []
+    # a link's foreign key stays the database's: FAB would treat a mapped one as a relation's bookkeeping
+    # (not writable through the API); the forms' AJAX select and the OpenAPI document read the catalogue
     read_only = extra.field_type == "other"  # a type the forms cannot write (JSON, arrays, ...): shown only
-    return Column(extra.name, sql_type(extra), *args, nullable=extra.nullable,
-                  info={"custom": extra, "read_only": read_only})
+    return Column(extra.name, sql_type(extra), nullable=extra.nullable, info={"custom": extra, "read_only": read_only})
 
 
 def same(column: Column, extra: Extra) -> bool:

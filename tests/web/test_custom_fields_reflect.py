@@ -76,13 +76,14 @@ def admin(app: Flask) -> FlaskClient:
 
 
 def add_field(owner, table: str, name: str, ddl: str, field_type: str | None, label_en: str = "",
-              label_zh: str = "", choices=None, required: bool = False) -> None:
+              label_zh: str = "", choices=None, required: bool = False, financial: bool = False) -> None:
     """What `crm fields add` does (or a DBA's ALTER TABLE when field_type is None): column, row, version."""
     owner(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}")
     if field_type:
-        owner("INSERT INTO custom_fields (table_name, column_name, field_type, label_en, label_zh, choices, required)"
-              " VALUES (:t, :n, :ft, :en, :zh, CAST(:ch AS jsonb), :req)", t=table, n=name, ft=field_type,
-              en=label_en or None, zh=label_zh or None, ch=json.dumps(choices) if choices else None, req=required)
+        owner("INSERT INTO custom_fields (table_name, column_name, field_type, label_en, label_zh, choices, required,"
+              " financial) VALUES (:t, :n, :ft, :en, :zh, CAST(:ch AS jsonb), :req, :fin)", t=table, n=name,
+              ft=field_type, en=label_en or None, zh=label_zh or None, ch=json.dumps(choices) if choices else None,
+              req=required, fin=financial)
     owner("UPDATE crm_schema_version SET version = version + 1")
 
 
@@ -102,6 +103,9 @@ def fields(owner, app, admin) -> dict[str, int]:
     add_field(owner, "customers", "signed_on", "date", "date", "Signed on", "签约日期")
     add_field(owner, "customers", "is_vip", "boolean", "boolean", "VIP", "贵宾")
     add_field(owner, "customers", "legacy_code", "varchar(40)", None)  # by hand, not catalogued
+    add_field(owner, "customers", "credit_cap", "bytea", "amount", "Credit cap", "信用额度", financial=True)
+    add_field(owner, "customers", "referred_by", "integer REFERENCES customers", "link:customers", "Referred by",
+              "推荐客户")
     refresh(app)
     customer = owner("INSERT INTO customers (name, tier, region_note, headcount, legacy_code) VALUES "
                      "('Reflected Ltd', 'gold', 'Northern plains office', 120, 'LC-7') RETURNING customer_id")[0][0]
@@ -143,6 +147,8 @@ def test_filter_and_quick_search_find_by_the_fields(admin, fields):
     assert "Reflected Ltd" in chosen and "Typed Co" not in chosen
     found = admin.get("/customers/list/?q=plains&view=all")
     assert found.status_code == 200 and "Reflected Ltd" in found.get_data(as_text=True)
+    by_hand = admin.get("/customers/list/?q=LC-7&view=all").get_data(as_text=True)  # a column not in the list
+    assert "Reflected Ltd" in by_hand and "Typed Co" not in by_hand
 
 
 def test_api_and_openapi_have_the_fields(app, fields):
@@ -155,7 +161,10 @@ def test_api_and_openapi_have_the_fields(app, fields):
     assert item["tier"] == "gold" and item["region_note"] == "Northern plains office" and item["legacy_code"] == "LC-7"
     refused = client.put(url, json={"tier": "bronze", "headcount": "many"}, headers=auth)
     assert refused.status_code == 422 and {"tier", "headcount"} <= set(refused.get_json()["errors"])
-    assert client.put(url, json={"tier": "silver", "signed_on": "2026-05-04"}, headers=auth).status_code == 200
+    put = client.put(url, json={"tier": "silver", "signed_on": "2026-05-04", "referred_by": 999999}, headers=auth)
+    assert put.status_code == 422, put.get_json()  # no such customer: the database's foreign key
+    put = client.put(url, json={"tier": "silver", "signed_on": "2026-05-04"}, headers=auth)
+    assert put.status_code == 200, put.get_json()
     item = client.get(url, headers=auth).get_json()["result"]
     assert item["tier"] == "silver" and item["signed_on"] == "2026-05-04"
     assert client.get(f"/api/v1/customers/?q=(filters:!((col:tier,opr:eq,value:silver)))",
@@ -234,3 +243,24 @@ def test_a_field_added_through_one_app_shows_on_the_other(owner, app, other_app,
     assert time.monotonic() - added < 5
     assert "Budget code" in client.get("/customers/add").get_data(as_text=True)
     assert "Budget code" in client.get("/customers/list/?cols=name,budget_code").get_data(as_text=True)
+
+
+def test_a_link_field_is_an_ajax_select_of_the_linked_table(admin, fields, owner):
+    add = admin.get("/customers/add").get_data(as_text=True)
+    select = add.split('name="referred_by"', 1)[1].split(">", 1)[0]
+    assert 'data-endpoint="/customers/lookup/"' in select
+    refused = post_form(admin, "/customers/add", {"name": "Linked Co", "referred_by": "999999"})
+    assert refused.status_code == 200 and "does not exist" in refused.get_data(as_text=True)
+    saved = post_form(admin, "/customers/add", {"name": "Linked Co", "referred_by": str(fields["customer"])})
+    assert saved.status_code == 302
+    assert owner("SELECT referred_by FROM customers WHERE name = 'Linked Co'")[0][0] == fields["customer"]
+    page = admin.get("/customers/list/?cols=name,referred_by&q=Linked&view=all").get_data(as_text=True)
+    assert "Referred by" in page and "Reflected Ltd" in page
+
+
+def test_a_financial_amount_is_stored_encrypted_and_shown_plain(admin, owner):
+    saved = post_form(admin, "/customers/add", {"name": "Sealed Co", "credit_cap": "12,000.50"})
+    assert saved.status_code == 302
+    (stored, cid), = owner("SELECT credit_cap, customer_id FROM customers WHERE name = 'Sealed Co'")
+    assert stored and b"12000" not in bytes(stored)  # ciphertext, not the amount
+    assert "12,000.50" in admin.get(f"/customers/show/{cid}").get_data(as_text=True)

@@ -9,7 +9,7 @@ from flask.cli import AppGroup
 from app.fields.catalog import FieldDef, all_fields, fields_for
 from app.fields.changes import add_field, purge_field, relabel_field, remove_field, restore_field, widen_field
 from app.fields.rules import FieldError, FieldSpec, check_table
-from app.fields.upkeep import finish_field, sync_fields
+from app.fields.upkeep import sync_fields
 
 fields_group = AppGroup("fields", help="Custom fields: extra columns of the CRM tables, on every screen.")
 TYPES_HELP = "text, long_text, number, amount, date, datetime, boolean, choice or link:TABLE"
@@ -17,6 +17,15 @@ TYPES_HELP = "text, long_text, number, amount, date, datetime, boolean, choice o
 
 def _fail(exc: FieldError) -> click.ClickException:
     return click.ClickException(str(exc))
+
+
+def _apply(change, table: str, column: str, *args):
+    """`change(table, column, *args)` on one of the CRM tables; a refusal is the command's error."""
+    try:
+        check_table(table)
+        return change(table, column, *args)
+    except FieldError as exc:
+        raise _fail(exc) from None
 
 
 def describe(found: FieldDef) -> str:
@@ -70,11 +79,7 @@ def _state_command(name: str, change, verb: str, doc: str) -> None:
     @click.argument("table")
     @click.argument("column")
     def command(table: str, column: str) -> None:
-        try:
-            check_table(table)
-            change(table, column)
-        except FieldError as exc:
-            raise _fail(exc) from None
+        _apply(change, table, column)
         click.echo(f"{verb} {table}.{column}")
 
     command.__doc__ = doc
@@ -96,11 +101,7 @@ _state_command("purge", purge_field, "purged",
 def label_command(table: str, column: str, label_en: Optional[str], label_zh: Optional[str],
                   required: Optional[bool]) -> None:
     """Give a field new labels (or make it required or optional)."""
-    try:
-        check_table(table)
-        click.echo(f"changed {describe(relabel_field(table, column, label_en, label_zh, required))}")
-    except FieldError as exc:
-        raise _fail(exc) from None
+    click.echo(f"changed {describe(_apply(relabel_field, table, column, label_en, label_zh, required))}")
 
 
 @fields_group.command("widen")
@@ -109,11 +110,7 @@ def label_command(table: str, column: str, label_en: Optional[str], label_zh: Op
 @click.option("--type", "field_type", required=True, help="text to long_text, choice to text, amount to number.")
 def widen_command(table: str, column: str, field_type: str) -> None:
     """Change a field's type to a wider one (no table rewrite)."""
-    try:
-        check_table(table)
-        click.echo(f"widened {describe(widen_field(table, column, field_type))}")
-    except FieldError as exc:
-        raise _fail(exc) from None
+    click.echo(f"widened {describe(_apply(widen_field, table, column, field_type))}")
 
 
 @fields_group.command("sync")
@@ -124,6 +121,3 @@ def sync_command() -> None:
         click.echo(note)
     changed = sum(not note.startswith("skipped") for note in notes)
     click.echo("fields in sync" if not changed else f"{changed} change{'s' if changed != 1 else ''}")
-
-
-__all__ = ["fields_group", "finish_field"]

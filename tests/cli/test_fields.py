@@ -9,22 +9,9 @@ from sqlalchemy.exc import ProgrammingError
 
 from app.ops.embedded_db import RUNTIME_ROLE
 from tests.support.cli import crm_cli
-from tests.support.fields import module_app, owner_runner
+from tests.support.fields import fapp, owner  # noqa: F401  (module-scoped fixtures)
 
 DB = "crm_fields_cli"
-
-
-@pytest.fixture(scope="module")
-def fapp(pg):
-    with module_app(pg, DB) as application:
-        yield application
-
-
-@pytest.fixture(scope="module")
-def owner(pg, fapp):
-    run = owner_runner(pg, DB)
-    yield run
-    run.engine.dispose()
 
 
 def fields(*args):

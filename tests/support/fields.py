@@ -4,6 +4,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
+import pytest
 from flask import Flask
 from sqlalchemy import create_engine, text
 
@@ -36,3 +37,18 @@ def owner_runner(pg: Server, name: str):
 
     run.engine = engine
     return run
+
+
+@pytest.fixture(scope="module")
+def fapp(pg: Server, request) -> Iterator[Flask]:
+    """The module's app, on the database named by the module's `DB`."""
+    with module_app(pg, request.module.DB) as application:
+        yield application
+
+
+@pytest.fixture(scope="module")
+def owner(pg: Server, fapp: Flask, request):
+    """Plain SQL as the schema owner on the module's database."""
+    run = owner_runner(pg, request.module.DB)
+    yield run
+    run.engine.dispose()

@@ -4,25 +4,12 @@ from __future__ import annotations
 import pytest
 
 from tests.support.client import csrf_token, login, switch_language
-from tests.support.fields import module_app, owner_runner
+from tests.support.fields import fapp, owner  # noqa: F401  (module-scoped fixtures)
 from tests.support.users import ROLE_PASSWORD, make_role_user
 
 DB = "crm_fields_screen"
 FORM = {"table_name": "customers", "column_name": "", "field_type": "text", "link_table": "customers",
         "label_en": "", "label_zh": "", "choices": ""}
-
-
-@pytest.fixture(scope="module")
-def fapp(pg):
-    with module_app(pg, DB) as application:
-        yield application
-
-
-@pytest.fixture(scope="module")
-def owner(pg, fapp):
-    run = owner_runner(pg, DB)
-    yield run
-    run.engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +38,8 @@ def test_add_on_the_screen_makes_the_column_and_lists_it(admin, owner):
     assert add(admin, column_name="budget_secret", field_type="amount", financial="1").status_code == 302
     assert owner("SELECT field_type, financial FROM custom_fields WHERE column_name IN ('referrer', 'budget_secret') "
                  "ORDER BY field_id") == [("link:contacts", False), ("amount", True)]
+    assert owner("SELECT count(*) FROM logs WHERE action = 'field add' AND description LIKE '%\"tier\"%' "
+                 "AND user_id = (SELECT user_id FROM users WHERE username = 'admin')") == [(1,)]  # who did it
     page = admin.get("/fields/").get_data(as_text=True)
     assert 'data-field="opportunities.tier" data-state="active"' in page and "Field budget_secret added" in page
     switch_language(admin, "zh")

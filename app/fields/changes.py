@@ -51,8 +51,10 @@ def add_field(spec: FieldSpec, config: Optional[Mapping] = None) -> FieldDef:
     return added
 
 
-def _set_state(table: str, column: str, state: str, action: str, config: Optional[Mapping]) -> FieldDef:
-    def work(conn: Connection) -> FieldDef:
+def _set_state(table: str, column: str, state: str, action: str, config: Optional[Mapping]) -> list[str]:
+    """Hide or show a field; the saved views that use it (they lose it while it is hidden)."""
+
+    def work(conn: Connection) -> list[str]:
         found = find(conn, table, column)
         if found.state == state:
             raise FieldError(_l("%(name)s is already removed.", name=column) if state == "hidden"
@@ -61,17 +63,17 @@ def _set_state(table: str, column: str, state: str, action: str, config: Optiona
                      {"s": state, "id": found.field_id})
         log_change(conn, action, found.field_id, {"table": table, "column": column})
         bump_version(conn)
-        return find(conn, table, column)
+        return views_using(conn, table, column)
 
     return as_owner(work, config)
 
 
-def remove_field(table: str, column: str, config: Optional[Mapping] = None) -> FieldDef:
-    """Hide the field from every screen; its column and data stay until purged."""
+def remove_field(table: str, column: str, config: Optional[Mapping] = None) -> list[str]:
+    """Hide the field from every screen; its column and data stay until purged. The saved views using it."""
     return _set_state(table, column, "hidden", "field remove", config)
 
 
-def restore_field(table: str, column: str, config: Optional[Mapping] = None) -> FieldDef:
+def restore_field(table: str, column: str, config: Optional[Mapping] = None) -> list[str]:
     """Show a removed field again, with the data it kept."""
     return _set_state(table, column, "active", "field restore", config)
 

@@ -79,8 +79,10 @@ def _state_command(name: str, change, verb: str, doc: str) -> None:
     @click.argument("table")
     @click.argument("column")
     def command(table: str, column: str) -> None:
-        _apply(change, table, column)
+        views = _apply(change, table, column)
         click.echo(f"{verb} {table}.{column}")
+        if views and name == "remove":  # said, not refused: the data stays, the views just lose the column
+            click.echo(f"still used by saved views (they no longer show it): {', '.join(views)}")
 
     command.__doc__ = doc
 

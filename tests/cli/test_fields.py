@@ -119,6 +119,10 @@ def test_remove_keeps_data_restore_and_purge_only_after_remove_and_saved_views(f
     assert crm_cli(fapp, *fields("remove", "leads", "campaign")).exit_code == 0
     owner("INSERT INTO saved_views (user_id, view_name, name, args) SELECT user_id, 'LeadView', 'Spring', "
           "'{\"_flt_0_campaign\": [\"spring\"]}' FROM users WHERE username = 'admin'")
+    assert crm_cli(fapp, *fields("restore", "leads", "campaign")).exit_code == 0
+    warned = crm_cli(fapp, *fields("remove", "leads", "campaign"))
+    assert warned.exit_code == 0 and "still used by saved views (they no longer show it): Spring (admin)" \
+        in warned.output
     used = crm_cli(fapp, *fields("purge", "leads", "campaign"))
     assert used.exit_code == 1 and "Spring (admin)" in used.output
     assert column_type(owner, "leads", "campaign") == "text"
@@ -128,7 +132,8 @@ def test_remove_keeps_data_restore_and_purge_only_after_remove_and_saved_views(f
     assert owner("SELECT count(*) FROM custom_fields WHERE column_name = 'campaign'") == [(0,)]
     assert [a for (a,) in owner("SELECT action FROM logs WHERE action LIKE 'field %' AND description LIKE "
                                 "'%\"campaign\"%' ORDER BY log_id")] == \
-        ["field add", "field remove", "field restore", "field remove", "field purge"]
+        ["field add", "field remove", "field restore", "field remove", "field restore", "field remove",
+         "field purge"]
     missing = crm_cli(fapp, *fields("restore", "leads", "campaign"))
     assert missing.exit_code == 1 and "has no custom field campaign" in missing.output
 

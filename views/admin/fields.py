@@ -48,10 +48,13 @@ class FieldsView(BaseView):
     def _change(self, change, table: str, column: str, message: str):
         try:
             check_table(table)
-            change(table, column)
+            views = change(table, column)
         except FieldError as exc:
             return self._page(error=str(exc), status=400)
         flash(message, "success")
+        if views and isinstance(views, list):
+            flash(_("Saved views that use %(name)s no longer show it: %(views)s.", name=column,
+                    views=", ".join(views)), "warning")
         return redirect(url_for(".index"))
 
     @expose("/")

@@ -39,6 +39,16 @@ def release_session() -> None:
         db.session.commit()
 
 
+def refusal_of(error: BaseException | None) -> FieldError | None:
+    """What PostgreSQL's refusal means for the person changing a field, when it is theirs to fix."""
+    if isinstance(error, (pg_errors.DuplicateColumn, pg_errors.UniqueViolation)):  # another admin was quicker
+        return FieldError(_l("The table already has this column: reload the page."))
+    if isinstance(error, pg_errors.InsufficientPrivilege):  # no owner-role URL on an external server
+        return FieldError(_l("The database refused the change: the app needs the owner role's URL "
+                             "(MIGRATION_DATABASE_URL) to change tables."))
+    return None
+
+
 def as_owner(work: Callable[[Connection], T], config: Optional[Mapping] = None) -> T:
     """`work(conn)` in one owner transaction acting as the current user; retried when a lock is not free."""
     release_session()
@@ -50,6 +60,9 @@ def as_owner(work: Callable[[Connection], T], config: Optional[Mapping] = None) 
                     conn.exec_driver_sql(SET_ACTOR, current_actor())
                     return work(conn)
             except DBAPIError as exc:
+                refusal = refusal_of(exc.orig)
+                if refusal is not None:
+                    raise refusal from None
                 if not isinstance(exc.orig, pg_errors.LockNotAvailable):
                     raise
                 if attempt == LOCK_ATTEMPTS:

@@ -7,7 +7,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import ProgrammingError
 
+from app.extensions import db
 from app.ops.embedded_db import RUNTIME_ROLE
+from tests.support.apps import make_app
 from tests.support.cli import crm_cli
 from tests.support.fields import fapp, owner  # noqa: F401  (module-scoped fixtures)
 
@@ -188,3 +190,12 @@ def test_runtime_role_has_no_ddl_and_only_reads_the_catalogue(fapp, pg, owner):
                 conn.execute(text(statement))
     finally:
         engine.dispose()
+    # an app whose "owner" URL is the runtime role (an external server without MIGRATION_DATABASE_URL)
+    runtime_only = make_app(pg, pg.url(DB), MIGRATION_DATABASE_URL=pg.url(DB, RUNTIME_ROLE))
+    try:
+        refused = crm_cli(runtime_only, *fields("add", "customers", "region_name", "--type", "text"))
+        assert refused.exit_code == 1 and "MIGRATION_DATABASE_URL" in refused.output
+        assert column_type(owner, "customers", "region_name") is None
+    finally:
+        with runtime_only.app_context():
+            db.engine.dispose()

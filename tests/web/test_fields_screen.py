@@ -90,7 +90,11 @@ def test_remove_restore_purge_on_the_screen(admin, owner):
     assert post(admin, "/fields/contacts/hobby/purge").status_code == 400  # gone: a message, not a 500
 
 
-def test_screen_is_for_admins_only(fapp):
+def test_screen_is_for_admins_only(fapp, admin, owner):
+    assert "Custom fields" in admin.get("/permission-matrix/").get_data(as_text=True)  # a row of its own
+    holders = owner("SELECT DISTINCT r.role_name FROM role_permissions rp JOIN roles r USING (role_id) "
+                    "JOIN permissions p USING (permission_id) WHERE p.permission_name LIKE '% on FieldsView'")
+    assert holders == [("Admin",)]
     for role in ("Auditor", "Sales Manager"):
         other = fapp.test_client()
         login(other, make_role_user(fapp, role), ROLE_PASSWORD)

@@ -17,7 +17,14 @@ CRM_TABLES: dict[str, str] = {"customers": "customer_id", "contacts": "contact_i
 
 @dataclass(frozen=True)
 class FieldDef:
-    """One row of custom_fields."""
+    """One row of custom_fields.
+
+    Storage by type (app/fields/ddl.py): text, long_text, choice: text; number: numeric; amount:
+    numeric(18, 2), or when financial a bytea envelope sealed as customers.revenue is
+    (app/encryption/columns.py: EncryptedAmount, associated data table:column:id) beside
+    `<column>_band` smallint; date: date; datetime: timestamp (UTC); boolean; link:<table>: integer
+    foreign key to that table's key (ON DELETE SET NULL). `required` is for forms to enforce.
+    """
 
     field_id: int
     table_name: str
@@ -34,12 +41,18 @@ class FieldDef:
     @property
     def link_table(self) -> Optional[str]:
         """The CRM table a link:<table> field points at, else None."""
-        return self.field_type.partition(":")[2] or None if self.field_type.startswith("link:") else None
+        base, _, target = self.field_type.partition(":")
+        return target if base == "link" and target else None
 
     @property
     def base_type(self) -> str:
         """The type without its link target: "link" for link:<table>."""
         return self.field_type.partition(":")[0]
+
+    @property
+    def band_column(self) -> Optional[str]:
+        """A financial amount's magnitude column (sorting and range filters), else None."""
+        return f"{self.column_name}_band" if self.financial else None
 
     @property
     def hidden(self) -> bool:

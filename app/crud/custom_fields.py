@@ -79,8 +79,10 @@ def custom_choice_value(column: Any, text: str) -> str | None:
 
 
 def bulk_settable_custom(column: Any) -> bool:
-    """A custom field bulk "set field" may change: any but a long text or an encrypted amount (one by one)."""
-    return is_custom(column) and not isinstance(column.type, (Text, EncryptedAmount))
+    """A custom field bulk "set field" may change: any but a long text or an encrypted amount and its band."""
+    sealed = column.name.endswith("_band") and isinstance(
+        getattr(column.table.columns.get(column.name[:-5]), "type", None), EncryptedAmount)
+    return is_custom(column) and not sealed and not isinstance(column.type, (Text, EncryptedAmount))
 
 
 class LinkField(AjaxRelatedField):

@@ -93,10 +93,8 @@ def column_validators(table, column) -> list:
     kind = column.type
     if isinstance(kind, EncryptedAmount):  # the database cannot check a ciphertext: the form does
         checks.append(Amount(Decimal(0), AMOUNT_MAX, kind.impl.scale))
-    elif isinstance(kind, String) and kind.length:
-        checks += [v.Length(max=kind.length), NoControlCharacters()]
-    elif isinstance(kind, Text):
-        checks += [v.Length(max=TEXT_MAX), NoControlCharacters()]
+    elif isinstance(kind, String):  # TEXT and VARCHAR without a length are unbounded in PostgreSQL
+        checks += [v.Length(max=kind.length or TEXT_MAX), NoControlCharacters()]
     elif isinstance(kind, Numeric):
         low = Decimal(0) if column.name in _nonneg_columns(table) else -NUMERIC_MAX
         checks.append(Amount(low, NUMERIC_MAX, kind.scale))

@@ -103,6 +103,8 @@ def sql_type(extra: Extra) -> Any:
     if db_type.startswith("numeric("):
         precision, _, scale = db_type[8:-1].partition(",")
         return Numeric(int(precision), int(scale or 0))
+    if db_type == "text" and kind in ("text", "choice"):  # one line (a long text is a text area)
+        return String()
     simple = {"text": Text(), "character varying": String(), "numeric": Numeric(), "integer": Integer(),
               "bigint": BigInteger(), "smallint": SmallInteger(), "boolean": Boolean(), "date": Date(),
               "timestamp with time zone": DateTime(timezone=True), "timestamp without time zone": DateTime()}

@@ -25,9 +25,19 @@ def is_custom(column) -> bool:
     return "custom" in column.info
 
 
+def custom_type(column) -> str | None:
+    """A custom field's type (text, long_text, choice, ...; guessed for a column added by hand), else None."""
+    return column.info["custom"].field_type if is_custom(column) else None
+
+
 def custom_choice(column) -> bool:
     """A custom field of documented values (its filter is a select, not a search)."""
-    return is_custom(column) and column.info["custom"].field_type == "choice"
+    return custom_type(column) == "choice"
+
+
+def custom_text(column) -> bool:
+    """A custom text or long-text field: searched like the long texts."""
+    return custom_type(column) in ("text", "long_text")
 
 
 @cache  # per model: read on every search (cleared when the columns change: app/fields/reflect.py)
@@ -44,7 +54,7 @@ def long_text_columns(model: type) -> tuple[str, ...]:
     """The long-text columns (descriptions), other than the title columns, and the custom text fields."""
     table = inspect(model).local_table
     return tuple(c.name for c in table.columns if c.name not in title_columns(model) and (
-        isinstance(c.type, Text) or is_custom(c) and isinstance(c.type, String) and not custom_choice(c)))
+        custom_text(c) if is_custom(c) else isinstance(c.type, Text)))
 
 
 @cache  # per model: read on every search
@@ -55,11 +65,11 @@ def substring_columns(model: type) -> tuple[str, ...]:
 
 @cache  # per model: read on every search
 def word_columns(model: type) -> tuple[str, ...]:
-    """Columns with a word (tsvector) index: the substring columns that hold words (a custom field has only
-    a trigram index)."""
+    """Columns with a word (tsvector) index: the substring columns that hold words (of the custom fields,
+    the long texts: a text field has a trigram index only, app/fields/ddl.py)."""
     table = inspect(model).local_table
-    return tuple(name for name in substring_columns(model)
-                 if name not in IDENTIFIER_COLUMNS and not is_custom(table.columns[name]))
+    return tuple(name for name in substring_columns(model) if name not in IDENTIFIER_COLUMNS
+                 and (not is_custom(table.columns[name]) or custom_type(table.columns[name]) == "long_text"))
 
 
 def is_text_column(model: type, name: str) -> bool:

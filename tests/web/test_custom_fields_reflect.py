@@ -97,14 +97,17 @@ def refresh(app: Flask) -> None:
 @pytest.fixture(scope="module")
 def fields(owner, app, admin) -> dict[str, int]:
     assert admin.get("/customers/list/").status_code == 200  # the screens as derived at start-up
-    add_field(owner, "customers", "tier", "varchar(20)", "choice", "Tier", "等级", CHOICES)
-    add_field(owner, "customers", "region_note", "varchar(200)", "text", "Region note", "区域备注")
-    add_field(owner, "customers", "headcount", "numeric(18, 2)", "number", "Headcount", "员工人数")
+    # stored as app/fields/ddl.py stores each type
+    add_field(owner, "customers", "tier", "text", "choice", "Tier", "等级", CHOICES)
+    add_field(owner, "customers", "region_note", "text", "text", "Region note", "区域备注")
+    add_field(owner, "customers", "headcount", "numeric", "number", "Headcount", "员工人数")
     add_field(owner, "customers", "signed_on", "date", "date", "Signed on", "签约日期")
     add_field(owner, "customers", "is_vip", "boolean", "boolean", "VIP", "贵宾")
     add_field(owner, "customers", "legacy_code", "varchar(40)", None)  # by hand, not catalogued
-    add_field(owner, "customers", "credit_cap", "bytea", "amount", "Credit cap", "信用额度", financial=True)
-    add_field(owner, "customers", "referred_by", "integer REFERENCES customers", "link:customers", "Referred by",
+    add_field(owner, "customers", "credit_cap", "bytea, ADD COLUMN credit_cap_band smallint", "amount", "Credit cap",
+              "信用额度", financial=True)
+    add_field(owner, "customers", "referred_by", "integer REFERENCES customers ON DELETE SET NULL",
+              "link:customers", "Referred by",
               "推荐客户")
     refresh(app)
     customer = owner("INSERT INTO customers (name, tier, region_note, headcount, legacy_code) VALUES "
@@ -139,7 +142,7 @@ def test_add_form_validates_by_type_and_saves(admin, fields, owner):
                                                "region_note": "Coastal"})
     assert good.status_code == 302
     row = owner("SELECT headcount, tier, signed_on::text, is_vip, region_note FROM customers WHERE name = 'Typed Co'")
-    assert [tuple(r) for r in row] == [(Decimal("1250.50"), "silver", "2026-03-01", True, "Coastal")]
+    assert [tuple(r) for r in row] == [(Decimal("1250.5"), "silver", "2026-03-01", True, "Coastal")]
 
 
 def test_filter_and_quick_search_find_by_the_fields(admin, fields):
@@ -264,3 +267,5 @@ def test_a_financial_amount_is_stored_encrypted_and_shown_plain(admin, owner):
     (stored, cid), = owner("SELECT credit_cap, customer_id FROM customers WHERE name = 'Sealed Co'")
     assert stored and b"12000" not in bytes(stored)  # ciphertext, not the amount
     assert "12,000.50" in admin.get(f"/customers/show/{cid}").get_data(as_text=True)
+    assert owner(f"SELECT credit_cap_band FROM customers WHERE customer_id = {cid}")[0][0] == 2  # 10K to 100K
+    assert 'name="credit_cap_band"' not in admin.get("/customers/add").get_data(as_text=True)

@@ -14,11 +14,11 @@ import time
 from typing import Callable
 
 from flask import Flask, current_app
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.fields import reflect
+from app.fields.catalog import schema_version
 
 logger = logging.getLogger(__name__)
 CHECK_EVERY = 1.0  # seconds between two checks of one process (the issue allows "within seconds")
@@ -43,7 +43,7 @@ class SchemaWatch:
         """Reflect and re-derive when the version changed (or `force`); True when the screens changed."""
         with self.lock:
             self.checked_at = time.monotonic()
-            version = db.session.execute(VERSION_SQL).scalar()
+            version = schema_version()  # a SELECT the audit context does not bind for (a text() might write)
             if version == self.version and self.generation == GENERATION["mapped"] and not force:
                 return False  # (another app of this process, on another database, may have mapped: tests)
             found = reflect.read_schema(db.session.connection())
@@ -56,8 +56,6 @@ class SchemaWatch:
             self.generation = GENERATION["mapped"]
             return True
 
-
-VERSION_SQL = text("SELECT version FROM crm_schema_version WHERE id = 1")
 
 
 def init_schema_watch(app: Flask, rederive: Callable[[Flask], None]) -> None:

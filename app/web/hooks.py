@@ -36,6 +36,10 @@ BEFORE_REQUEST = (
          "first: a NUL in the path must reach nothing (the session check writes, the audit names the path)"),
     Step(sessions.check_session,
          "before anything trusts the session: CSRF's API exemption reads its user, FAB loads it"),
+    Step(refresh.check_schema_version,
+         "before the argument guard and any view, which read the screens' columns (derived again when a custom "
+         "field changed; at most one check a second per process); before FAB loads the user, so this read "
+         "binds no audit context"),
     Step(FLASK_WTF_CHECK,
          "Flask-WTF's own check: a no-op (WTF_CSRF_CHECK_DEFAULT is off), check_csrf decides"),
     Step(csrf.check_csrf,
@@ -44,9 +48,6 @@ BEFORE_REQUEST = (
          "FAB: g.user = current_user; everything below may show the layout, which reads it"),
     Step(i18n.note_locale_before_logout,
          "after FAB: reads the signed-in user's language before logout forgets the user"),
-    Step(refresh.check_schema_version,
-         "before the argument guard and any view: they read the screens' columns, derived again when a "
-         "custom field changed (at most one check a second per process)"),
     Step(request_guard.guard_list_args,
          "after FAB: its 400 page has the layout; before any view parses the arguments"),
     Step(rate_limit.limit_login_attempts,

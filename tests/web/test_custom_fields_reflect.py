@@ -269,3 +269,32 @@ def test_a_financial_amount_is_stored_encrypted_and_shown_plain(admin, owner):
     assert "12,000.50" in admin.get(f"/customers/show/{cid}").get_data(as_text=True)
     assert owner(f"SELECT credit_cap_band FROM customers WHERE customer_id = {cid}")[0][0] == 2  # 10K to 100K
     assert 'name="credit_cap_band"' not in admin.get("/customers/add").get_data(as_text=True)
+
+
+def test_a_dropped_column_is_unmapped_and_can_come_back(owner, app, admin, add_rows_here):
+    owner("ALTER TABLE customers DROP COLUMN legacy_code")  # a DBA's drop, then `crm fields sync` bumps
+    owner("UPDATE crm_schema_version SET version = version + 1")
+    refresh(app)
+    assert admin.get("/customers/list/?view=all").status_code == 200
+    assert 'name="legacy_code"' not in admin.get("/customers/add").get_data(as_text=True)
+    add_rows_here(name="After the drop")  # the ORM's INSERT no longer names the column
+    add_field(owner, "customers", "legacy_code", "text", "text", "Legacy code (new)", "旧编码")
+    refresh(app)
+    assert 'name="legacy_code"' in admin.get("/customers/add").get_data(as_text=True)
+    add_rows_here(name="Back again", legacy_code="LC-9")
+    assert owner("SELECT legacy_code FROM customers WHERE name = 'Back again'")[0][0] == "LC-9"
+
+
+@pytest.fixture(scope="module")
+def add_rows_here(app: Flask):
+    """Insert a customer through the ORM, as the admin."""
+    from app.extensions import db
+    from app.models import Customer
+    from tests.support.users import as_admin
+
+    def run(**row) -> None:
+        with as_admin(app):
+            db.session.add(Customer(**row))
+            db.session.commit()
+
+    return run

@@ -17,10 +17,10 @@ from typing import Iterator
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
 
 from tests.support.apps import ADMIN_PASSWORD, TEMPLATE, make_app
 from tests.support.client import login, post_form, switch_language
+from tests.support.fields import owner_runner
 from tests.web.test_csv_import import confirm, problems, upload
 
 CHOICES = [{"value": "gold", "label_en": "Gold tier", "label_zh": "金牌"},
@@ -38,15 +38,9 @@ def dbname(pg) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def owner(pg, dbname):
     """Plain SQL as the schema owner (what the field commands and a DBA do)."""
-    engine = create_engine(pg.url(dbname))
-
-    def run(statement: str, **params):
-        with engine.begin() as conn:
-            result = conn.execute(text(statement), params)
-            return result.fetchall() if result.returns_rows else []
-
+    run = owner_runner(pg, dbname)
     yield run
-    engine.dispose()
+    run.engine.dispose()
 
 
 def _app(pg, dbname) -> Iterator[Flask]:

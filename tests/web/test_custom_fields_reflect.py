@@ -97,6 +97,7 @@ def fields(owner, app, admin) -> dict[str, int]:
     add_field(owner, "customers", "headcount", "numeric", "number", "Headcount", "员工人数")
     add_field(owner, "customers", "signed_on", "date", "date", "Signed on", "签约日期")
     add_field(owner, "customers", "is_vip", "boolean", "boolean", "VIP", "贵宾")
+    add_field(owner, "customers", "met_at", "timestamp without time zone", "datetime", "Met at", "会面时间")
     add_field(owner, "customers", "legacy_code", "varchar(40)", None)  # by hand, not catalogued
     add_field(owner, "customers", "credit_cap", "bytea, ADD COLUMN credit_cap_band smallint", "amount", "Credit cap",
               "信用额度", financial=True)
@@ -121,22 +122,23 @@ def test_show_page_and_forms_have_the_fields(admin, fields):
     show = admin.get(f"/customers/show/{fields['customer']}").get_data(as_text=True)
     assert "Region note" in show and "Northern plains office" in show and "Gold tier" in show
     add = admin.get("/customers/add").get_data(as_text=True)
-    for name in ("tier", "region_note", "headcount", "signed_on", "is_vip", "legacy_code"):
+    for name in ("tier", "region_note", "headcount", "signed_on", "is_vip", "met_at", "legacy_code"):
         assert f'name="{name}"' in add, name
     assert "Silver tier" in add
 
 
 def test_add_form_validates_by_type_and_saves(admin, fields, owner):
     bad = post_form(admin, "/customers/add", {"name": "Typed Co", "headcount": "many", "tier": "bronze",
-                                              "signed_on": "not a date"})
+                                              "signed_on": "not a date", "met_at": "yesterday"})
     assert bad.status_code == 200  # the form again, with its errors: never a 500
     assert not owner("SELECT 1 FROM customers WHERE name = 'Typed Co'")
     good = post_form(admin, "/customers/add", {"name": "Typed Co", "headcount": "1,250.5", "tier": "silver",
                                                "signed_on": "2026-03-01", "is_vip": "y",
-                                               "region_note": "Coastal"})
+                                               "region_note": "Coastal", "met_at": "2026-03-02 09:30:00"})
     assert good.status_code == 302
     row = owner("SELECT headcount, tier, signed_on::text, is_vip, region_note FROM customers WHERE name = 'Typed Co'")
     assert [tuple(r) for r in row] == [(Decimal("1250.5"), "silver", "2026-03-01", True, "Coastal")]
+    assert owner("SELECT met_at IS NOT NULL FROM customers WHERE name = 'Typed Co'")[0][0]
 
 
 def test_filter_and_quick_search_find_by_the_fields(admin, fields):
@@ -224,6 +226,7 @@ def test_a_hidden_field_disappears(owner, app, admin, fields):
     assert login(client).status_code == 302
     item = client.get(f"/api/v1/customers/{fields['customer']}").get_json()["result"]
     assert "region_note" not in item and item["tier"] == "gold"
+    assert "region_note" not in json.dumps(client.get("/api/v1/_openapi").get_json())
     assert owner(f"SELECT region_note FROM customers WHERE customer_id = {fields['customer']}")[0][0]  # data kept
 
 

@@ -163,8 +163,17 @@ def test_sync_registers_hand_made_columns_and_rebuilds_broken_indexes(fapp, owne
     assert crm_cli(fapp, *fields("sync")).output.splitlines()[-1] == "fields in sync"
 
 
-def test_widening_only(fapp, owner):
+def test_choices_only_grow_and_types_only_widen(fapp, owner):
     assert crm_cli(fapp, *fields("add", "leads", "grade", "--type", "choice", "--choices", "a,b")).exit_code == 0
+    shrinking = crm_cli(fapp, *fields("choices", "leads", "grade", "--choices", "a"))
+    assert shrinking.exit_code == 1 and "cannot be taken away" in shrinking.output and ": b." in shrinking.output
+    grown = crm_cli(fapp, *fields("choices", "leads", "grade", "--choices", "a=Alpha=甲,b,c"))
+    assert grown.exit_code == 0, grown.output
+    owner("INSERT INTO leads (grade) VALUES ('c')")  # the check follows the new values
+    with pytest.raises(Exception, match="ck_leads_grade_choice"):
+        owner("INSERT INTO leads (grade) VALUES ('d')")
+    assert owner("SELECT convalidated FROM pg_constraint WHERE conname = 'ck_leads_grade_choice'") == [(True,)]
+    assert owner("SELECT choices->0->>'label_zh' FROM custom_fields WHERE column_name = 'grade'") == [("甲",)]
     narrowing = crm_cli(fapp, *fields("widen", "leads", "grade", "--type", "number"))
     assert narrowing.exit_code == 1 and "can only be widened" in narrowing.output
     assert crm_cli(fapp, *fields("widen", "leads", "grade", "--type", "text")).exit_code == 0

@@ -80,6 +80,12 @@ def test_add_each_type_makes_column_index_catalogue_audit_and_version(fapp, owne
                    "ORDER BY log_id")
     assert [a for a, _d in logged] == ["insert custom_fields", "field add"]
     assert json.loads(logged[1][1])["ddl"].startswith('ALTER TABLE "customers" ADD COLUMN "tier" text')
+    longest = "resolution_commitment_note_for_the_team1"  # 40 characters: its index names need shortening
+    assert crm_cli(fapp, *fields("add", "service_tickets", longest, "--type", "long_text")).exit_code == 0
+    built = owner("SELECT c.relname, x.indisvalid FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid "
+                  "WHERE x.indrelid = 'service_tickets'::regclass AND pg_get_indexdef(x.indexrelid) LIKE :d",
+                  d=f"%({longest})%")
+    assert len(built) == 2 and all(valid and len(name) <= 63 for name, valid in built)
     listed = crm_cli(fapp, *fields("list", "customers")).output
     assert "customers.tier  choice" in listed and "gold=Gold=金牌" in listed and "leads.score" not in listed
 

@@ -10,7 +10,8 @@ from sqlalchemy import Connection, text
 from app.fields import ddl
 from app.fields.catalog import FieldDef
 from app.fields.owner import as_owner, bump_version, find, log_change
-from app.fields.rules import BAND_SUFFIX, FieldError, FieldSpec, check_label, check_spec, check_widening
+from app.fields.rules import (BAND_SUFFIX, FieldError, FieldSpec, check_label, check_spec, check_widening,
+                              parse_choices)
 from app.fields.upkeep import finish_field
 
 # the list screens a saved view belongs to (saved_views.view_name), by table
@@ -127,6 +128,33 @@ def relabel_field(table: str, column: str, label_en: Optional[str], label_zh: Op
         return find(conn, table, column)
 
     return as_owner(work, config)
+
+
+def rechoose_field(table: str, column: str, raw_choices: str | list, config: Optional[Mapping] = None) -> FieldDef:
+    """A choice's values relabelled or added to (never dropped: rows may hold them); its check follows."""
+
+    def work(conn: Connection) -> FieldDef:
+        found = find(conn, table, column)
+        if found.field_type != "choice":
+            raise FieldError(_l("Only a choice field has values to choose from."))
+        choices = parse_choices(raw_choices)
+        dropped = set(found.choice_values()) - {c["value"] for c in choices}
+        if dropped:
+            raise FieldError(_l("Values cannot be taken away (records may hold them): %(values)s.",
+                                values=", ".join(sorted(dropped))))
+        [check] = ddl.constraints(table, column, "choice", False, choices)
+        conn.exec_driver_sql(f"ALTER TABLE {ddl.q(table)} DROP CONSTRAINT IF EXISTS {ddl.q(check.name)}, "
+                             f"ADD CONSTRAINT {ddl.q(check.name)} {check.definition} NOT VALID")
+        conn.execute(text("UPDATE custom_fields SET choices = CAST(:c AS jsonb), updated_at = now() "
+                          "WHERE field_id = :id"),
+                     {"c": json.dumps(choices, ensure_ascii=False), "id": found.field_id})
+        log_change(conn, "field change", found.field_id, {"table": table, "column": column, "choices": choices})
+        bump_version(conn)
+        return find(conn, table, column)
+
+    changed = as_owner(work, config)
+    finish_field(changed, config)  # validates the new check without blocking writes
+    return changed
 
 
 def widen_field(table: str, column: str, new_type: str, config: Optional[Mapping] = None) -> FieldDef:

@@ -1,4 +1,4 @@
-"""`crm fields add|list|remove|restore|purge|sync|label|widen`: custom fields from the command line."""
+"""`crm fields add|list|remove|restore|purge|sync|label|choices|widen`: custom fields from the command line."""
 from __future__ import annotations
 
 from typing import Optional
@@ -7,7 +7,8 @@ import click
 from flask.cli import AppGroup
 
 from app.fields.catalog import FieldDef, all_fields, fields_for
-from app.fields.changes import add_field, purge_field, relabel_field, remove_field, restore_field, widen_field
+from app.fields.changes import (add_field, purge_field, rechoose_field, relabel_field, remove_field, restore_field,
+                                widen_field)
 from app.fields.rules import FieldError, FieldSpec, check_table
 from app.fields.upkeep import sync_fields
 
@@ -104,6 +105,15 @@ def label_command(table: str, column: str, label_en: Optional[str], label_zh: Op
                   required: Optional[bool]) -> None:
     """Give a field new labels (or make it required or optional)."""
     click.echo(f"changed {describe(_apply(relabel_field, table, column, label_en, label_zh, required))}")
+
+
+@fields_group.command("choices")
+@click.argument("table")
+@click.argument("column")
+@click.option("--choices", required=True, help="Every value, old ones included: a,b,c or value=English=中文,...")
+def choices_command(table: str, column: str, choices: str) -> None:
+    """Relabel a choice field's values or add values (none may be taken away)."""
+    click.echo(f"changed {describe(_apply(rechoose_field, table, column, choices))}")
 
 
 @fields_group.command("widen")

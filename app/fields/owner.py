@@ -58,6 +58,8 @@ def as_owner(work: Callable[[Connection], T], config: Optional[Mapping] = None) 
                 with engine.begin() as conn:
                     conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
                     conn.exec_driver_sql(SET_ACTOR, current_actor())
+                    # one field change at a time, across app servers (two starting at once both sync)
+                    conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('crm_custom_fields'))"))
                     return work(conn)
             except DBAPIError as exc:
                 refusal = refusal_of(exc.orig)

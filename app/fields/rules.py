@@ -109,7 +109,8 @@ def check_label(label: Optional[str]) -> Optional[str]:
 
 
 def parse_choices(raw: str | list | None) -> list[dict]:
-    """`a,b` or `a=Label=标签,b`: each value with its English and Chinese labels (default: the value)."""
+    """`a,b` or `a=Label=标签,b` (or a list of such items, one per line on the screen): each value with
+    its English and Chinese labels (default: the value)."""
     items = [i.strip() for i in raw.split(",")] if isinstance(raw, str) else list(raw or [])
     choices, seen = [], set()
     for item in filter(None, items):

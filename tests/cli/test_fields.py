@@ -80,6 +80,12 @@ def test_add_each_type_makes_column_index_catalogue_audit_and_version(fapp, owne
                    "ORDER BY log_id")
     assert [a for a, _d in logged] == ["insert custom_fields", "field add"]
     assert json.loads(logged[1][1])["ddl"].startswith('ALTER TABLE "customers" ADD COLUMN "tier" text')
+    longest = "resolution_commitment_note_for_the_team1"  # 40 characters: its index names need shortening
+    assert crm_cli(fapp, *fields("add", "service_tickets", longest, "--type", "long_text")).exit_code == 0
+    built = owner("SELECT c.relname, x.indisvalid FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid "
+                  "WHERE x.indrelid = 'service_tickets'::regclass AND pg_get_indexdef(x.indexrelid) LIKE :d",
+                  d=f"%({longest})%")
+    assert len(built) == 2 and all(valid and len(name) <= 63 for name, valid in built)
     listed = crm_cli(fapp, *fields("list", "customers")).output
     assert "customers.tier  choice" in listed and "gold=Gold=金牌" in listed and "leads.score" not in listed
 
@@ -163,8 +169,17 @@ def test_sync_registers_hand_made_columns_and_rebuilds_broken_indexes(fapp, owne
     assert crm_cli(fapp, *fields("sync")).output.splitlines()[-1] == "fields in sync"
 
 
-def test_widening_only(fapp, owner):
+def test_choices_only_grow_and_types_only_widen(fapp, owner):
     assert crm_cli(fapp, *fields("add", "leads", "grade", "--type", "choice", "--choices", "a,b")).exit_code == 0
+    shrinking = crm_cli(fapp, *fields("choices", "leads", "grade", "--choices", "a"))
+    assert shrinking.exit_code == 1 and "cannot be taken away" in shrinking.output and ": b." in shrinking.output
+    grown = crm_cli(fapp, *fields("choices", "leads", "grade", "--choices", "a=Alpha=甲,b,c"))
+    assert grown.exit_code == 0, grown.output
+    owner("INSERT INTO leads (grade) VALUES ('c')")  # the check follows the new values
+    with pytest.raises(Exception, match="ck_leads_grade_choice"):
+        owner("INSERT INTO leads (grade) VALUES ('d')")
+    assert owner("SELECT convalidated FROM pg_constraint WHERE conname = 'ck_leads_grade_choice'") == [(True,)]
+    assert owner("SELECT choices->0->>'label_zh' FROM custom_fields WHERE column_name = 'grade'") == [("甲",)]
     narrowing = crm_cli(fapp, *fields("widen", "leads", "grade", "--type", "number"))
     assert narrowing.exit_code == 1 and "can only be widened" in narrowing.output
     assert crm_cli(fapp, *fields("widen", "leads", "grade", "--type", "text")).exit_code == 0

@@ -33,6 +33,11 @@ def test_add_on_the_screen_makes_the_column_and_lists_it(admin, owner):
     assert response.status_code == 302
     assert owner("SELECT field_type, label_zh, required, choices->1->>'label_zh' FROM custom_fields "
                  "WHERE table_name = 'opportunities' AND column_name = 'tier'") == [("choice", "等级", True, "银牌")]
+    grown = admin.post("/fields/opportunities/tier/choices", data={
+        "choices": "gold=Gold=金牌\nsilver=Silver, polished=银牌\nbronze", "csrf_token": csrf_token(admin, "/fields/")})
+    assert grown.status_code == 302
+    assert owner("SELECT jsonb_path_query_array(choices, '$[*].label_en') FROM custom_fields "
+                 "WHERE column_name = 'tier'") == [(["Gold", "Silver, polished", "bronze"],)]
     assert add(admin, table_name="leads", column_name="referrer", field_type="link",
                link_table="contacts").status_code == 302
     assert add(admin, column_name="budget_secret", field_type="amount", financial="1").status_code == 302

@@ -29,9 +29,8 @@ BLANK = {"table_name": "customers", "column_name": "", "field_type": "text", "li
 def spec_from(form: dict) -> FieldSpec:
     """The form's field; a link's type names its table."""
     field_type = f"link:{form['link_table']}" if form["field_type"] == "link" else form["field_type"]
-    choices = form["choices"].replace("\r", "").replace("\n", ",")
     return FieldSpec(form["table_name"], form["column_name"].strip(), field_type, form["label_en"],
-                     form["label_zh"], choices, form["required"], form["financial"])
+                     form["label_zh"], form["choices"].splitlines(), form["required"], form["financial"])
 
 
 class FieldsView(BaseView):
@@ -107,6 +106,14 @@ class FieldsView(BaseView):
         return self._change(lambda t, c: changes.relabel_field(t, c, form.get("label_en"), form.get("label_zh"),
                                                                bool(form.get("required"))),
                             table, column, _("Field %(name)s changed.", name=column))
+
+    @expose("/<table>/<column>/choices", methods=["POST"])
+    @has_access
+    @permission_name("edit")
+    def choices(self, table: str, column: str):
+        raw = request.form.get("choices", "").splitlines()  # one per line: a label may hold a comma
+        return self._change(lambda t, c: changes.rechoose_field(t, c, raw), table, column,
+                            _("Field %(name)s changed.", name=column))
 
     @expose("/<table>/<column>/widen", methods=["POST"])
     @has_access

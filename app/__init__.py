@@ -77,6 +77,10 @@ def create_app(config: type = Config, **overrides: Any) -> Flask:
         from views import register_views
 
         register_views(appbuilder)
+        from app.fields.refresh import init_schema_watch
+        from views.tables.rederive import rederive_app
+
+        init_schema_watch(app, rederive_app)  # custom fields: screens derived again when the schema changes
         from app.security.amounts import init_amount_screens
 
         init_amount_screens(app, appbuilder)

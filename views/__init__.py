@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask_appbuilder import AppBuilder
 from flask_babel import lazy_gettext as _l
 
+from views.admin.fields import FieldsView
 from views.admin.teams import TeamView
 from views.admin.webhooks import WebhooksView
 from views.api import APIS, CrmOpenApi
@@ -31,4 +32,6 @@ def register_views(appbuilder: AppBuilder) -> None:
                         label=_l("Teams"), category_label=_l("Admin"))
     appbuilder.add_view(WebhooksView, "Webhooks", icon="fa-satellite-dish", category="Admin",
                         label=_l("Webhooks"), category_label=_l("Admin"))
+    appbuilder.add_view(FieldsView, "Custom fields", icon="fa-table-columns", category="Admin",
+                        label=_l("Custom fields"), category_label=_l("Admin"))
     appbuilder.add_api(CrmOpenApi)

@@ -205,19 +205,25 @@ class CrmOpenApi(OpenApi):
         return BaseApi.response(200, **document(apis, current_app.appbuilder.app_name))
 
 
-def derived_api(name: str, model: type) -> type[CrmRestApi]:
-    """The API class of `model`: its resource name, columns, order, search and the forms' rules."""
+def api_attributes(model: type) -> dict[str, Any]:
+    """An API class's columns, order, search and the forms' rules, derived from the model's columns."""
     screen = derive(model)
     writable = [c for c in screen["add_columns"] if c != "version"]
     columns = [c.name for c in model.__table__.columns if c.name != "version"]
-    return type(name, (CrmRestApi,), {
-        "__module__": __name__, "model": model, "datamodel": CrmInterface(model),
-        "resource_name": route_of(model.__tablename__).strip("/"),
+    return {
+        "datamodel": CrmInterface(model),
         "list_columns": columns, "show_columns": columns, "add_columns": writable, "edit_columns": writable,
         "order_columns": screen["order_columns"], "search_columns": screen["search_columns"],
         # the forms' rules (lengths, required, control characters, amounts' range and scale, formats)
         "validators_columns": api_validators(model.__table__, writable),
-    })
+    }
+
+
+def derived_api(name: str, model: type) -> type[CrmRestApi]:
+    """The API class of `model`: its resource name and api_attributes."""
+    return type(name, (CrmRestApi,), {
+        "__module__": __name__, "model": model, "resource_name": route_of(model.__tablename__).strip("/"),
+        **api_attributes(model)})
 
 
 # One API class per resource; the class name is FAB's permission resource ("CustomerApi").

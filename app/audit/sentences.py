@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from app.encryption.columns import EncryptedAmount, key_ring
 from app.extensions import db
 from app.i18n.formatting import amount_text, datetime_text
-from app.i18n.labels import choice_label, column_label, label_for
+from app.i18n.labels import choice_label, column_label, custom_choice_label, custom_info, label_for
 from app.models.base import Model
 from app.models.choices import CHOICE_COLUMNS
 from app.models.searchable import SYSTEM_COLUMNS
@@ -92,7 +92,8 @@ class Columns:
     def hidden(self, column: str) -> bool:
         """Bookkeeping nobody reads in a history: keys, versions, timestamps, amounts' bands."""
         return (column in self.primary or column in SYSTEM_COLUMNS or column in INTERNAL_COLUMNS
-                or any(column == f"{name}_band" for name in self.sealed))
+                or any(column == f"{name}_band" for name in self.sealed)
+                or self.model is not None and column not in self.columns)  # a hidden custom field
 
     def label(self, column: str) -> str:
         if column in self.related:
@@ -172,6 +173,9 @@ class Reader:
             return self.names.name(self.cols.related[column][1], value)
         if (self.cols.table, column) in CHOICE_COLUMNS:
             return str(choice_label(value))
+        custom = custom_info(self.cols.table, column)
+        if custom is not None and custom.field_type == "choice":
+            return custom_choice_label(custom, value)
         if isinstance(value, bool):
             return _("Yes") if value else _("No")
         kind = self.cols.columns[column].type if column in self.cols.columns else None

@@ -14,7 +14,7 @@ from functools import partial
 from decimal import Decimal
 from typing import Any, Callable
 
-from sqlalchemy import DateTime, Numeric, String, Text, inspect
+from sqlalchemy import Boolean, DateTime, Numeric, String, Text, inspect
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import RelationshipProperty
 from flask import g, has_request_context
@@ -29,6 +29,8 @@ from app.i18n.formatting import show_value
 from app.i18n.labels import choice_label, column_label, label_for, lazy_titles  # noqa: F401  (label_for: others import it from here)
 from app.encryption.columns import AMOUNT_MAX, BAND_LABELS, EncryptedAmount, band_label
 from app.crud.lookups import narrowing_keys
+from app.crud.custom_fields import (custom_choice_field, custom_choice_filter, custom_choices, custom_formatter,
+                                    custom_required, link_field, link_formatter, link_target)
 from app.crud.forms import (AjaxFilterWidget, AjaxRelatedField, Amount, AmountField, FormRules, JSONField,
                             NoControlCharacters, OwnerInScope, VersionField, choice_field, datetime_field)
 from app.models.crm import EMAIL_RE, PHONE_RE, Customer
@@ -86,15 +88,14 @@ def _nonneg_columns(table) -> set[str]:
 
 def column_validators(table, column) -> list:
     """Validators that refuse what the database would refuse for this column."""
-    checks: list = [v.DataRequired() if not column.nullable and column.server_default is None
-                    else v.Optional()]
+    required = not column.nullable and column.server_default is None or custom_required(column)
+    # a yes/no box unticked is "no", not a missing answer
+    checks: list = [v.DataRequired() if required and not isinstance(column.type, Boolean) else v.Optional()]
     kind = column.type
     if isinstance(kind, EncryptedAmount):  # the database cannot check a ciphertext: the form does
         checks.append(Amount(Decimal(0), AMOUNT_MAX, kind.impl.scale))
-    elif isinstance(kind, String) and kind.length:
-        checks += [v.Length(max=kind.length), NoControlCharacters()]
-    elif isinstance(kind, Text):
-        checks += [v.Length(max=TEXT_MAX), NoControlCharacters()]
+    elif isinstance(kind, String):  # TEXT and VARCHAR without a length are unbounded in PostgreSQL
+        checks += [v.Length(max=kind.length or TEXT_MAX), NoControlCharacters()]
     elif isinstance(kind, Numeric):
         low = Decimal(0) if column.name in _nonneg_columns(table) else -NUMERIC_MAX
         checks.append(Amount(low, NUMERIC_MAX, kind.scale))
@@ -112,7 +113,7 @@ def api_validators(table, columns: list[str]) -> dict[str, FormRules]:
         if name not in table.columns:
             continue  # a relationship: checked by the API itself (CrmRestApi.missing_related)
         checks = column_validators(table, table.columns[name])
-        choices = CHOICE_COLUMNS.get((table.name, name))
+        choices = CHOICE_COLUMNS.get((table.name, name)) or custom_choices(table.columns[name])
         if choices:
             checks.append(v.AnyOf(choices))
         found[name] = FormRules(checks)
@@ -202,6 +203,12 @@ def derive(model: type) -> dict[str, Any]:
         choices = CHOICE_COLUMNS.get((table.name, name))
         if choices:
             extra_fields[name] = choice_field(labels[name], choices)
+        elif custom_choices(column):
+            extra_fields[name] = custom_choice_field(labels[name], column, custom_required(column))
+            search_fields[name] = custom_choice_filter(labels[name], column)
+        elif link_target(column) is not None:  # link:<table>: an AJAX select like the related rows
+            extra_fields[name] = link_field(labels[name], column, f"{route_of(link_target(column).__tablename__)}"
+                                            "/lookup/", custom_required(column))
         elif isinstance(column.type, JSONB):
             extra_fields[name] = JSONField(labels[name], [v.InputRequired()])
         elif isinstance(column.type, DateTime):
@@ -222,6 +229,8 @@ def derive(model: type) -> dict[str, Any]:
     for (choice_table, name), values in CHOICE_COLUMNS.items():
         if choice_table == table.name:
             formatters[name] = choice_formatter(values)
+    formatters.update({c.name: custom_formatter(c) for c in table.columns if custom_choices(c)})
+    formatters.update({c.name: link_formatter(link_target(c)) for c in table.columns if link_target(c)})
     return {
         "route_base": route_of(table.name),
         **lazy_titles(model),
@@ -264,6 +273,13 @@ def derive_view(view: type, model: type, interface: type = CrmInterface) -> type
     for key in view.derived_attributes:
         setattr(view, key, derived[key])
     return view
+
+
+def rederive_view(view: type) -> None:
+    """Derive a view's derived attributes again (its model's columns changed: app/fields/reflect.py)."""
+    derived = {"datamodel": type(view.datamodel)(view.model), **derive(view.model)}
+    for key in view.derived_attributes:
+        setattr(view, key, derived[key])
 
 
 def derived_from(model: type, interface: type = CrmInterface) -> Callable[[type], type]:

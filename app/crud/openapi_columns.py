@@ -26,6 +26,7 @@ from app.crud.derive import TEXT_MAX, encrypted_and_bands
 from app.crud.forms import NoControlCharacters
 from app.encryption.columns import AMOUNT_MAX, BAND_LABELS, EncryptedAmount
 from app.models.choices import CHOICE_COLUMNS
+from app.crud.custom_fields import custom_choices, link_target
 from app.models.crm import EMAIL_RE, PHONE_RE
 
 
@@ -66,13 +67,15 @@ def column_schema(table: Any, column: Any, *, writing: bool = False, required: b
     """The schema of `column` as returned (or, writing=True, as accepted: the forms' rules)."""
     kind = column.type
     nullable = column.nullable and not (writing and required)
-    choices = CHOICE_COLUMNS.get((table.name, column.name))
+    choices = CHOICE_COLUMNS.get((table.name, column.name)) or custom_choices(column)
     _encrypted, bands = encrypted_and_bands(table)
     foreign = next(iter(column.foreign_keys), None)
     if column.primary_key:
         return id_schema()
     if foreign is not None:
         return id_schema(foreign.column.table.name, column.nullable)
+    if link_target(column) is not None:  # a custom link:<table> field
+        return id_schema(link_target(column).__tablename__, column.nullable)
     if isinstance(kind, EncryptedAmount):
         return money_schema(nullable)
     schema: dict[str, Any]

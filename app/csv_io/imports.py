@@ -20,6 +20,7 @@ from app.encryption.columns import Sealed, encrypted_columns, seal_rows
 from app.extensions import db
 from app.lists.scope import ownable
 from app.models import Contact, Customer, User
+from app.crud.custom_fields import custom_choice_value, custom_choices, custom_labels
 from app.crud.derive import label_for
 
 # The seed's Chinese descriptions (docs/seed) of the importable columns, as column headers.
@@ -123,7 +124,7 @@ class Importer:
                 target = Target(key, key, str(view.label_columns.get(key, label_for(key))),
                                 not column.nullable and column.server_default is None)
                 names.update({_key(n): (target, False) for n in (key, label_for(key), target.label,
-                                                                  *chinese.get(key, ()))})
+                                                                  *chinese.get(key, ()), *custom_labels(column))})
             self.targets.append(target)
         self.names = names
         form_columns = {t.column for t in self.targets}
@@ -171,7 +172,8 @@ class Importer:
         for value in CHOICE_COLUMNS.get((self.table.name, column), ()):
             if text.casefold() in (value.casefold(), _(value.capitalize()).casefold()):
                 return value
-        return text
+        return custom_choice_value(self.table.columns[column], text) or text if custom_choices(
+            self.table.columns[column]) else text
 
     def check(self, data: bytes, encoding: str = "auto") -> Checked:
         """The dry run: every problem of the file as (row, column, error); nothing is written."""
@@ -256,7 +258,7 @@ class Importer:
         column = self.table.columns[target.column]
         form_field = form[target.key]
         default = self._default(target)
-        choices = (self.table.name, target.column) in CHOICE_COLUMNS
+        choices = (self.table.name, target.column) in CHOICE_COLUMNS or bool(custom_choices(column))
         cell = _CellData(target.key)
         seen: dict[str, tuple[Any, str | None]] = {}
 

@@ -21,7 +21,9 @@ from app.ops.database import owner_engine
 def rotate_key(batch_size: int) -> None:
     """Add a data key and re-encrypt every encrypted amount under it (safe to interrupt and re-run)."""
     from app.audit.record import record
+    from app.fields.refresh import refresh_now
 
+    refresh_now(current_app)  # custom financial amounts are encrypted columns too (mapped by reflection)
     # as the owner role: every row, whoever owns it (row-level security shows the app's role none without a user)
     with owner_engine(current_app.config) as engine:
         _rotate(engine, key_ring(), batch_size, record)

@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import re
 
+from typing import Any
+
+from flask import has_request_context
+from flask_babel import LazyString, get_locale
 from sqlalchemy import inspect
 
 from app.i18n.translations import lazy_gettext, lazy_pgettext
+from app.models.base import Model
 from app.models.choices import CHOICE_COLUMNS
 
 
@@ -27,8 +32,34 @@ def label_for(name: str) -> str:
 
 
 def column_label(table: str, name: str):
-    """The field label of `table.name` in the user's language."""
+    """The field label of `table.name` in the user's language (a custom field's from its catalogue row)."""
+    custom = custom_info(table, name)
+    if custom is not None:
+        return LazyString(custom_label, custom)
     return lazy_pgettext(table, label_for(name))
+
+
+def custom_info(table: str, name: str) -> Any:
+    """The reflected description of an extra column (app/fields/reflect.py), None for a declared one."""
+    found = Model.metadata.tables.get(table)
+    column = found.columns.get(name) if found is not None else None
+    return column.info.get("custom") if column is not None else None
+
+
+def user_locale() -> str:
+    return str(get_locale() or "en") if has_request_context() else "en"
+
+
+def custom_label(custom: Any, locale: str | None = None) -> str:
+    """A custom field's label in a language (the user's): its catalogue's, else derived from its name."""
+    if custom.field is not None:
+        return custom.field.label(locale or user_locale())
+    return label_for(custom.name)
+
+
+def custom_choice_label(custom: Any, value: Any, locale: str | None = None) -> str:
+    """A custom choice field's value by its label in a language (the user's)."""
+    return custom.field.choice_label(value, locale or user_locale()) if custom.field else str(value)
 
 
 def record_name(model: type) -> str:

@@ -20,20 +20,41 @@ INDEXED_MODELS: tuple[type, ...] = (Customer, Contact, Lead, Opportunity, Activi
 IDENTIFIER_COLUMNS = {"email", "phone"}
 
 
-@cache  # per model: read on every search
+def is_custom(column) -> bool:
+    """An extra column mapped at run time (app/fields/reflect.py): a custom field or one a DBA added."""
+    return "custom" in column.info
+
+
+def custom_type(column) -> str | None:
+    """A custom field's type (text, long_text, choice, ...; guessed for a column added by hand), else None."""
+    return column.info["custom"].field_type if is_custom(column) else None
+
+
+def custom_choice(column) -> bool:
+    """A custom field of documented values (its filter is a select, not a search)."""
+    return custom_type(column) == "choice"
+
+
+def custom_text(column) -> bool:
+    """A custom text or long-text field: searched like the long texts."""
+    return custom_type(column) in ("text", "long_text")
+
+
+@cache  # per model: read on every search (cleared when the columns change: app/fields/reflect.py)
 def title_columns(model: type) -> tuple[str, ...]:
     """The short text columns that name a row (used by lookups and search)."""
     table = inspect(model).local_table
     return tuple(c.name for c in table.columns
-                 if isinstance(c.type, String) and c.name not in SYSTEM_COLUMNS
+                 if isinstance(c.type, String) and c.name not in SYSTEM_COLUMNS and not is_custom(c)
                  and (c.type.length or 0) >= 50 and (table.name, c.name) not in CHOICE_COLUMNS)
 
 
 @cache  # per model: read on every search
 def long_text_columns(model: type) -> tuple[str, ...]:
-    """The long-text columns (descriptions), other than the title columns."""
+    """The long-text columns (descriptions), other than the title columns, and the custom text fields."""
     table = inspect(model).local_table
-    return tuple(c.name for c in table.columns if isinstance(c.type, Text) and c.name not in title_columns(model))
+    return tuple(c.name for c in table.columns if c.name not in title_columns(model) and (
+        custom_text(c) if is_custom(c) else isinstance(c.type, Text)))
 
 
 @cache  # per model: read on every search
@@ -44,8 +65,11 @@ def substring_columns(model: type) -> tuple[str, ...]:
 
 @cache  # per model: read on every search
 def word_columns(model: type) -> tuple[str, ...]:
-    """Columns with a word (tsvector) index: the substring columns that hold words."""
-    return tuple(name for name in substring_columns(model) if name not in IDENTIFIER_COLUMNS)
+    """Columns with a word (tsvector) index: the substring columns that hold words (of the custom fields,
+    the long texts: a text field has a trigram index only, app/fields/ddl.py)."""
+    table = inspect(model).local_table
+    return tuple(name for name in substring_columns(model) if name not in IDENTIFIER_COLUMNS
+                 and (not is_custom(table.columns[name]) or custom_type(table.columns[name]) == "long_text"))
 
 
 def is_text_column(model: type, name: str) -> bool:

@@ -78,6 +78,7 @@ def bootstrap(app: Flask, echo=print) -> None:
     key_ring(app.config["INSTANCE_DIR"])  # generated at first start, before any amount is written
     from app.audit.maintenance import maintain_logs
     from app.audit.partitions import utc_today
+    from app.fields.upkeep import sync_fields
     from app.seed.demo import HISTORY, load_demo_data
 
     demo = app.config.get("DEMO_DATA") and database_is_empty(app)
@@ -87,6 +88,8 @@ def bootstrap(app: Flask, echo=print) -> None:
     maintain_logs(app, since=utc_today() - HISTORY if demo else None)
     sync_security(app)
     ensure_admin(app, echo)
+    for note in sync_fields(app.config):  # columns a DBA added by hand, indexes left half-built
+        echo(f"Custom fields: {note}")
     if demo:
         counts = load_demo_data()
         echo("Demo data loaded: " + ", ".join(f"{n} {t}" for t, n in counts.items()))

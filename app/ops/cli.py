@@ -19,6 +19,7 @@ from app.audit.cli import logs_group
 from app.backup.cli import backup_group, restore_command
 from app.encryption.cli import rotate_key
 from app.extensions import db
+from app.fields.cli import fields_group
 from app.ops.bootstrap import bootstrap
 from app.ops.database import embedded_server, masked
 from app.reports.cli import reports_group
@@ -164,5 +165,6 @@ def psql(args: tuple[str, ...]) -> None:
 
 
 for command in (create_admin, create_user, user_group, apikey_group, rotate_key, backup_group, restore_command,
-                reports_group, logs_group, seed_command, status_command, scheduler_group, webhook_group):
+                reports_group, logs_group, seed_command, status_command, scheduler_group, webhook_group,
+                fields_group):
     crm.add_command(command)

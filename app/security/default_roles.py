@@ -62,8 +62,8 @@ DEFAULT_ROLES: dict[str, dict[str, tuple[str, ...]]] = {
 
 # Subjects only the Admin role gets: "*" (the Auditor's read-everything) does not reach them.
 # The webhooks screen shows where the CRM's data is sent, and its secrets sign that data;
-# an API key acts as any user it is made for.
-ADMIN_ONLY = frozenset({"webhooks", "apikeys"})
+# an API key acts as any user it is made for. Custom fields change the tables themselves.
+ADMIN_ONLY = frozenset({"webhooks", "apikeys", "fields"})
 
 
 def spec_allows(spec: dict[str, tuple[str, ...]], entry: Entry) -> bool:

@@ -13,6 +13,7 @@ from typing import Any, Callable, NamedTuple
 from flask import Flask
 
 from app import i18n
+from app.fields import refresh
 from app.security import bearer, rate_limit, sessions
 from app.web import availability, csrf, headers, request_guard
 
@@ -35,6 +36,10 @@ BEFORE_REQUEST = (
          "first: a NUL in the path must reach nothing (the session check writes, the audit names the path)"),
     Step(sessions.check_session,
          "before anything trusts the session: CSRF's API exemption reads its user, FAB loads it"),
+    Step(refresh.check_schema_version,
+         "before the argument guard and any view, which read the screens' columns (derived again when a custom "
+         "field changed; at most one check a second per process); before FAB loads the user, so this read "
+         "binds no audit context"),
     Step(FLASK_WTF_CHECK,
          "Flask-WTF's own check: a no-op (WTF_CSRF_CHECK_DEFAULT is off), check_csrf decides"),
     Step(csrf.check_csrf,

@@ -44,6 +44,7 @@ from app.extensions import db
 from app.lists import bulk, bulk_exports, bulk_jobs
 from app.lists.selection import carried, primary_key, selection, selects_all, ticked_ids
 from app.models.choices import CHOICE_COLUMNS
+from app.crud.custom_fields import bulk_settable_custom
 from views.mixins.csv_tools import export_csv
 
 BULK_PERMISSIONS = {"bulk_delete": "delete", "bulk_set": "edit", "bulk_export": "export"}
@@ -69,7 +70,8 @@ def settable_fields(view: Any) -> dict[str, str]:
         if name in related:
             fields[name] = related[name]
         elif name in table.columns and ((table.name, name) in CHOICE_COLUMNS
-                                        or isinstance(table.columns[name].type, (Date, DateTime))):
+                                        or isinstance(table.columns[name].type, (Date, DateTime))
+                                        or bulk_settable_custom(table.columns[name])):
             fields[name] = name
     return fields
 

@@ -20,7 +20,7 @@ from sqlalchemy import false
 
 from app.crud.dependents import dependent_counts, refusal
 from app.crud.forms import local_path
-from app.models.searchable import title_columns
+from app.models.searchable import is_custom, title_columns
 from app.search.quick import ARG, QuickSearchFilter, searchable
 from app.search.text import MAX_QUERY, normalize
 
@@ -74,7 +74,8 @@ class ListSearchMixin:
     # ---------------------------------------------------------------- search
     def quick_search_columns(self) -> tuple[str, ...]:
         model = self.datamodel.obj
-        return searchable(model, tuple(dict.fromkeys([*self.list_columns, *title_columns(model)])))
+        custom = [c.name for c in model.__table__.columns if is_custom(c)]  # custom text fields, shown or not
+        return searchable(model, tuple(dict.fromkeys([*self.list_columns, *title_columns(model), *custom])))
 
     def quick_search_filter(self) -> QuickSearchFilter | None:
         """The list's `?q=` as a filter; None where the list has nothing to search."""

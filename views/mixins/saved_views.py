@@ -26,6 +26,7 @@ from app.crud.derive import encrypted_and_bands
 from app.extensions import db
 from app.lists import saved_views as store
 from app.models import Role
+from app.models.searchable import is_custom
 from app.security.amounts import amounts_readable
 from app.web.request_guard import problem_with_args
 
@@ -44,7 +45,7 @@ def choosable_columns(view: Any) -> list[str]:
     names = [*view.list_columns, *view.show_columns]
     return [n for i, n in enumerate(names) if n not in names[:i] and n not in hidden and n != "version"
             and not (n in table.columns and isinstance(table.columns[n].type, Text) and n not in view.list_columns
-                     and n != "description")]
+                     and n != "description" and not is_custom(table.columns[n]))]
 
 
 def chosen_columns(view: Any, text: str | None) -> list[str]:

@@ -11,6 +11,7 @@ from typing import Any
 from flask_appbuilder.widgets import SearchWidget
 from flask_babel import get_locale
 
+from app.fields.refresh import GENERATION
 from app.web.fragments import Fragments
 
 
@@ -21,5 +22,5 @@ class CachedSearchWidget(SearchWidget):
         if kwargs or self.filters.get_filters_values():
             return super().__call__(**kwargs)
         key = (self.template_args["route_base"], tuple(self.template_args.get("exclude_cols") or ()),
-               str(get_locale()))
+               str(get_locale()), GENERATION["mapped"])  # the columns' generation: custom fields
         return self._forms.get(key, super().__call__)

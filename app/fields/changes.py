@@ -1,0 +1,183 @@
+"""Adding, hiding, restoring, purging, relabelling and widening a field (each through app/fields/owner.py)."""
+from __future__ import annotations
+
+import json
+from typing import Mapping, Optional
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Connection, text
+
+from app.fields import ddl
+from app.fields.catalog import FieldDef
+from app.fields.owner import as_owner, bump_version, find, log_change
+from app.fields.rules import (BAND_SUFFIX, FieldError, FieldSpec, check_label, check_spec, check_widening,
+                              parse_choices)
+from app.fields.upkeep import finish_field
+
+# the list screens a saved view belongs to (saved_views.view_name), by table
+SCREENS = {"customers": "CustomerView", "contacts": "ContactView", "leads": "LeadView",
+           "opportunities": "OpportunityView", "activities": "ActivityView", "service_tickets": "TicketView"}
+
+
+def add_field(spec: FieldSpec, config: Optional[Mapping] = None) -> FieldDef:
+    """Add the column, its constraints (NOT VALID) and catalogue row in one transaction; then its indexes."""
+
+    def work(conn: Connection) -> FieldDef:
+        existing = conn.execute(text("SELECT state FROM custom_fields WHERE table_name = :t AND column_name = :c"),
+                                {"t": spec.table_name, "c": spec.column_name}).scalar()
+        if existing == "hidden":
+            raise FieldError(_l("%(name)s was removed and keeps its data: restore it, or purge it first.",
+                                name=spec.column_name))
+        checked = check_spec(conn, spec)
+        table, column = checked.table_name, checked.column_name
+        clauses = ddl.columns_sql(table, column, checked.field_type, checked.financial)
+        clauses += [f"ADD CONSTRAINT {ddl.q(c.name)} {c.definition} NOT VALID"
+                    for c in ddl.constraints(table, column, checked.field_type, checked.financial, checked.choices)]
+        statement = f"ALTER TABLE {ddl.q(table)} " + ", ".join(clauses)
+        conn.exec_driver_sql(statement)
+        field_id = conn.execute(text(
+            "INSERT INTO custom_fields (table_name, column_name, field_type, label_en, label_zh, choices, "
+            "required, financial) VALUES (:t, :c, :type, :en, :zh, CAST(:choices AS jsonb), :required, "
+            ":financial) RETURNING field_id"),
+            {"t": table, "c": column, "type": checked.field_type, "en": checked.label_en, "zh": checked.label_zh,
+             "choices": json.dumps(checked.choices, ensure_ascii=False) if checked.choices else None,
+             "required": checked.required, "financial": checked.financial}).scalar_one()
+        log_change(conn, "field add", field_id, {"table": table, "column": column, "type": checked.field_type,
+                                                 "financial": checked.financial, "ddl": statement})
+        bump_version(conn)
+        return find(conn, table, column)
+
+    added = as_owner(work, config)
+    finish_field(added, config)
+    return added
+
+
+def _set_state(table: str, column: str, state: str, action: str, config: Optional[Mapping]) -> list[str]:
+    """Hide or show a field; the saved views that use it (they lose it while it is hidden)."""
+
+    def work(conn: Connection) -> list[str]:
+        found = find(conn, table, column)
+        if found.state == state:
+            raise FieldError(_l("%(name)s is already removed.", name=column) if state == "hidden"
+                             else _l("%(name)s is not removed.", name=column))
+        conn.execute(text("UPDATE custom_fields SET state = :s, updated_at = now() WHERE field_id = :id"),
+                     {"s": state, "id": found.field_id})
+        log_change(conn, action, found.field_id, {"table": table, "column": column})
+        bump_version(conn)
+        return views_using(conn, table, column)
+
+    return as_owner(work, config)
+
+
+def remove_field(table: str, column: str, config: Optional[Mapping] = None) -> list[str]:
+    """Hide the field from every screen; its column and data stay until purged. The saved views using it."""
+    return _set_state(table, column, "hidden", "field remove", config)
+
+
+def restore_field(table: str, column: str, config: Optional[Mapping] = None) -> list[str]:
+    """Show a removed field again, with the data it kept."""
+    return _set_state(table, column, "active", "field restore", config)
+
+
+def views_using(conn: Connection, table: str, column: str) -> list[str]:
+    """The saved views of the table's list that filter, sort or show by the column ("name (owner)")."""
+    rows = conn.execute(text("""
+        SELECT v.name, u.username FROM saved_views AS v JOIN users AS u ON u.user_id = v.user_id
+        WHERE v.view_name = :screen AND (v.columns ? :c OR EXISTS (
+            SELECT FROM jsonb_each(v.args) AS a
+            WHERE a.key ~ ('^_flt_[0-9]+_' || :c || '$') OR (a.key LIKE '\\_oc\\_%' AND a.value ? :c)))
+        ORDER BY v.name"""), {"screen": SCREENS[table], "c": column}).all()
+    return [f"{name} ({username})" for name, username in rows]
+
+
+def purge_field(table: str, column: str, config: Optional[Mapping] = None) -> None:
+    """Drop a removed field's column and data for good; refused while a saved view uses it."""
+
+    def work(conn: Connection) -> None:
+        found = find(conn, table, column)
+        if found.state != "hidden":
+            raise FieldError(_l("Remove %(name)s first: only a removed field can be purged.", name=column))
+        views = views_using(conn, table, column)
+        if views:
+            raise FieldError(_l("%(name)s is used by these saved views: %(views)s. Change or delete them first.",
+                                name=column, views=", ".join(views)))
+        drops = [column] + ([column + BAND_SUFFIX] if found.financial else [])
+        statement = f"ALTER TABLE {ddl.q(table)} " + ", ".join(f"DROP COLUMN IF EXISTS {ddl.q(c)}" for c in drops)
+        conn.exec_driver_sql(statement)  # PostgreSQL drops the column's indexes and constraints with it
+        conn.execute(text("DELETE FROM custom_fields WHERE field_id = :id"), {"id": found.field_id})
+        log_change(conn, "field purge", found.field_id, {"table": table, "column": column, "ddl": statement})
+        bump_version(conn)
+
+    as_owner(work, config)
+
+
+def relabel_field(table: str, column: str, label_en: Optional[str], label_zh: Optional[str],
+                  required: Optional[bool] = None, config: Optional[Mapping] = None) -> FieldDef:
+    """New labels (a blank one keeps the old), and whether the field is required."""
+
+    def work(conn: Connection) -> FieldDef:
+        found = find(conn, table, column)
+        en, zh = check_label(label_en) or found.label_en, check_label(label_zh) or found.label_zh
+        req = found.required if required is None else required
+        conn.execute(text("UPDATE custom_fields SET label_en = :en, label_zh = :zh, required = :r, "
+                          "updated_at = now() WHERE field_id = :id"),
+                     {"en": en, "zh": zh, "r": req, "id": found.field_id})
+        log_change(conn, "field change", found.field_id,
+                   {"table": table, "column": column, "label_en": en, "label_zh": zh, "required": req})
+        bump_version(conn)
+        return find(conn, table, column)
+
+    return as_owner(work, config)
+
+
+def rechoose_field(table: str, column: str, raw_choices: str | list, config: Optional[Mapping] = None) -> FieldDef:
+    """A choice's values relabelled or added to (never dropped: rows may hold them); its check follows."""
+
+    def work(conn: Connection) -> FieldDef:
+        found = find(conn, table, column)
+        if found.field_type != "choice":
+            raise FieldError(_l("Only a choice field has values to choose from."))
+        choices = parse_choices(raw_choices)
+        dropped = set(found.choice_values()) - {c["value"] for c in choices}
+        if dropped:
+            raise FieldError(_l("Values cannot be taken away (records may hold them): %(values)s.",
+                                values=", ".join(sorted(dropped))))
+        [check] = ddl.constraints(table, column, "choice", False, choices)
+        conn.exec_driver_sql(f"ALTER TABLE {ddl.q(table)} DROP CONSTRAINT IF EXISTS {ddl.q(check.name)}, "
+                             f"ADD CONSTRAINT {ddl.q(check.name)} {check.definition} NOT VALID")
+        conn.execute(text("UPDATE custom_fields SET choices = CAST(:c AS jsonb), updated_at = now() "
+                          "WHERE field_id = :id"),
+                     {"c": json.dumps(choices, ensure_ascii=False), "id": found.field_id})
+        log_change(conn, "field change", found.field_id, {"table": table, "column": column, "choices": choices})
+        bump_version(conn)
+        return find(conn, table, column)
+
+    changed = as_owner(work, config)
+    finish_field(changed, config)  # validates the new check without blocking writes
+    return changed
+
+
+def widen_field(table: str, column: str, new_type: str, config: Optional[Mapping] = None) -> FieldDef:
+    """Change a field's type to a wider one (rules.WIDENINGS): no table rewrite; its indexes follow."""
+    holder: dict[str, FieldDef] = {}
+
+    def work(conn: Connection) -> FieldDef:
+        found = holder["old"] = find(conn, table, column)
+        check_widening(found.field_type, new_type, found.financial)
+        clauses = [f"DROP CONSTRAINT IF EXISTS {ddl.q(c.name)}"
+                   for c in ddl.constraints(table, column, found.field_type, False, found.choices)]
+        if ddl.SQL_TYPES[new_type] != ddl.SQL_TYPES[found.field_type]:  # numeric(18, 2) to numeric: no rewrite
+            clauses.append(f"ALTER COLUMN {ddl.q(column)} TYPE {ddl.SQL_TYPES[new_type]}")
+        if clauses:  # text to long_text changes the catalogue only
+            conn.exec_driver_sql(f"ALTER TABLE {ddl.q(table)} " + ", ".join(clauses))
+        conn.execute(text("UPDATE custom_fields SET field_type = :type, choices = NULL, updated_at = now() "
+                          "WHERE field_id = :id"), {"type": new_type, "id": found.field_id})
+        log_change(conn, "field widen", found.field_id,
+                   {"table": table, "column": column, "from": found.field_type, "to": new_type})
+        bump_version(conn)
+        return find(conn, table, column)
+
+    widened = as_owner(work, config)
+    old = holder["old"]
+    finish_field(widened, config, drop=ddl.indexes(table, column, old.field_type, False))
+    return widened

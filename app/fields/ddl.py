@@ -98,8 +98,9 @@ def indexes(table: str, column: str, field_type: str, financial: bool) -> list[I
         return [build("band_sort", "", f"{q(column + BAND_SUFFIX)}, {q(key)}")]
     if field_type == "text":  # substring search and "contains" filters (ILIKE)
         return [build("trgm", "USING gin ", f"{q(column)} gin_trgm_ops")]
-    if field_type == "long_text":  # word search, and CJK bigrams, as the search indexes (migration 0004, 0008)
-        return [build("words", "USING gin ", f"crm_search_vector({q(column)})"),
+    if field_type == "long_text":  # substrings, words and CJK bigrams, as the search indexes (migration 0004, 0008)
+        return [build("trgm", "USING gin ", f"{q(column)} gin_trgm_ops"),
+                build("words", "USING gin ", f"crm_search_vector({q(column)})"),
                 build("bigrams", "USING gin ", f"crm_cjk_bigrams({q(column)})")]
     if field_type == "boolean":
         return []

@@ -41,7 +41,7 @@ def test_add_each_type_makes_column_index_catalogue_audit_and_version(fapp, owne
     filenode = owner("SELECT relfilenode FROM pg_class WHERE relname = 'customers'")[0][0]
     cases = [  # (table, name, options, column type, index kinds)
         ("customers", "nickname", ["--type", "text", "--label-zh", "昵称"], "text", {"trgm"}),
-        ("customers", "notes_long", ["--type", "long_text"], "text", {"words", "bigrams"}),
+        ("customers", "notes_long", ["--type", "long_text"], "text", {"trgm", "words", "bigrams"}),
         ("leads", "score", ["--type", "number", "--required"], "numeric", {"sort"}),
         ("opportunities", "budget", ["--type", "amount"], "numeric(18,2)", {"sort"}),
         ("customers", "secret_budget", ["--type", "amount", "--financial"], "bytea", {"band_sort"}),

@@ -134,6 +134,7 @@ def prepare(instance: Path, scale: float, user: str = "admin"):
     app = create_app()
     with app.app_context():
         upgrade()
+        server.mark_search_leakproof()  # as `crm serve` does: the search's indexes under the row policies
         bootstrap(app, echo=lambda *_: None)
         for username in {"admin", user}:
             account = db.session.scalar(select(User).where(User.username == username))

@@ -52,3 +52,7 @@ __all__ += ["BulkJob", "BulkJobPart"]
 from app.models.ownership import RoleDataScope, Team  # noqa: E402
 
 __all__ += ["RoleDataScope", "Team"]
+
+from app.models.dashboard import DashboardFact, DashboardRefresh  # noqa: E402
+
+__all__ += ["DashboardFact", "DashboardRefresh"]

@@ -25,3 +25,7 @@ def check_sql(column: str, values: tuple[str, ...]) -> str:
     """SQL for a CHECK constraint that admits only `values` in `column`."""
     quoted = ", ".join("'" + v.replace("'", "''") + "'" for v in values)
     return f"{column} IN ({quoted})"
+
+# How long a ticket of each priority may stay open (days since it was opened) before it is overdue:
+# the dashboard's "past their priority window" counts open tickets older than this.
+PRIORITY_WINDOW_DAYS: dict[str, int] = {"urgent": 1, "high": 3, "medium": 7, "low": 14}

@@ -1,10 +1,11 @@
-"""The managers' dashboard: latest report snapshots as charts, a report's history, and "Refresh now"."""
+"""The managers' dashboard: KPI cards and charts for a period, owner and team; a report's history; "Refresh now"."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 
-from flask import abort, current_app, flash, redirect, send_file, url_for
+from flask import abort, current_app, flash, redirect, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
@@ -13,9 +14,11 @@ from app.audit.record import record
 from app.extensions import db
 from app.lists.scope import sees_all_records
 from app.reports.chart_tables import data_table
-from app.reports.charts import card, trend_figures
+from app.reports.charts import Card, trend_figures
+from app.reports.dashboard_filters import PERIODS, BadFilter, Filters, OutOfScope, owner_choices
+from app.reports.dashboard_page import build, refresh_state
 from app.reports.generators import REPORT_TYPES, ReportsBusy, generate
-from app.reports.snapshots import PLOTLY_JS, generation_running, history, latest, plotly_version
+from app.reports.snapshots import PLOTLY_JS, generation_running, history, plotly_version
 
 log = logging.getLogger(__name__)
 ONE_YEAR = 365 * 24 * 3600
@@ -47,15 +50,24 @@ class DashboardView(BaseView):
     @expose("/")
     @has_access
     def index(self):
-        # snapshots are company-wide: only for users who see every owned record (the policies on
-        # `reports` hide them from the others too); the rest are told why the page is empty
-        company_wide = sees_all_records()
-        snapshots = latest() if company_wide else {}
-        cards = [card(kind, snapshots.get(kind.name)) for kind in REPORT_TYPES.values()] if company_wide else []
-        return self.render_template("crm/dashboard.html", cards=cards, running=generation_running(),
-                                    company_wide=company_wide,
-                                    can_refresh=self.can_refresh(), plotly_version=plotly_version(),
-                                    chart_table=data_table)
+        # the figures come from the per-owner facts, read within the user's data scope (row-level security
+        # on dashboard_facts as well); an owner or team outside it is answered as if it did not exist
+        today = dt.datetime.now(dt.UTC).date()
+        try:
+            filters, problem = Filters.from_args(request.args, today), None
+        except BadFilter as exc:
+            filters, problem = Filters.from_args({}, today), str(exc)
+        try:
+            page = build(filters, today)
+        except OutOfScope:
+            abort(404)
+        cards = [Card(name, str(page.titles[name]), figures=figures) for name, figures in page.charts.items()]
+        owners, teams = owner_choices(filters)
+        response = self.render_template(
+            "crm/dashboard.html", cards=cards, page=page, problem=problem, periods=PERIODS, owners=owners,
+            teams=teams, running=generation_running(), refresh=refresh_state(), company_wide=sees_all_records(),
+            can_refresh=self.can_refresh(), plotly_version=plotly_version(), chart_table=data_table)
+        return (response, 400) if problem else response
 
     @expose("/history/<report_type>")
     @has_access

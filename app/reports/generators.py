@@ -246,8 +246,13 @@ def generate(report_types: Iterable[str] | None = None, echo: Callable[[str], No
                     if echo:
                         echo(f"{kind.name}: {row.data['duration_ms']} ms")
                 # the dashboard's per-owner figures, from a snapshot of their own (after the scans: one at a time)
-                facts = rebuild(engine, key_ring(), lambda metric: state(step=next(done), message=metric))
-                state(built_at=now, finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None), message=None)
+                try:
+                    facts = rebuild(engine, key_ring(), lambda metric: state(step=next(done), message=metric))
+                    state(built_at=now)
+                except Exception as exc:  # noqa: BLE001 - the snapshots stand; the old facts stay
+                    log.exception("dashboard facts failed")
+                    failed["dashboard facts"], facts = exc, 0
+                state(finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None), message=None)
             if echo:
                 echo("scans: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in run.seconds.items()))
                 echo(f"dashboard facts: {facts} rows")

@@ -197,10 +197,10 @@ def test_home_counts_and_dashboard_reveal_nothing_beyond_the_scope(world):
     client = signed_in(world, "rep_a")
     home = client.get("/").get_data(as_text=True)
     assert "about" not in home.lower()  # no planner estimates of whole tables
-    dashboard = client.get("/dashboard/").get_data(as_text=True)
-    assert "crm-scoped-dashboard" in dashboard and "crm-report" not in dashboard
+    dashboard = client.get("/dashboard/").get_data(as_text=True)  # per-owner facts: only rep_a's own
+    assert "/dashboard/history/" not in dashboard and "crm-report" in dashboard
     auditor = signed_in(world, "auditor").get("/dashboard/").get_data(as_text=True)
-    assert "crm-scoped-dashboard" not in auditor and "crm-report" in auditor
+    assert "/dashboard/history/" in auditor and "crm-report" in auditor
 
 
 def test_policies_hold_in_plain_sql_as_the_runtime_role(world):

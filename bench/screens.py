@@ -51,7 +51,7 @@ class ListScreen:
 
 SCREENS = [
     ListScreen("/customers/", "CustomerView", "customers", "customer_id",
-               ("industry", "FilterEqual", "金融", "industry = '金融'"), "name",
+               ("industry", "FilterEqual", "Finance", "industry = 'Finance'"), "name",
                parent="(SELECT count(*) FROM contacts WHERE customer_id = {pk}) + "
                       "(SELECT count(*) FROM opportunities WHERE customer_id = {pk}) + "
                       "(SELECT count(*) FROM activities WHERE customer_id = {pk}) + "

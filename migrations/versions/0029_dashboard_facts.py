@@ -1,7 +1,7 @@
 """The dashboard's pre-aggregated figures per day or month and owner, and the state of their refresh.
 
 Revision ID: 0029
-Revises: 0026
+Revises: 0028
 Create Date: 2026-12-07
 
 - dashboard_facts: counts (plain), sums of whole days (plain) and money sums (sealed per row
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0029"
-down_revision = "0026"
+down_revision = "0028"
 branch_labels = None
 depends_on = None
 

@@ -4,10 +4,9 @@
     python -m bench.screens [--runs 20] [--seconds 20] [--clients 8]
 
 Environment: BENCH_INSTANCE (default /tmp/crm-bench), BENCH_SCALE (default 1),
-BENCH_WORKERS (gunicorn workers; default as `crm serve`: CRM_WORKERS, else CPU cores + 1),
-BENCH_PORT (8101).
+BENCH_WORKERS (gunicorn workers; default as `crm serve`: CRM_WORKERS, else CPU cores + 1), BENCH_PORT (8101).
 The instance is seeded with `crm seed --scale BENCH_SCALE` unless it already
-holds that much data, and report snapshots are generated when there are none.
+holds that much data; report snapshots and the dashboard's facts are generated when there are none.
 Pages are requested from gunicorn (`crm serve`'s options) on loopback, signed
 in as admin; a page slower than 5 s is timed once, and gunicorn stops a request
 at 30 s, as in production. Queries per page are counted in process (test client).
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.served import TIMEOUT_S, Server, serve, throughput
+from bench.dashboard_urls import measure_dashboard
 from bench.timing import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -163,9 +163,7 @@ def prepare(instance: Path, scale: float):
         # as the owner role: row-level security shows the runtime role no row without a user
         with owner_engine(app.config) as engine, engine.connect() as conn:
             have = conn.scalar(text("SELECT count(*) FROM customers"))
-            # the dashboard's facts come with the snapshots (an instance of before 0029 has none)
-            reports = conn.scalar(text("SELECT count(*) FROM reports")) and conn.scalar(
-                text("SELECT count(*) FROM dashboard_facts"))
+            reports = conn.scalar(text("SELECT (SELECT count(*) FROM reports) * (SELECT count(*) FROM dashboard_facts)"))
     flask = [sys.executable, "-m", "flask", "--app", "run", "crm"]
     if have < wanted * 0.99:
         missing = round((wanted - have) / counts_for_scale(1)["customers"], 6)
@@ -312,27 +310,8 @@ def screen_rows(app, server: Server, runs: int, counts: dict[str, int], echo=pri
                         status, url, count, slowest))
         measure(f"{s.path} list, quick search ?q={words[0]} and filtered ({s.filter[0]})",
                 f"{s.path}list/?q={urllib.parse.quote(words[0])}&{filter_arg(app, s, values)}", f"{counts[s.table]:,}")
-    facts = scalar("SELECT count(*) FROM dashboard_facts")
-    for label, query in dashboard_filters(scalar):
-        measure(f"/dashboard/ {label}", f"/dashboard/?{query}", f"{facts:,} facts")
+    measure_dashboard(measure, scalar)
     return rows
-
-
-def dashboard_filters(scalar) -> list[tuple[str, str]]:
-    """A few filter combinations of the dashboard: periods, the busiest owner, the biggest team, a custom range."""
-    owner = scalar("SELECT owner_id FROM opportunities WHERE owner_id IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC "
-                   "LIMIT 1")
-    team = scalar("SELECT team_id FROM users WHERE team_id IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
-    today = dt.date.today()
-    start = today.replace(year=today.year - 2, day=17)
-    found = [("(default: last 12 months, all)", "period=12m"), ("this month", "period=month"),
-             ("custom range, partial months", f"period=custom&from={start}&to={today - dt.timedelta(days=9)}")]
-    if owner is not None:
-        found.append(("this year, busiest owner", f"period=year&owner={owner}"))
-    if team is not None:
-        found.append(("this quarter, biggest team", f"period=quarter&team={team}"))
-        found.append(("last 12 months, biggest team", f"period=12m&team={team}"))
-    return found
 
 
 # ---------------------------------------------------------------- report

@@ -16,11 +16,11 @@ from decimal import Decimal
 from typing import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
-from tests.support.apps import TEMPLATE, make_app
+from tests.support.apps import team_instance
 from tests.support.client import login
-from tests.support.users import ROLE_PASSWORD, add_user, as_admin, sql_as
+from tests.support.users import ROLE_PASSWORD, as_admin, sql_as
 
 USERS = {"rep_a": "Sales Rep", "rep_b": "Sales Rep", "manager_a": "Sales Manager"}
 TEAMS = {"rep_a": "Team A", "manager_a": "Team A", "rep_b": "Team B"}
@@ -32,21 +32,16 @@ INDUSTRIES = ["Retail", "Finance", "Energy", "Logistics", "Healthcare", "Educati
 
 @pytest.fixture(scope="module")
 def world(pg) -> Iterator[dict]:
+    with team_instance(pg, f"crm_test_dashboard_filters_{os.getpid()}", USERS, TEAMS) as (app, owner):
+        yield from _records(app, owner)
+
+
+def _records(app, owner) -> Iterator[dict]:
     from app.extensions import db
-    from app.models import Customer, Lead, Opportunity, ServiceTicket, Activity
+    from app.models import Activity, Customer, Lead, Opportunity, ServiceTicket
     from app.reports.generators import generate
 
-    name = f"crm_test_dashboard_filters_{os.getpid()}"
-    url = pg.create_database(name, template=TEMPLATE)
-    app = make_app(pg, url)
-    owner = create_engine(pg.url(name))
-    for username, role in USERS.items():
-        add_user(app, username, username, "User", role, ROLE_PASSWORD)
-    with owner.begin() as conn:
-        for username, team in TEAMS.items():
-            conn.execute(text("INSERT INTO teams (name) VALUES (:t) ON CONFLICT (name) DO NOTHING"), {"t": team})
-            conn.execute(text("UPDATE users SET team_id = (SELECT team_id FROM teams WHERE name = :t) "
-                              "WHERE username = :u"), {"t": team, "u": username})
+    with owner.connect() as conn:
         ids = dict(conn.execute(text("SELECT username, user_id FROM users")).all())
         teams = dict(conn.execute(text("SELECT name, team_id FROM teams")).all())
     with as_admin(app):
@@ -83,10 +78,6 @@ def world(pg) -> Iterator[dict]:
         generate()
         db.session.remove()
     yield {"app": app, "owner": owner, "ids": ids, "teams": teams, "clients": {}}
-    owner.dispose()
-    with app.app_context():
-        db.engine.dispose()
-    pg.drop_database(name)
 
 
 def client_of(world: dict, username: str):
@@ -187,6 +178,9 @@ def test_facts_agree_with_live_counts_and_hold_no_plain_money(world):
                                     "AND holder <> -1"))
         assert by_owner == conn.scalar(text("SELECT count(*) FROM leads"))
         blobs = conn.execute(text("SELECT amount FROM dashboard_facts WHERE amount IS NOT NULL")).scalars().all()
+        # the refresh's progress: every report and every fact metric a step, all done
+        step, steps, done = conn.execute(text("SELECT step, steps, finished_at >= built_at FROM dashboard_refresh")).one()
+        assert step == steps == 13 and done
     assert blobs and not any(b"500" in bytes(b) or b"1200" in bytes(b) for b in blobs)
     seen = sql_as(world["app"], "rep_a")("SELECT DISTINCT holder FROM dashboard_facts")
     assert {h for h, in seen} == {world["ids"]["rep_a"]}

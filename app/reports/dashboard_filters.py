@@ -13,10 +13,10 @@ from typing import Mapping
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from flask import g
+from sqlalchemy import ARRAY, String, func, literal, select
 
 from app.extensions import db
-from app.lists.scope import data_scope
 from app.models import Team, User
 from app.models.dashboard import EVERYONE, SOURCES
 
@@ -123,10 +123,22 @@ class Filters:
 
 
 def visible_owners(source: str) -> set[int] | None:
-    """The owners whose records the user sees on `source`; None when they see the whole table."""
-    if data_scope(source) == "all":
-        return None
-    return set(db.session.scalar(select(func.crm_visible_owner_ids(source))) or ())
+    """The owners whose records the user sees on `source`; None when they see the whole table.
+
+    Read for every source table in one statement, once per request (the policies' own functions)."""
+    memo = g.get("crm_dashboard_sight")
+    if memo is None:
+        tables = select(func.unnest(literal(list(SOURCES), ARRAY(String))).column_valued("t")).subquery("s")
+        memo = g.crm_dashboard_sight = {
+            t: None if scope == "all" else set(owners or ())
+            for t, scope, owners in db.session.execute(select(tables.c.t, func.crm_data_scope(tables.c.t),
+                                                              func.crm_visible_owner_ids(tables.c.t)))}
+    return memo[source]
+
+
+def sees_everything() -> bool:
+    """Whether the user sees every owned record (the company-wide snapshots' history is theirs to see)."""
+    return all(visible_owners(source) is None for source in SOURCES)
 
 
 def team_members(team: int) -> set[int]:

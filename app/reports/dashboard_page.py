@@ -13,7 +13,6 @@ from typing import Any
 from flask_babel import format_decimal, format_percent
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 
 from app.extensions import db
 from app.models.choices import PRIORITIES, PRIORITY_WINDOW_DAYS
@@ -102,6 +101,7 @@ class Page:
     charts: dict[str, list[Figure]]
     titles: dict[str, Any]
     built_at: dt.datetime | None
+    refresh: DashboardRefresh | None  # the facts' state row: a running refresh's progress
 
 
 def build(filters: Filters, today: dt.date) -> Page:
@@ -118,8 +118,9 @@ def build(filters: Filters, today: dt.date) -> Page:
         text, direction = change(values[key], previous[key], kind)
         kpis.append(Kpi(key, str(title), shown(values[key], kind), shown(previous[key], kind), text, direction,
                         links.get(key), late_parts(now, drill, today) if key == "late_tickets" else []))
-    built = db.session.scalar(select(DashboardRefresh.built_at).where(DashboardRefresh.refresh_id == 1))
-    return Page(filters, before, kpis, all_charts(now, reader, drill, today), CHART_TITLES, built)
+    state = refresh_state()
+    return Page(filters, before, kpis, all_charts(now, reader, drill, today), CHART_TITLES,
+                state.built_at if state else None, state)
 
 
 def refresh_state() -> DashboardRefresh | None:

@@ -12,11 +12,10 @@ from flask_appbuilder.security.decorators import has_access
 
 from app.audit.record import record
 from app.extensions import db
-from app.lists.scope import sees_all_records
 from app.reports.chart_tables import data_table
 from app.reports.charts import Card, trend_figures
-from app.reports.dashboard_filters import PERIODS, BadFilter, Filters, OutOfScope, owner_choices
-from app.reports.dashboard_page import build, refresh_state
+from app.reports.dashboard_filters import PERIODS, BadFilter, Filters, OutOfScope, owner_choices, sees_everything
+from app.reports.dashboard_page import build
 from app.reports.generators import REPORT_TYPES, ReportsBusy, generate
 from app.reports.snapshots import PLOTLY_JS, generation_running, history, plotly_version
 
@@ -65,7 +64,7 @@ class DashboardView(BaseView):
         owners, teams = owner_choices(filters)
         response = self.render_template(
             "crm/dashboard.html", cards=cards, page=page, problem=problem, periods=PERIODS, owners=owners,
-            teams=teams, running=generation_running(), refresh=refresh_state(), company_wide=sees_all_records(),
+            teams=teams, running=generation_running(), refresh=page.refresh, company_wide=sees_everything(),
             can_refresh=self.can_refresh(), plotly_version=plotly_version(), chart_table=data_table)
         return (response, 400) if problem else response
 

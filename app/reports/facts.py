@@ -136,8 +136,12 @@ def rebuild(engine: Engine, ring: KeyRing, step: Callable[[str], None] | None = 
                         written += 1
                 if step:
                     step(metric.name)
+        # the old set is dead rows now: reclaim them and give the planner the new set's statistics
+        conn.autocommit = True
+        conn.execute("VACUUM (ANALYZE) dashboard_facts")
         return written
     finally:
+        conn.autocommit = False
         pooled.close()
 
 

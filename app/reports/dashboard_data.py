@@ -17,7 +17,7 @@ from sqlalchemy import text
 from app.encryption.columns import key_ring
 from app.extensions import db
 from app.models.choices import OPPORTUNITY_STAGES, PRIORITY_WINDOW_DAYS
-from app.reports.dashboard_filters import Sight
+from app.reports.dashboard_filters import Sight, add_months
 from app.reports.facts import COLUMN, METRIC_SOURCES, TABLE, month_of, place
 
 OPEN_STAGES = tuple(s for s in OPPORTUNITY_STAGES if s not in ("won", "lost"))
@@ -25,10 +25,10 @@ OPEN_TICKETS = ("open", "in progress")
 WEEKLY_UP_TO = 92  # days: a shorter range is drawn per week, a longer one per month
 
 
-def _spans(start: dt.date, end: dt.date) -> dict[str, Any]:
+def spans(start: dt.date, end: dt.date) -> dict[str, Any]:
     """Bind values for the range: whole months [m0, m1) from month rows, the rest's days from day rows."""
     stop = end + dt.timedelta(days=1)
-    m0 = start if start.day == 1 else month_of(start + dt.timedelta(days=31))
+    m0 = start if start.day == 1 else add_months(start, 1)
     m1 = month_of(stop)
     if m0 >= m1:  # no whole month: every day from day rows
         return {"m0": start, "m1": start, "a0": start, "a1": stop, "b0": stop, "b1": stop}
@@ -49,9 +49,9 @@ class Reader:
     end: dt.date
 
     def _params(self, metric: str, days_only: bool = False) -> dict[str, Any]:
-        spans = (_spans(self.start, self.end) if not days_only else
-                 {"a0": self.start, "a1": self.end + dt.timedelta(days=1)})
-        return {"metric": metric, "holders": self.sight.holders[METRIC_SOURCES[metric]], **spans}
+        bounds = (spans(self.start, self.end) if not days_only else
+                  {"a0": self.start, "a1": self.end + dt.timedelta(days=1)})
+        return {"metric": metric, "holders": self.sight.holders[METRIC_SOURCES[metric]], **bounds}
 
     def counts(self, metric: str) -> dict[tuple[str, str], tuple[int, int]]:
         """{(k1, k2): (count, sum of days)} over the range."""

@@ -201,7 +201,7 @@ def derive(model: type) -> dict[str, Any]:
             list_columns.append(name)
         choices = CHOICE_COLUMNS.get((table.name, name))
         if choices:
-            extra_fields[name] = choice_field(labels[name], choices)
+            extra_fields[name] = choice_field(labels[name], choices, required=not column.nullable)
         elif isinstance(column.type, JSONB):
             extra_fields[name] = JSONField(labels[name], [v.InputRequired()])
         elif isinstance(column.type, DateTime):

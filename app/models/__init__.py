@@ -56,3 +56,7 @@ __all__ += ["RoleDataScope", "Team"]
 from app.models.dashboard_layout import DashboardLayout  # noqa: E402
 
 __all__ += ["DashboardLayout"]
+
+from app.models.dashboard import DashboardFact, DashboardRefresh  # noqa: E402
+
+__all__ += ["DashboardFact", "DashboardRefresh"]

@@ -249,18 +249,6 @@ def main() -> None:
 
     login(client, "admin", ADMIN_PASSWORD)
     pages = {url: timed_requests(client, url, args.requests) for url in ("/dashboard/", "/")}
-    from app.reports.charts import figures
-    from app.reports.snapshots import latest
-
-    own: tuple[list[float], list[float]] = ([], [])
-    with app.test_request_context():
-        for _ in range(args.requests):
-            started, cpu_started = time.perf_counter(), time.process_time()
-            for snap in latest().values():
-                figures(snap.report_type, snap.data, snap.generated_at)
-            own[0].append((time.perf_counter() - started) * 1000)
-            own[1].append((time.process_time() - cpu_started) * 1000)
-            db.session.remove()
     print(f"\n| report, generated alone ({args.repeat} runs, {workers} workers) | median s | p95 s |\n|---|---:|---:|")
     for name, values in alone.items():
         print(f"| {name} | {statistics.median(values):.2f} | {percentile(values, 95):.2f} |")
@@ -272,8 +260,7 @@ def main() -> None:
     print(f"\n| page ({args.requests} requests, logged in as admin, {snapshots:,} snapshots) | median ms | p95 ms "
           "| CPU median ms |\n|---|---:|---:|---:|")
     for label, (values, cpu) in (("/dashboard/", pages["/dashboard/"]),
-                                 ("/ (home: FAB layout and menu only)", pages["/"]),
-                                 ("dashboard's own work: read latest snapshots + build charts", own)):
+                                 ("/ (home: FAB layout and menu only)", pages["/"])):
         print(f"| {label} | {statistics.median(values):.1f} | {percentile(values, 95):.1f} "
               f"| {statistics.median(cpu):.1f} |")
     print(f"\nload average: {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs")

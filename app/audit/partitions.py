@@ -55,9 +55,10 @@ def _listed(verb: str, names: list[str]) -> str:
 # The webhooks' outbox (it holds copies of changed rows, which are audited themselves).
 # API keys' last use (their first use each day is logged as an event).
 # Bulk jobs' progress (every batch updates it; each row the job changes is logged, and the job once).
+# The dashboard's facts and their refresh state (rebuilt whole every hour from audited rows).
 NOT_AUDITED = ("logs", "alembic_version", "user_sessions", "login_rate_windows", "login_addresses",
                "csv_uploads", "scheduled_jobs", "webhook_deliveries", "api_key_uses", "bulk_jobs",
-               "bulk_job_parts")
+               "bulk_job_parts", "dashboard_facts", "dashboard_refresh")
 
 
 def month_start(day: dt.date | dt.datetime) -> dt.date:

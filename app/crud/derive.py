@@ -202,7 +202,7 @@ def derive(model: type) -> dict[str, Any]:
             list_columns.append(name)
         choices = CHOICE_COLUMNS.get((table.name, name))
         if choices:
-            extra_fields[name] = choice_field(labels[name], choices)
+            extra_fields[name] = choice_field(labels[name], choices, required=not column.nullable)
         elif custom_choices(column):
             extra_fields[name] = custom_choice_field(labels[name], column, custom_required(column))
             search_fields[name] = custom_choice_filter(labels[name], column)

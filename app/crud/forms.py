@@ -13,7 +13,7 @@ from markupsafe import Markup, escape
 from marshmallow import ValidationError as MarshmallowValidationError
 from wtforms import DateTimeField, Field, HiddenField, SelectField, TextAreaField
 from wtforms.widgets import html_params
-from wtforms.validators import InputRequired, StopValidation, ValidationError
+from wtforms.validators import InputRequired, Optional, StopValidation, ValidationError
 
 from app.crud.lookups import option_label, outside_choice
 from app.lists.links import arg_index
@@ -190,12 +190,15 @@ class OwnerInScope:
                   user=option_label(owner)))
 
 
-def choice_field(label: str, values: tuple[str, ...]) -> SelectField:
-    """A dropdown of the documented values; anything else is a form error."""
-    return SelectField(
-        label, [InputRequired()], choices=[(v, choice_label(v)) for v in values],
-        widget=Select2Widget(), default=values[0], validate_choice=True,
-    )
+def choice_field(label: str, values: tuple[str, ...], required: bool = True) -> SelectField:
+    """A dropdown of the documented values; anything else is a form error. Optional: a blank first choice
+    (stored as NULL, as blank optional text is)."""
+    choices = [(v, choice_label(v)) for v in values]
+    if required:
+        return SelectField(label, [InputRequired()], choices=choices, widget=Select2Widget(), default=values[0],
+                           validate_choice=True)
+    return SelectField(label, [Optional()], choices=[("", "—"), *choices], widget=Select2Widget(), default="",
+                       validate_choice=True)
 
 
 class VersionField(HiddenField):

@@ -12,7 +12,8 @@ from flask_babel import gettext as _
 from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import DBAPIError
 
-from app.models.choices import CHOICE_COLUMNS
+from app.models.choices import CHOICE_COLUMNS, INDUSTRY_ALIASES
+from app.i18n.labels import choice_label
 from app.csv_io.reading import decode, rows_of
 from app.audit.context import bind as bind_actor
 from app.audit.record import current_user_id
@@ -170,10 +171,12 @@ class Importer:
     def _choice(self, column: str, text: str) -> str:
         """A documented value typed in any case, or as its label in the user's language."""
         for value in CHOICE_COLUMNS.get((self.table.name, column), ()):
-            if text.casefold() in (value.casefold(), _(value.capitalize()).casefold()):
+            if text.casefold() in (value.casefold(), _(value.capitalize()).casefold(),
+                                   str(choice_label(value)).casefold()):
                 return value
-        return custom_choice_value(self.table.columns[column], text) or text if custom_choices(
-            self.table.columns[column]) else text
+        if custom_choices(self.table.columns[column]):
+            return custom_choice_value(self.table.columns[column], text) or text
+        return INDUSTRY_ALIASES.get(text.strip().casefold(), text) if column == "industry" else text
 
     def check(self, data: bytes, encoding: str = "auto") -> Checked:
         """The dry run: every problem of the file as (row, column, error); nothing is written."""

@@ -56,6 +56,11 @@ __all__ += ["RoleDataScope", "Team"]
 from app.models.dashboard_layout import DashboardLayout  # noqa: E402
 
 __all__ += ["DashboardLayout"]
+
 from app.models.custom_field import CrmSchemaVersion, CustomField  # noqa: E402
 
 __all__ += ["CrmSchemaVersion", "CustomField"]
+
+from app.models.dashboard import DashboardFact, DashboardRefresh  # noqa: E402
+
+__all__ += ["DashboardFact", "DashboardRefresh"]

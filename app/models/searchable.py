@@ -18,6 +18,9 @@ INDEXED_MODELS: tuple[type, ...] = (Customer, Contact, Lead, Opportunity, Activi
 
 # Formatted identifiers: searched as substrings only (words/stemming mean nothing in them).
 IDENTIFIER_COLUMNS = {"email", "phone"}
+# Documented values that still name a row and are searched as words: an industry (free text until 0028,
+# its indexes of 0004 kept); the other documented values (statuses, stages) are not searched
+SEARCHED_CHOICES = {("customers", "industry")}
 
 
 def is_custom(column) -> bool:
@@ -46,7 +49,8 @@ def title_columns(model: type) -> tuple[str, ...]:
     table = inspect(model).local_table
     return tuple(c.name for c in table.columns
                  if isinstance(c.type, String) and c.name not in SYSTEM_COLUMNS and not is_custom(c)
-                 and (c.type.length or 0) >= 50 and (table.name, c.name) not in CHOICE_COLUMNS)
+                 and (c.type.length or 0) >= 50
+                 and ((table.name, c.name) not in CHOICE_COLUMNS or (table.name, c.name) in SEARCHED_CHOICES))
 
 
 @cache  # per model: read on every search

@@ -11,6 +11,8 @@ and app.seed.sealed_rows (in Python).
 """
 from __future__ import annotations
 
+from app.models.choices import INDUSTRIES as CHOICES_INDUSTRIES
+
 import random
 
 CITIES_ZH = ["北京", "上海", "深圳", "广州", "杭州", "成都", "武汉", "南京", "西安", "苏州", "天津", "重庆",
@@ -33,8 +35,7 @@ TRADES_EN = ["Technologies", "Logistics", "Software", "Foods", "Health", "Motors
              "Design", "Trading", "Media", "Chemicals", "Shipping", "Machinery", "Systems", "Labs",
              "Consulting", "Networks", "Robotics", "Finance"]
 SUFFIXES_EN = ["Inc", "Ltd", "Group", "Corporation", "Holdings", "GmbH", "LLC", "International"]
-INDUSTRIES = ["Technology", "Manufacturing", "Retail", "Healthcare", "Finance", "Logistics", "Energy",
-              "Education", "制造业", "互联网", "金融", "零售", "医疗", "物流", "能源", "教育"]
+INDUSTRIES = [v for v in CHOICES_INDUSTRIES if v != "Other"]  # documented values only (migration 0028)
 SURNAMES_ZH = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 GIVEN_ZH = "伟芳娜敏静磊洋勇艳杰军丽强秀英华明涛超霞平刚桂兰玉萍辉鹏飞晨阳雪梅琳丹欣怡浩宇博文子轩雨婷佳"
 FIRST_EN = ["James", "Mary", "John", "Patricia", "Robert", "Jennifer", "Michael", "Linda", "David", "Emma",

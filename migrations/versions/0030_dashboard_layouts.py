@@ -1,7 +1,7 @@
 """Saved dashboard layouts: per user, the charts shown in their order and the filters the dashboard opens with.
 
 Revision ID: 0030
-Revises: 0026
+Revises: 0029
 Create Date: 2026-12-07
 
 One row per user (the primary key), removed with the user. Audited like every table.
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0030"
-down_revision = "0026"
+down_revision = "0029"
 branch_labels = None
 depends_on = None
 

@@ -78,3 +78,31 @@ def prepare_template(server: Server) -> None:
         bootstrap(app, echo=lambda *_: None)
         db.session.remove()
         db.engine.dispose()
+
+
+@contextmanager
+def team_instance(server: Server, name: str, users: dict[str, str],
+                  teams: dict[str, str]) -> Iterator[tuple[Flask, object]]:
+    """A database of its own: `users` (username: role, with ROLE_PASSWORD) in `teams` (username: team name);
+    yields the app and an engine on the owner role (not limited by row-level security)."""
+    from sqlalchemy import create_engine, text
+
+    from app.extensions import db
+    from tests.support.users import ROLE_PASSWORD, add_user
+
+    app = make_app(server, server.create_database(name, template=TEMPLATE))
+    owner = create_engine(server.url(name))
+    for username, role in users.items():
+        add_user(app, username, username, "User", role, ROLE_PASSWORD)
+    with owner.begin() as conn:
+        for username, team in teams.items():
+            conn.execute(text("INSERT INTO teams (name) VALUES (:t) ON CONFLICT (name) DO NOTHING"), {"t": team})
+            conn.execute(text("UPDATE users SET team_id = (SELECT team_id FROM teams WHERE name = :t) "
+                              "WHERE username = :u"), {"t": team, "u": username})
+    try:
+        yield app, owner
+    finally:
+        owner.dispose()
+        with app.app_context():
+            db.engine.dispose()
+        server.drop_database(name)

@@ -16,12 +16,12 @@ from typing import Iterator
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from tests.support.api_keys import bearer, create_key
-from tests.support.apps import TEMPLATE, make_app
+from tests.support.apps import team_instance
 from tests.support.client import csrf_token, login
-from tests.support.users import ROLE_PASSWORD, add_user
+from tests.support.users import ROLE_PASSWORD
 
 USERS = {"rep_a": "Sales Rep", "rep_b": "Sales Rep", "manager_a": "Sales Manager", "auditor": "Auditor"}
 TEAMS = {"rep_a": "Team A", "manager_a": "Team A", "rep_b": "Team B"}
@@ -33,19 +33,11 @@ API = "/api/v1"
 @pytest.fixture(scope="module")
 def world(pg) -> Iterator[dict]:
     """The instance, its users and teams, and the records each rep created through the REST API."""
-    from app.extensions import db
+    with team_instance(pg, f"crm_test_data_scopes_{os.getpid()}", USERS, TEAMS) as (app, owner):
+        yield from _records(app, owner)
 
-    name = f"crm_test_data_scopes_{os.getpid()}"
-    url = pg.create_database(name, template=TEMPLATE)
-    app = make_app(pg, url)
-    owner = create_engine(pg.url(name))
-    for username, role in USERS.items():
-        add_user(app, username, username, "User", role, ROLE_PASSWORD)
-    with owner.begin() as conn:
-        for username, team in TEAMS.items():
-            conn.execute(text("INSERT INTO teams (name) VALUES (:t) ON CONFLICT (name) DO NOTHING"), {"t": team})
-            conn.execute(text("UPDATE users SET team_id = (SELECT team_id FROM teams WHERE name = :t) "
-                              "WHERE username = :u"), {"t": team, "u": username})
+
+def _records(app: Flask, owner) -> Iterator[dict]:
     records: dict[str, dict[str, int]] = {}
     tokens = {}
     for rep, mark in (("rep_a", "a"), ("rep_b", "b")):
@@ -61,10 +53,6 @@ def world(pg) -> Iterator[dict]:
             "customer": customer, "name": f"Scoped {mark} deal", "stage": "proposal"}))
         records[mark] = {"customers": customer, "contacts": contact, "leads": lead, "opportunities": opportunity}
     yield {"app": app, "owner": owner, "records": records, "tokens": tokens}
-    owner.dispose()
-    with app.app_context():
-        db.engine.dispose()
-    pg.drop_database(name)
 
 
 def jwt(client: FlaskClient, username: str) -> dict[str, str]:
@@ -197,10 +185,10 @@ def test_home_counts_and_dashboard_reveal_nothing_beyond_the_scope(world):
     client = signed_in(world, "rep_a")
     home = client.get("/").get_data(as_text=True)
     assert "about" not in home.lower()  # no planner estimates of whole tables
-    dashboard = client.get("/dashboard/").get_data(as_text=True)
-    assert "crm-scoped-dashboard" in dashboard and "crm-report" not in dashboard
+    dashboard = client.get("/dashboard/").get_data(as_text=True)  # per-owner facts: only rep_a's own
+    assert "/dashboard/history/" not in dashboard and "crm-report" in dashboard
     auditor = signed_in(world, "auditor").get("/dashboard/").get_data(as_text=True)
-    assert "crm-scoped-dashboard" not in auditor and "crm-report" in auditor
+    assert "/dashboard/history/" in auditor and "crm-report" in auditor
 
 
 def test_policies_hold_in_plain_sql_as_the_runtime_role(world):

@@ -132,10 +132,10 @@ def test_dashboard_charts_in_chinese(app, admin):
         assert runner.invoke(args=["crm", "reports", "generate"]).exit_code == 0
     switch_language(admin, "zh")
     page = admin.get("/dashboard/").get_data(as_text=True)
-    for title in ("各阶段销售管道", "每月赢单与丢单", "潜在客户漏斗", "未关闭工单时长"):
+    for title in ("各阶段销售管道", "赢单与丢单", "潜在客户漏斗", "未关闭工单时长", "在途商机金额", "最近 12 个月"):
         assert title in page, title
-    generated = re.search(r"生成于\s*<time[^>]*>([^<]*)</time>", page)
-    assert generated and re.fullmatch(r"\d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d UTC", generated.group(1)), page[page.find("生成于"):][:200]
+    generated = re.search(r"数据截至\s*<time[^>]*>([^<]*)</time>", page)
+    assert generated and re.fullmatch(r"\d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d UTC", generated.group(1)), page[page.find("数据截至"):][:200]
     pipeline = page_charts(page)[0]
     # each bar named in Chinese (its tooltip and accessible name), the table's header too
     assert [m["name"].split("：")[0].split(":")[0] for m in pipeline["marks"]][:3] == ["初始", "资格审查", "提案"]

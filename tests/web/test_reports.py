@@ -173,8 +173,8 @@ def test_dashboard_drill_down_links_open_lists_with_the_bars_rows(admin, snapsho
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     charts = page_charts(text)
-    assert len(charts) == 9  # the lead funnel has two charts
-    assert text.count("crm-generated-at") == 8
+    assert len(charts) == 7  # one per chart, from the per-owner facts the same run built
+    assert text.count('class="panel panel-default crm-kpi"') == 8
     checked = 0
     for chart in charts:
         for mark in chart["marks"]:
@@ -230,18 +230,19 @@ def test_roles_decide_who_sees_and_refreshes_the_dashboard(app, snapshots, sql):
     login(viewer, "viewer", "Passw0rd-viewer")
     login(clerk, "clerk", "Passw0rd-clerk")
 
-    # company-wide charts only for a user who sees every record (docs/security.md): with the
-    # default scope (own) the dashboard says so instead, as for a Sales Manager (team)
+    # every user sees the charts of their own scope (the default, own: nothing of the admin's records);
+    # the snapshots' history links only for a user who sees every record (docs/security.md)
     page = viewer.get("/dashboard/").get_data(as_text=True)
-    assert "crm-scoped-dashboard" in page and "crm-chart" not in page and "Refresh now" not in page
+    assert "crm-chart" in page and "/dashboard/history/" not in page and "Refresh now" not in page
+    assert re.search(r'data-kpi="won_count">.*?<a href="[^"]*">0<', page, re.S)
     manager = app.test_client()
     login(manager, make_role_user(app, "Sales Manager"), ROLE_PASSWORD)
     page = manager.get("/dashboard/").get_data(as_text=True)
-    assert "crm-scoped-dashboard" in page and "crm-chart" not in page
+    assert "crm-chart" in page and "/dashboard/history/" not in page
     sql("INSERT INTO role_data_scopes (role_id, table_name, scope) SELECT role_id, t, 'all' FROM roles, "
         "unnest(ARRAY['customers', 'leads', 'opportunities', 'service_tickets']) t WHERE role_name = 'viewer'")
     page = viewer.get("/dashboard/").get_data(as_text=True)
-    assert "crm-chart" in page and "crm-scoped-dashboard" not in page and "Refresh now" not in page
+    assert "crm-chart" in page and "/dashboard/history/" in page and "Refresh now" not in page
     assert 'href="/dashboard/"' in viewer.get("/").get_data(as_text=True)  # in the menu
     assert post_form(viewer, "/dashboard/refresh", {}, form_url="/dashboard/").status_code == 403
 

@@ -20,7 +20,7 @@ from wtforms import DateField, Form, HiddenField, RadioField, StringField
 from wtforms import validators as v
 
 from app.audit.record import current_user_id, record
-from app.models.choices import OPPORTUNITY_STAGES
+from app.models.choices import INDUSTRIES, OPPORTUNITY_STAGES
 from app.crud.datamodel import friendly
 from app.encryption.columns import AMOUNT_MAX
 from app.extensions import db
@@ -44,7 +44,7 @@ class ConvertLeadForm(Form):
                                                         ("new", _l("A new customer"))], default="existing")
     customer = AjaxRelatedField(_l("Existing customer"), model=Customer, endpoint="/customers/lookup/")
     customer_name = _text(_l("Customer name"))
-    customer_industry = _text(_l("Industry"))
+    customer_industry = choice_field(_l("Industry"), INDUSTRIES, required=False)
     customer_location = _text(_l("Location"))
     contact_mode = RadioField(_l("Contact"), choices=[("lead", _l("The lead's contact")),
                                                       ("new", _l("A new contact"))], default="lead")

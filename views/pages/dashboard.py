@@ -1,7 +1,8 @@
-"""The managers' dashboard: latest report snapshots as server-drawn charts, a report's history, "Refresh now",
-each chart's numbers as CSV, and a user's saved layout (charts, order, filters)."""
+"""The managers' dashboard: KPI cards and server-drawn charts for a period, owner and team; each chart's numbers
+as CSV; a user's saved layout (charts, order, filters); a report's history; "Refresh now"."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 
@@ -12,13 +13,14 @@ from flask_appbuilder.security.decorators import has_access
 
 from app.audit.record import record
 from app.extensions import db
-from app.lists.scope import sees_all_records
 from app.csv_io.cells import stream
 from app.reports import layouts
 from app.reports.chart_tables import csv_rows, data_table
-from app.reports.charts import Card, card, trend_figures
+from app.reports.charts import Card, trend_figures
+from app.reports.dashboard_filters import PERIODS, BadFilter, Filters, OutOfScope, owner_choices, sees_everything
+from app.reports.dashboard_page import CHART_TITLES, build, charts
 from app.reports.generators import REPORT_TYPES, ReportsBusy, generate
-from app.reports.snapshots import generation_running, history, latest
+from app.reports.snapshots import generation_running, history
 from app.reports.svg_charts import svg
 
 log = logging.getLogger(__name__)
@@ -49,12 +51,13 @@ class DashboardView(BaseView):
     def can_refresh(self) -> bool:
         return self.appbuilder.sm.has_access("can_refresh", self.class_permission_name)
 
-    def cards(self) -> list[Card]:
-        """Every report's card (empty for users who do not see every record: snapshots are company-wide)."""
-        if not sees_all_records():
-            return []
-        snapshots = latest()
-        return [card(kind, snapshots.get(kind.name)) for kind in REPORT_TYPES.values()]
+    @staticmethod
+    def requested_filters(today: dt.date) -> tuple[Filters, str | None]:
+        """The request's filters, and what is wrong with them (then the default filters)."""
+        try:
+            return Filters.from_args(request.args, today), None
+        except BadFilter as exc:
+            return Filters.from_args({}, today), str(exc)
 
     @expose("/")
     @has_access
@@ -62,23 +65,38 @@ class DashboardView(BaseView):
         layout = layouts.saved(g.user.user_id)
         if not request.args and layout is not None and layout.query:
             return redirect(url_for(f"{self.endpoint}.index") + "?" + layout.query)
-        # the rest are told why the page is empty (the policies on `reports` hide the snapshots from them too)
-        company_wide = sees_all_records()
-        cards = self.cards()
-        return self.render_template("crm/dashboard.html", cards=layouts.arrange(cards, "type", layout),
-                                    all_cards=cards, layout=layout, running=generation_running(),
-                                    company_wide=company_wide, can_refresh=self.can_refresh(),
-                                    filters=layouts.filter_query(request.args.items(multi=True)),
-                                    chart_table=data_table, chart_svg=svg)
+        # the figures come from the per-owner facts, read within the user's data scope (row-level security
+        # on dashboard_facts as well); an owner or team outside it is answered as if it did not exist
+        today = dt.datetime.now(dt.UTC).date()
+        filters, problem = self.requested_filters(today)
+        try:
+            page = build(filters, today)
+        except OutOfScope:
+            abort(404)
+        cards = [Card(name, str(page.titles[name]), figures=figures) for name, figures in page.charts.items()]
+        owners, teams = owner_choices(filters)
+        response = self.render_template(
+            "crm/dashboard.html", cards=layouts.arrange(cards, "type", layout), all_cards=cards, layout=layout,
+            page=page, problem=problem, periods=PERIODS, owners=owners, teams=teams, running=generation_running(),
+            refresh=page.refresh, company_wide=sees_everything(), can_refresh=self.can_refresh(),
+            filters=layouts.filter_query(filters.args().items()), chart_table=data_table, chart_svg=svg)
+        return (response, 400) if problem else response
 
     @expose("/export/<report_type>/<int:number>.csv")
     @has_access
     def export_csv(self, report_type: str, number: int):
-        """Chart `number` (from 1) of a report, as drawn with the request's filters: its numbers as CSV."""
-        found = next((c for c in self.cards() if c.type == report_type), None)
-        if found is None or not 1 <= number <= len(found.figures):
+        """Chart `number` (from 1) of a dashboard chart, as drawn with the request's filters: its numbers as CSV."""
+        today = dt.datetime.now(dt.UTC).date()
+        filters, problem = self.requested_filters(today)
+        if problem:
+            abort(400, problem)
+        try:
+            found = charts(filters, today).get(report_type)
+        except OutOfScope:
             abort(404)
-        header, rows = csv_rows(data_table(found.figures[number - 1]))
+        if found is None or not 1 <= number <= len(found):
+            abort(404)
+        header, rows = csv_rows(data_table(found[number - 1]))
         name = f"{report_type}-{number}.csv"
         return Response(stream(header, rows), mimetype="text/csv", headers={
             "Content-Type": "text/csv; charset=utf-8", "Content-Disposition": f'attachment; filename="{name}"'})
@@ -87,8 +105,8 @@ class DashboardView(BaseView):
     @has_access
     def save_layout(self):
         try:
-            charts = layouts.chosen(request.form, list(REPORT_TYPES))
-            layouts.save(g.user.user_id, charts, request.form.get("query", ""))
+            charts_shown = layouts.chosen(request.form, list(CHART_TITLES))
+            layouts.save(g.user.user_id, charts_shown, request.form.get("query", ""))
         except layouts.BadLayout:
             db.session.rollback()
             flash(_("The layout was not saved: choose at least one chart, each with a position."), "danger")

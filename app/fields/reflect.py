@@ -27,6 +27,7 @@ from app.encryption.columns import EncryptedAmount, encrypted_columns
 from app.fields.catalog import FieldDef
 from app.models import Activity, Contact, Customer, Lead, Opportunity, ServiceTicket
 from app.models import searchable
+from app.search.service import forget_statements
 
 MODELS: dict[str, type] = {m.__tablename__: m for m in (Customer, Contact, Lead, Opportunity, Activity,
                                                         ServiceTicket)}
@@ -180,6 +181,7 @@ def forget_derived() -> None:
     for cached in (searchable.title_columns, searchable.long_text_columns, searchable.substring_columns,
                    searchable.word_columns):
         cached.cache_clear()
+    forget_statements()  # the CRM-wide search's statements name the searched columns
 
 
 def custom_of(column: Any) -> Extra | None:

@@ -208,6 +208,11 @@ def entity_statement(entity: Entity, terms: Terms, limit: int = PER_ENTITY) -> S
 _STATEMENTS: dict[tuple, Select | None] = {}  # (entity, query shape, limit): a few dozen at most
 
 
+def forget_statements() -> None:
+    """Drop the shared statements: a table's searched columns changed (a custom field, app/fields/reflect.py)."""
+    _STATEMENTS.clear()
+
+
 def shared_statement(entity: Entity, terms: Terms, limit: int = PER_ENTITY) -> Select | None:
     """entity_statement for any query of this shape, built once per process: run it with `terms.params()`.
 

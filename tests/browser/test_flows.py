@@ -148,7 +148,7 @@ def test_readme_screenshots_on_demo_data(browser_page, app, sql):
     p = page.page
     page.login("admin", ADMIN_PASSWORD)
     page.goto("/dashboard/")
-    page.assert_charts(9)
+    page.assert_charts(7)  # the dashboard's seven charts (views/pages/dashboard.py)
     p.keyboard.press("Home")  # back to the top for the screenshot
     page.screenshot("dashboard", DOCS_SCREENSHOTS)
     page.goto(f"/customers/show/{cid}")

@@ -19,7 +19,7 @@ def test_login_list_and_add_customer_then_contact_via_ajax_select(browser_page, 
 
     page.goto("/customers/add")
     page.page.fill("input[name=name]", "Browser Test 浏览器测试")
-    page.page.fill("input[name=industry]", "Retail")
+    page.page.select_option("select[name=industry]", "Retail", force=True)  # a documented value
     page.page.fill("input[name=revenue]", "1234.50")
     page.page.click("button[type=submit]")
     page.page.wait_for_load_state("networkidle")

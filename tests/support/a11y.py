@@ -78,7 +78,7 @@ class Skeleton(HTMLParser):
         a = {k: v or "" for k, v in attrs}
         if tag == "html":
             self.lang = a.get("lang")
-        self._in_title = tag == "title"
+        self._in_title = tag == "title" and "svg" not in self._open  # the page's, not a chart's
         if a.get("id"):
             self.ids.add(a["id"])
         if tag in ("h1", "main", "header", "nav"):

@@ -43,7 +43,7 @@ def screens(ids: dict[str, str]) -> list[Screen]:
     return [
         Screen("/customers", "customers", "customer_id",
                {"name": "测试客户 Test Customer", "industry": "Retail", "location": "深圳",
-                "revenue": "1200000.50"}, "name", ["name", "industry", "location"]),
+                "revenue": "1200000.50"}, "name", ["name", "location"]),
         Screen("/contacts", "contacts", "contact_id",
                {"customer": ids["customer"], "first_name": "Ada", "last_name": "Lovelace",
                 "email": "ada@example.com", "phone": "+44 20 7946 0958", "position": "CTO"},

@@ -27,6 +27,7 @@ def too_long(field: str) -> str:
     """One character more than the column holds (VARCHAR(255), or the form's TEXT cap)."""
     return "x" * (100_001 if field == "description" else 256)
 REFUSED_BY_KIND = {
+    "industry": ["Canaries", "<script>alert(1)</script>"],  # a documented value only (app/models/choices.py)
     "revenue": ["abc", "-5", "NaN", "Infinity", "1e400", "10000000000000000"],
     "value": ["abc", "-0.01", "NaN", "sNaN", "99999999999999999999"],
     "close_date": ["2026-13-45", "yesterday", "9999999-01-01"],

@@ -211,7 +211,7 @@ def test_related_filters_are_ajax_selects_not_whole_tables(admin, sql):
     assert "flt customer 17" not in page  # no row of the related table is rendered
     filtered = admin.get(f"/activities/list/?_flt_0_customer={big}&psize_ActivityView=50").text.replace('\\"', '"').replace(
         "\\u003c", "<").replace("\\u003e", ">")
-    assert f'<option value="{big}">flt big customer</option>' in filtered  # the active filter is named
+    assert re.search(rf'<option value="{big}"[^>]*>flt big customer</option>', filtered)  # the active filter is named
     assert set(_keys(filtered, "activities")) == {k for (k,) in sql(
         "SELECT activity_id FROM activities WHERE customer_id = :c", c=big)}
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g
-from sqlalchemy import exists, func, select
+from sqlalchemy import ARRAY, String, case, exists, func, literal, select
 
 from app.extensions import db
 from app.models import Activity, Customer
@@ -21,15 +21,26 @@ from app.models.ownership import OWNED_TABLES
 FOLLOWERS = {"contacts": "customers", "activities": "customers"}  # tables whose rows follow their customer's
 
 
+def sight() -> dict[str, tuple[str | None, list[int]]]:
+    """{owned table: (the acting user's scope, the owners they see)}, as the policies' own functions say.
+
+    One statement for every owned table, once per request (the user does not change within it):
+    a list asks for its table's scope and owners, the dashboard for all four."""
+    memo = g.get("crm_sight")
+    if memo is None:
+        tables = select(func.unnest(literal(list(OWNED_TABLES), ARRAY(String))).column_valued("t")).subquery()
+        # OFFSET 0 keeps each scope one call; the owners are read only where the user does not see all
+        scopes = select(tables.c.t, func.crm_data_scope(tables.c.t).label("scope")).offset(0).subquery()
+        rows = db.session.execute(select(scopes.c.t, scopes.c.scope, case(
+            (scopes.c.scope != "all", func.crm_visible_owner_ids(scopes.c.t)))))
+        memo = g.crm_sight = {table: (scope, list(owners or ())) for table, scope, owners in rows}
+    return memo
+
+
 def data_scope(table: str) -> str | None:
     """'own', 'team' or 'all' for the acting user; None without a user; 'all' for a table without owners."""
     table = FOLLOWERS.get(table, table)
-    if table not in OWNED_TABLES:
-        return "all"
-    memo = g.setdefault("crm_data_scopes", {})  # once per request: the user does not change within it
-    if table not in memo:
-        memo[table] = db.session.scalar(select(func.crm_data_scope(table)))
-    return memo[table]
+    return sight()[table][0] if table in OWNED_TABLES else "all"
 
 
 def sees_all(table: str) -> bool:
@@ -46,12 +57,10 @@ def visible_owners(table: str) -> list[int] | None:
     """The owners whose records the acting user sees on `table` (its customer's, for a follower table);
     None when the user sees every row, or nothing at all (no user)."""
     table = FOLLOWERS.get(table, table)
-    if table not in OWNED_TABLES or data_scope(table) in ("all", None):
+    if table not in OWNED_TABLES:
         return None
-    memo = g.setdefault("crm_visible_owners", {})
-    if table not in memo:
-        memo[table] = list(db.session.scalar(select(func.crm_visible_owner_ids(table))) or ())
-    return memo[table]
+    scope, owners = sight()[table]
+    return None if scope in ("all", None) else owners
 
 
 def ownable(table: str, owner_ids: set[int]) -> set[int]:

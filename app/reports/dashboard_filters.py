@@ -13,10 +13,10 @@ from typing import Mapping
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask import g
-from sqlalchemy import ARRAY, String, func, literal, select
+from sqlalchemy import select
 
 from app.extensions import db
+from app.lists.scope import sight
 from app.models import Team, User
 from app.models.dashboard import EVERYONE, SOURCES
 
@@ -125,15 +125,9 @@ class Filters:
 def visible_owners(source: str) -> set[int] | None:
     """The owners whose records the user sees on `source`; None when they see the whole table.
 
-    Read for every source table in one statement, once per request (the policies' own functions)."""
-    memo = g.get("crm_dashboard_sight")
-    if memo is None:
-        tables = select(func.unnest(literal(list(SOURCES), ARRAY(String))).column_valued("t")).subquery("s")
-        memo = g.crm_dashboard_sight = {
-            t: None if scope == "all" else set(owners or ())
-            for t, scope, owners in db.session.execute(select(tables.c.t, func.crm_data_scope(tables.c.t),
-                                                              func.crm_visible_owner_ids(tables.c.t)))}
-    return memo[source]
+    The lists' read of every owned table's scope (one statement, once per request)."""
+    scope, owners = sight()[source]
+    return None if scope == "all" else set(owners)
 
 
 def sees_everything() -> bool:

@@ -19,28 +19,40 @@ from app.models import Activity, Customer
 from app.models.ownership import OWNED_TABLES
 
 FOLLOWERS = {"contacts": "customers", "activities": "customers"}  # tables whose rows follow their customer's
+# an activity with a contact and no customer: the policy shows it through its contact (migration 0026)
+CONTACTLESS = exists().where(Activity.customer_id.is_(None))
 
 
-def sight() -> dict[str, tuple[str | None, list[int]]]:
+def sight(activities: bool = False) -> dict[str, tuple[str | None, list[int]]]:
     """{owned table: (the acting user's scope, the owners they see)}, as the policies' own functions say.
 
     One statement for every owned table, once per request (the user does not change within it):
-    a list asks for its table's scope and owners, the dashboard for all four."""
+    a list asks for its table's scope and owners, the dashboard for all four. `activities`: the
+    request lists activities, so the same statement answers `contactless_activities` too."""
     memo = g.get("crm_sight")
     if memo is None:
         tables = select(func.unnest(literal(list(OWNED_TABLES), ARRAY(String))).column_valued("t")).subquery()
         # OFFSET 0 keeps each scope one call; the owners are read only where the user does not see all
         scopes = select(tables.c.t, func.crm_data_scope(tables.c.t).label("scope")).offset(0).subquery()
-        rows = db.session.execute(select(scopes.c.t, scopes.c.scope, case(
-            (scopes.c.scope != "all", func.crm_visible_owner_ids(scopes.c.t)))))
-        memo = g.crm_sight = {table: (scope, list(owners or ())) for table, scope, owners in rows}
+        owners = case((scopes.c.scope != "all", func.crm_visible_owner_ids(scopes.c.t)))
+        columns = [scopes.c.t, scopes.c.scope, owners]
+        rows = db.session.execute(select(*columns, *([CONTACTLESS] if activities else []))).all()
+        memo = g.crm_sight = {table: (scope, list(owners or ())) for table, scope, owners, *_ in rows}
+        if activities:
+            g.crm_contactless = bool(rows[0][3])
     return memo
+
+
+def _sight_of(table: str) -> tuple[str | None, list[int]] | None:
+    """(scope, owners) of an owned table, or of a follower table's customers; None for a table without owners."""
+    owned = FOLLOWERS.get(table, table)
+    return sight(activities=table == "activities")[owned] if owned in OWNED_TABLES else None
 
 
 def data_scope(table: str) -> str | None:
     """'own', 'team' or 'all' for the acting user; None without a user; 'all' for a table without owners."""
-    table = FOLLOWERS.get(table, table)
-    return sight()[table][0] if table in OWNED_TABLES else "all"
+    found = _sight_of(table)
+    return "all" if found is None else found[0]
 
 
 def sees_all(table: str) -> bool:
@@ -56,11 +68,8 @@ def sees_all_records() -> bool:
 def visible_owners(table: str) -> list[int] | None:
     """The owners whose records the acting user sees on `table` (its customer's, for a follower table);
     None when the user sees every row, or nothing at all (no user)."""
-    table = FOLLOWERS.get(table, table)
-    if table not in OWNED_TABLES:
-        return None
-    scope, owners = sight()[table]
-    return None if scope in ("all", None) else owners
+    found = _sight_of(table)
+    return None if found is None or found[0] in ("all", None) else found[1]
 
 
 def ownable(table: str, owner_ids: set[int]) -> set[int]:
@@ -96,9 +105,13 @@ def followed_in_scope(model: type) -> Any:
 
 def contactless_activities() -> bool:
     """Whether any activity the user sees has no customer (its contact's decides): then the customers'
-    semi-join would leave it out, and `followed_in_scope` adds none (one index probe, once per request)."""
-    if "crm_contactless" not in g:
-        g.crm_contactless = bool(db.session.scalar(select(exists().where(Activity.customer_id.is_(None)))))
+    semi-join would leave it out, and `followed_in_scope` adds none.
+
+    Asked of the database as the user, once per request, and no sooner: the policies decide what the
+    user sees, and anyone may add an activity with only a contact at any time, which a memo kept for
+    longer would miss. An activities request asks in its `sight` statement, with no round trip more."""
+    if "crm_contactless" not in g:  # the request read the sight for another table first
+        g.crm_contactless = bool(db.session.scalar(select(CONTACTLESS)))
     return g.crm_contactless
 
 

@@ -336,6 +336,25 @@ def test_follower_policies_read_the_users_own_customers_through_the_owner_index(
     created(client.post(f"{API}/activities/", headers=headers, json={
         "contact": world["records"]["a"]["contacts"], "type": "call", "subject": "Contact only"}))
     assert count() == before + 1
+    # asked as the user, in the request: whether the scope was read for the activities or another table first
+    assert [contactless(app, user, first) for user in ("rep_a", "rep_b") for first in ("activities", "customers")] \
+        == [True, True, False, False]
+
+
+def contactless(app: Flask, username: str, first: str) -> bool:
+    """`contactless_activities()` in a request of `username` that read the scope of table `first` before."""
+    from app.audit.context import acting_as
+    from app.extensions import db
+    from app.lists.scope import contactless_activities, visible_owners
+
+    with app.app_context():
+        user_id = db.session.scalar(text("SELECT user_id::text FROM users WHERE username = :u"), {"u": username})
+    with app.test_request_context(), acting_as((user_id, "test")):
+        visible_owners(first)
+        try:
+            return contactless_activities()
+        finally:
+            db.session.remove()
 
 
 def test_a_scoped_users_list_counts_their_rows_up_to_a_thousand(world):

@@ -302,6 +302,7 @@ def table(rows: list[Row]) -> str:
 
 def explain_slow(app, rows: list[Row], path: Path, user: str = "admin") -> None:
     """EXPLAIN (ANALYZE, BUFFERS) of the slowest statement of each screen over 50 ms p95, into `path`."""
+    from app.audit.context import act_as_user
     from app.extensions import db
 
     with app.app_context(), path.open("w") as out:
@@ -314,8 +315,7 @@ def explain_slow(app, rows: list[Row], path: Path, user: str = "admin") -> None:
             try:
                 with db.engine.connect() as conn:
                     # as the signed-in user of the measured request: the row-level policies need a user
-                    conn.exec_driver_sql("SELECT set_config('crm.user_id', (SELECT user_id::text FROM users "
-                                         "WHERE username = %(u)s), true)", {"u": user})
+                    act_as_user(conn, user)
                     plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters).all()
                 out.write("\n".join(r[0] for r in plan) + "\n\n")
             except Exception as exc:  # noqa: BLE001 - a plan that cannot be taken is reported, not fatal

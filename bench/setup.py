@@ -65,6 +65,7 @@ def as_user(app, username: str):
     """scalar(sql) as `username` under row-level security (the admin: as the owner role, every row)."""
     from sqlalchemy import text
 
+    from app.audit.context import act_as_user
     from app.extensions import db
     from app.ops.database import owner_engine
 
@@ -73,8 +74,7 @@ def as_user(app, username: str):
             with owner_engine(app.config) as engine, engine.connect() as conn:
                 return conn.scalar(text(sql))
         with app.app_context(), db.engine.connect() as conn:
-            conn.execute(text("SELECT set_config('crm.user_id', (SELECT user_id::text FROM users "
-                              "WHERE username = :u), true)"), {"u": username})
+            act_as_user(conn, username)
             return conn.scalar(text(sql))
 
     return scalar

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import click
 from flask import g, has_request_context, request
@@ -23,9 +23,14 @@ from werkzeug.local import LocalProxy
 
 from app.web.requests import is_api_request
 
+if TYPE_CHECKING:
+    import psycopg
+
 KEY = "crm_audit_actor"
 VIA_KEY = "crm_audit_via"  # flask.g: how the change arrives, when not the request itself
 SET_ACTOR = "SELECT set_config('crm.user_id', %s, true), set_config('crm.via', %s, true)"
+# the same user by name, for the rest of the transaction (true) or of the session (false)
+SET_USER_NAMED = "SELECT set_config('crm.user_id', (SELECT user_id::text FROM users WHERE username = %s), %s)"
 _acting: ContextVar[tuple[str, str] | None] = ContextVar("crm_acting", default=None)
 
 
@@ -37,6 +42,13 @@ def acting_as(actor: tuple[str, str]) -> Iterator[None]:
         yield
     finally:
         _acting.reset(token)
+
+
+def act_as_user(conn: "Connection | psycopg.Connection", username: str, session: bool = False) -> None:
+    """Act as `username` on `conn` (SQLAlchemy's or psycopg's) for the rest of its transaction, or of its
+    session: plain SQL as the runtime role, as that user's requests would run (scripts, tests, benchmarks)."""
+    run = conn.exec_driver_sql if isinstance(conn, Connection) else conn.execute
+    run(SET_USER_NAMED, (username, not session))
 
 
 def current_actor() -> tuple[str, str]:

@@ -11,6 +11,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from app.audit.context import act_as_user
+
 ROOT = Path(__file__).resolve().parents[2]
 PG15 = Path("/usr/lib/postgresql/15/bin")
 
@@ -78,8 +80,7 @@ def test_migrations_and_app_on_external_postgres_15_with_owner_and_runtime_roles
         with psycopg.connect(runtime, autocommit=True) as conn:
             # row-level security: with no user the runtime role sees no customer; as the admin, all
             assert conn.execute("SELECT count(*) FROM customers").fetchone()[0] == 0
-            conn.execute("SELECT set_config('crm.user_id', (SELECT user_id::text FROM users WHERE username = 'admin'), "
-                         "false)")
+            act_as_user(conn, "admin", session=True)
             assert conn.execute("SELECT count(*) FROM customers WHERE revenue IS NOT NULL").fetchone()[0] > 0
             for statement in ("DROP TABLE customers", "TRUNCATE logs", "CREATE TABLE x (y int)",
                               "ALTER TABLE customers ADD COLUMN z int"):

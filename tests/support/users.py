@@ -36,20 +36,19 @@ ADMIN_ID = "(SELECT user_id::text FROM users WHERE username = 'admin')"
 
 def act_as(conn, username: str) -> None:
     """Act as `username` for the rest of `conn`'s transaction (the row-level policies read crm.user_id)."""
-    from sqlalchemy import text
+    from app.audit.context import act_as_user
 
-    conn.execute(text("SELECT set_config('crm.user_id', (SELECT user_id::text FROM users WHERE username = :u), "
-                      "true)"), {"u": username})
+    act_as_user(conn, username)
 
 
-def admin_actor(app: Flask) -> tuple[str, str]:
-    """The admin as `app.audit.context.acting_as` takes it: for ORM writes outside a request."""
+def user_actor(app: Flask, username: str = "admin") -> tuple[str, str]:
+    """The user as `app.audit.context.acting_as` takes it: for ORM writes and requests' reads outside a request."""
     from sqlalchemy import text
 
     from app.extensions import db
 
     with app.app_context():
-        user_id = db.session.scalar(text(f"SELECT {ADMIN_ID}"))
+        user_id = db.session.scalar(text("SELECT user_id::text FROM users WHERE username = :u"), {"u": username})
         db.session.remove()
     return (user_id, "test")
 
@@ -59,7 +58,7 @@ def as_admin(app: Flask) -> Iterator[None]:
     """An app context acting as the admin, who sees and writes every record (row-level security)."""
     from app.audit.context import acting_as
 
-    actor = admin_actor(app)
+    actor = user_actor(app)
     with app.app_context(), acting_as(actor):
         yield
 

@@ -346,10 +346,9 @@ def contactless(app: Flask, username: str, first: str) -> bool:
     from app.audit.context import acting_as
     from app.extensions import db
     from app.lists.scope import contactless_activities, visible_owners
+    from tests.support.users import user_actor
 
-    with app.app_context():
-        user_id = db.session.scalar(text("SELECT user_id::text FROM users WHERE username = :u"), {"u": username})
-    with app.test_request_context(), acting_as((user_id, "test")):
+    with app.test_request_context(), acting_as(user_actor(app, username)):
         visible_owners(first)
         try:
             return contactless_activities()

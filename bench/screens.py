@@ -112,12 +112,12 @@ def prepare(instance: Path, scale: float, user: str = "admin"):
     `user` (besides the admin) gets the bench's password and may sign in."""
     os.environ["CRM_INSTANCE_DIR"] = str(instance)
     os.environ["CRM_DEMO_DATA"] = "0"
+    os.environ["CRM_WAL_ARCHIVE"] = "0"  # a bulk load's GBs of WAL are not worth keeping
     os.environ.setdefault("CRM_ADMIN_PASSWORD", ADMIN_PASSWORD)
-    from flask_migrate import upgrade
     from sqlalchemy import select, text
 
     from app import create_app
-    from app.ops.bootstrap import bootstrap
+    from app.ops.cli import migrate_and_bootstrap
     from app.security.passwords import set_password
     from app.ops.database import owner_engine
     from app.ops.embedded_db import EmbeddedPostgres
@@ -133,9 +133,7 @@ def prepare(instance: Path, scale: float, user: str = "admin"):
     server.psql("SELECT pg_reload_conf()")
     app = create_app()
     with app.app_context():
-        upgrade()
-        server.mark_search_leakproof()  # as `crm serve` does: the search's indexes under the row policies
-        bootstrap(app, echo=lambda *_: None)
+        migrate_and_bootstrap(app, echo=lambda *_: None)  # as `crm serve` does
         for username in {"admin", user}:
             account = db.session.scalar(select(User).where(User.username == username))
             if account is None:

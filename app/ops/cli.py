@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+from typing import Any, Callable
 
 import click
 from flask import current_app
@@ -41,27 +42,32 @@ def db_url() -> None:
     click.echo(masked(current_app.config["SQLALCHEMY_DATABASE_URI"]))
 
 
-def migrate_and_bootstrap(app) -> None:
-    """Once per start (not per worker): runtime role, migrations, roles, admin, demo data."""
+def migrate_and_bootstrap(app, echo: Callable[..., Any] = click.echo) -> None:
+    """Once per start (not per worker): runtime role, migrations, roles, admin, demo data.
+
+    The one way to bring a database up to date: `crm serve`, `crm bootstrap` and the bench
+    (bench/screens.py) come here. On the embedded server the search's functions are marked LEAKPROOF
+    after the migrations, or its conditions cannot use their indexes under row-level security."""
     from flask_migrate import upgrade
 
-    if not app.config.get("DATABASE_URL"):
+    embedded = not app.config.get("DATABASE_URL")
+    if embedded:
         embedded_server(app.config).ensure_runtime_role()  # also on a server started by older code
-        start_wal_archiving(app)
+        start_wal_archiving(app, echo)
     upgrade()
-    if not app.config.get("DATABASE_URL"):
+    if embedded:
         embedded_server(app.config).mark_search_leakproof()  # the functions of the migrations too
-    bootstrap(app, echo=click.echo)
+    bootstrap(app, echo=echo)
 
 
-def start_wal_archiving(app) -> None:
+def start_wal_archiving(app, echo: Callable[..., Any] = click.echo) -> None:
     """Continuous WAL archiving for point-in-time recovery (a restart the first time: archive_mode)."""
     from app.backup.settings import settings_from_config
     from app.backup.wal import setup_archiving
 
     if os.environ.get("CRM_WAL_ARCHIVE", "1") == "0":
         return
-    click.echo(setup_archiving(settings_from_config(app.config, progress=False), restart=True))
+    echo(setup_archiving(settings_from_config(app.config, progress=False), restart=True))
     db.engine.dispose()  # a restart closed the pooled connections
 
 

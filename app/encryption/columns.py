@@ -24,6 +24,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.types import TypeDecorator
 
 from app.encryption.keyring import KeyRing, load_key_ring
+from app.fields.derived import columns_cache
 
 AMOUNT_MAX = Decimal("9999999999999999.99")  # numeric(18, 2)
 BAND_LABELS = (_l("under 1K"), "1K–10K", "10K–100K", "100K–1M", "1M–10M", "10M–100M", "100M–1B", _l("1B and more"))
@@ -104,6 +105,7 @@ def key_ring(instance_dir: str | Path | None = None) -> KeyRing:
 
 
 # ---------------------------------------------------------------- mapping
+@columns_cache  # cleared when a custom field maps or unmaps a column (app/fields/reflect.py)
 @lru_cache(maxsize=None)
 def encrypted_columns(mapper: Mapper) -> list[tuple[str, str, str | None]]:
     """(attribute, column name, band attribute) of each encrypted column of a mapper."""

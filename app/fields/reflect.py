@@ -23,11 +23,10 @@ from sqlalchemy import (BigInteger, Boolean, Column, Connection, Date, DateTime,
                         Numeric, SmallInteger, String, Text, inspect, text)
 from sqlalchemy.orm import column_property
 
-from app.encryption.columns import EncryptedAmount, encrypted_columns
+from app.encryption.columns import EncryptedAmount
 from app.fields.catalog import FieldDef
+from app.fields.derived import forget_derived
 from app.models import Activity, Contact, Customer, Lead, Opportunity, ServiceTicket
-from app.models import searchable
-from app.search.service import forget_statements
 
 MODELS: dict[str, type] = {m.__tablename__: m for m in (Customer, Contact, Lead, Opportunity, Activity,
                                                         ServiceTicket)}
@@ -169,19 +168,10 @@ def apply(found: Reflected, engines: Iterable[Engine] = ()) -> bool:
             inspect(model).add_property(name, column_property(column))
             changed = True
     if changed:
-        forget_derived()
+        forget_derived()  # every cache registered as derived from the columns (app/fields/derived.py)
         for engine in engines:
             engine.clear_compiled_cache()  # a SELECT compiled before names the old columns
     return changed
-
-
-def forget_derived() -> None:
-    """Clear what was worked out from the tables' columns and kept per model."""
-    encrypted_columns.cache_clear()
-    for cached in (searchable.title_columns, searchable.long_text_columns, searchable.substring_columns,
-                   searchable.word_columns):
-        cached.cache_clear()
-    forget_statements()  # the CRM-wide search's statements name the searched columns
 
 
 def custom_of(column: Any) -> Extra | None:

@@ -8,6 +8,7 @@ from functools import cache
 
 from sqlalchemy import String, Text, inspect
 
+from app.fields.derived import columns_cache
 from app.models.choices import CHOICE_COLUMNS
 from app.models.crm import Activity, Contact, Customer, Lead, Opportunity, ServiceTicket
 
@@ -43,7 +44,8 @@ def custom_text(column) -> bool:
     return custom_type(column) in ("text", "long_text")
 
 
-@cache  # per model: read on every search (cleared when the columns change: app/fields/reflect.py)
+@columns_cache  # cleared when the columns change (a custom field: app/fields/reflect.py)
+@cache  # per model: read on every search
 def title_columns(model: type) -> tuple[str, ...]:
     """The short text columns that name a row (used by lookups and search)."""
     table = inspect(model).local_table
@@ -53,6 +55,7 @@ def title_columns(model: type) -> tuple[str, ...]:
                  and ((table.name, c.name) not in CHOICE_COLUMNS or (table.name, c.name) in SEARCHED_CHOICES))
 
 
+@columns_cache
 @cache  # per model: read on every search
 def long_text_columns(model: type) -> tuple[str, ...]:
     """The long-text columns (descriptions), other than the title columns, and the custom text fields."""
@@ -61,12 +64,14 @@ def long_text_columns(model: type) -> tuple[str, ...]:
         custom_text(c) if is_custom(c) else isinstance(c.type, Text)))
 
 
+@columns_cache
 @cache  # per model: read on every search
 def substring_columns(model: type) -> tuple[str, ...]:
     """Columns with a trigram index: the naming text columns and the long-text columns."""
     return title_columns(model) + long_text_columns(model)
 
 
+@columns_cache
 @cache  # per model: read on every search
 def word_columns(model: type) -> tuple[str, ...]:
     """Columns with a word (tsvector) index: the substring columns that hold words (of the custom fields,

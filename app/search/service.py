@@ -26,6 +26,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from flask_babel import gettext as _
 
 from app.audit.context import acting_as, current_actor
+from app.fields.derived import on_columns_changed
 from app.i18n.labels import column_label
 from app.crud.derive import label_for, route_of
 from app.lists.matches import newest_then_indexed
@@ -208,6 +209,7 @@ def entity_statement(entity: Entity, terms: Terms, limit: int = PER_ENTITY) -> S
 _STATEMENTS: dict[tuple, Select | None] = {}  # (entity, query shape, limit): a few dozen at most
 
 
+@on_columns_changed
 def forget_statements() -> None:
     """Drop the shared statements: a table's searched columns changed (a custom field, app/fields/reflect.py)."""
     _STATEMENTS.clear()

@@ -19,6 +19,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from migrations.helpers import audit_table
+
 revision = "0021"
 down_revision = "0020"
 branch_labels = None
@@ -101,7 +103,7 @@ def upgrade():
     for table, pk in TABLES.items():
         op.execute(f"CREATE TRIGGER {table}_webhooks AFTER INSERT OR UPDATE OR DELETE ON {table} "
                    f"FOR EACH ROW EXECUTE FUNCTION crm_webhook_outbox('{pk}')")
-    op.execute("SELECT crm_audit_enable('webhook_subscriptions'::regclass)")  # audited like every table
+    audit_table("webhook_subscriptions")
 
 
 def downgrade():

@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from migrations.helpers import audit_table
+
 revision = "0023"
 down_revision = "0021"
 branch_labels = None
@@ -39,7 +41,7 @@ def upgrade():
     op.create_index("uq_saved_views_default", "saved_views", ["user_id", "view_name"], unique=True,
                     postgresql_where=sa.text("is_default"))
     op.create_index("ix_saved_views_role", "saved_views", ["role_id", "view_name"])
-    op.execute("SELECT crm_audit_enable('saved_views'::regclass)")
+    audit_table("saved_views")
 
 
 def downgrade():

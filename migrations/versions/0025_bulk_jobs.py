@@ -18,6 +18,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from migrations.helpers import grant_runtime
+
 revision = "0025"
 down_revision = "0024"
 branch_labels = None
@@ -68,12 +70,7 @@ def upgrade():
                                 ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("job_id", "part", name=op.f("pk_bulk_job_parts")),
     )
-    # least privilege: the default privileges of 0003 gave the runtime role every row right
-    op.execute("DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'crm_app') THEN "
-               "REVOKE ALL ON bulk_jobs, bulk_job_parts FROM crm_app; "
-               "GRANT SELECT, INSERT, UPDATE ON bulk_jobs TO crm_app; "
-               "GRANT SELECT, INSERT, DELETE ON bulk_job_parts TO crm_app; "
-               "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO crm_app; END IF; END $$")
+    grant_runtime({"bulk_jobs": "SELECT, INSERT, UPDATE", "bulk_job_parts": "SELECT, INSERT, DELETE"}, sequences=True)
 
 
 def downgrade():

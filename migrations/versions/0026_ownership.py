@@ -26,6 +26,8 @@ so each is an InitPlan evaluated once per statement, and `owner_id = ANY(...)` c
 import sqlalchemy as sa
 from alembic import op
 
+from migrations.helpers import audit_table, enable_rls
+
 revision = "0026"
 down_revision = "0025"
 branch_labels = None
@@ -123,10 +125,9 @@ def enable_policies() -> None:
     for name in ("crm_data_scope(text)", "crm_sees_all(text)", "crm_visible_owner_ids(text)"):
         op.execute(f"GRANT EXECUTE ON FUNCTION {name} TO PUBLIC")  # every role's policies call them
     for table, (using, check) in policies.items():
-        op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
         # TO PUBLIC: the runtime role (crm_app, or another name on an external server) and any
         # other role; the owner role is not limited (it owns the table, which is not FORCEd)
-        op.execute(f"CREATE POLICY {table}_scope ON {table} TO PUBLIC USING ({using}) WITH CHECK ({check})")
+        enable_rls(table, using, check)
     op.execute("ALTER TABLE reports ENABLE ROW LEVEL SECURITY")
     for name, (command, test) in REPORTS_POLICIES.items():
         op.execute(f"CREATE POLICY reports_{name} ON reports FOR {command} TO PUBLIC {test}")
@@ -183,8 +184,7 @@ def upgrade():
                                 ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("role_id", "table_name", name=op.f("pk_role_data_scopes")),
     )
-    op.execute("SELECT crm_audit_enable('teams'::regclass)")
-    op.execute("SELECT crm_audit_enable('role_data_scopes'::regclass)")
+    audit_table("teams", "role_data_scopes")
     op.get_bind().execute(
         sa.text("INSERT INTO role_data_scopes (role_id, table_name, scope) "
                 "SELECT role_id, :t, :s FROM roles WHERE role_name = :r"),

@@ -17,6 +17,8 @@ Create Date: 2026-12-07
 import sqlalchemy as sa
 from alembic import op
 
+from migrations.helpers import enable_rls, grant_runtime
+
 revision = "0029"
 down_revision = "0028"
 branch_labels = None
@@ -62,12 +64,8 @@ def upgrade():
         sa.PrimaryKeyConstraint("refresh_id", name=op.f("pk_dashboard_refresh")),
     )
     op.execute("INSERT INTO dashboard_refresh (refresh_id) VALUES (1)")
-    op.execute("ALTER TABLE dashboard_facts ENABLE ROW LEVEL SECURITY")
-    op.execute(f"CREATE POLICY dashboard_facts_scope ON dashboard_facts FOR SELECT TO PUBLIC USING ({visible()})")
-    # least privilege: the default privileges of 0003 gave the runtime role every row right
-    op.execute("DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'crm_app') THEN "
-               "REVOKE ALL ON dashboard_facts, dashboard_refresh FROM crm_app; "
-               "GRANT SELECT ON dashboard_facts, dashboard_refresh TO crm_app; END IF; END $$")
+    enable_rls("dashboard_facts", visible(), command="SELECT")
+    grant_runtime({"dashboard_facts": "SELECT", "dashboard_refresh": "SELECT"})
 
 
 def downgrade():

@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from migrations.helpers import audit_table
+
 revision = "0030"
 down_revision = "0029"
 branch_labels = None
@@ -28,7 +30,7 @@ def upgrade():
                                 ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("user_id", name=op.f("pk_dashboard_layouts")),
     )
-    op.execute("SELECT crm_audit_enable('dashboard_layouts'::regclass)")
+    audit_table("dashboard_layouts")
 
 
 def downgrade():

@@ -20,6 +20,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from migrations.helpers import audit_table, grant_runtime
+
 revision = "0031"
 down_revision = "0030"
 branch_labels = None
@@ -59,13 +61,9 @@ def upgrade():
         sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_schema_version")),
     )
     op.execute("INSERT INTO crm_schema_version (id, version) VALUES (1, 1)")
-    # least privilege: the default privileges of 0003 gave the runtime role every row right;
-    # it reads the catalogue, the owner role (app/fields) writes it with the DDL it records
-    op.execute("DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'crm_app') THEN "
-               "REVOKE ALL ON custom_fields, crm_schema_version FROM crm_app; "
-               "GRANT SELECT ON custom_fields, crm_schema_version TO crm_app; END IF; END $$")
-    op.execute("SELECT crm_audit_enable('custom_fields'::regclass)")
-    op.execute("SELECT crm_audit_enable('crm_schema_version'::regclass)")
+    # the runtime role reads the catalogue, the owner role (app/fields) writes it with the DDL it records
+    grant_runtime({"custom_fields": "SELECT", "crm_schema_version": "SELECT"})
+    audit_table("custom_fields", "crm_schema_version")
 
 
 def downgrade():

@@ -81,6 +81,13 @@ def add_field(owner, table: str, name: str, ddl: str, field_type: str | None, la
     owner("UPDATE crm_schema_version SET version = version + 1")
 
 
+def api_auth(client: FlaskClient) -> dict[str, str]:
+    """The admin's bearer token for the API."""
+    signed_in = client.post("/api/v1/security/login",
+                            json={"username": "admin", "password": ADMIN_PASSWORD, "provider": "db"})
+    return {"Authorization": f"Bearer {signed_in.get_json()['access_token']}"}
+
+
 def refresh(app: Flask) -> None:
     """As if the throttle's second had passed: the next request checks the version."""
     from app.fields.refresh import CHECK_EVERY, EXTENSION
@@ -91,6 +98,8 @@ def refresh(app: Flask) -> None:
 @pytest.fixture(scope="module")
 def fields(owner, app, admin) -> dict[str, int]:
     assert admin.get("/customers/list/").status_code == 200  # the screens as derived at start-up
+    client = app.test_client()  # and the API's check of `q`, derived from the columns too
+    assert client.get("/api/v1/customers/?q=(order_column:name)", headers=api_auth(client)).status_code == 200
     # stored as app/fields/ddl.py stores each type
     add_field(owner, "customers", "tier", "text", "choice", "Tier", "等级", CHOICES)
     add_field(owner, "customers", "region_note", "text", "text", "Region note", "区域备注")
@@ -152,9 +161,7 @@ def test_filter_and_quick_search_find_by_the_fields(admin, fields):
 
 def test_api_and_openapi_have_the_fields(app, fields):
     client = app.test_client()
-    signed_in = client.post("/api/v1/security/login",
-                            json={"username": "admin", "password": ADMIN_PASSWORD, "provider": "db"})
-    auth = {"Authorization": f"Bearer {signed_in.get_json()['access_token']}"}
+    auth = api_auth(client)
     url = f"/api/v1/customers/{fields['customer']}"
     item = client.get(url, headers=auth).get_json()["result"]
     assert item["tier"] == "gold" and item["region_note"] == "Northern plains office" and item["legacy_code"] == "LC-7"
@@ -168,6 +175,9 @@ def test_api_and_openapi_have_the_fields(app, fields):
     assert item["tier"] == "silver" and item["signed_on"] == "2026-05-04"
     assert client.get(f"/api/v1/customers/?q=(filters:!((col:tier,opr:eq,value:silver)))",
                       headers=auth).get_json()["count"] == 2  # and Typed Co, added above
+    ordered = client.get("/api/v1/customers/?q=(columns:!(name,tier),order_column:headcount,order_direction:desc)",
+                         headers=auth)  # `q` checked against the columns as they are now
+    assert ordered.status_code == 200 and ordered.get_json()["list_columns"] == ["name", "tier"]
     schemas = client.get("/api/v1/_openapi", headers=auth).get_json()["components"]["schemas"]
     post = json.dumps({k: v for k, v in schemas.items() if "Customer" in k})
     assert '"tier"' in post and '"region_note"' in post and "silver" in post

@@ -4,9 +4,7 @@ Rules and DDL live in app/fields/; this only reads the form and renders.
 """
 from __future__ import annotations
 
-from flask import abort, flash, redirect, request, url_for
-from flask_appbuilder import BaseView, expose
-from flask_appbuilder.security.decorators import has_access, permission_name
+from flask import abort, flash, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -15,6 +13,7 @@ from app.fields import changes
 from app.fields.catalog import CRM_TABLES, all_fields
 from app.fields.rules import WIDENINGS, FieldError, FieldSpec, check_table
 from app.models.custom_field import FIELD_TYPES
+from views.admin.form_screen import FormScreen, action
 
 TABLE_LABELS = {"customers": _l("Customers"), "contacts": _l("Contacts"), "leads": _l("Leads"),
                 "opportunities": _l("Opportunities"), "activities": _l("Activities"),
@@ -33,91 +32,71 @@ def spec_from(form: dict) -> FieldSpec:
                      form["label_zh"], form["choices"].splitlines(), form["required"], form["financial"])
 
 
-class FieldsView(BaseView):
+class FieldsView(FormScreen):
     route_base = "/fields"
-    default_view = "index"
+    template = "crm/fields.html"
+    title = _l("Custom fields")
+    refused = (FieldError,)
 
-    def _page(self, form: dict | None = None, error: str | None = None, status: int = 200):
-        page = self.render_template(
-            "crm/fields.html", title=_l("Custom fields"), fields=all_fields(include_hidden=True),
-            locale=str(get_locale() or "en"), tables=TABLE_LABELS, types=TYPE_LABELS,
-            base_types=(*FIELD_TYPES, "link"), widenings=WIDENINGS, form=form or BLANK, error=error)
-        return page, status
+    def blank(self) -> dict:
+        return BLANK
+
+    def page_values(self) -> dict:
+        return dict(fields=all_fields(include_hidden=True), locale=str(get_locale() or "en"), tables=TABLE_LABELS,
+                    types=TYPE_LABELS, base_types=(*FIELD_TYPES, "link"), widenings=WIDENINGS)
+
+    def read_form(self) -> dict:
+        form = {name: request.form.get(name, default) for name, default in BLANK.items() if default is not False}
+        form.update(required=bool(request.form.get("required")), financial=bool(request.form.get("financial")))
+        if form["field_type"] not in (*FIELD_TYPES, "link") or form["link_table"] not in CRM_TABLES:
+            abort(400)  # not a value the form offers
+        return form
+
+    def create(self, form: dict):
+        added = changes.add_field(spec_from(form))
+        return self.done(_("Field %(name)s added to %(table)s.", name=added.column_name,
+                           table=TABLE_LABELS[added.table_name]))
 
     def _change(self, change, table: str, column: str, message: str):
         try:
             check_table(table)
             views = change(table, column)
         except FieldError as exc:
-            return self._page(error=str(exc), status=400)
-        flash(message, "success")
+            return self.page(error=str(exc), status=400)
+        done = self.done(message)
         if views and isinstance(views, list):
             flash(_("Saved views that use %(name)s no longer show it: %(views)s.", name=column,
                     views=", ".join(views)), "warning")
-        return redirect(url_for(".index"))
+        return done
 
-    @expose("/")
-    @has_access
-    @permission_name("list")
-    def index(self):
-        return self._page()
-
-    @expose("/add", methods=["POST"])
-    @has_access
-    @permission_name("add")
-    def add(self):
-        form = {name: request.form.get(name, default) for name, default in BLANK.items() if default is not False}
-        form.update(required=bool(request.form.get("required")), financial=bool(request.form.get("financial")))
-        if form["field_type"] not in (*FIELD_TYPES, "link") or form["link_table"] not in CRM_TABLES:
-            abort(400)  # not a value the form offers
-        try:
-            added = changes.add_field(spec_from(form))
-        except FieldError as exc:
-            return self._page(form, str(exc), 400)
-        flash(_("Field %(name)s added to %(table)s.", name=added.column_name, table=TABLE_LABELS[added.table_name]),
-              "success")
-        return redirect(url_for(".index"))
-
-    @expose("/<table>/<column>/remove", methods=["POST"])
-    @has_access
-    @permission_name("edit")
+    @action("/<table>/<column>/remove", "edit")
     def remove(self, table: str, column: str):
         return self._change(changes.remove_field, table, column,
                             _("Field %(name)s removed: its data is kept until it is purged.", name=column))
 
-    @expose("/<table>/<column>/restore", methods=["POST"])
-    @has_access
-    @permission_name("edit")
+    @action("/<table>/<column>/restore", "edit")
     def restore(self, table: str, column: str):
         return self._change(changes.restore_field, table, column, _("Field %(name)s restored.", name=column))
 
-    @expose("/<table>/<column>/purge", methods=["POST"])
-    @has_access
-    @permission_name("delete")
+    @action("/<table>/<column>/purge", "delete")
     def purge(self, table: str, column: str):
         return self._change(changes.purge_field, table, column,
                             _("Field %(name)s and its data deleted.", name=column))
 
-    @expose("/<table>/<column>/labels", methods=["POST"])
-    @has_access
-    @permission_name("edit")
+    @action("/<table>/<column>/labels", "edit")
     def labels(self, table: str, column: str):
         form = request.form
         return self._change(lambda t, c: changes.relabel_field(t, c, form.get("label_en"), form.get("label_zh"),
                                                                bool(form.get("required"))),
                             table, column, _("Field %(name)s changed.", name=column))
 
-    @expose("/<table>/<column>/choices", methods=["POST"])
-    @has_access
-    @permission_name("edit")
+    @action("/<table>/<column>/choices", "edit")
     def choices(self, table: str, column: str):
         raw = request.form.get("choices", "").splitlines()  # one per line: a label may hold a comma
         return self._change(lambda t, c: changes.rechoose_field(t, c, raw), table, column,
                             _("Field %(name)s changed.", name=column))
 
-    @expose("/<table>/<column>/widen", methods=["POST"])
-    @has_access
-    @permission_name("edit")
+    @action("/<table>/<column>/widen", "edit")
     def widen(self, table: str, column: str):
         new_type = request.form.get("field_type", "")
         return self._change(lambda t, c: changes.widen_field(t, c, new_type), table, column,

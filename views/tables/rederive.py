@@ -19,11 +19,12 @@ from views.tables.model_view import CrmModelView
 
 # what a screen's constructor kept on the instance from the derived attributes, and its forms
 SCREEN_STATE = (*DERIVED_ATTRIBUTES, "add_form", "edit_form", "search_form")
-# what an API's constructor and blueprint kept on the instance from the columns
+# what an API's constructor and blueprint kept on the instance from the columns, and the checks of
+# its `q` argument (app/crud/query_args.py: their enums name the columns)
 API_STATE = ("datamodel", "list_columns", "show_columns", "add_columns", "edit_columns", "order_columns",
              "search_columns", "validators_columns", "label_columns", "description_columns",
              "list_select_columns", "show_select_columns", "list_model_schema", "add_model_schema",
-             "edit_model_schema", "show_model_schema", "model2schemaconverter")
+             "edit_model_schema", "show_model_schema", "model2schemaconverter", "crm_q_validators")
 
 
 def refresh_screen(view: CrmModelView) -> None:

@@ -1,0 +1,58 @@
+"""Caches derived from the tables' columns are emptied when a column is mapped or unmapped (no database)."""
+from __future__ import annotations
+
+from sqlalchemy import inspect
+from sqlalchemy.dialects import postgresql
+
+
+def test_a_registered_forget_runs_once_per_change_however_often_it_registered():
+    from app.fields.derived import FORGETS, forget_derived, on_columns_changed
+
+    calls = []
+
+    def forget() -> None:
+        calls.append("forgot")
+
+    assert on_columns_changed(forget) is forget and on_columns_changed(forget) is forget
+    try:
+        forget_derived()
+        assert calls == ["forgot"]
+    finally:
+        FORGETS.remove(forget)
+
+
+def test_a_mapped_then_unmapped_column_reaches_the_column_lists_encryption_and_crm_search():
+    """Each cache is read (so filled) before the change: one left out of the registry keeps the old columns."""
+    from app.encryption.columns import encrypted_columns
+    from app.fields import reflect
+    from app.fields.catalog import FieldDef
+    from app.models import Customer, searchable
+    from app.search.conditions import Terms
+    from app.search.service import ENTITIES, shared_statement
+
+    entity = next(e for e in ENTITIES if e.model is Customer)
+
+    def seen() -> dict[str, object]:
+        sql = shared_statement(entity, Terms("renewal")).compile(dialect=postgresql.dialect())
+        return {"title": searchable.title_columns(Customer), "long": searchable.long_text_columns(Customer),
+                "substring": searchable.substring_columns(Customer), "words": searchable.word_columns(Customer),
+                "sealed": [name for name, _c, _b in encrypted_columns(inspect(Customer))], "search": str(sql)}
+
+    mapped = {table: [column.info["custom"] for column in reflect.mapped_extras(model).values()]
+              for table, model in reflect.MODELS.items()}  # what other tests of this process mapped
+    amount = FieldDef(0, "customers", "tidy_budget", "amount", "Budget", None, None, False, True, "active", "field")
+    added = {**mapped, "customers": mapped["customers"] + [
+        reflect.Extra("customers", "tidy_notes", "text", True),  # uncatalogued text: a long text
+        reflect.Extra("customers", "tidy_budget", "bytea", True, amount)]}
+    before = seen()
+    searched = "customers.tidy_notes ILIKE"  # a condition of the statement (its SELECT list maps all columns)
+    assert searched not in before["search"]
+    try:
+        assert reflect.apply(reflect.Reflected(1, added))
+        after = seen()
+        assert "tidy_notes" in after["long"] and "tidy_notes" in after["substring"]
+        assert "tidy_notes" in after["words"] and searched in after["search"]
+        assert after["sealed"] == before["sealed"] + ["tidy_budget"]
+    finally:
+        reflect.apply(reflect.Reflected(0, mapped))
+    assert seen() == before

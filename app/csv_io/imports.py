@@ -3,7 +3,6 @@ form fields and validators, related rows looked up in batches; then one all-or-n
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -14,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from app.models.choices import CHOICE_COLUMNS, INDUSTRY_ALIASES
 from app.i18n.labels import choice_label
-from app.csv_io.reading import decode, rows_of
+from app.csv_io.reading import decode, header_key as _key, rows_of
 from app.audit.context import bind as bind_actor
 from app.audit.record import current_user_id
 from app.encryption.columns import Sealed, encrypted_columns, seal_rows
@@ -41,10 +40,6 @@ NAME_COLUMNS = {Customer: Customer.name, Contact: Contact.email, User: User.user
 LOOKUP_CHUNK = 10_000
 OWNER = "owner_id"  # the owned tables' owner (migration 0026)
 MEMO_SIZE = 10_000  # distinct values remembered per column during one check
-
-
-def _key(header: str) -> str:
-    return re.sub(r"[\s_]+", " ", header.strip().casefold())
 
 
 @dataclass

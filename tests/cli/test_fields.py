@@ -129,8 +129,8 @@ def test_remove_keeps_data_restore_and_purge_only_after_remove_and_saved_views(f
           "'{\"_flt_0_campaign\": [\"spring\"]}' FROM users WHERE username = 'admin'")
     assert crm_cli(fapp, *fields("restore", "leads", "campaign")).exit_code == 0
     warned = crm_cli(fapp, *fields("remove", "leads", "campaign"))
-    assert warned.exit_code == 0 and "still used by saved views (they no longer show it): Spring (admin)" \
-        in warned.output
+    assert warned.exit_code == 0 and "still used by (they leave it out while it is removed): saved view " \
+        "“Spring (admin)”" in warned.output
     used = crm_cli(fapp, *fields("purge", "leads", "campaign"))
     assert used.exit_code == 1 and "Spring (admin)" in used.output
     assert column_type(owner, "leads", "campaign") == "text"
@@ -144,6 +144,38 @@ def test_remove_keeps_data_restore_and_purge_only_after_remove_and_saved_views(f
          "field purge"]
     missing = crm_cli(fapp, *fields("restore", "leads", "campaign"))
     assert missing.exit_code == 1 and "has no custom field campaign" in missing.output
+
+
+def test_what_uses_a_field_is_named_and_force_takes_it_out_of_saved_views(fapp, owner):
+    assert crm_cli(fapp, *fields("add", "leads", "region_code", "--type", "text", "--label-zh", "区域")).exit_code == 0
+    admin = "(SELECT user_id FROM users WHERE username = 'admin')"
+    owner(f"INSERT INTO saved_views (user_id, view_name, name, args, columns) VALUES ({admin}, 'LeadView', 'North', "
+          "'{\"_flt_0_region_code\": [\"N\"], \"_flt_0_status\": [\"new\"], \"_oc_LeadView\": [\"region_code\"], "
+          "\"_od_LeadView\": [\"asc\"], \"q\": [\"x\"]}', '[\"source\", \"region_code\"]'), "
+          f"({admin}, 'LeadView', 'Other', '{{\"_flt_0_status\": [\"new\"]}}', '[]')")
+    # a CSV import waiting for confirmation whose header names the field by its Chinese label (GB18030)
+    owner(f"INSERT INTO csv_uploads (upload_id, user_id, table_name, filename, encoding, content) VALUES "
+          f"('t1', {admin}, 'leads', 'north.csv', 'gb18030', :data), "
+          f"('t2', {admin}, 'leads', 'plain.csv', 'utf-8', :plain)",
+          data="来源;区域\nweb;N\n".encode("gb18030"), plain=b"source,status\nweb,new\n")
+    owner(f"INSERT INTO bulk_jobs (user_id, screen, table_name, action, arguments, total) VALUES ({admin}, "
+          "'LeadView', 'leads', 'set', '{\"args\": {}, \"column\": \"region_code\", \"value\": \"S\"}', 5)")
+    busy = crm_cli(fapp, *fields("remove", "leads", "region_code"))
+    assert busy.exit_code == 1 and "bulk job in progress “#" in busy.output and "set (admin)" in busy.output
+    owner("UPDATE bulk_jobs SET status = 'done'")
+    removed = crm_cli(fapp, *fields("remove", "leads", "region_code"))
+    assert removed.exit_code == 0 and "saved view “North (admin)”; CSV import waiting for confirmation " \
+        "“north.csv (admin)”" in removed.output and "Other" not in removed.output and "plain" not in removed.output
+    refused = crm_cli(fapp, *fields("purge", "leads", "region_code"))
+    assert refused.exit_code == 1 and "North (admin)" in refused.output and "north.csv" in refused.output
+    assert column_type(owner, "leads", "region_code") == "text"
+    forced = crm_cli(fapp, *fields("purge", "leads", "region_code", "--force"))
+    assert forced.exit_code == 0 and "taken out of: saved view “North (admin)”" in forced.output
+    assert column_type(owner, "leads", "region_code") is None
+    # the view keeps everything else: its other filter, the quick search, its other column; sort and order gone
+    assert owner("SELECT args, columns FROM saved_views WHERE name = 'North'") == \
+        [({"_flt_0_status": ["new"], "q": ["x"]}, ["source"])]
+    assert owner("SELECT count(*) FROM csv_uploads") == [(2,)]  # the user's file stays; its import is refused
 
 
 def test_sync_registers_hand_made_columns_and_rebuilds_broken_indexes(fapp, owner, pg):

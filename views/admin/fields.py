@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from app.fields import changes
 from app.fields.catalog import CRM_TABLES, all_fields
 from app.fields.rules import WIDENINGS, FieldError, FieldSpec, check_table
+from app.fields.usage import listed
 from app.models.custom_field import FIELD_TYPES
 
 TABLE_LABELS = {"customers": _l("Customers"), "contacts": _l("Contacts"), "leads": _l("Leads"),
@@ -44,16 +45,16 @@ class FieldsView(BaseView):
             base_types=(*FIELD_TYPES, "link"), widenings=WIDENINGS, form=form or BLANK, error=error)
         return page, status
 
-    def _change(self, change, table: str, column: str, message: str):
+    def _change(self, change, table: str, column: str, message: str, used: str = ""):
+        """`change(table, column)`; `used` flashes what uses the field (a list of usage.Use it returns)."""
         try:
             check_table(table)
-            views = change(table, column)
+            uses = change(table, column)
         except FieldError as exc:
             return self._page(error=str(exc), status=400)
         flash(message, "success")
-        if views and isinstance(views, list):
-            flash(_("Saved views that use %(name)s no longer show it: %(views)s.", name=column,
-                    views=", ".join(views)), "warning")
+        if used and uses:
+            flash(used % {"uses": listed(uses)}, "warning")
         return redirect(url_for(".index"))
 
     @expose("/")
@@ -83,7 +84,8 @@ class FieldsView(BaseView):
     @permission_name("edit")
     def remove(self, table: str, column: str):
         return self._change(changes.remove_field, table, column,
-                            _("Field %(name)s removed: its data is kept until it is purged.", name=column))
+                            _("Field %(name)s removed: its data is kept until it is purged.", name=column),
+                            _("Still used by (they leave it out while it is removed): %(uses)s."))
 
     @expose("/<table>/<column>/restore", methods=["POST"])
     @has_access
@@ -95,8 +97,9 @@ class FieldsView(BaseView):
     @has_access
     @permission_name("delete")
     def purge(self, table: str, column: str):
-        return self._change(changes.purge_field, table, column,
-                            _("Field %(name)s and its data deleted.", name=column))
+        force = bool(request.form.get("force"))
+        return self._change(lambda t, c: changes.purge_field(t, c, force=force), table, column,
+                            _("Field %(name)s and its data deleted.", name=column), _("Taken out of: %(uses)s."))
 
     @expose("/<table>/<column>/labels", methods=["POST"])
     @has_access

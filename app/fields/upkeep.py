@@ -68,6 +68,12 @@ def finish_field(found: FieldDef, config: Optional[Mapping] = None, drop: list[d
             for name in unvalidated(conn, table, checks):
                 conn.exec_driver_sql(f"ALTER TABLE {ddl.q(table)} VALIDATE CONSTRAINT {ddl.q(name)}")
                 done.append(f"validated {name}")
+            if any(note.startswith("built") for note in done):
+                # a new column has no statistics, and autovacuum gathers none until a tenth of the rows
+                # change: the planner would guess 0.5% of rows match a filter by it and walk the list's
+                # sort index hoping to meet 25 of them soon (30 s on 10M activities). A sample: ~1 s.
+                columns = ", ".join(ddl.q(c) for c in (column, found.band_column) if c)
+                conn.exec_driver_sql(f"ANALYZE {ddl.q(table)} ({columns})")
         except DBAPIError as exc:
             done.append(f"left for `crm fields sync`: {table}.{column}: {str(exc.orig).strip().splitlines()[0]}")
     return done

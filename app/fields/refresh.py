@@ -20,26 +20,30 @@ from typing import Callable
 from flask import Flask, Response, abort, current_app, g, request
 from flask_babel import gettext as _
 from psycopg import errors as pg_errors
-from sqlalchemy import text
+from sqlalchemy import literal_column, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.fields import reflect
-from app.fields.catalog import schema_version
+from app.fields.ddl import lit
+from app.models.custom_field import CrmSchemaVersion
 
 logger = logging.getLogger(__name__)
 CHECK_EVERY = 1.0  # seconds between two checks of one process (the issue allows "within seconds")
 EXTENSION = "crm_schema_watch"
 GENERATION = {"mapped": 0}  # bumped each time the models' extra columns change (process-wide: models are)
 # the columns of the CRM tables, digested: it changes when a column is added or dropped by hand
-COLUMNS_DIGEST = text("SELECT md5(string_agg(attrelid::text || ':' || attnum, ',' ORDER BY attrelid, attnum)) "
-                      "FROM pg_attribute WHERE attrelid = ANY(CAST(:tables AS regclass[])) AND attnum > 0 "
-                      "AND NOT attisdropped")
+COLUMNS_DIGEST = literal_column(
+    "(SELECT md5(string_agg(attrelid::text || ':' || attnum, ',' ORDER BY attrelid, attnum)) FROM pg_attribute"
+    f" WHERE attrelid IN ({', '.join(f'{lit(name)}::regclass' for name in reflect.MODELS)}) AND attnum > 0"
+    " AND NOT attisdropped)")
 MISSING_COLUMN = re.compile(r'column (?:"?\w+"?\.)?"?(\w+)"? does not exist')
 
 
-def columns_digest() -> str | None:
-    return db.session.execute(COLUMNS_DIGEST, {"tables": list(reflect.MODELS)}).scalar()
+def schema_state() -> tuple[int, str]:
+    """The schema version and the columns' digest, in one SELECT (which the audit context binds no actor for)."""
+    version, digest = db.session.execute(select(CrmSchemaVersion.version, COLUMNS_DIGEST)).one()
+    return version, digest
 
 
 class SchemaWatch:
@@ -60,8 +64,7 @@ class SchemaWatch:
         """Reflect and re-derive when the version changed (or `force`); True when the screens changed."""
         with self.lock:
             self.checked_at = time.monotonic()
-            version = schema_version()  # a SELECT the audit context does not bind for (a text() might write)
-            digest = columns_digest()
+            version, digest = schema_state()
             if (version, digest) == (self.version, self.digest) and self.generation == GENERATION["mapped"] \
                     and not force:
                 return False  # (another app of this process, on another database, may have mapped: tests)

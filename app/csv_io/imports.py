@@ -3,6 +3,7 @@ form fields and validators, related rows looked up in batches; then one all-or-n
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -13,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from app.models.choices import CHOICE_COLUMNS, INDUSTRY_ALIASES
 from app.i18n.labels import choice_label
-from app.csv_io.reading import decode, header_key as _key, rows_of
+from app.csv_io.reading import decode, rows_of
 from app.audit.context import bind as bind_actor
 from app.audit.record import current_user_id
 from app.encryption.columns import Sealed, encrypted_columns, seal_rows
@@ -40,6 +41,10 @@ NAME_COLUMNS = {Customer: Customer.name, Contact: Contact.email, User: User.user
 LOOKUP_CHUNK = 10_000
 OWNER = "owner_id"  # the owned tables' owner (migration 0026)
 MEMO_SIZE = 10_000  # distinct values remembered per column during one check
+
+
+def _key(header: str) -> str:
+    return re.sub(r"[\s_]+", " ", header.strip().casefold())
 
 
 @dataclass
@@ -331,6 +336,7 @@ class Importer:
         payload = json.loads(content)
         result = Checked(payload["encoding"], rows=payload["rows"], numbers=payload["numbers"],
                          related=payload["related"], total=len(payload["rows"]))
+        self._forget_gone_columns(result)
         relations = {t.column: t for t in self.targets if t.related is not None}
         for column, header in result.related.items():
             target = relations[column]
@@ -348,6 +354,16 @@ class Importer:
         if result.problems:
             result.rows, result.numbers = [], []
         return result
+
+    def _forget_gone_columns(self, result: Checked) -> None:
+        """A custom field removed since the check: left out where no row gives it a value, else a problem."""
+        for column in set(result.rows[0] if result.rows else ()) - set(self.table.columns.keys()):
+            if any(row[column] is not None for row in result.rows):
+                result.problems.append(Problem(1, column, _(
+                    "%(name)s is no longer a field of this table (removed since the check): upload the file again.",
+                    name=column)))
+            for row in result.rows:
+                del row[column]
 
     # ------------------------------------------------------------------ insert
     def insert(self, rows: list[dict[str, Any]]) -> None:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -42,31 +41,13 @@ def decode(data: bytes, choice: str = "auto") -> tuple[str, str]:
                         pos=failure.start + 1))
 
 
-def header_key(header: str) -> str:
-    """A column header as matched: case, spaces and underscores aside ("Annual_budget" is "annual budget")."""
-    return re.sub(r"[\s_]+", " ", header.strip().casefold())
-
-
-def sniffed_delimiter(text: str) -> str:
-    try:
-        return csv.Sniffer().sniff(text[:16384], DELIMITERS).delimiter
-    except csv.Error:
-        return ","
-
-
-def header_of(head: bytes, encoding: str) -> list[str]:
-    """The column headers in the first bytes of a file already checked (`encoding` as `decode` found it)."""
-    text = head.decode(ENCODINGS.get(encoding) or "utf-8-sig", errors="ignore")  # the cut may split a character
-    try:
-        return [h.strip() for h in next(csv.reader(io.StringIO(text, newline=""),
-                                                   delimiter=sniffed_delimiter(text)), [])]
-    except csv.Error:
-        return []
-
-
 def rows_of(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """(header, [(spreadsheet row number, cells)]); blank lines are skipped."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniffed_delimiter(text))
+    try:
+        delimiter = csv.Sniffer().sniff(text[:16384], DELIMITERS).delimiter
+    except csv.Error:
+        delimiter = ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows: list[tuple[int, list[str]]] = []
     try:
         header = next(reader, None)

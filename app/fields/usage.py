@@ -4,9 +4,9 @@ Issue 23 point 5: a field is not removed or purged while something uses it witho
 Dashboard layouts and report definitions are not searched: a layout keeps report types and
 the dashboard's own five filter arguments (app/reports/layouts.py drops any other argument),
 and a report is one of the fixed generators' snapshots; neither can name a column. CSV import
-keeps no mapping: the header is matched again at each import (app/csv_io/imports.py); what is
-stored is the file waiting between the dry run and its confirmation, whose header may name the
-field (by its name or one of its labels).
+keeps no mapping to reuse: the header is matched again at each import (app/csv_io/imports.py).
+What it stores is an import checked and waiting for confirmation (csv_uploads, kept a day): its
+rows as JSON keyed by column, the header already mapped; one that gives the field a value uses it.
 """
 from __future__ import annotations
 
@@ -15,14 +15,11 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Connection, text
 
-from app.csv_io.reading import header_key, header_of
 from app.fields.catalog import FieldDef
-from app.fields.rules import derived_label
 
 # the list screens a saved view or bulk job belongs to, by table
 SCREENS = {"customers": "CustomerView", "contacts": "ContactView", "leads": "LeadView",
            "opportunities": "OpportunityView", "activities": "ActivityView", "service_tickets": "TicketView"}
-HEADER_BYTES = 65_536  # the part of a waiting file read for its header
 KINDS = {"view": _l("saved view"), "import": _l("CSV import waiting for confirmation"),
          "job": _l("bulk job in progress")}
 
@@ -54,16 +51,15 @@ def saved_views(conn: Connection, table: str, column: str) -> list[Use]:
     return [Use("view", f"{name} ({username})", key) for key, name, username in rows]
 
 
-def waiting_imports(conn: Connection, found: FieldDef) -> list[Use]:
-    """The table's uploaded CSV files, waiting for confirmation, with a column headed by the field."""
-    names = {header_key(n) for n in (found.column_name, derived_label(found.column_name), found.label_en,
-                                      found.label_zh) if n}
-    rows = conn.execute(text(
-        "SELECT f.upload_id, f.filename, u.username, f.encoding, substring(f.content FROM 1 FOR :size) "
-        "FROM csv_uploads AS f JOIN users AS u ON u.user_id = f.user_id WHERE f.table_name = :t "
-        "ORDER BY f.created_at"), {"t": found.table_name, "size": HEADER_BYTES}).all()
-    return [Use("import", f"{filename} ({username})", key) for key, filename, username, encoding, head in rows
-            if names & {header_key(h) for h in header_of(bytes(head), encoding)}]
+def waiting_imports(conn: Connection, table: str, column: str) -> list[Use]:
+    """The table's CSV imports waiting for confirmation whose checked rows give the column a value."""
+    rows = conn.execute(text("""
+        SELECT f.upload_id, f.filename, u.username FROM csv_uploads AS f JOIN users AS u ON u.user_id = f.user_id
+        WHERE f.table_name = :t AND EXISTS (
+            SELECT FROM jsonb_array_elements(convert_from(f.content, 'UTF8')::jsonb -> 'rows') AS r
+            WHERE r ->> :c IS NOT NULL)
+        ORDER BY f.created_at"""), {"t": table, "c": column}).all()
+    return [Use("import", f"{filename} ({username})", key) for key, filename, username in rows]
 
 
 def open_jobs(conn: Connection, table: str, column: str) -> list[Use]:
@@ -79,7 +75,7 @@ def open_jobs(conn: Connection, table: str, column: str) -> list[Use]:
 def uses_of(conn: Connection, found: FieldDef) -> list[Use]:
     """Everything that names the field now."""
     table, column = found.table_name, found.column_name
-    return [*saved_views(conn, table, column), *waiting_imports(conn, found), *open_jobs(conn, table, column)]
+    return [*saved_views(conn, table, column), *waiting_imports(conn, table, column), *open_jobs(conn, table, column)]
 
 
 def listed(uses: list[Use]) -> str:

@@ -153,11 +153,12 @@ def test_what_uses_a_field_is_named_and_force_takes_it_out_of_saved_views(fapp, 
           "'{\"_flt_0_region_code\": [\"N\"], \"_flt_0_status\": [\"new\"], \"_oc_LeadView\": [\"region_code\"], "
           "\"_od_LeadView\": [\"asc\"], \"q\": [\"x\"]}', '[\"source\", \"region_code\"]'), "
           f"({admin}, 'LeadView', 'Other', '{{\"_flt_0_status\": [\"new\"]}}', '[]')")
-    # a CSV import waiting for confirmation whose header names the field by its Chinese label (GB18030)
+    # CSV imports checked and waiting for confirmation: their rows keyed by column (one gives the field a value)
     owner(f"INSERT INTO csv_uploads (upload_id, user_id, table_name, filename, encoding, content) VALUES "
-          f"('t1', {admin}, 'leads', 'north.csv', 'gb18030', :data), "
-          f"('t2', {admin}, 'leads', 'plain.csv', 'utf-8', :plain)",
-          data="来源;区域\nweb;N\n".encode("gb18030"), plain=b"source,status\nweb,new\n")
+          f"('t1', {admin}, 'leads', 'north.csv', 'utf-8', :data), ('t2', {admin}, 'leads', 'plain.csv', 'utf-8', "
+          ":plain)", data=json.dumps({"rows": [{"source": "web", "region_code": None},
+                                               {"source": "web", "region_code": "北"}]}).encode(),
+          plain=json.dumps({"rows": [{"source": "web", "region_code": None}]}).encode())
     owner(f"INSERT INTO bulk_jobs (user_id, screen, table_name, action, arguments, total) VALUES ({admin}, "
           "'LeadView', 'leads', 'set', '{\"args\": {}, \"column\": \"region_code\", \"value\": \"S\"}', 5)")
     busy = crm_cli(fapp, *fields("remove", "leads", "region_code"))

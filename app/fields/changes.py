@@ -98,7 +98,7 @@ def purge_field(table: str, column: str, config: Optional[Mapping] = None, force
                                 "uploaded again).", name=column, uses=usage.listed(uses)) if not jobs else
                              _l("%(name)s is used by %(uses)s: wait until it ends, or cancel it, then purge the "
                                 "field.", name=column, uses=usage.listed(jobs)))
-        usage.forget_in_views(conn, table, column, uses)
+        usage.forget_in_views(conn, column, uses)
         drops = [column] + ([column + BAND_SUFFIX] if found.financial else [])
         statement = f"ALTER TABLE {ddl.q(table)} " + ", ".join(f"DROP COLUMN IF EXISTS {ddl.q(c)}" for c in drops)
         conn.exec_driver_sql(statement)  # PostgreSQL drops the column's indexes and constraints with it

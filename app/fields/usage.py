@@ -27,7 +27,7 @@ KINDS = {"view": _l("saved view"), "import": _l("CSV import waiting for confirma
 def names_column(args: str) -> str:
     """SQL: the list arguments `args` (jsonb {name: [values]}) filter or sort by the column :c."""
     return (f"EXISTS (SELECT FROM jsonb_each({args}) AS a WHERE a.key ~ ('^_flt_[0-9]+_' || :c || '$') "
-            f"OR (a.key LIKE '\\_oc\\_%' AND a.value ? :c))")
+            "OR (a.key LIKE '\\_oc\\_%' AND a.value ? :c))")
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def listed(uses: list[Use]) -> str:
     return "; ".join(str(use) for use in uses)
 
 
-def forget_in_views(conn: Connection, table: str, column: str, views: list[Use]) -> None:
+def forget_in_views(conn: Connection, column: str, views: list[Use]) -> None:
     """Take the column out of saved views: their columns, and the filters and sort by it (the rest stays)."""
     conn.execute(text(f"""
         UPDATE saved_views AS v SET columns = v.columns - :c,

@@ -166,7 +166,8 @@ def widen_field(table: str, column: str, new_type: str, config: Optional[Mapping
         check_widening(found.field_type, new_type, found.financial)
         clauses = [f"DROP CONSTRAINT IF EXISTS {ddl.q(c.name)}"
                    for c in ddl.constraints(table, column, found.field_type, False, found.choices)]
-        if ddl.SQL_TYPES[new_type] != ddl.SQL_TYPES[found.field_type]:  # numeric(18, 2) to numeric: no rewrite
+        # numeric(18, 2) to numeric, varchar to text: no rewrite; a choice stays text (varchar(n) would scan)
+        if ddl.SQL_TYPES[new_type] != ddl.SQL_TYPES[found.field_type] and found.field_type != "choice":
             clauses.append(f"ALTER COLUMN {ddl.q(column)} TYPE {ddl.SQL_TYPES[new_type]}")
         if clauses:  # text to long_text changes the catalogue only
             conn.exec_driver_sql(f"ALTER TABLE {ddl.q(table)} " + ", ".join(clauses))
@@ -179,5 +180,5 @@ def widen_field(table: str, column: str, new_type: str, config: Optional[Mapping
 
     widened = as_owner(work, config)
     old = holder["old"]
-    finish_field(widened, config, drop=ddl.indexes(table, column, old.field_type, False))
+    finish_field(widened, config, drop=ddl.indexes(table, column, old.field_type, False, bounded=True))
     return widened

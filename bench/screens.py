@@ -1,7 +1,7 @@
 """Server time of every CRM screen at bench scale, and the customers list's throughput under gunicorn.
 
     make bench                     # this, then the search benchmark
-    python -m bench.screens [--runs 20] [--seconds 20] [--clients 8] [--user USERNAME]
+    python -m bench.screens [--runs 20] [--seconds 20] [--clients 8] [--user USERNAME] [--only fields]
 
 Environment: BENCH_INSTANCE (default /tmp/crm-bench), BENCH_SCALE (default 1),
 BENCH_WORKERS (gunicorn workers; default as `crm serve`: CRM_WORKERS, else CPU cores + 1), BENCH_PORT (8101).
@@ -33,6 +33,7 @@ from pathlib import Path
 
 from bench.served import TIMEOUT_S, Server, serve, throughput
 from bench.dashboard_urls import measure_dashboard
+from bench.field_urls import field_urls
 from bench.setup import as_user
 from bench.timing import Statements, percentile, signed_in_client
 
@@ -201,7 +202,7 @@ def timed(server: Server, url: str, runs: int) -> tuple[list[float], str]:
 
 
 def screen_rows(app, server: Server, runs: int, counts: dict[str, int], echo=print,
-                user: str = "admin") -> list[Row]:
+                user: str = "admin", only: str | None = None) -> list[Row]:
     from app.extensions import db
 
     # the rows the signed-in user sees (the admin: every row, read as the owner role)
@@ -225,6 +226,10 @@ def screen_rows(app, server: Server, runs: int, counts: dict[str, int], echo=pri
         rows.append(Row(label, involved, times, status, url, queries, slowest))
         echo(f"  {statistics.median(times):8.1f} ms  {status}  {queries:3} queries  {url}")
 
+    for label, url, involved in field_urls(app, scalar, counts):  # the custom fields' screens (issue 23)
+        measure(label, url, involved)
+    if only == "fields":
+        return rows
     for s in SCREENS:
         total = f"{counts[s.table]:,}"
         list_url = f"{s.path}list/"
@@ -326,6 +331,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the throughput run")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--user", default="admin", help="sign in as this user (e.g. a Sales Rep: rep22)")
+    parser.add_argument("--only", choices=["fields"], help="fields: only the custom fields' screens")
     args = parser.parse_args(argv)
     instance = Path(os.environ.get("BENCH_INSTANCE", "/tmp/crm-bench")).resolve()
     scale = float(os.environ.get("BENCH_SCALE", "1"))
@@ -340,7 +346,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\nData: {', '.join(f'{n:,} {t}' for t, n in counts.items())}; database {size}", flush=True)
         server = serve(instance, workers, port, ADMIN_PASSWORD, username=args.user)
         try:
-            rows = screen_rows(app, server, args.runs, counts, user=args.user)
+            rows = screen_rows(app, server, args.runs, counts, user=args.user, only=args.only)
             result = throughput(server, workers, args.seconds, args.clients)
         finally:
             server.proc.terminate()

@@ -336,6 +336,7 @@ class Importer:
         payload = json.loads(content)
         result = Checked(payload["encoding"], rows=payload["rows"], numbers=payload["numbers"],
                          related=payload["related"], total=len(payload["rows"]))
+        self._forget_gone_columns(result)
         relations = {t.column: t for t in self.targets if t.related is not None}
         for column, header in result.related.items():
             target = relations[column]
@@ -353,6 +354,16 @@ class Importer:
         if result.problems:
             result.rows, result.numbers = [], []
         return result
+
+    def _forget_gone_columns(self, result: Checked) -> None:
+        """A custom field removed since the check: left out where no row gives it a value, else a problem."""
+        for column in set(result.rows[0] if result.rows else ()) - set(self.table.columns.keys()):
+            if any(row[column] is not None for row in result.rows):
+                result.problems.append(Problem(1, column, _(
+                    "%(name)s is no longer a field of this table (removed since the check): upload the file again.",
+                    name=column)))
+            for row in result.rows:
+                del row[column]
 
     # ------------------------------------------------------------------ insert
     def insert(self, rows: list[dict[str, Any]]) -> None:

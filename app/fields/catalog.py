@@ -19,7 +19,8 @@ CRM_TABLES: dict[str, str] = {"customers": "customer_id", "contacts": "contact_i
 class FieldDef:
     """One row of custom_fields.
 
-    Storage by type (app/fields/ddl.py): text, long_text, choice: text; number: numeric; amount:
+    Storage by type (app/fields/ddl.py): text: varchar(255) (a B-tree sorts it); long_text, choice (and a
+    choice widened to text): text; number: numeric; amount:
     numeric(18, 2), or when financial a bytea envelope sealed as customers.revenue is
     (app/encryption/columns.py: EncryptedAmount, associated data table:column:id) beside
     `<column>_band` smallint; date: date; datetime: timestamp (UTC); boolean; link:<table>: integer

@@ -7,17 +7,13 @@ from typing import Mapping, Optional
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Connection, text
 
-from app.fields import ddl
+from app.fields import ddl, usage
 from app.fields.catalog import FieldDef
 from app.fields.owner import as_owner, bump_version, find, log_change
 from app.fields.rules import (BAND_SUFFIX, FieldError, FieldSpec, check_label, check_spec, check_widening,
                               parse_choices)
 from app.fields.upkeep import finish_field
-
-# the list screens a saved view belongs to (saved_views.view_name), by table
-SCREENS = {"customers": "CustomerView", "contacts": "ContactView", "leads": "LeadView",
-           "opportunities": "OpportunityView", "activities": "ActivityView", "service_tickets": "TicketView"}
-
+from app.fields.usage import Use
 
 def add_field(spec: FieldSpec, config: Optional[Mapping] = None) -> FieldDef:
     """Add the column, its constraints (NOT VALID) and catalogue row in one transaction; then its indexes."""
@@ -52,63 +48,67 @@ def add_field(spec: FieldSpec, config: Optional[Mapping] = None) -> FieldDef:
     return added
 
 
-def _set_state(table: str, column: str, state: str, action: str, config: Optional[Mapping]) -> list[str]:
-    """Hide or show a field; the saved views that use it (they lose it while it is hidden)."""
+def _set_state(table: str, column: str, state: str, action: str, config: Optional[Mapping]) -> list[Use]:
+    """Hide or show a field; what uses it (saved views lose it while it is hidden, and get it back)."""
 
-    def work(conn: Connection) -> list[str]:
+    def work(conn: Connection) -> list[Use]:
         found = find(conn, table, column)
         if found.state == state:
             raise FieldError(_l("%(name)s is already removed.", name=column) if state == "hidden"
                              else _l("%(name)s is not removed.", name=column))
+        uses = usage.uses_of(conn, found)
+        jobs = [use for use in uses if use.kind == "job"]
+        if jobs and state == "hidden":  # a job half done when its column vanishes would stop half-way
+            raise FieldError(_l("%(name)s is used by %(uses)s: wait until it ends, or cancel it, then remove "
+                                "the field.", name=column, uses=usage.listed(jobs)))
         conn.execute(text("UPDATE custom_fields SET state = :s, updated_at = now() WHERE field_id = :id"),
                      {"s": state, "id": found.field_id})
-        log_change(conn, action, found.field_id, {"table": table, "column": column})
+        log_change(conn, action, found.field_id, {"table": table, "column": column,
+                                                  "used_by": [str(use) for use in uses]})
         bump_version(conn)
-        return views_using(conn, table, column)
+        return uses
 
     return as_owner(work, config)
 
 
-def remove_field(table: str, column: str, config: Optional[Mapping] = None) -> list[str]:
-    """Hide the field from every screen; its column and data stay until purged. The saved views using it."""
+def remove_field(table: str, column: str, config: Optional[Mapping] = None) -> list[Use]:
+    """Hide the field from every screen; its column and data stay until purged. What uses it (said, not refused:
+    removing can be undone, and the saved views keep naming it for when it is restored)."""
     return _set_state(table, column, "hidden", "field remove", config)
 
 
-def restore_field(table: str, column: str, config: Optional[Mapping] = None) -> list[str]:
+def restore_field(table: str, column: str, config: Optional[Mapping] = None) -> list[Use]:
     """Show a removed field again, with the data it kept."""
     return _set_state(table, column, "active", "field restore", config)
 
 
-def views_using(conn: Connection, table: str, column: str) -> list[str]:
-    """The saved views of the table's list that filter, sort or show by the column ("name (owner)")."""
-    rows = conn.execute(text("""
-        SELECT v.name, u.username FROM saved_views AS v JOIN users AS u ON u.user_id = v.user_id
-        WHERE v.view_name = :screen AND (v.columns ? :c OR EXISTS (
-            SELECT FROM jsonb_each(v.args) AS a
-            WHERE a.key ~ ('^_flt_[0-9]+_' || :c || '$') OR (a.key LIKE '\\_oc\\_%' AND a.value ? :c)))
-        ORDER BY v.name"""), {"screen": SCREENS[table], "c": column}).all()
-    return [f"{name} ({username})" for name, username in rows]
+def purge_field(table: str, column: str, config: Optional[Mapping] = None, force: bool = False) -> list[Use]:
+    """Drop a removed field's column and data for good. Refused while something uses it, unless `force`:
+    then the saved views lose their filters, sort and column by it (open bulk jobs still refuse). The uses."""
 
-
-def purge_field(table: str, column: str, config: Optional[Mapping] = None) -> None:
-    """Drop a removed field's column and data for good; refused while a saved view uses it."""
-
-    def work(conn: Connection) -> None:
+    def work(conn: Connection) -> list[Use]:
         found = find(conn, table, column)
         if found.state != "hidden":
             raise FieldError(_l("Remove %(name)s first: only a removed field can be purged.", name=column))
-        views = views_using(conn, table, column)
-        if views:
-            raise FieldError(_l("%(name)s is used by these saved views: %(views)s. Change or delete them first.",
-                                name=column, views=", ".join(views)))
+        uses = usage.uses_of(conn, found)
+        jobs = [use for use in uses if use.kind == "job"]
+        if jobs or (uses and not force):
+            raise FieldError(_l("%(name)s is used by: %(uses)s. Change them first, or purge it anyway: that takes "
+                                "it out of the saved views, and a waiting import naming it is refused (it can be "
+                                "uploaded again).", name=column, uses=usage.listed(uses)) if not jobs else
+                             _l("%(name)s is used by %(uses)s: wait until it ends, or cancel it, then purge the "
+                                "field.", name=column, uses=usage.listed(jobs)))
+        usage.forget_in_views(conn, column, uses)
         drops = [column] + ([column + BAND_SUFFIX] if found.financial else [])
         statement = f"ALTER TABLE {ddl.q(table)} " + ", ".join(f"DROP COLUMN IF EXISTS {ddl.q(c)}" for c in drops)
         conn.exec_driver_sql(statement)  # PostgreSQL drops the column's indexes and constraints with it
         conn.execute(text("DELETE FROM custom_fields WHERE field_id = :id"), {"id": found.field_id})
-        log_change(conn, "field purge", found.field_id, {"table": table, "column": column, "ddl": statement})
+        log_change(conn, "field purge", found.field_id, {"table": table, "column": column, "ddl": statement,
+                                                         "forced_from": [str(use) for use in uses]})
         bump_version(conn)
+        return uses
 
-    as_owner(work, config)
+    return as_owner(work, config)
 
 
 def relabel_field(table: str, column: str, label_en: Optional[str], label_zh: Optional[str],
@@ -166,7 +166,8 @@ def widen_field(table: str, column: str, new_type: str, config: Optional[Mapping
         check_widening(found.field_type, new_type, found.financial)
         clauses = [f"DROP CONSTRAINT IF EXISTS {ddl.q(c.name)}"
                    for c in ddl.constraints(table, column, found.field_type, False, found.choices)]
-        if ddl.SQL_TYPES[new_type] != ddl.SQL_TYPES[found.field_type]:  # numeric(18, 2) to numeric: no rewrite
+        # numeric(18, 2) to numeric, varchar to text: no rewrite; a choice stays text (varchar(n) would scan)
+        if ddl.SQL_TYPES[new_type] != ddl.SQL_TYPES[found.field_type] and found.field_type != "choice":
             clauses.append(f"ALTER COLUMN {ddl.q(column)} TYPE {ddl.SQL_TYPES[new_type]}")
         if clauses:  # text to long_text changes the catalogue only
             conn.exec_driver_sql(f"ALTER TABLE {ddl.q(table)} " + ", ".join(clauses))
@@ -179,5 +180,5 @@ def widen_field(table: str, column: str, new_type: str, config: Optional[Mapping
 
     widened = as_owner(work, config)
     old = holder["old"]
-    finish_field(widened, config, drop=ddl.indexes(table, column, old.field_type, False))
+    finish_field(widened, config, drop=ddl.indexes(table, column, old.field_type, False, bounded=True))
     return widened

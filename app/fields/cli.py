@@ -11,6 +11,7 @@ from app.fields.changes import (add_field, purge_field, rechoose_field, relabel_
                                 widen_field)
 from app.fields.rules import FieldError, FieldSpec, check_table
 from app.fields.upkeep import sync_fields
+from app.fields.usage import listed
 
 fields_group = AppGroup("fields", help="Custom fields: extra columns of the CRM tables, on every screen.")
 TYPES_HELP = "text, long_text, number, amount, date, datetime, boolean, choice or link:TABLE"
@@ -75,24 +76,37 @@ def list_command(table: Optional[str]) -> None:
         click.echo("no custom fields")
 
 
-def _state_command(name: str, change, verb: str, doc: str) -> None:
-    @fields_group.command(name)
-    @click.argument("table")
-    @click.argument("column")
-    def command(table: str, column: str) -> None:
-        views = _apply(change, table, column)
-        click.echo(f"{verb} {table}.{column}")
-        if views and name == "remove":  # said, not refused: the data stays, the views just lose the column
-            click.echo(f"still used by saved views (they no longer show it): {', '.join(views)}")
-
-    command.__doc__ = doc
+@fields_group.command("remove")
+@click.argument("table")
+@click.argument("column")
+def remove_command(table: str, column: str) -> None:
+    """Hide COLUMN of TABLE from every screen; its data stays (crm fields restore). Says what uses it."""
+    uses = _apply(remove_field, table, column)
+    click.echo(f"removed {table}.{column}")
+    if uses:  # said, not refused: removing can be undone, and the saved views keep it for a restore
+        click.echo(f"still used by (they leave it out while it is removed): {listed(uses)}")
 
 
-_state_command("remove", remove_field, "removed",
-               "Hide COLUMN of TABLE from every screen; its data stays (crm fields restore).")
-_state_command("restore", restore_field, "restored", "Show a removed field again, with its data.")
-_state_command("purge", purge_field, "purged",
-               "Drop a removed field's column and data for good (refused while a saved view uses it).")
+@fields_group.command("restore")
+@click.argument("table")
+@click.argument("column")
+def restore_command(table: str, column: str) -> None:
+    """Show a removed field again, with its data."""
+    _apply(restore_field, table, column)
+    click.echo(f"restored {table}.{column}")
+
+
+@fields_group.command("purge")
+@click.argument("table")
+@click.argument("column")
+@click.option("--force", is_flag=True, help="Purge even while saved views or a waiting CSV import use it: "
+                                            "the saved views lose their filters, sort and column by it.")
+def purge_command(table: str, column: str, force: bool) -> None:
+    """Drop a removed field's column and data for good (refused while something uses it, unless --force)."""
+    uses = _apply(lambda t, c: purge_field(t, c, force=force), table, column)
+    click.echo(f"purged {table}.{column}")
+    if uses:
+        click.echo(f"taken out of: {listed(uses)}")
 
 
 @fields_group.command("label")

@@ -18,7 +18,10 @@ from app.fields.catalog import CRM_TABLES
 from app.fields.rules import BAND_SUFFIX
 
 NAME_LIMIT = 63  # PostgreSQL's identifier length
-SQL_TYPES = {"text": "text", "long_text": "text", "choice": "text", "number": "numeric",
+# one-line text is bounded, so a B-tree can sort it (an entry holds at most ~2.7 kB; long text has no sort)
+TEXT_LENGTH = 255
+SORTABLE_TEXT = 500  # a varchar up to this many characters (4 bytes each at most) fits a B-tree entry
+SQL_TYPES = {"text": f"varchar({TEXT_LENGTH})", "long_text": "text", "choice": "text", "number": "numeric",
              "amount": "numeric(18, 2)", "date": "date", "datetime": "timestamp without time zone",
              "boolean": "boolean"}
 LINK_TYPE = "integer"
@@ -86,8 +89,9 @@ def constraints(table: str, column: str, field_type: str, financial: bool, choic
     return []
 
 
-def indexes(table: str, column: str, field_type: str, financial: bool) -> list[IndexDef]:
-    """The index its type needs for filters, sorting and search (none for yes/no)."""
+def indexes(table: str, column: str, field_type: str, financial: bool, bounded: bool = True) -> list[IndexDef]:
+    """The index its type needs for filters, sorting and search (none for yes/no). `bounded`: a text field's
+    column is a short varchar (sorted by a B-tree), not unbounded text (a choice widened, a DBA's column)."""
     key = CRM_TABLES[table]
 
     def build(kind: str, using: str, expression: str) -> IndexDef:
@@ -96,8 +100,9 @@ def indexes(table: str, column: str, field_type: str, financial: bool) -> list[I
 
     if financial:  # sorted and filtered by magnitude, as revenue_band
         return [build("band_sort", "", f"{q(column + BAND_SUFFIX)}, {q(key)}")]
-    if field_type == "text":  # substring search and "contains" filters (ILIKE)
-        return [build("trgm", "USING gin ", f"{q(column)} gin_trgm_ops")]
+    if field_type == "text":  # substring search and "contains" filters (ILIKE); sorting when bounded
+        return [build("trgm", "USING gin ", f"{q(column)} gin_trgm_ops")] + \
+            ([build("sort", "", f"{q(column)}, {q(key)}")] if bounded else [])
     if field_type == "long_text":  # substrings, words and CJK bigrams, as the search indexes (migration 0004, 0008)
         return [build("trgm", "USING gin ", f"{q(column)} gin_trgm_ops"),
                 build("words", "USING gin ", f"crm_search_vector({q(column)})"),

@@ -40,6 +40,14 @@ def unvalidated(conn: Connection, table: str, names: list[str]) -> list[str]:
                              {"t": table, "names": names}).scalars())
 
 
+def short_text(conn: Connection, table: str, column: str) -> bool:
+    """The column is a varchar short enough for a B-tree entry (a text field added here, or a DBA's varchar(n))."""
+    length = conn.execute(text("SELECT atttypmod - 4 FROM pg_attribute WHERE attrelid = CAST(:t AS regclass) "
+                               "AND attname = :c AND atttypid = 'varchar'::regtype AND atttypmod > 0"),
+                          {"t": table, "c": column}).scalar()
+    return length is not None and length <= ddl.SORTABLE_TEXT
+
+
 def finish_field(found: FieldDef, config: Optional[Mapping] = None, drop: list[ddl.IndexDef] = ()) -> list[str]:
     """Build the field's missing or invalid indexes, drop `drop` ones it no longer needs, validate its checks.
 
@@ -47,11 +55,11 @@ def finish_field(found: FieldDef, config: Optional[Mapping] = None, drop: list[d
     """
     release_session()
     table, column = found.table_name, found.column_name
-    wanted = ddl.indexes(table, column, found.field_type, found.financial)
     checks = [c.name for c in ddl.constraints(table, column, found.field_type, found.financial, found.choices)]
     done: list[str] = []
     with owner_engine(config_of(config)) as engine, \
             engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        wanted = ddl.indexes(table, column, found.field_type, found.financial, short_text(conn, table, column))
         conn.exec_driver_sql(f"SET lock_timeout = '{BUILD_LOCK_TIMEOUT}'")
         try:
             for index in drop:
@@ -68,6 +76,12 @@ def finish_field(found: FieldDef, config: Optional[Mapping] = None, drop: list[d
             for name in unvalidated(conn, table, checks):
                 conn.exec_driver_sql(f"ALTER TABLE {ddl.q(table)} VALIDATE CONSTRAINT {ddl.q(name)}")
                 done.append(f"validated {name}")
+            if any(note.startswith("built") for note in done):
+                # a new column has no statistics, and autovacuum gathers none until a tenth of the rows
+                # change: the planner would guess 0.5% of rows match a filter by it and walk the list's
+                # sort index hoping to meet 25 of them soon (30 s on 10M activities). A sample: ~1 s.
+                columns = ", ".join(ddl.q(c) for c in (column, found.band_column) if c)
+                conn.exec_driver_sql(f"ANALYZE {ddl.q(table)} ({columns})")
         except DBAPIError as exc:
             done.append(f"left for `crm fields sync`: {table}.{column}: {str(exc.orig).strip().splitlines()[0]}")
     return done

@@ -40,7 +40,7 @@ def test_add_each_type_makes_column_index_catalogue_audit_and_version(fapp, owne
     before = version(owner)
     filenode = owner("SELECT relfilenode FROM pg_class WHERE relname = 'customers'")[0][0]
     cases = [  # (table, name, options, column type, index kinds)
-        ("customers", "nickname", ["--type", "text", "--label-zh", "昵称"], "text", {"trgm"}),
+        ("customers", "nickname", ["--type", "text", "--label-zh", "昵称"], "character varying(255)", {"trgm", "sort"}),
         ("customers", "notes_long", ["--type", "long_text"], "text", {"trgm", "words", "bigrams"}),
         ("leads", "score", ["--type", "number", "--required"], "numeric", {"sort"}),
         ("opportunities", "budget", ["--type", "amount"], "numeric(18,2)", {"sort"}),
@@ -129,11 +129,11 @@ def test_remove_keeps_data_restore_and_purge_only_after_remove_and_saved_views(f
           "'{\"_flt_0_campaign\": [\"spring\"]}' FROM users WHERE username = 'admin'")
     assert crm_cli(fapp, *fields("restore", "leads", "campaign")).exit_code == 0
     warned = crm_cli(fapp, *fields("remove", "leads", "campaign"))
-    assert warned.exit_code == 0 and "still used by saved views (they no longer show it): Spring (admin)" \
-        in warned.output
+    assert warned.exit_code == 0 and "still used by (they leave it out while it is removed): saved view " \
+        "“Spring (admin)”" in warned.output
     used = crm_cli(fapp, *fields("purge", "leads", "campaign"))
     assert used.exit_code == 1 and "Spring (admin)" in used.output
-    assert column_type(owner, "leads", "campaign") == "text"
+    assert column_type(owner, "leads", "campaign") == "character varying(255)"
     owner("DELETE FROM saved_views WHERE name = 'Spring'")
     assert crm_cli(fapp, *fields("purge", "leads", "campaign")).exit_code == 0
     assert column_type(owner, "leads", "campaign") is None
@@ -144,6 +144,39 @@ def test_remove_keeps_data_restore_and_purge_only_after_remove_and_saved_views(f
          "field purge"]
     missing = crm_cli(fapp, *fields("restore", "leads", "campaign"))
     assert missing.exit_code == 1 and "has no custom field campaign" in missing.output
+
+
+def test_what_uses_a_field_is_named_and_force_takes_it_out_of_saved_views(fapp, owner):
+    assert crm_cli(fapp, *fields("add", "leads", "region_code", "--type", "text", "--label-zh", "区域")).exit_code == 0
+    admin = "(SELECT user_id FROM users WHERE username = 'admin')"
+    owner(f"INSERT INTO saved_views (user_id, view_name, name, args, columns) VALUES ({admin}, 'LeadView', 'North', "
+          "'{\"_flt_0_region_code\": [\"N\"], \"_flt_0_status\": [\"new\"], \"_oc_LeadView\": [\"region_code\"], "
+          "\"_od_LeadView\": [\"asc\"], \"q\": [\"x\"]}', '[\"source\", \"region_code\"]'), "
+          f"({admin}, 'LeadView', 'Other', '{{\"_flt_0_status\": [\"new\"]}}', '[]')")
+    # CSV imports checked and waiting for confirmation: their rows keyed by column (one gives the field a value)
+    owner(f"INSERT INTO csv_uploads (upload_id, user_id, table_name, filename, encoding, content) VALUES "
+          f"('t1', {admin}, 'leads', 'north.csv', 'utf-8', :data), ('t2', {admin}, 'leads', 'plain.csv', 'utf-8', "
+          ":plain)", data=json.dumps({"rows": [{"source": "web", "region_code": None},
+                                               {"source": "web", "region_code": "北"}]}).encode(),
+          plain=json.dumps({"rows": [{"source": "web", "region_code": None}]}).encode())
+    owner(f"INSERT INTO bulk_jobs (user_id, screen, table_name, action, arguments, total) VALUES ({admin}, "
+          "'LeadView', 'leads', 'set', '{\"args\": {}, \"column\": \"region_code\", \"value\": \"S\"}', 5)")
+    busy = crm_cli(fapp, *fields("remove", "leads", "region_code"))
+    assert busy.exit_code == 1 and "bulk job in progress “#" in busy.output and "set (admin)" in busy.output
+    owner("UPDATE bulk_jobs SET status = 'done'")
+    removed = crm_cli(fapp, *fields("remove", "leads", "region_code"))
+    assert removed.exit_code == 0 and "saved view “North (admin)”; CSV import waiting for confirmation " \
+        "“north.csv (admin)”" in removed.output and "Other" not in removed.output and "plain" not in removed.output
+    refused = crm_cli(fapp, *fields("purge", "leads", "region_code"))
+    assert refused.exit_code == 1 and "North (admin)" in refused.output and "north.csv" in refused.output
+    assert column_type(owner, "leads", "region_code") == "character varying(255)"
+    forced = crm_cli(fapp, *fields("purge", "leads", "region_code", "--force"))
+    assert forced.exit_code == 0 and "taken out of: saved view “North (admin)”" in forced.output
+    assert column_type(owner, "leads", "region_code") is None
+    # the view keeps everything else: its other filter, the quick search, its other column; sort and order gone
+    assert owner("SELECT args, columns FROM saved_views WHERE name = 'North'") == \
+        [({"_flt_0_status": ["new"], "q": ["x"]}, ["source"])]
+    assert owner("SELECT count(*) FROM csv_uploads") == [(2,)]  # the user's file stays; its import is refused
 
 
 def test_sync_registers_hand_made_columns_and_rebuilds_broken_indexes(fapp, owner, pg):
@@ -160,8 +193,10 @@ def test_sync_registers_hand_made_columns_and_rebuilds_broken_indexes(fapp, owne
     assert rows == [("linkedin_url", "text", "Linkedin url", "sync"), ("shoe_size", "number", "Shoe size", "sync"),
                     ("main_lead", "link:leads", "Main lead", "sync")]
     assert "skipped contacts.raw_blob: type bytea" in result.output
-    assert indexes(owner, "contacts", "hobby") == {"ix_contacts_hobby_trgm": True}
-    assert indexes(owner, "contacts", "linkedin_url") == {"ix_contacts_linkedin_url_trgm": True}
+    assert indexes(owner, "contacts", "hobby") == {"ix_contacts_hobby_trgm": True, "ix_contacts_hobby_sort": True}
+    # a DBA's short varchar is sorted by a B-tree too; unbounded text only searched (an entry holds ~2.7 kB)
+    assert indexes(owner, "contacts", "linkedin_url") == {"ix_contacts_linkedin_url_trgm": True,
+                                                          "ix_contacts_linkedin_url_sort": True}
     assert version(owner) == before + 1
     owner("ALTER TABLE contacts DROP COLUMN shoe_size")  # a DBA drops one: the catalogue forgets it
     assert "forgot contacts.shoe_size" in crm_cli(fapp, *fields("sync")).output
@@ -186,6 +221,13 @@ def test_choices_only_grow_and_types_only_widen(fapp, owner):
     owner("INSERT INTO leads (grade) VALUES ('anything')")  # no check any more
     assert indexes(owner, "leads", "grade") == {"ix_leads_grade_trgm": True}
     assert owner("SELECT field_type, choices FROM custom_fields WHERE column_name = 'grade'") == [("text", None)]
+    assert column_type(owner, "leads", "grade") == "text"  # a choice stays text: varchar(255) would scan the table
+    assert crm_cli(fapp, *fields("add", "leads", "motto", "--type", "text")).exit_code == 0
+    filenode = owner("SELECT relfilenode FROM pg_class WHERE relname = 'leads'")[0][0]
+    assert crm_cli(fapp, *fields("widen", "leads", "motto", "--type", "long_text")).exit_code == 0
+    assert column_type(owner, "leads", "motto") == "text"  # varchar to text: no rewrite, and no sort index
+    assert owner("SELECT relfilenode FROM pg_class WHERE relname = 'leads'")[0][0] == filenode
+    assert set(indexes(owner, "leads", "motto")) == {f"ix_leads_motto_{k}" for k in ("trgm", "words", "bigrams")}
 
 
 def test_runtime_role_has_no_ddl_and_only_reads_the_catalogue(fapp, pg, owner):

@@ -305,3 +305,28 @@ def add_rows_here(app: Flask):
             db.session.commit()
 
     return run
+
+
+def test_a_column_a_dba_drops_by_hand_breaks_no_screen(owner, app, other_app, admin, fields):
+    from app.fields.refresh import EXTENSION
+
+    add_field(owner, "customers", "scratch_code", "text", "text", "Scratch code", "草稿编码")
+    refresh(app), refresh(other_app)
+    assert "Scratch code" in admin.get("/customers/list/?cols=name,scratch_code").get_data(as_text=True)
+    api = other_app.test_client()
+    assert login(api).status_code == 302
+    assert "scratch_code" in api.get(f"/api/v1/customers/{fields['customer']}").get_json()["result"]
+    waiting = [upload(admin, "/customers", body).get_data(as_text=True)  # checked, waiting for confirmation
+               for body in ("Name,Scratch code\r\nScratched Co,SC-1\r\n", "Name\r\nUnscratched Co\r\n")]
+    app.extensions[EXTENSION].checked_at = time.monotonic() + 60  # the throttle's second has not passed
+    owner("ALTER TABLE customers DROP COLUMN scratch_code")  # no `crm fields sync`, no version bump
+    page = admin.get("/customers/list/?view=all")  # its SELECT fails (42703): reflected, answered again
+    assert page.status_code == 200 and "Reflected Ltd" in page.get_data(as_text=True)
+    refused = confirm(admin, waiting[0])  # its rows give the gone column a value: said, nothing written
+    assert refused.status_code == 409 and [p[1] for p in problems(refused.get_data(as_text=True))] == ["scratch_code"]
+    assert confirm(admin, waiting[1]).status_code == 302
+    assert owner("SELECT name FROM customers WHERE name ILIKE '%scratched co' ORDER BY name") == [("Unscratched Co",)]
+    assert admin.get("/customers/list/?cols=name,scratch_code").status_code == 400  # no longer a column
+    refresh(other_app)  # a second later the other app server's check sees the columns changed
+    item = api.get(f"/api/v1/customers/{fields['customer']}")
+    assert item.status_code == 200 and "scratch_code" not in item.get_json()["result"]

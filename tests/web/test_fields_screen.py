@@ -95,6 +95,26 @@ def test_remove_restore_purge_on_the_screen(admin, owner):
     assert post(admin, "/fields/contacts/hobby/purge").status_code == 400  # gone: a message, not a 500
 
 
+def test_a_used_field_says_by_what_in_both_languages_and_purges_only_when_forced(admin, owner):
+    assert add(admin, table_name="contacts", column_name="shoe").status_code == 302
+    owner("INSERT INTO saved_views (user_id, view_name, name, args, columns) SELECT user_id, 'ContactView', 'Shoes', "
+          "'{}', '[\"first_name\", \"shoe\"]' FROM users WHERE username = 'admin'")
+    removed = admin.post("/fields/contacts/shoe/remove", data={"csrf_token": csrf_token(admin, "/fields/")},
+                         follow_redirects=True).get_data(as_text=True)
+    assert "Still used by (they leave it out while it is removed): saved view “Shoes (admin)”" in removed
+    switch_language(admin, "zh")
+    try:
+        refused = post(admin, "/fields/contacts/shoe/purge")
+        assert refused.status_code == 400 and "正被以下内容使用：已保存视图 “Shoes (admin)”" in refused.get_data(as_text=True)
+    finally:
+        switch_language(admin, "en")
+    forced = admin.post("/fields/contacts/shoe/purge", data={"force": "1", "csrf_token": csrf_token(admin, "/fields/")},
+                        follow_redirects=True).get_data(as_text=True)
+    assert "Taken out of: saved view “Shoes (admin)”" in forced
+    assert owner("SELECT columns FROM saved_views WHERE name = 'Shoes'") == [(["first_name"],)]
+    assert owner("SELECT count(*) FROM information_schema.columns WHERE column_name = 'shoe'") == [(0,)]
+
+
 def test_screen_is_for_admins_only(fapp, admin, owner):
     assert "Custom fields" in admin.get("/permission-matrix/").get_data(as_text=True)  # a row of its own
     holders = owner("SELECT DISTINCT r.role_name FROM role_permissions rp JOIN roles r USING (role_id) "

@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from app.fields import changes
 from app.fields.catalog import CRM_TABLES, all_fields
 from app.fields.rules import WIDENINGS, FieldError, FieldSpec, check_table
+from app.fields.usage import listed
 from app.models.custom_field import FIELD_TYPES
 from views.admin.form_screen import FormScreen, action
 
@@ -57,22 +58,23 @@ class FieldsView(FormScreen):
         return self.done(_("Field %(name)s added to %(table)s.", name=added.column_name,
                            table=TABLE_LABELS[added.table_name]))
 
-    def _change(self, change, table: str, column: str, message: str):
+    def _change(self, change, table: str, column: str, message: str, used: str = ""):
+        """`change(table, column)`; `used` flashes what uses the field (a list of usage.Use it returns)."""
         try:
             check_table(table)
-            views = change(table, column)
+            uses = change(table, column)
         except FieldError as exc:
             return self.page(error=str(exc), status=400)
         done = self.done(message)
-        if views and isinstance(views, list):
-            flash(_("Saved views that use %(name)s no longer show it: %(views)s.", name=column,
-                    views=", ".join(views)), "warning")
+        if used and uses:
+            flash(used % {"uses": listed(uses)}, "warning")
         return done
 
     @action("/<table>/<column>/remove", "edit")
     def remove(self, table: str, column: str):
         return self._change(changes.remove_field, table, column,
-                            _("Field %(name)s removed: its data is kept until it is purged.", name=column))
+                            _("Field %(name)s removed: its data is kept until it is purged.", name=column),
+                            _("Still used by (they leave it out while it is removed): %(uses)s."))
 
     @action("/<table>/<column>/restore", "edit")
     def restore(self, table: str, column: str):
@@ -80,8 +82,9 @@ class FieldsView(FormScreen):
 
     @action("/<table>/<column>/purge", "delete")
     def purge(self, table: str, column: str):
-        return self._change(changes.purge_field, table, column,
-                            _("Field %(name)s and its data deleted.", name=column))
+        force = bool(request.form.get("force"))
+        return self._change(lambda t, c: changes.purge_field(t, c, force=force), table, column,
+                            _("Field %(name)s and its data deleted.", name=column), _("Taken out of: %(uses)s."))
 
     @action("/<table>/<column>/labels", "edit")
     def labels(self, table: str, column: str):

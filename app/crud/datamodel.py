@@ -9,7 +9,7 @@ from flask_appbuilder.models.filters import Filters
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.utils.base import is_column_dotted
 from flask_babel import gettext as _
-from sqlalchemy import Integer, any_, bindparam, exists, inspect, select
+from sqlalchemy import Integer, any_, bindparam, exists, func, inspect, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Query, joinedload, selectinload
@@ -178,9 +178,13 @@ class CrmInterface(SQLAInterface):
         keys = self.search_matches(filters)
         if keys is None:
             return None
-        listed = keys[:SEARCH_COUNT_CAP]
+        listed = bindparam("crm_matches", keys[:SEARCH_COUNT_CAP], type_=ARRAY(Integer))
         query = self.filtered(self.session.query(self.obj), None, order_column, order_direction)
-        return query.filter(self.get_pk() == any_(bindparam("crm_matches", listed, type_=ARRAY(Integer))))
+        if visible_owners(self.obj.__tablename__) is None:
+            return query.filter(self.get_pk() == any_(listed))
+        # a scoped user's matches are spread over the whole table: each read by its key, then sorted (the
+        # planner walked the sort index for them instead: a rep's 1,001 activities, 105 ms -> 34 ms at scale 1)
+        return query.filter(self.get_pk().in_(select(func.unnest(listed))))
 
     def query_count(self, query: Any, filters: Any = None, select_columns: Any = None) -> int:
         """FAB runs an exact COUNT(*) on every list page; at a million rows that is the page.

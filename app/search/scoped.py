@@ -124,3 +124,4 @@ def own_then_indexed(table, columns: list, check: Callable[[Subquery], ColumnEle
         return None
     found = union_all(*parts).subquery("found") if len(parts) > 1 else parts[0].subquery("found")
     return select(found.c.pk).limit(limit)
+

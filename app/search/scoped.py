@@ -8,9 +8,10 @@ of other reps' rows before it finds its hundred, and a rare one all of its index
 Here every lookup is narrowed to the user's rows in a form an index serves (the same condition
 as the lists' `owned_in_scope`, `followed_in_scope`, app/lists/scope.py): `owner_id` of the
 owners the user sees, or the customer of a contact or activity among those owners' customers.
-The planner then reads the user's rows through the owner index and tests the term on them (a
-common term: the first hundred found end it), or intersects the owner index's rows with the
-search index's (a rare one). The policies still decide: this only adds the rows' index.
+A window of the user's rows is read through that index and checked row by row first (a common
+term: the first hundred found end it), then the search indexes' lookups within the user's rows,
+which the planner intersects with the scope's index (a rare term). The policies still decide:
+this only adds the rows' index.
 """
 from __future__ import annotations
 
@@ -29,13 +30,18 @@ from app.search.conditions import for_rows
 
 OWNERS = "search_owners"  # bound parameters: the owners whose rows the user sees,
 CUSTOMERS = "search_customers"  # and those owners' customers (for contacts and activities)
+# Above this many customers (a big team's manager) their contacts and activities are searched as the
+# admin's are: the customer index's bitmap costs ~3 buffers a customer, and the table's newest rows
+# hold enough of a team's (one in twenty at scale 1) to fill the candidates.
+CUSTOMERS_MAX = 10_000
 
 
 def _customers(owners: list[int]) -> list[int]:
-    """The customers of `owners` (the owner index, a few milliseconds), once per request."""
+    """The customers of `owners` (the owner index, a few milliseconds; CUSTOMERS_MAX + 1 at most), once per request."""
     if "crm_search_customers" not in g:
         g.crm_search_customers = list(db.session.scalars(
-            select(Customer.customer_id).where(Customer.owner_id == any_(owners)).order_by(Customer.customer_id)))
+            select(Customer.customer_id).where(Customer.owner_id == any_(owners))
+            .order_by(Customer.customer_id).limit(CUSTOMERS_MAX + 1)))
     return g.crm_search_customers
 
 
@@ -52,7 +58,8 @@ def search_scope(table: str) -> dict[str, list[int]] | None:
     if owners is None or (table == "activities" and contactless_activities()):
         return None
     if table in FOLLOWERS:
-        return {CUSTOMERS: _customers(owners)}
+        customers = _customers(owners)
+        return {CUSTOMERS: customers} if len(customers) <= CUSTOMERS_MAX else None
     return {OWNERS: owners} if table in OWNED_TABLES else None
 
 

@@ -34,6 +34,7 @@ from app.lists.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
 from app.search.conditions import Terms, contains, holds, matches_words, starts_word, word_starts_with
 from app.models.searchable import INDEXED_MODELS, long_text_columns, substring_columns, title_columns, word_columns
 from app.search.highlight import highlight, terms_pattern
+from app.search.scoped import own_then_indexed, search_scope
 from app.search.text import normalize
 
 CANDIDATES = 100
@@ -173,7 +174,7 @@ def lookup_statement(entity: Entity, where: ColumnElement) -> Select:
     return select(entity.pk).where(where).limit(CANDIDATES)
 
 
-def candidates_statement(entity: Entity, terms: Terms) -> Select | None:
+def candidates_statement(entity: Entity, terms: Terms, scoped: bool = False) -> Select | None:
     """Keys of up to CANDIDATES matching rows, in one statement; None when nothing can match.
 
     The lists' statement (app/lists/matches.py, `newest_then_indexed`): first the newest
@@ -187,16 +188,22 @@ def candidates_statement(entity: Entity, terms: Terms) -> Select | None:
     the CANDIDATES it needs. Sequential scans are off for these lookups (INDEX_LOOKUP_SETTINGS):
     planner estimates for substrings are rough, and a scan that "soon finds" rows that are in
     fact rare reads the whole table.
+
+    `scoped`: for a user who sees only some owners' rows, the same parts within their rows
+    (app/search/scoped.py): of the whole table's newest rows, theirs are a few per thousand.
     """
     columns = [entity.table.c[c] for c in substring_columns(entity.model)]
+    if scoped:
+        return own_then_indexed(entity.table, columns, lambda window: quick_check(entity, window.c, terms),
+                                lookups(entity, terms), CANDIDATES)
     return newest_then_indexed(entity.table, columns, lambda window: quick_check(entity, window.c, terms),
                                lookups(entity, terms), CANDIDATES,
                                lambda found: case((found >= WIDEN_AT, WIDER_ROWS), else_=0))
 
 
-def entity_statement(entity: Entity, terms: Terms, limit: int = PER_ENTITY) -> Select | None:
-    """The best `limit` candidate rows, each with its score and the number of candidates."""
-    found = candidates_statement(entity, terms)
+def entity_statement(entity: Entity, terms: Terms, limit: int = PER_ENTITY, scoped: bool = False) -> Select | None:
+    """The best `limit` candidate rows, each with its score and the number of candidates (`scoped`: see there)."""
+    found = candidates_statement(entity, terms, scoped)
     if found is None:
         return None
     candidates = found.cte("candidates")
@@ -215,27 +222,30 @@ def forget_statements() -> None:
     _STATEMENTS.clear()
 
 
-def shared_statement(entity: Entity, terms: Terms, limit: int = PER_ENTITY) -> Select | None:
+def shared_statement(entity: Entity, terms: Terms, limit: int = PER_ENTITY, scoped: bool = False) -> Select | None:
     """entity_statement for any query of this shape, built once per process: run it with `terms.params()`.
 
     Building the statement costs about a millisecond of Python per entity, the statement
     itself a few of the database; built once, SQLAlchemy also keeps its cache key and SQL.
     """
-    key = (entity, terms.shape(), limit)
+    key = (entity, terms.shape(), limit, scoped)
     if key not in _STATEMENTS:  # two threads may both build it: the same statement, no harm
-        _STATEMENTS[key] = entity_statement(entity, Terms(terms.query, shared=True), limit)
+        _STATEMENTS[key] = entity_statement(entity, Terms(terms.query, shared=True), limit, scoped)
     return _STATEMENTS[key]
 
 
-def search_entity(session: Session, entity: Entity, terms: Terms, limit: int = PER_ENTITY) -> tuple[list, int]:
+def search_entity(session: Session, entity: Entity, terms: Terms, limit: int = PER_ENTITY,
+                  scope: dict[str, list[int]] | None = None) -> tuple[list, int]:
     """(rows as (object, score), number of matches capped at CANDIDATES) for one entity: one statement.
 
-    Run it with INDEX_LOOKUP_SETTINGS in force (see _search_queue).
+    `scope`: the search is narrowed to the user's rows (app/search/scoped.py, its parameters). Run it with
+    INDEX_LOOKUP_SETTINGS in force (see _search_queue).
     """
-    statement = shared_statement(entity, terms, limit)
+    statement = shared_statement(entity, terms, limit, scoped=scope is not None)
     if statement is None:
         return [], 0
-    rows = session.execute(statement, terms.params()).all()
+    params = terms.params() if scope is None else {**terms.params(), **scope}
+    rows = session.execute(statement, params).all()
     return [(r[0], r[1]) for r in rows], (rows[0][2] if rows else 0)
 
 
@@ -263,7 +273,11 @@ def _cancelled(error: OperationalError) -> bool:
 Outcome = tuple[list, int, bool]  # rows as (object, score), total, stopped by the timeout
 
 
-def _search_queue(session: Session, todo: deque[Entity], terms: Terms, limit: int) -> dict[Entity, Outcome]:
+Scopes = dict[Entity, "dict[str, list[int]] | None"]  # per entity: search_scope (None: all rows)
+
+
+def _search_queue(session: Session, todo: deque[Entity], terms: Terms, limit: int,
+                  scopes: Scopes) -> dict[Entity, Outcome]:
     """Search the entities taken from `todo` one after the other until it is empty (shared with other threads)."""
     # timeout and lookup settings once for the transaction: the newest-rows probe and the
     # ranking read by primary key, which the lookup settings do not change
@@ -277,7 +291,7 @@ def _search_queue(session: Session, todo: deque[Entity], terms: Terms, limit: in
             break
         before = before or set_for_transaction(session, wanted)
         try:
-            rows, total = search_entity(session, entity, terms, limit)
+            rows, total = search_entity(session, entity, terms, limit, scopes.get(entity))
             for item, _score in rows:  # detached as loaded: a later rollback must not expire them
                 session.expunge(item)
             outcomes[entity] = (rows, total, False)
@@ -294,10 +308,10 @@ def _search_queue(session: Session, todo: deque[Entity], terms: Terms, limit: in
 
 
 def _queue_in_own_session(app: Flask, bind, actor: tuple[str, str], todo: deque[Entity], terms: Terms,
-                          limit: int) -> dict[Entity, Outcome]:
+                          limit: int, scopes: Scopes) -> dict[Entity, Outcome]:
     # app context: loading decrypts with the app's keys; the request's user: the rows it may see
     with app.app_context(), acting_as(actor), Session(bind=bind) as own:
-        return _search_queue(own, todo, terms, limit)  # closing expunges the rows: they stay loaded
+        return _search_queue(own, todo, terms, limit, scopes)  # closing expunges the rows: they stay loaded
 
 
 def search(session: Session, raw_query: str | None, entities: Iterable[Entity] = ENTITIES,
@@ -318,15 +332,17 @@ def search(session: Session, raw_query: str | None, entities: Iterable[Entity] =
     entities = list(entities)
     todo = deque(sorted(entities, key=_slowness))
     terms = Terms(query)
+    # read here, in the request (its user and memo): the other threads have neither
+    scopes: Scopes = {entity: search_scope(entity.table.name) for entity in entities}
     threads = max(1, min(SEARCH_THREADS, len(entities)))
     if threads == 1:
-        outcomes = _search_queue(session, todo, terms, limit)
+        outcomes = _search_queue(session, todo, terms, limit, scopes)
     else:
         app, bind = current_app._get_current_object(), session.get_bind()
         with ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="search") as pool:
-            others = [pool.submit(_queue_in_own_session, app, bind, current_actor(), todo, terms, limit)
+            others = [pool.submit(_queue_in_own_session, app, bind, current_actor(), todo, terms, limit, scopes)
                       for _ in range(threads - 1)]
-            outcomes = _search_queue(session, todo, terms, limit)
+            outcomes = _search_queue(session, todo, terms, limit, scopes)
             for future in others:
                 outcomes.update(future.result())
     results = []

@@ -121,6 +121,43 @@ def test_lists_search_board_export_and_lookups_show_the_scope(world, username):
     assert marks(" ".join(r["text"] + " " for r in lookup)) == expected
 
 
+def test_the_crm_wide_search_finds_the_scopes_rows_for_every_kind_of_query(world):
+    """Narrowed to the user's rows (app/search/scoped.py): words, a short word start and two Chinese
+    characters find the user's rows of every kind and never another rep's; so do rep_a's late rows, a
+    customer and a deal after more of rep_a's rows than the own-rows windows read (PROBE_ROWS), which
+    only the index lookups within the user's rows find."""
+    from app.search.scoped import PROBE_ROWS
+
+    filler = ("INSERT INTO customers (name, owner_id) SELECT 'Filler ' || g, user_id "
+              "FROM users, generate_series(1, :n) g WHERE username = 'rep_a'")
+    late = ("INSERT INTO customers (name, owner_id) SELECT 'Late Scoped ' || :mark || ' customer', user_id "
+            "FROM users WHERE username = :rep RETURNING customer_id")
+    with world["owner"].begin() as conn:
+        conn.execute(text(filler), {"n": PROBE_ROWS + 10})
+        for mark, rep in (("a", "rep_a"), ("b", "rep_b")):
+            customer = conn.scalar(text(late), {"mark": mark, "rep": rep})
+            conn.execute(text("INSERT INTO opportunities (customer_id, name, stage, owner_id) SELECT customer_id, "
+                              "'Late Scoped ' || :mark || ' deal', 'proposal', owner_id FROM customers "
+                              "WHERE customer_id = :c"), {"c": customer, "mark": mark})
+            conn.execute(text("INSERT INTO activities (customer_id, type, subject) VALUES (:c, 'call', "
+                              "'Scoped ' || :mark || ' 续签 call')"), {"c": world["records"][mark]["customers"],
+                                                                    "mark": mark})
+    try:
+        for username, expected in SEES.items():
+            client = signed_in(world, username)
+            for query, kinds in (("Scoped", ("customers", "contacts", "opportunities", "activities")),
+                                 ("sc", ("customers", "contacts")), ("续签", ("activities",)),
+                                 ("Late", ("customers", "opportunities"))):
+                page = client.get(f"/search/?q={query}").get_data(as_text=True)
+                assert marks(page) == expected, (username, query)
+                assert all(f"/{kind}/show/" in page for kind in kinds), (username, query)
+    finally:
+        with world["owner"].begin() as conn:
+            conn.execute(text("DELETE FROM activities WHERE subject LIKE 'Scoped %'"))
+            conn.execute(text("DELETE FROM opportunities WHERE name LIKE 'Late Scoped %'"))
+            conn.execute(text("DELETE FROM customers WHERE name LIKE 'Filler %' OR name LIKE 'Late Scoped %'"))
+
+
 @pytest.mark.parametrize("username", list(SEES))
 def test_the_api_with_a_token_and_with_a_key_shows_the_scope(world, username):
     client = world["app"].test_client()

@@ -219,7 +219,7 @@ def test_a_failed_lookup_fails_the_search_at_once_without_searching_the_rest(app
 
     searched = []
 
-    def failing(session, entity, query, limit):
+    def failing(session, entity, query, limit, scope=None):
         searched.append(entity.table.name)
         if len(searched) == 1:
             raise OperationalError("SELECT ...", {}, DriverError("server closed the connection unexpectedly"))

@@ -1,0 +1,134 @@
+"""The CRM-wide search for a user who sees only some owners' rows: looked up within their rows.
+
+The row-level policies (migrations 0026, 0027) let a Sales Rep see a few thousand of a million
+customers, and their contacts and activities through them. Searched like the admin's, a term's
+candidates are the newest rows of the whole table and the search index's matches, each then
+tested by the policy: a rep's rows are one in three hundred, so a common term reads thousands
+of other reps' rows before it finds its hundred, and a rare one all of its index's matches.
+Here every lookup is narrowed to the user's rows in a form an index serves (the same condition
+as the lists' `owned_in_scope`, `followed_in_scope`, app/lists/scope.py): `owner_id` of the
+owners the user sees, or the customer of a contact or activity among those owners' customers.
+A window of the user's rows is read through that index and checked row by row first (a common
+term: the first hundred found end it), then the search indexes' lookups within the user's rows,
+which the planner intersects with the scope's index (a rare term). The policies still decide:
+this only adds the rows' index.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from flask import g
+from sqlalchemy import Integer, Select, Subquery, any_, bindparam, case, cast, false, func, not_, select, union_all
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.extensions import db
+from app.lists.scope import FOLLOWERS, contactless_activities, visible_owners
+from app.models import Customer
+from app.models.ownership import OWNED_TABLES
+from app.search.conditions import for_rows
+
+OWNERS = "search_owners"  # bound parameters: the owners whose rows the user sees,
+CUSTOMERS = "search_customers"  # and those owners' customers (for contacts and activities)
+# Above this many customers (a big team's manager) their contacts and activities are searched as the
+# admin's are: the customer index's bitmap costs ~3 buffers a customer, and the table's newest rows
+# hold enough of a team's (one in twenty at scale 1) to fill the candidates.
+CUSTOMERS_MAX = 10_000
+
+
+def _customers(owners: list[int]) -> list[int]:
+    """The customers of `owners` (the owner index, a few milliseconds; CUSTOMERS_MAX + 1 at most), once per request."""
+    if "crm_search_customers" not in g:
+        g.crm_search_customers = list(db.session.scalars(
+            select(Customer.customer_id).where(Customer.owner_id == any_(owners))
+            .order_by(Customer.customer_id).limit(CUSTOMERS_MAX + 1)))
+    return g.crm_search_customers
+
+
+def search_scope(table: str) -> dict[str, list[int]] | None:
+    """The parameters of `in_scope(table)` for the acting user, when the search is narrowed to their rows; else None.
+
+    None for a user who sees all, and for activities when one the user sees has no customer (its
+    contact's decides, which the customers' condition would leave out, as `followed_in_scope` does).
+    A follower table's rows are narrowed by their customer's key, listed: a literal set of keys lets
+    the planner intersect the customer index's rows with the search index's (a bitmap AND) before
+    reading any row, where a subquery of customers made it probe the search index once per customer.
+    """
+    owners = visible_owners(table)
+    if owners is None or (table == "activities" and contactless_activities()):
+        return None
+    if table in FOLLOWERS:
+        customers = _customers(owners)
+        return {CUSTOMERS: customers} if len(customers) <= CUSTOMERS_MAX else None
+    return {OWNERS: owners} if table in OWNED_TABLES else None
+
+
+def in_scope(table) -> ColumnElement | None:
+    """The rows of `table` owned by OWNERS, or (contacts, activities) of CUSTOMERS; None for a table without owner."""
+    if table.name in FOLLOWERS:
+        return table.c.customer_id == any_(bindparam(CUSTOMERS, type_=ARRAY(Integer), required=True))
+    if table.name in OWNED_TABLES:
+        return table.c.owner_id == any_(bindparam(OWNERS, type_=ARRAY(Integer), required=True))
+    return None
+
+
+PROBE_ROWS = 1_000  # the user's rows checked first, in the scope index's order: a common term is done there
+# From this many matches among them (0.8 %) the next rows are read too rather than the search index: as
+# many as the probe's share says hold the rest (a quarter more), at most WIDER_MAX. Measured at scale 1
+# (a rep's activities, docs/performance.md): a row read one by one ~9 us, a bitmap entry of the search
+# index ~1.1 us, the customers' bitmap ~15-40 ms; with 10M rows the two cost the same near a 0.8 % share.
+WIDEN_AT = 8
+WIDER_MAX = 16_000
+MARGIN = 1.25
+
+
+def _window(table, columns: list, scope: ColumnElement, offset: int, rows, name: str):
+    """`columns` of `rows` of the user's rows after the first `offset`, in the order the scope's index gives them."""
+    pk = next(iter(table.primary_key.columns))
+    return select(pk, *columns).where(scope).offset(offset).limit(rows).subquery(name)
+
+
+def own_then_indexed(table, columns: list, check: Callable[[Subquery], ColumnElement | None],
+                     lookups: Sequence[ColumnElement], limit: int) -> Select | None:
+    """Keys of up to `limit` of the user's rows: those the windows of their rows hold, then the indexes' (within theirs).
+
+    As app/lists/matches.py's `newest_then_indexed`, with windows of the user's rows instead of the
+    table's newest: PROBE_ROWS of them checked row by row (`check`), and more when the probe held
+    WIDEN_AT matches (a term that common costs hundreds of milliseconds through the search index,
+    whose bitmap holds a hundred thousand entries or more: read row by row the user's rows hold
+    their hundred sooner); then each lookup narrowed to the user's rows, which the planner
+    intersects with the scope's index before reading a row. A part runs only while the LIMIT wants rows.
+    """
+    scope = in_scope(table)
+    if scope is None:
+        return None
+    pk = next(iter(table.primary_key.columns))
+
+    def matching(window, *other: ColumnElement) -> Select | None:
+        condition = check(window)
+        return None if condition is None else (select(window.c[pk.name].label("pk"))
+                                               .where(for_rows(condition), *other).limit(limit))
+
+    parts: list[Select] = []
+    probed: list[ColumnElement] = []
+    probe = matching(_window(table, columns, scope, 0, PROBE_ROWS, "mine"))
+    if probe is not None:
+        probe = probe.cte("probe")
+        found = func.count()
+        rows = select(case((found >= WIDEN_AT, func.least(WIDER_MAX, cast(
+            (limit - found) * PROBE_ROWS * MARGIN / func.greatest(found, 1), Integer))), else_=0)
+        ).select_from(probe).scalar_subquery()
+        more = _window(table, columns, scope, PROBE_ROWS, rows, "more_of_mine")
+        # in no set order, the two windows may overlap: a row counted once
+        widened = matching(more, more.c[pk.name].not_in(select(probe.c.pk))).cte("widened")
+        for window_matches in (probe, widened):
+            parts.append(select(window_matches.c.pk))
+            probed.append(pk.not_in(select(window_matches.c.pk)))
+    for i, where in enumerate(lookups):
+        earlier = [not_(func.coalesce(e, false())) for e in lookups[:i]]
+        parts.append(select(pk.label("pk")).where(where, scope, *probed, *earlier).limit(limit))
+    if not parts:
+        return None
+    found = union_all(*parts).subquery("found") if len(parts) > 1 else parts[0].subquery("found")
+    return select(found.c.pk).limit(limit)
+

@@ -330,3 +330,13 @@ def test_a_column_a_dba_drops_by_hand_breaks_no_screen(owner, app, other_app, ad
     refresh(other_app)  # a second later the other app server's check sees the columns changed
     item = api.get(f"/api/v1/customers/{fields['customer']}")
     assert item.status_code == 200 and "scratch_code" not in item.get_json()["result"]
+    # The REST API meets the drop first: FAB's `safe` catches the error, and its 500 answer reflects and retries.
+    add_field(owner, "customers", "scratch_api", "text", "text", "Scratch API", "草稿接口")
+    refresh(app)
+    api = app.test_client()
+    assert login(api).status_code == 302
+    assert "scratch_api" in api.get(f"/api/v1/customers/{fields['customer']}").get_json()["result"]
+    app.extensions[EXTENSION].checked_at = time.monotonic() + 60
+    owner("ALTER TABLE customers DROP COLUMN scratch_api")
+    item = api.get(f"/api/v1/customers/{fields['customer']}")
+    assert item.status_code == 200 and "scratch_api" not in item.get_json()["result"]

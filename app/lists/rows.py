@@ -13,7 +13,7 @@ from flask import Flask
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
-from app.i18n.formatting import cell_text
+from app.i18n.formatting import CellFormats
 
 BUTTON = ('<a href="{href}" class="btn btn-sm btn-default" data-toggle="tooltip" rel="tooltip" '
           'title="{title}"><span class="sr-only">{text}</span><i class="fa {icon}"></i></a>')
@@ -38,6 +38,7 @@ def list_rows(items: Sequence[Mapping[str, Any]], pks: Sequence[Any], columns: S
     it; `labels` name each cell (data-label) for the narrow screens' stacked cards.
     """
     show, edit, delete = _prefix(show_url), _prefix(edit_url), _prefix(delete_url)
+    cell_text = CellFormats()  # the language and time zone once for the page, not per cell
     back = str(escape(back))
     show_b = escape(_("Show record")), escape(_("Show"))
     edit_b = escape(_("Edit record")), escape(_("Edit"))

@@ -18,7 +18,8 @@ from babel.dates import format_datetime
 from babel.dates import parse_pattern as parse_date_pattern
 from babel.numbers import parse_pattern
 from flask import Flask, has_request_context, request
-from flask_babel import format_decimal, get_locale, get_timezone, to_user_timezone
+from flask_babel import LazyString, format_decimal, get_locale, get_timezone, to_user_timezone
+from markupsafe import Markup
 
 from app.i18n.translations import gettext
 
@@ -107,6 +108,9 @@ class CellFormats:
             return AMOUNT_PATTERN.apply(value, self.locale)
         if kind is int:
             return value
+        if kind is LazyString:  # a choice's label: translated once (a lazy string is its own HTML, unescaped)
+            text = str(value)
+            return "" if text == EMPTY else EMPTY if text == "" else Markup(text)
         return cell_text(value)  # anything else (a lazy string, a subclass) as cell_text reads it
 
 

@@ -95,6 +95,7 @@ DEEP_OFFSET = 1_000  # beyond this OFFSET, a page reads only keys first
 # A search-filtered list counts exactly up to here ("1,000+" beyond) and lists at most this many
 # matches: each match is a scattered read of a row found through the index (docs/performance.md)
 SEARCH_COUNT_CAP = 1_000
+ONLY_OWN_TABLE: dict[tuple, bool] = {}  # (table, filters' types and columns) -> read without a join
 
 
 class CrmInterface(SQLAInterface):
@@ -152,12 +153,24 @@ class CrmInterface(SQLAInterface):
                 # newest-rows windows would walk the whole table's newest rows to find theirs)
                 followed = followed_in_scope(self.obj)
                 memo[key] = self._indexed_matches(matching if followed is None else matching.filter(followed))
-            elif [getattr(f, "name", None) for f in matching.statement.get_final_froms()] == [table.name]:
+            elif self._reads_only_own_table(matching, values):
                 memo[key] = capped_matches(self.session, table, matching.whereclause, SEARCH_COUNT_CAP,
                                            self._table_estimate())
             else:  # a filter joined another table: its matches through the index, in no order
                 memo[key] = self._indexed_matches(matching)
         return memo[key]
+
+    def _reads_only_own_table(self, matching: Query, values: list) -> bool:
+        """Whether the filtered statement reads this table alone (no join): the same for the same filters.
+
+        SQLAlchemy compiles the statement to find its FROMs; the answer depends on which filters
+        on which columns, not on their values, so it is kept per process.
+        """
+        key = (self.obj.__tablename__, tuple((type(f), f.column_name) for f, _value in values))
+        if key not in ONLY_OWN_TABLE:
+            froms = [getattr(f, "name", None) for f in matching.statement.get_final_froms()]
+            ONLY_OWN_TABLE[key] = froms == [self.obj.__tablename__]
+        return ONLY_OWN_TABLE[key]
 
     def _indexed_matches(self, matching: Query) -> list[int]:
         before = set_for_transaction(self.session, INDEX_LOOKUP_SETTINGS)

@@ -174,7 +174,7 @@ class CrmInterface(SQLAInterface):
 
     def _indexed_matches(self, matching: Query) -> list[int]:
         before = set_for_transaction(self.session, INDEX_LOOKUP_SETTINGS)
-        keys = [k for (k,) in matching.order_by(None).limit(SEARCH_COUNT_CAP + 1)]
+        keys = [k for (k,) in matching.order_by(None).limit(SEARCH_COUNT_CAP + 1).all()]  # fetched at once
         set_for_transaction(self.session, before)
         return keys
 

@@ -213,8 +213,8 @@ class QuickSearchMixin(ListSearchMixin):
         """What the rows show besides their values: the title links, each delete's confirmation."""
         table = self.datamodel.obj.__tablename__
         record = str(RECORD_NAMES[table]) if table in RECORD_NAMES else str(self.show_title).lower()
-        return {"link_columns": self.title_links(),
-                "confirms": [_("Delete %(record)s “%(name)s”?", record=record, name=str(r)) for r in rows]}
+        question = _("Delete %(record)s “%(name)s”?", record=record, name="%(name)s")  # translated once
+        return {"link_columns": self.title_links(), "confirms": [question % {"name": str(r)} for r in rows]}
 
     def pre_delete(self, item: Any) -> None:
         """Refuse, as an error naming what still depends on it, to delete a record others belong to."""

@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping, Sequence
 
 from flask import Flask
-from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 from app.i18n.formatting import CellFormats, cell_text, show_value
+from app.i18n.translations import gettext as _  # the request's translations looked up once
 
 BUTTON = ('<a href="{href}" class="btn btn-sm btn-default" data-toggle="tooltip" rel="tooltip" '
           'title="{title}"><span class="sr-only">{text}</span><i class="fa {icon}"></i></a>')

@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from flask import redirect, request, url_for
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from markupsafe import Markup
@@ -20,6 +19,7 @@ from sqlalchemy import false
 
 from app.crud.dependents import dependent_counts, refusal
 from app.crud.forms import local_path
+from app.i18n.translations import gettext as _  # the request's translations looked up once
 from app.models.searchable import is_custom, title_columns
 from app.search.quick import ARG, QuickSearchFilter, searchable
 from app.search.text import MAX_QUERY, normalize

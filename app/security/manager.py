@@ -247,11 +247,12 @@ class CrmSecurityManager(SecurityManager):
         """
         if not has_request_context():
             return super().has_access(permission_name, view_name)
-        identity = (g.get("_login_user"), g.get("user"), g.get("_api_key_user"))
+        space = g._get_current_object()  # the request's namespace once, not through the proxy per lookup
+        identity = (space.get("_login_user"), space.get("user"), space.get("_api_key_user"))
         key = (*identity, permission_name, view_name)
-        known = g.setdefault("crm_access", {})
+        known = space.setdefault("crm_access", {})
         if key not in known:
-            grants = g.setdefault("crm_grants", {})
+            grants = space.setdefault("crm_grants", {})
             if identity not in grants:
                 grants[identity] = self._signed_in_grants()
             found = grants[identity]

@@ -22,6 +22,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.exc import NoInspectionAvailable
 from flask_jwt_extended import JWTManager
+from werkzeug.local import LocalProxy
 from werkzeug.security import check_password_hash
 
 from app.security import api_keys, bearer, lockout
@@ -248,7 +249,9 @@ class CrmSecurityManager(SecurityManager):
         if not has_request_context():
             return super().has_access(permission_name, view_name)
         space = g._get_current_object()  # the request's namespace once, not through the proxy per lookup
-        identity = (space.get("_login_user"), space.get("user"), space.get("_api_key_user"))
+        user = space.get("user")  # FAB's g.user: the current_user proxy, resolved once (not per hash and compare)
+        user = user._get_current_object() if isinstance(user, LocalProxy) else user
+        identity = (space.get("_login_user"), user, space.get("_api_key_user"))
         key = (*identity, permission_name, view_name)
         known = space.setdefault("crm_access", {})
         if key not in known:

@@ -97,6 +97,7 @@ DEEP_OFFSET = 1_000  # beyond this OFFSET, a page reads only keys first
 # matches: each match is a scattered read of a row found through the index (docs/performance.md)
 SEARCH_COUNT_CAP = 1_000
 ONLY_OWN_TABLE: dict[tuple, bool] = {}  # (table, filters' types and columns) -> read without a join
+ONLY_OWN_TABLE_MAX = 1_024
 
 
 class CrmInterface(SQLAInterface):
@@ -168,10 +169,13 @@ class CrmInterface(SQLAInterface):
         on which columns, not on their values, so it is kept per process.
         """
         key = (self.obj.__tablename__, tuple((type(f), f.column_name) for f, _value in values))
-        if key not in ONLY_OWN_TABLE:
+        found = ONLY_OWN_TABLE.get(key)
+        if found is None:
+            if len(ONLY_OWN_TABLE) >= ONLY_OWN_TABLE_MAX:  # filter sets come from URLs: bounded, start over
+                ONLY_OWN_TABLE.clear()
             froms = [getattr(f, "name", None) for f in matching.statement.get_final_froms()]
-            ONLY_OWN_TABLE[key] = froms == [self.obj.__tablename__]
-        return ONLY_OWN_TABLE[key]
+            found = ONLY_OWN_TABLE[key] = froms == [self.obj.__tablename__]
+        return found
 
     def _indexed_matches(self, matching: Query) -> list[int]:
         before = set_for_transaction(self.session, INDEX_LOOKUP_SETTINGS)

@@ -1,6 +1,7 @@
 """FAB's SQLAInterface with database errors turned into messages people can act on."""
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 from flask import g
@@ -95,6 +96,8 @@ DEEP_OFFSET = 1_000  # beyond this OFFSET, a page reads only keys first
 # A search-filtered list counts exactly up to here ("1,000+" beyond) and lists at most this many
 # matches: each match is a scattered read of a row found through the index (docs/performance.md)
 SEARCH_COUNT_CAP = 1_000
+ONLY_OWN_TABLE: dict[tuple, bool] = {}  # (table, filters' types and columns) -> read without a join
+ONLY_OWN_TABLE_MAX = 1_024
 
 
 class CrmInterface(SQLAInterface):
@@ -163,16 +166,31 @@ class CrmInterface(SQLAInterface):
                 # a user who sees some owners' rows: their rows are few, found from the owner index (the
                 # newest-rows windows would walk the whole table's newest rows to find theirs)
                 memo[key] = self._indexed_matches(matching)  # `filtered` added the user's customers' rows
-            elif [getattr(f, "name", None) for f in matching.statement.get_final_froms()] == [table.name]:
+            elif self._reads_only_own_table(matching, values):
                 memo[key] = capped_matches(self.session, table, matching.whereclause, SEARCH_COUNT_CAP,
                                            self._table_estimate())
             else:  # a filter joined another table: its matches through the index, in no order
                 memo[key] = self._indexed_matches(matching)
         return memo[key]
 
+    def _reads_only_own_table(self, matching: Query, values: list) -> bool:
+        """Whether the filtered statement reads this table alone (no join): the same for the same filters.
+
+        SQLAlchemy compiles the statement to find its FROMs; the answer depends on which filters
+        on which columns, not on their values, so it is kept per process.
+        """
+        key = (self.obj.__tablename__, tuple((type(f), f.column_name) for f, _value in values))
+        found = ONLY_OWN_TABLE.get(key)
+        if found is None:
+            if len(ONLY_OWN_TABLE) >= ONLY_OWN_TABLE_MAX:  # filter sets come from URLs: bounded, start over
+                ONLY_OWN_TABLE.clear()
+            froms = [getattr(f, "name", None) for f in matching.statement.get_final_froms()]
+            found = ONLY_OWN_TABLE[key] = froms == [self.obj.__tablename__]
+        return found
+
     def _indexed_matches(self, matching: Query) -> list[int]:
         before = set_for_transaction(self.session, INDEX_LOOKUP_SETTINGS)
-        keys = [k for (k,) in matching.order_by(None).limit(SEARCH_COUNT_CAP + 1)]
+        keys = [k for (k,) in matching.order_by(None).limit(SEARCH_COUNT_CAP + 1).all()]  # fetched at once
         set_for_transaction(self.session, before)
         return keys
 
@@ -218,6 +236,19 @@ class CrmInterface(SQLAInterface):
         if capped <= cap:
             return capped
         return EstimatedCount(estimate) if estimate > cap else AtLeastCount(cap + 1)
+
+    def get_values(self, lst: Any, list_columns: list[str]) -> Any:
+        """FAB's rows as dicts; for mapped attributes alone, read directly (FAB asks hasattr and callable per cell)."""
+        mapped = inspect(self.obj).attrs
+        if not all(col in mapped for col in list_columns):
+            yield from super().get_values(lst, list_columns)
+            return
+        for item in lst:  # a mapped attribute's value is never a method; FAB shows an Enum by its value
+            row = {col: getattr(item, col) for col in list_columns}
+            for col, value in row.items():
+                if isinstance(value, enum.Enum):
+                    row[col] = value.value
+            yield row
 
     def with_related(self, query: Query, separately: bool = False) -> Query:
         """Load each row's many-to-one rows in the same statement: no query per row on a page.

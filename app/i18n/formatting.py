@@ -15,9 +15,11 @@ import pytz
 from babel import Locale
 from babel.dates import format_date as babel_date
 from babel.dates import format_datetime
+from babel.dates import parse_pattern as parse_date_pattern
 from babel.numbers import parse_pattern
 from flask import Flask, has_request_context, request
-from flask_babel import format_decimal, get_locale, to_user_timezone
+from flask_babel import LazyString, format_decimal, get_locale, get_timezone, to_user_timezone
+from markupsafe import Markup
 
 from app.i18n.translations import gettext
 
@@ -72,6 +74,50 @@ def show_value(value: Any) -> Any:
 def cell_text(value: Any) -> Any:
     """A list cell: empty for no value, Yes/No, dates and times to the minute, grouped amounts."""
     return "" if value is None or value == EMPTY else show_value(value)
+
+
+class CellFormats:
+    """`cell_text` with the language, time zone and patterns looked up once, for a page of cells.
+
+    Flask-Babel finds the locale and time zone through a dozen context lookups per call; a list
+    page formats a few hundred cells. Same texts as `cell_text` (Babel's own steps, done once).
+    """
+
+    def __init__(self) -> None:
+        self.locale = get_locale() or ENGLISH
+        self.timezone = get_timezone()
+        self.datetime = parse_date_pattern(datetime_pattern(self.locale, False))
+        self.date = self.locale.date_formats["medium"]
+        self.yes, self.no = gettext("Yes"), gettext("No")
+        symbols = self.locale.number_symbols[self.locale.default_numbering_system]
+        # where the language writes numbers with "," "." "-" (en, zh), Python's grouping gives the
+        # pattern's text (compared on 20,000 amounts) in a tenth of Babel's time
+        self.plain_numbers = (symbols["group"], symbols["decimal"], symbols["minusSign"]) == (",", ".", "-")
+
+    def __call__(self, value: Any) -> Any:
+        """cell_text(value)."""
+        kind = type(value)
+        if kind is str:
+            return EMPTY if value == "" else "" if value == EMPTY else value
+        if value is None:
+            return ""
+        if kind is bool:
+            return self.yes if value else self.no
+        if kind is dt.datetime:
+            moment = value if value.tzinfo is not None else value.replace(tzinfo=pytz.UTC)
+            return self.datetime.apply(self.timezone.normalize(moment.astimezone(self.timezone)), self.locale)
+        if kind is dt.date:
+            return self.date.apply(value, self.locale)
+        if kind is Decimal:
+            if self.plain_numbers and value.is_finite():
+                return f"{value:,.2f}"
+            return AMOUNT_PATTERN.apply(value, self.locale)
+        if kind is int:
+            return value
+        if kind is LazyString:  # a choice's label: translated once (a lazy string is its own HTML, unescaped)
+            text = str(value)
+            return "" if text == EMPTY else EMPTY if text == "" else Markup(text)
+        return cell_text(value)  # anything else (a lazy string, a subclass) as cell_text reads it
 
 
 def init_formatting(app: Flask) -> None:

@@ -8,10 +8,10 @@ from __future__ import annotations
 import time
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import column, text
 
 from app.extensions import db
+from app.i18n.translations import gettext as _  # the request's translations looked up once
 from app.lists.scope import sees_all
 
 COUNT_CAP = 10_000

@@ -63,7 +63,7 @@ def widen_at(cap: int, table_rows: float) -> int:
 
 def newest_then_indexed(table, columns: list, check: Callable[[Subquery], ColumnElement | None],
                         lookups: Sequence[ColumnElement], limit: int,
-                        wider_rows: Callable[[ColumnElement], ColumnElement]) -> Select | None:
+                        wider_rows: Callable[[ColumnElement], ColumnElement], lowered: bool = False) -> Select | None:
     """Keys of up to `limit` rows: the newest rows' matches first, then the indexes' (the lists' and the CRM-wide search's).
 
     `check(window)`: the exact condition on a window of `columns` read by key (None: no window is
@@ -71,6 +71,7 @@ def newest_then_indexed(table, columns: list, check: Callable[[Subquery], Column
     number computed once from the probe's `found` matches before any of those rows is read.
     Then each of `lookups` through the indexes, without the rows the windows found (by key) and
     those the lookups before it found (by their conditions). None when nothing is to be read.
+    `lowered`: `check` gives conditions already as `for_rows` makes them (not traversed again).
     """
     pk = next(iter(table.primary_key.columns))
     newest = _window(table, pk, columns, PROBE_ROWS, "newest")
@@ -81,7 +82,7 @@ def newest_then_indexed(table, columns: list, check: Callable[[Subquery], Column
         condition = check(window)
         if condition is None:
             return None
-        condition = for_rows(condition)
+        condition = condition if lowered else for_rows(condition)
         return (select(window.c[pk.name].label("pk")).where(condition)
                 .order_by(window.c[pk.name].desc()).limit(limit))
 
@@ -122,9 +123,11 @@ def matches_statement(table, where: ColumnElement | None, cap: int, table_rows: 
         return case((found >= widen_at(cap, table_rows), func.least(
             WIDER_MAX, cast((limit - found) * PROBE_ROWS * MARGIN / func.greatest(found, 1), Integer))), else_=0)
 
-    # row by row: the exact checks only, not the expressions computed for the indexes
-    statement = newest_then_indexed(table, columns, lambda window: ClauseAdapter(window).traverse(
-        without_index_only(condition)), [condition], limit, wider_rows)
+    # row by row: the exact checks only, not the expressions computed for the indexes; made so
+    # once and adapted to each window (each traversal copies the whole condition)
+    rows_condition = for_rows(without_index_only(condition))
+    statement = newest_then_indexed(table, columns, lambda window: ClauseAdapter(window).traverse(rows_condition),
+                                    [condition], limit, wider_rows, lowered=True)
     assert statement is not None  # a window is always read
     return statement
 
@@ -133,6 +136,7 @@ def capped_matches(session: Session, table, where: ColumnElement | None, cap: in
     """Run matches_statement with the index-lookup settings (no sequential scan) in force."""
     before = set_for_transaction(session, INDEX_LOOKUP_SETTINGS)
     try:
-        return list(session.scalars(matches_statement(table, where, cap, table_rows)))
+        # all() fetches the keys at once; iterating fetched them one call at a time (a thousand)
+        return list(session.scalars(matches_statement(table, where, cap, table_rows)).all())
     finally:
         set_for_transaction(session, before)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping, Sequence
 
 from flask import Flask
-from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
-from app.i18n.formatting import cell_text
+from app.i18n.formatting import CellFormats, cell_text, show_value
+from app.i18n.translations import gettext as _  # the request's translations looked up once
 
 BUTTON = ('<a href="{href}" class="btn btn-sm btn-default" data-toggle="tooltip" rel="tooltip" '
           'title="{title}"><span class="sr-only">{text}</span><i class="fa {icon}"></i></a>')
@@ -28,6 +28,20 @@ def _prefix(url: str | None) -> str | None:
     return url[:-1] if url else None
 
 
+def _renderer(formatter: Callable[[Any], Any] | None, cells: CellFormats) -> Callable[[Any], Any]:
+    """value -> the cell's text: `cells(formatter(value))`, the formatter skipped for no value.
+
+    The derived screens' formatter of a plain column is show_value (the users list's cell_text),
+    which looked the language up again per cell; folded here into the page's CellFormats
+    (either of them then cell_text: empty for no value and for "", else the value's text).
+    """
+    if formatter is None:
+        return cells
+    if formatter is show_value or formatter is cell_text:
+        return lambda value: "" if value is None or (value.__class__ is str and not value) else cells(value)
+    return lambda value: cells(formatter(value) if value is not None else value)
+
+
 def list_rows(items: Sequence[Mapping[str, Any]], pks: Sequence[Any], columns: Sequence[str],
               formatters: Mapping[str, Callable[[Any], Any]], *, checkboxes: bool, show_url: str | None,
               edit_url: str | None, delete_url: str | None, back: str = "", link_columns: Sequence[str] = (),
@@ -38,12 +52,13 @@ def list_rows(items: Sequence[Mapping[str, Any]], pks: Sequence[Any], columns: S
     it; `labels` name each cell (data-label) for the narrow screens' stacked cards.
     """
     show, edit, delete = _prefix(show_url), _prefix(edit_url), _prefix(delete_url)
+    formats = CellFormats()  # the language and time zone once for the page, not per cell
     back = str(escape(back))
     show_b = escape(_("Show record")), escape(_("Show"))
     edit_b = escape(_("Edit record")), escape(_("Edit"))
     delete_b = escape(_("Delete record")), escape(_("Delete"))
     select = _("Select %(row)s")  # formatted per row below
-    cells = [(c, formatters.get(c), c in link_columns and show is not None,
+    cells = [(c, _renderer(formatters.get(c), formats), c in link_columns and show is not None,
               f' data-label="{escape(labels[c])}"' if labels and c in labels else "") for c in columns]
     questions = list(confirms) + [""] * (len(pks) - len(confirms))
     out: list[str] = []
@@ -51,7 +66,7 @@ def list_rows(items: Sequence[Mapping[str, Any]], pks: Sequence[Any], columns: S
         key = escape(str(pk))
         out.append("<tr>")
         if checkboxes:  # named by the row's first cell (or its key), for screen readers
-            first = cell_text(item[columns[0]]) if columns else ""
+            first = formats(item[columns[0]]) if columns else ""
             name = escape(select % {"row": first if str(first).strip() else pk})
             out.append(f'<td><input id="{key}" class="action_check" name="rowid" value="{key}" type="checkbox" '
                        f'aria-label="{name}"></td>')
@@ -66,10 +81,9 @@ def list_rows(items: Sequence[Mapping[str, Any]], pks: Sequence[Any], columns: S
                 confirm = f' data-confirm="{escape(question)}"' if question else ""
                 out.append(DELETE.format(href=f"{delete}{key}", title=delete_b[0], text=delete_b[1], confirm=confirm))
             out.append("</div></center></td>")
-        for column, formatter, link, label in cells:
-            value = item[column]
+        for column, render, link, label in cells:
             # no "None", no True/False, no microseconds, whatever a screen's formatter left
-            text = escape(cell_text(formatter(value) if formatter and value is not None else value))
+            text = escape(render(item[column]))
             if link and str(text).strip():
                 text = LINK.format(href=f"{show}{key}{back}", text=text)
             out.append(f"<td{label}>{text}</td>")

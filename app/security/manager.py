@@ -17,8 +17,12 @@ from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.utils import is_null_password
 from flask_appbuilder.security.views import AuthDBView
 from flask_babel import lazy_gettext as _
+from flask_login import current_user
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
+from sqlalchemy.exc import NoInspectionAvailable
 from flask_jwt_extended import JWTManager
+from werkzeug.local import LocalProxy
 from werkzeug.security import check_password_hash
 
 from app.security import api_keys, bearer, lockout
@@ -244,11 +248,41 @@ class CrmSecurityManager(SecurityManager):
         """
         if not has_request_context():
             return super().has_access(permission_name, view_name)
-        key = (g.get("_login_user"), g.get("user"), g.get("_api_key_user"), permission_name, view_name)
-        known = g.setdefault("crm_access", {})
+        space = g._get_current_object()  # the request's namespace once, not through the proxy per lookup
+        user = space.get("user")  # FAB's g.user: the current_user proxy, resolved once (not per hash and compare)
+        user = user._get_current_object() if isinstance(user, LocalProxy) else user
+        identity = (space.get("_login_user"), user, space.get("_api_key_user"))
+        key = (*identity, permission_name, view_name)
+        known = space.setdefault("crm_access", {})
         if key not in known:
-            known[key] = super().has_access(permission_name, view_name)
+            grants = space.setdefault("crm_grants", {})
+            if identity not in grants:
+                grants[identity] = self._signed_in_grants()
+            found = grants[identity]
+            known[key] = ((permission_name, view_name) in found if found is not None
+                          else super().has_access(permission_name, view_name))
         return known[key]
+
+    def _signed_in_grants(self) -> frozenset[tuple[str, str]] | None:
+        """What FAB's has_access reads for a signed-in, active user of database roles; None: FAB decides.
+
+        FAB resolves the user, their roles and the permission for every (permission, view) asked
+        (a list page asks 16); for such a user its answer is whether the pair is among the roles'
+        permissions, read here once per identity and request.
+        """
+        if getattr(g, "_api_key_user", False) or not current_user.is_authenticated:
+            return None
+        user = getattr(g, "user", None)
+        try:
+            detached = sa_inspect(user).detached
+        except NoInspectionAvailable:  # FAB's g.user is the current_user proxy
+            detached = False
+        if user is None or detached or not user.is_active:
+            return None
+        roles = self.get_user_roles(user)
+        if not roles or any(role.name in self.builtin_roles for role in roles):
+            return None
+        return self._permissions_of(tuple(sorted(role.id for role in roles)))
 
     def current_permissions(self) -> frozenset[tuple[str, str]] | None:
         """(action, resource) pairs of the signed-in user's roles; None when FAB decides otherwise.

@@ -31,7 +31,6 @@ from flask_appbuilder import expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_appbuilder.widgets import RenderTemplateWidget
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import Date, DateTime, inspect
@@ -41,6 +40,7 @@ from wtforms import Form
 from app.audit import record as audit_log
 from app.csv_io.export import csv_stream, export_columns, export_query, filename
 from app.extensions import db
+from app.i18n.translations import gettext as _  # the request's translations looked up once
 from app.lists import bulk, bulk_exports, bulk_jobs
 from app.lists.selection import carried, primary_key, selection, selects_all, ticked_ids
 from app.models.choices import CHOICE_COLUMNS

@@ -8,7 +8,6 @@ from flask import Response, flash, g, redirect, request, stream_with_context, ur
 from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_appbuilder.widgets import RenderTemplateWidget
-from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -20,6 +19,7 @@ from app.csv_io.imports import Importer
 from app.csv_io.reading import ENCODING_LABELS, FileProblem
 from app.crud.datamodel import friendly
 from app.extensions import db
+from app.i18n.translations import gettext as _  # the request's translations looked up once
 from app.lists.selection import list_filters, list_order
 
 SHOWN_PROBLEMS = 1000  # a report page lists this many; the counts say how many in all

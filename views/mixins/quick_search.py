@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from flask import redirect, request, url_for
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from markupsafe import Markup
@@ -20,6 +19,7 @@ from sqlalchemy import false
 
 from app.crud.dependents import dependent_counts, refusal
 from app.crud.forms import local_path
+from app.i18n.translations import gettext as _  # the request's translations looked up once
 from app.models.searchable import is_custom, title_columns
 from app.search.quick import ARG, QuickSearchFilter, searchable
 from app.search.text import MAX_QUERY, normalize
@@ -213,8 +213,8 @@ class QuickSearchMixin(ListSearchMixin):
         """What the rows show besides their values: the title links, each delete's confirmation."""
         table = self.datamodel.obj.__tablename__
         record = str(RECORD_NAMES[table]) if table in RECORD_NAMES else str(self.show_title).lower()
-        return {"link_columns": self.title_links(),
-                "confirms": [_("Delete %(record)s “%(name)s”?", record=record, name=str(r)) for r in rows]}
+        question = _("Delete %(record)s “%(name)s”?", record=record, name="%(name)s")  # translated once
+        return {"link_columns": self.title_links(), "confirms": [question % {"name": str(r)} for r in rows]}
 
     def pre_delete(self, item: Any) -> None:
         """Refuse, as an error naming what still depends on it, to delete a record others belong to."""

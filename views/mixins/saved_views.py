@@ -16,7 +16,6 @@ from flask import abort, current_app, flash, g, jsonify, redirect, request, url_
 from flask_appbuilder import expose
 from flask_appbuilder.security.decorators import has_access, has_access_api, permission_name
 from flask_appbuilder.widgets import RenderTemplateWidget
-from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import Text, inspect
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +23,7 @@ from werkzeug.exceptions import BadRequest
 
 from app.crud.derive import encrypted_and_bands
 from app.extensions import db
+from app.i18n.translations import gettext as _  # the request's translations looked up once
 from app.lists import saved_views as store
 from app.models import Role
 from app.models.searchable import is_custom

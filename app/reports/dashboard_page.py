@@ -107,7 +107,7 @@ class Page:
 def charts(filters: Filters, today: dt.date) -> dict[str, list[Figure]]:
     """The charts alone, as the page draws them (a chart's CSV export); OutOfScope as for build()."""
     reader = Reader(Sight.of(filters), filters.start, filters.end)
-    return all_charts(figures(reader), reader, Drill(filters), today)
+    return all_charts(figures(reader, today), reader, Drill(filters), today)
 
 
 def build(filters: Filters, today: dt.date) -> Page:
@@ -115,7 +115,7 @@ def build(filters: Filters, today: dt.date) -> Page:
     sight = Sight.of(filters)
     before = filters.previous()
     reader = Reader(sight, filters.start, filters.end)
-    now, then = figures(reader), figures(Reader(sight, before.start, before.end))
+    now, then = figures(reader, today), figures(Reader(sight, before.start, before.end), today)
     drill = Drill(filters)
     values, previous, links = now.kpis(today), then.kpis(today), _links(drill)
     kpis = []

@@ -114,8 +114,14 @@ def _rolled(groups: dict[Key, list], teams: dict[int, int]) -> Iterator[tuple[st
         yield grain, key, total
 
 
+def _index_order(row: tuple[str, Key, list]) -> tuple:
+    grain, (day, holder, k1, k2), _sums = row
+    return grain, holder, day, k1, k2
+
+
 def _copy_rows(ring: KeyRing, metric: Metric, groups: dict[Key, list], teams: dict[int, int]) -> Iterator[tuple]:
-    for grain, key, (n, days, cents) in _rolled(groups, teams):
+    # in the primary key's order: a holder's range of days is then a few adjacent pages, not a page per row
+    for grain, key, (n, days, cents) in sorted(_rolled(groups, teams), key=_index_order):
         sealed = None if cents is None else ring.encrypt(Decimal(cents) / 100, TABLE, COLUMN,
                                                          place(metric.name, grain, key))  # type: ignore[arg-type]
         day, holder, k1, k2 = key

@@ -236,3 +236,21 @@ def test_activity_drill_links_carry_the_customers_owner_or_team(world, narrow):
     other = world["ids"]["rep_b"] if narrow == "owner" else world["teams"]["Team B"]
     elsewhere = client_of(world, "admin").get(re.sub(rf"customer={key}\b", f"customer={other}", link))
     assert elsewhere.status_code == 200 and "A call" not in elsewhere.get_data(as_text=True)
+
+
+def test_a_view_is_drawn_once_per_build_of_the_facts(world):
+    query = "period=12m"
+    assert kpis(get(world, "admin", query).get_data(as_text=True))["won_count"] == "2"
+    more = "UPDATE dashboard_facts SET n = n + :d WHERE metric = 'opportunities' AND k1 = 'won' AND holder = -1"
+    with world["owner"].begin() as conn:
+        conn.execute(text(more), {"d": 5})
+    try:
+        assert kpis(get(world, "admin", query).get_data(as_text=True))["won_count"] == "2"  # the same build
+        with world["owner"].begin() as conn:
+            conn.execute(text("UPDATE dashboard_refresh SET built_at = built_at + interval '1 second'"))
+        assert kpis(get(world, "admin", query).get_data(as_text=True))["won_count"] == "7"  # a new one: read again
+        assert kpis(get(world, "rep_b", query).get_data(as_text=True))["won_count"] == "1"  # a scope of its own
+    finally:
+        with world["owner"].begin() as conn:
+            conn.execute(text(more), {"d": -5})
+            conn.execute(text("UPDATE dashboard_refresh SET built_at = built_at + interval '1 second'"))

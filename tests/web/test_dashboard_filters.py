@@ -232,7 +232,9 @@ def test_activity_drill_links_carry_the_customers_owner_or_team(world, narrow):
     link = html.unescape(next(m["href"] for m in marks if m["href"]))
     assert re.search(rf"_flt_\d+_customer={key}(&|$)", link)
     listed = client_of(world, "admin").get(link).get_data(as_text=True)
-    assert "A call" in listed and ("owned by" if narrow == "owner" else "owned in team") in listed  # the chip
+    chip = re.search(r'crm-chip-op">(owned[^<]*)</span>\s*<strong class="crm-chip-value">([^<]*)', listed)
+    assert "A call" in listed and chip and chip.groups() == (
+        ("owned by", "rep_a User") if narrow == "owner" else ("owned in team", "Team A"))
     other = world["ids"]["rep_b"] if narrow == "owner" else world["teams"]["Team B"]
     elsewhere = client_of(world, "admin").get(re.sub(rf"customer={key}\b", f"customer={other}", link))
     assert elsewhere.status_code == 200 and "A call" not in elsewhere.get_data(as_text=True)

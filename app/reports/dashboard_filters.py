@@ -182,7 +182,8 @@ class Sight:
                 holders[source] = sorted(wanted if seen is None else wanted & seen)
         if filters.team is not None and filters.owner is None and wanted and summed_team(filters.team, wanted):
             # the team's pre-summed rows (a scope "all" reads them, as the policy does): one row per group
-            holders.update({source: [team_holder(filters.team)] for source in SOURCES if visible_owners(source) is None})
+            summed = [team_holder(filters.team)]
+            holders.update({source: summed for source in SOURCES if visible_owners(source) is None})
         return cls(holders)
 
 

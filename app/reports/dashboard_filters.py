@@ -145,9 +145,16 @@ def team_members(team: int) -> set[int]:
     return set(db.session.scalars(select(User.user_id).where(User.team_id == team)))
 
 
+def facts_state() -> DashboardRefresh | None:
+    """The facts' state row (their time, a running refresh's step), read once per request."""
+    if "crm_facts_state" not in g:  # held here: the session's identity map would let it go and read it again
+        g.crm_facts_state = db.session.get(DashboardRefresh, 1)
+    return g.crm_facts_state
+
+
 def summed_team(team: int, members: set[int]) -> bool:
     """Whether the facts hold team rows for exactly these members (the team has not changed since their build)."""
-    state = db.session.get(DashboardRefresh, 1)  # the page reads this row anyway (the facts' time)
+    state = facts_state()
     return state is not None and (state.teams or {}).get(str(team)) == sorted(members)
 
 

@@ -16,13 +16,12 @@ from flask_babel import format_decimal, format_percent, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from app.extensions import db
 from app.models.choices import PRIORITIES, PRIORITY_WINDOW_DAYS
 from app.models.dashboard import DashboardRefresh
 from app.reports.charts import Figure, LEADS, OPPORTUNITIES, TICKETS, value_label
 from app.reports.dashboard_charts import Drill, all_charts
 from app.reports.dashboard_data import OPEN_STAGES, OPEN_TICKETS, Figures, Reader, figures
-from app.reports.dashboard_filters import Filters, Sight
+from app.reports.dashboard_filters import Filters, Sight, facts_state
 from app.lists.links import EQ, IN
 
 TITLES = {"open_value": _l("Open pipeline value"), "won_value": _l("Won value"), "won_count": _l("Deals won"),
@@ -166,4 +165,4 @@ def build(filters: Filters, today: dt.date) -> Page:
 
 def refresh_state() -> DashboardRefresh | None:
     """The facts' state row: their time and a running refresh's step (the page shows the progress)."""
-    return db.session.get(DashboardRefresh, 1)
+    return facts_state()

@@ -85,12 +85,11 @@ class Reader:
 
     def cents(self, metric: str) -> dict[str, int]:
         """{k1: money sum in cents}: each row's sealed sum opened with its natural key."""
-        ring, totals = key_ring(), {}
+        totals: dict = {}
         rows = db.session.execute(text(f"SELECT grain, day, holder, k1, k2, amount FROM dashboard_facts "
                                        f"WHERE {RANGE} AND amount IS NOT NULL"), self._params(metric))
-        for grain, day, holder, k1, k2, amount in rows:
-            value = ring.decrypt(amount, TABLE, COLUMN, place(metric, grain, (day, holder, k1, k2)))  # type: ignore
-            totals[k1] = totals.get(k1, 0) + int(value * 100)
+        key_ring().sum_cents(((place(metric, grain, (day, holder, k1, k2)), amount, k1)
+                              for grain, day, holder, k1, k2, amount in rows), TABLE, COLUMN, totals)
         return totals
 
 

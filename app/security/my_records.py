@@ -22,7 +22,7 @@ from sqlalchemy import and_, false, or_, select
 
 from app.extensions import db
 from app.lists.links import filter_index
-from app.models import Contact, Customer, Team, User
+from app.models import Activity, Contact, Customer, Team, User
 from app.security.data_scopes import VIEW_LABELS, user_scope, view_choices
 
 OWNER = "owner"  # the relationship of the owned tables' owner_id (app/models/crm.py)
@@ -76,7 +76,7 @@ class FilterCustomerOwner(BaseFilter):
             return query.filter(false())
         customers = _customers_of(self.owners(key))
         condition = self.model.customer_id.in_(customers)
-        if hasattr(self.model, "contact_id"):  # an activity without a customer follows its contact's
+        if self.model is Activity:  # an activity without a customer follows its contact's
             condition = or_(condition, and_(self.model.customer_id.is_(None), self.model.contact_id.in_(
                 select(Contact.contact_id).where(Contact.customer_id.in_(customers)))))
         return query.filter(condition)

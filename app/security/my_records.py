@@ -22,6 +22,7 @@ from sqlalchemy import and_, false, or_, select
 
 from app.extensions import db
 from app.lists.links import filter_index
+from app.lists.scope import contactless_activities
 from app.models import Activity, Contact, Customer, Team, User
 from app.security.data_scopes import VIEW_LABELS, user_scope, view_choices
 
@@ -76,7 +77,8 @@ class FilterCustomerOwner(BaseFilter):
             return query.filter(false())
         customers = _customers_of(self.owners(key))
         condition = self.model.customer_id.in_(customers)
-        if self.model is Activity:  # an activity without a customer follows its contact's
+        if self.model is Activity and contactless_activities():  # one without a customer follows its contact's
+            # (only then: the OR keeps the planner from starting at the owner's customers, 0.2 s -> 1.1 s at scale 1)
             condition = or_(condition, and_(self.model.customer_id.is_(None), self.model.contact_id.in_(
                 select(Contact.contact_id).where(Contact.customer_id.in_(customers)))))
         return query.filter(condition)

@@ -224,8 +224,24 @@ def test_a_team_is_read_from_its_rows_until_its_members_change(world):
     assert holders() == [-1 - team_a]
 
 
+@pytest.fixture(scope="module")
+def contact_call(world) -> str:
+    """An activity of customer Alpha's contact with no customer of its own: it follows the contact's."""
+    from app.extensions import db
+    from app.models import Activity, Contact, Customer
+
+    with as_admin(world["app"]):
+        alpha = db.session.scalars(db.select(Customer).where(Customer.name == "Alpha")).one()
+        contact = Contact(first_name="Ann", last_name="Alpha", customer=alpha)
+        db.session.add(Activity(contact=contact, type="call", subject="A contact call",
+                                activity_date=dt.datetime.combine(AGO(2), dt.time(10))))
+        db.session.commit()
+        db.session.remove()
+    return "A contact call"
+
+
 @pytest.mark.parametrize("narrow", ["owner", "team"])
-def test_activity_drill_links_carry_the_customers_owner_or_team(world, narrow):
+def test_activity_drill_links_carry_the_customers_owner_or_team(world, contact_call, narrow):
     key = world["ids"]["rep_a"] if narrow == "owner" else world["teams"]["Team A"]
     page = get(world, "admin", f"period=12m&{narrow}={key}").get_data(as_text=True)
     marks = {c["name"].split(":")[0]: c for c in page_charts(page)}["Activities by type"]["marks"]
@@ -233,11 +249,12 @@ def test_activity_drill_links_carry_the_customers_owner_or_team(world, narrow):
     assert re.search(rf"_flt_\d+_customer={key}(&|$)", link)
     listed = client_of(world, "admin").get(link).get_data(as_text=True)
     chip = re.search(r'crm-chip-op">(owned[^<]*)</span>\s*<strong class="crm-chip-value">([^<]*)', listed)
-    assert "A call" in listed and chip and chip.groups() == (
+    assert "A call" in listed and contact_call in listed and chip and chip.groups() == (
         ("owned by", "rep_a User") if narrow == "owner" else ("owned in team", "Team A"))
     other = world["ids"]["rep_b"] if narrow == "owner" else world["teams"]["Team B"]
     elsewhere = client_of(world, "admin").get(re.sub(rf"customer={key}\b", f"customer={other}", link))
     assert elsewhere.status_code == 200 and "A call" not in elsewhere.get_data(as_text=True)
+    assert contact_call not in elsewhere.get_data(as_text=True)
 
 
 def test_a_view_is_drawn_once_per_build_of_the_facts(world):

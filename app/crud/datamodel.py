@@ -138,7 +138,7 @@ class CrmInterface(SQLAInterface):
     def followed_filtered(self, filters: Filters | None) -> bool:
         """Whether `filtered` reads a scoped user's filtered contacts or activities from their customers' rows.
 
-        Through (customer_id, ...) indexes (migration 0034), not the sort index walked past the rows
+        Through (customer_id, ...) indexes (migration 0033), not the sort index walked past the rows
         of every other owner (a rep's visits, 1 activity in 3,000 at scale 1: 70,000 rows read). Those
         rows are then sorted: their related rows are loaded for the page's rows only (`with_related`).
         """

@@ -130,10 +130,10 @@ PUBLIC = (
             "Text columns get the index-backed Contains / Matches words filters first.",
             overridden_by=("app.search.filters.SearchFilterConverter",)),
     Surface("apply", "flask_appbuilder.models.filters.BaseFilter",
-            "The search filters' condition, and the owner's team of the \"My team\" switch (FAB's documented way "
-            "to write a filter).",
+            "The search filters' condition, the owner's team of the \"My team\" switch, and a contact's or an "
+            "activity's customer's owner or team (FAB's documented way to write a filter).",
             overridden_by=("app.search.filters._SearchFilter", "app.search.quick.QuickSearchFilter",
-                           "app.security.my_records.FilterOwnerTeam")),
+                           "app.security.my_records.FilterOwnerTeam", "app.security.my_records.FilterCustomerOwner")),
     Surface("__init__", "flask_appbuilder.models.filters.BaseFilter",
             "The list's search box is one filter over several columns: it is made with them.",
             overridden_by=("app.search.quick.QuickSearchFilter",)),

@@ -86,9 +86,11 @@ class KeyRing:
             raise DecryptionError(f"{table}.{column} of row {pk} does not decrypt "
                                   "(copied from another row, or altered)") from None
 
-    def sum_cents(self, rows: Iterable[tuple[int, bytes, Hashable]], table: str, column: str,
+    def sum_cents(self, rows: Iterable[tuple[int | str, bytes, Hashable]], table: str, column: str,
                   totals: dict[Hashable, int]) -> None:
         """Add each row's amount, in cents, to totals[key]; rows are (pk, envelope, key).
+
+        A pk is a row's key, or the text a sum was sealed with (the dashboard facts' natural key).
 
         The same checks as decrypt(), cut down for millions of rows (report totals):
         the cipher is looked up once per envelope header, the plaintext is parsed as
@@ -107,7 +109,8 @@ class KeyRing:
                     self.decrypt(envelope, table, column, pk)  # raises the precise error
                 cipher = ciphers[bytes(envelope[:head])] = self._cipher(header[1])
             try:
-                text = cipher.decrypt(envelope[head:body], envelope[body:], b"%s%d" % (prefix, pk)).rstrip()
+                place = b"%s%d" % (prefix, pk) if isinstance(pk, int) else prefix + pk.encode()
+                text = cipher.decrypt(envelope[head:body], envelope[body:], place).rstrip()
             except InvalidTag:
                 self.decrypt(envelope, table, column, pk)
                 raise  # unreachable: decrypt() raised DecryptionError

@@ -1,4 +1,5 @@
-"""Re-encrypt every encrypted amount (columns and report snapshots' money figures) under the active key, in batches.
+"""Re-encrypt every encrypted amount (columns, report snapshots' money figures and the dashboard facts' sealed
+sums) under the active key, in batches.
 
 Each batch locks its rows (FOR UPDATE), re-encrypts them and commits, so an
 interrupted run loses nothing and a second run continues where the first
@@ -17,6 +18,7 @@ from sqlalchemy.engine import Engine
 
 from app.encryption.columns import encrypted_columns
 from app.encryption.keyring import HEADER, KeyRing
+from app.reports import facts
 from app.reports.sealing import PREFIX, pending, reseal
 
 
@@ -62,7 +64,13 @@ def all_encrypted_columns() -> list[EncryptedColumn]:
     return found
 
 
+# the dashboard's sealed sums: keyed by their natural key (six columns), which is also their associated data
+FACT_KEY = "metric, grain, holder, day, k1, k2"
+FACT_PENDING = f"{facts.COLUMN} IS NOT NULL AND substring({facts.COLUMN} from 2 for {HEADER.size - 1}) <> :key_id"
+
+
 SNAPSHOTS = EncryptedColumn("reports", "data", "report_id")  # money figures inside the JSON (app/reports/sealing.py)
+FACTS = EncryptedColumn(facts.TABLE, facts.COLUMN, FACT_KEY)  # the dashboard's sums (app/reports/facts.py)
 SEALED_SNAPSHOTS = "SELECT report_id, data FROM reports WHERE data::text LIKE :sealed"
 SEALED = {"sealed": f'%"{PREFIX}%'}
 
@@ -71,6 +79,8 @@ def count_pending(engine: Engine, ring: KeyRing) -> int:
     """Values not yet under the active key."""
     with engine.connect() as conn:
         in_columns = sum(c.count_pending(conn, ring.active) for c in all_encrypted_columns())
+        in_columns += conn.execute(text(f"SELECT count(*) FROM {facts.TABLE} WHERE {FACT_PENDING}"),
+                                   {"key_id": _key_bytes(ring.active)}).scalar_one()
         rows = conn.execution_options(stream_results=True, yield_per=1000).execute(text(SEALED_SNAPSHOTS), SEALED)
         return in_columns + sum(pending(data, ring.active) for _pk, data in rows)
 
@@ -80,7 +90,8 @@ def reencrypt(engine: Engine, ring: KeyRing, batch_size: int = 1000,
     """Re-encrypt every value under an older key; returns how many were re-encrypted."""
     done = 0
     for target, batches in [(t, _batches(engine, ring, t, batch_size)) for t in all_encrypted_columns()] + [
-            (SNAPSHOTS, _snapshot_batches(engine, ring, batch_size))]:
+            (SNAPSHOTS, _snapshot_batches(engine, ring, batch_size)),
+            (FACTS, _fact_batches(engine, ring, batch_size))]:
         for values in batches:
             done += values
             on_batch(target, values)
@@ -102,8 +113,6 @@ def _batches(engine: Engine, ring: KeyRing, target: EncryptedColumn, size: int) 
         yield len(rows)
 
 
-
-
 def _snapshot_batches(engine: Engine, ring: KeyRing, size: int) -> Iterator[int]:
     """Like _batches, for the sealed figures of report snapshots (rows whose figures are all current are kept)."""
     after = 0
@@ -123,3 +132,28 @@ def _snapshot_batches(engine: Engine, ring: KeyRing, size: int) -> Iterator[int]
                 conn.execute(text("UPDATE reports SET data = CAST(:data AS jsonb) WHERE report_id = :pk"), changed)
         after = rows[-1][0]
         yield values
+
+
+def _fact_batches(engine: Engine, ring: KeyRing, size: int) -> Iterator[int]:
+    """Like _batches, for the dashboard facts' sealed sums (a rebuild meanwhile seals under the active key)."""
+    after: tuple | None = None
+    names = [f"a{i}" for i in range(6)]
+    while True:
+        with engine.begin() as conn:
+            since = "" if after is None else f" AND ({FACT_KEY}) > ({', '.join(':' + n for n in names)})"
+            rows = conn.execute(text(
+                f"SELECT {FACT_KEY}, {facts.COLUMN} FROM {facts.TABLE} WHERE {FACT_PENDING}{since} "
+                f"ORDER BY {FACT_KEY} LIMIT :size FOR UPDATE"),
+                {"key_id": _key_bytes(ring.active), "size": size, **dict(zip(names, after or ()))}).fetchall()
+            if not rows:
+                return
+            values = []
+            for metric, grain, holder, day, k1, k2, sealed in rows:
+                place = facts.place(metric, grain, (day, holder, k1, k2))
+                amount = ring.decrypt(sealed, facts.TABLE, facts.COLUMN, place)  # type: ignore[arg-type]
+                values.append({**dict(zip(names, (metric, grain, holder, day, k1, k2))),
+                               "sealed": ring.encrypt(amount, facts.TABLE, facts.COLUMN, place)})  # type: ignore
+            conn.execute(text(f"UPDATE {facts.TABLE} SET {facts.COLUMN} = :sealed WHERE ({FACT_KEY}) = "
+                              f"({', '.join(':' + n for n in names)})"), values)
+        after = tuple(rows[-1][:6])
+        yield len(rows)

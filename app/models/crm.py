@@ -190,7 +190,7 @@ class Activity(VersionedMixin, Model):
     __table_args__ = (
         CheckConstraint(check_sql("type", ACTIVITY_TYPES), name="type"),
         # a customer's timeline reads ix_activities_customer_id_activity_date (list_indexes.py, migration 0010)
-        # a scoped user's activities of one type, from their customers (CrmInterface.followed_filtered, 0034)
+        # a scoped user's activities of one type, from their customers (CrmInterface.followed_filtered, 0033)
         Index("ix_activities_customer_id_type", "customer_id", "type"),
     )
 

@@ -12,6 +12,7 @@ import datetime as dt
 from typing import Optional
 
 from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, Integer, LargeBinary, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Model
@@ -19,6 +20,13 @@ from app.models.base import Model
 GRAINS = ("d", "m")  # a day's figures, or a month's (its first day in `day`)
 EVERYONE = -1  # holder of the company-wide rows (visible only to scope "all")
 UNOWNED = 0  # holder of records without an owner
+# below -1: a team's rows, summed over its members at the facts' build (migration 0032); the policy shows
+# them only to scope "all" (a negative holder is never among a user's visible owners)
+
+
+def team_holder(team_id: int) -> int:
+    """The holder of team `team_id`'s pre-summed rows."""
+    return -1 - team_id
 SOURCES = ("customers", "leads", "opportunities", "service_tickets")  # whose data scope decides
 
 
@@ -55,3 +63,5 @@ class DashboardRefresh(Model):
     step: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     steps: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     message: Mapped[Optional[str]] = mapped_column(Text)
+    # {team id: [member ids]} when the facts were built: a team's pre-summed rows hold while it has these members
+    teams: Mapped[Optional[dict]] = mapped_column(JSONB)

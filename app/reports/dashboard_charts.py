@@ -22,7 +22,7 @@ from app.reports.charts import (ACTIVITIES, CUSTOMERS, LEADS, OPPORTUNITIES, PRI
 from app.reports.dashboard_data import OPEN_STAGES, OPEN_TICKETS, WEEKLY_UP_TO, Figures, Reader, money
 from app.reports.dashboard_filters import Filters
 from app.reports.scans import AGE_BUCKETS
-from app.security.my_records import owner_args
+from app.security.my_records import follower_args, owner_args
 
 DONUT_SLICES = 6  # named slices; the rest is one "other" slice
 FUNNEL = ("new", "following up", "qualified", "converted")  # the order a lead moves in ("lost" leaves it)
@@ -45,9 +45,9 @@ class Drill:
         """The list of `route` under `conditions`, within [start, end] (default: the period), of the owner/team."""
         span = self.span(route, start or self.filters.start, end or self.filters.end)
         found = list_url(route, *conditions, *span)
-        if route != ACTIVITIES and (self.filters.owner is not None or self.filters.team is not None):
-            # activities have no owner of their own (they follow their customer's)
-            names = owner_args(route)
+        if self.filters.owner is not None or self.filters.team is not None:
+            # activities have no owner of their own: they follow their customer's
+            names = follower_args(route) if route == ACTIVITIES else owner_args(route)
             which = ("own", self.filters.owner) if self.filters.owner is not None else ("team", self.filters.team)
             found += "&" + urlencode({names[which[0]]: which[1]})
         return found

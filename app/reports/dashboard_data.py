@@ -17,12 +17,16 @@ from sqlalchemy import text
 from app.encryption.columns import key_ring
 from app.extensions import db
 from app.models.choices import OPPORTUNITY_STAGES, PRIORITY_WINDOW_DAYS
+from app.reports.scans import AGE_BUCKETS
 from app.reports.dashboard_filters import Sight, add_months
 from app.reports.facts import COLUMN, METRIC_SOURCES, TABLE, month_of, place
 
 OPEN_STAGES = tuple(s for s in OPPORTUNITY_STAGES if s not in ("won", "lost"))
 OPEN_TICKETS = ("open", "in progress")
 WEEKLY_UP_TO = 92  # days: a shorter range is drawn per week, a longer one per month
+# ages (whole days) where an open ticket changes class: an age bucket's edge, or past a priority's window
+AGE_EDGES = sorted({e for _l, low, high in AGE_BUCKETS for e in (low, high) if e}
+                   | {days + 1 for days in PRIORITY_WINDOW_DAYS.values()})
 
 
 def spans(start: dt.date, end: dt.date) -> dict[str, Any]:
@@ -68,21 +72,24 @@ class Reader:
                                   {**self._params(metric, days_only), "unit": unit})
         return {(bucket, k1): int(n) for bucket, k1, n in rows}
 
-    def daily(self, metric: str, k1: tuple[str, ...]) -> dict[tuple[dt.date, str, str], int]:
-        """{(day, k1, k2): count} from the day rows, for the given k1 values."""
-        rows = db.session.execute(text(f"SELECT day, k1, k2, sum(n) FROM dashboard_facts WHERE {DAYS} "
-                                       "AND k1 = ANY(:k1) GROUP BY 1, 2, 3"),
-                                  {**self._params(metric, True), "k1": list(k1)})
+    def aged(self, metric: str, k1: tuple[str, ...], today: dt.date) -> dict[tuple[dt.date, str, str], int]:
+        """{(day, k1, k2): count} from the day rows, for the given k1 values, one day per age class.
+
+        Days between two of AGE_EDGES are alike to every reader (age bucket, past a priority's window),
+        so they are summed in SQL under the class's newest day: a year is a few dozen rows, not thousands."""
+        rows = db.session.execute(text(f"SELECT max(day), k1, k2, sum(n) FROM dashboard_facts WHERE {DAYS} "
+                                       "AND k1 = ANY(:k1) GROUP BY width_bucket(:today - day, :edges), k1, k2"),
+                                  {**self._params(metric, True), "k1": list(k1), "today": today,
+                                   "edges": AGE_EDGES})
         return {(day, a, b): int(n) for day, a, b, n in rows}
 
     def cents(self, metric: str) -> dict[str, int]:
         """{k1: money sum in cents}: each row's sealed sum opened with its natural key."""
-        ring, totals = key_ring(), {}
+        totals: dict = {}
         rows = db.session.execute(text(f"SELECT grain, day, holder, k1, k2, amount FROM dashboard_facts "
                                        f"WHERE {RANGE} AND amount IS NOT NULL"), self._params(metric))
-        for grain, day, holder, k1, k2, amount in rows:
-            value = ring.decrypt(amount, TABLE, COLUMN, place(metric, grain, (day, holder, k1, k2)))  # type: ignore
-            totals[k1] = totals.get(k1, 0) + int(value * 100)
+        key_ring().sum_cents(((place(metric, grain, (day, holder, k1, k2)), amount, k1)
+                              for grain, day, holder, k1, k2, amount in rows), TABLE, COLUMN, totals)
         return totals
 
 
@@ -118,8 +125,8 @@ class Figures:
         }
 
 
-def figures(reader: Reader) -> Figures:
+def figures(reader: Reader, today: dt.date) -> Figures:
     """The range's figures: four statements."""
     stages = {k1: v for (k1, _k2), v in reader.counts("opportunities").items()}
     leads = {k1: n for (k1, _k2), (n, _d) in reader.counts("leads").items()}
-    return Figures(stages, reader.cents("opportunities"), leads, reader.daily("tickets", OPEN_TICKETS))
+    return Figures(stages, reader.cents("opportunities"), leads, reader.aged("tickets", OPEN_TICKETS, today))

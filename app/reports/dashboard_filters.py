@@ -18,7 +18,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.lists.scope import sight
 from app.models import Team, User
-from app.models.dashboard import EVERYONE, SOURCES
+from app.models.dashboard import EVERYONE, SOURCES, DashboardRefresh, team_holder
 
 PERIODS = {"month": _l("This month"), "quarter": _l("This quarter"), "year": _l("This year"),
            "12m": _l("Last 12 months"), "custom": _l("Custom range")}
@@ -139,6 +139,19 @@ def team_members(team: int) -> set[int]:
     return set(db.session.scalars(select(User.user_id).where(User.team_id == team)))
 
 
+def facts_state() -> DashboardRefresh | None:
+    """The facts' state row (their time, a running refresh's step), read once per request."""
+    if "crm_facts_state" not in g:  # held here: the session's identity map would let it go and read it again
+        g.crm_facts_state = db.session.get(DashboardRefresh, 1)
+    return g.crm_facts_state
+
+
+def summed_team(team: int, members: set[int]) -> bool:
+    """Whether the facts hold team rows for exactly these members (the team has not changed since their build)."""
+    state = facts_state()
+    return state is not None and (state.teams or {}).get(str(team)) == sorted(members)
+
+
 @dataclass(frozen=True)
 class Sight:
     """The fact holders each source table's figures are read for (the scope, narrowed by the filters)."""
@@ -168,6 +181,10 @@ class Sight:
                 holders[source] = [EVERYONE] if seen is None else sorted(seen)
             else:
                 holders[source] = sorted(wanted if seen is None else wanted & seen)
+        if filters.team is not None and filters.owner is None and wanted and summed_team(filters.team, wanted):
+            # the team's pre-summed rows (a scope "all" reads them, as the policy does): one row per group
+            summed = [team_holder(filters.team)]
+            holders.update({source: summed for source in SOURCES if visible_owners(source) is None})
         return cls(holders)
 
 

@@ -7,20 +7,21 @@ means open now. The previous period is read the same way, for the cards' change.
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
-from flask_babel import format_decimal, format_percent
+from flask_babel import format_decimal, format_percent, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from app.extensions import db
 from app.models.choices import PRIORITIES, PRIORITY_WINDOW_DAYS
 from app.models.dashboard import DashboardRefresh
 from app.reports.charts import Figure, LEADS, OPPORTUNITIES, TICKETS, value_label
 from app.reports.dashboard_charts import Drill, all_charts
 from app.reports.dashboard_data import OPEN_STAGES, OPEN_TICKETS, Figures, Reader, figures
-from app.reports.dashboard_filters import Filters, Sight
+from app.reports.dashboard_filters import Filters, Sight, facts_state
 from app.lists.links import EQ, IN
 
 TITLES = {"open_value": _l("Open pipeline value"), "won_value": _l("Won value"), "won_count": _l("Deals won"),
@@ -104,18 +105,41 @@ class Page:
     refresh: DashboardRefresh | None  # the facts' state row: a running refresh's progress
 
 
-def charts(filters: Filters, today: dt.date) -> dict[str, list[Figure]]:
-    """The charts alone, as the page draws them (a chart's CSV export); OutOfScope as for build()."""
-    reader = Reader(Sight.of(filters), filters.start, filters.end)
-    return all_charts(figures(reader), reader, Drill(filters), today)
+# Per process, the last views drawn: the facts change only when rebuilt (their time is in the key), so a view
+# asked again (a reload, a shared link, another worker's user of the same scope) is not read and drawn again.
+# The key holds the fact holders the user's scope and filters give (never another scope's figures), the
+# day (late tickets) and the language (labels, numbers).
+CACHED_VIEWS = 64
+_views: OrderedDict[tuple, tuple[list[Kpi], dict[str, list[Figure]]]] = OrderedDict()
+_views_lock = threading.Lock()
 
 
-def build(filters: Filters, today: dt.date) -> Page:
-    """The page's numbers; OutOfScope (from Sight) when the owner or team is not the user's to see."""
+def _remembered(key: tuple, make: Callable[[], tuple[list[Kpi], dict[str, list[Figure]]]]):
+    with _views_lock:
+        if key in _views:
+            _views.move_to_end(key)
+            return _views[key]
+    found = make()
+    with _views_lock:
+        _views[key] = found
+        while len(_views) > CACHED_VIEWS:
+            _views.popitem(last=False)
+    return found
+
+
+def _view(filters: Filters, today: dt.date) -> tuple[list[Kpi], dict[str, list[Figure]]]:
+    """The KPI cards and charts of a view; OutOfScope (from Sight) when the owner or team is not the user's."""
     sight = Sight.of(filters)
+    state = refresh_state()
+    key = (state.built_at if state else None, filters, today, str(get_locale()),
+           tuple((source, tuple(holders)) for source, holders in sorted(sight.holders.items())))
+    return _remembered(key, lambda: _drawn(sight, filters, today))
+
+
+def _drawn(sight: Sight, filters: Filters, today: dt.date) -> tuple[list[Kpi], dict[str, list[Figure]]]:
     before = filters.previous()
     reader = Reader(sight, filters.start, filters.end)
-    now, then = figures(reader), figures(Reader(sight, before.start, before.end))
+    now, then = figures(reader, today), figures(Reader(sight, before.start, before.end), today)
     drill = Drill(filters)
     values, previous, links = now.kpis(today), then.kpis(today), _links(drill)
     kpis = []
@@ -124,11 +148,21 @@ def build(filters: Filters, today: dt.date) -> Page:
         text, direction = change(values[key], previous[key], kind)
         kpis.append(Kpi(key, str(title), shown(values[key], kind), shown(previous[key], kind), text, direction,
                         links.get(key), late_parts(now, drill, today) if key == "late_tickets" else []))
+    return kpis, all_charts(now, reader, drill, today)
+
+
+def charts(filters: Filters, today: dt.date) -> dict[str, list[Figure]]:
+    """The charts alone, as the page draws them (a chart's CSV export); OutOfScope as for build()."""
+    return _view(filters, today)[1]
+
+
+def build(filters: Filters, today: dt.date) -> Page:
+    """The page's numbers; OutOfScope (from Sight) when the owner or team is not the user's to see."""
+    kpis, drawn = _view(filters, today)
     state = refresh_state()
-    return Page(filters, before, kpis, all_charts(now, reader, drill, today), CHART_TITLES,
-                state.built_at if state else None, state)
+    return Page(filters, filters.previous(), kpis, drawn, CHART_TITLES, state.built_at if state else None, state)
 
 
 def refresh_state() -> DashboardRefresh | None:
     """The facts' state row: their time and a running refresh's step (the page shows the progress)."""
-    return db.session.get(DashboardRefresh, 1)
+    return facts_state()

@@ -3,8 +3,9 @@
 Counts and sums of whole days are grouped in SQL per (day, owner, dimensions); money is
 streamed as ciphertext and summed in integer cents in Python (as the report scans do),
 then sealed again per fact row with the key ring: the associated data is the row's natural
-key, so a sum copied to another row does not decrypt. Every group also gets a month row
-and a company-wide row (holder -1), so a request reads a few hundred rows, not millions.
+key, so a sum copied to another row does not decrypt. Every group also gets a month row,
+a company-wide row (holder -1) and its owner's team's row (holder -1 - team id; the members
+are kept in dashboard_refresh.teams), so a request reads a few hundred rows, not millions.
 The rows are replaced in one transaction: readers see the old set until it commits.
 """
 from __future__ import annotations
@@ -15,11 +16,12 @@ from decimal import Decimal
 from typing import Callable, Iterator
 
 import psycopg
+from psycopg.types.json import Jsonb
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from app.encryption.keyring import KeyRing
-from app.models.dashboard import EVERYONE, UNOWNED
+from app.models.dashboard import EVERYONE, UNOWNED, team_holder
 
 TABLE, COLUMN = "dashboard_facts", "amount"
 BATCH = 20_000
@@ -88,14 +90,20 @@ def _groups(conn: psycopg.Connection, ring: KeyRing, metric: Metric) -> dict[Key
     return groups
 
 
-def _rolled(groups: dict[Key, list]) -> Iterator[tuple[str, Key, list]]:
-    """Each day group, and the month and company-wide (holder -1) rows summed from them."""
+def _rolled(groups: dict[Key, list], teams: dict[int, int]) -> Iterator[tuple[str, Key, list]]:
+    """Each day group, and the month, company-wide (holder -1) and team rows summed from them.
+
+    `teams`: {owner: team id} of the owners in a team."""
     sums: dict[tuple[str, Key], list] = {}
     for key, (n, days, cents) in groups.items():
         day, holder, k1, k2 = key
         yield "d", key, [n, days, cents]
-        for wider in (("d", (day, EVERYONE, k1, k2)), ("m", (month_of(day), holder, k1, k2)),
-                      ("m", (month_of(day), EVERYONE, k1, k2))):
+        month = month_of(day)
+        places = [("d", (day, EVERYONE, k1, k2)), ("m", (month, holder, k1, k2)), ("m", (month, EVERYONE, k1, k2))]
+        if holder in teams:
+            team = team_holder(teams[holder])
+            places += [("d", (day, team, k1, k2)), ("m", (month, team, k1, k2))]
+        for wider in places:
             total = sums.setdefault(wider, [0, None, None])
             total[0] += n
             if days is not None:
@@ -106,12 +114,28 @@ def _rolled(groups: dict[Key, list]) -> Iterator[tuple[str, Key, list]]:
         yield grain, key, total
 
 
-def _copy_rows(ring: KeyRing, metric: Metric, groups: dict[Key, list]) -> Iterator[tuple]:
-    for grain, key, (n, days, cents) in _rolled(groups):
+def _index_order(row: tuple[str, Key, list]) -> tuple:
+    grain, (day, holder, k1, k2), _sums = row
+    return grain, holder, day, k1, k2
+
+
+def _copy_rows(ring: KeyRing, metric: Metric, groups: dict[Key, list], teams: dict[int, int]) -> Iterator[tuple]:
+    # in the primary key's order: a holder's range of days is then a few adjacent pages, not a page per row
+    for grain, key, (n, days, cents) in sorted(_rolled(groups, teams), key=_index_order):
         sealed = None if cents is None else ring.encrypt(Decimal(cents) / 100, TABLE, COLUMN,
                                                          place(metric.name, grain, key))  # type: ignore[arg-type]
         day, holder, k1, k2 = key
         yield metric.name, grain, holder, day, k1, k2, metric.source, n, days, sealed
+
+
+def _members(conn: psycopg.Connection, teams: dict[int, int] | None) -> None:
+    """dashboard_refresh.teams: {team id: [member ids]} of the team rows (None: none to trust)."""
+    members: dict[str, list[int]] | None = None if teams is None else {}
+    for user, team in sorted((teams or {}).items()):
+        members.setdefault(str(team), []).append(user)  # type: ignore[union-attr]
+    with conn.transaction():
+        conn.execute("UPDATE dashboard_refresh SET teams = %s WHERE refresh_id = 1",
+                     [None if members is None else Jsonb(members)])
 
 
 def rebuild(engine: Engine, ring: KeyRing, step: Callable[[str], None] | None = None) -> int:
@@ -124,18 +148,23 @@ def rebuild(engine: Engine, ring: KeyRing, step: Callable[[str], None] | None = 
     try:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         written = 0
+        # the teams' members are set once the new rows are in: until then no reader trusts any team's rows
+        # (set apart from the rows' transaction: the progress writer updates the same row meanwhile)
+        _members(conn, None)
         with conn.transaction():
             # one snapshot for the reads (repeatable read); the old rows stay visible to readers until commit
             conn.execute("DELETE FROM dashboard_facts")
+            teams = dict(conn.execute("SELECT user_id, team_id FROM users WHERE team_id IS NOT NULL").fetchall())
             for metric in METRICS:
                 groups = _groups(conn, ring, metric)
                 with conn.cursor().copy("COPY dashboard_facts (metric, grain, holder, day, k1, k2, source, n, "
                                         "days, amount) FROM STDIN") as copy:
-                    for row in _copy_rows(ring, metric, groups):
+                    for row in _copy_rows(ring, metric, groups, teams):
                         copy.write_row(row)
                         written += 1
                 if step:
                     step(metric.name)
+        _members(conn, teams)
         # the old set is dead rows now: reclaim them and give the planner the new set's statistics
         conn.autocommit = True
         conn.execute("VACUUM (ANALYZE) dashboard_facts")

@@ -13,7 +13,8 @@ from flask_babel import lazy_gettext
 from app.search.conditions import Terms, contains, matches_words
 from app.models.searchable import IDENTIFIER_COLUMNS, word_columns
 from app.search.text import normalize
-from app.security.my_records import OWNER, FilterOwnerTeam
+from app.lists.scope import FOLLOWERS
+from app.security.my_records import FOLLOWER_FILTERS, OWNER, FilterOwnerTeam
 
 
 class _SearchFilter(BaseFilter):
@@ -64,4 +65,7 @@ class SearchFilterConverter(fab.SQLAFilterConverter):
             converted = [f for f in converted if not isinstance(f, FilterMatchesWords)]
         if converted and col_name == OWNER and self.datamodel.is_relation_many_to_one(col_name):
             converted.append(FilterOwnerTeam(col_name, self.datamodel))  # the "My team" switch
+        if converted and col_name == "customer" and self.datamodel.obj.__tablename__ in FOLLOWERS:
+            # whose rows these are: their customer's owner's (the dashboard's drill links to activities)
+            converted.extend(kind(col_name, self.datamodel) for kind in FOLLOWER_FILTERS)
         return converted

@@ -18,11 +18,12 @@ from urllib.parse import urlencode
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import FilterRelationOneToManyEqual
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import false, select
+from sqlalchemy import and_, false, or_, select
 
 from app.extensions import db
 from app.lists.links import filter_index
-from app.models import Team, User
+from app.lists.scope import contactless_activities
+from app.models import Activity, Contact, Customer, Team, User
 from app.security.data_scopes import VIEW_LABELS, user_scope, view_choices
 
 OWNER = "owner"  # the relationship of the owned tables' owner_id (app/models/crm.py)
@@ -55,6 +56,56 @@ class FilterOwnerTeam(BaseFilter):
         return found.name if found is not None else value
 
 
+def _customers_of(owners: Any) -> Any:
+    return select(Customer.customer_id).where(Customer.owner_id.in_(owners))
+
+
+class FilterCustomerOwner(BaseFilter):
+    """The record's customer is owned by user <value> (`_flt_<i>_customer=<user id>` on contacts and
+    activities, whose rows follow their customer's owner as the row-level policies do; the dashboard's drill
+    links use it)."""
+
+    name = _l("owned by")
+    arg_name = "owned_by"
+
+    def owners(self, value: int) -> Any:
+        return [value]
+
+    def apply(self, query, value):
+        key = _key(value)
+        if key is None:
+            return query.filter(false())
+        customers = _customers_of(self.owners(key))
+        condition = self.model.customer_id.in_(customers)
+        if self.model is Activity and contactless_activities():  # one without a customer follows its contact's
+            # (only then: the OR keeps the planner from starting at the owner's customers, 0.2 s -> 1.1 s at scale 1)
+            condition = or_(condition, and_(self.model.customer_id.is_(None), self.model.contact_id.in_(
+                select(Contact.contact_id).where(Contact.customer_id.in_(customers)))))
+        return query.filter(condition)
+
+    @staticmethod
+    def shown(value: str) -> str:
+        """The chip's value: the user's name."""
+        key = _key(value)
+        found = db.session.get(User, key) if key is not None else None
+        return found.get_full_name() if found is not None else value
+
+
+class FilterCustomerTeam(FilterCustomerOwner):
+    """The record's customer is owned by a member of team <value> (`_flt_<i>_customer=<team id>`)."""
+
+    name = _l("owned in team")
+    arg_name = "owned_in_team"
+
+    def owners(self, value: int) -> Any:
+        return select(User.user_id).where(User.team_id == value)
+
+    shown = staticmethod(FilterOwnerTeam.shown)
+
+
+FOLLOWER_FILTERS = (FilterCustomerOwner, FilterCustomerTeam)  # on the `customer` column of contacts, activities
+
+
 @dataclass
 class Choice:
     key: str  # own | team | all
@@ -67,6 +118,12 @@ def owner_args(route_base: str) -> dict[str, str]:
     """{choice: URL argument name} of the owner filters on a list screen."""
     return {"own": f"_flt_{filter_index(route_base, OWNER, FilterRelationOneToManyEqual)}_{OWNER}",
             "team": f"_flt_{filter_index(route_base, OWNER, FilterOwnerTeam)}_{OWNER}"}
+
+
+def follower_args(route_base: str) -> dict[str, str]:
+    """{choice: URL argument name} of the customer's-owner filters on a contacts or activities list screen."""
+    return {choice: f"_flt_{filter_index(route_base, 'customer', kind)}_customer"
+            for choice, kind in zip(("own", "team"), FOLLOWER_FILTERS)}
 
 
 BOARD_ARGS = {"own": "owner", "team": "team"}  # the board's (and dashboard's) arguments: /pipeline/?owner=5

@@ -20,7 +20,7 @@ from sqlalchemy import text
 from tests.support.apps import team_instance
 from tests.support.client import login
 from tests.support.pages import page_charts
-from tests.support.users import ROLE_PASSWORD, as_admin, sql_as
+from tests.support.users import ROLE_PASSWORD, admin_actor, as_admin, sql_as
 
 USERS = {"rep_a": "Sales Rep", "rep_b": "Sales Rep", "manager_a": "Sales Manager"}
 TEAMS = {"rep_a": "Team A", "manager_a": "Team A", "rep_b": "Team B"}
@@ -173,8 +173,14 @@ def test_facts_agree_with_live_counts_and_hold_no_plain_money(world):
                                            "AND grain = :g AND holder = -1 GROUP BY 1"), {"g": grain}).all())
             assert facts == live
         by_owner = conn.scalar(text("SELECT sum(n) FROM dashboard_facts WHERE metric = 'leads' AND grain = 'd' "
-                                    "AND holder <> -1"))
+                                    "AND holder >= 0"))
         assert by_owner == conn.scalar(text("SELECT count(*) FROM leads"))
+        # each team's rows (holder -1 - team id) are its members' sums
+        by_team = dict(conn.execute(text("SELECT -1 - holder, sum(n) FROM dashboard_facts WHERE metric = 'leads' "
+                                         "AND grain = 'm' AND holder < -1 GROUP BY 1")).all())
+        members = dict(conn.execute(text("SELECT u.team_id, count(*) FROM leads JOIN users u ON u.user_id = owner_id "
+                                         "GROUP BY 1")).all())
+        assert by_team == members and set(by_team) == {world["teams"]["Team A"], world["teams"]["Team B"]}
         blobs = conn.execute(text("SELECT amount FROM dashboard_facts WHERE amount IS NOT NULL")).scalars().all()
         # the refresh's progress: every report and every fact metric a step, all done
         step, steps, done = conn.execute(text("SELECT step, steps, finished_at >= built_at FROM dashboard_refresh")).one()
@@ -182,5 +188,88 @@ def test_facts_agree_with_live_counts_and_hold_no_plain_money(world):
     assert blobs and not any(b"500" in bytes(b) or b"1200" in bytes(b) for b in blobs)
     seen = sql_as(world["app"], "rep_a")("SELECT DISTINCT holder FROM dashboard_facts")
     assert {h for h, in seen} == {world["ids"]["rep_a"]}
+    # a team's (and the company's) sums are only for scope "all": not even the team's own manager reads them
+    seen = sql_as(world["app"], "manager_a")("SELECT DISTINCT holder FROM dashboard_facts")
+    assert {h for h, in seen} == {world["ids"]["rep_a"], world["ids"]["manager_a"]} & {h for h, in seen}
+    assert seen and min(h for h, in seen) > 0
     with world["app"].app_context():
         db.session.remove()
+
+
+def test_a_team_is_read_from_its_rows_until_its_members_change(world):
+    from app.audit.context import acting_as
+    from app.extensions import db
+    from app.reports.dashboard_filters import Filters, Sight
+
+    team_a, query = world["teams"]["Team A"], f"period=12m&team={world['teams']['Team A']}"
+    admin = admin_actor(world["app"])
+
+    def holders() -> list[int]:
+        with world["app"].test_request_context(), acting_as(admin):
+            found = Sight.of(Filters.from_args({"team": str(team_a)}, TODAY)).holders["opportunities"]
+            db.session.remove()
+            return found
+
+    assert holders() == [-1 - team_a]  # the team's own rows: one per group
+    assert kpis(get(world, "admin", query).get_data(as_text=True))["won_value"] == "500"
+    move = "UPDATE users SET team_id = :team WHERE username = 'rep_b'"
+    with world["owner"].begin() as conn:
+        conn.execute(text(move), {"team": team_a})
+    try:  # rep_b joined team A after the build: its rows no longer hold, its members' rows are read
+        assert holders() == sorted([world["ids"]["rep_a"], world["ids"]["manager_a"], world["ids"]["rep_b"]])
+        assert kpis(get(world, "admin", query).get_data(as_text=True))["won_value"] == "1,200"
+    finally:
+        with world["owner"].begin() as conn:
+            conn.execute(text(move), {"team": world["teams"]["Team B"]})
+    assert holders() == [-1 - team_a]
+
+
+@pytest.fixture(scope="module")
+def contact_call(world) -> str:
+    """An activity of customer Alpha's contact with no customer of its own: it follows the contact's."""
+    from app.extensions import db
+    from app.models import Activity, Contact, Customer
+
+    with as_admin(world["app"]):
+        alpha = db.session.scalars(db.select(Customer).where(Customer.name == "Alpha")).one()
+        contact = Contact(first_name="Ann", last_name="Alpha", customer=alpha)
+        db.session.add(Activity(contact=contact, type="call", subject="A contact call",
+                                activity_date=dt.datetime.combine(AGO(2), dt.time(10))))
+        db.session.commit()
+        db.session.remove()
+    return "A contact call"
+
+
+@pytest.mark.parametrize("narrow", ["owner", "team"])
+def test_activity_drill_links_carry_the_customers_owner_or_team(world, contact_call, narrow):
+    key = world["ids"]["rep_a"] if narrow == "owner" else world["teams"]["Team A"]
+    page = get(world, "admin", f"period=12m&{narrow}={key}").get_data(as_text=True)
+    marks = {c["name"].split(":")[0]: c for c in page_charts(page)}["Activities by type"]["marks"]
+    link = html.unescape(next(m["href"] for m in marks if m["href"]))
+    assert re.search(rf"_flt_\d+_customer={key}(&|$)", link)
+    listed = client_of(world, "admin").get(link).get_data(as_text=True)
+    chip = re.search(r'crm-chip-op">(owned[^<]*)</span>\s*<strong class="crm-chip-value">([^<]*)', listed)
+    assert "A call" in listed and contact_call in listed and chip and chip.groups() == (
+        ("owned by", "rep_a User") if narrow == "owner" else ("owned in team", "Team A"))
+    other = world["ids"]["rep_b"] if narrow == "owner" else world["teams"]["Team B"]
+    elsewhere = client_of(world, "admin").get(re.sub(rf"customer={key}\b", f"customer={other}", link))
+    assert elsewhere.status_code == 200 and "A call" not in elsewhere.get_data(as_text=True)
+    assert contact_call not in elsewhere.get_data(as_text=True)
+
+
+def test_a_view_is_drawn_once_per_build_of_the_facts(world):
+    query = "period=12m"
+    assert kpis(get(world, "admin", query).get_data(as_text=True))["won_count"] == "2"
+    more = "UPDATE dashboard_facts SET n = n + :d WHERE metric = 'opportunities' AND k1 = 'won' AND holder = -1"
+    with world["owner"].begin() as conn:
+        conn.execute(text(more), {"d": 5})
+    try:
+        assert kpis(get(world, "admin", query).get_data(as_text=True))["won_count"] == "2"  # the same build
+        with world["owner"].begin() as conn:
+            conn.execute(text("UPDATE dashboard_refresh SET built_at = built_at + interval '1 second'"))
+        assert kpis(get(world, "admin", query).get_data(as_text=True))["won_count"] == "7"  # a new one: read again
+        assert kpis(get(world, "rep_b", query).get_data(as_text=True))["won_count"] == "1"  # a scope of its own
+    finally:
+        with world["owner"].begin() as conn:
+            conn.execute(text(more), {"d": -5})
+            conn.execute(text("UPDATE dashboard_refresh SET built_at = built_at + interval '1 second'"))

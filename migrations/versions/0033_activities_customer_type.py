@@ -1,7 +1,7 @@
 """A contact's customer's activities of one type: (customer_id, type), for a scoped user's filtered activities.
 
-Revision ID: 0034
-Revises: 0031
+Revision ID: 0033
+Revises: 0032
 Create Date: 2026-12-07
 
 A Sales Rep sees the activities of their customers (migration 0027), a few per thousand of
@@ -14,8 +14,8 @@ activities stay writable while it is built (minutes at 10M rows).
 """
 from alembic import op
 
-revision = "0034"
-down_revision = "0031"
+revision = "0033"
+down_revision = "0032"
 branch_labels = None
 depends_on = None
 

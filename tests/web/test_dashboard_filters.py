@@ -20,7 +20,7 @@ from sqlalchemy import text
 from tests.support.apps import team_instance
 from tests.support.client import login
 from tests.support.pages import page_charts
-from tests.support.users import ROLE_PASSWORD, admin_actor, as_admin, sql_as
+from tests.support.users import ROLE_PASSWORD, user_actor, as_admin, sql_as
 
 USERS = {"rep_a": "Sales Rep", "rep_b": "Sales Rep", "manager_a": "Sales Manager"}
 TEAMS = {"rep_a": "Team A", "manager_a": "Team A", "rep_b": "Team B"}
@@ -202,7 +202,7 @@ def test_a_team_is_read_from_its_rows_until_its_members_change(world):
     from app.reports.dashboard_filters import Filters, Sight
 
     team_a, query = world["teams"]["Team A"], f"period=12m&team={world['teams']['Team A']}"
-    admin = admin_actor(world["app"])
+    admin = user_actor(world["app"])
 
     def holders() -> list[int]:
         with world["app"].test_request_context(), acting_as(admin):

@@ -132,6 +132,13 @@ def encrypted_and_bands(table) -> tuple[set[str], set[str]]:
     return encrypted, {f"{name}_band" for name in encrypted if f"{name}_band" in table.columns}
 
 
+def sortable(column: Any) -> bool:
+    """Whether the list may sort by the column: the models' own are indexed for it (migration 0010); a custom
+    field only when a B-tree leads with it (a long text, a yes/no or a DBA's unindexed column is not)."""
+    custom = column.info.get("custom")
+    return custom is None or custom.sortable
+
+
 def derive(model: type) -> dict[str, Any]:
     """FAB ModelView attributes for `model`."""
     mapper = inspect(model)
@@ -243,7 +250,7 @@ def derive(model: type) -> dict[str, Any]:
         "search_columns": search_columns,
         "order_columns": [c for c in list_columns  # JSON documents have no useful order
                           if c not in {r.key for r in many_to_one.values()} | encrypted
-                          and not isinstance(table.columns[c].type, JSONB)],
+                          and not isinstance(table.columns[c].type, JSONB) and sortable(table.columns[c])],
         "description_columns": descriptions,
         "search_form_extra_fields": search_fields,
         "label_columns": labels,

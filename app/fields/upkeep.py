@@ -48,10 +48,12 @@ def short_text(conn: Connection, table: str, column: str) -> bool:
     return length is not None and length <= ddl.SORTABLE_TEXT
 
 
-def finish_field(found: FieldDef, config: Optional[Mapping] = None, drop: list[ddl.IndexDef] = ()) -> list[str]:
+def finish_field(found: FieldDef, config: Optional[Mapping] = None, drop: list[ddl.IndexDef] = (),
+                 announce: bool = True) -> list[str]:
     """Build the field's missing or invalid indexes, drop `drop` ones it no longer needs, validate its checks.
 
-    Never raises for a failed build: it says what is left, and `crm fields sync` resumes it.
+    Never raises for a failed build: it says what is left, and `crm fields sync` resumes it. A build
+    moves the schema version on (`announce`): the screens derive again, sortable by a new B-tree.
     """
     release_session()
     table, column = found.table_name, found.column_name
@@ -82,6 +84,8 @@ def finish_field(found: FieldDef, config: Optional[Mapping] = None, drop: list[d
                 # sort index hoping to meet 25 of them soon (30 s on 10M activities). A sample: ~1 s.
                 columns = ", ".join(ddl.q(c) for c in (column, found.band_column) if c)
                 conn.exec_driver_sql(f"ANALYZE {ddl.q(table)} ({columns})")
+                if announce:
+                    bump_version(conn)
         except DBAPIError as exc:
             done.append(f"left for `crm fields sync`: {table}.{column}: {str(exc.orig).strip().splitlines()[0]}")
     return done
@@ -146,6 +150,11 @@ def sync_fields(config: Optional[Mapping] = None) -> list[str]:
     notes = as_owner(_sync_catalogue, config)
     with owner_engine(config_of(config)) as engine, engine.connect() as conn:
         fields = all_fields(include_hidden=True, conn=conn)
+    built = False
     for found in fields:
-        notes += finish_field(found, config)
+        done = finish_field(found, config, announce=False)
+        built |= any(note.startswith("built") for note in done)
+        notes += done
+    if built:  # once for all the fields it finished
+        as_owner(bump_version, config)
     return notes

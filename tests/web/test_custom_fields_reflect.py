@@ -104,6 +104,7 @@ def fields(owner, app, admin) -> dict[str, int]:
     add_field(owner, "customers", "tier", "text", "choice", "Tier", "等级", CHOICES)
     add_field(owner, "customers", "region_note", "text", "text", "Region note", "区域备注")
     add_field(owner, "customers", "headcount", "numeric", "number", "Headcount", "员工人数")
+    owner("CREATE INDEX ix_customers_headcount_sort ON customers (headcount, customer_id)")  # as ddl.indexes builds
     add_field(owner, "customers", "signed_on", "date", "date", "Signed on", "签约日期")
     add_field(owner, "customers", "is_vip", "boolean", "boolean", "VIP", "贵宾")
     add_field(owner, "customers", "met_at", "timestamp without time zone", "datetime", "Met at", "会面时间")
@@ -125,6 +126,10 @@ def test_list_offers_the_fields_and_shows_their_values(admin, fields):
     html = page.get_data(as_text=True)
     for text_ in ("Tier", "Region note", "Headcount", "Legacy code", "Gold tier", "Northern plains office", "LC-7"):
         assert text_ in html, text_
+    # sorted only by a field a B-tree leads with: unindexed, millions of rows would be sorted per page
+    assert "_oc_CustomerView=headcount" in html and "_oc_CustomerView=region_note" not in html
+    sorted_ = admin.get("/customers/list/?cols=name,headcount&_oc_CustomerView=headcount&_od_CustomerView=desc")
+    assert sorted_.status_code == 200
 
 
 def test_show_page_and_forms_have_the_fields(admin, fields):
@@ -178,6 +183,8 @@ def test_api_and_openapi_have_the_fields(app, fields):
     ordered = client.get("/api/v1/customers/?q=(columns:!(name,tier),order_column:headcount,order_direction:desc)",
                          headers=auth)  # `q` checked against the columns as they are now
     assert ordered.status_code == 200 and ordered.get_json()["list_columns"] == ["name", "tier"]
+    unindexed = client.get("/api/v1/customers/?q=(order_column:region_note)", headers=auth)
+    assert unindexed.status_code == 400, unindexed.get_json()
     schemas = client.get("/api/v1/_openapi", headers=auth).get_json()["components"]["schemas"]
     post = json.dumps({k: v for k, v in schemas.items() if "Customer" in k})
     assert '"tier"' in post and '"region_note"' in post and "silver" in post

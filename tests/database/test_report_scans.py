@@ -93,6 +93,8 @@ def test_the_dashboard_reads_only_the_facts_in_a_few_statements(app, admin, snap
         finally:
             stop()
         assert page.status_code == 200 and page.get_data(as_text=True).count('class="crm-chart"') == 7
-        assert seen and not [s for s, _p in seen if CRM_TABLES.search(s) or re.search(r"\bFROM reports\b", s)]
+        # (the once-a-second schema check names the tables in its digest of their columns, not their rows)
+        read = [s for s, _p in seen if "FROM crm_schema_version" not in s]
+        assert read and not [s for s in read if CRM_TABLES.search(s) or re.search(r"\bFROM reports\b", s)]
         facts = [s for s, _p in seen if "dashboard_facts" in s]
         assert 8 <= len(facts) <= 14, len(facts)  # two periods' key figures, then the charts' own reads

@@ -288,11 +288,23 @@ class CrmInterface(SQLAInterface):
             rows = self.with_related(ordered, separately=separately).offset(offset).limit(limit).all()
         else:
             pk = self.get_pk()
+            if matched is None and not self.followed_filtered(filters):
+                ordered = self.deep_in_scope(ordered)
             keys = [key for (key,) in ordered.with_entities(pk).offset(offset).limit(limit)]
             found = {getattr(row, pk.key): row
                      for row in self.with_related(self.session.query(self.obj)).filter(pk.in_(keys))}
             rows = [found[key] for key in keys if key in found]
         return rows[:page_size] if page_size else rows, bool(page_size and len(rows) > page_size)
+
+    def deep_in_scope(self, query: Query) -> Query:
+        """A scoped user's deep page of contacts or activities read from their customers' rows, then sorted.
+
+        The newest rows are found by walking the sort index with the policy's hash of the user's
+        customers; thousands of rows deep that walk passes most of the table (a rep's page 1,319 of
+        activities at scale 1: over 30 s). Their customers' rows are a few tens of thousands (0.23 s).
+        """
+        scope = followed_in_scope(self.obj) if owned_in_scope(self.obj) is None else None
+        return query if scope is None else query.filter(scope)
 
     def keyset(self, filters: Any, order_column: str, descending: bool, page_size: int, *,
                after: Cursor | None = None, before: Cursor | None = None, last: bool = False) -> KeysetPage:

@@ -16,9 +16,13 @@ BASE_COLUMNS = {"customers": "name,industry,location", "activities": "subject,ty
 KEYS = {"customers": "customer_id", "activities": "activity_id"}
 
 
+def view_of(app: Any, view_name: str) -> Any:
+    return next(v for v in app.appbuilder.baseviews if type(v).__name__ == view_name)
+
+
 def fab_filter(app: Any, view_name: str, column: str, value: str) -> str:
     """`_flt_<index>_<column>=<value>`: the column's "equal" filter (FAB numbers a column's filters)."""
-    view = next(v for v in app.appbuilder.baseviews if type(v).__name__ == view_name)
+    view = view_of(app, view_name)
     kinds = [type(f).__name__ for f in view._filters._search_filters[column]]
     index = next((i for i, kind in enumerate(kinds) if kind.startswith("FilterEqual")), 0)
     return f"_flt_{index}_{column}={urllib.parse.quote(value)}"
@@ -26,7 +30,7 @@ def fab_filter(app: Any, view_name: str, column: str, value: str) -> str:
 
 def field_urls(app: Any, scalar: Callable[[str], Any], counts: dict[str, int]) -> list[tuple[str, str, str]]:
     """(label, url, rows involved) of each custom field's list (column chosen, filtered, sorted, searched),
-    show and edit screens."""
+    show and edit screens; sorted only by a field the list may sort by."""
     urls = []
     for table, column, path, view, value, word in FIELDS:
         if not scalar(f"SELECT count(*) FROM custom_fields WHERE table_name = '{table}' "
@@ -42,7 +46,11 @@ def field_urls(app: Any, scalar: Callable[[str], Any], counts: dict[str, int]) -
              f"{path}list/?cols={BASE_COLUMNS[table]},{column}", total),
             (f"{path} list, filtered by {column} = {value}", f"{path}list/?{fab_filter(app, view, column, value)}",
              f"{scalar(f'SELECT count(*) FROM {table} WHERE {column} = ' + repr(value))} of {total}"),
-            (f"{path} list, sorted by {column}", f"{path}list/?_oc_{view}={column}&_od_{view}=asc", total),
+        ]
+        if column in view_of(app, view).order_columns:  # offered only when a B-tree leads with it
+            urls.append((f"{path} list, sorted by {column}", f"{path}list/?_oc_{view}={column}&_od_{view}=asc",
+                         total))
+        urls += [
             (f"{path} list, quick search ?q={word} (searches {column})", f"{path}list/?q={word}", total),
             (f"{path} show, typical row (with {column})", f"{path}show/{typical}", "1"),
             (f"{path} edit form (with {column})", f"{path}edit/{typical}", "1"),

@@ -20,10 +20,14 @@ def view_of(app: Any, view_name: str) -> Any:
     return next(v for v in app.appbuilder.baseviews if type(v).__name__ == view_name)
 
 
+def filter_kinds(app: Any, view_name: str, column: str) -> list[str]:
+    """The class names of a list column's filters, in FAB's numbering (`_flt_<index>_<column>`)."""
+    return [type(f).__name__ for f in view_of(app, view_name)._filters._search_filters[column]]
+
+
 def fab_filter(app: Any, view_name: str, column: str, value: str) -> str:
     """`_flt_<index>_<column>=<value>`: the column's "equal" filter (FAB numbers a column's filters)."""
-    view = view_of(app, view_name)
-    kinds = [type(f).__name__ for f in view._filters._search_filters[column]]
+    kinds = filter_kinds(app, view_name, column)
     index = next((i for i, kind in enumerate(kinds) if kind.startswith("FilterEqual")), 0)
     return f"_flt_{index}_{column}={urllib.parse.quote(value)}"
 

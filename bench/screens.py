@@ -33,7 +33,7 @@ from pathlib import Path
 
 from bench.served import TIMEOUT_S, Server, serve, throughput
 from bench.dashboard_urls import measure_dashboard
-from bench.field_urls import field_urls
+from bench.field_urls import field_urls, filter_kinds
 from bench.setup import as_user
 from bench.timing import Statements, percentile, signed_in_client
 
@@ -177,8 +177,7 @@ def data_size(app) -> tuple[dict[str, int], str]:
 def filter_arg(app, screen: ListScreen, values: dict[str, str]) -> str:
     """`_flt_<index>_<column>=<value>` for the screen's filter (FAB numbers filters per column)."""
     column, kind, value, _sql = screen.filter
-    view = next(v for v in app.appbuilder.baseviews if type(v).__name__ == screen.view)
-    index = [type(f).__name__ for f in view._filters._search_filters[column]].index(kind)
+    index = filter_kinds(app, screen.view, column).index(kind)
     return f"_flt_{index}_{column}={urllib.parse.quote(value.format(**values))}"
 
 

@@ -272,17 +272,12 @@ class CrmSecurityManager(SecurityManager):
         """
         if getattr(g, "_api_key_user", False) or not current_user.is_authenticated:
             return None
-        user = getattr(g, "user", None)
         try:
-            detached = sa_inspect(user).detached
-        except NoInspectionAvailable:  # FAB's g.user is the current_user proxy
-            detached = False
-        if user is None or detached or not user.is_active:
-            return None
-        roles = self.get_user_roles(user)
-        if not roles or any(role.name in self.builtin_roles for role in roles):
-            return None
-        return self._permissions_of(tuple(sorted(role.id for role in roles)))
+            if sa_inspect(getattr(g, "user", None)).detached:  # no longer in the session: FAB reloads it
+                return None
+        except NoInspectionAvailable:  # FAB's g.user is the current_user proxy (or None)
+            pass
+        return self.current_permissions()
 
     def current_permissions(self) -> frozenset[tuple[str, str]] | None:
         """(action, resource) pairs of the signed-in user's roles; None when FAB decides otherwise.

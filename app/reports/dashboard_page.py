@@ -130,7 +130,7 @@ def _remembered(key: tuple, make: Callable[[], tuple[list[Kpi], dict[str, list[F
 def _view(filters: Filters, today: dt.date) -> tuple[list[Kpi], dict[str, list[Figure]]]:
     """The KPI cards and charts of a view; OutOfScope (from Sight) when the owner or team is not the user's."""
     sight = Sight.of(filters)
-    state = refresh_state()
+    state = facts_state()
     key = (state.built_at if state else None, filters, today, str(get_locale()),
            tuple((source, tuple(holders)) for source, holders in sorted(sight.holders.items())))
     return _remembered(key, lambda: _drawn(sight, filters, today))
@@ -159,10 +159,5 @@ def charts(filters: Filters, today: dt.date) -> dict[str, list[Figure]]:
 def build(filters: Filters, today: dt.date) -> Page:
     """The page's numbers; OutOfScope (from Sight) when the owner or team is not the user's to see."""
     kpis, drawn = _view(filters, today)
-    state = refresh_state()
+    state = facts_state()
     return Page(filters, filters.previous(), kpis, drawn, CHART_TITLES, state.built_at if state else None, state)
-
-
-def refresh_state() -> DashboardRefresh | None:
-    """The facts' state row: their time and a running refresh's step (the page shows the progress)."""
-    return facts_state()

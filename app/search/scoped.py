@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from flask import g
-from sqlalchemy import Integer, Select, Subquery, any_, bindparam, case, cast, false, func, not_, select, union_all
+from sqlalchemy import (Integer, Select, Subquery, any_, bindparam, case, cast, false, func, not_, or_, select,
+                        union_all)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -85,7 +86,7 @@ MARGIN = 1.25
 def _window(table, columns: list, scope: ColumnElement, offset: int, rows, name: str):
     """`columns` of `rows` of the user's rows after the first `offset`, in the order the scope's index gives them."""
     pk = next(iter(table.primary_key.columns))
-    return select(pk, *columns).where(scope).offset(offset).limit(rows).subquery(name)
+    return select(pk, *columns).where(scope).offset(offset).limit(rows).cte(name)
 
 
 def own_then_indexed(table, columns: list, check: Callable[[Subquery], ColumnElement | None],
@@ -97,7 +98,8 @@ def own_then_indexed(table, columns: list, check: Callable[[Subquery], ColumnEle
     WIDEN_AT matches (a term that common costs hundreds of milliseconds through the search index,
     whose bitmap holds a hundred thousand entries or more: read row by row the user's rows hold
     their hundred sooner); then each lookup narrowed to the user's rows, which the planner
-    intersects with the scope's index before reading a row. A part runs only while the LIMIT wants rows.
+    intersects with the scope's index before reading a row. A part runs only while the LIMIT wants
+    rows, and the lookups not at all when the windows read every one of the user's rows.
     """
     scope = in_scope(table)
     if scope is None:
@@ -111,7 +113,8 @@ def own_then_indexed(table, columns: list, check: Callable[[Subquery], ColumnEle
 
     parts: list[Select] = []
     probed: list[ColumnElement] = []
-    probe = matching(_window(table, columns, scope, 0, PROBE_ROWS, "mine"))
+    mine = _window(table, columns, scope, 0, PROBE_ROWS, "mine")
+    probe = matching(mine)
     if probe is not None:
         probe = probe.cte("probe")
         found = func.count()
@@ -124,6 +127,10 @@ def own_then_indexed(table, columns: list, check: Callable[[Subquery], ColumnEle
         for window_matches in (probe, widened):
             parts.append(select(window_matches.c.pk))
             probed.append(pk.not_in(select(window_matches.c.pk)))
+        # the lookups run while the user has rows the windows did not read: a window shorter than
+        # asked read the last of them, and the indexes would have none to add
+        probed += [select(func.count()).select_from(mine).scalar_subquery() >= PROBE_ROWS,
+                   or_(rows == 0, select(func.count()).select_from(more).scalar_subquery() >= rows)]
     for i, where in enumerate(lookups):
         earlier = [not_(func.coalesce(e, false())) for e in lookups[:i]]
         parts.append(select(pk.label("pk")).where(where, scope, *probed, *earlier).limit(limit))

@@ -105,19 +105,64 @@ def test_capped_matches_with_a_filter_and_on_activities(app, rows):
 
 
 def test_a_searched_lists_page_is_read_by_its_keys(app, rows):
-    from sqlalchemy import Integer, any_, bindparam, select
+    """The page among a search's matches (CrmInterface.by_matches) is read through an index, never a scan.
+
+    At scale 1 each match is read by its key, then sorted; a table this small may walk the sort index."""
+    from sqlalchemy import Integer, bindparam, func, select
     from sqlalchemy.dialects.postgresql import ARRAY
 
     from app.extensions import db
-    from app.models import Customer
+    from app.models import Activity, Customer
 
     with app.app_context():
-        keys = bindparam("keys", list(range(1, 1001)), type_=ARRAY(Integer))
-        statement = (select(Customer.customer_id).where(Customer.customer_id == any_(keys))
-                     .order_by(Customer.name, Customer.customer_id).limit(26))
-        compiled = statement.compile(dialect=db.engine.dialect)
-        with db.engine.connect() as conn:
-            conn.exec_driver_sql("SET enable_seqscan = off")
-            plan = "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {compiled}", compiled.params))
-    # the keys through the primary key, or the sort index checking them (PostgreSQL 18's skip scan)
-    assert "Seq Scan" not in plan and ("pk_customers" in plan or "ix_customers_name_sort" in plan), plan
+        for model, sort in ((Customer, Customer.name), (Activity, Activity.activity_date.desc())):
+            pk = model.__mapper__.primary_key[0]
+            keys = bindparam("keys", list(range(1, 1001)), type_=ARRAY(Integer))
+            statement = (select(pk).where(pk.in_(select(func.unnest(keys)))).order_by(sort, pk).limit(26))
+            compiled = statement.compile(dialect=db.engine.dialect)
+            with db.engine.connect() as conn:
+                conn.exec_driver_sql("SET enable_seqscan = off")
+                plan = "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {compiled}", compiled.params))
+            assert "Seq Scan" not in plan, plan
+            assert f"pk_{model.__tablename__}" in plan or f"ix_{model.__tablename__}_" in plan, plan
+
+
+@pytest.fixture
+def typed_activities(sql):
+    """6,000 emails (a third about a renewal) among the fixture's calls, and a few renewal meetings."""
+    sql("INSERT INTO activities (customer_id, type, subject, activity_date) "
+        "SELECT (i % 2000) + 1, 'email', CASE WHEN i % 3 = 0 THEN 'Renewal ' || i ELSE 'Mail ' || i END, now() "
+        "FROM generate_series(1, 6000) i")
+    sql("INSERT INTO activities (customer_id, type, subject, activity_date) "
+        "SELECT i, 'meeting', 'renewal talk ' || i, now() FROM generate_series(1, 40) i")
+    sql("ANALYZE activities")
+
+
+def test_a_search_filtered_by_type_reads_that_types_newest_rows(app, rows, typed_activities):
+    from app.models import Activity
+
+    plan = _matches_plan(app, Activity, "renewal", Activity.type == "email")
+    # the windows: the newest emails through (type, key), not the newest activities of every type
+    assert "Index Scan Backward using ix_activities_type_sort" in plan, plan
+    assert "Seq Scan" not in plan, plan
+
+
+@pytest.mark.parametrize("kind,expected", [("email", 1001), ("meeting", 40), ("task", 0)])
+def test_a_search_filtered_by_type_finds_the_newest_matches(app, rows, typed_activities, sql, kind, expected):
+    from sqlalchemy import and_
+
+    from app.extensions import db
+    from app.lists.matches import capped_matches
+    from app.models import Activity
+    from app.search.quick import quick_condition
+    from tests.support.users import as_admin
+
+    where = and_(quick_condition(Activity, "renewal", ("subject",)), Activity.type == kind)
+    with as_admin(app):
+        # a large table's estimate: 2,000 emails hold 667 renewals, so the wider window is read too
+        found = capped_matches(db.session, Activity.__table__, where, 1000, lambda: 10_000_000)
+        db.session.remove()
+    newest = [k for (k,) in sql("SELECT activity_id FROM activities WHERE type = :t AND subject ILIKE '%renewal%' "
+                                "ORDER BY activity_id DESC LIMIT 1001", t=kind)]
+    assert len(found) == expected
+    assert found == newest if kind == "email" else sorted(found) == sorted(newest)

@@ -393,6 +393,34 @@ def contactless(app: Flask, username: str, first: str) -> bool:
             db.session.remove()
 
 
+def test_a_scoped_users_list_search_finds_their_rows_past_the_windows(world):
+    """A rep's searched customers list looks within their rows (app/lists/matches.py, `own_matches_statement`):
+    rows past the first window (PROBE_ROWS of theirs) are found by the index lookups within their rows, a
+    common term fills the cap from the windows, and no other rep's row is ever listed or counted."""
+    from app.search.scoped import PROBE_ROWS
+
+    add = ("INSERT INTO customers (name, owner_id) SELECT :name || ' ' || g, user_id "
+           "FROM users, generate_series(1, :n) g WHERE username = :rep")
+    with world["owner"].begin() as conn:
+        conn.execute(text(add), {"name": "Wanted Scoped a early", "n": 4, "rep": "rep_a"})
+        conn.execute(text(add), {"name": "Filler", "n": PROBE_ROWS + 10, "rep": "rep_a"})
+        conn.execute(text(add), {"name": "Wanted Scoped a late", "n": 3, "rep": "rep_a"})
+        conn.execute(text(add), {"name": "Wanted Scoped b", "n": 2, "rep": "rep_b"})
+        conn.execute(text("ANALYZE customers"))
+    try:
+        pages = {(rep, q): signed_in(world, rep).get(f"/customers/list/?q={q}&psize_CustomerView=100")
+                 .get_data(as_text=True) for rep in ("rep_a", "rep_b") for q in ("Wanted", "Filler")}
+    finally:
+        with world["owner"].begin() as conn:
+            conn.execute(text("DELETE FROM customers WHERE name LIKE 'Filler %' OR name LIKE 'Wanted %'"))
+    count = {key: re.search(r"Record Count:</strong> (\S+)", page)[1] for key, page in pages.items()}
+    assert count == {("rep_a", "Wanted"): "7", ("rep_a", "Filler"): "1,000+",
+                     ("rep_b", "Wanted"): "2", ("rep_b", "Filler"): "0"}
+    wanted = pages["rep_a", "Wanted"]
+    assert marks(wanted) == {"a"} and "a early 4" in wanted and "a late 3" in wanted
+    assert marks(pages["rep_b", "Wanted"]) == {"b"}
+
+
 def test_a_scoped_users_list_counts_their_rows_up_to_a_thousand(world):
     """A user who sees only some owners' rows gets "1,000+" past SCOPED_COUNT_CAP (each counted row passes
     the policy); who sees all is counted exactly up to COUNT_CAP."""

@@ -43,7 +43,7 @@ def _word_condition(model: type, word: str, columns: tuple[str, ...], exact: tup
     worded = word_columns(model) if model in INDEXED_MODELS else ()
     lowered = word.casefold()
     labelled = {name: [v for v, label in by_value.items()
-                       if lowered in str(label).casefold() or lowered == v.casefold()]
+                       if lowered in str(label).casefold() or lowered in v.casefold()]
                 for name, by_value in labels.items()}
     others: list[ColumnElement] = [table.c[name] == word for name in exact]
     others += [table.c[name].in_(values) for name, values in labelled.items() if values]

@@ -37,19 +37,30 @@ def _customers(sql, *rows: tuple[str, str]) -> dict[str, int]:
 
 
 def test_quick_search_finds_every_word_in_the_lists_text_columns(admin, sql):
-    _customers(sql, ("Acme Logistics", "Retail"), ("Acme Foods", "Food"), ("Globex", "Logistics hub"),
-               ("华为 深圳", "电子"))
+    _customers(sql, ("Acme Logistics", "Retail"), ("Acme Foods", "Other"), ("Globex", "Logistics"),
+               ("华为 深圳", "Technology"))
     page = admin.get("/customers/list/?q=acme").get_data(as_text=True)
     assert len(_rows(page)) == 2 and "Acme Logistics" in page and "Acme Foods" in page and "Globex" not in page
     # each word in some column: "acme" in the name, "retail" in the industry
     page = admin.get("/customers/list/?q=ACME%20retail").get_data(as_text=True)
     assert [r for r in _rows(page) if "Acme Logistics" in r] and len(_rows(page)) == 1
     assert len(_rows(admin.get("/customers/list/?q=logistics").get_data(as_text=True))) == 2
+    assert len(_rows(admin.get("/customers/list/?q=LOGIST").get_data(as_text=True))) == 2  # part of a word
     assert len(_rows(admin.get("/customers/list/?q=华为").get_data(as_text=True))) == 1  # two CJK characters
     assert len(_rows(admin.get("/customers/list/?q=ac").get_data(as_text=True))) == 2  # start of a word
     assert len(_rows(admin.get("/customers/list/?q=nothing-like-it").get_data(as_text=True))) == 0
     # LIKE's wildcards are taken literally
     assert len(_rows(admin.get("/customers/list/?q=%25").get_data(as_text=True))) == 0
+
+
+def test_quick_search_finds_an_industry_by_its_label_in_the_users_language(admin, sql):
+    """An industry is a documented value: the search box finds it by its name and by its label (物流)."""
+    _customers(sql, ("Globex", "Logistics"), ("Initech", "Retail"))
+    switch_language(admin, "zh")
+    page = admin.get("/customers/list/?q=物流").get_data(as_text=True)
+    assert len(_rows(page)) == 1 and "Globex" in page
+    page = admin.get("/customers/list/?q=retail").get_data(as_text=True)  # its stored name in any language
+    assert len(_rows(page)) == 1 and "Initech" in page
 
 
 def test_quick_search_combines_with_a_filter_and_the_sort(app, admin, sql):

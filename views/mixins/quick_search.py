@@ -73,9 +73,12 @@ class ListSearchMixin:
 
     # ---------------------------------------------------------------- search
     def quick_search_columns(self) -> tuple[str, ...]:
+        """The columns searched by substring through their indexes (not those matched by label)."""
         model = self.datamodel.obj
         custom = [c.name for c in model.__table__.columns if is_custom(c)]  # custom text fields, shown or not
-        return searchable(model, tuple(dict.fromkeys([*self.list_columns, *title_columns(model), *custom])))
+        labelled = self.quick_search_labels() if self.quick_search_labels else {}
+        columns = [c for c in dict.fromkeys([*self.list_columns, *title_columns(model), *custom]) if c not in labelled]
+        return searchable(model, tuple(columns))
 
     def quick_search_filter(self) -> QuickSearchFilter | None:
         """The list's `?q=` as a filter; None where the list has nothing to search."""

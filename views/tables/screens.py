@@ -6,8 +6,9 @@ from flask_babel import lazy_gettext as _l
 from wtforms import SelectField
 from wtforms.validators import InputRequired, Optional
 
-from app.i18n.labels import N_
+from app.i18n.labels import N_, choice_label
 from app.models import Activity, Contact, Customer, Lead, Log, Opportunity, Report, ServiceTicket
+from app.models.choices import INDUSTRIES
 from app.audit.history import LogInterface
 from app.crud.forms import JSONField, datetime_field
 from app.reports.generators import REPORT_TYPES
@@ -56,6 +57,9 @@ class ContactView(BulkActionsMixin, SavedViewsMixin, ImportMixin, CrmModelView):
 @derived_from(Customer)
 class CustomerView(BulkActionsMixin, MyRecordsMixin, SavedViewsMixin, ImportMixin, CrmModelView):
     base_order = ("customer_id", "desc")
+    # an industry is one of nine values: found by its name or label through its B-tree, not by trigrams that
+    # every industry shares ("ist", "ics": 22 ms for no match at 1M customers), and in Chinese ("物流") too
+    quick_search_labels = staticmethod(lambda: {"industry": {v: choice_label(v) for v in INDUSTRIES}})
     show_template = "crm/customer_show.html"  # the 360° panels replace FAB's related-record tabs
     show_panels = (customer360_panel, history_panel)
 

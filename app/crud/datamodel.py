@@ -1,6 +1,7 @@
 """FAB's SQLAInterface with database errors turned into messages people can act on."""
 from __future__ import annotations
 
+import copy
 import enum
 from typing import Any
 
@@ -100,10 +101,29 @@ ONLY_OWN_TABLE: dict[tuple, bool] = {}  # (table, filters' types and columns) ->
 ONLY_OWN_TABLE_MAX = 1_024
 
 
+class CrmFilters(Filters):
+    """FAB's filters of a model; joined with the base filters without converting the model's columns again."""
+
+    def get_joined_filters(self, filters: Filters) -> Filters:
+        """As FAB's: these filters then `filters`'s, in a new object. FAB builds the new object's
+        catalogue of every column's filter classes on every list page; it is the same as this one's
+        (same model, same converter), which nothing changes once built, so it is shared."""
+        joined = copy.copy(self)
+        joined.search_columns, joined._search_filters = [], {}  # as FAB's joined filters: none to search by
+        joined.filters = self.filters + filters.filters
+        joined.values = self.values + filters.values
+        return joined
+
+
 class CrmInterface(SQLAInterface):
     """Adds a dependents check before delete, readable messages on refusal, indexed search filters."""
 
     filter_converter_class = SearchFilterConverter
+
+    def get_filters(self, search_columns: list[str] | None = None,
+                    search_filters: dict[str, list] | None = None) -> CrmFilters:
+        return CrmFilters(self.filter_converter_class, self, search_columns=search_columns or [],
+                          search_filters=search_filters)
 
     def get(self, id: Any, *args: Any, **kwargs: Any) -> Any:
         """A malformed or out-of-range key is simply not found (404), not a database error."""

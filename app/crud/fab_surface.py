@@ -99,6 +99,11 @@ PRIVATE = (
             "A custom field changed the table's columns: the API's marshmallow schemas are built again "
             "(FAB builds them once, when the blueprint is made).",
             used_in=("views.tables.rederive",)),
+    Surface("_search_filters", "flask_appbuilder.models.filters.Filters",
+            "A list's joined filters share the catalogue of their model's filters instead of converting every "
+            "column again (CrmFilters.get_joined_filters); like FAB's own joined filters, they have none to "
+            "search by.",
+            used_in=("app.crud.datamodel",)),
     Surface("_invalid_formdata", "flask_appbuilder.fields.QuerySelectMultipleField",
             "FAB's multiple select drops unknown ids and saves the rest; its flag of them refuses the post.",
             used_in=("app.crud.forms",)),
@@ -108,6 +113,13 @@ PUBLIC = (
     # --- the datamodel (app/crud/datamodel.py)
     Surface("get", _SQLA, "A malformed or out-of-range key is not found (404), not a database error.",
             overridden_by=("app.crud.datamodel.CrmInterface",)),
+    Surface("get_filters", "flask_appbuilder.models.base.BaseInterface",
+            "The model's filters as CrmFilters (the same filters, joined more cheaply).",
+            overridden_by=("app.crud.datamodel.CrmInterface",)),
+    Surface("get_joined_filters", "flask_appbuilder.models.filters.Filters",
+            "FAB's joined filters convert every column of the model to its filter classes on every list page; "
+            "the joined object shares the catalogue it would rebuild.",
+            overridden_by=("app.crud.datamodel.CrmFilters",)),
     Surface("get_inner_filters", _SQLA,
             "FAB copies a list's filters for each of its queries (count, keys, rows): built once per request.",
             overridden_by=("app.crud.datamodel.CrmInterface",)),

@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import LargeBinary, Numeric, SmallInteger, event, inspect, text
 from sqlalchemy.orm import Mapper, attributes, mapped_column
@@ -88,11 +88,26 @@ def as_amount(value: Any) -> Decimal | None:
 
 # ---------------------------------------------------------------- key ring in the app
 _RING_CACHE: dict[str, tuple[int | None, KeyRing]] = {}
+REQUEST_RING = "_crm_key_ring"  # flask.g: (instance dir, ring) checked by this request
 
 
 def key_ring(instance_dir: str | Path | None = None) -> KeyRing:
-    """The app's key ring; re-read when `rotate-key` (another process) changed the file."""
+    """The app's key ring; re-read when `rotate-key` (another process) changed the file.
+
+    A request checks the file once: a list page opens one amount per row, and a stat each was
+    a measurable share of it.
+    """
     directory = str(instance_dir or current_app.config["INSTANCE_DIR"])
+    checked = g.get(REQUEST_RING) if has_request_context() else None
+    if checked is not None and checked[0] == directory:
+        return checked[1]
+    ring = _checked_ring(directory)
+    if has_request_context():
+        setattr(g, REQUEST_RING, (directory, ring))
+    return ring
+
+
+def _checked_ring(directory: str) -> KeyRing:
     cached = _RING_CACHE.get(directory)
     if cached and cached[1].path is None:
         return cached[1]
@@ -176,14 +191,26 @@ def _after_write(_mapper: Mapper, _connection, target: Any) -> None:
         set_committed_value(target, attr, amount)
 
 
-def _open(target: Any, *_args: Any) -> None:
-    mapper = inspect(target).mapper
+@columns_cache
+@lru_cache(maxsize=None)
+def _opening(cls: type) -> tuple[str, str, tuple[tuple[str, str], ...]] | None:
+    """(table, primary key attribute, (attribute, column) of each encrypted column) of a mapped
+    class, or None without encrypted columns: `_open` runs on every loaded row."""
+    mapper = inspect(cls)
     columns = encrypted_columns(mapper)
     if not columns:
+        return None
+    return mapper.local_table.name, primary_key_of(mapper), tuple((attr, column) for attr, column, _ in columns)
+
+
+def _open(target: Any, *_args: Any) -> None:
+    opening = _opening(type(target))
+    if opening is None:
         return
-    table, pk = mapper.local_table.name, primary_key_of(mapper)
-    for attr, column, _band in columns:
-        value = target.__dict__.get(attr)
+    table, pk, columns = opening
+    loaded = target.__dict__
+    for attr, column in columns:
+        value = loaded.get(attr)
         if isinstance(value, Sealed):
             set_committed_value(target, attr, key_ring().decrypt(value, table, column, getattr(target, pk)))
 

@@ -42,8 +42,11 @@ def table_estimate(table: str) -> int:
     """planner_estimates of one table (-1 never analysed); kept BIG_ESTIMATE_TTL_S when above 2 x COUNT_CAP.
 
     Only a big table's: a small one is counted exactly anyway, and a table growing past the
-    cap is seen at its next analysis, as before.
+    cap is seen at its next analysis, as before. The kept figure is the whole table's: never
+    for a user who sees only some of its rows (-1, as planner_estimates says to them).
     """
+    if not sees_all(table):
+        return -1
     kept: dict[str, tuple[int, float]] = current_app.extensions.setdefault("crm_big_estimates", {})
     now = time.monotonic()
     found = kept.get(table)

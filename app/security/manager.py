@@ -25,7 +25,7 @@ from flask_jwt_extended import JWTManager
 from werkzeug.local import LocalProxy
 from werkzeug.security import check_password_hash
 
-from app.security import api_keys, bearer, lockout
+from app.security import api_keys, bearer, grants, lockout
 from app.audit import events as audit_events
 from app.models.security import Action, Permission, Resource, Role, User, role_permissions
 from app.security.passwords import change_password, fab_password_validator, hash_password
@@ -299,17 +299,7 @@ class CrmSecurityManager(SecurityManager):
         return (permission_name, view_name) in self._permissions_of(tuple(sorted(role_ids)))
 
     def _permissions_of(self, role_ids: tuple[int, ...]) -> frozenset[tuple[str, str]]:
-        cache = g.setdefault("crm_permission_cache", {}) if has_app_context() else {}
-        if role_ids not in cache:
-            rows = self.session.execute(
-                select(Action.name, Resource.name)
-                .join(Permission, Permission.action_id == Action.id)
-                .join(Resource, Resource.id == Permission.resource_id)
-                .join(role_permissions, role_permissions.c.permission_id == Permission.permission_id)
-                .where(role_permissions.c.role_id.in_(role_ids))
-            ).all()
-            cache[role_ids] = frozenset((action, resource) for action, resource in rows)
-        return cache[role_ids]
+        return grants.granted(self.session, role_ids)
 
     def find_roles_permission_view_menus(self, permission_name: str, role_ids: List[int]):
         query = self._role_permission_query().where(

@@ -23,7 +23,7 @@ def test_a_registered_forget_runs_once_per_change_however_often_it_registered():
 
 def test_a_mapped_then_unmapped_column_reaches_the_column_lists_encryption_and_crm_search():
     """Each cache is read (so filled) before the change: one left out of the registry keeps the old columns."""
-    from app.encryption.columns import encrypted_columns
+    from app.encryption.columns import _opening, encrypted_columns
     from app.fields import reflect
     from app.fields.catalog import FieldDef
     from app.models import Customer, searchable
@@ -36,7 +36,8 @@ def test_a_mapped_then_unmapped_column_reaches_the_column_lists_encryption_and_c
         sql = shared_statement(entity, Terms("renewal")).compile(dialect=postgresql.dialect())
         return {"title": searchable.title_columns(Customer), "long": searchable.long_text_columns(Customer),
                 "substring": searchable.substring_columns(Customer), "words": searchable.word_columns(Customer),
-                "sealed": [name for name, _c, _b in encrypted_columns(inspect(Customer))], "search": str(sql)}
+                "sealed": [name for name, _c, _b in encrypted_columns(inspect(Customer))],
+                "opened": [name for name, _c in _opening(Customer)[2]], "search": str(sql)}
 
     mapped = {table: [column.info["custom"] for column in reflect.mapped_extras(model).values()]
               for table, model in reflect.MODELS.items()}  # what other tests of this process mapped
@@ -53,6 +54,7 @@ def test_a_mapped_then_unmapped_column_reaches_the_column_lists_encryption_and_c
         assert "tidy_notes" in after["long"] and "tidy_notes" in after["substring"]
         assert "tidy_notes" in after["words"] and searched in after["search"]
         assert after["sealed"] == before["sealed"] + ["tidy_budget"]
+        assert after["opened"] == before["opened"] + ["tidy_budget"]  # opened on load, as the columns say
     finally:
         reflect.apply(reflect.Reflected(0, mapped))
     assert seen() == before

@@ -440,6 +440,30 @@ def test_a_scoped_users_list_counts_their_rows_up_to_a_thousand(world):
     assert shown == ["1,000+", str(total)]
 
 
+def test_a_whole_tables_estimate_kept_for_the_app_is_never_a_scoped_users_count(world, monkeypatch):
+    """A big table's estimate is kept per app for a minute once a user who sees all rows met it; a rep's
+    list in the same app still counts their own rows ("1,000+"), not the whole table's estimate."""
+    from app.lists import counts
+
+    monkeypatch.setattr(counts, "COUNT_CAP", 100)  # the table is "big" past 200 rows: kept after one request
+    world["app"].extensions.pop("crm_big_estimates", None)
+    bulk = ("INSERT INTO customers (name, owner_id) SELECT 'Kept ' || g, user_id "
+            "FROM users, generate_series(1, 1001) g WHERE username = 'rep_a'")
+    with world["owner"].begin() as conn:
+        conn.execute(text(bulk))
+        conn.execute(text("ANALYZE customers"))
+    try:
+        signed_in(world, "auditor").get("/customers/list/?view=all")
+        kept = world["app"].extensions.get("crm_big_estimates", {}).get("customers")
+        rep = signed_in(world, "rep_a").get("/customers/list/").get_data(as_text=True)
+    finally:
+        world["app"].extensions.pop("crm_big_estimates", None)
+        with world["owner"].begin() as conn:
+            conn.execute(text("DELETE FROM customers WHERE name LIKE 'Kept %'"))
+    assert kept is not None and kept[0] > 1001  # the auditor's request kept the whole table's estimate
+    assert re.search(r"Record Count:</strong> (\S+)", rep)[1] == "1,000+"
+
+
 def test_a_scoped_users_deep_pages_read_their_customers_rows(world, monkeypatch):
     """Past DEEP_OFFSET a page's keys are read first: a scoped user's contacts from their customers' rows
     (a semi-join on the customer index), not by walking the table's sort index past every other owner's

@@ -199,7 +199,8 @@ class CrmInterface(SQLAInterface):
             else:
                 where = matching.whereclause
                 if scoped:  # the filters alone: capped_matches looks within the user's rows itself
-                    where = self.apply_filters(self.session.query(self.obj), self.get_inner_filters(filters)).whereclause
+                    filtered = self.apply_filters(self.session.query(self.obj), self.get_inner_filters(filters))
+                    where = filtered.whereclause
                 memo[key] = capped_matches(self.session, table, where, SEARCH_COUNT_CAP, self._table_estimate)
         return memo[key]
 

@@ -54,7 +54,8 @@ MARGIN = 1.25  # its rows: what the probe's share says the rest of the cap needs
 
 def _window(table, pk, columns: list, rows, name: str, below: ColumnElement | None = None,
             keyed: Sequence[ColumnElement] = ()):
-    """`columns` of the newest `rows` rows (with a key below `below`, if given, and meeting `keyed`), read backwards by the key."""
+    """`columns` of the newest `rows` rows (with a key below `below`, if given, and meeting `keyed`),
+    read backwards by the key."""
     # `column = value` as a range ordered by (column, key): read through that index, never the key's
     # with a filter (an equality lets the planner drop the column from the order, and for a value it
     # deems rare it walks the key's index past every other value's rows: 357,000 for 14,000 tickets)

@@ -224,7 +224,8 @@ def test_lookup_answers_the_filter_widget(client, sql):
 
 
 def test_list_filters_are_built_once_per_request(admin, sql, tied_customers, monkeypatch):
-    """A list request builds its filters (every column's filter classes) once, not once per query."""
+    """A list request builds its filters (every column's filter classes) at most once, not once per query
+    (its joined filters share the catalogue of the screen's own: app/crud/datamodel.py, CrmFilters)."""
     from flask_appbuilder.models import filters as fab_filters
 
     built: list[str] = []
@@ -242,4 +243,4 @@ def test_list_filters_are_built_once_per_request(admin, sql, tied_customers, mon
     for url in urls:
         built.clear()
         assert admin.get(url).status_code == 200
-        assert len(built) == 1, url
+        assert len(built) <= 1, url

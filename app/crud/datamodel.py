@@ -310,21 +310,41 @@ class CrmInterface(SQLAInterface):
         Past DEEP_OFFSET rows the page is found by its keys alone (an index-only scan
         of the sort index), then only its own rows are read.
         """
-        matched = self.by_matches(filters, order_column, order_direction)
         offset = (page or 0) * (page_size or 0)
+        limit = page_size + 1 if page_size else None
+        in_key_order = self.page_of_matches(filters, order_column, order_direction, offset, limit)
+        if in_key_order is not None:
+            rows = in_key_order
+            return rows[:page_size] if page_size else rows, bool(page_size and len(rows) > page_size)
+        matched = self.by_matches(filters, order_column, order_direction)
         ordered = matched or self.filtered(self.session.query(self.obj), filters, order_column, order_direction,
                                            deep=offset > DEEP_OFFSET)
-        limit = page_size + 1 if page_size else None
         if offset <= DEEP_OFFSET:
             separately = matched is not None or self.followed_filtered(filters)
             rows = self.with_related(ordered, separately=separately).offset(offset).limit(limit).all()
         else:
-            pk = self.get_pk()
-            keys = [key for (key,) in ordered.with_entities(pk).offset(offset).limit(limit)]
-            found = {getattr(row, pk.key): row
-                     for row in self.with_related(self.session.query(self.obj)).filter(pk.in_(keys))}
-            rows = [found[key] for key in keys if key in found]
+            rows = self.rows_of([key for (key,) in ordered.with_entities(self.get_pk()).offset(offset).limit(limit)])
         return rows[:page_size] if page_size else rows, bool(page_size and len(rows) > page_size)
+
+    def page_of_matches(self, filters: Any, order_column: str, order_direction: str, offset: int,
+                        limit: int | None) -> list | None:
+        """A searched list's page in key order (the lists' default, newest first): its keys are cut from the
+        matches here, and only its rows read; None for another order or without a search.
+
+        The database would read every match (a thousand for a common word) to sort them by the key they
+        were found by (customers ?q=Logistics and an industry at scale 1: 5 ms -> 1 ms)."""
+        keys = self.search_matches(filters)
+        if keys is None or order_column != self.get_pk_name():
+            return None
+        keys = sorted(keys[:SEARCH_COUNT_CAP], reverse=order_direction == "desc")
+        return self.rows_of(keys[offset:offset + limit if limit else None])
+
+    def rows_of(self, keys: list) -> list:
+        """The rows of `keys` (found under the list's filters and scope), in that order, with their related rows."""
+        pk = self.get_pk()
+        query = self.with_related(self.session.query(self.obj)).filter(pk.in_(keys))
+        found = {getattr(row, pk.key): row for row in query}
+        return [found[key] for key in keys if key in found]
 
     def keyset(self, filters: Any, order_column: str, descending: bool, page_size: int, *,
                after: Cursor | None = None, before: Cursor | None = None, last: bool = False) -> KeysetPage:

@@ -198,7 +198,7 @@ def capped_matches(session: Session, table, where: ColumnElement | None, cap: in
         statement = matches_statement(table, where, cap, table_rows())
     before = set_for_transaction(session, INDEX_LOOKUP_SETTINGS)
     try:
-        # all() fetches the keys at once; iterating fetched them one call at a time (a thousand)
-        return list(session.scalars(statement, scope or {}).all())
+        # all() fetches the keys at once (iterating fetched them one call at a time); Core, no ORM rows
+        return list(session.connection().execute(statement, scope or {}).scalars().all())
     finally:
         set_for_transaction(session, before)

@@ -59,6 +59,9 @@ def test_the_filter_form_shows_the_filters_of_this_request_only(admin):
     filtered = filter_script(admin, "/customers/list/?_flt_0_name=Zebra%20Holdings")
     assert "Zebra Holdings" in filtered and "Zebra Holdings" not in plain
     assert filter_script(admin, "/customers/list/") == plain  # the filter did not stick
+    other = filter_script(admin, "/customers/list/?_flt_0_name=Acme%20%3C%2Fscript%3E")  # the kept form, refilled
+    assert "Acme" in other and "Zebra" not in other and "</script>" not in other
+    assert other.replace("Acme \\u003c/script\\u003e", "Zebra Holdings") == filtered
     assert filter_script(admin, "/contacts/list/") != plain  # each screen its own form
 
 
@@ -81,6 +84,8 @@ def test_a_rare_term_lists_through_the_search_index_and_a_frequent_one_by_key(ap
     try:
         page = admin.get("/customers/list/?_flt_0_name=王").get_data(as_text=True)
         frequent = admin.get("/customers/list/?_flt_0_name=Bulk").get_data(as_text=True)
+        key_order = list(statements)
+        by_name = admin.get("/customers/list/?_flt_0_name=王&_oc_CustomerView=name&_od_CustomerView=asc")
     finally:
         event.remove(engine, "before_cursor_execute", listener)
     expected = [k for (k,) in sql("SELECT customer_id FROM customers WHERE name LIKE '%王%' ORDER BY 1 DESC")]
@@ -89,5 +94,16 @@ def test_a_rare_term_lists_through_the_search_index_and_a_frequent_one_by_key(ap
     shown = list(dict.fromkeys(int(k) for k in re.findall(r'href="/customers/show/(\d+)"', page)))
     assert shown == expected  # newest first, exactly the matches
     assert re.search(rf"Record Count:</strong>\s*{len(expected)}\s", page)
-    assert any("unnest(" in s and "customers" in s for s in statements), "the page was not read by its keys"
+    # in key order (the default) the page's own keys are cut from the matches: only its rows are read
+    assert any("customers.customer_id IN (%(" in s for s in key_order), "the page was not read by its keys"
+    assert not any("IN (SELECT unnest(" in s for s in key_order)
+    # in another order the database sorts the matches, read by their keys
+    assert any("IN (SELECT unnest(" in s and "ORDER BY customers.name" in s for s in statements[len(key_order):])
+    names = [m for m in re.findall(r'href="/customers/show/\d+">([^<]+)<', by_name.get_data(as_text=True))]
+    assert names == sorted(set(names)) and len(names) == len(expected)
     assert "1,000+" in frequent and "Bulk 1050" in frequent  # more than the cap: the newest, by key order
+    bulk = [k for (k,) in sql("SELECT customer_id FROM customers WHERE name LIKE 'Bulk %' ORDER BY 1 DESC")]
+    second = admin.get("/customers/list/?_flt_0_name=Bulk&page_CustomerView=1").get_data(as_text=True)
+    size = len(set(re.findall(r'href="/customers/show/(\d+)"', frequent)))
+    assert list(dict.fromkeys(int(k) for k in re.findall(r'href="/customers/show/(\d+)"', second))) == \
+        bulk[size:2 * size]  # the next keys of the matches

@@ -70,7 +70,11 @@ def _children(target: str, back: str):
 
 class Customer(VersionedMixin, Model):
     __tablename__ = "customers"
-    __table_args__ = (band_checks("revenue"), _owner_index("customers", "customer_id"))
+    __table_args__ = (
+        band_checks("revenue"), _owner_index("customers", "customer_id"),
+        # the follower policies' lookup of a row's customer and its owner, index-only (migration 0034)
+        Index("ix_customers_customer_id_owner_id", "customer_id", unique=True, postgresql_include=["owner_id"]),
+    )
 
     customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), nullable=False)
@@ -189,7 +193,8 @@ class Activity(VersionedMixin, Model):
     __tablename__ = "activities"
     __table_args__ = (
         CheckConstraint(check_sql("type", ACTIVITY_TYPES), name="type"),
-        # a customer's timeline reads ix_activities_customer_id_activity_date (list_indexes.py, migration 0010)
+        # a customer's timeline reads ix_activities_customer_id_activity_date (list_indexes.py, migrations 0010,
+        # 0034: it carries contact_id, which the follower policy reads)
         # a scoped user's activities of one type, from their customers (CrmInterface.followed_filtered, 0033)
         Index("ix_activities_customer_id_type", "customer_id", "type"),
     )

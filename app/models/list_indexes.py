@@ -29,6 +29,9 @@ RELATED = {
                    ("contact_id", ["activity_date", "activity_id"])],
     "service_tickets": [("customer_id", ["ticket_id"])],
 }
+# index -> columns it also carries (migration 0034): the follower policy's columns, so that a scoped user's
+# activities in date order, and the policy's test of each, are read from the index alone
+INCLUDED = {"ix_activities_customer_id_activity_date": ["contact_id"]}
 PRIMARY_KEYS = {"customers": "customer_id", "contacts": "contact_id", "leads": "lead_id",
                 "opportunities": "opportunity_id", "activities": "activity_id", "service_tickets": "ticket_id"}
 
@@ -50,7 +53,7 @@ def _declare() -> None:
 
     for name, (table, columns) in index_columns().items():
         t = Model.metadata.tables[table]
-        Index(name, *(t.c[c] for c in columns))
+        Index(name, *(t.c[c] for c in columns), postgresql_include=INCLUDED.get(name, []))
 
 
 _declare()

@@ -4,6 +4,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from flask_migrate import downgrade, upgrade
+from sqlalchemy import text
 
 from tests.support.apps import make_app
 
@@ -49,6 +50,24 @@ def test_models_and_migrations_agree(app):
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
                                 db.metadata)
     assert diff == []
+
+
+def test_indexes_carry_the_columns_the_models_include(app):
+    """Autogenerate does not compare INCLUDE columns: every index's included columns, models against database."""
+    from app.extensions import db
+
+    declared = {index.name: sorted(index.dialect_options["postgresql"]["include"] or [])
+                for table in db.metadata.tables.values() for index in table.indexes}
+    with app.app_context(), db.engine.connect() as conn:
+        built = dict(conn.execute(text(
+            "SELECT c.relname, coalesce(array_agg(a.attname ORDER BY a.attname) FILTER (WHERE k.n > i.indnkeyatts), "
+            "'{}') FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) "
+            "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+            "WHERE c.relname = ANY(:names) GROUP BY c.relname"), {"names": list(declared)}).all())
+    assert {name: sorted(built.get(name, [])) for name in declared} == declared
+    assert declared["ix_activities_customer_id_activity_date"] == ["contact_id"]  # migration 0034
+    assert declared["ix_customers_customer_id_owner_id"] == ["owner_id"]
 
 
 def test_role_names_differing_only_in_case_are_renamed_not_lost(pg):

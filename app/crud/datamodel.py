@@ -24,6 +24,7 @@ from app.lists.keyset import Cursor, KeysetPage, keyset_page
 from app.lists.matches import capped_matches
 from app.lists.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
 from app.lists.scope import FOLLOWERS, followed_in_scope, owned_in_scope, visible_owners
+from app.search.conditions import per_column
 from app.search.filters import SEARCH_FILTERS, SearchFilterConverter
 
 
@@ -195,7 +196,7 @@ class CrmInterface(SQLAInterface):
                 # thousands, spread over their customers: windows of them find a common term's thousand
                 # matches only after reading most of them (rep22's 33,000 activities at scale 1: 140 ms,
                 # against 59 ms through the indexes)
-                memo[key] = self._indexed_matches(matching)
+                memo[key] = self._indexed_matches(matching, rows_first=scoped and table.name in FOLLOWERS)
             else:
                 where = matching.whereclause
                 if scoped:  # the filters alone: capped_matches looks within the user's rows itself
@@ -219,11 +220,19 @@ class CrmInterface(SQLAInterface):
             found = ONLY_OWN_TABLE[key] = froms == [self.obj.__tablename__]
         return found
 
-    def _indexed_matches(self, matching: Query) -> list[int]:
+    def _indexed_matches(self, matching: Query, rows_first: bool = False) -> list[int]:
+        """`matching`'s first SEARCH_COUNT_CAP + 1 keys, in no order, with the index-lookup settings in force.
+
+        `rows_first`: the planner reads the user's rows one by one (through their customers) rather
+        than the search indexes; their checks are made for that (`per_column`).
+        """
+        statement = matching.order_by(None).limit(SEARCH_COUNT_CAP + 1).statement
         before = set_for_transaction(self.session, INDEX_LOOKUP_SETTINGS)
-        keys = [k for (k,) in matching.order_by(None).limit(SEARCH_COUNT_CAP + 1).all()]  # fetched at once
-        set_for_transaction(self.session, before)
-        return keys
+        try:  # fetched at once, through Core
+            return list(self.session.connection().execute(per_column(statement) if rows_first else statement)
+                        .scalars().all())
+        finally:
+            set_for_transaction(self.session, before)
 
     def _table_estimate(self) -> int:
         """The planner's row count of the whole table (-1 never analysed)."""

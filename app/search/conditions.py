@@ -12,7 +12,7 @@ from functools import cached_property
 from sqlalchemy import Text, and_, bindparam, cast, func, literal, literal_column, or_, true
 from sqlalchemy.dialects.postgresql import ARRAY, REGCONFIG, TEXT
 from sqlalchemy.sql import operators
-from sqlalchemy.sql.elements import BinaryExpression, BindParameter, ColumnElement
+from sqlalchemy.sql.elements import BinaryExpression, BindParameter, ClauseElement, ColumnElement
 from sqlalchemy.sql.visitors import replacement_traverse
 
 from app.search.text import is_cjk, like_pattern, needs_word_index, prefix_query, spaced, word_query
@@ -196,4 +196,22 @@ def indexed_any(columns, terms: Terms) -> ColumnElement | None:
     else:
         index = [has_bigram(c, terms) if len(terms.query) == 2 else matches_words(c, terms) for c in columns]
         check = [holds(c, terms) for c in columns]
-    return and_(index_only(or_(*index)), or_(*check))
+    return and_(index_only(or_(*index)), or_(*check))._annotate({PER_COLUMN: tuple(zip(check, index))})
+
+
+PER_COLUMN = "crm_per_column"  # annotation of indexed_any's condition: its (exact check, index lookup) per column
+
+
+def per_column(element: ClauseElement) -> ClauseElement:
+    """`element` with each `indexed_any` condition as an OR over its columns of (exact check AND index lookup).
+
+    For rows read one by one where the planner chooses so (a scoped user's contacts, read through
+    their customers): a match then computes the indexed expression of the one column that holds the
+    query, where the two ORs computed it for each column until one held (three for a contact's
+    position). A bitmap scan through the indexes computes it for each match instead of for none:
+    the lists' index lookups keep `indexed_any`'s form.
+    """
+    def split(e: ClauseElement) -> ClauseElement | None:
+        pairs = e._annotations.get(PER_COLUMN)
+        return None if pairs is None else or_(*(and_(check, index) for check, index in pairs))
+    return replacement_traverse(element, {}, split)

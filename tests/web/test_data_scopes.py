@@ -431,6 +431,30 @@ def test_a_scoped_users_list_search_finds_their_rows_past_the_windows(world):
     assert marks(pages["rep_b", "Wanted"]) == {"b"}
 
 
+def test_a_scoped_users_contacts_search_finds_two_chinese_characters_in_any_column(world):
+    """A rep's contacts searched for two CJK characters, read through their customers with each column's check
+    (app/search/conditions.py, `per_column`): found in a first name, a last name or a position, never rep_b's."""
+    add = ("INSERT INTO contacts (customer_id, first_name, last_name, position) "
+           "VALUES (:customer, :first, :last, :position)")
+    people = {"a": [("经理", "王", "销售"), ("晓明", "经理人", None), ("丽", "李", "区域经理")],
+              "b": [("强", "张", "经理")]}
+    with world["owner"].begin() as conn:
+        for mark, rows in people.items():
+            for first, last, position in rows:
+                conn.execute(text(add), {"customer": world["records"][mark]["customers"], "first": first,
+                                         "last": last, "position": position})
+        conn.execute(text("ANALYZE contacts"))
+    try:
+        pages = {rep: signed_in(world, rep).get("/contacts/list/?q=经理").get_data(as_text=True)
+                 for rep in ("rep_a", "rep_b")}
+    finally:
+        with world["owner"].begin() as conn:
+            conn.execute(text("DELETE FROM contacts WHERE first_name IN ('经理', '晓明', '丽', '强')"))
+    assert re.search(r"Record Count:</strong> (\S+)", pages["rep_a"])[1] == "3"
+    assert all(name in pages["rep_a"] for name in ("经理人", "区域经理", "销售")) and "张" not in pages["rep_a"]
+    assert re.search(r"Record Count:</strong> (\S+)", pages["rep_b"])[1] == "1" and "张" in pages["rep_b"]
+
+
 def test_a_scoped_users_list_counts_their_rows_up_to_a_thousand(world):
     """A user who sees only some owners' rows gets "1,000+" past SCOPED_COUNT_CAP (each counted row passes
     the policy); who sees all is counted exactly up to COUNT_CAP."""

@@ -15,7 +15,8 @@ from marshmallow import fields
 from sqlalchemy import DateTime, inspect
 
 from app.crud.api_fields import AmountString, UtcDateTime
-from app.crud.datamodel import PK_MAX, CrmInterface, scope_message
+from app.crud.datamodel import PK_MAX, CrmInterface
+from app.crud.refusals import scope_message
 from app.crud.derive import api_validators, derive, route_of
 from app.crud.lookups import many_to_one, narrowing_keys, outside_choice
 from app.crud.openapi import document

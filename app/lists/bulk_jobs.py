@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from app.audit import record as audit_log
 from app.audit.context import VIA_KEY
-from app.crud.datamodel import friendly
+from app.crud.refusals import friendly
 from app.csv_io.export import export_columns, filename
 from app.extensions import db
 from app.lists import bulk, bulk_exports

@@ -25,7 +25,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.models.choices import OPPORTUNITY_STAGES
 from app.sales.customer360 import sum_values
-from app.crud.datamodel import friendly
+from app.crud.refusals import friendly
 from app.encryption.columns import BAND_LABELS
 from app.extensions import db
 from app.search.text import like_pattern

@@ -21,7 +21,7 @@ from psycopg.errors import InsufficientPrivilege
 from sqlalchemy.exc import ProgrammingError
 from werkzeug.exceptions import HTTPException
 
-from app.crud.datamodel import out_of_scope, scope_message
+from app.crud.refusals import out_of_scope, scope_message
 from app.extensions import db
 from app.fields.refresh import retry_dropped
 from app.i18n import html_lang, session_or_browser_locale

@@ -21,7 +21,7 @@ from wtforms import validators as v
 
 from app.audit.record import current_user_id, record
 from app.models.choices import INDUSTRIES, OPPORTUNITY_STAGES
-from app.crud.datamodel import friendly
+from app.crud.refusals import friendly
 from app.encryption.columns import AMOUNT_MAX
 from app.extensions import db
 from app.crud.forms import AjaxRelatedField, Amount, AmountField, NoControlCharacters, choice_field

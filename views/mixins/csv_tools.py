@@ -17,7 +17,7 @@ from app.csv_io import uploads
 from app.csv_io.export import csv_stream, export_columns, export_query, filename
 from app.csv_io.imports import Importer
 from app.csv_io.reading import ENCODING_LABELS, FileProblem
-from app.crud.datamodel import friendly
+from app.crud.refusals import friendly
 from app.extensions import db
 from app.i18n.translations import gettext as _  # the request's translations looked up once
 from app.lists.selection import list_filters, list_order

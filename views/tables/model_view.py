@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_appbuilder import ModelView, expose
 from flask_appbuilder.security.decorators import has_access, has_access_api, permission_name
 
-from app.crud.datamodel import UserFacingError
+from app.crud.refusals import UserFacingError
 from app.crud.forms import local_path
 from app.crud.lookups import lookup_options, team_options, user_options
 from views.mixins.actions import ActionGuardMixin

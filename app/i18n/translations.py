@@ -18,13 +18,21 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 
 
+def babel_space() -> Any:
+    """Flask-Babel's per-request namespace (`g._flask_babel`), or None before its first use or outside a context.
+
+    `g`'s object is fetched once (Flask's documented `_get_current_object`): each `g.x` through the
+    proxy costs a few calls, and a list page asks a few hundred times.
+    """
+    return getattr(g._get_current_object(), "_flask_babel", None) if has_app_context() else None
+
+
 def translations() -> NullTranslations:
     """The current request's (or app context's) translations."""
-    space = g.get("_flask_babel") if has_app_context() else None
-    found = getattr(space, "babel_translations", None)
+    found = getattr(babel_space(), "babel_translations", None)
     if found is None:
         found = get_translations()
-        space = g.get("_flask_babel") if has_app_context() else None  # created by that call
+        space = babel_space()  # created by that call
         if space is not None:
             space.babel_translations = found
     return found

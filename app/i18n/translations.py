@@ -12,7 +12,7 @@ from typing import Any
 
 from babel.support import NullTranslations
 from flask import Flask, g, has_app_context
-from flask_babel import LazyString, get_translations
+from flask_babel import Domain, LazyString, get_babel, get_translations
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
@@ -27,15 +27,27 @@ def babel_space() -> Any:
     return getattr(g._get_current_object(), "_flask_babel", None) if has_app_context() else None
 
 
+class RequestDomain(Domain):
+    """Flask-Babel's default domain, its translations looked up once per request.
+
+    Flask-Babel's own `gettext` and lazy strings (FAB's labels) ask the domain for the
+    translations on every call, finding the locale and its catalog through `g` each time.
+    """
+
+    def get_translations(self) -> NullTranslations:
+        found = getattr(babel_space(), "babel_translations", None)
+        if found is None:
+            found = super().get_translations()
+            space = babel_space()  # created by that call
+            if space is not None:
+                space.babel_translations = found
+        return found
+
+
 def translations() -> NullTranslations:
     """The current request's (or app context's) translations."""
     found = getattr(babel_space(), "babel_translations", None)
-    if found is None:
-        found = get_translations()
-        space = babel_space()  # created by that call
-        if space is not None:
-            space.babel_translations = found
-    return found
+    return found if found is not None else get_translations()  # through the domain, which keeps them
 
 
 def gettext(string: str, **variables: Any) -> str:
@@ -83,3 +95,5 @@ def init_translations(app: Flask) -> None:
         npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
         newstyle=True)
     app.jinja_env.globals["_"] = template_gettext  # no template or view defines its own `gettext`
+    babel = get_babel(app).instance
+    babel.domain_instance = RequestDomain(domain=babel.domain)  # Flask-Babel's default: a cached property

@@ -14,6 +14,7 @@ from markupsafe import Markup, escape
 
 from app.i18n.formatting import CellFormats, cell_text, show_value
 from app.i18n.translations import gettext as _  # the request's translations looked up once
+from app.lists.sort_links import init_sort_links
 
 BUTTON = ('<a href="{href}" class="btn btn-sm btn-default" data-toggle="tooltip" rel="tooltip" '
           'title="{title}"><span class="sr-only">{text}</span><i class="fa {icon}"></i></a>')
@@ -96,3 +97,4 @@ def list_rows(items: Sequence[Mapping[str, Any]], pks: Sequence[Any], columns: S
 
 def init_list_rows(app: Flask) -> None:
     app.jinja_env.globals["crm_list_rows"] = list_rows
+    init_sort_links(app)  # the header's sort links

@@ -83,7 +83,8 @@ def template_gettext(context: Context, string: str, **variables: Any) -> str:
     text = translations().ugettext(string)
     if context.eval_ctx.autoescape:
         text = Markup(text)
-    return text % variables
+    # without a "%" formatting changes nothing: most calls skip Markup's escaping formatter
+    return text % variables if variables or "%" in text else text
 
 
 def init_translations(app: Flask) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from babel.support import NullTranslations
-from flask import Flask, g, has_app_context
+from flask import Flask, g
 from flask_babel import Domain, LazyString, get_babel, get_translations
 from jinja2 import pass_context
 from jinja2.runtime import Context
@@ -24,7 +24,11 @@ def babel_space() -> Any:
     `g`'s object is fetched once (Flask's documented `_get_current_object`): each `g.x` through the
     proxy costs a few calls, and a list page asks a few hundred times.
     """
-    return getattr(g._get_current_object(), "_flask_babel", None) if has_app_context() else None
+    try:
+        space = g._get_current_object()
+    except RuntimeError:  # outside an app context
+        return None
+    return getattr(space, "_flask_babel", None)
 
 
 class RequestDomain(Domain):

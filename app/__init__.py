@@ -21,6 +21,7 @@ from app.ops.instance import ensure_dir, read_or_create_secret
 from app.web.headers import init_security_headers
 from app.web.assets import init_assets
 from app.web.compression import init_compression
+from app.web.templating import init_templating
 from app.security.sessions import init_sessions
 from config import BASE_DIR, Config, from_environment
 
@@ -59,6 +60,7 @@ def create_app(config: type = Config, **overrides: Any) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = resolve_database_url(app.config)
 
     db.init_app(app)
+    init_templating(app)  # before any template is loaded
     init_security_headers(app)
     init_csrf(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), compare_type=True)

@@ -234,7 +234,9 @@ class CrmInterface(SQLAInterface):
         load = selectinload if separately else joinedload
         for rel in inspect(self.obj).relationships:
             if rel.direction.name == "MANYTOONE":
-                query = query.options(load(getattr(self.obj, rel.key)))
+                # the related row alone: its own eager relations (a user's role) are read if ever asked,
+                # not joined to every row of every page (a list shows the owner's name)
+                query = query.options(load(getattr(self.obj, rel.key)).lazyload("*"))
         return query
 
     def query(self, filters: Any = None, order_column: str = "", order_direction: str = "",

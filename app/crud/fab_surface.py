@@ -84,8 +84,10 @@ PRIVATE = (
             "built again by FAB's own constructor step (no public way to re-derive a registered view).",
             used_in=("views.tables.rederive",)),
     Surface("_init_forms", f"{_VIEWS}.BaseCRUDView",
-            "A custom field changed the table's columns: the add, edit and filter forms are built again.",
-            used_in=("views.tables.rederive",)),
+            "A custom field changed the table's columns: the add, edit and filter forms are built again. "
+            "The filter form's class is wrapped there (no other step sees it made): a list page builds the "
+            "form only when its widget renders it (views/widgets/filter_form.py).",
+            overridden_by=("views.tables.model_view.CrmModelView",), used_in=("views.tables.rederive",)),
     Surface("_init_titles", f"{_VIEWS}.BaseCRUDView",
             "The screen's titles, set again with its derived attributes after a custom field changed.",
             used_in=("views.tables.rederive",)),

@@ -98,12 +98,13 @@ def key_ring(instance_dir: str | Path | None = None) -> KeyRing:
     a measurable share of it.
     """
     directory = str(instance_dir or current_app.config["INSTANCE_DIR"])
-    checked = g.get(REQUEST_RING) if has_request_context() else None
+    space = g._get_current_object() if has_request_context() else None  # g once, not through the proxy twice
+    checked = space.__dict__.get(REQUEST_RING) if space is not None else None
     if checked is not None and checked[0] == directory:
         return checked[1]
     ring = _checked_ring(directory)
-    if has_request_context():
-        setattr(g, REQUEST_RING, (directory, ring))
+    if space is not None:
+        setattr(space, REQUEST_RING, (directory, ring))
     return ring
 
 

@@ -7,14 +7,15 @@ as "Asia/Shanghai"); without it, or with a name pytz does not know, `BABEL_DEFAU
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from functools import cache
-from typing import Any
+from typing import Any, Callable
 
 import pytz
 from babel import Locale
+from babel.dates import format_datetime, get_month_names
 from babel.dates import format_date as babel_date
-from babel.dates import format_datetime
 from babel.dates import parse_pattern as parse_date_pattern
 from babel.numbers import parse_pattern
 from flask import Flask, has_request_context, request
@@ -43,6 +44,40 @@ def datetime_pattern(locale: Locale, seconds: bool) -> str:
     """The language's medium date and a 24-hour time as one pattern: 'MMM d, y, HH:mm' / 'y年M月d日 HH:mm'."""
     return str(locale.datetime_formats["medium"]).format(
         "HH:mm:ss" if seconds else "HH:mm", locale.date_formats["medium"].pattern)
+
+
+FIELD = re.compile(r"%\((\w+)\)s")  # a parsed pattern's fields: "%(MMM)s %(d)s, %(y)s"
+NUMBER_FIELDS = {"d": "day", "H": "hour", "m": "minute", "s": "second", "y": "year", "M": "month"}
+MONTH_WIDTHS = {3: "abbreviated", 4: "wide", 5: "narrow"}
+
+
+def _field(name: str, locale: Locale) -> Callable[[Any], str] | None:
+    """One field of a pattern as Babel's DateTimeFormat writes it; None for a field not written here."""
+    char, width = name[0], len(name)
+    if char in ("M", "L") and width in MONTH_WIDTHS:
+        names = get_month_names(MONTH_WIDTHS[width], "format" if char == "M" else "stand-alone", locale)
+        return lambda value: names[value.month]
+    if char not in NUMBER_FIELDS or (char == "y" and width == 2):
+        return None
+    attribute = NUMBER_FIELDS[char]
+    return lambda value: "%0*d" % (width, getattr(value, attribute))
+
+
+@cache  # per pattern text and language: a handful
+def compiled_pattern(text: str, locale: Locale) -> Callable[[Any], str]:
+    """Babel's `parse_pattern(text).apply(value, locale)` for a list page's cells: its fields' writers found once.
+
+    Babel looks each field up by name and builds a formatter object per value (about 25 calls
+    a cell); the fields of the languages' medium dates and times (y, M, MMM, d, HH, mm, ss) are
+    written here the way Babel writes them. Any other field: Babel's own `apply`.
+    """
+    pattern = parse_date_pattern(text)
+    names = FIELD.findall(pattern.format)
+    fields = [(name, _field(name, locale)) for name in names]
+    if not names or any(write is None for _name, write in fields):
+        return lambda value: pattern.apply(value, locale)
+    template = pattern.format
+    return lambda value: template % {name: write(value) for name, write in fields}
 
 
 def datetime_text(value: dt.datetime, seconds: bool = False) -> str:
@@ -86,8 +121,8 @@ class CellFormats:
     def __init__(self) -> None:
         self.locale = get_locale() or ENGLISH
         self.timezone = get_timezone()
-        self.datetime = parse_date_pattern(datetime_pattern(self.locale, False))
-        self.date = self.locale.date_formats["medium"]
+        self.datetime = compiled_pattern(datetime_pattern(self.locale, False), self.locale)
+        self.date = compiled_pattern(self.locale.date_formats["medium"].pattern, self.locale)
         self.yes, self.no = gettext("Yes"), gettext("No")
         symbols = self.locale.number_symbols[self.locale.default_numbering_system]
         # where the language writes numbers with "," "." "-" (en, zh), Python's grouping gives the
@@ -105,9 +140,9 @@ class CellFormats:
             return self.yes if value else self.no
         if kind is dt.datetime:
             moment = value if value.tzinfo is not None else value.replace(tzinfo=pytz.UTC)
-            return self.datetime.apply(self.timezone.normalize(moment.astimezone(self.timezone)), self.locale)
+            return self.datetime(self.timezone.normalize(moment.astimezone(self.timezone)))
         if kind is dt.date:
-            return self.date.apply(value, self.locale)
+            return self.date(value)
         if kind is Decimal:
             if self.plain_numbers and value.is_finite():
                 return f"{value:,.2f}"

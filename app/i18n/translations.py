@@ -11,23 +11,47 @@ from __future__ import annotations
 from typing import Any
 
 from babel.support import NullTranslations
-from flask import Flask, g, has_app_context
-from flask_babel import LazyString, get_translations
+from flask import Flask, g
+from flask_babel import Domain, LazyString, get_babel, get_translations
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
 
+def babel_space() -> Any:
+    """Flask-Babel's per-request namespace (`g._flask_babel`), or None before its first use or outside a context.
+
+    `g`'s object is fetched once (Flask's documented `_get_current_object`): each `g.x` through the
+    proxy costs a few calls, and a list page asks a few hundred times.
+    """
+    try:
+        space = g._get_current_object()
+    except RuntimeError:  # outside an app context
+        return None
+    return getattr(space, "_flask_babel", None)
+
+
+class RequestDomain(Domain):
+    """Flask-Babel's default domain, its translations looked up once per request.
+
+    Flask-Babel's own `gettext` and lazy strings (FAB's labels) ask the domain for the
+    translations on every call, finding the locale and its catalog through `g` each time.
+    """
+
+    def get_translations(self) -> NullTranslations:
+        found = getattr(babel_space(), "babel_translations", None)
+        if found is None:
+            found = super().get_translations()
+            space = babel_space()  # created by that call
+            if space is not None:
+                space.babel_translations = found
+        return found
+
+
 def translations() -> NullTranslations:
     """The current request's (or app context's) translations."""
-    space = g.get("_flask_babel") if has_app_context() else None
-    found = getattr(space, "babel_translations", None)
-    if found is None:
-        found = get_translations()
-        space = g.get("_flask_babel") if has_app_context() else None  # created by that call
-        if space is not None:
-            space.babel_translations = found
-    return found
+    found = getattr(babel_space(), "babel_translations", None)
+    return found if found is not None else get_translations()  # through the domain, which keeps them
 
 
 def gettext(string: str, **variables: Any) -> str:
@@ -63,7 +87,8 @@ def template_gettext(context: Context, string: str, **variables: Any) -> str:
     text = translations().ugettext(string)
     if context.eval_ctx.autoescape:
         text = Markup(text)
-    return text % variables
+    # without a "%" formatting changes nothing: most calls skip Markup's escaping formatter
+    return text % variables if variables or "%" in text else text
 
 
 def init_translations(app: Flask) -> None:
@@ -75,3 +100,5 @@ def init_translations(app: Flask) -> None:
         npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
         newstyle=True)
     app.jinja_env.globals["_"] = template_gettext  # no template or view defines its own `gettext`
+    babel = get_babel(app).instance
+    babel.domain_instance = RequestDomain(domain=babel.domain)  # Flask-Babel's default: a cached property

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from app.extensions import db
 from app.models import SavedView
@@ -36,12 +36,15 @@ def visible(user_id: int, role_id: int | None, view_name: str) -> list[SavedView
     return memo[key]
 
 
+# built once: every list page reads it (a role_id of None matches no row: `role_id = NULL` is never true)
+_VISIBLE = (select(SavedView)
+            .where(SavedView.view_name == bindparam("view_name"),
+                   or_(SavedView.user_id == bindparam("user_id"), SavedView.role_id == bindparam("role_id")))
+            .order_by(SavedView.name, SavedView.saved_view_id))
+
+
 def _visible(user_id: int, role_id: int | None, view_name: str) -> list[SavedView]:
-    shared = SavedView.role_id == role_id if role_id is not None else False
-    stmt = select(SavedView).where(SavedView.view_name == view_name,
-                                   or_(SavedView.user_id == user_id, shared)).order_by(SavedView.name,
-                                                                                       SavedView.saved_view_id)
-    return list(db.session.scalars(stmt))
+    return list(db.session.scalars(_VISIBLE, {"view_name": view_name, "user_id": user_id, "role_id": role_id}))
 
 
 def readable(view_id: int, user_id: int, role_id: int | None, view_name: str) -> SavedView | None:

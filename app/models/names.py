@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from flask import has_request_context
+from flask import g, has_request_context
 from flask_babel import get_locale
 
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]")
@@ -19,7 +19,8 @@ def family_name_first() -> bool:
     """Whether the request's language writes the family name first."""
     if not has_request_context():
         return False
-    locale = get_locale()
+    # Flask-Babel's choice for this request, when made (a list page names a person per row); else its lookup
+    locale = getattr(getattr(g._get_current_object(), "_flask_babel", None), "babel_locale", None) or get_locale()
     return locale is not None and locale.language in FAMILY_FIRST_LANGUAGES
 
 

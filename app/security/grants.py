@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Iterable
 
 from flask import g, has_app_context
-from sqlalchemy import ColumnElement, String, func, select
-from sqlalchemy.dialects.postgresql import ARRAY, array
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.dialects.postgresql import array
+from sqlalchemy.types import NullType
 from sqlalchemy.orm import Session
 
 from app.models.security import Action, Permission, Resource, role_permissions
@@ -28,14 +29,18 @@ def _joined(columns):
 
 
 def pairs_of_role(role_id: ColumnElement[int]) -> ColumnElement:
-    """A scalar subquery: the role's pairs as an array of [action, resource] (NULL for none)."""
-    pairs = func.array_agg(array([Action.name, Resource.name]), type_=ARRAY(String, dimensions=2))
+    """A scalar subquery: the role's pairs as an array of [action, resource] (NULL for none).
+
+    Read as psycopg gives it (lists of [action, resource]): typed ARRAY, SQLAlchemy would copy
+    the role's hundred-odd pairs into new lists element by element on every request.
+    """
+    pairs = func.array_agg(array([Action.name, Resource.name]), type_=NullType())
     return _joined([pairs]).where(role_permissions.c.role_id == role_id).scalar_subquery()
 
 
 def keep(role_ids: tuple[int, ...], pairs: Iterable[Iterable[str]] | None) -> Pairs:
     """Keep for the request the pairs read for these (sorted) role ids; returns them."""
-    found = frozenset((action, resource) for action, resource in pairs or ())
+    found = frozenset(map(tuple, pairs or ()))  # each [action, resource] as a pair
     if has_app_context():
         g.setdefault(CACHE, {})[role_ids] = found
     return found

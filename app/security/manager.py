@@ -250,7 +250,10 @@ class CrmSecurityManager(SecurityManager):
             return super().has_access(permission_name, view_name)
         space = g._get_current_object()  # the request's namespace once, not through the proxy per lookup
         user = space.get("user")  # FAB's g.user: the current_user proxy, resolved once (not per hash and compare)
-        user = user._get_current_object() if isinstance(user, LocalProxy) else user
+        if user is current_user and "_login_user" in space:
+            user = space._login_user  # what Flask-Login's proxy answers once it loaded the user
+        elif isinstance(user, LocalProxy):
+            user = user._get_current_object()
         identity = (space.get("_login_user"), user, space.get("_api_key_user"))
         key = (*identity, permission_name, view_name)
         known = space.setdefault("crm_access", {})

@@ -105,6 +105,31 @@ def register_request_hooks(app: Flask) -> None:
     app.before_request_funcs[None] = in_order(BEFORE_REQUEST, app.before_request_funcs.get(None, []))
     app.after_request_funcs[None] = in_order(AFTER_REQUEST, app.after_request_funcs.get(None, []))[::-1]
     app.teardown_appcontext_funcs[:] = in_order(TEARDOWN_APPCONTEXT, app.teardown_appcontext_funcs)[::-1]
+    app.ensure_sync = known_sync(app.ensure_sync)  # type: ignore[method-assign]
+
+
+def known_sync(ensure_sync: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Callable[..., Any]:
+    """Flask's `ensure_sync` (its documented override point), remembering the functions found synchronous.
+
+    Flask asks it of every hook and view it runs, about twenty a request, and each answer goes
+    through `inspect`'s checks. A coroutine function is wrapped by Flask's own every time.
+    """
+    known: set[Callable[..., Any]] = set()
+
+    def checked(func: Callable[..., Any]) -> Callable[..., Any]:
+        try:
+            if func in known:
+                return func
+        except TypeError:  # an unhashable callable: Flask's answer, not kept
+            return ensure_sync(func)
+        answer = ensure_sync(func)
+        if answer is func:
+            if len(known) >= 4096:  # hooks and views are a few dozen; anything made per call: start over
+                known.clear()
+            known.add(func)
+        return answer
+
+    return checked
 
 
 def running_order(app: Flask) -> dict[str, list[str]]:

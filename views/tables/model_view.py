@@ -18,7 +18,7 @@ from views.mixins.quick_search import QuickSearchMixin
 from views.mixins.show_panels import ShowPanelsMixin
 from views.tables.paging import ListPaging, PagedListWidget
 from views.widgets.add_form import PrefilledFormWidget
-from views.widgets.filter_form import CachedSearchWidget
+from views.widgets.filter_form import CachedSearchWidget, DeferredSearchForm
 
 
 class CrmModelView(QuickSearchMixin, ActionGuardMixin, ShowPanelsMixin, ModelView):
@@ -59,6 +59,12 @@ class CrmModelView(QuickSearchMixin, ActionGuardMixin, ShowPanelsMixin, ModelVie
     def shown_columns(self) -> list[str]:
         """The columns this request's list shows (SavedViewsMixin: the user's choice)."""
         return self.list_columns
+
+    def _init_forms(self) -> None:
+        """FAB's forms; the filter form built only when its widget renders it (DeferredSearchForm)."""
+        super()._init_forms()
+        if self.search_form is not None and not isinstance(self.search_form, DeferredSearchForm):
+            self.search_form = DeferredSearchForm(self.search_form)
 
     def _get_list_widget(self, filters, actions=None, order_column="", order_direction="",
                          page=None, page_size=None, widgets=None, **kwargs: Any):

@@ -4,8 +4,9 @@ The form's HTML (every searchable column's field and its filter choices, as JSON
 FAB's script) is the same for every user of a screen: FAB renders the fields of an empty
 search form. Only the active filters differ, one JSON value for the script, which is kept
 as a placeholder and filled in on use. A filter on a related row is the exception: its field
-offers the rows filtered on, by name (app/crud/forms.py, AjaxFilterWidget), so FAB renders it. Building the form was a noticeable share of a list
-page's time, a filtered one's too (docs/performance.md).
+offers the rows filtered on, by name (app/crud/forms.py, AjaxFilterWidget), so FAB renders it.
+Building the form was a noticeable share of a list page's time, a filtered one's too
+(docs/performance.md); FAB's form itself is built only when it is rendered (DeferredSearchForm).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from flask import current_app
 from flask_appbuilder.widgets import SearchWidget
 from flask_babel import get_locale
 from jinja2.utils import htmlsafe_json_dumps
+from werkzeug.local import LocalProxy
 
 from app.fields.refresh import GENERATION
 from app.web.fragments import Fragments
@@ -49,3 +51,29 @@ class CachedSearchWidget(SearchWidget):
         finally:
             del self.filters.get_filters_values_tojson
             assert self.filters.get_filters_values_tojson == values
+
+
+class DeferredSearchForm:
+    """FAB's filter form class, its `refresh()` (called by every list page) building the form on first use.
+
+    FAB builds the form (every searchable column's field, a CSRF field) for the filter widget,
+    which renders it only when it is not kept (a filter set, a new screen or language): most list
+    pages never touch it. The proxy builds it, once, when the widget first reads it.
+    """
+
+    def __init__(self, form_class: Any) -> None:
+        self.form_class = form_class
+
+    def refresh(self, obj: Any = None) -> Any:
+        built: list[Any] = []
+
+        def form() -> Any:
+            if not built:
+                built.append(self.form_class.refresh(obj))
+            return built[0]
+
+        return LocalProxy(form)
+
+    def __getattr__(self, name: str) -> Any:  # the form class's other attributes, as FAB would find them
+        return getattr(self.form_class, name)
+

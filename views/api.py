@@ -16,10 +16,10 @@ from sqlalchemy import DateTime, inspect
 
 from app.crud.api_fields import AmountString, UtcDateTime
 from app.crud.datamodel import PK_MAX, CrmInterface
-from app.crud.refusals import scope_message
 from app.crud.derive import api_validators, derive, route_of
 from app.crud.lookups import many_to_one, narrowing_keys, outside_choice
 from app.crud.openapi import document
+from app.crud.refusals import scope_message
 from app.audit.sentences import RECORD_WORDS
 from app.encryption.columns import EncryptedAmount
 from app.extensions import db

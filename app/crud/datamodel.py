@@ -162,11 +162,11 @@ class CrmInterface(SQLAInterface):
         """
         statement = matching.order_by(None).limit(SEARCH_COUNT_CAP + 1).statement
         before = set_for_transaction(self.session, INDEX_LOOKUP_SETTINGS)
-        try:  # fetched at once, through Core
-            return list(self.session.connection().execute(per_column(statement) if rows_first else statement)
-                        .scalars().all())
-        finally:
-            set_for_transaction(self.session, before)
+        # fetched at once, through Core; a failed statement leaves the transaction to be rolled back as it is
+        keys = list(self.session.connection().execute(per_column(statement) if rows_first else statement)
+                    .scalars().all())
+        set_for_transaction(self.session, before)
+        return keys
 
     def _table_estimate(self) -> int:
         """The planner's row count of the whole table (-1 never analysed)."""

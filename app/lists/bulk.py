@@ -18,8 +18,8 @@ from sqlalchemy import delete, exists, false, func, inspect, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Query, Session
 
-from app.crud.refusals import friendly
 from app.crud.lookups import many_to_one, narrowing_keys
+from app.crud.refusals import friendly
 from app.i18n.labels import column_label, label_for
 
 BATCH = 5_000  # rows per statement: bounded statements and key lists, one transaction

@@ -29,9 +29,10 @@ RELATED = {
                    ("contact_id", ["activity_date", "activity_id"])],
     "service_tickets": [("customer_id", ["ticket_id"])],
 }
-# index -> columns it also carries (migration 0034): the follower policy's columns, so that a scoped user's
-# activities in date order, and the policy's test of each, are read from the index alone
-INCLUDED = {"ix_activities_customer_id_activity_date": ["contact_id"]}
+# index -> columns it also carries (migration 0034): the activities' policy's columns, so that a scoped
+# user's activities in date order and a deep page's keys, and the policy's test of each, come from the index
+INCLUDED = {"ix_activities_customer_id_activity_date": ["contact_id"],
+            "ix_activities_activity_date_sort": ["customer_id", "contact_id"]}
 PRIMARY_KEYS = {"customers": "customer_id", "contacts": "contact_id", "leads": "lead_id",
                 "opportunities": "opportunity_id", "activities": "activity_id", "service_tickets": "ticket_id"}
 

@@ -67,6 +67,7 @@ def test_indexes_carry_the_columns_the_models_include(app):
             "WHERE c.relname = ANY(:names) GROUP BY c.relname"), {"names": list(declared)}).all())
     assert {name: sorted(built.get(name, [])) for name in declared} == declared
     assert declared["ix_activities_customer_id_activity_date"] == ["contact_id"]  # migration 0034
+    assert declared["ix_activities_activity_date_sort"] == ["contact_id", "customer_id"]
     assert declared["ix_customers_customer_id_owner_id"] == ["owner_id"]
 
 

@@ -65,12 +65,26 @@ def current_actor() -> tuple[str, str]:
         # the identity key needs no query, even when the instance is expired after a commit
         state = inspect(user, raiseerr=False) if user is not None else None
         user_id = state.identity[0] if state is not None and state.identity else None
-        kind = "api" if is_api_request() else "web"
-        # a bulk job replays its list's request in a thread of its own and says so (app/lists/bulk_jobs.py)
-        via = g.get(VIA_KEY) or f"{kind} {request.method} {request.path}"
-        return (str(user_id) if user_id else "", via[:200])
+        return (str(user_id) if user_id else "", _request_via())
     ctx = click.get_current_context(silent=True)
     return ("", f"cli {ctx.command_path}"[:200] if ctx else "")
+
+
+def _request_via() -> str:
+    kind = "api" if is_api_request() else "web"
+    # a bulk job replays its list's request in a thread of its own and says so (app/lists/bulk_jobs.py)
+    return (g.get(VIA_KEY) or f"{kind} {request.method} {request.path}")[:200]
+
+
+def request_actor(user_id: int) -> tuple[str, str]:
+    """The actor `current_actor()` names once Flask-Login has loaded user `user_id` (in a request)."""
+    return (str(user_id), _request_via())
+
+
+def bound_by_caller(conn: Connection, actor: tuple[str, str]) -> None:
+    """The caller's statement set `actor` itself (SET_ACTOR's set_config calls among its columns, in this
+    transaction): the next statement needs no SET of its own. A transaction's begin forgets it."""
+    conn.info[KEY] = actor
 
 
 def bind(conn: Connection) -> None:

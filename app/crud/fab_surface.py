@@ -167,6 +167,9 @@ PUBLIC = (
     Surface("post_delete_redirect", _MODEL_VIEW, "After a delete, back to the list with its filters, or to the "
             "record page when refused; to the list when the deleted record's own page asked (FAB's hook).",
             overridden_by=("views.mixins.quick_search.QuickSearchMixin",)),
+    Surface("update_redirect", f"{_VIEWS}.BaseView", "FAB's page history left unchanged (and the session "
+            "cookie not signed again) when the page is already its last entry (FAB's documented hook).",
+            overridden_by=("views.tables.model_view.CrmModelView",)),
     Surface("database_error_message", f"{_VIEWS}.BaseCRUDView", "The edit's refusal, as the datamodel worded it.",
             overridden_by=("views.tables.model_view.CrmModelView",)),
     Surface("post_add_redirect", _MODEL_VIEW, "`add?next=<path>` returns there after saving (FAB's hook).",

@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from flask_login import user_logged_in, user_logged_out
 from sqlalchemy import Select, bindparam, func, select, text
 
+from app.audit.context import bound_by_caller, request_actor
 from app.extensions import db
 from app.models import User, UserSession
 from app.security import grants, lockout
@@ -24,7 +25,7 @@ TOKEN_KEY = "_crm_session"
 
 def _check_statement() -> Select:
     """The session's row alive and its user active; selects the user too (with the role FAB loads it with),
-    and what the role may do.
+    and what the role may do; and says who acts (the audit's and row-level policies' `crm.user_id`).
 
     Loaded here, the user is in the request's identity map when Flask-Login asks FAB for it
     (`session.get`), and the role's permissions are kept for the request's has_access questions
@@ -33,7 +34,11 @@ def _check_statement() -> Select:
     now = func.timezone("utc", func.now())
     stale = (UserSession.last_seen_at < now - text("interval '60 seconds'")).label("stale")
     permissions = grants.pairs_of_role(User.role_id).label("permissions")
-    return (select(User, stale, permissions).join(UserSession, UserSession.user_id == User.user_id)
+    # the user the session names acts in this transaction from here (app/audit/context.py): evaluated only
+    # for the row of a live session, and a refused session's transaction is rolled back
+    acting = (func.set_config("crm.user_id", bindparam("actor_id"), True).label("acting_user"),
+              func.set_config("crm.via", bindparam("actor_via"), True).label("acting_via"))
+    return (select(User, stale, permissions, *acting).join(UserSession, UserSession.user_id == User.user_id)
             .where(UserSession.token_hash == bindparam("token_hash"), UserSession.user_id == bindparam("user_id"),
                    User.active,
                    UserSession.last_seen_at > now - func.make_interval(0, 0, 0, 0, 0, 0, bindparam("idle")),
@@ -100,15 +105,18 @@ def check_session() -> None:
     if user_id is None or (request.endpoint or "").endswith("static"):
         return
     token = session.get(TOKEN_KEY)
-    alive = token and str(user_id).isdigit() and db.session.execute(_CHECK, {
+    actor = request_actor(int(user_id)) if str(user_id).isdigit() else None
+    alive = token and actor and db.session.execute(_CHECK, {
         "token_hash": _hash(token), "user_id": int(user_id),
-        "idle": idle_seconds(), "lifetime": lifetime_seconds()}).first()
+        "idle": idle_seconds(), "lifetime": lifetime_seconds(), "actor_id": actor[0], "actor_via": actor[1]}).first()
     if alive:
         g.crm_session_user = alive[0]  # held: the identity map keeps only objects something refers to
         grants.keep((alive[0].role_id,), alive.permissions)
         if alive.stale:  # a read-only check stays in the request's transaction: no second connection
             db.session.execute(_TOUCH, {"token_hash": _hash(token)})
-            db.session.commit()
+            db.session.commit()  # ends the actor set by the check too: the next transaction sets its own
+        else:  # the check set the actor for this transaction: the next statement needs no SET first
+            bound_by_caller(db.session.connection(), actor)
         return
     db.session.rollback()
     if token:

@@ -20,12 +20,14 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from stat import S_ISREG
 from typing import Any
 
 from flask import Flask, Response, has_request_context, request, url_for
-from flask.sessions import SecureCookieSessionInterface
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from itsdangerous import BadSignature
 from werkzeug.security import safe_join
 
 from app.web.headers import STATIC_ENDPOINTS
@@ -34,6 +36,7 @@ ONE_YEAR = 365 * 24 * 3600
 HASH_LENGTH = 12
 FINGERPRINTED = re.compile(rf"^(?P<stem>.+)\.(?P<hash>[0-9a-f]{{{HASH_LENGTH}}})(?P<ext>\.[A-Za-z0-9]+)$")
 CSS_URL = re.compile(r"""url\(\s*(?P<quote>['"]?)(?P<ref>[^'")]+?)(?P=quote)\s*\)""")
+COOKIE_REFRESH = timedelta(seconds=60)  # an unchanged session's cookie is sent again after this long
 RECHECK_S = 2.0  # the app's manifests: a file's fingerprinted name is reused this long before a new stat
 
 
@@ -174,11 +177,40 @@ def asset_urls() -> Callable[[str, str], str]:
 
 
 class NoCookieOnStaticFiles(SecureCookieSessionInterface):
-    """Flask's session cookie, left off static files' answers (neither Set-Cookie nor `Vary: Cookie`).
+    """Flask's session cookie, left off static files' answers (neither Set-Cookie nor `Vary: Cookie`),
+    and an unchanged session's cookie sent again at most once every COOKIE_REFRESH_S.
 
-    They are the same for everyone and cached publicly: a refreshed session cookie on them would
-    be stored with them, and `Vary: Cookie` made the browser revalidate them whenever it changed.
+    Static files are the same for everyone and cached publicly: a refreshed session cookie on them
+    would be stored with them, and `Vary: Cookie` made the browser revalidate them whenever it changed.
+    A signed-in session is permanent, and Flask (SESSION_REFRESH_EACH_REQUEST) serialized, signed and
+    sent it again on every answer only to move its expiry forward; its idle timeout and lifetime are
+    kept on the server (app/security/sessions.py), so the cookie's expiry moving by the minute, like
+    `user_sessions.last_seen_at`, changes nothing for the user.
     """
+
+    def open_session(self, app: Flask, request: Any) -> SecureCookieSession | None:
+        """Flask's, also noting when the cookie was signed (`signed_at`) for `should_set_cookie`."""
+        signer = self.get_signing_serializer(app)
+        if signer is None:
+            return None
+        value = request.cookies.get(self.get_cookie_name(app))
+        if not value:
+            return self.session_class()
+        try:
+            data, signed_at = signer.loads(value, max_age=int(app.permanent_session_lifetime.total_seconds()),
+                                           return_timestamp=True)
+        except BadSignature:
+            return self.session_class()
+        session = self.session_class(data)
+        session.signed_at = signed_at
+        return session
+
+    def should_set_cookie(self, app: Flask, session: Any) -> bool:
+        if session.modified:
+            return True
+        signed_at = getattr(session, "signed_at", None)
+        return (session.permanent and app.config["SESSION_REFRESH_EACH_REQUEST"]
+                and (signed_at is None or datetime.now(timezone.utc) - signed_at >= COOKIE_REFRESH))
 
     def save_session(self, app: Flask, session: Any, response: Response) -> None:
         if request.endpoint in STATIC_ENDPOINTS:

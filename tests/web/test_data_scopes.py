@@ -121,6 +121,33 @@ def test_lists_search_board_export_and_lookups_show_the_scope(world, username):
     assert marks(" ".join(r["text"] + " " for r in lookup)) == expected
 
 
+def test_the_session_check_names_the_acting_user_for_the_pages_statements(world, monkeypatch):
+    """The session check's own statement sets `crm.user_id` (app/security/sessions.py): no SET of the audit
+    context follows it, and the page still shows the rep's rows alone; also after a check that touched a
+    stale session and committed, whose next transaction sets the user again."""
+    import psycopg
+
+    from app.audit.context import SET_ACTOR
+
+    client = signed_in(world, "rep_a")
+    client.get("/customers/list/?view=all")
+    sets: list[object] = []
+    execute = psycopg.Connection.execute
+
+    def counted(self, query, *args, **kwargs):
+        if query == SET_ACTOR:
+            sets.append(args)
+        return execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Connection, "execute", counted)
+    assert marks(client.get("/customers/list/?view=all").get_data(as_text=True)) == {"a"}
+    assert sets == []
+    with world["owner"].begin() as conn:
+        conn.execute(text("UPDATE user_sessions SET last_seen_at = last_seen_at - interval '2 minutes'"))
+    assert marks(client.get("/customers/list/?view=all").get_data(as_text=True)) == {"a"}
+    assert len(sets) == 1  # the transaction after the touch's commit
+
+
 def test_the_crm_wide_search_finds_the_scopes_rows_for_every_kind_of_query(world):
     """Narrowed to the user's rows (app/search/scoped.py): words, a short word start and two Chinese
     characters find the user's rows of every kind and never another rep's; so do rep_a's late rows, a

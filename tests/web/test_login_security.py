@@ -3,6 +3,7 @@ password policy, CSRF, idle timeout, absolute lifetime, logout, disabled users, 
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 from werkzeug.security import check_password_hash
 
@@ -288,6 +289,26 @@ def test_session_cookie_flags(app, client):
         from app.extensions import db
 
         db.engine.dispose()
+
+
+def test_session_cookie_sent_again_only_when_changed_or_a_minute_old(app, admin, monkeypatch):
+    assert "Set-Cookie" in admin.get("/contacts/list/").headers  # a new page in FAB's page history
+    again = admin.get("/contacts/list/")
+    assert again.status_code == 200 and "Set-Cookie" not in again.headers and "Cookie" in again.headers["Vary"]
+    assert "Set-Cookie" in admin.get("/contacts/list/?q=x").headers
+    # an unchanged session signed over a minute ago: sent again, so its expiry keeps moving
+    with admin.session_transaction() as session:
+        stored = dict(session)
+    with app.app_context():
+        signer = app.session_interface.get_signing_serializer(app)
+        signed_at = time.time() - 61
+        monkeypatch.setattr("itsdangerous.timed.time.time", lambda: signed_at)
+        old = signer.dumps(stored)
+        monkeypatch.undo()
+    admin.set_cookie("session", old)
+    refreshed = admin.get("/contacts/list/?q=x")
+    assert refreshed.status_code == 200 and "Set-Cookie" in refreshed.headers
+    assert "Set-Cookie" not in admin.get("/contacts/list/?q=x").headers
 
 
 def test_idle_timeout_ends_the_session(admin, sql):

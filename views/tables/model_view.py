@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from flask import g, jsonify, redirect, request
+from flask import g, jsonify, redirect, request, session
 from flask_babel import gettext as _
 from flask_appbuilder import ModelView, expose
 from flask_appbuilder.security.decorators import has_access, has_access_api, permission_name
@@ -59,6 +59,16 @@ class CrmModelView(QuickSearchMixin, ActionGuardMixin, ShowPanelsMixin, ModelVie
     def shown_columns(self) -> list[str]:
         """The columns this request's list shows (SavedViewsMixin: the user's choice)."""
         return self.list_columns
+
+    def update_redirect(self) -> None:
+        """FAB's page history, left alone when this page is already its last entry.
+
+        FAB's push would not add it again, but assigning the history marked the session changed:
+        its cookie was serialized, signed and sent again on every reload of a page.
+        """
+        history = session.get("page_history")
+        if not history or history[-1] != request.url:
+            super().update_redirect()
 
     def _init_forms(self) -> None:
         """FAB's forms; the filter form built only when its widget renders it (DeferredSearchForm)."""

@@ -20,8 +20,7 @@ from app.crud.refusals import dependents, friendly, out_of_scope, refuse
 from app.lists.counts import (COUNT_CAP, SCOPED_COUNT_CAP, AtLeastCount, CappedMatches, EstimatedCount,
                               table_estimate)
 from app.lists.keyset import Cursor, KeysetPage, keyset_page
-from app.lists.matches import capped_matches
-from app.lists.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
+from app.lists.matches import capped_matches, keys_through_indexes
 from app.lists.scope import FOLLOWERS, followed_in_scope, owned_in_scope, visible_owners
 from app.search.conditions import per_column
 from app.search.filters import SEARCH_FILTERS, SearchFilterConverter
@@ -161,12 +160,7 @@ class CrmInterface(SQLAInterface):
         than the search indexes; their checks are made for that (`per_column`).
         """
         statement = matching.order_by(None).limit(SEARCH_COUNT_CAP + 1).statement
-        before = set_for_transaction(self.session, INDEX_LOOKUP_SETTINGS)
-        # fetched at once, through Core; a failed statement leaves the transaction to be rolled back as it is
-        keys = list(self.session.connection().execute(per_column(statement) if rows_first else statement)
-                    .scalars().all())
-        set_for_transaction(self.session, before)
-        return keys
+        return keys_through_indexes(self.session, per_column(statement) if rows_first else statement)
 
     def _table_estimate(self) -> int:
         """The planner's row count of the whole table (-1 never analysed)."""

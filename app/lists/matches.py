@@ -196,9 +196,17 @@ def capped_matches(session: Session, table, where: ColumnElement | None, cap: in
     statement = own_matches_statement(table, where, cap) if scope is not None else None
     if statement is None:
         statement = matches_statement(table, where, cap, table_rows())
+    return keys_through_indexes(session, statement, scope or {})
+
+
+def keys_through_indexes(session: Session, statement, params: dict | None = None) -> list[int]:
+    """The keys `statement` selects, read with the index-lookup settings in force for it alone.
+
+    All fetched at once (iterating fetched them one call at a time), through Core (no ORM rows). The
+    settings are put back after a statement that ran; a failed one leaves the transaction to be rolled
+    back with its own error, not one from putting them back.
+    """
     before = set_for_transaction(session, INDEX_LOOKUP_SETTINGS)
-    try:
-        # all() fetches the keys at once (iterating fetched them one call at a time); Core, no ORM rows
-        return list(session.connection().execute(statement, scope or {}).scalars().all())
-    finally:
-        set_for_transaction(session, before)
+    keys = list(session.connection().execute(statement, params or {}).scalars().all())
+    set_for_transaction(session, before)
+    return keys

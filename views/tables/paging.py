@@ -115,7 +115,8 @@ class ListPaging:
             rows, following, preceding = result.rows, result.next, result.previous
         else:
             page = page or 0
-            rows, more = datamodel.page_rows(filters, order_column, order_direction, page, page_size)
+            rows, more = datamodel.page_rows(filters, order_column, order_direction, page, page_size,
+                                             count if exact(count) else None)
             position = [Cursor(order, getattr(r, order_column), getattr(r, datamodel.get_pk_name()))
                         for r in rows[:1] + rows[-1:]]
             following = position[-1] if more and rows else None

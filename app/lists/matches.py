@@ -29,12 +29,15 @@ import math
 from collections.abc import Callable, Sequence
 
 from sqlalchemy import Integer, Select, Subquery, case, cast, false, func, not_, select, true, union_all
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import operators
-from sqlalchemy.sql.elements import BinaryExpression, BindParameter, BooleanClauseList, ColumnElement, Grouping
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.elements import (BinaryExpression, BindParameter, BooleanClauseList, ClauseElement, ColumnElement,
+                                     Grouping)
 from sqlalchemy.sql.schema import Column
 from sqlalchemy.sql.util import ClauseAdapter
-from sqlalchemy.sql.visitors import iterate
+from sqlalchemy.sql.visitors import InternalTraversal, iterate
 
 from app.lists.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
 from app.search.conditions import for_rows, without_index_only
@@ -199,6 +202,26 @@ def capped_matches(session: Session, table, where: ColumnElement | None, cap: in
     return keys_through_indexes(session, statement, scope or {})
 
 
+class Explain(Executable, ClauseElement):
+    """EXPLAIN (FORMAT JSON) of a statement, compiled (and cached) as SQLAlchemy compiles the statement itself."""
+
+    inherit_cache = True
+    _traverse_internals = [("statement", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, statement) -> None:
+        self.statement = statement
+
+    @property
+    def _all_selected_columns(self):
+        """The statement's: a cached compilation adapts its result map to them (one column read, by position)."""
+        return self.statement._all_selected_columns
+
+
+@compiles(Explain)
+def _explain(element: Explain, compiler, **kw) -> str:
+    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
+
+
 SEARCH_INDEX_SUFFIXES = ("_trgm", "_words", "_bigrams")  # app/models/search_indexes.py, app/fields/ddl.py
 
 
@@ -220,8 +243,7 @@ def keys_as_planned(session: Session, statement, checks_only) -> list[int]:
     """
     before = set_for_transaction(session, INDEX_LOOKUP_SETTINGS)
     connection = session.connection()
-    compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
-    plan = connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params).scalar()
+    plan = connection.execute(Explain(statement)).scalar()
     chosen = statement if _reads_search_index(plan[0]["Plan"]) else checks_only
     keys = list(connection.execute(chosen).scalars().all())
     set_for_transaction(session, before)

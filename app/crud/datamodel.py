@@ -20,9 +20,9 @@ from app.crud.refusals import dependents, friendly, out_of_scope, refuse
 from app.lists.counts import (COUNT_CAP, SCOPED_COUNT_CAP, AtLeastCount, CappedMatches, EstimatedCount,
                               table_estimate)
 from app.lists.keyset import Cursor, KeysetPage, keyset_page
-from app.lists.matches import capped_matches, keys_through_indexes
+from app.lists.matches import capped_matches, keys_as_planned, keys_through_indexes
 from app.lists.scope import FOLLOWERS, followed_in_scope, owned_in_scope, visible_owners
-from app.search.conditions import per_column
+from app.search.conditions import has_per_column, per_column
 from app.search.filters import SEARCH_FILTERS, SearchFilterConverter
 
 
@@ -157,10 +157,14 @@ class CrmInterface(SQLAInterface):
         """`matching`'s first SEARCH_COUNT_CAP + 1 keys, in no order, with the index-lookup settings in force.
 
         `rows_first`: the planner reads the user's rows one by one (through their customers) rather
-        than the search indexes; their checks are made for that (`per_column`).
+        than the search indexes; their checks are made for that (`per_column`: a leakproof test first, so
+        the policy probes only the rows holding the query), and without the indexes' conditions where
+        the planner reads none of the indexes (`keys_as_planned`).
         """
         statement = matching.order_by(None).limit(SEARCH_COUNT_CAP + 1).statement
-        return keys_through_indexes(self.session, per_column(statement) if rows_first else statement)
+        if rows_first and has_per_column(statement):
+            return keys_as_planned(self.session, per_column(statement), per_column(statement, checks_only=True))
+        return keys_through_indexes(self.session, statement)
 
     def _table_estimate(self) -> int:
         """The planner's row count of the whole table (-1 never analysed)."""

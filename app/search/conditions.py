@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from sqlalchemy import Text, and_, bindparam, cast, func, literal, literal_column, or_, true
+from sqlalchemy import Boolean, Text, and_, bindparam, cast, func, literal, literal_column, or_, true
 from sqlalchemy.dialects.postgresql import ARRAY, REGCONFIG, TEXT
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BinaryExpression, BindParameter, ClauseElement, ColumnElement
-from sqlalchemy.sql.visitors import replacement_traverse
+from sqlalchemy.sql.visitors import iterate, replacement_traverse
 
 from app.search.text import is_cjk, like_pattern, needs_word_index, prefix_query, spaced, word_query
 
@@ -34,9 +34,12 @@ class Terms:
     @cached_property
     def values(self) -> dict[str, object]:
         word = prefix_query(self.query)
+        # what a row holding a short query holds as a substring: the query, or for one or two letters the
+        # word its rows start a word with (`word_start`: the query lowered, without its other characters)
+        held = word.removesuffix(":*") if self.short_latin and word else self.query
         return {"text": self.query, "like": like_pattern(self.query), "starts": like_pattern(self.query)[1:],
                 "words": spaced(word_query(self.query)), "prefix": word,
-                "word_start": r"\m" + word.removesuffix(":*"), "bigrams": [self.query]}
+                "word_start": r"\m" + word.removesuffix(":*"), "bigrams": [self.query], "held": like_pattern(held)}
 
     @property
     def short(self) -> bool:
@@ -196,22 +199,49 @@ def indexed_any(columns, terms: Terms) -> ColumnElement | None:
     else:
         index = [has_bigram(c, terms) if len(terms.query) == 2 else matches_words(c, terms) for c in columns]
         check = [holds(c, terms) for c in columns]
-    return and_(index_only(or_(*index)), or_(*check))._annotate({PER_COLUMN: tuple(zip(check, index))})
+    candidates = or_(*[candidate(c, terms) for c in columns])
+    return and_(index_only(or_(*index)), or_(*check))._annotate({PER_COLUMN: tuple(zip(check, index)),
+                                                                  CANDIDATES: candidates})
 
 
 PER_COLUMN = "crm_per_column"  # annotation of indexed_any's condition: its (exact check, index lookup) per column
+CANDIDATES = "crm_candidates"  # and the leakproof test its matches pass (`candidate` per column)
 
 
-def per_column(element: ClauseElement) -> ClauseElement:
+def candidate(column, terms: Terms) -> ColumnElement:
+    """The column holds the query (`held`), case-insensitively: implied by a short query's exact checks, and leakproof.
+
+    ILIKE's function is LEAKPROOF (app/ops/embedded_db.py), so under row-level security this runs
+    before the policy's test and only the rows passing it are tested (strpos and the regex are not:
+    the policy ran first, a probe of the row's customer per row read). Called as a function, not as
+    the operator: no index serves it, so it never takes the place of the word or bigram index (a
+    trigram index finds nothing useful for fewer than three characters: every row).
+    """
+    return func.texticlike(column, terms.bind("held"), type_=Boolean)
+
+
+def has_per_column(element: ClauseElement) -> bool:
+    """Whether `element` holds an `indexed_any` condition (`per_column` changes it)."""
+    return any(PER_COLUMN in e._annotations for e in iterate(element))
+
+
+def per_column(element: ClauseElement, checks_only: bool = False) -> ClauseElement:
     """`element` with each `indexed_any` condition as an OR over its columns of (exact check AND index lookup).
 
     For rows read one by one where the planner chooses so (a scoped user's contacts, read through
     their customers): a match then computes the indexed expression of the one column that holds the
     query, where the two ORs computed it for each column until one held (three for a contact's
     position). A bitmap scan through the indexes computes it for each match instead of for none:
-    the lists' index lookups keep `indexed_any`'s form.
+    the lists' index lookups keep `indexed_any`'s form. Either way the leakproof `candidate` test
+    comes first. `checks_only`: without the index lookups, for a plan that reads the rows one by one
+    anyway (each match computed a word vector or bigrams, 11-17 us, for nothing the checks don't say).
     """
     def split(e: ClauseElement) -> ClauseElement | None:
         pairs = e._annotations.get(PER_COLUMN)
-        return None if pairs is None else or_(*(and_(check, index) for check, index in pairs))
+        if pairs is None:
+            return None
+        # the candidates first: the policy's test (and these checks) only for the rows holding the query
+        found = or_(*(check for check, _index in pairs)) if checks_only else \
+            or_(*(and_(check, index) for check, index in pairs))
+        return and_(e._annotations[CANDIDATES], found)
     return replacement_traverse(element, {}, split)

@@ -482,6 +482,61 @@ def test_a_scoped_users_contacts_search_finds_two_chinese_characters_in_any_colu
     assert re.search(r"Record Count:</strong> (\S+)", pages["rep_b"])[1] == "1" and "张" in pages["rep_b"]
 
 
+@pytest.mark.parametrize("by_index", [False, True], ids=["rows_one_by_one", "search_index"])
+def test_a_scoped_users_short_search_tests_the_policy_only_on_rows_holding_the_query(world, monkeypatch, by_index):
+    """A rep's contacts searched for two CJK characters (app/search/conditions.py, `candidate`; app/lists/matches.py,
+    `keys_as_planned`): the leakproof ILIKE runs before the policy's test of each row's customer, so only the
+    rows holding the query are tested; read one by one, the key statement computes no bigrams (the exact
+    checks say it all); through the bigram index (the planner's choice for a rare term) it keeps them.
+    One or two letters are held as the word the rows start a word with (the query without its stop)."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+    from app.lists import planner
+    from tests.support.users import act_as
+
+    if not by_index:  # the bigram index is read by bitmap scans only: without them, rows one by one
+        monkeypatch.setitem(planner.INDEX_LOOKUP_SETTINGS, "enable_bitmapscan", "off")
+    add = ("INSERT INTO contacts (customer_id, first_name, last_name, position) "
+           "SELECT :customer, :first || g, '李', :position FROM generate_series(1, :n) g")
+    with world["owner"].begin() as conn:
+        for mark, first, position, n in (("a", "Held", "销售经理", 3), ("a", "Other", "销售", 40),
+                                         ("b", "Held", "经理", 2)):
+            conn.execute(text(add), {"customer": world["records"][mark]["customers"], "first": first,
+                                     "position": position, "n": n})
+        conn.execute(text("ANALYZE contacts"))
+    sent: list[tuple[str, dict]] = []
+
+    def keep(_conn, _cursor, statement, params, *_args) -> None:
+        if statement.startswith("SELECT contacts.contact_id \nFROM contacts"):
+            sent.append((statement, params))
+    with world["app"].app_context():
+        event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        page = signed_in(world, "rep_a").get("/contacts/list/?q=经理").get_data(as_text=True)
+        # one letter and a stop: a word starting with "h" ("Held1", not "Other"), held as "h", not "h."
+        lettered = signed_in(world, "rep_a").get("/contacts/list/?q=h.").get_data(as_text=True)
+        with world["app"].app_context(), db.engine.connect() as conn:
+            act_as(conn, "rep_a")
+            for name, value in planner.INDEX_LOOKUP_SETTINGS.items():
+                conn.execute(text("SELECT set_config(:n, :v, true)"), {"n": name, "v": value})
+            plan = list(conn.exec_driver_sql("EXPLAIN (ANALYZE, COSTS OFF) " + sent[0][0], sent[0][1]).scalars())
+            conn.rollback()
+    finally:
+        with world["app"].app_context():
+            event.remove(db.engine, "before_cursor_execute", keep)
+        with world["owner"].begin() as conn:
+            conn.execute(text("DELETE FROM contacts WHERE last_name = '李'"))
+    assert re.search(r"Record Count:</strong> (\S+)", page)[1] == "3" and "Held3" in page and "Other" not in page
+    assert re.search(r"Record Count:</strong> (\S+)", lettered)[1] == "3" and "Other" not in lettered
+    statement = sent[0][0]
+    assert statement.index("texticlike(") < statement.index("strpos("), statement
+    assert ("crm_cjk_bigrams(" in statement) == by_index, "\n".join(plan)
+    assert any("_bigrams" in line for line in plan) == by_index, "\n".join(plan)
+    checked = next(line for line in plan if "Filter:" in line and "texticlike(" in line)
+    assert -1 < checked.find("texticlike(") < checked.find("SubPlan"), "\n".join(plan)  # the policy after
+
+
 def test_a_scoped_users_list_counts_their_rows_up_to_a_thousand(world):
     """A user who sees only some owners' rows gets "1,000+" past SCOPED_COUNT_CAP (each counted row passes
     the policy); who sees all is counted exactly up to COUNT_CAP."""

@@ -122,8 +122,10 @@ def newest_then_indexed(table, columns: list, check: Callable[[Subquery], Column
         if condition is None:
             return None
         condition = condition if lowered else for_rows(condition)
-        return (select(window.c[pk.name].label("pk")).where(condition)
-                .order_by(window.c[pk.name].desc()).limit(limit))
+        # in the window's order (newest first: its key, or its keyed columns, constant, then its key), not sorted
+        # again: a sort read the whole window before its first match, where streamed the cap's LIMIT stops
+        # reading it at the match that fills the cap (tickets ?q=invoice and open at scale 1: 16,750 -> 13,968 rows)
+        return select(window.c[pk.name].label("pk")).where(condition).limit(limit)
 
     probe = matching(newest)
     if probe is not None:

@@ -169,3 +169,30 @@ def test_a_search_filtered_by_type_finds_the_newest_matches(app, rows, typed_act
                                 "ORDER BY activity_id DESC LIMIT 1001", t=kind)]
     assert len(found) == expected
     assert found == newest if kind == "email" else sorted(found) == sorted(newest)
+
+
+def test_the_windows_stream_their_matches_up_to_the_cap(app, rows, typed_activities):
+    """The windows' matches are taken in the windows' own order, not sorted again: the cap's LIMIT stops
+    reading the wider window at the match that fills it (app/lists/matches.py, `newest_then_indexed`)."""
+    from sqlalchemy import and_
+
+    from app.extensions import db
+    from app.lists.matches import matches_statement
+    from app.lists.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
+    from app.models import Activity
+    from app.search.quick import quick_condition
+    from tests.support.users import as_admin
+
+    where = and_(quick_condition(Activity, "renewal", ("subject",)), Activity.type == "email")
+    with as_admin(app):
+        # a large table's estimate: the probe's 667 renewals among 2,000 emails widen to the next 1,251 rows
+        compiled = matches_statement(Activity.__table__, where, 1000, 10_000_000).compile(dialect=db.engine.dialect)
+        set_for_transaction(db.session, INDEX_LOOKUP_SETTINGS)  # as capped_matches runs it
+        plan = "\n".join(r[0] for r in db.session.connection().exec_driver_sql(
+            f"EXPLAIN (ANALYZE, COSTS OFF) {compiled}", compiled.params))
+        db.session.remove()
+    assert not re.search(r"Sort Key: (newest|wider)\.", plan), plan  # the windows' matches, not sorted again
+    wider = re.findall(r"Index Scan Backward using ix_activities_type_sort on activities \S+ \(actual .*rows=([\d.]+)",
+                       plan)
+    # the 334 renewals the cap still wants are every third email: about 1,002 rows, not the window's 1,251
+    assert len(wider) == 1 and 1000 <= float(wider[0]) < 1100, plan

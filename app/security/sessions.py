@@ -13,7 +13,8 @@ import secrets
 from flask import Flask, current_app, flash, g, request, session
 from flask_babel import gettext as _
 from flask_login import user_logged_in, user_logged_out
-from sqlalchemy import Select, bindparam, func, select, text
+from sqlalchemy import Row, Select, bindparam, func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from app.audit.context import bound_by_caller, request_actor
 from app.extensions import db
@@ -25,7 +26,8 @@ TOKEN_KEY = "_crm_session"
 
 def _check_statement() -> Select:
     """The session's row alive and its user active; selects the user too (with the role FAB loads it with),
-    and what the role may do; and says who acts (the audit's and row-level policies' `crm.user_id`).
+    and a digest of what the role may do (app/security/grants.py); and says who acts (the audit's and
+    row-level policies' `crm.user_id`).
 
     Loaded here, the user is in the request's identity map when Flask-Login asks FAB for it
     (`session.get`), and the role's permissions are kept for the request's has_access questions
@@ -33,7 +35,7 @@ def _check_statement() -> Select:
     """
     now = func.timezone("utc", func.now())
     stale = (UserSession.last_seen_at < now - text("interval '60 seconds'")).label("stale")
-    permissions = grants.pairs_of_role(User.role_id).label("permissions")
+    permissions = grants.digest_of_role(User.role_id).label("permissions")
     # the user the session names acts in this transaction from here (app/audit/context.py): evaluated only
     # for the row of a live session, and a refused session's transaction is rolled back
     acting = (func.set_config("crm.user_id", bindparam("actor_id"), True).label("acting_user"),
@@ -99,6 +101,23 @@ def purge_expired() -> int:
     return result.rowcount
 
 
+def _checked(params: dict) -> Row | None:
+    """The check's row; run again once on a new connection when the pooled one died with its server.
+
+    The pool pings only connections idle a while (app/web/availability.py): after a quick database
+    restart, a signed-in request's first statement, this one, may meet a dead connection. SQLAlchemy
+    then invalidates it and every older connection of the pool; the request goes on with a new one.
+    """
+    try:
+        return db.session.execute(_CHECK, params).first()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    db.session.rollback()
+    g.pop("crm_database_unavailable", None)  # marked by availability.mark_request: the retry decides
+    return db.session.execute(_CHECK, params).first()
+
+
 def check_session() -> None:
     """End a session that expired, was logged out or whose user was disabled (before the user is loaded)."""
     user_id = session.get("_user_id")
@@ -106,12 +125,12 @@ def check_session() -> None:
         return
     token = session.get(TOKEN_KEY)
     actor = request_actor(int(user_id)) if str(user_id).isdigit() else None
-    alive = token and actor and db.session.execute(_CHECK, {
+    alive = token and actor and _checked({
         "token_hash": _hash(token), "user_id": int(user_id),
-        "idle": idle_seconds(), "lifetime": lifetime_seconds(), "actor_id": actor[0], "actor_via": actor[1]}).first()
+        "idle": idle_seconds(), "lifetime": lifetime_seconds(), "actor_id": actor[0], "actor_via": actor[1]})
     if alive:
         g.crm_session_user = alive[0]  # held: the identity map keeps only objects something refers to
-        grants.keep((alive[0].role_id,), alive.permissions)
+        grants.keep_digest(db.session, alive[0].role_id, alive.permissions)
         if alive.stale:  # a read-only check stays in the request's transaction: no second connection
             db.session.execute(_TOUCH, {"token_hash": _hash(token)})
             db.session.commit()  # ends the actor set by the check too: the next transaction sets its own

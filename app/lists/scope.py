@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g
-from sqlalchemy import ARRAY, Select, String, case, exists, func, literal, select
+from sqlalchemy import ARRAY, ColumnElement, Select, String, case, exists, func, literal, select
 
 from app.extensions import db
 from app.models import Activity, Customer
@@ -35,6 +35,27 @@ def _sight_statement() -> Select:
 SIGHT = _sight_statement()
 SIGHT_AND_CONTACTLESS = SIGHT.add_columns(CONTACTLESS)
 
+# The kinds of request (the session check names them: the endpoint) that read the sight, and whether
+# with activities: for those the session check reads it in its own statement from then on, one
+# statement a list page fewer (app/security/sessions.py). Learnt per process from the requests.
+READERS: dict[str, bool] = {}
+KIND_KEY = "crm_request_kind"  # flask.g: the request's kind, set by the session check
+
+
+def sight_columns(activities: bool) -> tuple[ColumnElement, ...]:
+    """The sight as one column of a statement that has set the acting user in a column before it
+    (json: [[table, scope, owners], ...]), and with `activities` whether any visible activity lacks a customer."""
+    rows = SIGHT.subquery()
+    folded = select(func.json_agg(func.json_build_array(*rows.c))).scalar_subquery().label("sight")
+    return (folded, CONTACTLESS.label("contactless")) if activities else (folded,)
+
+
+def keep_sight(rows: list[list[Any]], contactless: bool | None) -> None:
+    """Keep the sight read by `sight_columns` for the request (and whether any activity lacks a customer)."""
+    g.crm_sight = {table: (scope, list(owners or ())) for table, scope, owners in rows}
+    if contactless is not None:
+        g.crm_contactless = bool(contactless)
+
 
 def sight(activities: bool = False) -> dict[str, tuple[str | None, list[int]]]:
     """{owned table: (the acting user's scope, the owners they see)}, as the policies' own functions say.
@@ -44,6 +65,9 @@ def sight(activities: bool = False) -> dict[str, tuple[str | None, list[int]]]:
     request lists activities, so the same statement answers `contactless_activities` too."""
     memo = g.get("crm_sight")
     if memo is None:
+        kind = g.get(KIND_KEY)
+        if kind is not None:
+            READERS[kind] = READERS.get(kind, False) or activities
         rows = db.session.execute(SIGHT_AND_CONTACTLESS if activities else SIGHT).all()
         memo = g.crm_sight = {table: (scope, list(owners or ())) for table, scope, owners, *_ in rows}
         if activities:

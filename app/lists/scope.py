@@ -42,12 +42,17 @@ READERS: dict[str, bool] = {}
 KIND_KEY = "crm_request_kind"  # flask.g: the request's kind, set by the session check
 
 
-def sight_columns(activities: bool) -> tuple[ColumnElement, ...]:
-    """The sight as one column of a statement that has set the acting user in a column before it
-    (json: [[table, scope, owners], ...]), and with `activities` whether any visible activity lacks a customer."""
+def sight_columns(acting: ColumnElement, activities: bool) -> tuple[ColumnElement, ...]:
+    """The sight as a column of another statement (json: [[table, scope, owners], ...]), and with
+    `activities` whether any visible activity lacks a customer.
+
+    `acting` sets the acting user (a set_config call): each column evaluates it first, in a CASE,
+    whose branches PostgreSQL evaluates in order: the policies' functions then read that user."""
     rows = SIGHT.subquery()
-    folded = select(func.json_agg(func.json_build_array(*rows.c))).scalar_subquery().label("sight")
-    return (folded, CONTACTLESS.label("contactless")) if activities else (folded,)
+    folded = select(func.json_agg(func.json_build_array(*rows.c))).scalar_subquery()
+    first = acting.isnot(None)
+    columns = (case((first, folded)).label("sight"),)
+    return columns + ((case((first, CONTACTLESS)).label("contactless"),) if activities else ())
 
 
 def keep_sight(rows: list[list[Any]], contactless: bool | None) -> None:

@@ -44,7 +44,7 @@ def _check_statement(sight: bool | None = None, saved_views: bool = False) -> Se
     # for the row of a live session, and a refused session's transaction is rolled back
     acting = (func.set_config("crm.user_id", bindparam("actor_id"), True).label("acting_user"),
               func.set_config("crm.via", bindparam("actor_via"), True).label("acting_via"))
-    scopes = () if sight is None else scope.sight_columns(sight)
+    scopes = () if sight is None else scope.sight_columns(acting[0], sight)
     views = (saved_views_store.count_column(User.user_id, User.role_id),) if saved_views else ()
     return (select(User, stale, permissions, *acting, *scopes, *views)
             .join(UserSession, UserSession.user_id == User.user_id)

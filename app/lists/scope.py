@@ -14,6 +14,7 @@ from typing import Any
 from flask import g
 from sqlalchemy import ARRAY, ColumnElement, Select, String, case, exists, func, literal, select
 
+from app.audit.context import current_actor
 from app.extensions import db
 from app.models import Activity, Customer
 from app.models.ownership import OWNED_TABLES
@@ -55,11 +56,12 @@ def sight_columns(acting: ColumnElement, activities: bool) -> tuple[ColumnElemen
     return columns + ((case((first, CONTACTLESS)).label("contactless"),) if activities else ())
 
 
-def keep_sight(rows: list[list[Any]], contactless: bool | None) -> None:
-    """Keep the sight read by `sight_columns` for the request (and whether any activity lacks a customer)."""
-    g.crm_sight = {table: (scope, list(owners or ())) for table, scope, owners in rows}
-    if contactless is not None:
-        g.crm_contactless = bool(contactless)
+def keep_sight(actor_id: str, rows: list[list[Any]], contactless: bool | None) -> None:
+    """Keep the sight `sight_columns` read as user `actor_id` (and whether any activity lacks a customer):
+    `sight` takes it if that user still acts when it is first asked (an API key or token may act
+    instead of the session's user)."""
+    g.crm_sight_read = (actor_id, {table: (scope, list(owners or ())) for table, scope, owners in rows},
+                        contactless)
 
 
 def sight(activities: bool = False) -> dict[str, tuple[str | None, list[int]]]:
@@ -69,6 +71,12 @@ def sight(activities: bool = False) -> dict[str, tuple[str | None, list[int]]]:
     a list asks for its table's scope and owners, the dashboard for all four. `activities`: the
     request lists activities, so the same statement answers `contactless_activities` too."""
     memo = g.get("crm_sight")
+    if memo is None and "crm_sight_read" in g:
+        actor_id, read, contactless = g.pop("crm_sight_read")
+        if actor_id == current_actor()[0]:
+            memo = g.crm_sight = read
+            if contactless is not None:
+                g.crm_contactless = bool(contactless)
     if memo is None:
         kind = g.get(KIND_KEY)
         if kind is not None:

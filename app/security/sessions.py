@@ -143,7 +143,7 @@ def check_session() -> None:
         g.crm_session_user = alive[0]  # held: the identity map keeps only objects something refers to
         grants.keep_digest(db.session, alive[0].role_id, alive.permissions)
         if sight is not None:
-            scope.keep_sight(alive.sight, alive.contactless if sight else None)
+            scope.keep_sight(actor[0], alive.sight, alive.contactless if sight else None)
         if views_of is not None and not alive.saved_views:
             saved_views_store.keep_none(alive[0].user_id, alive[0].role_id, views_of)
         if alive.stale:  # a read-only check stays in the request's transaction: no second connection

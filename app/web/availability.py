@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any, Callable
 
 import psycopg
 import psycopg.errors
 from flask import Flask, Response, g, has_request_context
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
 from app.web.errors import error_response, rollback_quietly
@@ -72,7 +73,7 @@ def returned(_dbapi_connection, record) -> None:
     record.info[IDLE_SINCE] = time.monotonic()
 
 
-def ping_if_idle(engine):
+def ping_if_idle(engine: Engine) -> Callable[[Any, Any, Any], None]:
     """Pool `checkout`: ping a connection idle IDLE_PING_SECONDS or more; a dead one is replaced by the pool."""
     dialect = engine.dialect
 
@@ -91,7 +92,7 @@ def ping_if_idle(engine):
     return checkout
 
 
-def install(engine) -> None:
+def install(engine: Engine) -> None:
     """Listen for the engine's errors and ping its idle connections (once per engine; create_app calls it)."""
     if not event.contains(engine, "handle_error", mark_request):
         event.listen(engine, "handle_error", mark_request)

@@ -27,10 +27,12 @@ class Config:
     EMBEDDED_AUTOSTART = True  # start the embedded server when a command needs it
 
     SQLALCHEMY_TRACK_MODIFICATIONS = False
-    # pre-ping: a worker reconnects by itself after a database restart (app/web/availability.py);
+    # no pre-ping: a connection idle a while is pinged by app/web/availability.py instead, and a
+    # signed-in request whose first statement meets a dead one retries it on a new one (app/security/sessions.py):
+    # a worker reconnects by itself after a database restart without a round trip before every request;
     # connect_timeout: an unreachable server is a quick 503, not a hung worker
     # LIFO: the same few connections serve the requests, with their plans and caches warm
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5, "pool_use_lifo": True,
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": False, "pool_size": 5, "max_overflow": 5, "pool_use_lifo": True,
                                  "connect_args": {"connect_timeout": 5}}
 
     # Flask-AppBuilder: migrations own the schema; permissions are synced by

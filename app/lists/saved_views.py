@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, func, or_, select, update
 
 from app.extensions import db
+from app.lists.scope import KIND_KEY
 from app.models import SavedView
 
 NAME_MAX = 100
@@ -32,8 +33,30 @@ def visible(user_id: int, role_id: int | None, view_name: str) -> list[SavedView
     memo = g.setdefault("crm_saved_views", {})
     key = (user_id, role_id, view_name)
     if key not in memo:
+        kind = g.get(KIND_KEY)
+        if kind is not None:
+            READERS[kind] = view_name
         memo[key] = _visible(user_id, role_id, view_name)
     return memo[key]
+
+
+# The kinds of request (the session check names them: the endpoint) that read a list's views, and the
+# list: the session check counts the user's visible views of it in its own statement from then on, and
+# a list of which the user sees none (most) reads no more (app/security/sessions.py). Learnt per process.
+READERS: dict[str, str] = {}
+
+
+def count_column(user_id: ColumnElement[int], role_id: ColumnElement[int | None]) -> ColumnElement[int]:
+    """How many views of the list named by the `saved_views_of` parameter `visible` would read."""
+    return (select(func.count()).select_from(SavedView)
+            .where(SavedView.view_name == bindparam("saved_views_of"),
+                   or_(SavedView.user_id == user_id, SavedView.role_id == role_id))
+            .scalar_subquery().label("saved_views"))
+
+
+def keep_none(user_id: int, role_id: int | None, view_name: str) -> None:
+    """The user sees no view of the list (`count_column` said 0): `visible` answers so without a statement."""
+    g.setdefault("crm_saved_views", {})[(user_id, role_id, view_name)] = []
 
 
 # built once: every list page reads it (a role_id of None matches no row: `role_id = NULL` is never true)

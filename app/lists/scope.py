@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g
-from sqlalchemy import ARRAY, Select, String, any_, case, exists, func, literal, select
+from sqlalchemy import ARRAY, ColumnElement, Select, String, any_, case, exists, func, literal, select
 
+from app.audit.context import current_actor
 from app.extensions import db
 from app.models import Activity, Customer
 from app.models.ownership import OWNED_TABLES
@@ -35,6 +36,33 @@ def _sight_statement() -> Select:
 SIGHT = _sight_statement()
 SIGHT_AND_CONTACTLESS = SIGHT.add_columns(CONTACTLESS)
 
+# The kinds of request (the session check names them: the endpoint) that read the sight, and whether
+# with activities: for those the session check reads it in its own statement from then on, one
+# statement a list page fewer (app/security/sessions.py). Learnt per process from the requests.
+READERS: dict[str, bool] = {}
+KIND_KEY = "crm_request_kind"  # flask.g: the request's kind, set by the session check
+
+
+def sight_columns(acting: ColumnElement, activities: bool) -> tuple[ColumnElement, ...]:
+    """The sight as a column of another statement (json: [[table, scope, owners], ...]), and with
+    `activities` whether any visible activity lacks a customer.
+
+    `acting` sets the acting user (a set_config call): each column evaluates it first, in a CASE,
+    whose branches PostgreSQL evaluates in order: the policies' functions then read that user."""
+    rows = SIGHT.subquery()
+    folded = select(func.json_agg(func.json_build_array(*rows.c))).scalar_subquery()
+    first = acting.isnot(None)
+    columns = (case((first, folded)).label("sight"),)
+    return columns + ((case((first, CONTACTLESS)).label("contactless"),) if activities else ())
+
+
+def keep_sight(actor_id: str, rows: list[list[Any]], contactless: bool | None) -> None:
+    """Keep the sight `sight_columns` read as user `actor_id` (and whether any activity lacks a customer):
+    `sight` takes it if that user still acts when it is first asked (an API key or token may act
+    instead of the session's user)."""
+    g.crm_sight_read = (actor_id, {table: (scope, list(owners or ())) for table, scope, owners in rows},
+                        contactless)
+
 
 def sight(activities: bool = False) -> dict[str, tuple[str | None, list[int]]]:
     """{owned table: (the acting user's scope, the owners they see)}, as the policies' own functions say.
@@ -43,7 +71,16 @@ def sight(activities: bool = False) -> dict[str, tuple[str | None, list[int]]]:
     a list asks for its table's scope and owners, the dashboard for all four. `activities`: the
     request lists activities, so the same statement answers `contactless_activities` too."""
     memo = g.get("crm_sight")
+    if memo is None and "crm_sight_read" in g:
+        actor_id, read, contactless = g.pop("crm_sight_read")
+        if actor_id == current_actor()[0]:
+            memo = g.crm_sight = read
+            if contactless is not None:
+                g.crm_contactless = bool(contactless)
     if memo is None:
+        kind = g.get(KIND_KEY)
+        if kind is not None:
+            READERS[kind] = READERS.get(kind, False) or activities
         rows = db.session.execute(SIGHT_AND_CONTACTLESS if activities else SIGHT).all()
         memo = g.crm_sight = {table: (scope, list(owners or ())) for table, scope, owners, *_ in rows}
         if activities:

@@ -2,17 +2,18 @@
 
 FAB asks has_access a dozen times a page (menu, buttons, bulk actions); the answers come from
 one read of the roles' permissions, kept on `flask.g` for the request. The session check
-reads the user's role's pairs in its own statement (`pairs_of_role`), so a page view pays
-no statement for them.
+reads a digest of the user's role's permissions in its own statement (`digest_of_role`): the
+process keeps the pairs of each (role, digest) it met, so a page view pays no statement for
+them, and a changed grant changes the digest, which reads the pairs again on the next request.
 """
 from __future__ import annotations
 
+import threading
 from typing import Iterable
 
 from flask import g, has_app_context
-from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.dialects.postgresql import array
-from sqlalchemy.types import NullType
+from sqlalchemy import ColumnElement, String, cast, func, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from app.models.security import Action, Permission, Resource, role_permissions
@@ -28,14 +29,42 @@ def _joined(columns):
             .join(role_permissions, role_permissions.c.permission_id == Permission.permission_id))
 
 
-def pairs_of_role(role_id: ColumnElement[int]) -> ColumnElement:
-    """A scalar subquery: the role's pairs as an array of [action, resource] (NULL for none).
+def digest_of_role(role_id: ColumnElement[int]) -> ColumnElement:
+    """A scalar subquery: an md5 of the role's permission ids, in order (NULL for none).
 
-    Read as psycopg gives it (lists of [action, resource]): typed ARRAY, SQLAlchemy would copy
-    the role's hundred-odd pairs into new lists element by element on every request.
+    A third of the cost of reading the pairs themselves (PostgreSQL's joins, the array's text,
+    psycopg's parsing). A permission row names one (action, resource) for good: FAB and this
+    app add and delete permissions, never point one at another pair, so the ids say the pairs.
     """
-    pairs = func.array_agg(array([Action.name, Resource.name]), type_=NullType())
-    return _joined([pairs]).where(role_permissions.c.role_id == role_id).scalar_subquery()
+    ids = func.string_agg(cast(role_permissions.c.permission_id, String),
+                          aggregate_order_by(",", role_permissions.c.permission_id))
+    return select(func.md5(ids)).where(role_permissions.c.role_id == role_id).scalar_subquery()
+
+
+# (database, role id, digest) -> the pairs: a few roles, each with its few recent digests; bounded below
+# (the engine is in the key: tests run apps of several databases in one process)
+_KNOWN: dict[tuple[object, int, str | None], Pairs] = {}
+_KNOWN_LOCK = threading.Lock()
+KNOWN_MAX = 256
+
+
+def keep_digest(session: Session, role_id: int, digest: str | None) -> Pairs:
+    """Keep for the request the pairs of the role whose permissions' digest the session check read.
+
+    Read from the database when this process has not met this (role, digest) yet."""
+    key = (session.get_bind(), role_id, digest)
+    found = _KNOWN.get(key)
+    if found is None:
+        rows = session.execute(_joined([Action.name, Resource.name])
+                               .where(role_permissions.c.role_id == role_id)).all()
+        found = frozenset(map(tuple, rows))
+        with _KNOWN_LOCK:
+            if len(_KNOWN) >= KNOWN_MAX:  # roles are a handful: anything more is churn, start over
+                _KNOWN.clear()
+            _KNOWN[key] = found
+    if has_app_context():
+        g.setdefault(CACHE, {})[(role_id,)] = found
+    return found
 
 
 def keep(role_ids: tuple[int, ...], pairs: Iterable[Iterable[str]] | None) -> Pairs:

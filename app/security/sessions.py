@@ -13,39 +13,49 @@ import secrets
 from flask import Flask, current_app, flash, g, request, session
 from flask_babel import gettext as _
 from flask_login import user_logged_in, user_logged_out
-from sqlalchemy import Select, bindparam, func, select, text
+from sqlalchemy import Row, Select, bindparam, func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from app.audit.context import bound_by_caller, request_actor
 from app.extensions import db
+from app.lists import saved_views as saved_views_store, scope
 from app.models import User, UserSession
 from app.security import grants, lockout
 
 TOKEN_KEY = "_crm_session"
 
 
-def _check_statement() -> Select:
+def _check_statement(sight: bool | None = None, saved_views: bool = False) -> Select:
     """The session's row alive and its user active; selects the user too (with the role FAB loads it with),
-    and what the role may do; and says who acts (the audit's and row-level policies' `crm.user_id`).
+    and a digest of what the role may do (app/security/grants.py); and says who acts (the audit's and
+    row-level policies' `crm.user_id`).
 
     Loaded here, the user is in the request's identity map when Flask-Login asks FAB for it
     (`session.get`), and the role's permissions are kept for the request's has_access questions
-    (app/security/grants.py): one statement per request instead of three.
+    (app/security/grants.py): one statement per request instead of three. `sight` (not None): the
+    acting user's data scopes too, after the columns that set the user (app/lists/scope.py; True:
+    with the activities' question), for a kind of request that reads them: a statement fewer.
+    `saved_views`: how many saved views of a list the user sees (app/lists/saved_views.py), likewise.
     """
     now = func.timezone("utc", func.now())
     stale = (UserSession.last_seen_at < now - text("interval '60 seconds'")).label("stale")
-    permissions = grants.pairs_of_role(User.role_id).label("permissions")
+    permissions = grants.digest_of_role(User.role_id).label("permissions")
     # the user the session names acts in this transaction from here (app/audit/context.py): evaluated only
     # for the row of a live session, and a refused session's transaction is rolled back
     acting = (func.set_config("crm.user_id", bindparam("actor_id"), True).label("acting_user"),
               func.set_config("crm.via", bindparam("actor_via"), True).label("acting_via"))
-    return (select(User, stale, permissions, *acting).join(UserSession, UserSession.user_id == User.user_id)
+    scopes = () if sight is None else scope.sight_columns(acting[0], sight)
+    views = (saved_views_store.count_column(User.user_id, User.role_id),) if saved_views else ()
+    return (select(User, stale, permissions, *acting, *scopes, *views)
+            .join(UserSession, UserSession.user_id == User.user_id)
             .where(UserSession.token_hash == bindparam("token_hash"), UserSession.user_id == bindparam("user_id"),
                    User.active,
                    UserSession.last_seen_at > now - func.make_interval(0, 0, 0, 0, 0, 0, bindparam("idle")),
                    UserSession.created_at > now - func.make_interval(0, 0, 0, 0, 0, 0, bindparam("lifetime"))))
 
 
-_CHECK = _check_statement()
+# built once: (sight, saved views) -> the statement; (None, False) is the plain check
+_CHECKS = {(sight, views): _check_statement(sight, views) for sight in (None, False, True) for views in (False, True)}
 # last_seen_at is written at most once a minute per session: most requests only read
 _TOUCH = text("UPDATE user_sessions SET last_seen_at = now() AT TIME ZONE 'utc' WHERE token_hash = :token_hash")
 
@@ -99,6 +109,23 @@ def purge_expired() -> int:
     return result.rowcount
 
 
+def _checked(statement: Select, params: dict) -> Row | None:
+    """The check's row; run again once on a new connection when the pooled one died with its server.
+
+    The pool pings only connections idle a while (app/web/availability.py): after a quick database
+    restart, a signed-in request's first statement, this one, may meet a dead connection. SQLAlchemy
+    then invalidates it and every older connection of the pool; the request goes on with a new one.
+    """
+    try:
+        return db.session.execute(statement, params).first()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    db.session.rollback()
+    g.pop("crm_database_unavailable", None)  # marked by availability.mark_request: the retry decides
+    return db.session.execute(statement, params).first()
+
+
 def check_session() -> None:
     """End a session that expired, was logged out or whose user was disabled (before the user is loaded)."""
     user_id = session.get("_user_id")
@@ -106,12 +133,19 @@ def check_session() -> None:
         return
     token = session.get(TOKEN_KEY)
     actor = request_actor(int(user_id)) if str(user_id).isdigit() else None
-    alive = token and actor and db.session.execute(_CHECK, {
-        "token_hash": _hash(token), "user_id": int(user_id),
-        "idle": idle_seconds(), "lifetime": lifetime_seconds(), "actor_id": actor[0], "actor_via": actor[1]}).first()
+    kind = request.endpoint  # scope and saved_views learn per kind what it reads (their READERS)
+    setattr(g, scope.KIND_KEY, kind)
+    sight, views_of = scope.READERS.get(kind), saved_views_store.READERS.get(kind)
+    alive = token and actor and _checked(_CHECKS[sight, views_of is not None], {
+        "token_hash": _hash(token), "user_id": int(user_id), "saved_views_of": views_of,
+        "idle": idle_seconds(), "lifetime": lifetime_seconds(), "actor_id": actor[0], "actor_via": actor[1]})
     if alive:
         g.crm_session_user = alive[0]  # held: the identity map keeps only objects something refers to
-        grants.keep((alive[0].role_id,), alive.permissions)
+        grants.keep_digest(db.session, alive[0].role_id, alive.permissions)
+        if sight is not None:
+            scope.keep_sight(actor[0], alive.sight, alive.contactless if sight else None)
+        if views_of is not None and not alive.saved_views:
+            saved_views_store.keep_none(alive[0].user_id, alive[0].role_id, views_of)
         if alive.stale:  # a read-only check stays in the request's transaction: no second connection
             db.session.execute(_TOUCH, {"token_hash": _hash(token)})
             db.session.commit()  # ends the actor set by the check too: the next transaction sets its own

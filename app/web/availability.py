@@ -1,8 +1,14 @@
 """A lost database is a 503 with Retry-After, never a 500; the app recovers by itself.
 
-The engine pings pooled connections before use (`pool_pre_ping`), so after a
-database restart the first request of each worker reconnects instead of failing
-on a dead connection. While the database is unreachable, any request that needs
+A pooled connection idle for IDLE_PING_SECONDS or more is pinged when a request
+takes it (`ping_if_idle`), so after a database restart the first request of each
+worker reconnects instead of failing on a dead connection. One used a moment ago
+is not (SQLAlchemy's `pool_pre_ping` paid a round trip on every request for it):
+a restart that fast makes the session check's statement meet a dead connection,
+and the check runs it again on a new one (app/security/sessions.py); SQLAlchemy has
+by then marked every older connection of the pool for replacement.
+
+While the database is unreachable, any request that needs
 it answers 503 (JSON for the API, app.web.errors' page otherwise) — also when FAB
 caught the error itself and would have flashed it and redirected as if the
 request had been handled: an engine hook marks the request.
@@ -10,12 +16,14 @@ request had been handled: an engine hook marks the request.
 from __future__ import annotations
 
 import logging
+import time
+from typing import Any, Callable
 
 import psycopg
 import psycopg.errors
 from flask import Flask, Response, g, has_request_context
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
 from app.web.errors import error_response, rollback_quietly
@@ -31,6 +39,10 @@ TIMEOUT_MESSAGE = _l("This request took too long, so the database stopped it; no
 BUSY_MESSAGE = _l("The database is busy with a conflicting change; nothing was changed. "
                   "Try again in a few seconds.")
 UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError)
+# a connection back in the pool this long is pinged before its next use: a busy worker's never are, an idle
+# worker's first request after a database restart is (less than the quickest stop and start of a server)
+IDLE_PING_SECONDS = 1.0
+IDLE_SINCE = "crm_idle_since"  # the pool record's info: when the connection was last given back
 
 
 def connection_lost(exc: BaseException) -> bool:
@@ -56,10 +68,37 @@ def mark_request(context) -> None:
         g.crm_database_unavailable = True
 
 
-def install(engine) -> None:
-    """Listen for the engine's errors (once per engine; create_app calls it)."""
+def returned(_dbapi_connection, record) -> None:
+    """Pool `checkin`: note when the connection went idle."""
+    record.info[IDLE_SINCE] = time.monotonic()
+
+
+def ping_if_idle(engine: Engine) -> Callable[[Any, Any, Any], None]:
+    """Pool `checkout`: ping a connection idle IDLE_PING_SECONDS or more; a dead one is replaced by the pool."""
+    dialect = engine.dialect
+
+    def checkout(dbapi_connection, record, _proxy) -> None:
+        since = record.info.get(IDLE_SINCE)
+        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:  # new, or used a moment ago
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, dbapi_connection, None) or connection_lost(exc):
+                # SQLAlchemy's documented answer: the pool discards it and connects again (or the
+                # connect's error reaches the request: no database, a 503)
+                raise DisconnectionError() from exc
+            raise
+    return checkout
+
+
+def install(engine: Engine) -> None:
+    """Listen for the engine's errors and ping its idle connections (once per engine; create_app calls it)."""
     if not event.contains(engine, "handle_error", mark_request):
         event.listen(engine, "handle_error", mark_request)
+    if not event.contains(engine, "checkin", returned):
+        event.listen(engine, "checkin", returned)
+        event.listen(engine, "checkout", ping_if_idle(engine))
 
 
 def database_unavailable(exc: Exception):

@@ -148,6 +148,52 @@ def test_the_session_check_names_the_acting_user_for_the_pages_statements(world,
     assert len(sets) == 1  # the transaction after the touch's commit
 
 
+@pytest.mark.parametrize("username", ["rep_a", "manager_a"])
+def test_a_lists_scope_and_saved_views_come_with_the_session_check(world, username):
+    """Once a kind of list page was served, the session check's statement also reads the acting user's data
+    scopes and how many of the list's saved views they see (app/security/sessions.py): the same rows, no
+    statement of their own; a view the user sees is then read (and shown in the Views menu)."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    client = signed_in(world, username)
+    with world["app"].app_context():
+        engine = db.engine
+    sent: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        sent.append(" ".join(statement.split()))
+
+    def page() -> tuple[set[str], str, list[str]]:
+        sent.clear()
+        response = client.get("/contacts/list/?view=all")
+        assert response.status_code == 200
+        html = response.get_data(as_text=True)
+        return marks(html), html, list(sent)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        page()  # teaches this process what the page reads, if an earlier test did not
+        shown, html, statements = page()
+        assert shown == SEES[username]
+        assert not [s for s in statements if s.startswith("SELECT saved_views.")]
+        assert [s for s in statements if "crm_data_scope" in s] == [statements[0]]  # the session check
+        assert statements[0].startswith("SELECT users.") and "saved_views" in statements[0]
+        with world["owner"].begin() as conn:
+            conn.execute(text("INSERT INTO saved_views (user_id, view_name, name) SELECT user_id, 'ContactView', "
+                              "'Checked along' FROM users WHERE username = :u"), {"u": username})
+        try:
+            shown, html, statements = page()
+        finally:
+            with world["owner"].begin() as conn:
+                conn.execute(text("DELETE FROM saved_views WHERE name = 'Checked along'"))
+        assert shown == SEES[username] and "Checked along" in html
+        assert len([s for s in statements if s.startswith("SELECT saved_views.")]) == 1
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+
 def test_the_crm_wide_search_finds_the_scopes_rows_for_every_kind_of_query(world):
     """Narrowed to the user's rows (app/search/scoped.py): words, a short word start and two Chinese
     characters find the user's rows of every kind and never another rep's; so do rep_a's late rows, a

@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from flask import g
-from sqlalchemy import (Integer, Select, Subquery, any_, bindparam, case, cast, false, func, not_, or_, select,
-                        union_all)
+from sqlalchemy import (Integer, Select, Subquery, any_, bindparam, case, cast, false, func, literal_column, not_,
+                        or_, select, union_all)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -109,8 +109,19 @@ def _window(theirs, offset: int, rows, name: str):
     return (window.offset(offset) if offset else window).cte(name)
 
 
+def _in_turn(table, lookups: Sequence[ColumnElement]) -> list:
+    """The order of one scan of `lookups` ORed that their own lookups in turn would have found its rows in.
+
+    Each lookup's bitmap scan returns its rows in the table's order (by ctid); the lookups of a UNION ALL
+    in turn, each without the earlier ones' rows. As one scan, the rows are those of the first lookup
+    that holds them, sorted so: under the same LIMIT, the same rows.
+    """
+    turn = case(*((condition, i) for i, condition in enumerate(lookups[:-1])), else_=len(lookups) - 1)
+    return [turn, literal_column(f"{table.name}.ctid")]
+
+
 def own_then_indexed(table, columns: list, check: Callable[[Subquery], ColumnElement | None],
-                     lookups: Sequence[ColumnElement], limit: int) -> Select | None:
+                     lookups: Sequence[ColumnElement | Sequence[ColumnElement]], limit: int) -> Select | None:
     """Keys of up to `limit` of the user's rows: those the windows of their rows hold, then the indexes' (within theirs).
 
     As app/lists/matches.py's `newest_then_indexed`, with windows of the user's rows instead of the
@@ -120,6 +131,12 @@ def own_then_indexed(table, columns: list, check: Callable[[Subquery], ColumnEle
     their hundred sooner); then each lookup narrowed to the user's rows, which the planner
     intersects with the scope's index before reading a row. A part runs only while the LIMIT wants
     rows, and the lookups not at all when the windows read every one of the user's rows.
+
+    A lookup given as several conditions is one scan of their ORed indexes, its rows in the order the
+    conditions' own lookups in turn would have found them (`_in_turn`): the scope's index is read into
+    a bitmap once instead of once per condition (rep22's 33,021 activities: ~10,000 buffers each at
+    scale 1), and its literal keys planned once. It reads all of its matches before the LIMIT takes
+    the first: usually few, as the lookups run for a term the first window found rare.
     """
     scope = in_scope(table)
     if scope is None:
@@ -151,9 +168,13 @@ def own_then_indexed(table, columns: list, check: Callable[[Subquery], ColumnEle
         # asked read the last of them, and the indexes would have none to add
         probed += [select(func.count()).select_from(mine).scalar_subquery() >= PROBE_ROWS,
                    or_(rows == 0, select(func.count()).select_from(more).scalar_subquery() >= rows)]
-    for i, where in enumerate(lookups):
-        earlier = [not_(func.coalesce(e, false())) for e in lookups[:i]]
-        parts.append(select(pk.label("pk")).where(where, scope, *probed, *earlier).limit(limit))
+    conditions = [lookup if isinstance(lookup, ColumnElement) else or_(*lookup) for lookup in lookups]
+    for i, lookup in enumerate(lookups):
+        earlier = [not_(func.coalesce(e, false())) for e in conditions[:i]]
+        part = select(pk.label("pk")).where(conditions[i], scope, *probed, *earlier)
+        if not isinstance(lookup, ColumnElement) and len(lookup) > 1:
+            part = part.order_by(*_in_turn(table, lookup))
+        parts.append(part.limit(limit))
     if not parts:
         return None
     found = union_all(*parts).subquery("found") if len(parts) > 1 else parts[0].subquery("found")

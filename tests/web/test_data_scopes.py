@@ -609,3 +609,31 @@ def contacts_search_plan(app: Flask, username: str, query: str) -> str:
             return "\n".join(row[0] for row in rows)
         finally:
             db.session.remove()
+
+
+def test_a_reps_activities_search_finds_title_matches_before_long_texts_past_the_windows(world):
+    """A rep's activities past the windows (PROBE_ROWS of theirs, none matching), more than the search keeps
+    (CANDIDATES) holding two Chinese characters: the subjects' and descriptions' lookups are one scan within
+    the rep's rows (app/search/service.py, `scoped_lookups`), which keeps the separate lookups' order: the
+    subjects' matches, stored last, are all among the candidates, and the best ten are theirs."""
+    from app.search.scoped import PROBE_ROWS
+    from app.search.service import CANDIDATES
+
+    add = ("INSERT INTO activities (customer_id, type, subject, description) "
+           "SELECT :c, 'call', :subject || ' ' || g, :description FROM generate_series(1, :n) g")
+    customer = world["records"]["a"]["customers"]
+    with world["owner"].begin() as conn:
+        conn.execute(text(add), {"c": customer, "subject": "Turnfiller", "description": None, "n": PROBE_ROWS + 10})
+        conn.execute(text(add), {"c": customer, "subject": "Turnplain", "description": "在深圳开会", "n": CANDIDATES})
+        conn.execute(text(add), {"c": customer, "subject": "Turntitle 深圳", "description": None, "n": 12})
+        conn.execute(text("ANALYZE activities"))
+    try:
+        page = signed_in(world, "rep_a").get("/search/?q=深圳").get_data(as_text=True)
+    finally:
+        with world["owner"].begin() as conn:
+            conn.execute(text("DELETE FROM activities WHERE subject LIKE 'Turn%'"))
+    group = re.search(r'data-entity="activities".*?</ul>', page, re.S)
+    assert group is not None, page
+    hits = re.findall(r'class="list-group-item crm-search-hit">\s*<a [^>]*>(.*?)</a>', group[0], re.S)
+    assert f'<span class="badge">{CANDIDATES}+</span>' in group[0], group[0]
+    assert len(hits) == 10 and all("Turntitle" in hit for hit in hits), hits

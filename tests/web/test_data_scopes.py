@@ -654,3 +654,88 @@ def test_a_scoped_users_deep_pages_read_their_customers_rows(world, monkeypatch)
     keys = [s for s in seen if re.match(r"\s*SELECT contacts\.contact_id\s", s) and "OFFSET" in s]
     # the user's customers as one array, read once: the policy then hashes them rather than probing per row
     assert len(keys) == 1 and "= ANY (array((SELECT customers.customer_id" in keys[0], seen
+
+
+def test_the_crm_wide_search_checks_each_of_a_reps_rows_once_past_the_first_window(world):
+    """A rep's contacts, more than the first window (PROBE_ROWS) holds and stored in another order than their
+    customers', searched for a term the first window holds often enough to read further (WIDEN_AT): every
+    match is counted. Both windows are one read of the rep's rows in their customers' order, as far as the
+    windows ask (app/search/scoped.py, `_theirs`): read apart, the second was a bitmap scan at scale 1, whose
+    OFFSET skipped other rows than the first window had read (rep22's contacts holding 王: 55 found of 64)."""
+    from app.search.scoped import PROBE_ROWS
+
+    spread = ("WITH theirs AS (INSERT INTO customers (name, owner_id) SELECT 'Spread customer ' || g, user_id "
+              "FROM users, generate_series(1, 40) g WHERE username = 'rep_a' RETURNING customer_id), "
+              "keyed AS (SELECT customer_id, row_number() OVER (ORDER BY customer_id) - 1 AS i FROM theirs) "
+              "INSERT INTO contacts (customer_id, first_name, last_name) "
+              "SELECT customer_id, CASE WHEN g % 100 = 0 THEN 'Spreadmatch' ELSE 'Spreadfill' END, 'Contact ' || g "
+              "FROM generate_series(1, :n) g JOIN keyed ON keyed.i = g % 40 ORDER BY g")  # stored round the customers
+    with world["owner"].begin() as conn:
+        conn.execute(text(spread), {"n": 6 * PROBE_ROWS})
+        conn.execute(text("ANALYZE customers; ANALYZE contacts"))
+        wanted = conn.scalar(text("SELECT count(*) FROM contacts WHERE first_name = 'Spreadmatch'"))
+    try:
+        page = signed_in(world, "rep_a").get("/search/?q=Spreadmatch").get_data(as_text=True)
+        plan = contacts_search_plan(world["app"], "rep_a", "Spreadmatch")
+    finally:
+        with world["owner"].begin() as conn:
+            conn.execute(text("DELETE FROM contacts WHERE first_name LIKE 'Spread%'"))
+            conn.execute(text("DELETE FROM customers WHERE name LIKE 'Spread customer %'"))
+    group = re.search(r'data-entity="contacts".*?<span class="badge">([^<]+)</span>', page, re.S)
+    assert group is not None and group[1] == str(wanted) == "60", page
+    # the windows read one scan of the rep's rows, in the customer index's order (no sort: read only as far as asked)
+    assert plan.count("CTE Scan on theirs") == 2, plan
+    theirs = plan[plan.index("CTE theirs"):plan.index("CTE mine")]
+    assert "Index Scan using ix_contacts_customer_id" in theirs and "Sort" not in theirs, plan
+
+
+def contacts_search_plan(app: Flask, username: str, query: str) -> str:
+    """EXPLAIN of the CRM-wide search's contacts statement for `username`, as the search runs it."""
+    from app.audit.context import acting_as
+    from app.extensions import db
+    from app.lists.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
+    from app.search.conditions import Terms
+    from app.search.scoped import search_scope
+    from app.search.service import ENTITIES, shared_statement
+    from tests.support.users import user_actor
+
+    entity = next(e for e in ENTITIES if e.table.name == "contacts")
+    with app.test_request_context(), acting_as(user_actor(app, username)):
+        try:
+            terms, scope = Terms(query), search_scope("contacts")
+            assert scope is not None
+            compiled = shared_statement(entity, terms, scoped=True).compile(dialect=db.engine.dialect)
+            set_for_transaction(db.session, INDEX_LOOKUP_SETTINGS)
+            rows = db.session.connection().exec_driver_sql(
+                "EXPLAIN " + str(compiled), {**compiled.params, **terms.params(), **scope}).fetchall()
+            return "\n".join(row[0] for row in rows)
+        finally:
+            db.session.remove()
+
+
+def test_a_reps_activities_search_finds_title_matches_before_long_texts_past_the_windows(world):
+    """A rep's activities past the windows (PROBE_ROWS of theirs, none matching), more than the search keeps
+    (CANDIDATES) holding two Chinese characters: the subjects' and descriptions' lookups are one scan within
+    the rep's rows (app/search/service.py, `scoped_lookups`), which keeps the separate lookups' order: the
+    subjects' matches, stored last, are all among the candidates, and the best ten are theirs."""
+    from app.search.scoped import PROBE_ROWS
+    from app.search.service import CANDIDATES
+
+    add = ("INSERT INTO activities (customer_id, type, subject, description) "
+           "SELECT :c, 'call', :subject || ' ' || g, :description FROM generate_series(1, :n) g")
+    customer = world["records"]["a"]["customers"]
+    with world["owner"].begin() as conn:
+        conn.execute(text(add), {"c": customer, "subject": "Turnfiller", "description": None, "n": PROBE_ROWS + 10})
+        conn.execute(text(add), {"c": customer, "subject": "Turnplain", "description": "在深圳开会", "n": CANDIDATES})
+        conn.execute(text(add), {"c": customer, "subject": "Turntitle 深圳", "description": None, "n": 12})
+        conn.execute(text("ANALYZE activities"))
+    try:
+        page = signed_in(world, "rep_a").get("/search/?q=深圳").get_data(as_text=True)
+    finally:
+        with world["owner"].begin() as conn:
+            conn.execute(text("DELETE FROM activities WHERE subject LIKE 'Turn%'"))
+    group = re.search(r'data-entity="activities".*?</ul>', page, re.S)
+    assert group is not None, page
+    hits = re.findall(r'class="list-group-item crm-search-hit">\s*<a [^>]*>(.*?)</a>', group[0], re.S)
+    assert f'<span class="badge">{CANDIDATES}+</span>' in group[0], group[0]
+    assert len(hits) == 10 and all("Turntitle" in hit for hit in hits), hits

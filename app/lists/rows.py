@@ -66,11 +66,12 @@ def list_rows(items: Sequence[Mapping[str, Any]], pks: Sequence[Any], columns: S
     questions = list(confirms) + [""] * (len(pks) - len(confirms))
     out: list[str] = []
     for item, pk, question in zip(items, pks, questions):
-        key = escape(str(pk))
+        # plain str escaped by translate (escape()'s text, without a Markup per row: two a row)
+        key = str(pk).translate(HTML_ESCAPES)
         out.append("<tr>")
         if checkboxes:  # named by the row's first cell (or its key), for screen readers
             first = formats(item[columns[0]]) if columns else ""
-            name = escape(select % {"row": first if str(first).strip() else pk})
+            name = (select % {"row": first if str(first).strip() else pk}).translate(HTML_ESCAPES)
             out.append(f'<td><input id="{key}" class="action_check" name="rowid" value="{key}" type="checkbox" '
                        f'aria-label="{name}"></td>')
         if show or edit or delete:

@@ -82,7 +82,8 @@ def list_rows(items: Sequence[Mapping[str, Any]], pks: Sequence[Any], columns: S
             if edit:
                 out.append(BUTTON.format(href=f"{edit}{key}{back}", title=edit_b[0], text=edit_b[1], icon="fa-edit"))
             if delete:
-                confirm = f' data-confirm="{escape(question)}"' if question else ""
+                said = question.translate(HTML_ESCAPES) if question.__class__ is str else escape(question)
+                confirm = f' data-confirm="{said}"' if question else ""
                 out.append(DELETE.format(href=f"{delete}{key}", title=delete_b[0], text=delete_b[1], confirm=confirm))
             out.append("</div></center></td>")
         for column, render, link, label in cells:

@@ -10,6 +10,7 @@ import datetime as dt
 import re
 from decimal import Decimal
 from functools import cache
+from operator import attrgetter
 from typing import Any, Callable
 
 import pytz
@@ -51,18 +52,6 @@ NUMBER_FIELDS = {"d": "day", "H": "hour", "m": "minute", "s": "second", "y": "ye
 MONTH_WIDTHS = {3: "abbreviated", 4: "wide", 5: "narrow"}
 
 
-def _field(name: str, locale: Locale) -> Callable[[Any], str] | None:
-    """One field of a pattern as Babel's DateTimeFormat writes it; None for a field not written here."""
-    char, width = name[0], len(name)
-    if char in ("M", "L") and width in MONTH_WIDTHS:
-        names = get_month_names(MONTH_WIDTHS[width], "format" if char == "M" else "stand-alone", locale)
-        return lambda value: names[value.month]
-    if char not in NUMBER_FIELDS or (char == "y" and width == 2):
-        return None
-    attribute = NUMBER_FIELDS[char]
-    return lambda value: "%0*d" % (width, getattr(value, attribute))
-
-
 @cache  # per pattern text and language: a handful
 def compiled_pattern(text: str, locale: Locale) -> Callable[[Any], str]:
     """Babel's `parse_pattern(text).apply(value, locale)` for a list page's cells: its fields' writers found once.
@@ -71,13 +60,29 @@ def compiled_pattern(text: str, locale: Locale) -> Callable[[Any], str]:
     a cell); the fields of the languages' medium dates and times (y, M, MMM, d, HH, mm, ss) are
     written here the way Babel writes them. Any other field: Babel's own `apply`.
     """
-    pattern = parse_date_pattern(text)
+    pattern = parse_date_pattern(text)  # its format: "%(MMM)s %(d)s, %(y)s, %(HH)s:%(mm)s"
     names = FIELD.findall(pattern.format)
-    fields = [(name, _field(name, locale)) for name in names]
-    if not names or any(write is None for _name, write in fields):
+    fields = [_field_spec(name, locale) for name in names]
+    if not names or any(spec is None for spec in fields):
         return lambda value: pattern.apply(value, locale)
-    template = pattern.format
-    return lambda value: template % {name: write(value) for name, write in fields}
+    # one "%" of the value's attributes, read at once: not a writer call and a getattr per field
+    pieces = iter(f"%0{width}d" if width else "%s" for _attribute, _names, width in fields)
+    template = FIELD.sub(lambda _match: next(pieces), pattern.format)
+    attributes = [attribute for attribute, _names, _width in fields]
+    read = attrgetter(*attributes) if len(attributes) > 1 else lambda value: (getattr(value, attributes[0]),)
+    lookups = tuple(month_names for _attribute, month_names, _width in fields)
+    return lambda value: template % tuple([n[v] if n else v for v, n in zip(read(value), lookups)])
+
+
+def _field_spec(name: str, locale: Locale) -> tuple[str, Any, int] | None:
+    """One field of a pattern as Babel's DateTimeFormat writes it: (the value's attribute, the month names
+    or None, the number's zero-padded width or 0); None for a field not written here."""
+    char, width = name[0], len(name)
+    if char in ("M", "L") and width in MONTH_WIDTHS:
+        return "month", get_month_names(MONTH_WIDTHS[width], "format" if char == "M" else "stand-alone", locale), 0
+    if char not in NUMBER_FIELDS or (char == "y" and width == 2):
+        return None
+    return NUMBER_FIELDS[char], None, width
 
 
 def datetime_text(value: dt.datetime, seconds: bool = False) -> str:

@@ -76,6 +76,18 @@ def lazy_pgettext(context: str, string: str, **variables: Any) -> LazyString:
     return LazyString(pgettext, context, string, **variables)
 
 
+SAFE_TEXTS_MAX = 5000  # a template's `_()` texts are a few hundred; a variable's never fill the process
+
+
+def _safe_texts(found: NullTranslations) -> dict[str, Markup]:
+    """A language's catalog's translations already made Markup (kept on the catalog, which lives as long as it)."""
+    try:
+        return found.__dict__["_crm_safe_texts"]
+    except KeyError:
+        found.__dict__["_crm_safe_texts"] = texts = {}
+        return texts
+
+
 @pass_context
 def template_gettext(context: Context, string: str, **variables: Any) -> str:
     """The templates' `_()`: Jinja's new-style gettext, called directly.
@@ -83,10 +95,18 @@ def template_gettext(context: Context, string: str, **variables: Any) -> str:
     Jinja's `_` resolves `gettext` in the template's context and calls it through two
     `Context.call`s; a list page calls `_()` about fifty times. The result is the same: the
     translation, marked safe where the template autoescapes, always formatted with `variables`.
+    A catalog's safe texts are made once per process (a Markup each, about fifty a page).
     """
-    text = translations().ugettext(string)
+    found = translations()
     if context.eval_ctx.autoescape:
-        text = Markup(text)
+        known = _safe_texts(found)
+        text = known.get(string)
+        if text is None:
+            text = Markup(found.ugettext(string))
+            if string.__class__ is str and len(known) < SAFE_TEXTS_MAX:  # not a lazy string, whose text moves
+                known[string] = text
+    else:
+        text = found.ugettext(string)
     # without a "%" formatting changes nothing: most calls skip Markup's escaping formatter
     return text % variables if variables or "%" in text else text
 

@@ -66,11 +66,12 @@ def list_rows(items: Sequence[Mapping[str, Any]], pks: Sequence[Any], columns: S
     questions = list(confirms) + [""] * (len(pks) - len(confirms))
     out: list[str] = []
     for item, pk, question in zip(items, pks, questions):
-        key = escape(str(pk))
+        # plain str escaped by translate (escape()'s text, without a Markup per row: two a row)
+        key = str(pk).translate(HTML_ESCAPES)
         out.append("<tr>")
         if checkboxes:  # named by the row's first cell (or its key), for screen readers
             first = formats(item[columns[0]]) if columns else ""
-            name = escape(select % {"row": first if str(first).strip() else pk})
+            name = (select % {"row": first if str(first).strip() else pk}).translate(HTML_ESCAPES)
             out.append(f'<td><input id="{key}" class="action_check" name="rowid" value="{key}" type="checkbox" '
                        f'aria-label="{name}"></td>')
         if show or edit or delete:
@@ -81,7 +82,8 @@ def list_rows(items: Sequence[Mapping[str, Any]], pks: Sequence[Any], columns: S
             if edit:
                 out.append(BUTTON.format(href=f"{edit}{key}{back}", title=edit_b[0], text=edit_b[1], icon="fa-edit"))
             if delete:
-                confirm = f' data-confirm="{escape(question)}"' if question else ""
+                said = question.translate(HTML_ESCAPES) if question.__class__ is str else escape(question)
+                confirm = f' data-confirm="{said}"' if question else ""
                 out.append(DELETE.format(href=f"{delete}{key}", title=delete_b[0], text=delete_b[1], confirm=confirm))
             out.append("</div></center></td>")
         for column, render, link, label in cells:

@@ -255,7 +255,7 @@ def shared_statement(entity: Entity, terms: Terms, limit: int = PER_ENTITY, scop
 
 
 def search_entity(session: Session, entity: Entity, terms: Terms, limit: int = PER_ENTITY,
-                  scope: dict[str, list[int]] | None = None) -> tuple[list, int]:
+                  scope: dict[str, list[int] | str] | None = None) -> tuple[list, int]:
     """(rows as (object, score), number of matches capped at CANDIDATES) for one entity: one statement.
 
     `scope`: the search is narrowed to the user's rows (app/search/scoped.py, its parameters). Run it with
@@ -293,7 +293,7 @@ def _cancelled(error: OperationalError) -> bool:
 Outcome = tuple[list, int, bool]  # rows as (object, score), total, stopped by the timeout
 
 
-Scopes = dict[Entity, "dict[str, list[int]] | None"]  # per entity: search_scope (None: all rows)
+Scopes = dict[Entity, "dict[str, list[int] | str] | None"]  # per entity: search_scope (None: all rows)
 
 
 def _search_queue(session: Session, todo: deque[Entity], terms: Terms, limit: int,

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 KEY = "crm_audit_actor"
 VIA_KEY = "crm_audit_via"  # flask.g: how the change arrives, when not the request itself
 SET_ACTOR = "SELECT set_config('crm.user_id', %s, true), set_config('crm.via', %s, true)"
+# g's name for the user of the request's live session (app/security/sessions.py `check_session`): the statements
+# between the check, which names them to the database, and Flask-Login's load act as them too (no SET between)
+SESSION_USER = "crm_session_user"
 # the same user by name, for the rest of the transaction (true) or of the session (false)
 SET_USER_NAMED = "SELECT set_config('crm.user_id', (SELECT user_id::text FROM users WHERE username = %s), %s)"
 _acting: ContextVar[tuple[str, str] | None] = ContextVar("crm_acting", default=None)
@@ -62,6 +65,8 @@ def current_actor() -> tuple[str, str]:
         user = g.get("user")  # FAB sets the JWT user here; for sessions, Flask-Login's proxy
         if type(user) is LocalProxy:
             user = g.get("_login_user")  # loaded by Flask-Login, or not yet
+        if user is None:  # not yet: the user whose live session the session check read, the one it loads
+            user = g.get(SESSION_USER)
         # the identity key needs no query, even when the instance is expired after a commit
         state = inspect(user, raiseerr=False) if user is not None else None
         user_id = state.identity[0] if state is not None and state.identity else None

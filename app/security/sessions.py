@@ -16,7 +16,7 @@ from flask_login import user_logged_in, user_logged_out
 from sqlalchemy import Row, Select, bindparam, func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from app.audit.context import bound_by_caller, request_actor
+from app.audit.context import SESSION_USER, bound_by_caller, request_actor
 from app.extensions import db
 from app.lists import saved_views as saved_views_store, scope
 from app.models import User, UserSession
@@ -140,17 +140,17 @@ def check_session() -> None:
         "token_hash": _hash(token), "user_id": int(user_id), "saved_views_of": views_of,
         "idle": idle_seconds(), "lifetime": lifetime_seconds(), "actor_id": actor[0], "actor_via": actor[1]})
     if alive:
-        g.crm_session_user = alive[0]  # held: the identity map keeps only objects something refers to
+        setattr(g, SESSION_USER, alive[0])  # held: the identity map keeps only objects something refers to
         grants.keep_digest(db.session, alive[0].role_id, alive.permissions)
         if sight is not None:
             scope.keep_sight(actor[0], alive.sight, alive.contactless if sight else None)
         if views_of is not None and not alive.saved_views:
             saved_views_store.keep_none(alive[0].user_id, alive[0].role_id, views_of)
+        # the check set the actor for this transaction: the next statement needs no SET first
+        bound_by_caller(db.session.connection(), actor)
         if alive.stale:  # a read-only check stays in the request's transaction: no second connection
             db.session.execute(_TOUCH, {"token_hash": _hash(token)})
             db.session.commit()  # ends the actor set by the check too: the next transaction sets its own
-        else:  # the check set the actor for this transaction: the next statement needs no SET first
-            bound_by_caller(db.session.connection(), actor)
         return
     db.session.rollback()
     if token:

@@ -123,25 +123,30 @@ def test_lists_search_board_export_and_lookups_show_the_scope(world, username):
 
 def test_the_session_check_names_the_acting_user_for_the_pages_statements(world, monkeypatch):
     """The session check's own statement sets `crm.user_id` (app/security/sessions.py): no SET of the audit
-    context follows it, and the page still shows the rep's rows alone; also after a check that touched a
-    stale session and committed, whose next transaction sets the user again."""
+    context follows it, and the page still shows the rep's rows alone, also when the once-a-second schema
+    check (app/fields/refresh.py) reads between the session check and Flask-Login's load of the user; and
+    after a check that touched a stale session and committed, whose next transaction sets the user again."""
     import psycopg
 
     from app.audit.context import SET_ACTOR
+    from app.fields import refresh
 
     client = signed_in(world, "rep_a")
     client.get("/customers/list/?view=all")
     sets: list[object] = []
-    execute = psycopg.Connection.execute
+
+    execute = psycopg.Cursor.execute  # psycopg's Connection.execute and SQLAlchemy's exec_driver_sql both use it
 
     def counted(self, query, *args, **kwargs):
         if query == SET_ACTOR:
             sets.append(args)
         return execute(self, query, *args, **kwargs)
 
-    monkeypatch.setattr(psycopg.Connection, "execute", counted)
+    monkeypatch.setattr(psycopg.Cursor, "execute", counted)
+    monkeypatch.setattr(refresh, "CHECK_EVERY", 0.0)  # the schema check reads in this request
     assert marks(client.get("/customers/list/?view=all").get_data(as_text=True)) == {"a"}
     assert sets == []
+    monkeypatch.setattr(refresh, "CHECK_EVERY", 3600.0)
     with world["owner"].begin() as conn:
         conn.execute(text("UPDATE user_sessions SET last_seen_at = last_seen_at - interval '2 minutes'"))
     assert marks(client.get("/customers/list/?view=all").get_data(as_text=True)) == {"a"}

@@ -38,8 +38,8 @@ BEFORE_REQUEST = (
          "before anything trusts the session: CSRF's API exemption reads its user, FAB loads it"),
     Step(refresh.check_schema_version,
          "before the argument guard and any view, which read the screens' columns (derived again when a custom "
-         "field changed; at most one check a second per process); before FAB loads the user, so this read "
-         "binds no audit context"),
+         "field changed; at most one check a second per process); after the session check, so this read runs "
+         "as the session's user with no SET of its own (app/audit/context.py SESSION_USER)"),
     Step(FLASK_WTF_CHECK,
          "Flask-WTF's own check: a no-op (WTF_CSRF_CHECK_DEFAULT is off), check_csrf decides"),
     Step(csrf.check_csrf,

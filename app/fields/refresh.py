@@ -95,6 +95,10 @@ def init_schema_watch(app: Flask, rederive: Callable[[Flask], None]) -> None:
         logger.info("custom fields: no database to reflect yet; the first request will")
         if reflect.apply(reflect.Reflected(0)):
             GENERATION["mapped"] += 1
+            # the view classes are shared by every app of the process: derived again with the models, or the
+            # next app's views would be built from columns the models no longer map
+            watch.rederive(app)
+        watch.generation = GENERATION["mapped"]
         watch.version = None
 
 

@@ -257,3 +257,22 @@ def test_runtime_role_has_no_ddl_and_only_reads_the_catalogue(fapp, pg, owner):
     finally:
         with runtime_only.app_context():
             db.engine.dispose()
+
+
+def test_an_app_without_a_database_leaves_the_next_app_startable(fapp, pg, owner):
+    """The screens' derived columns follow the models in this process, even when no database could be read.
+
+    One app maps a custom field and derives its screens and API with it; a second app finds no database
+    (first run) and unmaps it; a third app must still start: its views are built from the derived
+    columns before it reflects its own database.
+    """
+    assert crm_cli(fapp, *fields("add", "customers", "alias_name", "--type", "text")).exit_code == 0
+    apps = [make_app(pg, pg.url("crm_fields_not_created"))]  # no such database: the models keep declared columns
+    apps.append(make_app(pg, pg.url(DB)))  # raised AttributeError: 'Customer' has no 'alias_name'
+    try:
+        with apps[1].test_client() as client:
+            assert client.get("/health").status_code == 200
+    finally:
+        for application in apps:
+            with application.app_context():
+                db.engine.dispose()

@@ -61,7 +61,8 @@ def test_restore_to_a_second_between_two_rows_archive_status_and_the_mirror(crm,
                    "reason": "WAL archiving is off"}
     settings = archiving(app, monkeypatch, tmp_path / "mirror")
     no_base = wal.archive_status(settings)
-    assert not no_base["ok"] and no_base["lag_seconds"] == 0 and "crm backup full" in no_base["reason"]
+    # a segment switched just now may still wait a moment for the archiver: a lag, but within the limit
+    assert not no_base["ok"] and 0 <= no_base["lag_seconds"] < wal.LAG_LIMIT and "crm backup full" in no_base["reason"]
     full = crm_cli(app, "backup", "full")
     assert full.exit_code == 0 and "Copied to the mirror" in full.output, full.output
 

@@ -12,7 +12,7 @@ from flask import g
 from sqlalchemy import ColumnElement, bindparam, func, or_, select, update
 
 from app.extensions import db
-from app.lists.scope import KIND_KEY
+from app.lists import reads_ahead
 from app.models import SavedView
 
 NAME_MAX = 100
@@ -33,17 +33,9 @@ def visible(user_id: int, role_id: int | None, view_name: str) -> list[SavedView
     memo = g.setdefault("crm_saved_views", {})
     key = (user_id, role_id, view_name)
     if key not in memo:
-        kind = g.get(KIND_KEY)
-        if kind is not None:
-            READERS[kind] = view_name
+        reads_ahead.learn(reads_ahead.SAVED_VIEWS, view_name)
         memo[key] = _visible(user_id, role_id, view_name)
     return memo[key]
-
-
-# The kinds of request (the session check names them: the endpoint) that read a list's views, and the
-# list: the session check counts the user's visible views of it in its own statement from then on, and
-# a list of which the user sees none (most) reads no more (app/security/sessions.py). Learnt per process.
-READERS: dict[str, str] = {}
 
 
 def count_column(user_id: ColumnElement[int], role_id: ColumnElement[int | None]) -> ColumnElement[int]:

@@ -16,6 +16,7 @@ from sqlalchemy import ARRAY, ColumnElement, Select, String, any_, case, exists,
 
 from app.audit.context import current_actor
 from app.extensions import db
+from app.lists import reads_ahead
 from app.models import Activity, Customer
 from app.models.ownership import OWNED_TABLES
 
@@ -36,11 +37,6 @@ def _sight_statement() -> Select:
 SIGHT = _sight_statement()
 SIGHT_AND_CONTACTLESS = SIGHT.add_columns(CONTACTLESS)
 
-# The kinds of request (the session check names them: the endpoint) that read the sight, and whether
-# with activities: for those the session check reads it in its own statement from then on, one
-# statement a list page fewer (app/security/sessions.py). Learnt per process from the requests.
-READERS: dict[str, bool] = {}
-KIND_KEY = "crm_request_kind"  # flask.g: the request's kind, set by the session check
 
 
 def sight_columns(acting: ColumnElement, activities: bool) -> tuple[ColumnElement, ...]:
@@ -78,9 +74,7 @@ def sight(activities: bool = False) -> dict[str, tuple[str | None, list[int]]]:
             if contactless is not None:
                 g.crm_contactless = bool(contactless)
     if memo is None:
-        kind = g.get(KIND_KEY)
-        if kind is not None:
-            READERS[kind] = READERS.get(kind, False) or activities
+        reads_ahead.learn(reads_ahead.SIGHT, bool(reads_ahead.learnt(reads_ahead.SIGHT)) or activities)
         rows = db.session.execute(SIGHT_AND_CONTACTLESS if activities else SIGHT).all()
         memo = g.crm_sight = {table: (scope, list(owners or ())) for table, scope, owners, *_ in rows}
         if activities:

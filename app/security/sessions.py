@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from app.audit.context import SESSION_USER, bound_by_caller, request_actor
 from app.extensions import db
-from app.lists import saved_views as saved_views_store, scope
+from app.lists import reads_ahead, saved_views as saved_views_store, scope
 from app.models import User, UserSession
 from app.security import grants, lockout
 
@@ -133,9 +133,8 @@ def check_session() -> None:
         return
     token = session.get(TOKEN_KEY)
     actor = request_actor(int(user_id)) if str(user_id).isdigit() else None
-    kind = request.endpoint  # scope and saved_views learn per kind what it reads (their READERS)
-    setattr(g, scope.KIND_KEY, kind)
-    sight, views_of = scope.READERS.get(kind), saved_views_store.READERS.get(kind)
+    ahead = reads_ahead.name_kind(request.endpoint)
+    sight, views_of = ahead.get(reads_ahead.SIGHT), ahead.get(reads_ahead.SAVED_VIEWS)
     alive = token and actor and _checked(_CHECKS[sight, views_of is not None], {
         "token_hash": _hash(token), "user_id": int(user_id), "saved_views_of": views_of,
         "idle": idle_seconds(), "lifetime": lifetime_seconds(), "actor_id": actor[0], "actor_via": actor[1]})

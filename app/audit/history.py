@@ -19,7 +19,7 @@ class LogInterface(CrmInterface):
     """The logs datamodel. The list reads newest first along (created_at, log_id), checking a search
     filter on each row on the way: the log has no search indexes to look matches up in first."""
 
-    def search_matches(self, filters: Any) -> None:
+    def search_matches(self, filters: Any, carry: str = "") -> None:
         return None
 
 

@@ -25,6 +25,7 @@ checked in each part, so filters narrow the matches before the cap.
 """
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Callable, Sequence
 
@@ -233,7 +234,7 @@ def _reads_search_index(plan: dict) -> bool:
         any(_reads_search_index(child) for child in plan.get("Plans", ()))
 
 
-def keys_as_planned(session: Session, statement, checks_only) -> list[int]:
+def keys_as_planned(session: Session, statement, checks_only, rows: bool = False) -> list:
     """The keys `statement` selects, with the index-lookup settings; by `checks_only` (the same rows, their
     exact checks without the search indexes' conditions) when the planner reads no search index for it.
 
@@ -241,25 +242,53 @@ def keys_as_planned(session: Session, statement, checks_only) -> list[int]:
     one by one, each match computed the indexes' expressions too, for nothing the exact checks did not
     say (rep22's 1,001 activities holding a common CJK bigram at scale 1: 17 ms). Asked once (EXPLAIN,
     planning only: ~0.6 ms), then the cheaper form is read; with no index left to choose it reads the
-    rows the same way (rep22's at scale 1: the same keys in the same order).
+    rows the same way (rep22's at scale 1: the same keys in the same order). `rows`: the statements select
+    more than the key, and their rows (tuples) are returned.
     """
     before = set_for_transaction(session, INDEX_LOOKUP_SETTINGS)
     connection = session.connection()
     plan = connection.execute(Explain(statement)).scalar()
     chosen = statement if _reads_search_index(plan[0]["Plan"]) else checks_only
-    keys = list(connection.execute(chosen).scalars().all())
+    keys = _fetched(connection.execute(chosen), rows)
     set_for_transaction(session, before)
     return keys
 
 
-def keys_through_indexes(session: Session, statement, params: dict | None = None) -> list[int]:
+def keys_through_indexes(session: Session, statement, params: dict | None = None, rows: bool = False) -> list:
     """The keys `statement` selects, read with the index-lookup settings in force for it alone.
 
     All fetched at once (iterating fetched them one call at a time), through Core (no ORM rows). The
     settings are put back after a statement that ran; a failed one leaves the transaction to be rolled
-    back with its own error, not one from putting them back.
+    back with its own error, not one from putting them back. `rows`: as `keys_as_planned`'s.
     """
     before = set_for_transaction(session, INDEX_LOOKUP_SETTINGS)
-    keys = list(session.connection().execute(statement, params or {}).scalars().all())
+    keys = _fetched(session.connection().execute(statement, params or {}), rows)
     set_for_transaction(session, before)
     return keys
+
+
+def _fetched(result, rows: bool) -> list:
+    """A result's first column, or with `rows` its rows as tuples; all fetched at once."""
+    return [tuple(row) for row in result.all()] if rows else list(result.scalars().all())
+
+
+# The Python types whose values Python orders as PostgreSQL does. Not text (the database's collation
+# decides), nor numeric or floating point (NaN), nor enums (their declaration order).
+ORDERED_ALIKE = (bool, int, dt.date)  # a datetime is a date
+
+
+def ordered_alike(column) -> bool:
+    """Whether `column`'s values sort in Python as in an ORDER BY of it."""
+    try:
+        return issubclass(column.type.python_type, ORDERED_ALIKE)
+    except NotImplementedError:
+        return False
+
+
+def in_list_order(rows: list[tuple[int, object]], descending: bool) -> list[int]:
+    """The keys of (key, value) rows in a list's order, `ORDER BY value, key` both ascending or both descending.
+
+    NULLs as PostgreSQL puts them by default: last ascending, first descending (a NULL is the greatest).
+    """
+    ordered = sorted(rows, key=lambda row: (row[1] is None, row[1], row[0]), reverse=descending)
+    return [key for key, _value in ordered]

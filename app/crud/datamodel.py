@@ -113,7 +113,7 @@ class CrmInterface(SQLAInterface):
         The matches of the whole filter set are looked up first, capped (app/lists/matches.py:
         the newest rows, then the index); the list is counted, sorted and paged within at most
         SEARCH_COUNT_CAP of them, so a common word costs what a rare one does. Once per request.
-        `carry`: the list's order column, read with the keys where that costs no more (`matches_in_order`).
+        `carry`: the list's order column, read with the keys where that costs no more (`page_of_matches`).
         """
         values = filters.get_filters_values() if filters else []
         if not any(isinstance(flt, SEARCH_FILTERS) for flt, _value in values):
@@ -124,27 +124,26 @@ class CrmInterface(SQLAInterface):
             matching = self.filtered(self.session.query(self.obj), filters).with_entities(self.get_pk())
             table = self.obj.__table__
             scoped = visible_owners(table.name) is not None
+            column = table.c.get(carry) if carry and carry != self.get_pk_name() else None
+            column = column if column is not None and ordered_alike(column) else None  # else sorted by the database
             if not self._reads_only_own_table(matching, values) or (scoped and table.name in FOLLOWERS):
                 # a filter joined another table, or a scoped user's contacts or activities (`filtered` added
                 # their customers' rows): the matches through the indexes, in no order. A rep's are tens of
                 # thousands, spread over their customers: windows of them find a common term's thousand
                 # matches only after reading most of them (rep22's 33,000 activities at scale 1: 140 ms,
                 # against 59 ms through the indexes)
-                column = table.c.get(carry) if carry and carry != self.get_pk_name() else None
-                carried = column is not None and ordered_alike(column)
-                if carried:
-                    matching = matching.add_columns(column)
-                found = self._indexed_matches(matching, rows_first=scoped and table.name in FOLLOWERS, rows=carried)
-                if carried:
-                    g.setdefault("crm_search_carried", {})[key] = (carry, found)
-                    found = [pk for pk, _value in found]
-                memo[key] = found
+                rows = self._indexed_matches(matching.add_columns(column) if column is not None else matching,
+                                             rows_first=scoped and table.name in FOLLOWERS)
+                memo[key], carried = [row[0] for row in rows], rows if column is not None else None
             else:
                 where = matching.whereclause
                 if scoped:  # the filters alone: capped_matches looks within the user's rows itself
                     filtered = self.apply_filters(self.session.query(self.obj), self.get_inner_filters(filters))
                     where = filtered.whereclause
-                memo[key] = capped_matches(self.session, table, where, SEARCH_COUNT_CAP, self._table_estimate)
+                memo[key], carried = capped_matches(self.session, table, where, SEARCH_COUNT_CAP,
+                                                    self._table_estimate, column)
+            if carried is not None:
+                g.setdefault("crm_search_carried", {})[key] = (carry, carried)
         return memo[key]
 
     def _matches_key(self, filters: Any) -> tuple:
@@ -167,20 +166,20 @@ class CrmInterface(SQLAInterface):
             found = ONLY_OWN_TABLE[key] = froms == [self.obj.__tablename__]
         return found
 
-    def _indexed_matches(self, matching: Query, rows_first: bool = False, rows: bool = False) -> list:
-        """`matching`'s first SEARCH_COUNT_CAP + 1 keys, in no order, with the index-lookup settings in force.
+    def _indexed_matches(self, matching: Query, rows_first: bool = False) -> list[tuple]:
+        """`matching`'s first SEARCH_COUNT_CAP + 1 rows (the key, then any column added), in no order, with the
+        index-lookup settings in force.
 
         `rows_first`: the planner reads the user's rows one by one (through their customers) rather
         than the search indexes; their checks are made for that (`per_column`: a leakproof test first, so
         the policy probes only the rows holding the query), and without the indexes' conditions where
-        the planner reads none of the indexes (`keys_as_planned`). `rows`: `matching` selects more than the
-        key (the order column); its rows (tuples) are returned.
+        the planner reads none of the indexes (`keys_as_planned`).
         """
         statement = matching.order_by(None).limit(SEARCH_COUNT_CAP + 1).statement
         if rows_first and has_per_column(statement):
             return keys_as_planned(self.session, per_column(statement), per_column(statement, checks_only=True),
-                                   rows=rows)
-        return keys_through_indexes(self.session, statement, rows=rows)
+                                   rows=True)
+        return keys_through_indexes(self.session, statement, rows=True)
 
     def _table_estimate(self) -> int:
         """The planner's row count of the whole table (-1 never analysed)."""

@@ -102,7 +102,7 @@ def widen_at(cap: int, table_rows: float) -> int:
 def newest_then_indexed(table, columns: list, check: Callable[[Subquery], ColumnElement | None],
                         lookups: Sequence[ColumnElement], limit: int,
                         wider_rows: Callable[[ColumnElement], ColumnElement], lowered: bool = False,
-                        keyed: Sequence[ColumnElement] = ()) -> Select | None:
+                        keyed: Sequence[ColumnElement] = (), carried: Sequence[Column] = ()) -> Select | None:
     """Keys of up to `limit` rows: the newest rows' matches first, then the indexes' (the lists' and the CRM-wide search's).
 
     `check(window)`: the exact condition on a window of `columns` read by key (None: no window is
@@ -112,8 +112,10 @@ def newest_then_indexed(table, columns: list, check: Callable[[Subquery], Column
     those the lookups before it found (by their conditions). None when nothing is to be read.
     `lowered`: `check` gives conditions already as `for_rows` makes them (not traversed again).
     `keyed`: conditions every window's rows meet, read through a (column, key) index (`keyed_filters`).
+    `carried`: columns of `table` selected with each key (the list's order column), read from the same rows.
     """
     pk = next(iter(table.primary_key.columns))
+    columns = columns + [c for c in carried if c.name not in {read.name for read in columns}]
     newest = _window(table, pk, columns, PROBE_ROWS, "newest", keyed=keyed)
     parts: list[Select] = []
     probed: list[ColumnElement] = []  # the windows' matches: the lookups leave them out
@@ -126,7 +128,8 @@ def newest_then_indexed(table, columns: list, check: Callable[[Subquery], Column
         # in the window's order (newest first: its key, or its keyed columns, constant, then its key), not sorted
         # again: a sort read the whole window before its first match, where streamed the cap's LIMIT stops
         # reading it at the match that fills the cap (tickets ?q=invoice and open at scale 1: 16,750 -> 13,968 rows)
-        return select(window.c[pk.name].label("pk")).where(condition).limit(limit)
+        return (select(window.c[pk.name].label("pk"), *(window.c[c.name] for c in carried))
+                .where(condition).limit(limit))
 
     probe = matching(newest)
     if probe is not None:
@@ -136,16 +139,16 @@ def newest_then_indexed(table, columns: list, check: Callable[[Subquery], Column
         below = select(func.min(newest.c[pk.name])).scalar_subquery()
         widened = matching(_window(table, pk, columns, rows, "wider", below=below, keyed=keyed)).cte("widened")
         for window_matches in (probe, widened):
-            parts.append(select(window_matches.c.pk))
+            parts.append(select(window_matches.c.pk, *(window_matches.c[c.name] for c in carried)))
             # a lookup runs only once the windows are read to their end: all their rows are known
             probed.append(pk.not_in(select(window_matches.c.pk)))
     for i, where in enumerate(lookups):
         earlier = [not_(func.coalesce(e, false())) for e in lookups[:i]]
-        parts.append(select(pk.label("pk")).where(where, *probed, *earlier).limit(limit))
+        parts.append(select(pk.label("pk"), *carried).where(where, *probed, *earlier).limit(limit))
     if not parts:
         return None
     found = union_all(*parts).subquery("found") if len(parts) > 1 else parts[0].subquery("found")
-    return select(found.c.pk).limit(limit)
+    return select(found.c.pk, *(found.c[c.name] for c in carried)).limit(limit)
 
 
 def _read_columns(table, condition: ColumnElement) -> list[Column]:
@@ -155,10 +158,12 @@ def _read_columns(table, condition: ColumnElement) -> list[Column]:
     return [table.c[name] for name in sorted(names) if name != pk.name]
 
 
-def matches_statement(table, where: ColumnElement | None, cap: int, table_rows: float = 0) -> Select:
+def matches_statement(table, where: ColumnElement | None, cap: int, table_rows: float = 0,
+                      carried: Sequence[Column] = ()) -> Select:
     """Keys of up to `cap` + 1 rows of `table` matching `where`: the windows' newest first, then the index's.
 
     `table_rows`: the planner's estimate of the table's rows, which sets when the wider window is read.
+    `carried`: columns selected with each key (`newest_then_indexed`).
     """
     limit = cap + 1
     condition = where if where is not None else true()
@@ -174,7 +179,7 @@ def matches_statement(table, where: ColumnElement | None, cap: int, table_rows: 
     statement = newest_then_indexed(table, _read_columns(table, condition),
                                     lambda window: ClauseAdapter(window).traverse(rows_condition),
                                     [condition], limit, wider_rows, lowered=True,
-                                    keyed=keyed_filters(table, condition))
+                                    keyed=keyed_filters(table, condition), carried=carried)
     assert statement is not None  # a window is always read
     return statement
 
@@ -191,8 +196,9 @@ def own_matches_statement(table, where: ColumnElement | None, cap: int) -> Selec
 
 
 def capped_matches(session: Session, table, where: ColumnElement | None, cap: int,
-                   table_rows: Callable[[], float]) -> list[int]:
-    """Run matches_statement with the index-lookup settings (no sequential scan) in force.
+                   table_rows: Callable[[], float], carry: Column | None = None) -> tuple[list[int], list | None]:
+    """Run matches_statement with the index-lookup settings (no sequential scan) in force: the keys, and
+    with `carry` the (key, value of `carry`) rows where matches_statement read them (else None).
 
     For a user who sees only some owners' rows, `own_matches_statement` within them when their rows are
     narrowed by an index (`search_scope`): the table's newest rows would hold few of theirs.
@@ -200,9 +206,11 @@ def capped_matches(session: Session, table, where: ColumnElement | None, cap: in
     """
     scope = search_scope(table.name)
     statement = own_matches_statement(table, where, cap) if scope is not None else None
-    if statement is None:
-        statement = matches_statement(table, where, cap, table_rows())
-    return keys_through_indexes(session, statement, scope or {})
+    if statement is not None:
+        return keys_through_indexes(session, statement, scope or {}), None
+    carried = [carry] if carry is not None else []
+    rows = keys_through_indexes(session, matches_statement(table, where, cap, table_rows(), carried), rows=True)
+    return [row[0] for row in rows], rows if carried else None
 
 
 class Explain(Executable, ClauseElement):

@@ -1,6 +1,6 @@
 """A searched list's page cut from its matches in the list's order (app/crud/datamodel.py, `page_of_matches`).
 
-A scoped user's searched activities carry the sort column with their keys (`search_matches`' `carry`):
+A searched list's matches carry its sort column with their keys (`search_matches`' `carry`):
 the page is chosen from those in Python and only its rows are read, not all the matches again to be
 sorted by the database. The rows and their order are the database's: compared here with an ORDER BY
 of the same rows, for a rep and the admin, ties broken by the key and NULLs where PostgreSQL puts them.
@@ -59,16 +59,18 @@ def test_a_searched_lists_pages_are_its_matches_in_the_lists_order(app, admin, r
             assert listed == expected and len(expected) == expected_count, (user, arguments)
 
 
-def test_a_reps_searched_page_reads_its_rows_only(app, rep):
-    """The rep's matches come with their date: no statement reads all of them again to sort them."""
-    _username, client = rep
+@pytest.mark.parametrize("user", ["rep", "admin"])
+def test_a_searched_page_reads_its_rows_only(app, admin, rep, user):
+    """The matches come with their date (a rep's through their customers, the admin's from the newest rows and
+    the indexes): no statement reads all of them again to sort them."""
+    client = rep[1] if user == "rep" else admin
     with captured_statements(app) as statements:
         html = client.get("/activities/list/?q=Ordertest").get_data(as_text=True)
     assert len(_listed(html)) == PAGE
     read = [s for s in statements if re.search(r"FROM activities\b", s) and not s.startswith("EXPLAIN")
             and "IS NULL" not in s]  # (the session check asks whether any activity lacks a customer)
     assert len(read) == 2, read  # the matches (key and date), then the page's rows
-    assert "activities.activity_date" in read[0].split("FROM")[0] and "unnest" not in read[1], read
+    assert "activity_date" in read[0].split("FROM")[0] and "unnest" not in read[1], read
 
 
 def test_matches_are_ordered_as_postgresql_orders_them(sql):

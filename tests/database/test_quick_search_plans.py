@@ -163,8 +163,13 @@ def test_a_search_filtered_by_type_finds_the_newest_matches(app, rows, typed_act
     where = and_(quick_condition(Activity, "renewal", ("subject",)), Activity.type == kind)
     with as_admin(app):
         # a large table's estimate: 2,000 emails hold 667 renewals, so the wider window is read too
-        found = capped_matches(db.session, Activity.__table__, where, 1000, lambda: 10_000_000)
+        found, carried = capped_matches(db.session, Activity.__table__, where, 1000, lambda: 10_000_000)
+        # with the order column: the same keys, each with its row's value
+        dated, with_dates = capped_matches(db.session, Activity.__table__, where, 1000, lambda: 10_000_000,
+                                           Activity.__table__.c.activity_date)
         db.session.remove()
+    dates = dict(sql("SELECT activity_id, activity_date FROM activities WHERE type = :t", t=kind))
+    assert carried is None and dated == found and with_dates == [(key, dates[key]) for key in found]
     newest = [k for (k,) in sql("SELECT activity_id FROM activities WHERE type = :t AND subject ILIKE '%renewal%' "
                                 "ORDER BY activity_id DESC LIMIT 1001", t=kind)]
     assert len(found) == expected

@@ -84,6 +84,7 @@ def test_matches_are_ordered_as_postgresql_orders_them(sql):
     for kind, rows in values.items():
         pairs = [tuple(r) for r in sql(f"SELECT k, v FROM (VALUES {rows}) t(k, v)")]
         for direction in ("ASC", "DESC"):
-            expected = [k for (k,) in sql(f"SELECT k FROM (VALUES {rows}) t(k, v) ORDER BY v {direction}, k {direction}")]
+            ordered = sql(f"SELECT k FROM (VALUES {rows}) t(k, v) ORDER BY v {direction}, k {direction}")
+            expected = [k for (k,) in ordered]
             assert in_list_order(pairs, direction == "DESC") == expected, (kind, direction)
 

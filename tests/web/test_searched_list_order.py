@@ -8,6 +8,7 @@ of the same rows, for a rep and the admin, ties broken by the key and NULLs wher
 from __future__ import annotations
 
 import re
+from html import unescape
 
 import pytest
 
@@ -57,6 +58,14 @@ def test_a_searched_lists_pages_are_its_matches_in_the_lists_order(app, admin, r
                 assert f"Record Count:</strong> {expected_count}" in html
                 listed += _listed(html)
             assert listed == expected and len(expected) == expected_count, (user, arguments)
+            # and by keyset from the first page on (the Next links: the database's order after the first)
+            html = client.get(f"/activities/list/?q=Ordertest&psize_ActivityView={PAGE}{arguments}").get_data(
+                as_text=True)
+            followed = _listed(html)
+            while (following := re.search(r'rel="next" href="([^"]+)"', html)) is not None:
+                html = client.get(unescape(following[1])).get_data(as_text=True)
+                followed += _listed(html)
+            assert followed == expected, (user, arguments)
 
 
 @pytest.mark.parametrize("user", ["rep", "admin"])

@@ -105,8 +105,8 @@ class ListPaging:
         after = self.cursor(request.args.get(after_arg), order, kind)
         before = self.cursor(request.args.get(before_arg), order, kind)
         last = not self.feed and request.args.get(before_arg) == END
-        count = 0 if self.feed else datamodel.query_count(datamodel.session.query(datamodel.obj), filters,
-                                                                 order_column=order_column)
+        count = 0 if self.feed else datamodel.query_count(
+            datamodel.session.query(datamodel.obj), filters, order_column=order_column)
         pages = max(1, math.ceil(count / page_size)) if not self.feed and exact(count) else None
         if last and pages:  # a counted list's last page is its last numbered page, as FAB's
             last, page = False, pages - 1

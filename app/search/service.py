@@ -11,7 +11,7 @@ filtered list.
 from __future__ import annotations
 
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -297,12 +297,20 @@ Scopes = dict[Entity, "dict[str, list[int] | str] | None"]  # per entity: search
 
 
 def _search_queue(session: Session, todo: deque[Entity], terms: Terms, limit: int,
-                  scopes: Scopes) -> dict[Entity, Outcome]:
-    """Search the entities taken from `todo` one after the other until it is empty (shared with other threads)."""
+                  scopes: Scopes | Future[Scopes], restore: bool = True) -> dict[Entity, Outcome]:
+    """Search the entities taken from `todo` one after the other until it is empty (shared with other threads).
+
+    `scopes` still to come (another thread's queue): the session is set up first, while the request
+    reads them. `restore`: the settings in force before are set again at the end (not needed where
+    the transaction ends with the session).
+    """
     # timeout and lookup settings once for the transaction: the newest-rows probe and the
     # ranking read by primary key, which the lookup settings do not change
     wanted = {"statement_timeout": str(SEARCH_TIMEOUT_MS), **INDEX_LOOKUP_SETTINGS}
     before: dict[str, str] | None = None  # set when the first entity is taken
+    if isinstance(scopes, Future):
+        before = set_for_transaction(session, wanted)
+        scopes = scopes.result()
     outcomes: dict[Entity, Outcome] = {}
     while True:
         try:
@@ -322,16 +330,23 @@ def _search_queue(session: Session, todo: deque[Entity], terms: Terms, limit: in
             session.rollback()  # the transaction is aborted; the next entity starts a new one
             before = None
             outcomes[entity] = ([], 0, True)
-    if before is not None:
+    if before is not None and restore:
         set_for_transaction(session, before)  # normal planning and timeout for the rest of the transaction
     return outcomes
 
 
 def _queue_in_own_session(app: Flask, bind, actor: tuple[str, str], todo: deque[Entity], terms: Terms,
-                          limit: int, scopes: Scopes) -> dict[Entity, Outcome]:
+                          limit: int, scopes: Future[Scopes]) -> dict[Entity, Outcome]:
     # app context: loading decrypts with the app's keys; the request's user: the rows it may see
     with app.app_context(), acting_as(actor), Session(bind=bind) as own:
-        return _search_queue(own, todo, terms, limit, scopes)  # closing expunges the rows: they stay loaded
+        # closing expunges the rows (they stay loaded) and ends the transaction, its settings with it
+        return _search_queue(own, todo, terms, limit, scopes, restore=False)
+
+
+def _scopes(entities: list[Entity]) -> Scopes:
+    """Each entity's search_scope, read in the request (its user and memo: the other threads have neither)."""
+    with_activities = any(entity.table.name == "activities" for entity in entities)
+    return {entity: search_scope(entity.table.name, with_activities) for entity in entities}
 
 
 def search(session: Session, raw_query: str | None, entities: Iterable[Entity] = ENTITIES,
@@ -348,21 +363,29 @@ def search(session: Session, raw_query: str | None, entities: Iterable[Entity] =
         return []
     if not any(ch.isalnum() for ch in query):
         raise QueryError(_("Type some letters, digits or characters to search for."))
-    pattern = terms_pattern(query, query_stems(session, query))
     entities = list(entities)
     todo = deque(sorted(entities, key=_slowness))
     terms = Terms(query)
-    # read here, in the request (its user and memo): the other threads have neither
-    scopes: Scopes = {entity: search_scope(entity.table.name) for entity in entities}
     threads = max(1, min(SEARCH_THREADS, len(entities)))
     if threads == 1:
-        outcomes = _search_queue(session, todo, terms, limit, scopes)
+        outcomes = _search_queue(session, todo, terms, limit, _scopes(entities))
+        pattern = terms_pattern(query, query_stems(session, query))
     else:
         app, bind = current_app._get_current_object(), session.get_bind()
+        ready: Future[Scopes] = Future()  # the scopes, read in the request: the other threads wait for them
         with ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="search") as pool:
-            others = [pool.submit(_queue_in_own_session, app, bind, current_actor(), todo, terms, limit, scopes)
+            others = [pool.submit(_queue_in_own_session, app, bind, current_actor(), todo, terms, limit, ready)
                       for _ in range(threads - 1)]
+            try:  # while the other threads open their sessions
+                scopes = _scopes(entities)
+            except BaseException as error:
+                todo.clear()
+                ready.set_exception(error)
+                raise
+            ready.set_result(scopes)
             outcomes = _search_queue(session, todo, terms, limit, scopes)
+            # for the highlighting: asked once this thread's share is done, often before the others' ends
+            pattern = terms_pattern(query, query_stems(session, query))
             for future in others:
                 outcomes.update(future.result())
     results = []

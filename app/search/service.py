@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
 from flask import Flask, current_app
 from markupsafe import Markup
 from psycopg.errors import QueryCanceled
-from sqlalchemy import Float, Select, case, cast, func, or_, select, text
+from sqlalchemy import Select, case, func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -31,10 +31,13 @@ from app.i18n.labels import column_label
 from app.crud.derive import label_for, route_of
 from app.lists.matches import newest_then_indexed
 from app.lists.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
-from app.search.conditions import Terms, contains, holds, matches_words, starts_word, word_starts_with
-from app.models.searchable import INDEXED_MODELS, long_text_columns, substring_columns, title_columns, word_columns
+from app.search.conditions import Terms
+from app.models.searchable import INDEXED_MODELS, substring_columns
 from app.search.highlight import highlight, terms_pattern
-from app.search.scoped import own_then_indexed, search_scope
+from app.search.lookups import (Entity, lookups, quick_check, score, scoped_lookups,
+                                title_column)  # noqa: F401 (title_column: the search page asks it here)
+from app.search.scoped import (INDEXED, WINDOWS, in_steps, own_indexed, own_then_indexed, own_windows, ranked_windows,
+                               search_scope)
 from app.search.text import normalize
 
 CANDIDATES = 100
@@ -49,21 +52,6 @@ SEARCH_TIMEOUT_MS = 3000
 # pool has 5 + 5 per worker). On 2 cores two beat one and a third only adds sessions
 # (measurements: docs/performance.md).
 SEARCH_THREADS = 2
-
-
-@dataclass(frozen=True, eq=False)  # compared and hashed by identity: one object per table
-class Entity:
-    model: type
-    label: str
-    route: str
-
-    @property
-    def table(self):
-        return self.model.__table__
-
-    @property
-    def pk(self):
-        return list(self.table.primary_key.columns)[0]
 
 
 ENTITIES: tuple[Entity, ...] = tuple(
@@ -102,96 +90,12 @@ class QueryError(ValueError):
     """The query cannot be searched (the message says why, for the user)."""
 
 
-def column_groups(entity: Entity) -> list[tuple[str, ...]]:
-    """The searchable columns in the order they are looked up in: the title columns, then the long texts."""
-    return [group for group in (title_columns(entity.model), long_text_columns(entity.model)) if group]
-
-
-def _per_group(entity: Entity, condition, words_only: bool = True) -> list[ColumnElement]:
-    """`condition(column, has_word_index)` ORed over each column group; groups with no such column left out."""
-    worded = word_columns(entity.model)
-    found = []
-    for group in column_groups(entity):
-        conditions = [condition(entity.table.c[name], name in worded)
-                      for name in group if name in worded or not words_only]
-        if conditions:
-            found.append(or_(*conditions))
-    return found
-
-
-def lookups(entity: Entity, terms: Terms) -> list[ColumnElement]:
-    """The index-backed conditions that find candidates, cheapest first (`lookup_kinds`, in turn)."""
-    return [lookup for kind in lookup_kinds(entity, terms) for lookup in kind]
-
-
-def lookup_kinds(entity: Entity, terms: Terms) -> list[list[ColumnElement]]:
-    """The lookups per kind of index, cheapest first: within a kind, the title columns' then the long texts'.
-
-    Substring (pg_trgm, ILIKE) and words (tsvector, stemming) are separate lookups: the
-    word lookup is only needed when the substrings found too few rows. Each is looked up in
-    the title columns first, then in the long texts: a title match ranks higher, and a term
-    found often enough in subjects never reads the (larger) descriptions' index.
-    """
-    if terms.short_latin:
-        # one or two letters/digits: words starting with them (ILIKE '%ab%' has no index)
-        return [_per_group(entity, lambda column, _: starts_word(column, terms))] if terms.has_prefix else []
-    if terms.short:
-        # one or two CJK characters: only the word-indexed columns have CJK indexes (an unindexed
-        # OR branch, e.g. e-mail, would make the planner scan the table)
-        return [_per_group(entity, lambda column, _: contains(column, terms))]
-    return [_per_group(entity, lambda column, worded: contains(column, terms, worded), words_only=False),
-            _per_group(entity, lambda column, _: matches_words(column, terms))]
-
-
-def scoped_lookups(entity: Entity, terms: Terms) -> list[ColumnElement | tuple[ColumnElement, ...]]:
-    """`lookups` for own_then_indexed: the word (and CJK) lookups of the title columns and the long texts as one.
-
-    Each lookup within a scoped user's rows intersects its index with theirs, a bitmap of their
-    thousands of customers' keys (rep22's activities at scale 1: ~10,000 buffers, and ~2 ms to plan
-    the keys): one scan for both groups reads and plans it once, and finds the same rows. The
-    substring (trigram) lookups stay apart: their estimates are rough, and each alone is often
-    planned without the user's bitmap (a few matches in the whole table, checked one by one), where
-    their OR costs more than the user's bitmap and the planner reads that first, for every term.
-    """
-    kinds = lookup_kinds(entity, terms)
-    trigrams = kinds.pop(0) if kinds and not terms.short else []
-    return [*trigrams, *(tuple(kind) for kind in kinds if kind)]
-
-
-def title_column(entity: Entity) -> str:
-    return substring_columns(entity.model)[0]
-
-
-def score(entity: Entity, terms: Terms) -> ColumnElement:
-    """Relevance of a candidate row, from its title column (name, subject...), the field people scan.
-
-    Title starts with the query (2), contains it (1), trigram word similarity (0-1). Cheap on
-    purpose: no text-search vector is recomputed for ranking.
-    """
-    title = entity.table.c[title_column(entity)]
-    parts: list[ColumnElement] = [
-        case((title.ilike(terms.bind("starts"), escape="\\"), 2.0), else_=0.0),
-        case((title.ilike(terms.bind("like"), escape="\\"), 1.0), else_=0.0)]
-    if not terms.short:
-        parts.append(func.coalesce(func.word_similarity(terms.bind("text"), title), 0))
-    return cast(sum(parts[1:], parts[0]), Float)
-
-
-def quick_check(entity: Entity, columns, terms: Terms) -> ColumnElement | None:
-    """Exact checks without any indexed expression, on a newest-rows window's `columns` (read row by row)."""
-    worded = word_columns(entity.model)
-    if terms.short_latin:
-        found = [word_starts_with(columns[c], terms) for c in worded] if terms.has_prefix else []
-    elif terms.short:
-        found = [holds(columns[c], terms) for c in worded]
-    else:
-        found = [contains(columns[c], terms, False) for c in substring_columns(entity.model)]
-    return or_(*found) if found else None
-
-
 def lookup_statement(entity: Entity, where: ColumnElement) -> Select:
     """One lookup of candidates_statement alone: keys of up to CANDIDATES rows matching `where`, in the index's order."""
     return select(entity.pk).where(where).limit(CANDIDATES)
+
+
+Scoped = bool | str  # narrowed to the user's rows (True), or one of in_steps' two statements (WINDOWS, INDEXED)
 
 
 def candidates_statement(entity: Entity, terms: Terms, scoped: bool = False) -> Select | None:
@@ -212,23 +116,30 @@ def candidates_statement(entity: Entity, terms: Terms, scoped: bool = False) -> 
     `scoped`: for a user who sees only some owners' rows, the same parts within their rows
     (app/search/scoped.py): of the whole table's newest rows, theirs are a few per thousand.
     """
-    columns = [entity.table.c[c] for c in substring_columns(entity.model)]
     if scoped:
-        return own_then_indexed(entity.table, columns, lambda window: quick_check(entity, window.c, terms),
-                                scoped_lookups(entity, terms), CANDIDATES)
-    return newest_then_indexed(entity.table, columns, lambda window: quick_check(entity, window.c, terms),
-                               lookups(entity, terms), CANDIDATES,
+        return own_then_indexed(entity.table, *_windows_of(entity, terms), scoped_lookups(entity, terms), CANDIDATES)
+    return newest_then_indexed(entity.table, *_windows_of(entity, terms), lookups(entity, terms), CANDIDATES,
                                lambda found: case((found >= WIDEN_AT, WIDER_ROWS), else_=0))
 
 
-def entity_statement(entity: Entity, terms: Terms, limit: int = PER_ENTITY, scoped: bool = False) -> Select | None:
+def _windows_of(entity: Entity, terms: Terms) -> tuple[list, Callable]:
+    """The columns a window of rows reads and its check (candidates_statement's `columns`, `check`)."""
+    return ([entity.table.c[c] for c in substring_columns(entity.model)],
+            lambda window: quick_check(entity, window.c, terms))
+
+
+def entity_statement(entity: Entity, terms: Terms, limit: int = PER_ENTITY, scoped: Scoped = False) -> Select | None:
     """The best `limit` candidate rows, each with its score and the number of candidates (`scoped`: see there)."""
-    found = candidates_statement(entity, terms, scoped)
+    relevance = score(entity, terms).label("score")
+    if scoped == WINDOWS:  # in_steps' first: None when no lookup would follow the windows (one step), or no window
+        windows = scoped_lookups(entity, terms) and own_windows(entity.table, *_windows_of(entity, terms), CANDIDATES)
+        return ranked_windows(entity.model, windows, relevance, limit, CANDIDATES) if windows else None
+    found = (own_indexed(entity.table, scoped_lookups(entity, terms), CANDIDATES) if scoped == INDEXED
+             else candidates_statement(entity, terms, scoped))
     if found is None:
         return None
     candidates = found.cte("candidates")
     total = select(func.count()).select_from(candidates).scalar_subquery().label("total")
-    relevance = score(entity, terms).label("score")
     return (select(entity.model, relevance, total).where(entity.pk.in_(select(candidates.c.pk)))
             .order_by(relevance.desc(), entity.pk.desc()).limit(limit))
 
@@ -242,7 +153,7 @@ def forget_statements() -> None:
     _STATEMENTS.clear()
 
 
-def shared_statement(entity: Entity, terms: Terms, limit: int = PER_ENTITY, scoped: bool = False) -> Select | None:
+def shared_statement(entity: Entity, terms: Terms, limit: int = PER_ENTITY, scoped: Scoped = False) -> Select | None:
     """entity_statement for any query of this shape, built once per process: run it with `terms.params()`.
 
     Building the statement costs about a millisecond of Python per entity, the statement
@@ -258,14 +169,11 @@ def search_entity(session: Session, entity: Entity, terms: Terms, limit: int = P
                   scope: dict[str, list[int] | str] | None = None) -> tuple[list, int]:
     """(rows as (object, score), number of matches capped at CANDIDATES) for one entity: one statement.
 
-    `scope`: the search is narrowed to the user's rows (app/search/scoped.py, its parameters). Run it with
-    INDEX_LOOKUP_SETTINGS in force (see _search_queue).
+    `scope`: the search is narrowed to the user's rows (app/search/scoped.py, its parameters; a contact's or
+    activity's in two steps, `in_steps`). Run it with INDEX_LOOKUP_SETTINGS in force (see _search_queue).
     """
-    statement = shared_statement(entity, terms, limit, scoped=scope is not None)
-    if statement is None:
-        return [], 0
     params = terms.params() if scope is None else {**terms.params(), **scope}
-    rows = session.execute(statement, params).all()
+    rows = in_steps(session, lambda step: shared_statement(entity, terms, limit, step), params, scope is not None)
     return [(r[0], r[1]) for r in rows], (rows[0][2] if rows else 0)
 
 

@@ -23,6 +23,7 @@ from app.lists.keyset import Cursor, KeysetPage, keyset_page
 from app.lists.matches import capped_matches, in_list_order, keys_as_planned, keys_through_indexes, ordered_alike
 from app.lists.scope import FOLLOWERS, followed_in_scope, owned_in_scope, visible_owners
 from app.search.conditions import has_per_column, per_column
+from app.search.equalities import btree_equalities
 from app.search.filters import SEARCH_FILTERS, SearchFilterConverter
 
 
@@ -175,7 +176,7 @@ class CrmInterface(SQLAInterface):
         the policy probes only the rows holding the query), and without the indexes' conditions where
         the planner reads none of the indexes (`keys_as_planned`).
         """
-        statement = matching.order_by(None).limit(SEARCH_COUNT_CAP + 1).statement
+        statement = btree_equalities(matching.order_by(None).limit(SEARCH_COUNT_CAP + 1).statement)
         if rows_first and has_per_column(statement):
             return keys_as_planned(self.session, per_column(statement), per_column(statement, checks_only=True),
                                    rows=True)
@@ -220,7 +221,10 @@ class CrmInterface(SQLAInterface):
         scope = followed_in_scope(self.obj) if unfiltered else None
         counted = query.filter(scope) if scope is not None else query
         cap = COUNT_CAP if visible_owners(self.obj.__tablename__) is None else SCOPED_COUNT_CAP
-        capped = self.filtered(counted, filters, select_columns=select_columns).limit(cap + 1).count()
+        # as Query.count(), equalities on text columns through their B-tree (app/search/equalities.py)
+        capped_rows = self.filtered(counted, filters, select_columns=select_columns).limit(cap + 1)
+        capped = self.session.scalar(select(func.count()).select_from(
+            btree_equalities(capped_rows.enable_eagerloads(False).statement).subquery()))
         if capped <= cap:
             return capped
         return EstimatedCount(estimate) if estimate > cap else AtLeastCount(cap + 1)

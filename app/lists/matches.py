@@ -17,7 +17,8 @@ second on a million customers, docs/performance.md). One statement builder,
    WIDER_MAX): read in key order they hold it sooner than an index, whose bitmap for such a
    term holds a large share of the table;
 3. through the search indexes (sequential scans off), in no particular order, without the rows
-   the windows found.
+   the windows found; an equality on a text column through its B-tree, not its trigram index
+   (app/search/equalities.py).
 
 The parts are a UNION ALL under the cap's LIMIT: PostgreSQL runs a part only while the LIMIT
 still wants rows. The whole condition (every filter of the list, not only the search) is
@@ -42,6 +43,7 @@ from sqlalchemy.sql.visitors import InternalTraversal, iterate
 
 from app.lists.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
 from app.search.conditions import for_rows, without_index_only
+from app.search.equalities import btree_equalities
 from app.search.scoped import own_then_indexed, search_scope
 
 PROBE_ROWS = 2_000  # newest rows checked first: a term in half of the rows fills the cap here
@@ -178,7 +180,7 @@ def matches_statement(table, where: ColumnElement | None, cap: int, table_rows: 
     rows_condition = for_rows(without_index_only(condition))
     statement = newest_then_indexed(table, _read_columns(table, condition),
                                     lambda window: ClauseAdapter(window).traverse(rows_condition),
-                                    [condition], limit, wider_rows, lowered=True,
+                                    [btree_equalities(condition)], limit, wider_rows, lowered=True,
                                     keyed=keyed_filters(table, condition), carried=carried)
     assert statement is not None  # a window is always read
     return statement
@@ -192,7 +194,8 @@ def own_matches_statement(table, where: ColumnElement | None, cap: int) -> Selec
     condition = where if where is not None else true()
     rows_condition = without_index_only(condition)
     return own_then_indexed(table, _read_columns(table, condition),
-                            lambda window: ClauseAdapter(window).traverse(rows_condition), [condition], cap + 1)
+                            lambda window: ClauseAdapter(window).traverse(rows_condition),
+                            [btree_equalities(condition)], cap + 1)
 
 
 def capped_matches(session: Session, table, where: ColumnElement | None, cap: int,

@@ -6,6 +6,7 @@ The typed query reaches them as a `Terms`: its values are bound parameters.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -181,13 +182,16 @@ def for_rows(condition: ColumnElement) -> ColumnElement:
     return replacement_traverse(condition, {}, lowered_like)
 
 
-def indexed_any(columns, terms: Terms) -> ColumnElement | None:
+def indexed_any(columns, terms: Terms, also: Sequence[ColumnElement] = ()) -> ColumnElement | None:
     """A short query in any of `columns` (word-indexed), as (index lookup) AND (exact check); None for 3+ characters.
 
     One OR of the index conditions, one of the exact checks: the bitmap scan's condition is
     then the first OR itself, which its rows need not recompute (an OR of (check AND index)
     per column computed the indexed expression for every match). For one or two letters the
     check (a word of the column starts with them) is the regex that the word index implies.
+    `also`: exact conditions (a value, a label's values) that match too, in both ORs: each its own
+    lookup beside the indexes' and its own check (customers ?q=科技 深圳, 科技 also an industry's label:
+    the bigrams of each match's name were computed again, 15 ms of 31 at scale 1).
     """
     if not terms.short or not columns:
         return None
@@ -199,6 +203,8 @@ def indexed_any(columns, terms: Terms) -> ColumnElement | None:
     else:
         index = [has_bigram(c, terms) if len(terms.query) == 2 else matches_words(c, terms) for c in columns]
         check = [holds(c, terms) for c in columns]
+    if also:  # not split per column (`per_column`: the follower tables, which have no labels)
+        return and_(index_only(or_(*index, *also)), or_(*check, *also))
     candidates = or_(*[candidate(c, terms) for c in columns])
     return and_(index_only(or_(*index)), or_(*check))._annotate({PER_COLUMN: tuple(zip(check, index)),
                                                                   CANDIDATES: candidates})

@@ -20,7 +20,7 @@ from sqlalchemy import and_, false, inspect, or_
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.models.searchable import INDEXED_MODELS, substring_columns, word_columns
-from app.search.conditions import Terms, contains, indexed_any, starts_word
+from app.search.conditions import Terms, contains, indexed_any
 from app.search.filters import FilterContains
 from app.search.text import like_pattern, normalize
 
@@ -48,22 +48,15 @@ def _word_condition(model: type, word: str, columns: tuple[str, ...], exact: tup
     others: list[ColumnElement] = [table.c[name] == word for name in exact]
     others += [table.c[name].in_(values) for name, values in labelled.items() if values]
     others += [table.c[name].ilike(like_pattern(word), escape="\\") for name in scanned]
-    if terms.short and not others:
-        # one or two characters: (word or bigram index) AND (exact check), each an OR over the columns
-        split = indexed_any([table.c[name] for name in columns if name in worded], terms)
-        return split if split is not None else false()
-    found: list[ColumnElement] = []
-    for name in columns:
-        column = table.c[name]
-        if terms.short_latin:
-            if terms.has_prefix and name in worded:  # ILIKE '%ab%' has no index: words starting with it
-                found.append(starts_word(column, terms))
-        elif terms.short:
-            if name in worded:  # only the word-indexed columns have the CJK indexes
-                found.append(contains(column, terms))
-        else:
-            found.append(contains(column, terms, name in worded))
-    found += others
+    if terms.short:
+        # one or two characters: (word or bigram index) AND (exact check), each an OR over the columns and
+        # `others`. Only the word-indexed columns have the CJK indexes; one or two letters are looked up as
+        # the start of a word (ILIKE '%ab%' has no index), and only with letters or digits to look up
+        split = indexed_any([table.c[name] for name in columns if name in worded], terms, others)
+        if split is not None:
+            return split
+        return or_(*others) if others else false()
+    found = [contains(table.c[name], terms, name in worded) for name in columns] + others
     return or_(*found) if found else false()
 
 

@@ -42,7 +42,27 @@ def _renderer(formatter: Callable[[Any], Any] | None, cells: CellFormats) -> Cal
         return cells
     if formatter is show_value or formatter is cell_text:
         return lambda value: "" if value is None or (value.__class__ is str and not value) else cells(value)
-    return lambda value: cells(formatter(value) if value is not None else value)
+    # A screen's formatter (a choice's label, an owner's name, a band) is a function of its value, and a
+    # column repeats values (an industry, a rep's own name on every row): each value's text is made once
+    # a page. A text or a number is found by its value; anything else (a related row) by identity, never
+    # by equality (Decimal("1.5") == Decimal("1.50") reads apart), the value kept so its id stays its own.
+    texts: dict[Any, Any] = {}
+    objects: dict[int, tuple[Any, Any]] = {}
+
+    def render(value: Any) -> Any:
+        if value is None:
+            return cells(None)
+        kind = value.__class__
+        if kind is str or kind is int:
+            text = texts.get(value)
+            if text is None:
+                text = texts[value] = cells(formatter(value))
+            return text
+        found = objects.get(id(value))
+        if found is None:
+            found = objects[id(value)] = (cells(formatter(value)), value)
+        return found[0]
+    return render
 
 
 def list_rows(items: Sequence[Mapping[str, Any]], pks: Sequence[Any], columns: Sequence[str],

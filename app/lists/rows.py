@@ -109,7 +109,8 @@ def list_rows(items: Sequence[Mapping[str, Any]], pks: Sequence[Any], columns: S
         for column, render, link, label in cells:
             # no "None", no True/False, no microseconds, whatever a screen's formatter left
             value = render(item[column])
-            text = value.translate(HTML_ESCAPES) if value.__class__ is str else escape(value)
+            kind = value.__class__  # a Markup (a choice's label) is HTML already: escape() would copy it
+            text = value.translate(HTML_ESCAPES) if kind is str else value if kind is Markup else escape(value)
             if link and str(text).strip():
                 text = LINK.format(href=f"{show}{key}{back}", text=text)
             out.append(f"<td{label}>{text}</td>")

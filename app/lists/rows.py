@@ -7,7 +7,7 @@ Here labels and URL patterns come once per page and each cell is one escape().
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from flask import Flask
 from markupsafe import Markup, escape
@@ -68,7 +68,7 @@ def _renderer(formatter: Callable[[Any], Any] | None, cells: CellFormats) -> Cal
 def list_rows(items: Sequence[Mapping[str, Any]], pks: Sequence[Any], columns: Sequence[str],
               formatters: Mapping[str, Callable[[Any], Any]], *, checkboxes: bool, show_url: str | None,
               edit_url: str | None, delete_url: str | None, back: str = "", link_columns: Sequence[str] = (),
-              confirms: Sequence[str] = (), labels: Mapping[str, Any] | None = None) -> Markup:
+              confirms: Iterable[str] = (), labels: Mapping[str, Any] | None = None) -> Markup:
     """<tr>s: an optional action checkbox, show/edit/delete buttons, then one <td> per column.
 
     `link_columns` open the record (show page); `confirms`, per row, the delete's question naming
@@ -83,7 +83,8 @@ def list_rows(items: Sequence[Mapping[str, Any]], pks: Sequence[Any], columns: S
     select = _("Select %(row)s")  # formatted per row below
     cells = [(c, _renderer(formatters.get(c), formats), c in link_columns and show is not None,
               f' data-label="{escape(labels[c])}"' if labels and c in labels else "") for c in columns]
-    questions = list(confirms) + [""] * (len(pks) - len(confirms))
+    questions = list(confirms) if delete else []  # made as read (a screen's generator): none without delete
+    questions += [""] * (len(pks) - len(questions))
     out: list[str] = []
     for item, pk, question in zip(items, pks, questions):
         # plain str escaped by translate (escape()'s text, without a Markup per row: two a row)

@@ -13,11 +13,11 @@ from flask_babel import gettext as _
 from sqlalchemy import Integer, bindparam, func, inspect, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Query, defer, joinedload, lazyload, selectinload
+from sqlalchemy.orm import Query
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.encryption.columns import encrypted_columns
 from app.crud.refusals import dependents, friendly, out_of_scope, refuse
+from app.crud.related import related_options
 from app.lists.counts import (COUNT_CAP, SCOPED_COUNT_CAP, AtLeastCount, CappedMatches, EstimatedCount,
                               table_estimate)
 from app.lists.keyset import Cursor, KeysetPage, keyset_page
@@ -233,30 +233,7 @@ class CrmInterface(SQLAInterface):
         chosen among a search's matches, which the database would otherwise join to their
         related rows all before sorting them.
         """
-        return query.options(*self._related_options(separately))
-
-    def _related_options(self, separately: bool) -> tuple:
-        """`with_related`'s loader options, built once per screen (a page built them each time) and again
-        when a related table's encrypted columns changed (a custom financial field: app/fields)."""
-        relations = self.__dict__.get("_crm_many_to_one")
-        if relations is None:
-            relations = self._crm_many_to_one = [rel for rel in inspect(self.obj).relationships
-                                                 if rel.direction.name == "MANYTOONE"]
-        amounts = [encrypted_columns(rel.mapper) for rel in relations]  # cached lists: the same until changed
-        built = self.__dict__.setdefault("_crm_related_options", {}).get(separately)
-        if built is not None and all(a is b for a, b in zip(built[0], amounts)):
-            return built[1]
-        load = selectinload if separately else joinedload
-        options = []
-        for rel, encrypted in zip(relations, amounts):
-            # the related row alone: its own eager relations (a user's role) are read if ever asked,
-            # not joined to every row of every page (a list shows the owner's name); and without its
-            # encrypted amounts, which a list never shows of a related row (a contact's customer's
-            # revenue was decrypted on every row): read, and decrypted, if ever asked
-            inner = [defer(getattr(rel.mapper.class_, attr)) for attr, _column, _band in encrypted]
-            options.append(load(getattr(self.obj, rel.key)).options(*inner, lazyload("*")))
-        self._crm_related_options[separately] = (amounts, tuple(options))
-        return tuple(options)
+        return query.options(*related_options(self.obj, separately))
 
     def query(self, filters: Any = None, order_column: str = "", order_direction: str = "",
               page: int | None = None, page_size: int | None = None, select_columns: Any = None,

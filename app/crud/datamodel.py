@@ -13,10 +13,11 @@ from flask_babel import gettext as _
 from sqlalchemy import Integer, bindparam, func, inspect, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Query, joinedload, selectinload
+from sqlalchemy.orm import Query
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.crud.refusals import dependents, friendly, out_of_scope, refuse
+from app.crud.related import related_options
 from app.lists.counts import (COUNT_CAP, SCOPED_COUNT_CAP, AtLeastCount, CappedMatches, EstimatedCount,
                               table_estimate)
 from app.lists.keyset import Cursor, KeysetPage, keyset_page
@@ -252,13 +253,7 @@ class CrmInterface(SQLAInterface):
         chosen among a search's matches, which the database would otherwise join to their
         related rows all before sorting them.
         """
-        load = selectinload if separately else joinedload
-        for rel in inspect(self.obj).relationships:
-            if rel.direction.name == "MANYTOONE":
-                # the related row alone: its own eager relations (a user's role) are read if ever asked,
-                # not joined to every row of every page (a list shows the owner's name)
-                query = query.options(load(getattr(self.obj, rel.key)).lazyload("*"))
-        return query
+        return query.options(*related_options(self.obj, separately))
 
     def query(self, filters: Any = None, order_column: str = "", order_direction: str = "",
               page: int | None = None, page_size: int | None = None, select_columns: Any = None,

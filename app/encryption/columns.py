@@ -21,6 +21,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import LargeBinary, Numeric, SmallInteger, event, inspect, text
 from sqlalchemy.orm import Mapper, attributes, mapped_column
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.state import InstanceState
 from sqlalchemy.types import TypeDecorator
 
 from app.encryption.keyring import KeyRing, load_key_ring
@@ -204,16 +205,49 @@ def _opening(cls: type) -> tuple[str, str, tuple[tuple[str, str], ...]] | None:
     return mapper.local_table.name, primary_key_of(mapper), tuple((attr, column) for attr, column, _ in columns)
 
 
-def _open(target: Any, *_args: Any) -> None:
-    opening = _opening(type(target))
+QUERY_RING = "crm_key_ring"  # a query's context.attributes: the ring, looked up once per query
+
+
+def _query_ring(context: Any) -> KeyRing:
+    """The key ring for the rows of one query: a list page opens an amount on each of its rows."""
+    space = getattr(context, "attributes", None)
+    if space is None:
+        return key_ring()
+    ring = space.get(QUERY_RING)
+    if ring is None:
+        ring = space[QUERY_RING] = key_ring()
+    return ring
+
+
+def _open_loaded(state: InstanceState, context: Any) -> None:
+    """A row just loaded (a `load` listener, raw: given its state): its amounts in plain numbers.
+
+    Nothing of a new row is modified yet, so each value is set in its dict directly:
+    `set_committed_value` would only clear history and expiry the row does not have.
+    """
+    opening = _opening(state.class_)
     if opening is None:
         return
     table, pk, columns = opening
-    loaded = target.__dict__
+    loaded = state.dict
+    for attr, column in columns:
+        value = loaded.get(attr)
+        if value.__class__ is Sealed:
+            loaded[attr] = _query_ring(context).decrypt(value, table, column, loaded[pk])
+
+
+def _open(state: InstanceState, context: Any, *_args: Any) -> None:
+    """Attributes of a known row loaded again (`refresh`: after an expiry or of a deferred column)."""
+    opening = _opening(state.class_)
+    if opening is None:
+        return
+    table, pk, columns = opening
+    target = state.obj()
+    loaded = state.dict
     for attr, column in columns:
         value = loaded.get(attr)
         if isinstance(value, Sealed):
-            set_committed_value(target, attr, key_ring().decrypt(value, table, column, getattr(target, pk)))
+            set_committed_value(target, attr, _query_ring(context).decrypt(value, table, column, getattr(target, pk)))
 
 
 def seal_before_insert(mapper: Mapper, connection, target: Any) -> None:
@@ -226,7 +260,8 @@ def seal_before_update(mapper: Mapper, connection, target: Any) -> None:
 
 LISTENERS = (("before_insert", seal_before_insert), ("before_update", seal_before_update),
              ("after_insert", _after_write), ("after_update", _after_write),
-             ("load", _open), ("refresh", _open))
+             ("load", _open_loaded), ("refresh", _open))
+RAW = frozenset({"load", "refresh"})  # given the row's state: no wrapper call per loaded row
 
 
 def install(base: type) -> None:
@@ -236,7 +271,7 @@ def install(base: type) -> None:
     """
     for name, listener in LISTENERS:
         if not event.contains(base, name, listener):
-            event.listen(base, name, listener, propagate=True)
+            event.listen(base, name, listener, propagate=True, raw=name in RAW)
 
 
 def installed(base: type) -> bool:

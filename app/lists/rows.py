@@ -7,7 +7,7 @@ Here labels and URL patterns come once per page and each cell is one escape().
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from flask import Flask
 from markupsafe import Markup, escape
@@ -42,13 +42,33 @@ def _renderer(formatter: Callable[[Any], Any] | None, cells: CellFormats) -> Cal
         return cells
     if formatter is show_value or formatter is cell_text:
         return lambda value: "" if value is None or (value.__class__ is str and not value) else cells(value)
-    return lambda value: cells(formatter(value) if value is not None else value)
+    # A screen's formatter (a choice's label, an owner's name, a band) is a function of its value, and a
+    # column repeats values (an industry, a rep's own name on every row): each value's text is made once
+    # a page. A text or a number is found by its value; anything else (a related row) by identity, never
+    # by equality (Decimal("1.5") == Decimal("1.50") reads apart), the value kept so its id stays its own.
+    texts: dict[Any, Any] = {}
+    objects: dict[int, tuple[Any, Any]] = {}
+
+    def render(value: Any) -> Any:
+        if value is None:
+            return cells(None)
+        kind = value.__class__
+        if kind is str or kind is int:
+            text = texts.get(value)
+            if text is None:
+                text = texts[value] = cells(formatter(value))
+            return text
+        found = objects.get(id(value))
+        if found is None:
+            found = objects[id(value)] = (cells(formatter(value)), value)
+        return found[0]
+    return render
 
 
 def list_rows(items: Sequence[Mapping[str, Any]], pks: Sequence[Any], columns: Sequence[str],
               formatters: Mapping[str, Callable[[Any], Any]], *, checkboxes: bool, show_url: str | None,
               edit_url: str | None, delete_url: str | None, back: str = "", link_columns: Sequence[str] = (),
-              confirms: Sequence[str] = (), labels: Mapping[str, Any] | None = None) -> Markup:
+              confirms: Iterable[str] = (), labels: Mapping[str, Any] | None = None) -> Markup:
     """<tr>s: an optional action checkbox, show/edit/delete buttons, then one <td> per column.
 
     `link_columns` open the record (show page); `confirms`, per row, the delete's question naming
@@ -63,7 +83,8 @@ def list_rows(items: Sequence[Mapping[str, Any]], pks: Sequence[Any], columns: S
     select = _("Select %(row)s")  # formatted per row below
     cells = [(c, _renderer(formatters.get(c), formats), c in link_columns and show is not None,
               f' data-label="{escape(labels[c])}"' if labels and c in labels else "") for c in columns]
-    questions = list(confirms) + [""] * (len(pks) - len(confirms))
+    questions = list(confirms) if delete else []  # made as read (a screen's generator): none without delete
+    questions += [""] * (len(pks) - len(questions))
     out: list[str] = []
     for item, pk, question in zip(items, pks, questions):
         # plain str escaped by translate (escape()'s text, without a Markup per row: two a row)
@@ -89,7 +110,8 @@ def list_rows(items: Sequence[Mapping[str, Any]], pks: Sequence[Any], columns: S
         for column, render, link, label in cells:
             # no "None", no True/False, no microseconds, whatever a screen's formatter left
             value = render(item[column])
-            text = value.translate(HTML_ESCAPES) if value.__class__ is str else escape(value)
+            kind = value.__class__  # a Markup (a choice's label) is HTML already: escape() would copy it
+            text = value.translate(HTML_ESCAPES) if kind is str else value if kind is Markup else escape(value)
             if link and str(text).strip():
                 text = LINK.format(href=f"{show}{key}{back}", text=text)
             out.append(f"<td{label}>{text}</td>")

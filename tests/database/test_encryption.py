@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from app.ops.database import owner_engine
 from app.ops.embedded_db import bin_path
@@ -18,7 +18,8 @@ from app.encryption.columns import key_ring
 from app.encryption.keyring import KEY_FILE, DecryptionError
 from app.encryption.rotation import count_pending, reencrypt
 from app.extensions import db
-from app.models import Customer, Opportunity
+from app.crud.datamodel import CrmInterface
+from app.models import Contact, Customer, Opportunity
 from tests.support.apps import db_name, make_app, own_ring_app  # noqa: F401  (fixture)
 from tests.support.client import csrf_token, post_form
 from tests.support.htmlforms import form_fields
@@ -116,6 +117,28 @@ def test_moved_ciphertext_is_a_clear_error_page_not_a_wrong_number(admin, sql, a
     response = admin.get(f"/customers/show/{second}")
     assert response.status_code == 500
     assert "does not decrypt" in response.get_data(as_text=True)
+
+
+def test_lists_of_other_tables_leave_their_customers_revenue_sealed(app, admin, sql, add_rows):
+    """A contacts list names each contact's customer: it neither reads nor decrypts the customer's revenue
+    (a moved ciphertext does not break it), which is still decrypted when asked for."""
+    first, second = add_rows(Customer, {"name": "Sealed Left", "revenue": Decimal("10.00")},
+                             {"name": "Sealed Right", "revenue": Decimal("20.00")})
+    (contact,) = add_rows(Contact, {"customer_id": second, "first_name": "Ana", "last_name": "Sealed"})
+    listed = admin.get("/contacts/list/")
+    assert listed.status_code == 200 and "Sealed Right" in listed.get_data(as_text=True)
+    with as_admin(app):  # the list's own loading (CrmInterface.with_related), then the amount asked for
+        interface = CrmInterface(Contact)
+        row = interface.with_related(db.session.query(Contact)).filter(Contact.contact_id == contact).one()
+        assert "revenue" not in row.customer.__dict__ and row.customer.name == "Sealed Right"
+        assert row.customer.revenue == Decimal("20.00")
+        db.session.expire(row.customer)  # read again (a refresh): decrypted again
+        assert row.customer.revenue == Decimal("20.00") and "revenue" not in inspect(row.customer).committed_state
+        db.session.remove()
+    sql("UPDATE customers SET revenue = (SELECT revenue FROM customers WHERE customer_id = :a) "
+        "WHERE customer_id = :b", a=first, b=second)
+    assert admin.get("/contacts/list/").status_code == 200  # the customer's revenue is not opened
+    assert admin.get("/customers/list/").status_code == 500  # where it is shown, the fault is plain
 
 
 def test_ciphertext_length_does_not_reveal_the_amount(sql, add_rows):

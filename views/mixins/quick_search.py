@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 from urllib.parse import quote, urlsplit
 
 from flask import redirect, request, url_for
@@ -214,10 +214,15 @@ class QuickSearchMixin(ListSearchMixin):
 
     def row_extras(self, rows: list) -> dict[str, Any]:
         """What the rows show besides their values: the title links, each delete's confirmation."""
+        return {"link_columns": self.title_links(), "confirms": self.delete_questions(rows)}
+
+    def delete_questions(self, rows: list) -> Iterator[str]:
+        """Each row's delete confirmation, made as read: only for rows with a delete button (app/lists/rows.py)."""
         table = self.datamodel.obj.__tablename__
         record = str(RECORD_NAMES[table]) if table in RECORD_NAMES else str(self.show_title).lower()
         question = _("Delete %(record)s “%(name)s”?", record=record, name="%(name)s")  # translated once
-        return {"link_columns": self.title_links(), "confirms": [question % {"name": str(r)} for r in rows]}
+        for row in rows:
+            yield question % {"name": str(row)}
 
     def pre_delete(self, item: Any) -> None:
         """Refuse, as an error naming what still depends on it, to delete a record others belong to."""
@@ -254,5 +259,5 @@ class QuickSearchMixin(ListSearchMixin):
         return {
             "edit": url_for(f"{self.endpoint}.edit", pk=pk) if can_edit else None,
             "delete": url_for(f"{self.endpoint}.delete", pk=pk) if can_delete else None,
-            "confirm": self.row_extras([item])["confirms"][0],
+            "confirm": next(self.delete_questions([item])),
         }

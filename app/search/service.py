@@ -34,8 +34,7 @@ from app.lists.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
 from app.search.conditions import Terms
 from app.models.searchable import INDEXED_MODELS, substring_columns
 from app.search.highlight import highlight, terms_pattern
-from app.search.lookups import (Entity, lookups, quick_check, score, scoped_lookups,
-                                title_column)  # noqa: F401 (title_column: the search page asks it here)
+from app.search.lookups import Entity, lookups, quick_check, score, scoped_lookups
 from app.search.scoped import (INDEXED, WINDOWS, in_steps, own_indexed, own_then_indexed, own_windows, ranked_windows,
                                search_scope)
 from app.search.text import normalize

@@ -8,6 +8,7 @@ from flask_appbuilder.security.decorators import has_access
 
 from app.extensions import db
 from app.search import service
+from app.search.lookups import title_column
 from app.search.service import ENTITIES, QueryError, search
 from app.search.text import normalize
 from views.tables.screens import MENU
@@ -39,4 +40,4 @@ class SearchView(BaseView):
 
     def _title_filter(self, entity) -> str:
         """URL of the entity's list filtered on its title column ("contains" is filter 0)."""
-        return f"{entity.route}/list/?_flt_0_{service.title_column(entity)}="
+        return f"{entity.route}/list/?_flt_0_{title_column(entity)}="

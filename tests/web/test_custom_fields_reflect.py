@@ -252,12 +252,11 @@ def test_a_field_added_through_one_app_shows_on_the_other(owner, app, other_app,
     assert login(client).status_code == 302
     assert "Budget code" not in client.get("/customers/add").get_data(as_text=True)
     add_field(owner, "customers", "budget_code", "varchar(60)", "text", "Budget code", "预算代码")
-    added, deadline, shown = time.monotonic(), time.monotonic() + 5, False
-    while not shown and time.monotonic() < deadline:  # requests as users make them, no pause
-        item = client.get(f"/api/v1/customers/{fields['customer']}").get_json()["result"]
-        shown = "budget_code" in item
-    assert shown, "the other app server did not show the field within 5 seconds"
-    assert time.monotonic() - added < 5
+    # the next check of the other app, at most CHECK_EVERY (1 s) later, shows it: its second is made to have
+    # passed rather than waited for (on a loaded CI machine a wall-clock deadline measured the machine)
+    refresh(other_app)
+    item = client.get(f"/api/v1/customers/{fields['customer']}").get_json()["result"]
+    assert "budget_code" in item, "the other app's next schema check did not show the field"
     assert "Budget code" in client.get("/customers/add").get_data(as_text=True)
     assert "Budget code" in client.get("/customers/list/?cols=name,budget_code").get_data(as_text=True)
 

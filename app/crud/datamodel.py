@@ -117,11 +117,17 @@ class CrmInterface(SQLAInterface):
         SEARCH_COUNT_CAP of them, so a common word costs what a rare one does. Once per request.
         `carry`: the list's order column, read with the keys where that costs no more (`page_of_matches`).
         """
+        found = self._matches(filters, carry)
+        return None if found is None else found[0]
+
+    def _matches(self, filters: Any, carry: str = "") -> tuple[list[int], str, list | None] | None:
+        """`search_matches`' keys, the column they carry (`carry`, or "") and the (key, value) rows carrying it
+        (else None), memoized per request by table and filters."""
         values = filters.get_filters_values() if filters else []
         if not any(isinstance(flt, SEARCH_FILTERS) for flt, _value in values):
             return None
         memo = g.setdefault("crm_search_matches", {})
-        key = self._matches_key(filters)
+        key = self.obj.__tablename__, tuple((type(f).__name__, f.column_name, str(v)) for f, v in values)
         if key not in memo:
             matching = self.filtered(self.session.query(self.obj), filters).with_entities(self.get_pk())
             table = self.obj.__table__
@@ -136,22 +142,16 @@ class CrmInterface(SQLAInterface):
                 # against 59 ms through the indexes)
                 rows = self._indexed_matches(matching.add_columns(column) if column is not None else matching,
                                              rows_first=scoped and table.name in FOLLOWERS)
-                memo[key], carried = [row[0] for row in rows], rows if column is not None else None
+                keys, carried = [row[0] for row in rows], rows if column is not None else None
             else:
                 where = matching.whereclause
                 if scoped:  # the filters alone: capped_matches looks within the user's rows itself
                     filtered = self.apply_filters(self.session.query(self.obj), self.get_inner_filters(filters))
                     where = filtered.whereclause
-                memo[key], carried = capped_matches(self.session, table, where, SEARCH_COUNT_CAP,
-                                                    self._table_estimate, column)
-            if carried is not None:
-                g.setdefault("crm_search_carried", {})[key] = (carry, carried)
+                keys, carried = capped_matches(self.session, table, where, SEARCH_COUNT_CAP,
+                                               self._table_estimate, column)
+            memo[key] = keys, carry if carried is not None else "", carried
         return memo[key]
-
-    def _matches_key(self, filters: Any) -> tuple:
-        """The request's memo key of a filter set's matches: the table and each filter's kind, column and value."""
-        values = filters.get_filters_values() if filters else []
-        return self.obj.__tablename__, tuple((type(f).__name__, f.column_name, str(v)) for f, v in values)
 
     def _reads_only_own_table(self, matching: Query, values: list) -> bool:
         """Whether the filtered statement reads this table alone (no join): the same for the same filters.
@@ -320,17 +320,17 @@ class CrmInterface(SQLAInterface):
         The database would read every match again (a thousand for a common word) to sort them (customers
         ?q=Logistics and an industry at scale 1: 5 ms -> 1 ms; a rep's activities ?q=renewal by date: 1,000
         rows read again under the policy, ~7,000 buffers, for 26)."""
-        keys = self.search_matches(filters)
-        if keys is None:
+        found = self._matches(filters)
+        if found is None:
             return None
+        keys, carried_column, carried = found
         descending = order_direction == "desc"
         if order_column == self.get_pk_name():
             keys = sorted(keys[:SEARCH_COUNT_CAP], reverse=descending)
+        elif carried is not None and carried_column == order_column:
+            keys = in_list_order(carried[:SEARCH_COUNT_CAP], descending)
         else:
-            carried = g.get("crm_search_carried", {}).get(self._matches_key(filters))
-            if carried is None or carried[0] != order_column:
-                return None
-            keys = in_list_order(carried[1][:SEARCH_COUNT_CAP], descending)
+            return None
         return self.rows_of(keys[offset:offset + limit if limit else None])
 
     def rows_of(self, keys: list) -> list:

@@ -219,35 +219,34 @@ def _query_ring(context: Any) -> KeyRing:
     return ring
 
 
+def _unsealed(state: InstanceState, context: Any) -> list[tuple[str, Any]]:
+    """(attribute, plain number) of each amount a row holds sealed, decrypted with the query's ring."""
+    opening = _opening(state.class_)
+    if opening is None:
+        return []
+    table, pk, columns = opening
+    loaded = state.dict
+    sealed = [(attr, column) for attr, column in columns if isinstance(loaded.get(attr), Sealed)]
+    if not sealed:
+        return []
+    ring, key = _query_ring(context), loaded[pk] if pk in loaded else getattr(state.obj(), pk)
+    return [(attr, ring.decrypt(loaded[attr], table, column, key)) for attr, column in sealed]
+
+
 def _open_loaded(state: InstanceState, context: Any) -> None:
     """A row just loaded (a `load` listener, raw: given its state): its amounts in plain numbers.
 
     Nothing of a new row is modified yet, so each value is set in its dict directly:
     `set_committed_value` would only clear history and expiry the row does not have.
     """
-    opening = _opening(state.class_)
-    if opening is None:
-        return
-    table, pk, columns = opening
-    loaded = state.dict
-    for attr, column in columns:
-        value = loaded.get(attr)
-        if value.__class__ is Sealed:
-            loaded[attr] = _query_ring(context).decrypt(value, table, column, loaded[pk])
+    state.dict.update(_unsealed(state, context))
 
 
 def _open(state: InstanceState, context: Any, *_args: Any) -> None:
     """Attributes of a known row loaded again (`refresh`: after an expiry or of a deferred column)."""
-    opening = _opening(state.class_)
-    if opening is None:
-        return
-    table, pk, columns = opening
     target = state.obj()
-    loaded = state.dict
-    for attr, column in columns:
-        value = loaded.get(attr)
-        if isinstance(value, Sealed):
-            set_committed_value(target, attr, _query_ring(context).decrypt(value, table, column, getattr(target, pk)))
+    for attr, plain in _unsealed(state, context):
+        set_committed_value(target, attr, plain)
 
 
 def seal_before_insert(mapper: Mapper, connection, target: Any) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from sqlalchemy import Boolean, Text, and_, bindparam, cast, func, literal, literal_column, or_, true
+from sqlalchemy import Boolean, Text, and_, bindparam, cast, func, literal, literal_column, or_, true, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY, REGCONFIG, TEXT
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BinaryExpression, BindParameter, ClauseElement, ColumnElement
@@ -206,8 +206,10 @@ def indexed_any(columns, terms: Terms, also: Sequence[ColumnElement] = ()) -> Co
     if also:  # not split per column (`per_column`: the follower tables, which have no labels)
         return and_(index_only(or_(*index, *also)), or_(*check, *also))
     candidates = or_(*[candidate(c, terms) for c in columns])
-    return and_(index_only(or_(*index)), or_(*check))._annotate({PER_COLUMN: tuple(zip(check, index)),
-                                                                  CANDIDATES: candidates})
+    # as clauses, not a tuple: an annotation's value is part of the statement's cache key, and a tuple of
+    # clauses compares by identity (every short query's statement was compiled again: 3-5 ms a request)
+    pairs = tuple_(*(tuple_(c, i) for c, i in zip(check, index)))
+    return and_(index_only(or_(*index)), or_(*check))._annotate({PER_COLUMN: pairs, CANDIDATES: candidates})
 
 
 PER_COLUMN = "crm_per_column"  # annotation of indexed_any's condition: its (exact check, index lookup) per column
@@ -247,7 +249,7 @@ def per_column(element: ClauseElement, checks_only: bool = False) -> ClauseEleme
         if pairs is None:
             return None
         # the candidates first: the policy's test (and these checks) only for the rows holding the query
-        found = or_(*(check for check, _index in pairs)) if checks_only else \
-            or_(*(and_(check, index) for check, index in pairs))
+        found = or_(*(pair.clauses[0] for pair in pairs.clauses)) if checks_only else \
+            or_(*(and_(*pair.clauses) for pair in pairs.clauses))
         return and_(e._annotations[CANDIDATES], found)
     return replacement_traverse(element, {}, split)

@@ -289,3 +289,34 @@ def test_a_common_word_lists_a_capped_set_of_matches_and_pages_through_it(app, a
     switch_language(admin, "zh")
     page = admin.get("/customers/list/?q=acme").get_data(as_text=True)
     assert "1,000+" in page and "仅列出其中 1,000 条" in page
+
+
+def test_a_repeated_search_reuses_its_compiled_statement(app, admin, sql):
+    """A search's matches statement is compiled once and then taken from SQLAlchemy's cache, short queries too.
+
+    The statement carries each short query's per-column form as an annotation; held as a tuple of
+    clauses it made the cache key differ on every request, and the whole statement was compiled again.
+    """
+    from sqlalchemy import event
+
+    from app.extensions import db
+    ids = _customers(sql, ("Acme Logistics", "Retail"), ("王晓明 贸易", "Retail"))
+    sql("INSERT INTO contacts (customer_id, first_name, last_name, position) VALUES (:c, 'Li', 'Wang', '经理')",
+        c=ids["Acme Logistics"])
+    hits: list[str] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().startswith("WITH probe"):
+            hits.append(context.cache_hit.name)
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        for url in ("/customers/list/?q=acme", "/customers/list/?q=王晓", "/contacts/list/?q=li",
+                    "/contacts/list/?q=经理", "/customers/list/?q=ac"):
+            hits.clear()
+            for _ in range(2):
+                assert admin.get(url).status_code == 200
+            assert hits and hits[-1] == "CACHE_HIT", (url, hits)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)

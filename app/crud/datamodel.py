@@ -19,7 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.crud.refusals import dependents, friendly, out_of_scope, refuse
 from app.crud.related import related_options
 from app.lists.counts import (COUNT_CAP, SCOPED_COUNT_CAP, AtLeastCount, CappedMatches, EstimatedCount,
-                              table_estimate)
+                              count_unordered, table_estimate)
 from app.lists.keyset import Cursor, KeysetPage, keyset_page
 from app.lists.matches import capped_matches, in_list_order, keys_as_planned, keys_through_indexes, ordered_alike
 from app.lists.scope import FOLLOWERS, followed_in_scope, owned_in_scope, visible_owners
@@ -222,10 +222,7 @@ class CrmInterface(SQLAInterface):
         scope = followed_in_scope(self.obj) if unfiltered else None
         counted = query.filter(scope) if scope is not None else query
         cap = COUNT_CAP if visible_owners(self.obj.__tablename__) is None else SCOPED_COUNT_CAP
-        # as Query.count(), equalities on text columns through their B-tree (app/search/equalities.py)
-        capped_rows = self.filtered(counted, filters, select_columns=select_columns).limit(cap + 1)
-        capped = self.session.scalar(select(func.count()).select_from(
-            btree_equalities(capped_rows.enable_eagerloads(False).statement).subquery()))
+        capped = count_unordered(self.filtered(counted, filters, select_columns=select_columns).limit(cap + 1))
         if capped <= cap:
             return capped
         return EstimatedCount(estimate) if estimate > cap else AtLeastCount(cap + 1)

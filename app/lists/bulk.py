@@ -21,7 +21,7 @@ from sqlalchemy.orm import Query, Session
 from app.crud.lookups import many_to_one, narrowing_keys
 from app.crud.refusals import friendly
 from app.i18n.labels import column_label, label_for
-from app.search.equalities import btree_equalities
+from app.lists.counts import count_unordered
 
 BATCH = 5_000  # rows per statement: bounded statements and key lists, one transaction
 NAMED = 5  # rows a refusal names (the count says how many in all)
@@ -47,8 +47,7 @@ def _keys(query: Query, model: type) -> tuple[Any, Query]:
 def count(query: Query, model: type) -> int:
     """How many rows the operation would touch (an exact count: the confirmation names it)."""
     _pk, keys = _keys(query, model)
-    # no order asked: equalities on text columns through their B-tree, not their trigram index
-    return query.session.scalar(select(func.count()).select_from(btree_equalities(keys.statement).subquery()))
+    return count_unordered(keys)  # `_keys` leaves no order
 
 
 def blocking_dependents(session: Session, query: Query, model: type) -> list[tuple[str, int]]:

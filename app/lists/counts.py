@@ -8,11 +8,13 @@ from __future__ import annotations
 import time
 
 from flask import current_app
-from sqlalchemy import column, text
+from sqlalchemy import column, func, select, text
+from sqlalchemy.orm import Query
 
 from app.extensions import db
 from app.i18n.translations import gettext as _  # the request's translations looked up once
 from app.lists.scope import sees_all
+from app.search.equalities import btree_equalities
 
 COUNT_CAP = 10_000
 # A user who sees only some owners' rows (row-level security) has their rows counted up to here ("1,000+"):
@@ -58,6 +60,13 @@ def table_estimate(table: str) -> int:
     else:
         kept.pop(table, None)
     return estimate
+
+
+def count_unordered(query: Query) -> int:
+    """The rows of `query`, which asks no order (a list's capped count, a bulk operation's), counted as
+    Query.count() would, with its equalities on text columns through their B-tree (app/search/equalities.py)."""
+    rows = btree_equalities(query.enable_eagerloads(False).statement)
+    return query.session.scalar(select(func.count()).select_from(rows.subquery()))
 
 
 def about(n: int | None) -> str:

@@ -160,6 +160,12 @@ def _read_columns(table, condition: ColumnElement) -> list[Column]:
     return [table.c[name] for name in sorted(names) if name != pk.name]
 
 
+def _index_lookups(condition: ColumnElement) -> list[ColumnElement]:
+    """The lookups of a list's matches through the indexes: the whole condition, once. In no order (the
+    windows give the newest), so its equalities on text columns through their B-tree (app/search/equalities.py)."""
+    return [btree_equalities(condition)]
+
+
 def matches_statement(table, where: ColumnElement | None, cap: int, table_rows: float = 0,
                       carried: Sequence[Column] = ()) -> Select:
     """Keys of up to `cap` + 1 rows of `table` matching `where`: the windows' newest first, then the index's.
@@ -180,7 +186,7 @@ def matches_statement(table, where: ColumnElement | None, cap: int, table_rows: 
     rows_condition = for_rows(without_index_only(condition))
     statement = newest_then_indexed(table, _read_columns(table, condition),
                                     lambda window: ClauseAdapter(window).traverse(rows_condition),
-                                    [btree_equalities(condition)], limit, wider_rows, lowered=True,
+                                    _index_lookups(condition), limit, wider_rows, lowered=True,
                                     keyed=keyed_filters(table, condition), carried=carried)
     assert statement is not None  # a window is always read
     return statement
@@ -195,7 +201,7 @@ def own_matches_statement(table, where: ColumnElement | None, cap: int) -> Selec
     rows_condition = without_index_only(condition)
     return own_then_indexed(table, _read_columns(table, condition),
                             lambda window: ClauseAdapter(window).traverse(rows_condition),
-                            [btree_equalities(condition)], cap + 1)
+                            _index_lookups(condition), cap + 1)
 
 
 def capped_matches(session: Session, table, where: ColumnElement | None, cap: int,

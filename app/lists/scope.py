@@ -72,13 +72,13 @@ def sight(activities: bool = False) -> dict[str, tuple[str | None, list[int]]]:
         if actor_id == current_actor()[0]:
             memo = g.crm_sight = read
             if contactless is not None:
-                g.crm_contactless = bool(contactless)
+                remember_contactless(contactless)
     if memo is None:
         reads_ahead.learn(reads_ahead.SIGHT, bool(reads_ahead.learnt(reads_ahead.SIGHT)) or activities)
         rows = db.session.execute(SIGHT_AND_CONTACTLESS if activities else SIGHT).all()
         memo = g.crm_sight = {table: (scope, list(owners or ())) for table, scope, owners, *_ in rows}
         if activities:
-            g.crm_contactless = bool(rows[0][3])
+            remember_contactless(rows[0][3])
     return memo
 
 
@@ -150,16 +150,24 @@ def followed_in_scope(model: type, listed: bool = False) -> Any:
     return model.customer_id.in_(customers)
 
 
-def contactless_activities() -> bool:
+def contactless_activities(ask: bool = True) -> bool | None:
     """Whether any activity the user sees has no customer (its contact's decides): then the customers'
-    semi-join would leave it out, and `followed_in_scope` adds none.
+    semi-join would leave it out, and `followed_in_scope` adds none. Not `ask`ed: None if not known yet.
 
     Asked of the database as the user, once per request, and no sooner: the policies decide what the
     user sees, and anyone may add an activity with only a contact at any time, which a memo kept for
-    longer would miss. An activities request asks in its `sight` statement, with no round trip more."""
-    if "crm_contactless" not in g:  # the request read the sight for another table first
-        g.crm_contactless = bool(db.session.scalar(select(CONTACTLESS)))
-    return g.crm_contactless
+    longer would miss. An activities request asks in its `sight` statement, with no round trip more,
+    as does a scoped user's search (app/search/scoped.py): each gives the answer to `remember_contactless`."""
+    known = g.get("crm_contactless")  # this request's answer: only this function and the next use the name
+    if known is None and ask:  # the request read the sight for another table first
+        known = remember_contactless(db.session.scalar(select(CONTACTLESS)))
+    return known
+
+
+def remember_contactless(contactless: Any) -> bool:
+    """Keep `contactless_activities`' answer, read by a statement that asked it (CONTACTLESS) with others."""
+    g.crm_contactless = known = bool(contactless)
+    return known
 
 
 def may_own(table: str, owner_id: int | None) -> bool:

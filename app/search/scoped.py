@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.extensions import db
-from app.lists.scope import CONTACTLESS, FOLLOWERS, contactless_activities, visible_owners
+from app.lists.scope import CONTACTLESS, FOLLOWERS, contactless_activities, remember_contactless, visible_owners
 from app.models import Customer
 from app.models.ownership import OWNED_TABLES
 from app.search.conditions import for_rows
@@ -76,10 +76,10 @@ def _customers_text(owners: list[int], contactless: bool = False) -> str | None:
     request will ask `contactless_activities` too, answered by the same statement (a round trip fewer).
     """
     if "crm_search_customers_text" not in g:
-        ask = contactless and "crm_contactless" not in g
+        ask = contactless and contactless_activities(ask=False) is None
         row = db.session.execute(KEYS_AND_CONTACTLESS if ask else KEYS, {"owners": owners}).one()
         if ask:
-            g.crm_contactless = bool(row[2])
+            remember_contactless(row[2])
         g.crm_search_customers_text = row[1] if row[0] <= CUSTOMERS_MAX else None
     return g.crm_search_customers_text
 
@@ -97,7 +97,7 @@ def search_scope(table: str, with_activities: bool = False) -> dict[str, list[in
     """
     owners = visible_owners(table)
     activities = table == "activities"
-    if owners is None or (activities and g.get("crm_contactless")):
+    if owners is None or (activities and contactless_activities(ask=False)):  # known: no customers' keys read
         return None
     if table in FOLLOWERS:
         customers = _customers_text(owners, contactless=activities or with_activities)

@@ -41,7 +41,7 @@ from sqlalchemy.sql.schema import Column
 from sqlalchemy.sql.util import ClauseAdapter
 from sqlalchemy.sql.visitors import InternalTraversal, iterate
 
-from app.lists.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
+from app.lists.planner import INDEX_LOOKUP_SETTINGS, settings_in_force
 from app.search.conditions import for_rows, without_index_only
 from app.search.equalities import btree_equalities
 from app.search.scoped import own_then_indexed, search_scope
@@ -262,13 +262,11 @@ def keys_as_planned(session: Session, statement, checks_only, rows: bool = False
     rows the same way (rep22's at scale 1: the same keys in the same order). `rows`: the statements select
     more than the key, and their rows (tuples) are returned.
     """
-    before = set_for_transaction(session, INDEX_LOOKUP_SETTINGS)
-    connection = session.connection()
-    plan = connection.execute(Explain(statement)).scalar()
-    chosen = statement if _reads_search_index(plan[0]["Plan"]) else checks_only
-    keys = _fetched(connection.execute(chosen), rows)
-    set_for_transaction(session, before)
-    return keys
+    with settings_in_force(session, INDEX_LOOKUP_SETTINGS):
+        connection = session.connection()
+        plan = connection.execute(Explain(statement)).scalar()
+        chosen = statement if _reads_search_index(plan[0]["Plan"]) else checks_only
+        return _fetched(connection.execute(chosen), rows)
 
 
 def keys_through_indexes(session: Session, statement, params: dict | None = None, rows: bool = False) -> list:
@@ -276,12 +274,11 @@ def keys_through_indexes(session: Session, statement, params: dict | None = None
 
     All fetched at once (iterating fetched them one call at a time), through Core (no ORM rows). The
     settings are put back after a statement that ran; a failed one leaves the transaction to be rolled
-    back with its own error, not one from putting them back. `rows`: as `keys_as_planned`'s.
+    back with its own error, not one from putting them back (`settings_in_force`). `rows`: as
+    `keys_as_planned`'s.
     """
-    before = set_for_transaction(session, INDEX_LOOKUP_SETTINGS)
-    keys = _fetched(session.connection().execute(statement, params or {}), rows)
-    set_for_transaction(session, before)
-    return keys
+    with settings_in_force(session, INDEX_LOOKUP_SETTINGS):
+        return _fetched(session.connection().execute(statement, params or {}), rows)
 
 
 def _fetched(result, rows: bool) -> list:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Sequence
+from functools import cache
 
 from sqlalchemy import Integer, Select, Subquery, case, cast, false, func, not_, select, true, union_all
 from sqlalchemy.ext.compiler import compiles
@@ -37,11 +38,12 @@ from sqlalchemy.sql import operators
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import (BinaryExpression, BindParameter, BooleanClauseList, ClauseElement, ColumnElement,
                                      Grouping)
-from sqlalchemy.sql.schema import Column
+from sqlalchemy.sql.schema import Column, Table
 from sqlalchemy.sql.util import ClauseAdapter
 from sqlalchemy.sql.visitors import InternalTraversal, iterate
 
-from app.lists.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
+from app.fields.derived import columns_cache
+from app.lists.planner import INDEX_LOOKUP_SETTINGS, settings_in_force
 from app.search.conditions import for_rows, without_index_only
 from app.search.equalities import btree_equalities
 from app.search.scoped import own_then_indexed, search_scope
@@ -86,13 +88,20 @@ def keyed_filters(table, condition: ColumnElement) -> list[ColumnElement]:
     Only those: through another index the newest rows of a value are found by sorting them all,
     and without one by reading the table backwards until enough of them turn up.
     """
-    pk = next(iter(table.primary_key.columns))
-    keyed_columns = {index.columns[0].name for index in table.indexes
-                     if [c.name for c in index.columns] == [index.columns[0].name, pk.name]}
+    keyed = keyed_columns(table)
     return [part for part in _conjuncts(condition)
             if isinstance(part, BinaryExpression) and part.operator is operators.eq
-            and isinstance(part.left, Column) and part.left.table is table and part.left.name in keyed_columns
+            and isinstance(part.left, Column) and part.left.table is table and part.left.name in keyed
             and isinstance(part.right, BindParameter)]
+
+
+@columns_cache  # with the other caches of a table's columns: emptied whenever fields map or unmap columns
+@cache
+def keyed_columns(table: Table) -> frozenset[str]:
+    """The columns of `table` that lead one of its declared (column, key) indexes (app/models/list_indexes.py)."""
+    pk = next(iter(table.primary_key.columns))
+    return frozenset(index.columns[0].name for index in table.indexes
+                     if [c.name for c in index.columns] == [index.columns[0].name, pk.name])
 
 
 def widen_at(cap: int, table_rows: float) -> int:
@@ -262,13 +271,11 @@ def keys_as_planned(session: Session, statement, checks_only, rows: bool = False
     rows the same way (rep22's at scale 1: the same keys in the same order). `rows`: the statements select
     more than the key, and their rows (tuples) are returned.
     """
-    before = set_for_transaction(session, INDEX_LOOKUP_SETTINGS)
-    connection = session.connection()
-    plan = connection.execute(Explain(statement)).scalar()
-    chosen = statement if _reads_search_index(plan[0]["Plan"]) else checks_only
-    keys = _fetched(connection.execute(chosen), rows)
-    set_for_transaction(session, before)
-    return keys
+    with settings_in_force(session, INDEX_LOOKUP_SETTINGS):
+        connection = session.connection()
+        plan = connection.execute(Explain(statement)).scalar()
+        chosen = statement if _reads_search_index(plan[0]["Plan"]) else checks_only
+        return _fetched(connection.execute(chosen), rows)
 
 
 def keys_through_indexes(session: Session, statement, params: dict | None = None, rows: bool = False) -> list:
@@ -276,12 +283,11 @@ def keys_through_indexes(session: Session, statement, params: dict | None = None
 
     All fetched at once (iterating fetched them one call at a time), through Core (no ORM rows). The
     settings are put back after a statement that ran; a failed one leaves the transaction to be rolled
-    back with its own error, not one from putting them back. `rows`: as `keys_as_planned`'s.
+    back with its own error, not one from putting them back (`settings_in_force`). `rows`: as
+    `keys_as_planned`'s.
     """
-    before = set_for_transaction(session, INDEX_LOOKUP_SETTINGS)
-    keys = _fetched(session.connection().execute(statement, params or {}), rows)
-    set_for_transaction(session, before)
-    return keys
+    with settings_in_force(session, INDEX_LOOKUP_SETTINGS):
+        return _fetched(session.connection().execute(statement, params or {}), rows)
 
 
 def _fetched(result, rows: bool) -> list:

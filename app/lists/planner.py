@@ -1,6 +1,9 @@
 """Planner and timeout settings for the rest of one transaction (SET LOCAL), and back."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlalchemy import column, text
 from sqlalchemy.orm import Session
 
@@ -23,3 +26,15 @@ def set_for_transaction(session: Session, values: dict[str, str]) -> dict[str, s
     statement = text(f"SELECT {columns}").columns(*[column(f"c{i}") for i in range(2 * len(names))])
     row = session.execute(statement, params).one()
     return {name: row[2 * i] for i, name in enumerate(names)}
+
+
+@contextmanager
+def settings_in_force(session: Session, values: dict[str, str]) -> Iterator[None]:
+    """These settings for the statements run inside, then the ones in force before again.
+
+    Put back only after statements that ran: a failed one leaves the transaction to be rolled back with
+    its own error, not one from putting them back (a `finally` would raise InFailedSqlTransaction instead).
+    """
+    before = set_for_transaction(session, values)
+    yield  # no try/finally: see above
+    set_for_transaction(session, before)

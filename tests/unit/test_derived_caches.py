@@ -68,3 +68,22 @@ def test_a_mapped_then_unmapped_column_reaches_the_column_lists_encryption_and_c
     finally:
         reflect.apply(reflect.Reflected(0, mapped))
     assert seen() == before
+
+
+def test_the_keyed_columns_of_a_searched_list_are_kept_per_table_and_emptied_with_the_columns_caches():
+    """keyed_filters reads which columns lead a (column, key) B-tree once per table, not on every request."""
+    from sqlalchemy import and_
+
+    from app.fields.derived import forget_derived
+    from app.lists.matches import keyed_columns, keyed_filters
+    from app.models import Customer
+
+    table = Customer.__table__
+    forget_derived()
+    condition = and_(table.c.industry == "Finance", table.c.version == 1, table.c.name.ilike("%acme%"))
+    assert [part.left.name for part in keyed_filters(table, condition)] == ["industry"]  # ix_customers_industry_sort
+    assert "industry" in keyed_columns(table) and "version" not in keyed_columns(table)
+    keyed_filters(table, condition)
+    assert keyed_columns.cache_info().misses == 1 and keyed_columns.cache_info().currsize == 1
+    forget_derived()
+    assert keyed_columns.cache_info().currsize == 0

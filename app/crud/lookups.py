@@ -24,7 +24,7 @@ from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.i18n.labels import choice_label
-from app.lists.planner import INDEX_LOOKUP_SETTINGS, set_for_transaction
+from app.lists.planner import INDEX_LOOKUP_SETTINGS, settings_in_force
 from app.models.names import name_splits
 from app.models.ownership import Team
 from app.models.security import User
@@ -156,11 +156,8 @@ def lookup_options(model: type, args: Mapping[str, str], limit: int = LOOKUP_LIM
         rows = db.session.scalars(stmt.order_by(pk).limit(limit)).unique().all()
     else:
         # no key order: walking the primary key "until 20 match" reads the whole table for a rare name
-        before = set_for_transaction(db.session, INDEX_LOOKUP_SETTINGS)
-        try:
+        with settings_in_force(db.session, INDEX_LOOKUP_SETTINGS):  # a stopped lookup keeps its own error: a 503
             rows = db.session.scalars(stmt.where(matching(model, query)).limit(limit)).unique().all()
-        finally:
-            set_for_transaction(db.session, before)
     options = [{"id": getattr(row, pk.key), "text": option_label(row)} for row in rows]
     return options if not query else sorted(options, key=lambda o: (o["text"], o["id"]))
 

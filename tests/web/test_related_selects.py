@@ -128,3 +128,21 @@ def test_the_api_refuses_a_contact_of_another_customer(client, token, people, sq
     both = {"customer": people["Globex"], "contact": people["Mary Smith @ Globex"]}
     assert client.put(f"/api/v1/activities/{pk}", json=both, headers=token).status_code == 200
     assert client.put(f"/api/v1/activities/{pk}", json={"customer": None}, headers=token).status_code == 200
+
+
+def test_a_lookup_the_database_stops_answers_503_not_500(admin, people, monkeypatch):
+    """A related select's search that the statement timeout stops says so (503), as every stopped statement does.
+
+    Its index-lookup settings are put back only after a statement that ran: putting them back in a
+    `finally` raised "current transaction is aborted" instead of the timeout, and that was a 500.
+    """
+    from sqlalchemy import func
+
+    import app.crud.lookups as lookups
+    monkeypatch.setattr(lookups, "INDEX_LOOKUP_SETTINGS", {**lookups.INDEX_LOOKUP_SETTINGS, "statement_timeout": "50"})
+    slow = lookups.matching
+    monkeypatch.setattr(lookups, "matching", lambda model, query: slow(model, query) & (func.pg_sleep(1).is_not(None)))
+    response = admin.get("/contacts/lookup/?q=John")
+    assert response.status_code == 503, response.get_data(as_text=True)[:300]
+    monkeypatch.undo()
+    assert len(options(admin, "/contacts/lookup/?q=John")) == 2  # the next request is served as before

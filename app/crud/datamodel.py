@@ -18,8 +18,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.crud.refusals import dependents, friendly, out_of_scope, refuse
 from app.crud.related import related_options
-from app.lists.counts import (COUNT_CAP, SCOPED_COUNT_CAP, AtLeastCount, CappedMatches, EstimatedCount,
-                              count_unordered, table_estimate)
+from app.lists.counts import (COUNT_CAP, SCOPED_COUNT_CAP, AtLeastCount, CappedCount, CappedMatches,
+                              EstimatedCount, table_estimate, unordered_count)
 from app.lists.keyset import Cursor, KeysetPage, keyset_page
 from app.lists.matches import capped_matches, in_list_order, keys_as_planned, keys_through_indexes, ordered_alike
 from app.lists.scope import FOLLOWERS, followed_in_scope, owned_in_scope, visible_owners
@@ -211,6 +211,12 @@ class CrmInterface(SQLAInterface):
         planner's estimate and a filtered one "10,000+". `order_column`: the page's, whose values
         a search's matches then carry (`search_matches`): the page is read after the count.
         """
+        count = self.count_to_run(query, filters, select_columns, order_column)
+        return count.value(self.session) if isinstance(count, CappedCount) else count
+
+    def count_to_run(self, query: Any, filters: Any = None, select_columns: Any = None,
+                     order_column: str = "") -> int | CappedCount:
+        """query_count's count, or the statement that counts (a CappedCount) where one must run."""
         matches = self.search_matches(filters, carry=order_column) if select_columns is None else None
         if matches is not None:
             return len(matches) if len(matches) <= SEARCH_COUNT_CAP else CappedMatches(SEARCH_COUNT_CAP + 1)
@@ -222,10 +228,8 @@ class CrmInterface(SQLAInterface):
         scope = followed_in_scope(self.obj) if unfiltered else None
         counted = query.filter(scope) if scope is not None else query
         cap = COUNT_CAP if visible_owners(self.obj.__tablename__) is None else SCOPED_COUNT_CAP
-        capped = count_unordered(self.filtered(counted, filters, select_columns=select_columns).limit(cap + 1))
-        if capped <= cap:
-            return capped
-        return EstimatedCount(estimate) if estimate > cap else AtLeastCount(cap + 1)
+        return CappedCount(unordered_count(self.filtered(counted, filters, select_columns=select_columns)
+                                           .limit(cap + 1)), cap, estimate)
 
     def get_values(self, lst: Any, list_columns: list[str]) -> Any:
         """FAB's rows as dicts; for mapped attributes alone, read directly (FAB asks hasattr and callable per cell)."""
@@ -263,15 +267,17 @@ class CrmInterface(SQLAInterface):
         return count, self.page_rows(filters, order_column, order_direction, page, page_size, total)[0]
 
     def page_rows(self, filters: Any, order_column: str, order_direction: str, page: int | None,
-                  page_size: int | None, total: int | None = None) -> tuple[list, bool]:
+                  page_size: int | None, total: int | CappedCount | None = None) -> tuple[list, bool]:
         """Rows of page `page` (FAB's numbering) and whether more follow.
 
         Past DEEP_OFFSET rows the page is found by its keys alone (an index-only scan
         of the sort index), then only its own rows are read; and with the list's exact `total`,
-        a page nearer the end is read from the end (`keys_from_the_end`).
+        a page nearer the end is read from the end (`keys_from_the_end`). A count still to run
+        as `total` is read with a shallow page's rows (app/lists/counts.py, `first_page_counted`).
         """
         offset = (page or 0) * (page_size or 0)
         limit = page_size + 1 if page_size else None
+        counting, total = (total, None) if isinstance(total, CappedCount) else (None, total)  # read with the rows
         in_key_order = self.page_of_matches(filters, order_column, order_direction, offset, limit)
         if in_key_order is not None:
             rows = in_key_order
@@ -281,7 +287,8 @@ class CrmInterface(SQLAInterface):
                                            deep=offset > DEEP_OFFSET)
         if offset <= DEEP_OFFSET:
             separately = matched is not None or self.followed_filtered(filters)
-            rows = self.with_related(ordered, separately=separately).offset(offset).limit(limit).all()
+            rows_of_page = self.with_related(ordered, separately=separately).offset(offset).limit(limit)
+            rows = counting.read_with(rows_of_page) if counting else rows_of_page.all()
         else:
             keys = self.keys_from_the_end(filters, order_column, order_direction, offset, limit, total)
             if keys is None:

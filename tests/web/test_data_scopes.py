@@ -199,6 +199,47 @@ def test_a_lists_scope_and_saved_views_come_with_the_session_check(world, userna
         event.remove(engine, "before_cursor_execute", seen)
 
 
+
+@pytest.mark.parametrize("username", ["rep_a", "manager_a", "auditor"])
+def test_a_counted_lists_first_page_reads_its_rows_and_count_in_one_statement(world, username):
+    """A list's first page and its count come from one statement (the count a column of each row): the
+    count is the user's rows, and an empty list counts none; the next page counts by itself."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+    from app.lists.links import EQ, list_url
+
+    client = signed_in(world, username)
+    with world["app"].app_context():
+        engine = db.engine
+    with world["app"].test_request_context():
+        nothing = list_url("/customers", ("name", EQ, "No customer is called this"))
+    sent: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        sent.append(" ".join(statement.split()))
+
+    def page(url: str) -> tuple[str, list[str]]:
+        sent.clear()
+        response = client.get(url)
+        assert response.status_code == 200
+        return response.get_data(as_text=True), [s for s in sent if "FROM customers" in s and "users." not in s[:20]]
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        html, read = page("/customers/list/?view=all")
+        assert re.search(r"Record Count:</strong> (\S+)", html)[1] == str(len(SEES[username]))
+        assert marks(html) == SEES[username]
+        assert len(read) == 1 and "count(*)" in read[0], read  # rows and count: one statement
+        html, read = page(nothing)
+        assert "Scoped" not in html and not re.search(r"Record Count:</strong> [1-9]", html)
+        assert len(read) == 1, read
+        html, read = page("/customers/list/?view=all&psize_CustomerView=1&page_CustomerView=1")
+        if len(SEES[username]) > 1:  # a second page: counted by itself, then read
+            assert re.search(r"Record Count:</strong> (\S+)", html)[1] == "2" and len(read) == 2, read
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
 def test_the_crm_wide_search_finds_the_scopes_rows_for_every_kind_of_query(world):
     """Narrowed to the user's rows (app/search/scoped.py): words, a short word start and two Chinese
     characters find the user's rows of every kind and never another rep's; so do rep_a's late rows, a

@@ -25,7 +25,7 @@ from flask import request, url_for
 from flask_appbuilder.widgets import ListWidget
 from werkzeug.exceptions import BadRequest
 
-from app.lists.counts import COUNT_CAP, AtLeastCount, EstimatedCount
+from app.lists.counts import COUNT_CAP, AtLeastCount, EstimatedCount, first_page_counted
 from app.lists.keyset import END, Cursor
 
 WINDOW = 2  # page numbers shown either side of the current one
@@ -105,8 +105,12 @@ class ListPaging:
         after = self.cursor(request.args.get(after_arg), order, kind)
         before = self.cursor(request.args.get(before_arg), order, kind)
         last = not self.feed and request.args.get(before_arg) == END
-        count = 0 if self.feed else datamodel.query_count(
-            datamodel.session.query(datamodel.obj), filters, order_column=order_column)
+        first = not (after or before or last or self.feed or page)
+        if first:  # its rows and the count in one statement
+            rows, more, count = first_page_counted(datamodel, filters, order_column, order_direction, page_size)
+        else:
+            count = 0 if self.feed else datamodel.query_count(
+                datamodel.session.query(datamodel.obj), filters, order_column=order_column)
         pages = max(1, math.ceil(count / page_size)) if not self.feed and exact(count) else None
         if last and pages:  # a counted list's last page is its last numbered page, as FAB's
             last, page = False, pages - 1
@@ -116,8 +120,9 @@ class ListPaging:
             rows, following, preceding = result.rows, result.next, result.previous
         else:
             page = page or 0
-            rows, more = datamodel.page_rows(filters, order_column, order_direction, page, page_size,
-                                             count if exact(count) else None)
+            if not first:
+                rows, more = datamodel.page_rows(filters, order_column, order_direction, page, page_size,
+                                                 count if exact(count) else None)
             position = [Cursor(order, getattr(r, order_column), getattr(r, datamodel.get_pk_name()))
                         for r in rows[:1] + rows[-1:]]
             following = position[-1] if more and rows else None

@@ -19,7 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.crud.refusals import dependents, friendly, out_of_scope, refuse
 from app.crud.related import related_options
 from app.lists.counts import (COUNT_CAP, SCOPED_COUNT_CAP, AtLeastCount, CappedCount, CappedMatches,
-                              EstimatedCount, table_estimate, unordered_count)
+                              EstimatedCount, count_statement, table_estimate)
 from app.lists.keyset import Cursor, KeysetPage, keyset_page
 from app.lists.matches import capped_matches, in_list_order, keys_as_planned, keys_through_indexes, ordered_alike
 from app.lists.scope import FOLLOWERS, followed_in_scope, owned_in_scope, visible_owners
@@ -228,7 +228,7 @@ class CrmInterface(SQLAInterface):
         scope = followed_in_scope(self.obj) if unfiltered else None
         counted = query.filter(scope) if scope is not None else query
         cap = COUNT_CAP if visible_owners(self.obj.__tablename__) is None else SCOPED_COUNT_CAP
-        return CappedCount(unordered_count(self.filtered(counted, filters, select_columns=select_columns)
+        return CappedCount(count_statement(self.filtered(counted, filters, select_columns=select_columns)
                                            .limit(cap + 1)), cap, estimate)
 
     def get_values(self, lst: Any, list_columns: list[str]) -> Any:
@@ -288,7 +288,7 @@ class CrmInterface(SQLAInterface):
         if offset <= DEEP_OFFSET:
             separately = matched is not None or self.followed_filtered(filters)
             rows_of_page = self.with_related(ordered, separately=separately).offset(offset).limit(limit)
-            rows = counting.read_with(rows_of_page) if counting else rows_of_page.all()
+            rows = counting.read_with(rows_of_page) if counting and not offset else rows_of_page.all()
         else:
             keys = self.keys_from_the_end(filters, order_column, order_direction, offset, limit, total)
             if keys is None:

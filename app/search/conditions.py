@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from sqlalchemy import Boolean, Text, and_, bindparam, cast, func, literal, literal_column, or_, true, tuple_
+from sqlalchemy import Boolean, Text, and_, bindparam, cast, func, literal, literal_column, or_, true
 from sqlalchemy.dialects.postgresql import ARRAY, REGCONFIG, TEXT
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BinaryExpression, BindParameter, ClauseElement, ColumnElement
@@ -206,14 +206,33 @@ def indexed_any(columns, terms: Terms, also: Sequence[ColumnElement] = ()) -> Co
     if also:  # not split per column (`per_column`: the follower tables, which have no labels)
         return and_(index_only(or_(*index, *also)), or_(*check, *also))
     candidates = or_(*[candidate(c, terms) for c in columns])
-    # as clauses, not a tuple: an annotation's value is part of the statement's cache key, and a tuple of
-    # clauses compares by identity (every short query's statement was compiled again: 3-5 ms a request)
-    pairs = tuple_(*(tuple_(c, i) for c, i in zip(check, index)))
-    return and_(index_only(or_(*index)), or_(*check))._annotate({PER_COLUMN: pairs, CANDIDATES: candidates})
+    return and_(index_only(or_(*index)), or_(*check))._annotate(
+        {PER_COLUMN: PerColumn(tuple(zip(check, index)), candidates)})
 
 
-PER_COLUMN = "crm_per_column"  # annotation of indexed_any's condition: its (exact check, index lookup) per column
-CANDIDATES = "crm_candidates"  # and the leakproof test its matches pass (`candidate` per column)
+PER_COLUMN = "crm_per_column"  # annotation of indexed_any's condition: a PerColumn
+
+
+class PerColumn:
+    """An `indexed_any` condition's (exact check, index lookup) per column and the leakproof test its matches
+    pass (`candidate` per column), kept on the condition for `per_column`.
+
+    An annotation's value is part of its statement's cache key. Clauses there would key their bound values
+    out of their place in the statement (a cached compilation could then run with another query's terms),
+    and a tuple of clauses compares by identity (every short query's statement was compiled again, 3-5 ms a
+    request). Held here, the value compares equal to any other: it changes no SQL, `per_column` does.
+    """
+
+    __slots__ = ("pairs", "candidates")
+
+    def __init__(self, pairs: tuple[tuple[ColumnElement, ColumnElement], ...], candidates: ColumnElement) -> None:
+        self.pairs, self.candidates = pairs, candidates
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PerColumn)
+
+    def __hash__(self) -> int:
+        return hash(PerColumn)
 
 
 def candidate(column, terms: Terms) -> ColumnElement:
@@ -245,11 +264,11 @@ def per_column(element: ClauseElement, checks_only: bool = False) -> ClauseEleme
     anyway (each match computed a word vector or bigrams, 11-17 us, for nothing the checks don't say).
     """
     def split(e: ClauseElement) -> ClauseElement | None:
-        pairs = e._annotations.get(PER_COLUMN)
-        if pairs is None:
+        parts = e._annotations.get(PER_COLUMN)
+        if parts is None:
             return None
         # the candidates first: the policy's test (and these checks) only for the rows holding the query
-        found = or_(*(pair.clauses[0] for pair in pairs.clauses)) if checks_only else \
-            or_(*(and_(*pair.clauses) for pair in pairs.clauses))
-        return and_(e._annotations[CANDIDATES], found)
+        found = or_(*(check for check, _index in parts.pairs)) if checks_only else \
+            or_(*(and_(check, index) for check, index in parts.pairs))
+        return and_(parts.candidates, found)
     return replacement_traverse(element, {}, split)

@@ -292,7 +292,8 @@ def test_a_common_word_lists_a_capped_set_of_matches_and_pages_through_it(app, a
 
 
 def test_a_repeated_search_reuses_its_compiled_statement(app, admin, sql):
-    """A search's matches statement is compiled once and then taken from SQLAlchemy's cache, short queries too.
+    """A search's matches statement is compiled once and then taken from SQLAlchemy's cache, short queries too,
+    and a cached statement runs with its own request's terms.
 
     The statement carries each short query's per-column form as an annotation; held as a tuple of
     clauses it made the cache key differ on every request, and the whole statement was compiled again.
@@ -300,9 +301,10 @@ def test_a_repeated_search_reuses_its_compiled_statement(app, admin, sql):
     from sqlalchemy import event
 
     from app.extensions import db
-    ids = _customers(sql, ("Acme Logistics", "Retail"), ("王晓明 贸易", "Retail"))
-    sql("INSERT INTO contacts (customer_id, first_name, last_name, position) VALUES (:c, 'Li', 'Wang', '经理')",
-        c=ids["Acme Logistics"])
+    ids = _customers(sql, ("Acme Logistics", "Retail"), ("Globex Foods", "Retail"), ("王晓明 贸易", "Retail"),
+                     ("李华 科技", "Retail"))
+    sql("INSERT INTO contacts (customer_id, first_name, last_name, position) VALUES (:c, 'Li', 'Wang', '经理'), "
+        "(:c, 'Mary', 'Smith', '主管')", c=ids["Acme Logistics"])
     hits: list[str] = []
 
     def capture(conn, cursor, statement, parameters, context, executemany):
@@ -312,11 +314,15 @@ def test_a_repeated_search_reuses_its_compiled_statement(app, admin, sql):
         engine = db.engine
     event.listen(engine, "before_cursor_execute", capture)
     try:
-        for url in ("/customers/list/?q=acme", "/customers/list/?q=王晓", "/contacts/list/?q=li",
-                    "/contacts/list/?q=经理", "/customers/list/?q=ac"):
+        # pairs of queries of one shape: the second is served from the first's compilation
+        for first, second, found in (("/customers/list/?q=王晓", "/customers/list/?q=李华", "李华 科技"),
+                                     ("/contacts/list/?q=li", "/contacts/list/?q=ma", "Mary"),
+                                     ("/contacts/list/?q=经理", "/contacts/list/?q=主管", "Mary"),
+                                     ("/customers/list/?q=acme", "/customers/list/?q=globex", "Globex Foods")):
+            assert admin.get(first).status_code == 200
             hits.clear()
-            for _ in range(2):
-                assert admin.get(url).status_code == 200
-            assert hits and hits[-1] == "CACHE_HIT", (url, hits)
+            page = admin.get(second).get_data(as_text=True)
+            assert hits == ["CACHE_HIT"], (second, hits)
+            assert len(_rows(page)) == 1 and found in _rows(page)[0], (second, _rows(page))
     finally:
         event.remove(engine, "before_cursor_execute", capture)

@@ -32,6 +32,12 @@ INDUSTRIES = ["Retail", "Finance", "Energy", "Logistics", "Healthcare", "Educati
 
 @pytest.fixture(scope="module")
 def world(pg) -> Iterator[dict]:
+    # the dates the data and the tests use, from when the data is made: the database dates some records
+    # now(), and a suite that passes midnight (UTC) between collecting this module and running it gave
+    # them tomorrow's date, outside the windows that ended on the day of collection
+    global TODAY, OLD
+    TODAY = dt.datetime.now(dt.UTC).date()
+    OLD = AGO(400)
     with team_instance(pg, f"crm_test_dashboard_filters_{os.getpid()}", USERS, TEAMS) as (app, owner):
         yield from _records(app, owner)
 

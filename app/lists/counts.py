@@ -149,4 +149,4 @@ def first_page_counted(interface: Any, filters: Any, order_column: str, order_di
     count = interface.count_to_run(interface.session.query(interface.obj), filters, order_column=order_column)
     to_run = count if isinstance(count, CappedCount) else None  # a first page needs no other total
     rows, more = interface.page_rows(filters, order_column, order_direction, 0, page_size, to_run)
-    return rows, more, count.value(interface.session) if isinstance(count, CappedCount) else count
+    return rows, more, to_run.value(interface.session) if to_run else count
